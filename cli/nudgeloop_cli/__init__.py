@@ -1,0 +1,1 @@
+"""The ``nudgeloop`` command line: the local runtime, the demo and operator tools."""

@@ -1,0 +1,50 @@
+"""A small HTTP client for a running local stack (``--url`` / ``NUDGELOOP_URL``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+DEFAULT_URL = "http://127.0.0.1:8787"
+
+
+def resolve_url(url: str | None) -> str:
+    return (url or os.environ.get("NUDGELOOP_URL") or DEFAULT_URL).rstrip("/")
+
+
+class Client:
+    def __init__(self, url: str | None = None, api_key: str | None = None) -> None:
+        self.url = resolve_url(url)
+        self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or "local-dev-key"
+
+    def request(self, method: str, path: str, payload: Any = None, *, key: bool = True) -> tuple[int, Any]:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - local URL
+        req.add_header("content-type", "application/json")
+        if key:
+            req.add_header("x-api-key", self.api_key)
+        try:
+            with urllib.request.urlopen(req, timeout=300) as resp:  # noqa: S310
+                body = resp.read()
+                status = resp.status
+        except urllib.error.HTTPError as err:
+            body, status = err.read(), err.code
+        try:
+            return status, json.loads(body) if body else None
+        except json.JSONDecodeError:
+            return status, body.decode(errors="replace")
+
+    def events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
+        status, body = self.request("POST", "/v1/events", {"events": events})
+        if status != 202:
+            raise RuntimeError(f"POST /v1/events answered {status}: {body}")
+        return dict(body)
+
+    def advance(self, **units: float) -> dict[str, Any]:
+        status, body = self.request("POST", "/_local/clock/advance", units, key=False)
+        if status != 200:
+            raise RuntimeError(f"clock advance answered {status}: {body}")
+        return dict(body)

@@ -1,0 +1,179 @@
+"""``nudgeloop demo``: a simulated webshop driven through the closed loop over HTTP."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from nudgeloop import clock
+from nudgeloop.domain.staircase import SEGMENTS
+
+from .client import Client
+from .local.runtime import LocalStack
+from .local.server import Background
+
+FIRST_NAMES = ["Ada", "Ben", "Chloé", "Deniz", "Emil", "Fatima", "Gustav", "Hana", "Ivo", "Jana", "Kofi", "Lena", "Mats", "Noor", "Olga", "Pavel"]
+PRODUCTS = [
+    ("SKU-TEA-01", "Green tea", "tea", "8.90"),
+    ("SKU-TEA-02", "Black tea", "tea", "7.50"),
+    ("SKU-MUG-01", "Stoneware mug", "kitchen", "14.00"),
+    ("SKU-POT-01", "Tea pot", "kitchen", "39.00"),
+    ("SKU-HON-01", "Forest honey", "food", "11.20"),
+]
+
+
+def _order(rng: random.Random, customer_id: str, n: int, at: str) -> dict[str, Any]:
+    items = []
+    for sku, name, category, price in rng.sample(PRODUCTS, rng.randint(1, 3)):
+        items.append({"sku": sku, "name": name, "category": category, "quantity": rng.randint(1, 2), "price": price})
+    total = sum(float(i["price"]) * i["quantity"] for i in items)
+    return {
+        "event_id": f"ord-{customer_id}-{n}",
+        "type": "order.completed",
+        "customer_id": customer_id,
+        "occurred_at": at,
+        "source": rng.choice(["webshop", "webshop", "pos"]),
+        "properties": {"order_id": f"{customer_id}-o{n}", "total": f"{total:.2f}", "currency": "EUR", "items": items, "channel": rng.choice(["webshop", "store", "app"])},
+    }
+
+
+def simulate(client: Client, rng: random.Random, customers: int, days: int) -> dict[str, int]:
+    ids = [f"demo-{i:05d}" for i in range(customers)]
+    signup = {cid: rng.randrange(max(1, days * 2 // 3)) for cid in ids}
+    propensity = {cid: 0.0 if rng.random() < 0.2 else rng.uniform(0.02, 0.15) for cid in ids}
+    orders: Counter[str] = Counter()
+    seen_mails: set[str] = set()
+    sent = {"events": 0, "opens": 0, "clicks": 0}
+    for day in range(days):
+        now = clock.parse_iso(client.request("GET", "/_local/clock", key=False)[1]["now"])
+        batch: list[dict[str, Any]] = []
+        for cid in ids:
+            at = clock.iso(now - timedelta(minutes=rng.randint(0, 600)))
+            if signup[cid] == day:
+                batch.append({"event_id": f"up-{cid}", "type": "customer.upserted", "customer_id": cid, "occurred_at": at, "source": "webshop",
+                              "properties": {"email": f"{cid}@customers.example", "first_name": rng.choice(FIRST_NAMES), "locale": rng.choice(["en", "de", "nl"])}})
+                if rng.random() < 0.85:
+                    batch.append({"event_id": f"consent-{cid}", "type": "consent.changed", "customer_id": cid, "occurred_at": at, "source": "webshop",
+                                  "properties": {"purpose": "newsletter", "status": "opt_in", "proof": {"form": "signup"}}})
+            elif signup[cid] < day and rng.random() < propensity[cid]:
+                orders[cid] += 1
+                batch.append(_order(rng, cid, orders[cid], at))
+        for start in range(0, len(batch), 100):
+            client.events(batch[start : start + 100])
+            sent["events"] += len(batch[start : start + 100])
+        client.request("POST", "/_local/settle", key=False)
+        for mail in client.request("GET", "/_local/outbox", key=False)[1]:
+            if mail["message_id"] in seen_mails:
+                continue
+            seen_mails.add(mail["message_id"])
+            if rng.random() < 0.5:
+                client.request("POST", f"/_local/outbox/{mail['message_id']}/events", {"type": "Open"}, key=False)
+                sent["opens"] += 1
+                if rng.random() < 0.35:
+                    client.request("POST", f"/_local/outbox/{mail['message_id']}/events", {"type": "Click", "detail": {"link": "https://shop.example/tea"}}, key=False)
+                    sent["clicks"] += 1
+        client.advance(days=1)
+    return sent
+
+
+def collect(stack: LocalStack) -> dict[str, Any]:
+    from nudgeloop.dal import repo
+    from nudgeloop.dal.models import CustomerModel, EventModel
+
+    segments = Counter(c.segment for c in CustomerModel.scan())
+    migrations = Counter(
+        f"{e.properties['from']} -> {e.properties['to']}" for e in EventModel.scan(EventModel.type == "segment.migrated")
+    )
+    outbox = stack.outbox()
+    mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
+    assert stack.res is not None
+    sfn = stack.res and __import__("nudgeloop.adapters.aws", fromlist=["client"]).client("stepfunctions")
+    journeys: Counter[str] = Counter()
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn):
+        journeys.update(e["status"] for e in page["executions"])
+    feedback = repo.campaign_stats("welcome")
+    dlq = stack.dlq_depths()
+    problems = [f"{k} DLQ holds {v} messages" for k, v in dlq.items() if v]
+    problems += [f"{n} journeys {s.lower()}" for s, n in journeys.items() if s in ("FAILED", "TIMED_OUT", "ABORTED")]
+    problems += [f"{f['function']} raised {f['error']}: {f['message']}" for f in stack.failures]
+    return {
+        "now": clock.iso(stack.clock.now()),
+        "segments": {s: segments.get(s, 0) for s in SEGMENTS},
+        "migrations": dict(sorted(migrations.items())),
+        "journeys": dict(journeys),
+        "mails": dict(sorted(mails.items())),
+        "feedback": feedback,
+        "dlq": dlq,
+        "problems": problems,
+    }
+
+
+def render_html(report: dict[str, Any]) -> str:
+    seg = report["segments"]
+    top = max(seg.values()) or 1
+    bars = []
+    for i, (name, count) in enumerate(seg.items()):
+        height = int(160 * count / top)
+        x = 20 + i * 110
+        bars.append(
+            f'<rect x="{x}" y="{190 - height}" width="80" height="{height}" fill="#2563eb"/>'
+            f'<text x="{x + 40}" y="{185 - height}" text-anchor="middle">{count}</text>'
+            f'<text x="{x + 40}" y="210" text-anchor="middle">{html.escape(name)}</text>'
+        )
+
+    def table(title: str, rows: dict[str, Any]) -> str:
+        body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</td></tr>" for k, v in rows.items())
+        return f"<h2>{html.escape(title)}</h2><table><tbody>{body or '<tr><td>none</td></tr>'}</tbody></table>"
+
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Nudgeloop demo report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px;border-bottom:1px solid #ddd}</style></head><body>"
+        f"<h1>Nudgeloop demo report</h1><p>Simulated clock at the end: {html.escape(report['now'])}</p>"
+        f"<h2>Customer staircase</h2><svg width='700' height='220' role='img' aria-label='customers per segment'>{''.join(bars)}</svg>"
+        + table("Migrations", report["migrations"])
+        + table("Journeys", report["journeys"])
+        + table("Mails sent (campaign/step)", report["mails"])
+        + table("Welcome campaign feedback per step", report["feedback"])
+        + table("Dead-letter queues", report["dlq"])
+        + "</body></html>"
+    )
+
+
+def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    stack = LocalStack(clock_mode="simulated").start()
+    background = Background(stack, 0)
+    stack.public_base_url = background.url
+    stack.load_examples()
+    background.start()
+    try:
+        client = Client(background.url, stack.api_key)
+        with console.status(f"simulating {customers} customers over {days} days"):
+            traffic = simulate(client, random.Random(seed), customers, days)
+        report = {**collect(stack), "traffic": traffic, "customers": customers, "days": days, "seed": seed}
+    finally:
+        background.stop()
+        stack.stop()
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.html").write_text(render_html(report))
+    grid = Table(title="Nudgeloop demo")
+    grid.add_column("what")
+    grid.add_column("figures")
+    grid.add_row("customers per segment", ", ".join(f"{k} {v}" for k, v in report["segments"].items()))
+    grid.add_row("migrations", ", ".join(f"{k}: {v}" for k, v in report["migrations"].items()) or "none")
+    grid.add_row("journeys", ", ".join(f"{k.lower()} {v}" for k, v in report["journeys"].items()) or "none")
+    grid.add_row("mails sent", ", ".join(f"{k}: {v}" for k, v in report["mails"].items()) or "none")
+    grid.add_row("events posted", str(traffic["events"]))
+    grid.add_row("opens / clicks fed back", f"{traffic['opens']} / {traffic['clicks']}")
+    console.print(grid)
+    console.print(f"report written to {out / 'report.html'} and {out / 'report.json'}")
+    return report

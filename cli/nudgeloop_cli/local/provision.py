@@ -1,0 +1,128 @@
+"""Provision moto with exactly the resources the CDK stack declares (from the same catalog)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from nudgeloop.journey_definition import PLACEHOLDERS, render
+from nudgeloop.resources import Catalog
+
+ACCOUNT = "123456789012"  # moto's default (fake) account
+
+
+@dataclass
+class Provisioned:
+    region: str
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    queue_arns: dict[str, str] = field(default_factory=dict)
+    dlq_urls: dict[str, str] = field(default_factory=dict)
+    buckets: dict[str, str] = field(default_factory=dict)
+    state_machine_arn: str = ""
+    function_arns: dict[str, str] = field(default_factory=dict)
+
+
+def _table_args(spec: Any) -> dict[str, Any]:
+    attrs: dict[str, str] = {}
+
+    def key_schema(pk: tuple[str, str], sk: tuple[str, str] | None) -> list[dict[str, str]]:
+        attrs[pk[0]] = pk[1]
+        schema = [{"AttributeName": pk[0], "KeyType": "HASH"}]
+        if sk:
+            attrs[sk[0]] = sk[1]
+            schema.append({"AttributeName": sk[0], "KeyType": "RANGE"})
+        return schema
+
+    args: dict[str, Any] = {
+        "TableName": spec.name,
+        "KeySchema": key_schema(spec.partition_key, spec.sort_key),
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if spec.global_indexes:
+        args["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": ix.name,
+                "KeySchema": key_schema(ix.partition_key, ix.sort_key),
+                "Projection": {"ProjectionType": ix.projection},
+            }
+            for ix in spec.global_indexes
+        ]
+    if spec.local_indexes:
+        args["LocalSecondaryIndexes"] = [
+            {
+                "IndexName": ix.name,
+                "KeySchema": key_schema(ix.partition_key, ix.sort_key),
+                "Projection": {"ProjectionType": ix.projection},
+            }
+            for ix in spec.local_indexes
+        ]
+    args["AttributeDefinitions"] = [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
+    return args
+
+
+def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
+    out = Provisioned(region=region)
+    ddb = boto3.client("dynamodb", region_name=region)
+    for table in cat.tables:
+        ddb.create_table(**_table_args(table))
+        if table.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+    s3 = boto3.client("s3", region_name=region)
+    for key in cat.bucket_stems:
+        name = cat.bucket_name(key, ACCOUNT, region)
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        out.buckets[key] = name
+    sqs = boto3.client("sqs", region_name=region)
+    for q in cat.queues:
+        dlq_url = sqs.create_queue(QueueName=q.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(
+            QueueName=q.name,
+            Attributes={
+                "VisibilityTimeout": str(q.visibility_timeout_s),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": q.max_receive_count}),
+            },
+        )["QueueUrl"]
+        out.queue_urls[q.key] = url
+        out.dlq_urls[q.key] = dlq_url
+        out.queue_arns[q.key] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = boto3.client("events", region_name=region)
+    events.create_event_bus(Name=cat.bus_name)
+    for rule in cat.rules:
+        events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+        events.put_targets(
+            Rule=rule.name, EventBusName=rule.bus, Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key]}]
+        )
+    ses = boto3.client("sesv2", region_name=region)
+    ses.create_email_identity(EmailIdentity=sender_domain)
+    ses.create_configuration_set(ConfigurationSetName=cat.configuration_set)
+    boto3.client("ses", region_name=region).verify_domain_identity(Domain=sender_domain)
+    boto3.client("secretsmanager", region_name=region).create_secret(
+        Name=cat.signing_secret_name, SecretString=secrets.token_urlsafe(48)
+    )
+    iam = boto3.client("iam", region_name=region)
+    role = iam.create_role(RoleName=f"{cat.prefix}-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=region)
+    for fn in cat.functions:
+        out.function_arns[fn.key] = lam.create_function(
+            FunctionName=fn.name,
+            Runtime="python3.13",
+            Role=role,
+            Handler=fn.handler,
+            Code={"ZipFile": b"local"},
+            Architectures=["arm64"],
+        )["FunctionArn"]
+    sfn = boto3.client("stepfunctions", region_name=region)
+    definition = render({ph: out.function_arns[key] for ph, key in PLACEHOLDERS.items()})
+    out.state_machine_arn = sfn.create_state_machine(
+        name=cat.state_machine_name, definition=definition, roleArn=role, type="STANDARD"
+    )["stateMachineArn"]
+    return out

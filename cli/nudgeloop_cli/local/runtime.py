@@ -1,0 +1,524 @@
+"""The embedded local runtime: moto stands in for AWS, this driver stands in for the AWS glue.
+
+What it does that AWS would do: turns HTTP requests into API Gateway proxy events, polls SQS
+queues into the handlers as SQS batch events (deleting what succeeded, leaving failures for
+redelivery and the DLQ), fires EventBridge schedules from the clock, and answers Step Functions'
+Lambda tasks by calling the real handlers in-process. Everything else is the deployed code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import boto3
+
+from nudgeloop import clock
+from nudgeloop.adapters import aws
+from nudgeloop.config import env_name, reload
+from nudgeloop.resources import Catalog, FunctionSpec, catalog
+
+from .provision import ACCOUNT, Provisioned, provision
+
+ROOT = Path(__file__).resolve().parents[3]
+REGION = "eu-west-1"
+DEFAULT_API_KEY = "local-dev-key"
+SETTLE_TIMEOUT_S = 120.0
+_module_ids = itertools.count()
+
+
+class LocalError(RuntimeError):
+    pass
+
+
+@dataclass
+class FakeContext:
+    function_name: str
+    memory_limit_in_mb: int
+    invoked_function_arn: str
+    aws_request_id: str
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/local"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@dataclass
+class Schedule:
+    function_key: str
+    expression: str
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first fire time strictly after ``moment`` (cron with fixed minute/hour, or rate)."""
+        cron = re.fullmatch(r"cron\((\d+) (\d+) \* \* \? \*\)", self.expression)
+        if cron:
+            minute, hour = int(cron.group(1)), int(cron.group(2))
+            fire = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            return fire if fire > moment else fire + timedelta(days=1)
+        rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression)
+        if rate:
+            unit = {"m": 60, "h": 3600, "d": 86400}[rate.group(2)[0]] * int(rate.group(1))
+            epoch = int(moment.timestamp())
+            return datetime.fromtimestamp((epoch // unit + 1) * unit, tz=UTC)
+        raise LocalError(f"schedule expression not supported locally: {self.expression}")
+
+
+def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
+    module_name, func = spec.handler.rsplit(".", 1)
+    path = ROOT / "functions" / spec.code_dir / f"{module_name}.py"
+    unique = f"nudgeloop_fn_{spec.code_dir}_{module_name}_{next(_module_ids)}"
+    module_spec = importlib.util.spec_from_file_location(unique, path)
+    if module_spec is None or module_spec.loader is None:
+        raise LocalError(f"cannot load {path}")
+    module: ModuleType = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return getattr(module, func)  # type: ignore[no-any-return]
+
+
+class LocalStack:
+    """The whole Nudgeloop stack on moto, in this process."""
+
+    def __init__(
+        self,
+        *,
+        clock_mode: str = "simulated",
+        start: datetime | None = None,
+        api_key: str | None = None,
+        public_base_url: str = "http://127.0.0.1:8787",
+        sender: str = "Nudgeloop Demo Shop <news@shop.example>",
+        prefix: str = "nudgeloop",
+    ) -> None:
+        self.catalog: Catalog = catalog(prefix)
+        self.clock_mode = clock_mode
+        if clock_mode == "simulated":
+            self.clock: clock.Clock = clock.SimulatedClock(start or datetime(2026, 1, 1, tzinfo=UTC))
+        elif clock_mode == "system":
+            self.clock = clock.SystemClock()
+        else:
+            raise LocalError("clock must be 'simulated' or 'system'")
+        self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or DEFAULT_API_KEY
+        self.public_base_url = public_base_url
+        self.sender = sender
+        self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
+        self.lock = threading.RLock()
+        self._inflight = 0
+        self._inflight_lock = threading.Lock()
+        self._mock: Any = None
+        self._previous_clock: clock.Clock | None = None
+        self.res: Provisioned | None = None
+        self.schedules = [Schedule(f.key, f.schedule) for f in self.catalog.functions if f.schedule]
+        self._last_fired: dict[str, datetime] = {}
+        self.counters: dict[str, int] = {}
+        self.failures: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> LocalStack:
+        from moto import mock_aws
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        for var, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "Nudgeloop",
+            "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        }.items():
+            os.environ[var] = value
+        self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        aws.reset()
+        self._previous_clock = clock.use(self.clock)
+        runtime = self
+
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+            return runtime._invoke_from_states(function_name, body, response_headers)
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        domain = self.sender.rsplit("@", 1)[1].rstrip(">")
+        self.res = provision(self.catalog, REGION, domain)
+        for name, value in self.settings_env().items():
+            os.environ[name] = value
+        reload()
+        for fn in self.catalog.functions:
+            self.handlers[fn.key] = load_handler(fn)
+        self._last_fired = {s.function_key: self.clock.now() for s in self.schedules}
+        return self
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        if self._previous_clock is not None:
+            clock.use(self._previous_clock)
+            self._previous_clock = None
+        aws.reset()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def settings_env(self) -> dict[str, str]:
+        assert self.res is not None
+        c = self.catalog
+        values = {
+            "prefix": c.prefix,
+            "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            "customers_table": c.table("customers").name,
+            "events_table": c.table("events").name,
+            "orders_table": c.table("orders").name,
+            "engine_table": c.table("engine").name,
+            "ingest_queue_url": self.res.queue_urls["ingest"],
+            "bus_name": c.bus_name,
+            "campaigns_bucket": self.res.buckets["campaigns"],
+            "templates_bucket": self.res.buckets["templates"],
+            "state_machine_arn": self.res.state_machine_arn,
+            "configuration_set": c.configuration_set,
+            "sender": self.sender,
+            "public_base_url": self.public_base_url,
+            "signing_secret_name": c.signing_secret_name,
+        }
+        return {env_name(k): v for k, v in values.items()}
+
+    # ------------------------------------------------------------------ invoking handlers
+
+    def _context(self, key: str) -> FakeContext:
+        spec = self.catalog.function(key)
+        assert self.res is not None
+        return FakeContext(spec.name, spec.memory_mb, self.res.function_arns[key], str(uuid.uuid4()))
+
+    def call(self, key: str, event: dict[str, Any]) -> Any:
+        self.counters[key] = self.counters.get(key, 0) + 1
+        return self.handlers[key](event, self._context(key))
+
+    def _invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        name = function_arn.split(":")[-1]
+        spec = next((f for f in self.catalog.functions if f.name == name), None)
+        if spec is None:
+            raise LocalError(f"no local handler for {function_arn}")
+        event = json.loads(body) if isinstance(body, (str, bytes)) and body else (body or {})
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            result = self.call(spec.key, event)
+            if spec.key == "send" and isinstance(result, dict) and result.get("status") == "sent":
+                self.emit_ses_event(result["message_id"], "Delivery")
+            return json.dumps(result).encode()
+        except Exception as exc:  # Lambda reports an unhandled error as a function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            self.failures.append({"function": spec.key, "error": type(exc).__name__, "message": str(exc)})
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+
+    def api(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: str | None = None, query: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+        """What API Gateway does in front of the ingest function: route, API key, proxy event."""
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
+        route = self._match_route(method, path)
+        if route is None:
+            return 403 if method not in ("GET", "POST", "PUT", "DELETE") else 404, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})
+        spec, params = route
+        if spec.api_key_required and headers.get("x-api-key") != self.api_key:
+            return 403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"})
+        event = {
+            "resource": spec.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": spec.path,
+                "httpMethod": method,
+                "path": f"/prod{path}",
+                "stage": "prod",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")},
+                "requestTimeEpoch": int(self.clock.now().timestamp() * 1000),
+            },
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        response = self.call("ingest_api", event)
+        out_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        return int(response["statusCode"]), out_headers, response.get("body") or ""
+
+    def _match_route(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
+        for route in self.catalog.routes:
+            if route.method != method:
+                continue
+            pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path) + "$"
+            found = re.match(pattern, path)
+            if found:
+                return route, found.groupdict()
+        return None
+
+    # ------------------------------------------------------------------ queues and schedules
+
+    def pump_once(self) -> int:
+        """Deliver up to one batch from every queue to its consumer; returns messages handled."""
+        assert self.res is not None
+        sqs = aws.client("sqs")
+        handled = 0
+        for fn in self.catalog.functions:
+            if fn.queue_key is None:
+                continue
+            spec = self.catalog.queue(fn.queue_key)
+            url = self.res.queue_urls[fn.queue_key]
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=spec.batch_size, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                continue
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": m.get("Attributes", {}),
+                        "messageAttributes": {},
+                        "md5OfBody": m["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": self.res.queue_arns[fn.queue_key],
+                        "awsRegion": REGION,
+                    }
+                    for m in messages
+                ]
+            }
+            result = self.call(fn.key, event) or {}
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            for m in messages:
+                if m["MessageId"] in failed:
+                    # Visible again at once; moto moves it to the DLQ after maxReceiveCount.
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            handled += len(messages)
+        return handled
+
+    def _journeys_quiet(self) -> bool:
+        from nudgeloop.dal import repo
+
+        with self._inflight_lock:
+            if self._inflight:
+                return False
+        assert self.res is not None
+        sfn = aws.client("stepfunctions")
+        running: set[str] = set()
+        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.res.state_machine_arn, statusFilter="RUNNING"):
+            running.update(e["name"] for e in page["executions"])
+        return running <= repo.parked_executions()
+
+    def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""
+        from nudgeloop.dal import repo
+
+        deadline = time.monotonic() + timeout_s
+        with self.lock:
+            while True:
+                if self.pump_once():
+                    continue
+                if not self._journeys_quiet():
+                    if time.monotonic() > deadline:
+                        raise LocalError("journeys did not settle in time")
+                    time.sleep(0.005)
+                    continue
+                if any(True for _ in repo.due_timers(self.clock.now())):
+                    self.call("journey_wake", self._scheduled_event("journey_wake"))
+                    continue
+                if self.pump_once():
+                    continue
+                return
+
+    def _scheduled_event(self, key: str) -> dict[str, Any]:
+        spec = self.catalog.function(key)
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": clock.iso(self.clock.now()),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{spec.name}"],
+            "detail": {},
+        }
+
+    def _next_fire(self) -> tuple[datetime, str] | None:
+        from nudgeloop.dal import repo
+
+        candidates: list[tuple[datetime, str]] = []
+        for schedule in self.schedules:
+            if schedule.function_key == "journey_wake":
+                # A once-a-minute sweep that has nothing to do is skipped: jump to the next due timer.
+                due = repo.next_timer_due()
+                if due is not None:
+                    fire = schedule.next_after(max(due, self.clock.now()) - timedelta(microseconds=1))
+                    candidates.append((fire, schedule.function_key))
+                continue
+            candidates.append((schedule.next_after(self._last_fired[schedule.function_key]), schedule.function_key))
+        return min(candidates) if candidates else None
+
+    def advance(self, delta: timedelta) -> dict[str, int]:
+        """Move the simulated clock, running everything that falls due on the way."""
+        if not isinstance(self.clock, clock.SimulatedClock):
+            raise LocalError("the clock is the system clock; it cannot be advanced")
+        fired: dict[str, int] = {}
+        with self.lock:
+            target = self.clock.now() + delta
+            self.settle()
+            while True:
+                nxt = self._next_fire()
+                if nxt is None or nxt[0] > target:
+                    break
+                moment, key = nxt
+                if moment > self.clock.now():
+                    self.clock.set(moment)
+                self._last_fired[key] = moment
+                self.call(key, self._scheduled_event(key))
+                fired[key] = fired.get(key, 0) + 1
+                self.settle()
+            self.clock.set(target)
+            self.settle()
+        return fired
+
+    def fire_due_schedules(self) -> None:
+        """System-clock mode: fire every schedule whose time has come (called periodically)."""
+        with self.lock:
+            now = self.clock.now()
+            for schedule in self.schedules:
+                if schedule.function_key == "journey_wake":
+                    continue  # settle() wakes due journeys itself
+                nxt = schedule.next_after(self._last_fired[schedule.function_key])
+                if nxt <= now:
+                    self._last_fired[schedule.function_key] = now
+                    self.call(schedule.function_key, self._scheduled_event(schedule.function_key))
+            self.settle()
+
+    # ------------------------------------------------------------------ SES stand-in
+
+    def emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
+        """Publish an SES event as the configuration set's EventBridge destination would."""
+        detail_types = {
+            "Delivery": ("Email Delivered", "delivery"),
+            "Open": ("Email Opened", "open"),
+            "Click": ("Email Clicked", "click"),
+            "Bounce": ("Email Bounced", "bounce"),
+            "Complaint": ("Email Complaint Received", "complaint"),
+        }
+        if event_type not in detail_types:
+            raise LocalError(f"unsupported SES event type {event_type}; use one of {sorted(detail_types)}")
+        detail_type, key = detail_types[event_type]
+        message = self._raw_message(message_id)
+        if message is None:
+            raise LocalError(f"no such message {message_id}")
+        now = clock.iso(self.clock.now())
+        detail = {
+            "eventType": event_type,
+            "mail": {
+                "timestamp": now,
+                "messageId": message_id,
+                "source": message.source,
+                "destination": list(message.destinations.get("ToAddresses", [])) if isinstance(message.destinations, dict) else list(message.destinations or []),
+                "tags": {"ses:configuration-set": [self.catalog.configuration_set]},
+            },
+            key: {"timestamp": now, **(extra or {})},
+        }
+        aws.client("events").put_events(
+            Entries=[{"Source": "aws.ses", "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": "default"}]
+        )
+
+    def _ses_backend(self) -> Any:
+        from moto.ses.models import ses_backends
+
+        return ses_backends[ACCOUNT][REGION]
+
+    def _raw_message(self, message_id: str) -> Any:
+        return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
+
+    def outbox(self) -> list[dict[str, Any]]:
+        from nudgeloop.dal import repo
+
+        mails = []
+        for message in list(self._ses_backend().sent_messages):
+            raw = getattr(message, "raw_data", None)
+            if raw is None:
+                continue
+            parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+            html = parsed.get_body(preferencelist=("html",))
+            text = parsed.get_body(preferencelist=("plain",))
+            record = repo.message_record(message.id) or {}
+            sent_at = None
+            if record:
+                entry = next((e for e in repo.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id), None)
+                sent_at = (entry.data or {}).get("sent_at") if entry else None
+            mails.append(
+                {
+                    "message_id": message.id,
+                    "to": parsed["To"],
+                    "from": parsed["From"],
+                    "subject": parsed["Subject"],
+                    "html": html.get_content() if html is not None else None,
+                    "text": text.get_content() if text is not None else None,
+                    "headers": {k: str(v) for k, v in parsed.items()},
+                    "campaign_id": record.get("campaign_id"),
+                    "step_id": record.get("step_id"),
+                    "customer_id": record.get("customer_id"),
+                    "sent_at": sent_at,
+                }
+            )
+        return mails
+
+    # ------------------------------------------------------------------ content
+
+    def push_directory(self, bucket_key: str, source: Path, prefix: str) -> int:
+        """Upload every file below ``source`` to ``prefix`` in one of the stack's buckets."""
+        assert self.res is not None
+        s3 = aws.client("s3")
+        count = 0
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                key = prefix + path.relative_to(source).as_posix()
+                s3.put_object(Bucket=self.res.buckets[bucket_key], Key=key, Body=path.read_bytes())
+                count += 1
+        return count
+
+    def load_examples(self) -> None:
+        """The shipped example templates and campaigns, as `templates push` / `campaigns push` do."""
+        self.push_directory("templates", ROOT / "templates", "templates/")
+        self.push_directory("campaigns", ROOT / "campaigns" / "examples", "campaigns/")
+
+    def dlq_depths(self) -> dict[str, int]:
+        assert self.res is not None
+        sqs = boto3.client("sqs", region_name=REGION)
+        return {
+            key: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+            for key, url in self.res.dlq_urls.items()
+        }

@@ -1,0 +1,149 @@
+"""The local HTTP front door: API Gateway's routes plus the local-only control routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from nudgeloop import clock
+
+from .runtime import LocalError, LocalStack
+
+MAX_BODY = 2_000_000
+log = logging.getLogger("nudgeloop.local")
+
+
+def _json(status: int, payload: Any) -> tuple[int, dict[str, str], str]:
+    return status, {"content-type": "application/json"}, json.dumps(payload, default=str)
+
+
+def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, dict[str, str], str]:
+    """Local-only routes (never deployed)."""
+    if method == "GET" and path == "/_local/clock":
+        return _json(200, {"now": clock.iso(stack.clock.now()), "mode": stack.clock_mode})
+    if method == "POST" and path == "/_local/clock/advance":
+        try:
+            payload = json.loads(body or "{}")
+        except json.JSONDecodeError:
+            return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+        units = {k: payload.get(k) for k in ("days", "hours", "minutes") if k in payload}
+        if not units or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in units.values()):
+            return _json(400, {"error": {"field": "days", "reason": "give days, hours or minutes as non-negative numbers"}})
+        if stack.clock_mode != "simulated":
+            return _json(409, {"error": {"field": "clock", "reason": "the system clock cannot be advanced"}})
+        fired = stack.advance(timedelta(**units))
+        return _json(200, {"now": clock.iso(stack.clock.now()), "fired": fired})
+    if method == "POST" and path == "/_local/settle":
+        stack.settle()
+        return _json(200, {"now": clock.iso(stack.clock.now())})
+    if method == "GET" and path == "/_local/outbox":
+        return _json(200, stack.outbox())
+    found = re.fullmatch(r"/_local/outbox/([^/]+)/events", path)
+    if method == "POST" and found:
+        try:
+            payload = json.loads(body or "{}")
+            stack.emit_ses_event(found.group(1), str(payload.get("type", "")), payload.get("detail"))
+        except json.JSONDecodeError:
+            return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+        except LocalError as exc:
+            return _json(400, {"error": {"field": "type", "reason": str(exc)}})
+        return _json(202, {"queued": True})
+    if method == "GET" and path == "/_local/dlq":
+        return _json(200, stack.dlq_depths())
+    return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})
+
+
+def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            return
+
+        def _serve(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("content-length") or 0)
+            if length > MAX_BODY:
+                status, headers, body = _json(413, {"error": {"field": "body", "reason": "request body too large"}})
+                self.rfile.read(length)
+            else:
+                raw = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+                try:
+                    if parts.path.startswith("/_local/"):
+                        status, headers, body = control(stack, method, parts.path, raw)
+                    else:
+                        status, headers, body = stack.api(
+                            method,
+                            parts.path,
+                            headers={k: v for k, v in self.headers.items()},
+                            body=raw or None,
+                            query=dict(parse_qsl(parts.query)),
+                        )
+                except Exception as exc:  # the emulator itself failed: say so, loudly
+                    status, headers, body = _json(500, {"error": {"field": "local", "reason": f"{type(exc).__name__}: {exc}"}})
+            data = body.encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                if name != "content-length":
+                    self.send_header(name, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve("GET")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._serve("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._serve("PUT")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._serve("DELETE")
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
+
+
+class Background:
+    """Runs the server and a pump that keeps queues and journeys moving, both in threads."""
+
+    def __init__(self, stack: LocalStack, port: int = 0) -> None:
+        self.stack = stack
+        self.server = make_server(stack, port)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self.server.serve_forever, daemon=True),
+            threading.Thread(target=self._pump, daemon=True),
+        ]
+
+    def _pump(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                if self.stack.clock_mode == "system":
+                    self.stack.fire_due_schedules()
+                else:
+                    self.stack.settle()
+            except Exception:  # keep pumping; failures stay visible in queues and DLQs
+                log.exception("local pump failed; retrying")
+                self._stop.wait(0.5)
+
+    def start(self) -> Background:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,99 @@
+"""``nudgeloop``: the local runtime, the demo and helpers for a running local stack."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="Nudgeloop: closed-loop marketing automation on AWS.", no_args_is_help=True)
+local_app = typer.Typer(help="The embedded local runtime (moto).", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+UrlOption = Annotated[str | None, typer.Option("--url", help="Local stack URL (else NUDGELOOP_URL, else http://127.0.0.1:8787)")]
+
+
+def _start_date(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise typer.BadParameter(f"not a date: {text}") from exc
+
+
+@local_app.command("serve")
+def serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8787,
+    clock: Annotated[str, typer.Option("--clock", help="simulated or system")] = "simulated",
+    start: Annotated[str, typer.Option(help="Start of the simulated clock (UTC date)")] = "2026-01-01",
+    examples: Annotated[bool, typer.Option(help="Load the shipped templates and campaigns")] = True,
+) -> None:
+    """Run the whole stack locally until interrupted; prints `ready URL` when it accepts requests."""
+    from nudgeloop_cli.local.runtime import LocalStack
+    from nudgeloop_cli.local.server import Background
+
+    if clock not in ("simulated", "system"):
+        raise typer.BadParameter("--clock must be simulated or system")
+    stack = LocalStack(clock_mode=clock, start=_start_date(start), public_base_url=f"http://127.0.0.1:{port}").start()
+    if examples:
+        stack.load_examples()
+    background = Background(stack, port).start()
+    print(f"ready {background.url}", flush=True)  # noqa: T201 - the documented readiness line
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    background.stop()
+    stack.stop()
+
+
+@local_app.command("advance")
+def advance(
+    days: Annotated[float, typer.Option(help="Days to move the simulated clock")] = 0,
+    hours: Annotated[float, typer.Option(help="Hours to move the simulated clock")] = 0,
+    url: UrlOption = None,
+) -> None:
+    """Advance a running local stack's clock, running everything that falls due."""
+    from nudgeloop_cli.client import Client
+
+    typer.echo(json.dumps(Client(url).advance(days=days, hours=hours)))
+
+
+@local_app.command("outbox")
+def outbox(url: UrlOption = None) -> None:
+    """Print the mails SES accepted on a running local stack (JSON)."""
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", "/_local/outbox", key=False)
+    if status != 200:
+        typer.echo(f"outbox answered {status}", err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(body, indent=2))
+
+
+@app.command("demo")
+def demo(
+    customers: Annotated[int, typer.Option(min=1, max=5000, help="Simulated webshop customers")] = 40,
+    days: Annotated[int, typer.Option(min=1, max=730, help="Simulated days")] = 30,
+    seed: Annotated[int, typer.Option(help="Random seed")] = 7,
+    out: Annotated[Path, typer.Option(help="Where the report goes")] = Path("out/demo"),
+) -> None:
+    """Drive a simulated webshop through the closed loop on the local runtime and write a report."""
+    from nudgeloop_cli.demo import run_demo
+
+    report = run_demo(customers=customers, days=days, seed=seed, out=out)
+    if report["problems"]:
+        for problem in report["problems"]:
+            typer.echo(f"problem: {problem}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,111 @@
+"""HTTP API (API Gateway REST, proxy integration): events in, customers out, unsubscribe."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudgeloop import clock
+from nudgeloop.adapters.secrets import signing_key
+from nudgeloop.domain import tokens
+from nudgeloop.domain.events import Event
+from nudgeloop.observability import logger, metrics, tracer
+from nudgeloop.runtime import boot
+from nudgeloop.services import customers, ingest
+
+settings = boot("customers_table", "events_table", "ingest_queue_url", "signing_secret_name")
+app = APIGatewayRestResolver()
+
+
+def _error(status: int, field: str, reason: str) -> Response:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"field": field, "reason": reason}},
+    )
+
+
+@app.exception_handler(ingest.BadRequest)
+def _bad_request(exc: ingest.BadRequest) -> Response:
+    return _error(exc.status, exc.field, exc.reason)
+
+
+@app.post("/v1/events")
+@tracer.capture_method
+def post_events() -> Response:
+    raw = ingest.parse_batch(app.current_event.body)
+    result = ingest.accept_batch(raw, settings.ingest_queue_url, settings.max_future_skew_s)
+    metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
+    metrics.add_metric(name="EventsRejected", unit="Count", value=len(result.rejected))
+    metrics.add_metric(name="EventsDuplicate", unit="Count", value=len(result.duplicates))
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=result.summary())
+
+
+@app.get("/v1/customers/<customer_id>")
+@tracer.capture_method
+def get_customer(customer_id: str) -> Response:
+    found = customers.view(customer_id)
+    if found is None:
+        return _error(404, "customer_id", "no such customer")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
+
+
+def _unsubscribe_claims() -> dict[str, Any] | Response:
+    token = app.current_event.get_query_string_value("token")
+    if not token:
+        return _error(400, "token", "token is required")
+    try:
+        return tokens.verify(signing_key(settings.signing_secret_name), token, "unsub")
+    except tokens.BadToken:
+        return _error(403, "token", "token is invalid")
+
+
+@app.get("/v1/unsubscribe")
+def unsubscribe_page() -> Response:
+    claims = _unsubscribe_claims()
+    if isinstance(claims, Response):
+        return claims
+    token = html.escape(app.current_event.get_query_string_value("token") or "")
+    page = (
+        "<!doctype html><html><head><meta charset='utf-8'><title>Unsubscribe</title></head><body>"
+        "<h1>Unsubscribe</h1><p>Press the button to stop receiving these emails.</p>"
+        f"<form method='post' action='?token={token}'><button type='submit'>Unsubscribe</button></form>"
+        "</body></html>"
+    )
+    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=page)
+
+
+@app.post("/v1/unsubscribe")
+def unsubscribe() -> Response:
+    """RFC 8058 one-click: no cookies, no login; opts out at once through the normal event path."""
+    claims = _unsubscribe_claims()
+    if isinstance(claims, Response):
+        return claims
+    now = clock.now()
+    event = Event(
+        event_id=f"unsub-{claims['p']}-{int(now.timestamp())}",
+        type="consent.changed",
+        customer_id=claims["c"],
+        occurred_at=now,
+        source="unsubscribe",
+        properties={"purpose": claims["p"], "status": "opt_out", "channel": "email", "proof": {"method": "one-click"}},
+        received_at=now,
+    )
+    ingest.enqueue([event], settings.ingest_queue_url)
+    metrics.add_metric(name="Unsubscribes", unit="Count", value=1)
+    return Response(
+        status_code=200,
+        content_type=content_types.APPLICATION_JSON,
+        body={"unsubscribed": True, "purpose": claims["p"]},
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""SQS consumer for SES events routed from EventBridge: delivery, open, click, bounce, complaint."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudgeloop.observability import logger, metrics, tracer
+from nudgeloop.runtime import boot
+from nudgeloop.services import feedback
+
+settings = boot("customers_table", "events_table", "engine_table")
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    envelope = json.loads(record.body)
+    outcome = feedback.handle_ses_event(envelope.get("detail", {}))
+    metrics.add_metric(name=f"Feedback_{outcome}", unit="Count", value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

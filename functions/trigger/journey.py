@@ -1,0 +1,34 @@
+"""Lambda tasks of the journey state machine: plan (interpreter), park (timer), wake (sweep)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudgeloop.observability import logger, metrics, tracer
+from nudgeloop.runtime import boot
+from nudgeloop.services import journey
+
+settings = boot("customers_table", "orders_table", "engine_table")
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return journey.plan(event, settings.require("campaigns_bucket").campaigns_bucket)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def park_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return journey.park(event)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def wake_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    woken = journey.wake()
+    metrics.add_metric(name="JourneysWoken", unit="Count", value=woken)
+    return {"woken": woken}

@@ -1,0 +1,92 @@
+"""Campaigns and journeys: the trigger, the generic journey state machine and its timers."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from nudgeloop.journey_definition import PLACEHOLDERS, definition
+from nudgeloop.resources import Catalog
+
+from .data import Data
+from .functions import FunctionFactory
+from .ingest_api import _pattern
+
+
+class Campaigns(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalog: Catalog,
+        functions: FunctionFactory,
+        data: Data,
+        bus: events.IEventBus,
+        send_function: lambda_.IFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        plan_fn = functions.function("journey_plan")
+        data.buckets["campaigns"].grant_read(plan_fn)
+        data.tables["customers"].grant_read_data(plan_fn)
+        data.tables["orders"].grant_read_data(plan_fn)
+        park_fn = functions.function("journey_park")
+        data.tables["engine"].grant_write_data(park_fn)
+
+        log_group = logs.LogGroup(self, "JourneyLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Journey",
+            state_machine_name=catalog.state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_string(json.dumps(definition())),
+            definition_substitutions={ph: functions.functions[key].function_arn for ph, key in PLACEHOLDERS.items()},
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
+        )
+        for fn in (plan_fn, park_fn, send_function):
+            fn.grant_invoke(self.state_machine)
+
+        trigger_fn = functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
+        data.buckets["campaigns"].grant_read(trigger_fn)
+        self.state_machine.grant_start_execution(trigger_fn)
+        rule_spec = next(r for r in catalog.rules if r.key == "migrations")
+        events.Rule(
+            self,
+            "MigrationsRule",
+            rule_name=rule_spec.name,
+            event_bus=bus,
+            event_pattern=_pattern(rule_spec.pattern),
+            targets=[targets.SqsQueue(functions.queue(rule_spec.queue_key))],
+        )
+
+        wake_spec = catalog.function("journey_wake")
+        wake_fn = functions.function("journey_wake")
+        data.tables["engine"].grant_read_write_data(wake_fn)
+        self.state_machine.grant_task_response(wake_fn)
+        schedule_dlq = sqs.Queue(self, "WakeScheduleDlq", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
+        NagSuppressions.add_resource_suppressions(
+            schedule_dlq, [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself a dead-letter queue."}]
+        )
+        events.Rule(
+            self,
+            "WakeSchedule",
+            rule_name=f"{catalog.prefix}-journey-wake",
+            schedule=events.Schedule.expression(wake_spec.schedule or ""),
+            targets=[targets.LambdaFunction(wake_fn, dead_letter_queue=schedule_dlq, retry_attempts=2)],
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.state_machine,
+            [{"id": "AwsSolutions-IAM5", "reason": "lambda:InvokeFunction on function ARNs with version suffixes (:*), as CDK grants it."}],
+            apply_to_children=True,
+        )
+        cdk.Tags.of(self).add("nudgeloop:concern", "campaigns")

@@ -1,0 +1,108 @@
+"""Tables, buckets and the signing secret (from the shared catalog)."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secrets
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from nudgeloop.resources import Catalog, IndexSpec
+
+_TYPES = {"S": ddb.AttributeType.STRING, "N": ddb.AttributeType.NUMBER, "B": ddb.AttributeType.BINARY}
+
+
+def _attr(key: tuple[str, str]) -> ddb.Attribute:
+    return ddb.Attribute(name=key[0], type=_TYPES[key[1]])
+
+
+def _projection(ix: IndexSpec) -> ddb.ProjectionType:
+    return ddb.ProjectionType.KEYS_ONLY if ix.projection == "KEYS_ONLY" else ddb.ProjectionType.ALL
+
+
+class Data(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog) -> None:
+        super().__init__(scope, construct_id)
+        self.tables: dict[str, ddb.TableV2] = {}
+        for spec in catalog.tables:
+            table = ddb.TableV2(
+                self,
+                f"{spec.key.capitalize()}Table",
+                table_name=spec.name,
+                partition_key=_attr(spec.partition_key),
+                sort_key=_attr(spec.sort_key) if spec.sort_key else None,
+                billing=ddb.Billing.on_demand(),
+                encryption=ddb.TableEncryptionV2.aws_managed_key(),
+                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+                time_to_live_attribute=spec.ttl_attribute,
+                deletion_protection=True,
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+                global_secondary_indexes=[
+                    ddb.GlobalSecondaryIndexPropsV2(
+                        index_name=ix.name,
+                        partition_key=_attr(ix.partition_key),
+                        sort_key=_attr(ix.sort_key) if ix.sort_key else None,
+                        projection_type=_projection(ix),
+                    )
+                    for ix in spec.global_indexes
+                ]
+                or None,
+                local_secondary_indexes=[
+                    ddb.LocalSecondaryIndexProps(
+                        index_name=ix.name,
+                        sort_key=_attr(ix.sort_key),  # type: ignore[arg-type]
+                        projection_type=_projection(ix),
+                    )
+                    for ix in spec.local_indexes
+                ]
+                or None,
+            )
+            self.tables[spec.key] = table
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.access_logs,
+            [{"id": "AwsSolutions-S1", "reason": "This is the access-log bucket itself; logging it into itself would loop."}],
+        )
+        self.buckets: dict[str, s3.Bucket] = {}
+        for key in catalog.bucket_stems:
+            self.buckets[key] = s3.Bucket(
+                self,
+                f"{key.capitalize()}Bucket",
+                bucket_name=catalog.bucket_name(key, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION),
+                versioned=True,
+                encryption=s3.BucketEncryption.S3_MANAGED,
+                block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+                enforce_ssl=True,
+                server_access_logs_bucket=self.access_logs,
+                server_access_logs_prefix=f"{key}/",
+                removal_policy=cdk.RemovalPolicy.RETAIN,
+            )
+        self.signing_secret = secrets.Secret(
+            self,
+            "SigningKey",
+            secret_name=catalog.signing_secret_name,
+            description="HMAC key for unsubscribe and consent-confirmation links",
+            generate_secret_string=secrets.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.signing_secret,
+            [
+                {
+                    "id": "AwsSolutions-SMG4",
+                    "reason": "Rotating the link-signing key would invalidate every unsubscribe link already in inboxes; "
+                    "rotation is a deliberate operator action with a key-version overlap (docs/operations.md).",
+                }
+            ],
+        )

@@ -1,0 +1,158 @@
+"""Lambda functions and SQS queues built from the catalog, each function with its own role."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from nudgeloop.config import env_name
+from nudgeloop.resources import Catalog
+
+from .data import Data
+
+ROOT = Path(__file__).resolve().parents[3]
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+ARCH = lambda_.Architecture.ARM_64
+
+
+class FunctionFactory(Construct):
+    """Builds the catalog's functions and queues; keeps a registry for the other constructs."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, layer_dir: str, data: Data) -> None:
+        super().__init__(scope, construct_id)
+        self.catalog = catalog
+        self.data = data
+        self.layer = lambda_.LayerVersion(
+            self,
+            "CommonLayer",
+            code=lambda_.Code.from_asset(layer_dir),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCH],
+            description="nudgeloop package and its pinned dependencies",
+        )
+        self.functions: dict[str, lambda_.Function] = {}
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dlqs: dict[str, sqs.Queue] = {}
+        self.log_groups: dict[str, logs.LogGroup] = {}
+
+    def env(self, extra: dict[str, str]) -> dict[str, str]:
+        c, d = self.catalog, self.data
+        known = {
+            "prefix": c.prefix,
+            "customers_table": d.tables["customers"].table_name,
+            "events_table": d.tables["events"].table_name,
+            "orders_table": d.tables["orders"].table_name,
+            "engine_table": d.tables["engine"].table_name,
+            "campaigns_bucket": d.buckets["campaigns"].bucket_name,
+            "templates_bucket": d.buckets["templates"].bucket_name,
+            "signing_secret_name": c.signing_secret_name,
+            "bus_name": c.bus_name,
+            "configuration_set": c.configuration_set,
+            "log_level": "INFO",
+            "service": "nudgeloop",
+            **extra,
+        }
+        return known
+
+    def queue(self, key: str) -> sqs.Queue:
+        if key in self.queues:
+            return self.queues[key]
+        spec = self.catalog.queue(key)
+        dlq = sqs.Queue(
+            self,
+            f"{key.capitalize()}Dlq",
+            queue_name=spec.dlq_name,
+            retention_period=cdk.Duration.days(14),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+        )
+        NagSuppressions.add_resource_suppressions(
+            dlq, [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself a dead-letter queue."}]
+        )
+        queue = sqs.Queue(
+            self,
+            f"{key.capitalize()}Queue",
+            queue_name=spec.name,
+            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
+        )
+        self.queues[key], self.dlqs[key] = queue, dlq
+        return queue
+
+    def function(self, key: str, extra_env: dict[str, str] | None = None) -> lambda_.Function:
+        spec = self.catalog.function(key)
+        values = self.env(extra_env or {})
+        missing = [name for name in spec.env if name not in values]
+        if missing:
+            raise ValueError(f"{key}: no value for settings {missing}")
+        log_group = logs.LogGroup(
+            self,
+            f"{spec.key}Logs",
+            log_group_name=f"/aws/lambda/{spec.name}",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        role = iam.Role(
+            self,
+            f"{spec.key}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Least-privilege role of {spec.name}",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+        )
+        fn = lambda_.Function(
+            self,
+            spec.key,
+            function_name=spec.name,
+            description=spec.description,
+            runtime=RUNTIME,
+            architecture=ARCH,
+            code=lambda_.Code.from_asset(str(ROOT / "functions" / spec.code_dir)),
+            handler=spec.handler,
+            layers=[self.layer],
+            memory_size=spec.memory_mb,
+            timeout=cdk.Duration.seconds(spec.timeout_s),
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            environment={
+                **{env_name(name): values[name] for name in spec.env},
+                "POWERTOOLS_SERVICE_NAME": "nudgeloop",
+                "POWERTOOLS_METRICS_NAMESPACE": "Nudgeloop",
+            },
+        )
+        NagSuppressions.add_resource_suppressions(
+            role,
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": "Wildcards come from CDK grant helpers scoped to this stack's own resources "
+                    "(table indexes, bucket objects) and from X-Ray, whose trace APIs accept no resource.",
+                }
+            ],
+            apply_to_children=True,
+        )
+        if spec.queue_key:
+            queue = self.queue(spec.queue_key)
+            fn.add_event_source(
+                sources.SqsEventSource(
+                    queue,
+                    batch_size=self.catalog.queue(spec.queue_key).batch_size,
+                    max_batching_window=cdk.Duration.seconds(1),
+                    report_batch_item_failures=True,
+                )
+            )
+        self.functions[key] = fn
+        self.log_groups[key] = log_group
+        return fn

@@ -1,0 +1,103 @@
+"""Response management: the HTTP API, the ingest queue and its processor, SES feedback intake."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_logs as logs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from nudgeloop.resources import Catalog
+
+from .data import Data
+from .functions import FunctionFactory
+
+
+class IngestApi(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data, bus: events.IEventBus
+    ) -> None:
+        super().__init__(scope, construct_id)
+        ingest_queue = functions.queue("ingest")
+        api_fn = functions.function("ingest_api", {"ingest_queue_url": ingest_queue.queue_url, "max_future_skew_s": "3600"})
+        ingest_queue.grant_send_messages(api_fn)
+        data.tables["events"].grant_read_data(api_fn)
+        data.tables["customers"].grant_read_data(api_fn)
+        data.tables["engine"].grant_read_data(api_fn)
+        data.signing_secret.grant_read(api_fn)
+
+        process_fn = functions.function("ingest_process")
+        data.tables["events"].grant_read_write_data(process_fn)
+        data.tables["orders"].grant_read_write_data(process_fn)
+        data.tables["customers"].grant_read_write_data(process_fn)
+        bus.grant_put_events_to(process_fn)
+
+        feedback_fn = functions.function("ingest_feedback")
+        for key in ("events", "engine", "customers"):
+            data.tables[key].grant_read_write_data(feedback_fn)
+        ses_rule = next(r for r in catalog.rules if r.key == "ses_events")
+        events.Rule(
+            self,
+            "SesEventsRule",
+            rule_name=ses_rule.name,
+            event_bus=events.EventBus.from_event_bus_name(self, "DefaultBus", "default"),
+            event_pattern=_pattern(ses_rule.pattern),
+            targets=[targets.SqsQueue(functions.queue(ses_rule.queue_key))],
+        )
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name=f"{catalog.prefix}-api",
+            description="Nudgeloop HTTP API",
+            cloud_watch_role=True,
+            deploy_options=apigw.StageOptions(
+                stage_name="prod",
+                tracing_enabled=True,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=False, http_method=True, ip=False, protocol=True, request_time=True,
+                    resource_path=True, response_length=True, status=True, user=False,
+                ),
+                throttling_rate_limit=200,
+                throttling_burst_limit=400,
+            ),
+        )
+        integration = apigw.LambdaIntegration(api_fn)
+        for route in catalog.routes:
+            resource = self.api.root.resource_for_path(route.path)
+            resource.add_method(route.method, integration, api_key_required=route.api_key_required)
+        self.api_key = self.api.add_api_key("ApiKey", api_key_name=f"{catalog.prefix}-default")
+        plan = self.api.add_usage_plan(
+            "UsagePlan",
+            name=f"{catalog.prefix}-default",
+            throttle=apigw.ThrottleSettings(rate_limit=100, burst_limit=200),
+        )
+        plan.add_api_key(self.api_key)
+        plan.add_api_stage(stage=self.api.deployment_stage)
+        NagSuppressions.add_resource_suppressions(
+            self.api,
+            [
+                {"id": "AwsSolutions-APIG2", "reason": "Requests are validated by the handler's models so that every rejection names the field."},
+                {"id": "AwsSolutions-APIG3", "reason": "WAF is deployment-specific; attach a web ACL to the stage where needed (docs/operations.md)."},
+                {"id": "AwsSolutions-APIG4", "reason": "Webshops authenticate with API keys (usage plan); unsubscribe links authenticate with signed tokens."},
+                {"id": "AwsSolutions-COG4", "reason": "No end-user pool: machine clients use API keys, recipients use signed tokens."},
+                {"id": "AwsSolutions-IAM4", "reason": "The API Gateway account role uses AWS's managed push-to-CloudWatch policy."},
+            ],
+            apply_to_children=True,
+        )
+        self.function = api_fn
+        cdk.Tags.of(self).add("nudgeloop:concern", "ingest")
+
+
+def _pattern(pattern: dict[str, object]) -> events.EventPattern:
+    return events.EventPattern(
+        source=pattern.get("source"),  # type: ignore[arg-type]
+        detail_type=pattern.get("detail-type"),  # type: ignore[arg-type]
+        detail=pattern.get("detail"),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,68 @@
+"""Sending: the SES configuration set (events to EventBridge) and the send function."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_ses as ses
+from constructs import Construct
+
+from nudgeloop.resources import Catalog
+
+from .data import Data
+from .functions import FunctionFactory
+
+
+class Sending(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalog: Catalog,
+        functions: FunctionFactory,
+        data: Data,
+        sender: str,
+        public_base_url: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.configuration_set = ses.ConfigurationSet(
+            self,
+            "ConfigurationSet",
+            configuration_set_name=catalog.configuration_set,
+            reputation_metrics=True,
+            sending_enabled=True,
+            suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
+        )
+        self.configuration_set.add_event_destination(
+            "ToEventBridge",
+            destination=ses.EventDestination.event_bus(events.EventBus.from_event_bus_name(self, "DefaultBus", "default")),
+            events=[
+                ses.EmailSendingEvent.SEND,
+                ses.EmailSendingEvent.DELIVERY,
+                ses.EmailSendingEvent.OPEN,
+                ses.EmailSendingEvent.CLICK,
+                ses.EmailSendingEvent.BOUNCE,
+                ses.EmailSendingEvent.COMPLAINT,
+                ses.EmailSendingEvent.REJECT,
+                ses.EmailSendingEvent.RENDERING_FAILURE,
+                ses.EmailSendingEvent.DELIVERY_DELAY,
+            ],
+        )
+        fn = functions.function("send", {"sender": sender, "public_base_url": public_base_url})
+        data.tables["customers"].grant_read_data(fn)
+        data.tables["engine"].grant_read_write_data(fn)
+        data.buckets["templates"].grant_read(fn)
+        data.signing_secret.grant_read(fn)
+        stack = cdk.Stack.of(self)
+        fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
+                resources=[
+                    stack.format_arn(service="ses", resource="identity", resource_name="*"),
+                    stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
+                ],
+            )
+        )
+        self.function = fn

@@ -1,0 +1,77 @@
+"""The Nudgeloop stack: a thin composition of one construct per concern."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from nudgeloop.resources import catalog
+
+from .constructs.campaigns import Campaigns
+from .constructs.data import Data
+from .constructs.functions import FunctionFactory
+from .constructs.ingest_api import IngestApi
+from .constructs.observability import Observability
+from .constructs.segmentation import Segmentation
+from .constructs.sending import Sending
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    prefix: str = "nudgeloop"
+    sender: str = "Nudgeloop <news@example.com>"
+    public_base_url: str = ""  # default: the API's own URL
+    layer_dir: str = str(ROOT / "build" / "layer")
+    alarm_email: str = ""
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> StackConfig:
+        node = scope.node
+
+        def ctx(name: str, default: str) -> str:
+            value = node.try_get_context(name)
+            return str(value) if value is not None else default
+
+        base = cls()
+        return cls(
+            prefix=ctx("prefix", base.prefix),
+            sender=ctx("sender", base.sender),
+            public_base_url=ctx("public_base_url", base.public_base_url),
+            layer_dir=ctx("layer_dir", base.layer_dir),
+            alarm_email=ctx("alarm_email", base.alarm_email),
+        )
+
+
+class NudgeloopStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        if not (Path(config.layer_dir) / "python" / "nudgeloop").is_dir():
+            raise RuntimeError(f"layer not built at {config.layer_dir}: run `make build` first")
+        cat = catalog(config.prefix)
+        data = Data(self, "Data", catalog=cat)
+        functions = FunctionFactory(self, "Functions", catalog=cat, layer_dir=config.layer_dir, data=data)
+        segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
+        api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
+        sending = Sending(
+            self,
+            "Sending",
+            catalog=cat,
+            functions=functions,
+            data=data,
+            sender=config.sender,
+            public_base_url=config.public_base_url or api.api.url,
+        )
+        campaigns = Campaigns(
+            self, "Campaigns", catalog=cat, functions=functions, data=data, bus=segmentation.bus, send_function=sending.function
+        )
+        Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
+        cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
+        cdk.CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
+        cdk.CfnOutput(self, "TemplatesBucket", value=data.buckets["templates"].bucket_name)
+        cdk.CfnOutput(self, "CampaignsBucket", value=data.buckets["campaigns"].bucket_name)
+        cdk.CfnOutput(self, "StateMachineArn", value=campaigns.state_machine.state_machine_arn)

@@ -1,0 +1,66 @@
+"""Runtime settings, read from environment variables once per cold start and validated.
+
+Every field maps to ``NL_<FIELD>``; the CDK stack and the local runtime set the same variables
+(see ``nudgeloop.resources.FunctionSpec.env``).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+ENV_PREFIX = "NL_"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    service: str = "nudgeloop"
+    prefix: str = "nudgeloop"
+    log_level: str = "INFO"
+    customers_table: str = ""
+    events_table: str = ""
+    orders_table: str = ""
+    engine_table: str = ""
+    ingest_queue_url: str = ""
+    bus_name: str = ""
+    campaigns_bucket: str = ""
+    templates_bucket: str = ""
+    state_machine_arn: str = ""
+    configuration_set: str = ""
+    sender: str = ""
+    public_base_url: str = ""
+    signing_secret_name: str = ""
+    staircase: str = ""  # JSON overrides of the default staircase thresholds
+    max_future_skew_s: int = 3600
+
+    def require(self, *fields: str) -> Settings:
+        missing = [f for f in fields if not getattr(self, f)]
+        if missing:
+            names = ", ".join(ENV_PREFIX + f.upper() for f in missing)
+            raise RuntimeError(f"missing configuration: {names}")
+        return self
+
+
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    values = {
+        name: os.environ[env_name(name)]
+        for name in Settings.model_fields
+        if env_name(name) in os.environ
+    }
+    try:
+        return Settings(**values)
+    except ValidationError as exc:  # pragma: no cover - misconfiguration is fatal at cold start
+        raise RuntimeError(f"invalid configuration: {exc}") from exc
+
+
+def reload() -> Settings:
+    settings.cache_clear()
+    return settings()

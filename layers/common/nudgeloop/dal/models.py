@@ -1,0 +1,150 @@
+"""PynamoDB models for the four tables (names bound at cold start by :func:`bind`)."""
+
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.models import Model
+
+from nudgeloop.config import Settings
+
+
+class _Meta:
+    table_name = ""
+    region: str | None = None
+
+
+class ReviewIndex(GlobalSecondaryIndex["CustomerModel"]):
+    class Meta:
+        index_name = "by_review"
+        projection = KeysOnlyProjection()
+
+    review_shard = UnicodeAttribute(hash_key=True)
+    review_on = UnicodeAttribute(range_key=True)
+
+
+class CustomerModel(Model):
+    class Meta(_Meta):
+        pass
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute(null=True)
+    first_name = UnicodeAttribute(null=True)
+    last_name = UnicodeAttribute(null=True)
+    locale = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    gender = UnicodeAttribute(null=True)
+    country = UnicodeAttribute(null=True)
+    birthday = UnicodeAttribute(null=True)
+    attributes = JSONAttribute(null=True)
+    profile_updated_at = UnicodeAttribute(null=True)
+    consents = JSONAttribute(null=True)
+    segment = UnicodeAttribute(default="prospect")
+    segment_since = UnicodeAttribute(null=True)
+    staircase_version = UnicodeAttribute(null=True)
+    review_shard = UnicodeAttribute(null=True)
+    review_on = UnicodeAttribute(null=True)
+    orders_count = NumberAttribute(default=0)
+    revenue = NumberAttribute(default=0)
+    first_order_at = UnicodeAttribute(null=True)
+    last_order_at = UnicodeAttribute(null=True)
+    avg_days_between_orders = NumberAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    by_review = ReviewIndex()
+
+
+class TimeIndex(LocalSecondaryIndex["EventModel"]):
+    class Meta:
+        index_name = "by_time"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    occurred_key = UnicodeAttribute(range_key=True)
+
+
+class EventModel(Model):
+    class Meta(_Meta):
+        pass
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+    occurred_key = UnicodeAttribute()
+    type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    source = UnicodeAttribute()
+    properties = JSONAttribute(null=True)
+
+    by_time = TimeIndex()
+
+
+class OrderModel(Model):
+    class Meta(_Meta):
+        pass
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)
+    occurred_at = UnicodeAttribute(null=True)
+    total = UnicodeAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    items = JSONAttribute(null=True)
+    refunded_at = UnicodeAttribute(null=True)
+
+
+class DueIndex(GlobalSecondaryIndex["EngineItem"]):
+    class Meta:
+        index_name = "by_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    due_at = UnicodeAttribute(range_key=True)
+
+
+class EngineItem(Model):
+    """Send ledger, journey timers, message records and campaign feedback (one table)."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    status = UnicodeAttribute(null=True)
+    due_shard = UnicodeAttribute(null=True)
+    due_at = UnicodeAttribute(null=True)
+    data = JSONAttribute(null=True)
+    count = NumberAttribute(null=True)
+    created_at = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_due = DueIndex()
+
+
+_BINDINGS: tuple[tuple[type[Model], str], ...] = (
+    (CustomerModel, "customers_table"),
+    (EventModel, "events_table"),
+    (OrderModel, "orders_table"),
+    (EngineItem, "engine_table"),
+)
+
+
+def bind(settings: Settings) -> None:
+    """Point the models at the configured tables (idempotent; resets cached connections)."""
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    for model, field in _BINDINGS:
+        name = getattr(settings, field)
+        if model.Meta.table_name != name or model.Meta.region != region:
+            model.Meta.table_name = name
+            model.Meta.region = region
+            model._connection = None

@@ -1,0 +1,291 @@
+"""The data-access layer: every DynamoDB read and write the services make goes through here."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from nudgeloop import clock
+from nudgeloop.domain.aggregates import OrderFact
+from nudgeloop.domain.events import Event
+from nudgeloop.resources import REVIEW_SHARDS, TIMER_SHARDS
+
+from .models import CustomerModel, EngineItem, EventModel, OrderModel
+
+
+def _conditional_failed(exc: Exception) -> bool:
+    cause = getattr(exc, "cause_response_code", None)
+    return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _shard(key: str, shards: int) -> str:
+    return str(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards)
+
+
+# ---------------------------------------------------------------- events
+
+
+def store_event(event: Event) -> bool:
+    """Store an event once; returns False when an event with that id is already stored."""
+    item = EventModel(
+        customer_id=event.customer_id,
+        event_id=event.event_id,
+        occurred_key=f"{event.occurred_iso()}#{event.event_id}",
+        type=event.type,
+        occurred_at=event.occurred_iso(),
+        received_at=clock.iso(event.received_at),
+        source=event.source,
+        properties=event.properties,
+    )
+    try:
+        item.save(condition=EventModel.event_id.does_not_exist())
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def stored_event_ids(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which (customer_id, event_id) pairs are already stored (for the API's duplicate count)."""
+    found: set[tuple[str, str]] = set()
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), 100):
+        for item in EventModel.batch_get(unique[start : start + 100], attributes_to_get=["customer_id", "event_id"]):
+            found.add((item.customer_id, item.event_id))
+    return found
+
+
+def customer_events(customer_id: str, limit: int = 100) -> list[EventModel]:
+    return list(EventModel.by_time.query(customer_id, scan_index_forward=False, limit=limit))
+
+
+# ---------------------------------------------------------------- orders
+
+
+def record_order(customer_id: str, event: Event) -> None:
+    """Upsert an order from ``order.completed`` without undoing an earlier-arrived refund."""
+    p = event.properties
+    OrderModel(customer_id=customer_id, order_id=p["order_id"]).update(
+        actions=[
+            OrderModel.occurred_at.set(event.occurred_iso()),
+            OrderModel.total.set(str(p["total"])),
+            OrderModel.currency.set(p["currency"]),
+            OrderModel.channel.set(p.get("channel", "webshop")),
+            OrderModel.items.set(p.get("items", [])),
+        ]
+    )
+
+
+def record_refund(customer_id: str, event: Event) -> None:
+    OrderModel(customer_id=customer_id, order_id=event.properties["order_id"]).update(
+        actions=[OrderModel.refunded_at.set(event.occurred_iso())]
+    )
+
+
+def order_facts(customer_id: str) -> list[OrderFact]:
+    facts = []
+    for order in OrderModel.query(customer_id):
+        if order.occurred_at is None:  # refund known, order itself not (yet)
+            continue
+        facts.append(
+            OrderFact(
+                order_id=order.order_id,
+                occurred_at=clock.parse_iso(order.occurred_at),
+                total=Decimal(order.total or "0"),
+                currency=order.currency or "",
+                refunded=order.refunded_at is not None,
+            )
+        )
+    return facts
+
+
+# ---------------------------------------------------------------- customers
+
+
+def get_customer(customer_id: str) -> CustomerModel | None:
+    try:
+        return CustomerModel.get(customer_id, consistent_read=True)
+    except CustomerModel.DoesNotExist:
+        return None
+
+
+def new_customer(customer_id: str) -> CustomerModel:
+    now = clock.iso(clock.now())
+    return CustomerModel(customer_id=customer_id, consents={}, segment="prospect", created_at=now)
+
+
+def save_customer(customer: CustomerModel) -> bool:
+    """Save with optimistic locking; False when someone else saved first (reload and retry)."""
+    customer.updated_at = clock.iso(clock.now())
+    try:
+        customer.save()
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def set_review(customer: CustomerModel, review_on: date | None) -> None:
+    customer.review_on = review_on.isoformat() if review_on else None
+    customer.review_shard = _shard(customer.customer_id, REVIEW_SHARDS) if review_on else None
+
+
+def due_for_review(until: date) -> Iterator[str]:
+    """Customer ids whose segment review date is on or before ``until`` (all shards)."""
+    for shard in range(REVIEW_SHARDS):
+        for item in CustomerModel.by_review.query(
+            str(shard), CustomerModel.review_on <= until.isoformat()
+        ):
+            yield item.customer_id
+
+
+# ---------------------------------------------------------------- engine: ledger
+
+
+def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any]) -> EngineItem | None:
+    """Reserve the right to send; returns None when a reservation exists (sent or in doubt)."""
+    item = EngineItem(
+        pk=f"SEND#{customer_id}",
+        sk=ledger_key,
+        status="reserved",
+        data=data,
+        created_at=clock.iso(clock.now()),
+    )
+    try:
+        item.save(condition=EngineItem.pk.does_not_exist())
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return None
+        raise
+    return item
+
+
+def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
+    try:
+        return EngineItem.get(f"SEND#{customer_id}", ledger_key, consistent_read=True)
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_id: str | None) -> None:
+    actions = [EngineItem.status.set(status), EngineItem.data.set({**(item.data or {}), **data})]
+    if message_id is None:
+        item.update(actions=actions)
+        return
+    with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+        tx.update(item, actions=actions)
+        _count(tx, data["campaign_id"], data["step_id"], "sent")
+        tx.save(
+            EngineItem(
+                pk=f"MSG#{message_id}",
+                sk="MSG",
+                status="sent",
+                data={k: data[k] for k in ("customer_id", "campaign_id", "step_id") if k in data},
+                created_at=clock.iso(clock.now()),
+            )
+        )
+
+
+def message_record(message_id: str) -> dict[str, Any] | None:
+    try:
+        item = EngineItem.get(f"MSG#{message_id}", "MSG")
+    except EngineItem.DoesNotExist:
+        return None
+    return dict(item.data or {})
+
+
+def ledger(customer_id: str) -> list[EngineItem]:
+    return list(EngineItem.query(f"SEND#{customer_id}"))
+
+
+# ---------------------------------------------------------------- engine: journey timers
+
+
+def park_timer(execution: str, token: str, due: datetime, data: dict[str, Any]) -> None:
+    EngineItem(
+        pk=f"TIMER#{execution}",
+        sk=hashlib.sha256(token.encode()).hexdigest()[:24],
+        status="parked",
+        due_shard=_shard(execution, TIMER_SHARDS),
+        due_at=clock.iso(due),
+        data={**data, "token": token},
+        created_at=clock.iso(clock.now()),
+    ).save()
+
+
+def due_timers(until: datetime) -> Iterator[EngineItem]:
+    for shard in range(TIMER_SHARDS):
+        yield from EngineItem.by_due.query(str(shard), EngineItem.due_at <= clock.iso(until))
+
+
+def next_timer_due() -> datetime | None:
+    """The earliest parked timer (the local runtime jumps its clock there)."""
+    earliest: str | None = None
+    for shard in range(TIMER_SHARDS):
+        for item in EngineItem.by_due.query(str(shard), limit=1):
+            if item.due_at and (earliest is None or item.due_at < earliest):
+                earliest = item.due_at
+    return clock.parse_iso(earliest) if earliest else None
+
+
+def parked_executions() -> set[str]:
+    names: set[str] = set()
+    for shard in range(TIMER_SHARDS):
+        for item in EngineItem.by_due.query(str(shard)):
+            names.add(item.pk.removeprefix("TIMER#"))
+    return names
+
+
+def delete_timer(item: EngineItem) -> None:
+    item.delete()
+
+
+# ---------------------------------------------------------------- engine: campaign feedback
+
+
+def record_feedback(
+    campaign_id: str, step_id: str, kind: str, message_id: str, at: str, data: dict[str, Any]
+) -> bool:
+    """Store one SES feedback event against its campaign and count it, exactly once."""
+    item = EngineItem(
+        pk=f"CAMPAIGN#{campaign_id}",
+        sk=f"FEEDBACK#{step_id}#{kind}#{message_id}",
+        status=kind,
+        data={**data, "at": at},
+        created_at=clock.iso(clock.now()),
+    )
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.save(item, condition=EngineItem.pk.does_not_exist())
+            _count(tx, campaign_id, step_id, kind)
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str) -> None:
+    counter = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"STATS#{step_id}#{kind}")
+    tx.update(counter, actions=[EngineItem.count.add(1)])
+
+
+def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
+    """Per step, how many mails were sent and how many of each feedback kind came back."""
+    stats: dict[str, dict[str, int]] = {}
+    for item in EngineItem.query(f"CAMPAIGN#{campaign_id}", EngineItem.sk.startswith("STATS#")):
+        _, step_id, kind = item.sk.split("#", 2)
+        stats.setdefault(step_id, {})[kind] = int(item.count or 0)
+    return stats
+
+
+def utc_date(moment: datetime) -> date:
+    return moment.astimezone(UTC).date()

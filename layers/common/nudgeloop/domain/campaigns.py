@@ -1,0 +1,175 @@
+"""Campaign definitions (what marketers write) and the journey interpreter (pure)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+END = "end"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MigrationTrigger(_Strict):
+    type: Literal["segment_migrated"]
+    from_: list[str] | None = Field(default=None, alias="from")
+    to: list[str]
+
+    def matches(self, detail: dict[str, Any]) -> bool:
+        if detail.get("to") not in self.to:
+            return False
+        return self.from_ is None or detail.get("from") in self.from_
+
+
+class SendStep(_Strict):
+    id: StepId
+    type: Literal["send"]
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
+class WaitStep(_Strict):
+    id: StepId
+    type: Literal["wait"]
+    days: int = Field(default=0, ge=0, le=365)
+    hours: int = Field(default=0, ge=0, le=24 * 365)
+
+    @model_validator(mode="after")
+    def _positive(self) -> WaitStep:
+        if self.days == 0 and self.hours == 0:
+            raise ValueError("a wait needs days or hours")
+        return self
+
+    def duration(self) -> timedelta:
+        return timedelta(days=self.days, hours=self.hours)
+
+
+class Condition(_Strict):
+    ordered_since_entry: bool | None = None
+    segment_in: list[str] | None = None
+
+
+class BranchStep(_Strict):
+    id: StepId
+    type: Literal["branch"]
+    when: Condition = Field(alias="if")
+    then: str
+    otherwise: str = Field(alias="else")
+
+
+class ExitStep(_Strict):
+    id: StepId
+    type: Literal["exit"]
+
+
+Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep, Field(discriminator="type")]
+
+
+class Campaign(_Strict):
+    id: CampaignId
+    name: str
+    purpose: Literal["marketing", "service"] = "marketing"
+    consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
+    enabled: bool = True
+    trigger: MigrationTrigger
+    reentry: Literal["never", "every_occurrence"] = "never"
+    exit_on_order: bool = False
+    steps: list[Step] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _targets(self) -> Campaign:
+        ids = [s.id for s in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError("step ids must be unique")
+        for step in self.steps:
+            if isinstance(step, BranchStep):
+                for target in (step.then, step.otherwise):
+                    if target != END and target not in ids:
+                        raise ValueError(f"step {step.id}: unknown target {target}")
+        return self
+
+    def index(self, step_id: str) -> int:
+        return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+
+def execution_name(campaign: Campaign, customer_id: str, occurrence: str) -> str:
+    """A deterministic, AWS-valid Step Functions execution name: the journey's idempotency key.
+
+    The same (campaign, customer, occurrence) always gives the same name, so a repeated trigger
+    starts nothing. Names are 1-80 characters of ``[A-Za-z0-9_-]``; we validate that ourselves
+    because moto accepts names AWS rejects.
+    """
+    who = hashlib.sha256(customer_id.encode()).hexdigest()[:20]
+    when = "once" if campaign.reentry == "never" else hashlib.sha256(occurrence.encode()).hexdigest()[:16]
+    name = f"{campaign.id}-{who}-{when}"
+    if not EXECUTION_NAME_RE.match(name):
+        raise ValueError(f"invalid execution name {name!r}")
+    return name
+
+
+class Facts(BaseModel):
+    """What the interpreter may know about the customer at a decision point."""
+
+    segment: str
+    ordered_since_entry: bool
+    consent_ok: bool
+    has_email: bool
+
+
+def _holds(cond: Condition, facts: Facts) -> bool:
+    if cond.ordered_since_entry is not None and cond.ordered_since_entry != facts.ordered_since_entry:
+        return False
+    return cond.segment_in is None or facts.segment in cond.segment_in
+
+
+def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: datetime) -> dict[str, Any]:
+    """Advance a journey from ``state`` to its next outward action.
+
+    Returns a new state whose ``action`` is ``send`` (with ``step_id`` and ``template``),
+    ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
+    here, so they cost no extra state transitions.
+    """
+    new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last")}
+    if campaign.exit_on_order and facts.ordered_since_entry:
+        return {**new, "action": "end", "reason": "converted"}
+    if campaign.purpose == "marketing" and not facts.consent_ok:
+        return {**new, "action": "end", "reason": "no_consent"}
+    cursor = int(state.get("cursor", 0))
+    for _ in range(len(campaign.steps) + 1):
+        if cursor >= len(campaign.steps):
+            return {**new, "cursor": cursor, "action": "end", "reason": "completed"}
+        step = campaign.steps[cursor]
+        if isinstance(step, SendStep):
+            return {
+                **new,
+                "cursor": cursor + 1,
+                "action": "send",
+                "step_id": step.id,
+                "template": step.template,
+            }
+        if isinstance(step, WaitStep):
+            until = new.get("wait_until")
+            if new.get("waiting") == step.id and until and now >= datetime.fromisoformat(until):
+                new.pop("waiting", None)
+                new.pop("wait_until", None)
+                cursor += 1
+                continue
+            if new.get("waiting") != step.id:
+                until = (now + step.duration()).isoformat()
+            return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
+        if isinstance(step, BranchStep):
+            target = step.then if _holds(step.when, facts) else step.otherwise
+            if target == END:
+                return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"branch:{step.id}"}
+            cursor = campaign.index(target)
+            continue
+        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"exit:{step.id}"}
+    return {**new, "action": "end", "reason": "loop"}

@@ -1,0 +1,219 @@
+"""Inbound events: the documented schemas, validation and de-duplication keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
+
+from nudgeloop import clock
+
+MAX_EVENTS_PER_BATCH = 100
+MAX_BODY_BYTES = 1_000_000
+
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
+]
+Text = Annotated[str, StringConstraints(max_length=512)]
+EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}$")
+
+
+class _Props(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CustomerUpserted(_Props):
+    email: Annotated[str, StringConstraints(max_length=254)] | None = None
+    first_name: Text | None = None
+    last_name: Text | None = None
+    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    timezone: Text | None = None
+    birthday: str | None = None
+    gender: Literal["female", "male", "other"] | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not EMAIL_RE.match(value):
+            raise ValueError("not a valid email address")
+        return value.lower() if value else value
+
+
+class ConsentChanged(_Props):
+    purpose: Literal["newsletter", "marketing", "service"]
+    status: Literal["opt_in", "opt_out", "pending"]
+    channel: Literal["email"] = "email"
+    proof: dict[str, str] = Field(default_factory=dict)
+
+
+class OrderItem(_Props):
+    sku: Identifier
+    name: Text | None = None
+    category: Text | None = None
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    price: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
+
+
+class OrderCompleted(_Props):
+    order_id: Identifier
+    total: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    items: list[OrderItem] = Field(default_factory=list, max_length=500)
+    channel: Literal["webshop", "store", "app"] = "webshop"
+
+
+class OrderRefunded(_Props):
+    order_id: Identifier
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
+
+
+class Loose(BaseModel):
+    """Behavioural events whose properties are free-form for now."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+PROPERTY_MODELS: dict[str, type[BaseModel]] = {
+    "customer.upserted": CustomerUpserted,
+    "consent.changed": ConsentChanged,
+    "order.completed": OrderCompleted,
+    "order.refunded": OrderRefunded,
+    "page.viewed": Loose,
+    "cart.updated": Loose,
+    "cart.abandoned": Loose,
+    "signup": Loose,
+}
+# Produced by Nudgeloop itself (SES feedback); never accepted from clients.
+INTERNAL_TYPES = frozenset(
+    {
+        "email.sent",
+        "email.delivered",
+        "email.opened",
+        "email.clicked",
+        "email.bounced",
+        "email.complained",
+        "email.rejected",
+        "email.rendering_failed",
+        "email.delivery_delayed",
+    }
+)
+
+
+class EventIn(BaseModel):
+    """One event as a client sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: Identifier | None = None
+    type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    customer_id: Identifier
+    occurred_at: AwareDatetime
+    source: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class Event(BaseModel):
+    """A validated, normalised event: what the queue carries and the events table stores."""
+
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str
+    type: str
+    customer_id: str
+    occurred_at: datetime
+    source: str
+    properties: dict[str, Any]
+    received_at: datetime
+
+    def occurred_iso(self) -> str:
+        return clock.iso(self.occurred_at)
+
+    def to_message(self) -> str:
+        return self.model_dump_json()
+
+    @classmethod
+    def from_message(cls, body: str) -> Event:
+        return cls.model_validate_json(body)
+
+
+class Rejection(BaseModel):
+    index: int
+    field: str
+    reason: str
+
+
+def _field_path(loc: tuple[int | str, ...], prefix: str) -> str:
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def content_id(raw: dict[str, Any]) -> str:
+    """Deterministic id for events sent without ``event_id``: same content, same id."""
+    canonical = json.dumps(
+        {k: raw.get(k) for k in ("type", "customer_id", "occurred_at", "source", "properties")},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return "c-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def validate_event(
+    raw: Any, index: int, received_at: datetime, max_future_skew: timedelta
+) -> Event | Rejection:
+    """Validate one raw event; return the normalised event or a rejection naming the field."""
+    prefix = f"events[{index}]"
+    if not isinstance(raw, dict):
+        return Rejection(index=index, field=prefix, reason="an event must be a JSON object")
+    try:
+        head = EventIn.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        return Rejection(index=index, field=_field_path(err["loc"], prefix), reason=err["msg"])
+    if head.occurred_at > received_at + max_future_skew:
+        return Rejection(
+            index=index,
+            field=f"{prefix}.occurred_at",
+            reason="occurred_at lies in the future",
+        )
+    model = PROPERTY_MODELS.get(head.type)
+    if model is None and not head.type.startswith("custom."):
+        reason = "reserved for Nudgeloop" if head.type in INTERNAL_TYPES else "unknown event type"
+        return Rejection(index=index, field=f"{prefix}.type", reason=f"{reason}: {head.type}")
+    properties = head.properties
+    if model is not None:
+        try:
+            properties = model.model_validate(head.properties).model_dump(
+                mode="json", exclude_none=True
+            )
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = _field_path(err["loc"], f"{prefix}.properties")
+            return Rejection(index=index, field=field, reason=err["msg"])
+    normalised = {**raw, "occurred_at": clock.iso(head.occurred_at), "source": head.source}
+    return Event(
+        event_id=head.event_id or content_id(normalised),
+        type=head.type,
+        customer_id=head.customer_id,
+        occurred_at=head.occurred_at.astimezone(received_at.tzinfo),
+        source=head.source,
+        properties=properties,
+        received_at=received_at,
+    )

@@ -1,0 +1,41 @@
+"""Signed tokens for unsubscribe links (HMAC-SHA256, bound to one customer and purpose)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+
+class BadToken(ValueError):
+    pass
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(key: bytes, claims: dict[str, Any]) -> str:
+    body = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def verify(key: bytes, token: str, kind: str) -> dict[str, Any]:
+    try:
+        body, mac = token.split(".", 1)
+        expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(mac, expected):
+            raise BadToken("signature does not match")
+        claims = json.loads(_unb64(body))
+    except (ValueError, json.JSONDecodeError) as exc:
+        raise BadToken(str(exc) or "malformed token") from exc
+    if claims.get("k") != kind:
+        raise BadToken("token is not for this action")
+    return dict(claims)

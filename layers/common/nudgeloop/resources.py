@@ -1,0 +1,308 @@
+"""One source of truth for resource names, keys, indexes, queues, rules and schedules.
+
+The CDK constructs (``infra/``) and the local runtime both build from :func:`catalog`, so the
+stack that ``cdk deploy`` creates and the one ``nudgeloop local serve`` provisions on moto cannot
+drift apart; ``tests/infra/test_parity.py`` proves it against the synthesized template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_PREFIX = "nudgeloop"
+REVIEW_SHARDS = 16
+TIMER_SHARDS = 4
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None = None
+    projection: str = "ALL"  # ALL | KEYS_ONLY
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str  # logical name used in code and env vars
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None = None
+    global_indexes: tuple[IndexSpec, ...] = ()
+    local_indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    key: str
+    name: str
+    dlq_name: str
+    visibility_timeout_s: int = 180
+    max_receive_count: int = 5
+    batch_size: int = 10
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    key: str
+    name: str
+    bus: str  # "default" for the account's default bus (SES events arrive there)
+    pattern: dict[str, Any]
+    queue_key: str
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    name: str
+    code_dir: str  # folder under functions/
+    handler: str  # module.function inside code_dir
+    description: str
+    timeout_s: int = 30
+    memory_mb: int = 512
+    queue_key: str | None = None  # SQS event source
+    schedule: str | None = None  # EventBridge schedule expression
+    env: tuple[str, ...] = ()  # keys of Settings fields this function needs
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    api_key_required: bool = True
+
+
+@dataclass(frozen=True)
+class Catalog:
+    prefix: str
+    tables: tuple[TableSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    rules: tuple[RuleSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[RouteSpec, ...]
+    bus_name: str
+    state_machine_name: str
+    configuration_set: str
+    signing_secret_name: str
+    bucket_stems: dict[str, str] = field(default_factory=dict)
+
+    def table(self, key: str) -> TableSpec:
+        return next(t for t in self.tables if t.key == key)
+
+    def queue(self, key: str) -> QueueSpec:
+        return next(q for q in self.queues if q.key == key)
+
+    def function(self, key: str) -> FunctionSpec:
+        return next(f for f in self.functions if f.key == key)
+
+    def bucket_name(self, key: str, account: str, region: str) -> str:
+        """Bucket names are global: the stem plus account and region keeps them unique."""
+        return f"{self.bucket_stems[key]}-{account}-{region}"
+
+
+SES_EVENT_DETAIL_TYPES = (
+    "Email Sent",
+    "Email Delivered",
+    "Email Opened",
+    "Email Clicked",
+    "Email Bounced",
+    "Email Complaint Received",
+    "Email Rejected",
+    "Email Rendering Failed",
+    "Email Delivery Delayed",
+    "Email Subscribed",
+)
+
+# Settings each function receives as environment variables (see nudgeloop.config.Settings).
+_DATA = ("customers_table", "events_table", "orders_table", "engine_table")
+
+
+def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
+    p = prefix
+    tables = (
+        TableSpec(
+            key="customers",
+            name=f"{p}-customers",
+            partition_key=("customer_id", "S"),
+            global_indexes=(
+                IndexSpec(
+                    name="by_review",
+                    partition_key=("review_shard", "S"),
+                    sort_key=("review_on", "S"),
+                    projection="KEYS_ONLY",
+                ),
+            ),
+        ),
+        TableSpec(
+            key="events",
+            name=f"{p}-events",
+            partition_key=("customer_id", "S"),
+            sort_key=("event_id", "S"),
+            local_indexes=(
+                IndexSpec(
+                    name="by_time",
+                    partition_key=("customer_id", "S"),
+                    sort_key=("occurred_key", "S"),
+                ),
+            ),
+        ),
+        TableSpec(
+            key="orders",
+            name=f"{p}-orders",
+            partition_key=("customer_id", "S"),
+            sort_key=("order_id", "S"),
+        ),
+        TableSpec(
+            key="engine",
+            name=f"{p}-engine",
+            partition_key=("pk", "S"),
+            sort_key=("sk", "S"),
+            global_indexes=(
+                IndexSpec(
+                    name="by_due",
+                    partition_key=("due_shard", "S"),
+                    sort_key=("due_at", "S"),
+                ),
+            ),
+            ttl_attribute="expires_at",
+        ),
+    )
+    queues = (
+        QueueSpec(key="ingest", name=f"{p}-ingest", dlq_name=f"{p}-ingest-dlq"),
+        QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq"),
+        QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq"),
+    )
+    bus = f"{p}-bus"
+    rules = (
+        RuleSpec(
+            key="migrations",
+            name=f"{p}-segment-migrated",
+            bus=bus,
+            pattern={"source": ["nudgeloop.segment"], "detail-type": ["SegmentMigrated"]},
+            queue_key="trigger",
+        ),
+        RuleSpec(
+            key="ses_events",
+            name=f"{p}-ses-events",
+            bus="default",
+            pattern={
+                "source": ["aws.ses"],
+                "detail-type": list(SES_EVENT_DETAIL_TYPES),
+                "detail": {"mail": {"tags": {"ses:configuration-set": [f"{p}-mail"]}}},
+            },
+            queue_key="feedback",
+        ),
+    )
+    common = ("log_level", "service", "prefix")
+    functions = (
+        FunctionSpec(
+            key="ingest_api",
+            name=f"{p}-ingest-api",
+            code_dir="ingest",
+            handler="api.handler",
+            description="HTTP API: validates events and queues them; customer reads; unsubscribe",
+            env=common + _DATA + ("ingest_queue_url", "signing_secret_name", "max_future_skew_s"),
+        ),
+        FunctionSpec(
+            key="ingest_process",
+            name=f"{p}-ingest-process",
+            code_dir="ingest",
+            handler="process.handler",
+            description="Applies accepted events to customers, orders and segments",
+            timeout_s=60,
+            queue_key="ingest",
+            env=common + _DATA + ("bus_name", "staircase"),
+        ),
+        FunctionSpec(
+            key="ingest_feedback",
+            name=f"{p}-ingest-feedback",
+            code_dir="ingest",
+            handler="feedback.handler",
+            description="Stores SES delivery, open, click, bounce and complaint events",
+            queue_key="feedback",
+            env=common + _DATA,
+        ),
+        FunctionSpec(
+            key="segment_daily",
+            name=f"{p}-segment-daily",
+            code_dir="segment",
+            handler="handler.handler",
+            description="Re-segments the customers whose step is due to change",
+            timeout_s=900,
+            memory_mb=1024,
+            schedule="cron(0 3 * * ? *)",
+            env=common + _DATA + ("bus_name", "staircase"),
+        ),
+        FunctionSpec(
+            key="trigger_start",
+            name=f"{p}-trigger-start",
+            code_dir="trigger",
+            handler="handler.handler",
+            description="Matches bus events to campaigns and starts journeys idempotently",
+            queue_key="trigger",
+            env=common + _DATA + ("campaigns_bucket", "state_machine_arn"),
+        ),
+        FunctionSpec(
+            key="journey_plan",
+            name=f"{p}-journey-plan",
+            code_dir="trigger",
+            handler="journey.plan_handler",
+            description="Journey interpreter: decides a journey's next action",
+            env=common + _DATA + ("campaigns_bucket",),
+        ),
+        FunctionSpec(
+            key="journey_park",
+            name=f"{p}-journey-park",
+            code_dir="trigger",
+            handler="journey.park_handler",
+            description="Parks a journey's task token until its wait is over",
+            env=common + _DATA,
+        ),
+        FunctionSpec(
+            key="journey_wake",
+            name=f"{p}-journey-wake",
+            code_dir="trigger",
+            handler="journey.wake_handler",
+            description="Resumes journeys whose waits are due (SendTaskSuccess)",
+            timeout_s=300,
+            schedule="rate(1 minute)",
+            env=common + _DATA,
+        ),
+        FunctionSpec(
+            key="send",
+            name=f"{p}-send",
+            code_dir="send",
+            handler="handler.handler",
+            description="Renders a template and sends it with SES exactly once",
+            env=common
+            + _DATA
+            + (
+                "templates_bucket",
+                "configuration_set",
+                "sender",
+                "public_base_url",
+                "signing_secret_name",
+            ),
+        ),
+    )
+    routes = (
+        RouteSpec("POST", "/v1/events"),
+        RouteSpec("GET", "/v1/customers/{customer_id}"),
+        RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
+        RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
+    )
+    return Catalog(
+        prefix=p,
+        tables=tables,
+        queues=queues,
+        rules=rules,
+        functions=functions,
+        routes=routes,
+        bus_name=bus,
+        state_machine_name=f"{p}-journey",
+        configuration_set=f"{p}-mail",
+        signing_secret_name=f"{p}/signing-key",
+        bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns"},
+    )

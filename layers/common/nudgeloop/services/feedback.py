@@ -1,0 +1,91 @@
+"""SES feedback (via the configuration set's EventBridge destination) back into the loop."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from nudgeloop import clock
+from nudgeloop.dal import repo
+from nudgeloop.domain.events import Event
+from nudgeloop.observability import logger
+
+KINDS = {
+    "Send": "sent",
+    "Delivery": "delivered",
+    "Open": "opened",
+    "Click": "clicked",
+    "Bounce": "bounced",
+    "Complaint": "complained",
+    "Reject": "rejected",
+    "Rendering Failure": "rendering_failed",
+    "RenderingFailure": "rendering_failed",
+    "DeliveryDelay": "delivery_delayed",
+}
+_DETAIL_KEYS = {
+    "delivered": "delivery",
+    "opened": "open",
+    "clicked": "click",
+    "bounced": "bounce",
+    "complained": "complaint",
+    "rejected": "reject",
+    "delivery_delayed": "deliveryDelay",
+    "rendering_failed": "failure",
+}
+
+
+def handle_ses_event(detail: dict[str, Any]) -> str:
+    """Store one SES event against its customer and campaign; returns what happened."""
+    kind = KINDS.get(detail.get("eventType", ""))
+    mail = detail.get("mail", {})
+    message_id = mail.get("messageId")
+    if kind is None or not message_id:
+        logger.warning("unrecognised SES event ignored", extra={"event_type": detail.get("eventType")})
+        return "ignored"
+    record = repo.message_record(message_id)
+    if record is None:
+        logger.warning("SES event for an unknown message", extra={"kind": kind})
+        return "unknown_message"
+    sub = detail.get(_DETAIL_KEYS.get(kind, ""), {}) or {}
+    at = sub.get("timestamp") or mail.get("timestamp") or clock.iso(clock.now())
+    props: dict[str, Any] = {
+        "message_id": message_id,
+        "campaign_id": record["campaign_id"],
+        "step_id": record["step_id"],
+    }
+    if kind == "bounced":
+        props["bounce_type"] = sub.get("bounceType")
+    if kind == "clicked" and sub.get("link"):
+        props["link"] = sub["link"]
+    suffix = hashlib.sha256(f"{message_id}|{kind}|{props.get('link', '')}".encode()).hexdigest()[:32]
+    event = Event(
+        event_id=f"ses-{suffix}",
+        type=f"email.{kind}",
+        customer_id=record["customer_id"],
+        occurred_at=clock.parse_iso(at),
+        source="ses",
+        properties=props,
+        received_at=clock.now(),
+    )
+    repo.store_event(event)
+    counted = repo.record_feedback(
+        record["campaign_id"], record["step_id"], kind, message_id, at, {"customer_id": record["customer_id"]}
+    )
+    if kind in ("bounced", "complained"):
+        _suppress(record["customer_id"], kind, props.get("bounce_type"))
+    return kind if counted else "duplicate"
+
+
+def _suppress(customer_id: str, kind: str, bounce_type: str | None) -> None:
+    if kind == "bounced" and bounce_type != "Permanent":
+        return
+    for _attempt in range(5):
+        customer = repo.get_customer(customer_id)
+        if customer is None:
+            return
+        consents = dict(customer.consents or {})
+        statement = {"status": "opt_out", "occurred_at": clock.iso(clock.now()), "source": f"ses:{kind}"}
+        consents.update({p: statement for p in ("newsletter", "marketing")})
+        customer.consents = consents
+        if repo.save_customer(customer):
+            return

@@ -1,0 +1,68 @@
+"""The journey interpreter behind the generic state machine: plan, park and wake."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nudgeloop import clock
+from nudgeloop.adapters.aws import client
+from nudgeloop.dal import repo
+from nudgeloop.domain import consent
+from nudgeloop.domain.campaigns import Facts, next_action
+from nudgeloop.observability import logger
+from nudgeloop.services import campaign_store
+
+
+def plan(state: dict[str, Any], bucket: str) -> dict[str, Any]:
+    """Decide the journey's next action from the campaign version pinned at entry."""
+    campaign = campaign_store.load_version(
+        bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"]
+    )
+    customer = repo.get_customer(state["customer_id"])
+    if customer is None:
+        return {**state, "action": "end", "reason": "unknown_customer"}
+    entered = clock.parse_iso(state["entered_at"])
+    ordered = any(
+        o.occurred_at > entered and not o.refunded for o in repo.order_facts(customer.customer_id)
+    )
+    facts = Facts(
+        segment=customer.segment,
+        ordered_since_entry=ordered,
+        consent_ok=consent.allows(dict(customer.consents or {}), campaign.consent_purpose),
+        has_email=bool(customer.email),
+    )
+    result = next_action(campaign, state, facts, clock.now())
+    if result["action"] == "send":
+        result["purpose"] = campaign.purpose
+        result["consent_purpose"] = campaign.consent_purpose
+    return result
+
+
+def park(event: dict[str, Any]) -> dict[str, Any]:
+    """Store a waiting journey's task token until its ``wait_until`` (the wake sweep resumes it)."""
+    state = event["state"]
+    due = clock.parse_iso(state["wait_until"])
+    repo.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]})
+    return {"parked_until": clock.iso(due)}
+
+
+def wake() -> int:
+    """Resume every journey whose wait is over; returns how many were woken."""
+    now = clock.now()
+    woken = 0
+    sfn = client("stepfunctions")
+    for timer in list(repo.due_timers(now)):
+        token = (timer.data or {}).get("token")
+        try:
+            sfn.send_task_success(taskToken=token, output=json.dumps({"woke_at": clock.iso(now)}))
+            woken += 1
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
+                raise
+            logger.warning("timer for a finished journey dropped", extra={"code": code})
+        repo.delete_timer(timer)
+    return woken

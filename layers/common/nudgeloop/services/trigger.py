@@ -1,0 +1,61 @@
+"""Matching bus events to campaigns and starting one journey per (campaign, customer, occurrence)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from nudgeloop import clock
+from nudgeloop.adapters.aws import client
+from nudgeloop.domain.campaigns import execution_name
+from nudgeloop.observability import logger
+from nudgeloop.services import campaign_store
+
+
+@dataclass
+class Started:
+    campaign_id: str
+    name: str
+    started: bool
+
+
+def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: str) -> list[Started]:
+    if envelope.get("detail-type") != "SegmentMigrated":
+        return []
+    detail = envelope["detail"]
+    customer_id = detail["customer_id"]
+    occurrence = f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
+    results = []
+    for pinned in campaign_store.active(bucket):
+        campaign = pinned.campaign
+        if not campaign.trigger.matches(detail):
+            continue
+        name = execution_name(campaign, customer_id, occurrence)
+        state = {
+            "campaign_id": campaign.id,
+            "version_id": pinned.version_id,
+            "customer_id": customer_id,
+            "execution": name,
+            "entered_at": clock.iso(clock.now()),
+            "trigger": {"type": "segment_migrated", "from": detail.get("from"), "to": detail.get("to")},
+            "cursor": 0,
+        }
+        results.append(Started(campaign.id, name, _start(state_machine_arn, name, state)))
+    return results
+
+
+def _start(state_machine_arn: str, name: str, state: dict[str, Any]) -> bool:
+    try:
+        client("stepfunctions").start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(state)
+        )
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            logger.info("journey already started", extra={"execution": name})
+            return False
+        raise
+    logger.info("journey started", extra={"execution": name, "campaign_id": state["campaign_id"]})
+    return True
