@@ -11,5 +11,5 @@ from nudgeloop_infra.stack import NudgeloopStack, StackConfig
 app = cdk.App()
 config = StackConfig.from_context(app)
 NudgeloopStack(app, "Nudgeloop", config=config, description="Nudgeloop: closed-loop marketing automation")
-cdk.Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
+cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
 app.synth()

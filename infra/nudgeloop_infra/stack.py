@@ -17,6 +17,7 @@ from .constructs.ingest_api import IngestApi
 from .constructs.observability import Observability
 from .constructs.segmentation import Segmentation
 from .constructs.sending import Sending
+from .nag import acknowledge_grant_wildcards
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,9 +68,18 @@ class NudgeloopStack(cdk.Stack):
             public_base_url=config.public_base_url or api.api.url,
         )
         campaigns = Campaigns(
-            self, "Campaigns", catalog=cat, functions=functions, data=data, bus=segmentation.bus, send_function=sending.function
+            self,
+            "Campaigns",
+            catalog=cat,
+            functions=functions,
+            data=data,
+            bus=segmentation.bus,
+            send_function=sending.function,
         )
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
+        acknowledge_grant_wildcards(
+            self, data.tables.values(), data.buckets.values(), functions.functions.values()
+        )
         cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
         cdk.CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
         cdk.CfnOutput(self, "TemplatesBucket", value=data.buckets["templates"].bucket_name)

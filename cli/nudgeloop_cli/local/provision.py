@@ -114,7 +114,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     for fn in cat.functions:
         out.function_arns[fn.key] = lam.create_function(
             FunctionName=fn.name,
-            Runtime="python3.13",
+            Runtime="python3.14",
             Role=role,
             Handler=fn.handler,
             Code={"ZipFile": b"local"},

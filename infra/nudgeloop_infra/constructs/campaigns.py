@@ -11,8 +11,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
-from cdk_nag import NagSuppressions
 from constructs import Construct
+
+from nudgeloop_infra.nag import acknowledge
 
 from nudgeloop.journey_definition import PLACEHOLDERS, definition
 from nudgeloop.resources import Catalog
@@ -74,8 +75,11 @@ class Campaigns(Construct):
         data.tables["engine"].grant_read_write_data(wake_fn)
         self.state_machine.grant_task_response(wake_fn)
         schedule_dlq = sqs.Queue(self, "WakeScheduleDlq", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
-        NagSuppressions.add_resource_suppressions(
-            schedule_dlq, [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself a dead-letter queue."}]
+        acknowledge(
+            schedule_dlq,
+            {
+                "AwsSolutions-SQS3": "This queue is itself a dead-letter queue.",
+            },
         )
         events.Rule(
             self,
@@ -83,10 +87,5 @@ class Campaigns(Construct):
             rule_name=f"{catalog.prefix}-journey-wake",
             schedule=events.Schedule.expression(wake_spec.schedule or ""),
             targets=[targets.LambdaFunction(wake_fn, dead_letter_queue=schedule_dlq, retry_attempts=2)],
-        )
-        NagSuppressions.add_resource_suppressions(
-            self.state_machine,
-            [{"id": "AwsSolutions-IAM5", "reason": "lambda:InvokeFunction on function ARNs with version suffixes (:*), as CDK grants it."}],
-            apply_to_children=True,
         )
         cdk.Tags.of(self).add("nudgeloop:concern", "campaigns")

@@ -6,8 +6,9 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as ddb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secrets
-from cdk_nag import NagSuppressions
 from constructs import Construct
+
+from nudgeloop_infra.nag import acknowledge
 
 from nudgeloop.resources import Catalog, IndexSpec
 
@@ -35,7 +36,9 @@ class Data(Construct):
                 sort_key=_attr(spec.sort_key) if spec.sort_key else None,
                 billing=ddb.Billing.on_demand(),
                 encryption=ddb.TableEncryptionV2.aws_managed_key(),
-                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
+                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
                 time_to_live_attribute=spec.ttl_attribute,
                 deletion_protection=True,
                 removal_policy=cdk.RemovalPolicy.RETAIN,
@@ -67,13 +70,15 @@ class Data(Construct):
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[s3.LifecycleRule(expiration=cdk.Duration.days(365))],
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.access_logs,
-            [{"id": "AwsSolutions-S1", "reason": "This is the access-log bucket itself; logging it into itself would loop."}],
+            {
+                "AwsSolutions-S1": "This is the access-log bucket itself; logging it into itself would loop.",
+            },
         )
         self.buckets: dict[str, s3.Bucket] = {}
         for key in catalog.bucket_stems:
@@ -96,13 +101,10 @@ class Data(Construct):
             description="HMAC key for unsubscribe and consent-confirmation links",
             generate_secret_string=secrets.SecretStringGenerator(password_length=64, exclude_punctuation=True),
         )
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.signing_secret,
-            [
-                {
-                    "id": "AwsSolutions-SMG4",
-                    "reason": "Rotating the link-signing key would invalidate every unsubscribe link already in inboxes; "
-                    "rotation is a deliberate operator action with a key-version overlap (docs/operations.md).",
-                }
-            ],
+            {
+                "AwsSolutions-SMG4": "Rotating the link-signing key would invalidate every unsubscribe link already in "
+                "inboxes; rotation is a deliberate operator action with a key-version overlap (docs/operations.md).",
+            },
         )

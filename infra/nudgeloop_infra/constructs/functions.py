@@ -10,8 +10,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagSuppressions
 from constructs import Construct
+
+from nudgeloop_infra.nag import acknowledge
 
 from nudgeloop.config import env_name
 from nudgeloop.resources import Catalog
@@ -19,7 +20,7 @@ from nudgeloop.resources import Catalog
 from .data import Data
 
 ROOT = Path(__file__).resolve().parents[3]
-RUNTIME = lambda_.Runtime.PYTHON_3_13
+RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCH = lambda_.Architecture.ARM_64
 
 
@@ -57,6 +58,7 @@ class FunctionFactory(Construct):
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "log_level": "INFO",
+            "staircase": "{}",
             "service": "nudgeloop",
             **extra,
         }
@@ -74,8 +76,11 @@ class FunctionFactory(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
-        NagSuppressions.add_resource_suppressions(
-            dlq, [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself a dead-letter queue."}]
+        acknowledge(
+            dlq,
+            {
+                "AwsSolutions-SQS3": "This queue is itself a dead-letter queue.",
+            },
         )
         queue = sqs.Queue(
             self,
@@ -109,7 +114,9 @@ class FunctionFactory(Construct):
             description=f"Least-privilege role of {spec.name}",
         )
         role.add_to_policy(
-            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            )
         )
         fn = lambda_.Function(
             self,
@@ -131,17 +138,6 @@ class FunctionFactory(Construct):
                 "POWERTOOLS_SERVICE_NAME": "nudgeloop",
                 "POWERTOOLS_METRICS_NAMESPACE": "Nudgeloop",
             },
-        )
-        NagSuppressions.add_resource_suppressions(
-            role,
-            [
-                {
-                    "id": "AwsSolutions-IAM5",
-                    "reason": "Wildcards come from CDK grant helpers scoped to this stack's own resources "
-                    "(table indexes, bucket objects) and from X-Ray, whose trace APIs accept no resource.",
-                }
-            ],
-            apply_to_children=True,
         )
         if spec.queue_key:
             queue = self.queue(spec.queue_key)

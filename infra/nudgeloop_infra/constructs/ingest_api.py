@@ -7,8 +7,9 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_logs as logs
-from cdk_nag import NagSuppressions
 from constructs import Construct
+
+from nudgeloop_infra.nag import acknowledge
 
 from nudgeloop.resources import Catalog
 
@@ -18,11 +19,20 @@ from .functions import FunctionFactory
 
 class IngestApi(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data, bus: events.IEventBus
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalog: Catalog,
+        functions: FunctionFactory,
+        data: Data,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         ingest_queue = functions.queue("ingest")
-        api_fn = functions.function("ingest_api", {"ingest_queue_url": ingest_queue.queue_url, "max_future_skew_s": "3600"})
+        api_fn = functions.function(
+            "ingest_api", {"ingest_queue_url": ingest_queue.queue_url, "max_future_skew_s": "3600"}
+        )
         ingest_queue.grant_send_messages(api_fn)
         data.tables["events"].grant_read_data(api_fn)
         data.tables["customers"].grant_read_data(api_fn)
@@ -61,8 +71,15 @@ class IngestApi(Construct):
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=False, http_method=True, ip=False, protocol=True, request_time=True,
-                    resource_path=True, response_length=True, status=True, user=False,
+                    caller=False,
+                    http_method=True,
+                    ip=False,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=False,
                 ),
                 throttling_rate_limit=200,
                 throttling_burst_limit=400,
@@ -80,16 +97,17 @@ class IngestApi(Construct):
         )
         plan.add_api_key(self.api_key)
         plan.add_api_stage(stage=self.api.deployment_stage)
-        NagSuppressions.add_resource_suppressions(
+        acknowledge(
             self.api,
-            [
-                {"id": "AwsSolutions-APIG2", "reason": "Requests are validated by the handler's models so that every rejection names the field."},
-                {"id": "AwsSolutions-APIG3", "reason": "WAF is deployment-specific; attach a web ACL to the stage where needed (docs/operations.md)."},
-                {"id": "AwsSolutions-APIG4", "reason": "Webshops authenticate with API keys (usage plan); unsubscribe links authenticate with signed tokens."},
-                {"id": "AwsSolutions-COG4", "reason": "No end-user pool: machine clients use API keys, recipients use signed tokens."},
-                {"id": "AwsSolutions-IAM4", "reason": "The API Gateway account role uses AWS's managed push-to-CloudWatch policy."},
-            ],
-            apply_to_children=True,
+            {
+                "AwsSolutions-APIG2": "Requests are validated by the handler's models so that every rejection names the field.",
+                "AwsSolutions-APIG3": "WAF is deployment-specific; attach a web ACL to the stage where needed (docs/operations.md).",
+                "AwsSolutions-APIG4": "Webshops authenticate with API keys (usage plan); unsubscribe links authenticate with signed tokens.",
+                "AwsSolutions-COG4": "No end-user pool: machine clients use API keys, recipients use signed tokens.",
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]": "API Gateway's account-level logging role uses AWS's managed "
+                "push-to-CloudWatch policy, as AWS documents it.",
+            },
         )
         self.function = api_fn
         cdk.Tags.of(self).add("nudgeloop:concern", "ingest")

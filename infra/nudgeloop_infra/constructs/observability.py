@@ -14,9 +14,7 @@ from .functions import FunctionFactory
 
 
 class Observability(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, functions: FunctionFactory, alarm_email: str
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory, alarm_email: str) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", enforce_ssl=True)
         if alarm_email:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
-from cdk_nag import NagSuppressions
 from constructs import Construct
+
+from nudgeloop_infra.nag import acknowledge
 
 from nudgeloop.resources import Catalog
 
@@ -15,7 +16,9 @@ from .functions import FunctionFactory
 
 
 class Segmentation(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=catalog.bus_name)
         spec = catalog.function("segment_daily")
@@ -25,8 +28,11 @@ class Segmentation(Construct):
         data.tables["events"].grant_write_data(fn)
         self.bus.grant_put_events_to(fn)
         schedule_dlq = sqs.Queue(self, "ScheduleDlq", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
-        NagSuppressions.add_resource_suppressions(
-            schedule_dlq, [{"id": "AwsSolutions-SQS3", "reason": "This queue is itself a dead-letter queue."}]
+        acknowledge(
+            schedule_dlq,
+            {
+                "AwsSolutions-SQS3": "This queue is itself a dead-letter queue.",
+            },
         )
         events.Rule(
             self,

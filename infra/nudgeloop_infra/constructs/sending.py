@@ -37,7 +37,9 @@ class Sending(Construct):
         )
         self.configuration_set.add_event_destination(
             "ToEventBridge",
-            destination=ses.EventDestination.event_bus(events.EventBus.from_event_bus_name(self, "DefaultBus", "default")),
+            destination=ses.EventDestination.event_bus(
+                events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+            ),
             events=[
                 ses.EmailSendingEvent.SEND,
                 ses.EmailSendingEvent.DELIVERY,
@@ -60,9 +62,21 @@ class Sending(Construct):
             iam.PolicyStatement(
                 actions=["ses:SendEmail", "ses:SendRawEmail"],
                 resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name="*"),
-                    stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
+                    stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
+                    stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
+                    stack.format_arn(
+                        service="ses", resource="configuration-set", resource_name=catalog.configuration_set
+                    ),
                 ],
             )
         )
         self.function = fn
+
+
+def _address(sender: str) -> str:
+    """``Shop <news@shop.example>`` -> ``news@shop.example``."""
+    return sender.rsplit("<", 1)[-1].rstrip(">").strip()
+
+
+def _domain(sender: str) -> str:
+    return _address(sender).rsplit("@", 1)[-1]
