@@ -267,6 +267,8 @@ class LocalStack:
         }
         response = self.call("ingest_api", event)
         out_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers[name.lower()] = ", ".join(values)
         return int(response["statusCode"]), out_headers, response.get("body") or ""
 
     def _match_route(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
@@ -312,8 +314,12 @@ class LocalStack:
                     for m in messages
                 ]
             }
-            result = self.call(fn.key, event) or {}
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            try:
+                result = self.call(fn.key, event) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            except Exception as exc:  # Lambda failed the whole batch: every message comes back
+                self.failures.append({"function": fn.key, "error": type(exc).__name__, "message": str(exc)[:500]})
+                failed = {m["MessageId"] for m in messages}
             for m in messages:
                 if m["MessageId"] in failed:
                     # Visible again at once; moto moves it to the DLQ after maxReceiveCount.

@@ -1,0 +1,106 @@
+"""Response management through the API handler and the processor, on moto."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import consent, get_customer, order, post_events, upsert
+
+
+def test_accepts_valid_events_and_reports_rejections_by_index(stack) -> None:
+    status, body = post_events(stack, [upsert("c1"), {"type": "nope", "customer_id": "c1", "occurred_at": "2026-01-01T00:00:00Z"}])
+    assert status == 202
+    assert body["accepted"] == 1
+    assert body["rejected"] == [{"index": 1, "field": "events[1].type", "reason": "unknown event type: nope"}]
+    stack.settle()
+    status, customer = get_customer(stack, "c1")
+    assert status == 200
+    assert customer["profile"] == {"email": "c1@customers.example", "first_name": "Ada"}
+    assert customer["segment"] == "prospect"
+
+
+def test_bad_requests_are_4xx_json_naming_the_field(stack) -> None:
+    for body, status, field in [
+        ("{oops", 400, "body"),
+        (json.dumps({"events": [{}] * 101}), 413, "events"),
+        (json.dumps({"wrong": []}), 400, "events"),
+    ]:
+        got, _h, raw = stack.api("POST", "/v1/events", headers={"x-api-key": "local-dev-key"}, body=body)
+        assert got == status
+        assert json.loads(raw)["error"]["field"] == field
+
+
+def test_unknown_api_key_is_refused_before_the_handler(stack) -> None:
+    status, _ = post_events(stack, [upsert("c1")], key={"x-api-key": "wrong"})
+    assert status == 403
+    assert stack.counters.get("ingest_api", 0) == 0
+
+
+def test_unknown_customer_is_404(stack) -> None:
+    status, body = get_customer(stack, "nobody")
+    assert status == 404 and body["error"]["field"] == "customer_id"
+
+
+def test_duplicates_are_stored_once_and_never_double_count(stack) -> None:
+    events = [upsert("c1"), order("c1", "o1", total="40.00")]
+    post_events(stack, events)
+    stack.settle()
+    status, body = post_events(stack, [*events, order("c1", "o1", total="40.00")])
+    assert (status, body["accepted"], body["duplicates"]) == (202, 0, 3)
+    # the same order again under a new event id (a client retry that lost its id) is an upsert
+    post_events(stack, [{**order("c1", "o1", total="40.00"), "event_id": "another-id"}])
+    stack.settle()
+    _s, customer = get_customer(stack, "c1")
+    assert customer["aggregates"]["orders"] == 1
+    assert customer["aggregates"]["revenue"] == 40.0
+
+
+def test_replayed_queue_message_changes_nothing(stack) -> None:
+    post_events(stack, [upsert("c1"), order("c1", "o1")])
+    stack.settle()
+    from nudgeloop.dal import repo
+    from nudgeloop.domain.events import Event
+
+    stored = [e for e in repo.customer_events("c1") if e.type == "order.completed"][0]
+    from nudgeloop.services import ingest
+
+    replay = Event(event_id=stored.event_id, type=stored.type, customer_id="c1", occurred_at=stored.occurred_at,
+                   source=stored.source, properties=stored.properties, received_at=stored.received_at)
+    ingest.enqueue([replay, replay], stack.res.queue_urls["ingest"])
+    stack.settle()
+    _s, customer = get_customer(stack, "c1")
+    assert customer["aggregates"]["orders"] == 1
+    assert len(stack.outbox()) == 0  # no consent: nobody was mailed, also not twice
+
+
+def test_out_of_order_events_follow_occurred_at(stack) -> None:
+    post_events(stack, [upsert("c1"), order("c1", "late", at="2025-12-20T10:00:00Z")])
+    post_events(stack, [order("c1", "early", at="2025-11-01T10:00:00Z")])
+    post_events(stack, [consent("c1", "opt_out", at="2025-12-30T00:00:00Z")])
+    post_events(stack, [consent("c1", "opt_in", at="2025-12-01T00:00:00Z")])  # older statement, arrives later
+    post_events(stack, [upsert("c1", at="2025-01-01T00:00:00Z", first_name="Old")])
+    stack.settle()
+    _s, customer = get_customer(stack, "c1")
+    assert customer["aggregates"]["first_order_at"] == "2025-11-01T10:00:00Z"
+    assert customer["aggregates"]["last_order_at"] == "2025-12-20T10:00:00Z"
+    assert customer["consents"]["newsletter"]["status"] == "opt_out"
+    assert customer["profile"]["first_name"] == "Ada"
+
+
+def test_refund_moves_the_customer_back(stack) -> None:
+    post_events(stack, [upsert("c1"), order("c1", "o1")])
+    stack.settle()
+    assert get_customer(stack, "c1")[1]["segment"] == "new"
+    post_events(stack, [{"event_id": "r1", "type": "order.refunded", "customer_id": "c1", "occurred_at": "2026-01-01T08:00:00Z", "properties": {"order_id": "o1"}}])
+    stack.settle()
+    customer = get_customer(stack, "c1")[1]
+    assert customer["segment"] == "prospect"
+    assert customer["aggregates"]["orders"] == 0
+
+
+def test_poison_message_ends_in_the_dlq_not_lost(stack) -> None:
+    from nudgeloop.adapters.aws import client
+
+    client("sqs").send_message(QueueUrl=stack.res.queue_urls["ingest"], MessageBody='{"not": "an event"}')
+    stack.settle()
+    assert stack.dlq_depths()["ingest"] == 1

@@ -1,0 +1,142 @@
+"""Segmentation, journeys, sending and feedback on the local runtime (handlers on moto)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+from tests.conftest import consent, get_customer, order, post_events, upsert
+
+
+def journeys(stack) -> list[dict]:
+    from nudgeloop.adapters.aws import client
+
+    return client("stepfunctions").list_executions(stateMachineArn=stack.res.state_machine_arn)["executions"]
+
+
+def welcome_customer(stack, cid: str = "c1") -> None:
+    post_events(stack, [upsert(cid), consent(cid), order(cid, "o1")])
+    stack.settle()
+
+
+def test_first_order_migrates_and_starts_one_welcome_journey(stack) -> None:
+    welcome_customer(stack)
+    assert get_customer(stack, "c1")[1]["segment"] == "new"
+    runs = journeys(stack)
+    assert len(runs) == 1 and runs[0]["name"].startswith("welcome-")
+    mails = stack.outbox()
+    assert len(mails) == 1
+    mail = mails[0]
+    assert (mail["campaign_id"], mail["step_id"], mail["customer_id"]) == ("welcome", "welcome", "c1")
+    assert mail["to"] == "c1@customers.example"
+    assert "Ada" in mail["subject"] and "Ada" in mail["html"] and "Ada" in mail["text"]
+    assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert mail["sent_at"] == "2026-01-01T09:00:00Z"
+
+
+def test_repeated_migration_events_start_nothing_new_and_send_nothing_twice(stack) -> None:
+    welcome_customer(stack)
+    from nudgeloop.adapters.bus import EventBridgePublisher
+    from nudgeloop.dal import repo
+    from nudgeloop.services import segmenting
+
+    event = repo.customer_events("c1")
+    migration = next(e for e in event if e.type == "segment.migrated")
+    replay = segmenting.BusEvent(
+        source=segmenting.SOURCE,
+        detail_type="SegmentMigrated",
+        detail={"customer_id": "c1", **{k: migration.properties[k] for k in ("from", "to", "on", "reason", "staircase_version")}, "at": migration.occurred_at},
+    )
+    for _ in range(3):
+        EventBridgePublisher(stack.catalog.bus_name).publish([replay])
+    stack.settle()
+    assert len(journeys(stack)) == 1
+    assert len(stack.outbox()) == 1
+
+
+def test_send_task_called_twice_sends_once(stack) -> None:
+    welcome_customer(stack)
+    run = journeys(stack)[0]
+    request = {"customer_id": "c1", "campaign_id": "welcome", "step_id": "welcome", "template": "welcome",
+               "consent_purpose": "newsletter", "execution": run["name"]}
+    assert stack.call("send", request)["status"] == "duplicate"
+    assert len(stack.outbox()) == 1
+
+
+def test_no_consent_no_mail(stack) -> None:
+    post_events(stack, [upsert("c2"), order("c2", "o1")])
+    stack.settle()
+    assert stack.outbox() == []
+    assert [j["status"] for j in journeys(stack)] == ["SUCCEEDED"]
+
+
+def test_wait_runs_on_the_simulated_clock_and_follow_up_goes_out(stack) -> None:
+    welcome_customer(stack)
+    stack.advance(timedelta(days=2))
+    assert len(stack.outbox()) == 1
+    stack.advance(timedelta(days=1, hours=1))
+    steps = [m["step_id"] for m in stack.outbox()]
+    assert steps == ["welcome", "followup"]
+    assert [j["status"] for j in journeys(stack)] == ["SUCCEEDED"]
+
+
+def test_ordering_again_skips_the_follow_up(stack) -> None:
+    welcome_customer(stack)
+    stack.advance(timedelta(days=1))
+    post_events(stack, [order("c1", "o2", at="2026-01-02T09:00:00Z")])
+    stack.advance(timedelta(days=3))
+    assert [m["step_id"] for m in stack.outbox()] == ["welcome"]
+
+
+def test_daily_run_migrates_due_customers_once(stack) -> None:
+    welcome_customer(stack)
+    stack.advance(timedelta(days=89))
+    assert get_customer(stack, "c1")[1]["segment"] == "new"
+    stack.advance(timedelta(days=2))
+    customer = get_customer(stack, "c1")[1]
+    assert customer["segment"] == "active"
+    from nudgeloop.dal import repo
+
+    history = [e.properties for e in repo.customer_events("c1", limit=50) if e.type == "segment.migrated"]
+    assert sorted((h["from"], h["to"]) for h in history) == [("new", "active"), ("prospect", "new")]
+    result = stack.call("segment_daily", {})  # same day again: nothing due, nothing emitted
+    assert result == {"examined": 0, "migrated": 0}
+
+
+def test_feedback_is_stored_against_customer_and_campaign(stack) -> None:
+    welcome_customer(stack)
+    message_id = stack.outbox()[0]["message_id"]
+    stack.emit_ses_event(message_id, "Open")
+    stack.emit_ses_event(message_id, "Open")  # SES may repeat an event: counted once
+    stack.emit_ses_event(message_id, "Click", {"link": "https://shop.example/x"})
+    stack.settle()
+    from nudgeloop.dal import repo
+
+    assert repo.campaign_stats("welcome") == {"welcome": {"sent": 1, "delivered": 1, "opened": 1, "clicked": 1}}
+    kinds = sorted(e.type for e in repo.customer_events("c1", limit=50) if e.type.startswith("email."))
+    assert kinds == ["email.clicked", "email.delivered", "email.opened"]
+
+
+def test_hard_bounce_suppresses_marketing(stack) -> None:
+    welcome_customer(stack)
+    stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Permanent"})
+    stack.settle()
+    assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_out"
+    stack.advance(timedelta(days=4))
+    assert len(stack.outbox()) == 1
+
+
+def test_one_click_unsubscribe_opts_out_and_forged_tokens_fail(stack) -> None:
+    welcome_customer(stack)
+    url = stack.outbox()[0]["headers"]["List-Unsubscribe"].strip("<>")
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    status, _h, _b = stack.api("POST", "/v1/unsubscribe", query={"token": token[:-2] + "xx"})
+    assert status == 403
+    status, headers, page = stack.api("GET", "/v1/unsubscribe", query={"token": token})
+    assert status == 200 and headers["content-type"].startswith("text/html") and "<form" in page
+    status, _h, _b = stack.api("POST", "/v1/unsubscribe", query={"token": token})
+    assert status == 200
+    stack.settle()
+    assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_out"
+    stack.advance(timedelta(days=4))
+    assert [m["step_id"] for m in stack.outbox()] == ["welcome"]

@@ -1,0 +1,85 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from nudgeloop.domain.events import Event, Rejection, content_id, validate_event
+from nudgeloop.services.ingest import BadRequest, parse_batch
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+SKEW = timedelta(hours=1)
+
+
+def good(**over):
+    base = {
+        "type": "order.completed",
+        "customer_id": "c-1",
+        "occurred_at": "2026-03-01T10:00:00Z",
+        "properties": {"order_id": "o-1", "total": "19.90", "currency": "EUR", "items": [{"sku": "A", "price": "19.90"}]},
+    }
+    return {**base, **over}
+
+
+def test_valid_event_is_normalised_with_a_content_id() -> None:
+    event = validate_event(good(), 0, NOW, SKEW)
+    assert isinstance(event, Event)
+    assert event.event_id.startswith("c-")
+    assert event.properties["total"] == "19.90"
+    assert validate_event(good(), 0, NOW, SKEW).event_id == event.event_id  # same content, same id
+
+
+def test_content_id_differs_when_content_differs() -> None:
+    assert content_id(good()) != content_id(good(customer_id="c-2"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "reason"),
+    [
+        ("nope", "events[3]", "JSON object"),
+        (good(type="party.started"), "events[3].type", "unknown event type"),
+        (good(type="email.opened"), "events[3].type", "reserved"),
+        (good(customer_id=""), "events[3].customer_id", "at least 1"),
+        (good(occurred_at="yesterday"), "events[3].occurred_at", "datetime"),
+        (good(occurred_at="2026-03-01T10:00:00"), "events[3].occurred_at", "timezone"),
+        (good(occurred_at="2026-03-02T10:00:00Z"), "events[3].occurred_at", "future"),
+        (good(properties={"order_id": "o", "total": "abc", "currency": "EUR"}), "events[3].properties.total", "decimal"),
+        (good(properties={"order_id": "o", "total": "1", "currency": "euro"}), "events[3].properties.currency", "pattern"),
+        (good(properties={"order_id": "o", "total": "1", "currency": "EUR", "items": [{"sku": "A"}]}), "events[3].properties.items[0].price", "required"),
+        (good(surprise=1), "events[3].surprise", "not permitted"),
+    ],
+)
+def test_rejections_name_the_field(raw, field: str, reason: str) -> None:
+    outcome = validate_event(raw, 3, NOW, SKEW)
+    assert isinstance(outcome, Rejection)
+    assert outcome.field == field
+    assert reason in outcome.reason.lower() or reason in outcome.reason
+
+
+def test_events_years_in_the_past_are_valid_historical_imports() -> None:
+    assert isinstance(validate_event(good(occurred_at="2019-05-01T00:00:00Z"), 0, NOW, SKEW), Event)
+
+
+def test_customer_email_is_validated_and_lowercased() -> None:
+    raw = {"type": "customer.upserted", "customer_id": "c", "occurred_at": "2026-03-01T10:00:00Z", "properties": {"email": "Ada@Example.COM"}}
+    event = validate_event(raw, 0, NOW, SKEW)
+    assert isinstance(event, Event) and event.properties["email"] == "ada@example.com"
+    raw["properties"] = {"email": "not-an-address"}
+    bad = validate_event(raw, 0, NOW, SKEW)
+    assert isinstance(bad, Rejection) and bad.field == "events[0].properties.email"
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "status"),
+    [
+        ("", "body", 400),
+        ("{not json", "body", 400),
+        ("[]", "events", 400),
+        ('{"events": {}}', "events", 400),
+        ('{"events": []}', "events", 400),
+        ('{"events": [' + ",".join(["{}"] * 101) + "]}", "events", 413),
+        ("x" * 1_000_001, "body", 413),
+    ],
+)
+def test_bad_batches(body: str, field: str, status: int) -> None:
+    with pytest.raises(BadRequest) as info:
+        parse_batch(body)
+    assert (info.value.field, info.value.status) == (field, status)
