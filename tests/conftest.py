@@ -18,11 +18,18 @@ KEY = {"x-api-key": "local-dev-key"}
 
 
 @pytest.fixture
-def stack() -> Iterator[Any]:
+def port() -> int:
+    from nudgeloop_cli.local.server import free_port
+
+    return free_port()
+
+
+@pytest.fixture
+def stack(port: int) -> Iterator[Any]:
     """A fresh local stack (moto) with the shipped templates and campaigns, clock at START."""
     from nudgeloop_cli.local.runtime import LocalStack
 
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key")
+    local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key", public_base_url=f"http://127.0.0.1:{port}")
     local.start()
     local.load_examples()
     try:

@@ -15,7 +15,7 @@ from nudgeloop.domain.staircase import SEGMENTS
 
 from .client import Client
 from .local.runtime import LocalStack
-from .local.server import Background
+from .local.server import Background, free_port
 
 FIRST_NAMES = ["Ada", "Ben", "Chloé", "Deniz", "Emil", "Fatima", "Gustav", "Hana", "Ivo", "Jana", "Kofi", "Lena", "Mats", "Noor", "Olga", "Pavel"]
 PRODUCTS = [
@@ -149,9 +149,9 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
     from rich.table import Table
 
     console = Console()
-    stack = LocalStack(clock_mode="simulated").start()
-    background = Background(stack, 0)
-    stack.public_base_url = background.url
+    port = free_port()
+    stack = LocalStack(clock_mode="simulated", public_base_url=f"http://127.0.0.1:{port}").start()
+    background = Background(stack, port)
     stack.load_examples()
     background.start()
     try:

@@ -11,13 +11,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import signing_key
+from nudgeloop.dal import repo
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import customers, ingest
 
-settings = boot("customers_table", "events_table", "ingest_queue_url", "signing_secret_name")
+settings = boot("customers_table", "events_table", "signing_secret_name")
 app = APIGatewayRestResolver()
 
 
@@ -38,7 +39,7 @@ def _bad_request(exc: ingest.BadRequest) -> Response:
 @tracer.capture_method
 def post_events() -> Response:
     raw = ingest.parse_batch(app.current_event.body)
-    result = ingest.accept_batch(raw, settings.ingest_queue_url, settings.max_future_skew_s)
+    result = ingest.accept_batch(raw, settings.max_future_skew_s)
     metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
     metrics.add_metric(name="EventsRejected", unit="Count", value=len(result.rejected))
     metrics.add_metric(name="EventsDuplicate", unit="Count", value=len(result.duplicates))
@@ -87,7 +88,7 @@ def unsubscribe() -> Response:
         return claims
     now = clock.now()
     event = Event(
-        event_id=f"unsub-{claims['p']}-{int(now.timestamp())}",
+        event_id=f"unsub-{claims['p']}-{now.strftime('%Y%m%dT%H%M%S')}",
         type="consent.changed",
         customer_id=claims["c"],
         occurred_at=now,
@@ -95,7 +96,7 @@ def unsubscribe() -> Response:
         properties={"purpose": claims["p"], "status": "opt_out", "channel": "email", "proof": {"method": "one-click"}},
         received_at=now,
     )
-    ingest.enqueue([event], settings.ingest_queue_url)
+    repo.store_event(event)  # applied through the events stream like any other consent statement
     metrics.add_metric(name="Unsubscribes", unit="Count", value=1)
     return Response(
         status_code=200,

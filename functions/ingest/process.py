@@ -1,15 +1,16 @@
-"""SQS consumer: applies accepted events (partial batch failures; poison messages reach the DLQ)."""
+"""Events-table stream consumer: applies each stored event (partial batch failures; records
+that keep failing go to the ingest DLQ through the event source mapping's on-failure destination)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.adapters.bus import EventBridgePublisher
-from nudgeloop.domain.events import Event
+from nudgeloop.dal import repo
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
@@ -18,14 +19,16 @@ from nudgeloop.services import process
 settings = boot("customers_table", "events_table", "orders_table", "bus_name")
 stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
-processor = BatchProcessor(event_type=EventType.SQS)
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 
 
 @tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    event = Event.from_message(record.body)
-    fresh = process.apply(event, publisher, stairs)
-    metrics.add_metric(name="EventsStored" if fresh else "EventsReplayed", unit="Count", value=1)
+def record_handler(record: DynamoDBRecord) -> None:
+    if record.dynamodb is None or record.dynamodb.new_image is None:
+        return
+    event = repo.event_from_image(record.dynamodb.new_image)
+    changed = process.apply(event, publisher, stairs)
+    metrics.add_metric(name="EventsApplied" if changed else "EventsUnchanged", unit="Count", value=1)
 
 
 @logger.inject_lambda_context

@@ -55,22 +55,33 @@ def test_duplicates_are_stored_once_and_never_double_count(stack) -> None:
     assert customer["aggregates"]["revenue"] == 40.0
 
 
-def test_replayed_queue_message_changes_nothing(stack) -> None:
+def test_redelivered_stream_records_change_nothing(stack) -> None:
     post_events(stack, [upsert("c1"), order("c1", "o1")])
     stack.settle()
-    from nudgeloop.dal import repo
-    from nudgeloop.domain.events import Event
+    from nudgeloop.adapters.aws import client
 
-    stored = [e for e in repo.customer_events("c1") if e.type == "order.completed"][0]
-    from nudgeloop.services import ingest
-
-    replay = Event(event_id=stored.event_id, type=stored.type, customer_id="c1", occurred_at=stored.occurred_at,
-                   source=stored.source, properties=stored.properties, received_at=stored.received_at)
-    ingest.enqueue([replay, replay], stack.res.queue_urls["ingest"])
+    item = client("dynamodb").get_item(
+        TableName=stack.catalog.table("events").name, Key={"customer_id": {"S": "c1"}, "event_id": {"S": "ord-c1-o1"}}
+    )["Item"]
+    record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1",
+              "dynamodb": {"Keys": {"customer_id": item["customer_id"], "event_id": item["event_id"]}, "NewImage": item,
+                           "SequenceNumber": "1", "StreamViewType": "NEW_IMAGE"}}
+    for _ in range(2):  # at-least-once delivery: the same record twice
+        assert stack.call("ingest_process", {"Records": [record]}) == {"batchItemFailures": []}
     stack.settle()
     _s, customer = get_customer(stack, "c1")
     assert customer["aggregates"]["orders"] == 1
     assert len(stack.outbox()) == 0  # no consent: nobody was mailed, also not twice
+
+
+def test_concurrent_copies_are_stored_once(stack) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: post_events(stack, [order("c1", "o1")])[1], range(4)))
+    assert sorted(a["accepted"] for a in answers) == [0, 0, 0, 1]
+    stack.settle()
+    assert get_customer(stack, "c1")[1]["aggregates"]["orders"] == 1
 
 
 def test_out_of_order_events_follow_occurred_at(stack) -> None:
@@ -98,9 +109,18 @@ def test_refund_moves_the_customer_back(stack) -> None:
     assert customer["aggregates"]["orders"] == 0
 
 
-def test_poison_message_ends_in_the_dlq_not_lost(stack) -> None:
-    from nudgeloop.adapters.aws import client
+def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> None:
+    from datetime import UTC, datetime
 
-    client("sqs").send_message(QueueUrl=stack.res.queue_urls["ingest"], MessageBody='{"not": "an event"}')
+    from nudgeloop.dal import repo
+    from nudgeloop.domain.events import Event
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    # stored without validation (as an older release might have): processing cannot succeed
+    repo.store_event(Event(event_id="bad", type="order.completed", customer_id="c9", occurred_at=at, source="api",
+                           properties={"total": "1"}, received_at=at))
+    post_events(stack, [upsert("c1")])
     stack.settle()
-    assert stack.dlq_depths()["ingest"] == 1
+    assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
+    assert get_customer(stack, "c1")[0] == 200
+    assert any(f["function"] == "ingest_process" for f in stack.failures)

@@ -23,6 +23,7 @@ class Provisioned:
     dlq_urls: dict[str, str] = field(default_factory=dict)
     buckets: dict[str, str] = field(default_factory=dict)
     state_machine_arn: str = ""
+    stream_arns: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
 
 
@@ -60,6 +61,8 @@ def _table_args(spec: Any) -> dict[str, Any]:
             }
             for ix in spec.local_indexes
         ]
+    if spec.stream_view:
+        args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     args["AttributeDefinitions"] = [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
     return args
 
@@ -68,7 +71,9 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     out = Provisioned(region=region)
     ddb = boto3.client("dynamodb", region_name=region)
     for table in cat.tables:
-        ddb.create_table(**_table_args(table))
+        created = ddb.create_table(**_table_args(table))["TableDescription"]
+        if table.stream_view:
+            out.stream_arns[table.key] = created["LatestStreamArn"]
         if table.ttl_attribute:
             ddb.update_time_to_live(
                 TableName=table.name,
@@ -81,6 +86,10 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         out.buckets[key] = name
     sqs = boto3.client("sqs", region_name=region)
+    for stream in cat.streams:  # the event source mapping's on-failure destination
+        out.dlq_urls[stream.dlq_name] = sqs.create_queue(
+            QueueName=stream.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"}
+        )["QueueUrl"]
     for q in cat.queues:
         dlq_url = sqs.create_queue(QueueName=q.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -92,7 +101,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
             },
         )["QueueUrl"]
         out.queue_urls[q.key] = url
-        out.dlq_urls[q.key] = dlq_url
+        out.dlq_urls[q.dlq_name] = dlq_url
         out.queue_arns[q.key] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     events = boto3.client("events", region_name=region)
     events.create_event_bus(Name=cat.bus_name)

@@ -125,6 +125,8 @@ class LocalStack:
         self.schedules = [Schedule(f.key, f.schedule) for f in self.catalog.functions if f.schedule]
         self._last_fired: dict[str, datetime] = {}
         self.counters: dict[str, int] = {}
+        self._stream_positions: dict[str, str] = {}
+        self._stream_attempts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ lifecycle
@@ -190,7 +192,6 @@ class LocalStack:
             "events_table": c.table("events").name,
             "orders_table": c.table("orders").name,
             "engine_table": c.table("engine").name,
-            "ingest_queue_url": self.res.queue_urls["ingest"],
             "bus_name": c.bus_name,
             "campaigns_bucket": self.res.buckets["campaigns"],
             "templates_bucket": self.res.buckets["templates"],
@@ -283,11 +284,88 @@ class LocalStack:
 
     # ------------------------------------------------------------------ queues and schedules
 
-    def pump_once(self) -> int:
-        """Deliver up to one batch from every queue to its consumer; returns messages handled."""
+    def _streams_client(self) -> Any:
+        # moto serves DynamoDB Streams only on the regional endpoint, not the account-based one.
+        return boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+
+    def pump_streams(self) -> int:
+        """What the Lambda event source mapping does for a table stream: batches of records,
+        checkpoint after success, retry from the first failed record, and after the retries
+        are spent an on-failure message to the DLQ."""
         assert self.res is not None
-        sqs = aws.client("sqs")
+        streams = self._streams_client()
         handled = 0
+        for spec in self.catalog.streams:
+            arn = self.res.stream_arns[spec.table_key]
+            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+                shard_id = shard["ShardId"]
+                position = self._stream_positions.get(shard_id)
+                iterator = streams.get_shard_iterator(
+                    StreamArn=arn,
+                    ShardId=shard_id,
+                    **({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position} if position else {"ShardIteratorType": "TRIM_HORIZON"}),
+                )["ShardIterator"]
+                fetched = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)["Records"]
+                if not fetched:
+                    continue
+                records = [r for r in fetched if r["eventName"] in spec.event_names]
+                if not records:
+                    self._stream_positions[shard_id] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    continue
+                handled += len(records)
+                event = {"Records": [self._stream_record(r, arn) for r in records]}
+                try:
+                    result = self.call(spec.function_key, event) or {}
+                    failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+                    if failed:
+                        self.failures.append({"function": spec.function_key, "error": "BatchItemFailure", "message": ", ".join(failed)})
+                except Exception as exc:  # the whole batch failed
+                    self.failures.append({"function": spec.function_key, "error": type(exc).__name__, "message": str(exc)[:500]})
+                    failed = [records[0]["dynamodb"]["SequenceNumber"]]
+                if not failed:
+                    self._stream_positions[shard_id] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    continue
+                first = min(failed, key=int)
+                before = [r["dynamodb"]["SequenceNumber"] for r in fetched if int(r["dynamodb"]["SequenceNumber"]) < int(first)]
+                if before:
+                    self._stream_positions[shard_id] = before[-1]
+                attempts = self._stream_attempts[first] = self._stream_attempts.get(first, 0) + 1
+                if attempts > spec.retry_attempts:
+                    failed_record = next(r for r in records if r["dynamodb"]["SequenceNumber"] == first)
+                    aws.client("sqs").send_message(
+                        QueueUrl=self.res.dlq_urls[spec.dlq_name],
+                        MessageBody=json.dumps(
+                            {
+                                "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
+                                "DDBStreamBatchInfo": {"shardId": shard_id, "startSequenceNumber": first, "endSequenceNumber": first, "streamArn": arn, "batchSize": 1},
+                                "keys": failed_record["dynamodb"]["Keys"],
+                            }
+                        ),
+                    )
+                    self._stream_positions[shard_id] = first
+        return handled
+
+    @staticmethod
+    def _stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
+        dynamodb = {k: v for k, v in record["dynamodb"].items() if k != "ApproximateCreationDateTime"}
+        created = record["dynamodb"].get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {
+            "eventID": record.get("eventID", dynamodb["SequenceNumber"]),
+            "eventName": record["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": REGION,
+            "dynamodb": dynamodb,
+            "eventSourceARN": arn,
+        }
+
+    def pump_once(self) -> int:
+        """Deliver up to one batch from every stream and queue to its consumer; returns records handled."""
+        assert self.res is not None
+        handled = self.pump_streams()
+        sqs = aws.client("sqs")
         for fn in self.catalog.functions:
             if fn.queue_key is None:
                 continue
@@ -317,6 +395,8 @@ class LocalStack:
             try:
                 result = self.call(fn.key, event) or {}
                 failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                if failed:
+                    self.failures.append({"function": fn.key, "error": "BatchItemFailure", "message": ", ".join(sorted(failed))})
             except Exception as exc:  # Lambda failed the whole batch: every message comes back
                 self.failures.append({"function": fn.key, "error": type(exc).__name__, "message": str(exc)[:500]})
                 failed = {m["MessageId"] for m in messages}
@@ -525,6 +605,6 @@ class LocalStack:
         assert self.res is not None
         sqs = boto3.client("sqs", region_name=REGION)
         return {
-            key: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
-            for key, url in self.res.dlq_urls.items()
+            name: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+            for name, url in self.res.dlq_urls.items()
         }

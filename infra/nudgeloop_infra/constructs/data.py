@@ -40,6 +40,7 @@ class Data(Construct):
                     point_in_time_recovery_enabled=True
                 ),
                 time_to_live_attribute=spec.ttl_attribute,
+                dynamo_stream=ddb.StreamViewType(spec.stream_view) if spec.stream_view else None,
                 deletion_protection=True,
                 removal_policy=cdk.RemovalPolicy.RETAIN,
                 global_secondary_indexes=[

@@ -64,24 +64,42 @@ class FunctionFactory(Construct):
         }
         return known
 
-    def queue(self, key: str) -> sqs.Queue:
-        if key in self.queues:
-            return self.queues[key]
-        spec = self.catalog.queue(key)
+    def dead_letter_queue(self, key: str, name: str) -> sqs.Queue:
         dlq = sqs.Queue(
             self,
             f"{key.capitalize()}Dlq",
-            queue_name=spec.dlq_name,
+            queue_name=name,
             retention_period=cdk.Duration.days(14),
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
         )
-        acknowledge(
-            dlq,
-            {
-                "AwsSolutions-SQS3": "This queue is itself a dead-letter queue.",
-            },
+        acknowledge(dlq, {"AwsSolutions-SQS3": "This queue is itself a dead-letter queue."})
+        self.dlqs[key] = dlq
+        return dlq
+
+    def stream_source(self, function_key: str) -> None:
+        """Feed a function from a table stream, as the catalog's StreamSourceSpec says."""
+        spec = next(s for s in self.catalog.streams if s.function_key == function_key)
+        dlq = self.dead_letter_queue(spec.table_key + "stream", spec.dlq_name)
+        self.functions[function_key].add_event_source(
+            sources.DynamoEventSource(
+                self.data.tables[spec.table_key],
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=spec.batch_size,
+                max_batching_window=cdk.Duration.seconds(1),
+                bisect_batch_on_error=True,
+                retry_attempts=spec.retry_attempts,
+                report_batch_item_failures=True,
+                on_failure=sources.SqsDlq(dlq),
+                filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.or_(*spec.event_names)})],
+            )
         )
+
+    def queue(self, key: str) -> sqs.Queue:
+        if key in self.queues:
+            return self.queues[key]
+        spec = self.catalog.queue(key)
+        dlq = self.dead_letter_queue(key, spec.dlq_name)
         queue = sqs.Queue(
             self,
             f"{key.capitalize()}Queue",
@@ -91,7 +109,7 @@ class FunctionFactory(Construct):
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
         )
-        self.queues[key], self.dlqs[key] = queue, dlq
+        self.queues[key] = queue
         return queue
 
     def function(self, key: str, extra_env: dict[str, str] | None = None) -> lambda_.Function:

@@ -6,6 +6,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -29,17 +30,17 @@ class IngestApi(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        ingest_queue = functions.queue("ingest")
-        api_fn = functions.function(
-            "ingest_api", {"ingest_queue_url": ingest_queue.queue_url, "max_future_skew_s": "3600"}
-        )
-        ingest_queue.grant_send_messages(api_fn)
+        api_fn = functions.function("ingest_api", {"max_future_skew_s": "3600"})
         data.tables["events"].grant_read_data(api_fn)
+        api_fn.add_to_role_policy(  # store-once: conditional PutItem only, no updates or deletes
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[data.tables["events"].table_arn])
+        )
         data.tables["customers"].grant_read_data(api_fn)
         data.tables["engine"].grant_read_data(api_fn)
         data.signing_secret.grant_read(api_fn)
 
         process_fn = functions.function("ingest_process")
+        functions.stream_source("ingest_process")
         data.tables["events"].grant_read_write_data(process_fn)
         data.tables["orders"].grant_read_write_data(process_fn)
         data.tables["customers"].grant_read_write_data(process_fn)

@@ -24,7 +24,6 @@ class Settings(BaseModel):
     events_table: str = ""
     orders_table: str = ""
     engine_table: str = ""
-    ingest_queue_url: str = ""
     bus_name: str = ""
     campaigns_bucket: str = ""
     templates_bucket: str = ""

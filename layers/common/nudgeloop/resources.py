@@ -32,6 +32,7 @@ class TableSpec:
     global_indexes: tuple[IndexSpec, ...] = ()
     local_indexes: tuple[IndexSpec, ...] = ()
     ttl_attribute: str | None = None
+    stream_view: str | None = None  # NEW_IMAGE: the table's stream feeds a function
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,18 @@ class FunctionSpec:
 
 
 @dataclass(frozen=True)
+class StreamSourceSpec:
+    """How a table's stream feeds a function (mirrors the Lambda event source mapping)."""
+
+    table_key: str
+    function_key: str
+    dlq_name: str
+    batch_size: int = 100
+    retry_attempts: int = 5
+    event_names: tuple[str, ...] = ("INSERT",)
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
@@ -82,6 +95,7 @@ class Catalog:
     rules: tuple[RuleSpec, ...]
     functions: tuple[FunctionSpec, ...]
     routes: tuple[RouteSpec, ...]
+    streams: tuple[StreamSourceSpec, ...]
     bus_name: str
     state_machine_name: str
     configuration_set: str
@@ -147,6 +161,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
                     sort_key=("occurred_key", "S"),
                 ),
             ),
+            stream_view="NEW_IMAGE",
         ),
         TableSpec(
             key="orders",
@@ -170,7 +185,6 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
         ),
     )
     queues = (
-        QueueSpec(key="ingest", name=f"{p}-ingest", dlq_name=f"{p}-ingest-dlq"),
         QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq"),
         QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq"),
     )
@@ -202,17 +216,16 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             name=f"{p}-ingest-api",
             code_dir="ingest",
             handler="api.handler",
-            description="HTTP API: validates events and queues them; customer reads; unsubscribe",
-            env=common + _DATA + ("ingest_queue_url", "signing_secret_name", "max_future_skew_s"),
+            description="HTTP API: validates and stores events once; customer reads; unsubscribe",
+            env=common + _DATA + ("signing_secret_name", "max_future_skew_s"),
         ),
         FunctionSpec(
             key="ingest_process",
             name=f"{p}-ingest-process",
             code_dir="ingest",
             handler="process.handler",
-            description="Applies accepted events to customers, orders and segments",
-            timeout_s=60,
-            queue_key="ingest",
+            description="Applies stored events (events table stream) to customers, orders and segments",
+            timeout_s=120,
             env=common + _DATA + ("bus_name", "staircase"),
         ),
         FunctionSpec(
@@ -293,8 +306,10 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
         RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
     )
+    streams = (StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),)
     return Catalog(
         prefix=p,
+        streams=streams,
         tables=tables,
         queues=queues,
         rules=rules,

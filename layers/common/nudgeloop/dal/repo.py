@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -50,6 +51,20 @@ def store_event(event: Event) -> bool:
             return False
         raise
     return True
+
+
+def event_from_image(image: dict[str, Any]) -> Event:
+    """An events-table item as the stream delivers it (NEW_IMAGE, deserialised) back to an Event."""
+    raw_props = image.get("properties")
+    return Event(
+        event_id=image["event_id"],
+        type=image["type"],
+        customer_id=image["customer_id"],
+        occurred_at=clock.parse_iso(image["occurred_at"]),
+        source=image["source"],
+        properties=json.loads(raw_props) if isinstance(raw_props, str) else (raw_props or {}),
+        received_at=clock.parse_iso(image["received_at"]),
+    )
 
 
 def stored_event_ids(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:

@@ -1,14 +1,14 @@
-"""The edge of response management: validate a batch, report duplicates, queue the rest."""
+"""The edge of response management: validate a batch and store each event exactly once."""
 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain.events import (
     MAX_BODY_BYTES,
@@ -17,6 +17,9 @@ from nudgeloop.domain.events import (
     Rejection,
     validate_event,
 )
+
+
+STORE_WORKERS = 8
 
 
 class BadRequest(ValueError):
@@ -65,50 +68,36 @@ def parse_batch(body: str | bytes | None) -> list[Any]:
     return events
 
 
-def accept_batch(raw_events: list[Any], queue_url: str, max_future_skew_s: int) -> BatchResult:
-    """Validate, de-duplicate at the edge, and queue accepted events durably.
+def accept_batch(raw_events: list[Any], max_future_skew_s: int) -> BatchResult:
+    """Validate and store each event exactly once; the events table's stream processes them.
 
-    Duplicates known here (already stored, or repeated within the batch) are reported; copies
-    racing each other are de-duplicated again by the processor's conditional write.
+    The conditional write is the de-duplication authority: two copies racing each other, in one
+    batch or in two, store one item, and the answer says which copy was the duplicate. Once
+    this returns, every accepted event is durable and will be applied (stream, retries, DLQ).
     """
     received = clock.now()
     result = BatchResult()
-    seen: set[tuple[str, str]] = set()
     valid: list[Event] = []
     for index, raw in enumerate(raw_events):
         outcome = validate_event(raw, index, received, timedelta(seconds=max_future_skew_s))
         if isinstance(outcome, Rejection):
             result.rejected.append(outcome)
-            continue
-        key = (outcome.customer_id, outcome.event_id)
-        if key in seen:
-            result.duplicates.append(outcome)
-            continue
-        seen.add(key)
-        valid.append(outcome)
-    stored = repo.stored_event_ids([(e.customer_id, e.event_id) for e in valid]) if valid else set()
+        else:
+            valid.append(outcome)
+    seen: set[tuple[str, str]] = set()
+    unique: list[Event] = []
     for event in valid:
-        if (event.customer_id, event.event_id) in stored:
+        key = (event.customer_id, event.event_id)
+        if key in seen:
             result.duplicates.append(event)
         else:
-            result.accepted.append(event)
-    enqueue(result.accepted, queue_url)
+            seen.add(key)
+            unique.append(event)
+    if len(unique) > 1:
+        with ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(unique))) as pool:
+            stored = list(pool.map(repo.store_event, unique))
+    else:
+        stored = [repo.store_event(e) for e in unique]
+    for event, fresh in zip(unique, stored, strict=True):
+        (result.accepted if fresh else result.duplicates).append(event)
     return result
-
-
-def enqueue(events: list[Event], queue_url: str) -> None:
-    """SendMessageBatch, 10 per call; any entry SQS refuses is retried, then raises."""
-    sqs = client("sqs")
-    for start in range(0, len(events), 10):
-        chunk = {str(i): e for i, e in enumerate(events[start : start + 10])}
-        for _attempt in range(3):
-            response = sqs.send_message_batch(
-                QueueUrl=queue_url,
-                Entries=[{"Id": i, "MessageBody": e.to_message()} for i, e in chunk.items()],
-            )
-            failed = {f["Id"] for f in response.get("Failed", [])}
-            chunk = {i: e for i, e in chunk.items() if i in failed}
-            if not chunk:
-                break
-        if chunk:
-            raise RuntimeError(f"could not queue {len(chunk)} events")

@@ -7,7 +7,7 @@ from nudgeloop.adapters.bus import Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
-from nudgeloop.domain.events import Event
+from nudgeloop.domain.events import INTERNAL_TYPES, Event
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger
 from nudgeloop.services import segmenting
@@ -15,6 +15,7 @@ from nudgeloop.services import segmenting
 ORDER_TYPES = frozenset({"order.completed", "order.refunded"})
 PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
 ATTEMPTS = 8
+INTERNAL_SOURCES = frozenset({"ses", "nudgeloop.segment"})
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -45,13 +46,14 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
 
 
 def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
-    """Apply one event; returns whether it was new (False: already stored before).
+    """Apply one stored event to the customer; returns whether anything changed.
 
-    Safe to repeat: the event is stored once, orders are upserted by ``order_id``, aggregates and
-    segment are recomputed from the order log, and consent keeps the latest statement by
-    ``occurred_at``. A crash anywhere leaves the message on the queue for a retry.
+    Safe to repeat (the stream delivers at least once): orders are upserted by ``order_id``,
+    aggregates and segment are recomputed from the order log, and consent keeps the latest
+    statement by ``occurred_at``. A crash anywhere leaves the record to be retried.
     """
-    fresh = repo.store_event(event)
+    if event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES:
+        return False  # history written by Nudgeloop itself (feedback, migrations)
     if event.type == "order.completed":
         repo.record_order(event.customer_id, event)
     elif event.type == "order.refunded":
@@ -67,7 +69,7 @@ def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
             migration = segmenting.refresh(customer, stairs, clock.today(), reason=event.type)
             changed = True
         if not changed:
-            return fresh
+            return False
         if migration is not None:
             publisher.publish([migration])
         if repo.save_customer(customer):
@@ -77,5 +79,5 @@ def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
                     "customer migrated",
                     extra={"from": migration.detail["from"], "to": migration.detail["to"]},
                 )
-            return fresh
+            return True
     raise ConcurrentUpdate(f"customer kept changing during {ATTEMPTS} attempts")

@@ -1,0 +1,131 @@
+"""The six steps of the walking skeleton, over real HTTP against the local runtime."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nudgeloop_cli.client import Client
+from tests.conftest import START, consent, order, upsert
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def http(stack: Any, port: int) -> Iterator[Client]:
+    from nudgeloop_cli.local.server import Background
+
+    background = Background(stack, port)
+    background.start()
+    try:
+        yield Client(background.url, "local-dev-key")
+    finally:
+        background.stop()
+
+
+def settle(client: Client) -> None:
+    assert client.request("POST", "/_local/settle", key=False)[0] == 200
+
+
+def test_closed_loop_over_http(http: Client) -> None:
+    # 1. events in, with counts of accepted, duplicate and rejected
+    status, body = http.request("POST", "/v1/events", {"events": [upsert("shop-1"), consent("shop-1"), order("shop-1", "A-1"), {"type": "order.completed"}]})
+    assert status == 202
+    assert (body["accepted"], body["duplicates"]) == (3, 0)
+    assert body["rejected"][0]["index"] == 3 and body["rejected"][0]["field"].startswith("events[3]")
+    status, body = http.request("POST", "/v1/events", {"events": [order("shop-1", "A-1")]})
+    assert (status, body["accepted"], body["duplicates"]) == (202, 0, 1)
+    settle(http)
+    # 2 + 6. aggregates, segment and consents
+    status, customer = http.request("GET", "/v1/customers/shop-1")
+    assert status == 200
+    assert customer["segment"] == "new"
+    assert customer["aggregates"]["orders"] == 1
+    assert customer["consents"]["newsletter"]["status"] == "opt_in"
+    assert customer["profile"]["first_name"] == "Ada"
+    # 3 + 4 + 5. the welcome journey rendered the template from S3 and SES accepted it
+    status, outbox = http.request("GET", "/_local/outbox", key=False)
+    assert status == 200 and len(outbox) == 1
+    mail = outbox[0]
+    assert {k: mail[k] for k in ("to", "campaign_id", "step_id", "customer_id")} == {
+        "to": "shop-1@customers.example", "campaign_id": "welcome", "step_id": "welcome", "customer_id": "shop-1"}
+    assert "Hi Ada" in mail["subject"] and "Hi Ada" in mail["html"] and "Hi Ada" in mail["text"]
+    assert set(mail) >= {"from", "headers", "sent_at"}
+    assert mail["headers"]["List-Unsubscribe"].startswith(f"<{http.url}/v1/unsubscribe?token=")
+    # 5. feedback (delivery is automatic; an open injected) flows back to customer and campaign
+    assert http.request("POST", f"/_local/outbox/{mail['message_id']}/events", {"type": "Open"}, key=False)[0] == 202
+    settle(http)
+    status, customer = http.request("GET", "/v1/customers/shop-1")
+    assert customer["mails"][0]["status"] == "sent"
+    from nudgeloop.dal import repo
+
+    assert repo.campaign_stats("welcome")["welcome"] == {"sent": 1, "delivered": 1, "opened": 1}
+    # the simulated clock runs the three-day wait
+    status, now = http.request("GET", "/_local/clock", key=False)
+    assert now["now"] == "2026-01-01T09:00:00Z"
+    status, moved = http.request("POST", "/_local/clock/advance", {"days": 3}, key=False)
+    assert status == 200 and moved["now"] == "2026-01-04T09:00:00Z"
+    steps = [m["step_id"] for m in http.request("GET", "/_local/outbox", key=False)[1]]
+    assert steps == ["welcome", "followup"]
+
+
+def test_http_errors_are_json(http: Client) -> None:
+    assert http.request("POST", "/_local/clock/advance", {"weeks": 1}, key=False)[0] == 400
+    status, body = http.request("POST", "/v1/events", {"events": []})
+    assert status == 400 and body["error"]["field"] == "events"
+    status, body = Client(http.url, "bad-key").request("POST", "/v1/events", {"events": [upsert("x")]})
+    assert status == 403 and body == {"message": "Forbidden"}
+    assert http.request("GET", "/v2/nothing")[0] in (403, 404)
+
+
+@pytest.mark.slow
+def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int) -> None:
+    exe = str(Path(sys.executable).parent / "nudgeloop")
+    env = {**os.environ, "NUDGELOOP_API_KEY": "secret-local"}
+    proc = subprocess.Popen([exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat()],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        line = ""
+        while time.monotonic() < deadline and not line.startswith("ready"):
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+        assert re.fullmatch(rf"ready http://127\.0\.0\.1:{port}\n", line), proc.stderr.read() if proc.poll() is not None else line
+        client = Client(f"http://127.0.0.1:{port}", "secret-local")
+        status, body = client.request("POST", "/v1/events", {"events": [upsert("p1")]})
+        assert (status, body["accepted"]) == (202, 1)
+        assert Client(f"http://127.0.0.1:{port}", "local-dev-key").request("POST", "/v1/events", {"events": [upsert("p1")]})[0] == 403
+        out = subprocess.run([exe, "local", "advance", "--days", "1", "--url", client.url], capture_output=True, text=True, check=True)
+        assert json.loads(out.stdout)["now"].startswith("2026-01-02")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_demo_drives_the_loop_and_writes_a_report(tmp_path: Path) -> None:
+    exe = str(Path(sys.executable).parent / "nudgeloop")
+    proc = subprocess.run([exe, "demo", "--customers", "12", "--days", "8", "--seed", "3", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["problems"] == []
+    assert sum(report["segments"].values()) == 12
+    assert report["migrations"].get("prospect -> new", 0) >= 1
+    assert report["mails"].get("welcome/welcome", 0) >= 1
+    assert report["journeys"].get("FAILED", 0) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "<svg" in html and "Customer staircase" in html and "http" not in html.split("<body>")[1].split("Migrations")[0]
+    assert "customers per segment" in proc.stdout

@@ -1,0 +1,143 @@
+"""The synthesized template: properties that matter, cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def assertions(template: dict[str, Any]) -> Any:
+    from aws_cdk.assertions import Template
+
+    return Template.from_json(template)
+
+
+def test_cdk_nag_reports_no_unacknowledged_errors(synth: dict[str, Any]) -> None:
+    assert synth["returncode"] == 0, synth["stderr"][-4000:]
+    assert "AwsSolutions" not in synth["stderr"].replace("AwsSolutionsChecks", "")
+
+
+def test_cfn_lint_is_clean(synth: dict[str, Any], template: dict[str, Any]) -> None:
+    # W3005: CDK adds explicit DependsOn from functions to their role policies; harmless duplication.
+    proc = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(synth["out"] / "Nudgeloop.template.json")],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_tables_are_encrypted_recoverable_and_on_demand(template: dict[str, Any]) -> None:
+    from aws_cdk.assertions import Match
+
+    tables = resources(template, "AWS::DynamoDB::GlobalTable")
+    assert len(tables) == 4
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["SSESpecification"]["SSEEnabled"] is True
+        replica = props["Replicas"][0]
+        assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        assert replica["DeletionProtectionEnabled"] is True
+    assertions(template).has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "TableName": "nudgeloop-customers",
+            "GlobalSecondaryIndexes": [Match.object_like({"IndexName": "by_review", "Projection": {"ProjectionType": "KEYS_ONLY"}})],
+        },
+    )
+
+
+def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(template: dict[str, Any]) -> None:
+    functions = {v["Properties"]["FunctionName"]: v["Properties"] for v in resources(template, "AWS::Lambda::Function").values()}
+    assert set(functions) >= {"nudgeloop-ingest-api", "nudgeloop-send", "nudgeloop-journey-plan", "nudgeloop-segment-daily"}
+    roles = set()
+    for name, props in functions.items():
+        assert props["Runtime"] == "python3.14", name
+        assert props["Architectures"] == ["arm64"], name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        assert "LoggingConfig" in props, name
+        roles.add(json.dumps(props["Role"]))
+    assert len(roles) == len(functions)  # one least-privilege role per function
+    groups = {v["Properties"]["LogGroupName"] for v in resources(template, "AWS::Logs::LogGroup").values() if "LogGroupName" in v["Properties"]}
+    assert {f"/aws/lambda/{n}" for n in functions} <= groups
+
+
+def test_ingest_api_function_can_only_insert_events(template: dict[str, Any]) -> None:
+    policies = resources(template, "AWS::IAM::Policy")
+    api_policy = next(p for k, p in policies.items() if "ingestapiRole" in k)
+    statements = api_policy["Properties"]["PolicyDocument"]["Statement"]
+    assert "ses:" not in json.dumps(statements)
+    writes = [s for s in statements if any(a in json.dumps(s["Action"]) for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"))]
+    assert writes == [{"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("DataEventsTable")), "Arn"]}}]
+    send_policy = next(p for k, p in policies.items() if "sendRole" in k)
+    assert "ses:SendRawEmail" in json.dumps(send_policy)
+    assert "identity/*" not in json.dumps(send_policy)
+
+
+def test_events_stream_feeds_the_processor_with_retries_and_a_dlq(template: dict[str, Any]) -> None:
+    from aws_cdk.assertions import Match
+
+    assertions(template).has_resource_properties(
+        "AWS::DynamoDB::GlobalTable", {"TableName": "nudgeloop-events", "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}}
+    )
+    assertions(template).has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": 5,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "FilterCriteria": {"Filters": [{"Pattern": '{"eventName":["INSERT"]}'}]},
+            "DestinationConfig": {"OnFailure": {"Destination": Match.any_value()}},
+            "StartingPosition": "TRIM_HORIZON",
+        },
+    )
+
+
+def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
+    queues = {v["Properties"].get("QueueName"): v["Properties"] for v in resources(template, "AWS::SQS::Queue").values()}
+    for name in ("nudgeloop-feedback", "nudgeloop-trigger"):
+        assert queues[name]["RedrivePolicy"]["maxReceiveCount"] == 5
+        assert queues[name]["SqsManagedSseEnabled"] is True
+    mappings = resources(template, "AWS::Lambda::EventSourceMapping")
+    assert len(mappings) == 3  # two queues and the events stream
+    assert all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
+    assert "nudgeloop-ingest-dlq" in queues
+
+
+def test_api_routes_require_keys_except_unsubscribe(template: dict[str, Any]) -> None:
+    methods = resources(template, "AWS::ApiGateway::Method")
+    keyed = {(m["Properties"]["HttpMethod"], m["Properties"].get("ApiKeyRequired", False)) for m in methods.values()}
+    assert ("POST", True) in keyed and ("GET", False) in keyed
+    assert len(resources(template, "AWS::ApiGateway::UsagePlan")) == 1
+
+
+def test_ses_configuration_set_publishes_events_to_eventbridge(template: dict[str, Any]) -> None:
+    assertions(template).has_resource_properties("AWS::SES::ConfigurationSet", {"Name": "nudgeloop-mail"})
+    dest = next(iter(resources(template, "AWS::SES::ConfigurationSetEventDestination").values()))["Properties"]["EventDestination"]
+    assert "EventBridgeDestination" in dest
+    assert {"DELIVERY", "OPEN", "CLICK", "BOUNCE", "COMPLAINT"} <= set(dest["MatchingEventTypes"]) | {t.upper() for t in dest["MatchingEventTypes"]}
+
+
+def test_state_machine_is_standard_logged_and_traced(template: dict[str, Any]) -> None:
+    sm = next(iter(resources(template, "AWS::StepFunctions::StateMachine").values()))["Properties"]
+    assert sm["StateMachineType"] == "STANDARD"
+    assert sm["TracingConfiguration"] == {"Enabled": True}
+    assert sm["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    dlq_alarms = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    assert len(dlq_alarms) == 3
+    assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)
