@@ -29,7 +29,8 @@ test-fast: dev
 lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/nudgeloop cli/nudgeloop_cli infra functions
+	$(BIN)/mypy layers/common/nudgeloop cli/nudgeloop_cli infra
+	for fn in functions/*/; do $(BIN)/mypy $$fn || exit 1; done
 
 format: dev
 	$(BIN)/ruff check --fix .

@@ -39,7 +39,9 @@ def stack(port: int) -> Iterator[Any]:
 
 
 def post_events(stack: Any, events: list[dict[str, Any]], key: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    status, _headers, body = stack.api("POST", "/v1/events", headers=KEY if key is None else key, body=json.dumps({"events": events}))
+    status, _headers, body = stack.api(
+        "POST", "/v1/events", headers=KEY if key is None else key, body=json.dumps({"events": events})
+    )
     return status, json.loads(body)
 
 
@@ -58,7 +60,9 @@ def upsert(customer_id: str, at: str = "2025-12-31T08:00:00Z", **props: Any) -> 
     }
 
 
-def consent(customer_id: str, status: str = "opt_in", at: str = "2025-12-31T08:00:00Z", purpose: str = "newsletter") -> dict[str, Any]:
+def consent(
+    customer_id: str, status: str = "opt_in", at: str = "2025-12-31T08:00:00Z", purpose: str = "newsletter"
+) -> dict[str, Any]:
     return {
         "event_id": f"consent-{customer_id}-{purpose}-{status}-{at}",
         "type": "consent.changed",

@@ -17,7 +17,24 @@ from .client import Client
 from .local.runtime import LocalStack
 from .local.server import Background, free_port
 
-FIRST_NAMES = ["Ada", "Ben", "Chloé", "Deniz", "Emil", "Fatima", "Gustav", "Hana", "Ivo", "Jana", "Kofi", "Lena", "Mats", "Noor", "Olga", "Pavel"]
+FIRST_NAMES = [
+    "Ada",
+    "Ben",
+    "Chloé",
+    "Deniz",
+    "Emil",
+    "Fatima",
+    "Gustav",
+    "Hana",
+    "Ivo",
+    "Jana",
+    "Kofi",
+    "Lena",
+    "Mats",
+    "Noor",
+    "Olga",
+    "Pavel",
+]
 PRODUCTS = [
     ("SKU-TEA-01", "Green tea", "tea", "8.90"),
     ("SKU-TEA-02", "Black tea", "tea", "7.50"),
@@ -28,7 +45,7 @@ PRODUCTS = [
 
 
 def _order(rng: random.Random, customer_id: str, n: int, at: str) -> dict[str, Any]:
-    items = []
+    items: list[dict[str, Any]] = []
     for sku, name, category, price in rng.sample(PRODUCTS, rng.randint(1, 3)):
         items.append({"sku": sku, "name": name, "category": category, "quantity": rng.randint(1, 2), "price": price})
     total = sum(float(i["price"]) * i["quantity"] for i in items)
@@ -38,7 +55,13 @@ def _order(rng: random.Random, customer_id: str, n: int, at: str) -> dict[str, A
         "customer_id": customer_id,
         "occurred_at": at,
         "source": rng.choice(["webshop", "webshop", "pos"]),
-        "properties": {"order_id": f"{customer_id}-o{n}", "total": f"{total:.2f}", "currency": "EUR", "items": items, "channel": rng.choice(["webshop", "store", "app"])},
+        "properties": {
+            "order_id": f"{customer_id}-o{n}",
+            "total": f"{total:.2f}",
+            "currency": "EUR",
+            "items": items,
+            "channel": rng.choice(["webshop", "store", "app"]),
+        },
     }
 
 
@@ -55,11 +78,31 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
         for cid in ids:
             at = clock.iso(now - timedelta(minutes=rng.randint(0, 600)))
             if signup[cid] == day:
-                batch.append({"event_id": f"up-{cid}", "type": "customer.upserted", "customer_id": cid, "occurred_at": at, "source": "webshop",
-                              "properties": {"email": f"{cid}@customers.example", "first_name": rng.choice(FIRST_NAMES), "locale": rng.choice(["en", "de", "nl"])}})
+                batch.append(
+                    {
+                        "event_id": f"up-{cid}",
+                        "type": "customer.upserted",
+                        "customer_id": cid,
+                        "occurred_at": at,
+                        "source": "webshop",
+                        "properties": {
+                            "email": f"{cid}@customers.example",
+                            "first_name": rng.choice(FIRST_NAMES),
+                            "locale": rng.choice(["en", "de", "nl"]),
+                        },
+                    }
+                )
                 if rng.random() < 0.85:
-                    batch.append({"event_id": f"consent-{cid}", "type": "consent.changed", "customer_id": cid, "occurred_at": at, "source": "webshop",
-                                  "properties": {"purpose": "newsletter", "status": "opt_in", "proof": {"form": "signup"}}})
+                    batch.append(
+                        {
+                            "event_id": f"consent-{cid}",
+                            "type": "consent.changed",
+                            "customer_id": cid,
+                            "occurred_at": at,
+                            "source": "webshop",
+                            "properties": {"purpose": "newsletter", "status": "opt_in", "proof": {"form": "signup"}},
+                        }
+                    )
             elif signup[cid] < day and rng.random() < propensity[cid]:
                 orders[cid] += 1
                 batch.append(_order(rng, cid, orders[cid], at))
@@ -75,13 +118,19 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
                 client.request("POST", f"/_local/outbox/{mail['message_id']}/events", {"type": "Open"}, key=False)
                 sent["opens"] += 1
                 if rng.random() < 0.35:
-                    client.request("POST", f"/_local/outbox/{mail['message_id']}/events", {"type": "Click", "detail": {"link": "https://shop.example/tea"}}, key=False)
+                    client.request(
+                        "POST",
+                        f"/_local/outbox/{mail['message_id']}/events",
+                        {"type": "Click", "detail": {"link": "https://shop.example/tea"}},
+                        key=False,
+                    )
                     sent["clicks"] += 1
         client.advance(days=1)
     return sent
 
 
 def collect(stack: LocalStack) -> dict[str, Any]:
+    from nudgeloop.adapters.aws import client
     from nudgeloop.dal import repo
     from nudgeloop.dal.models import CustomerModel, EventModel
 
@@ -92,7 +141,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     outbox = stack.outbox()
     mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
     assert stack.res is not None
-    sfn = stack.res and __import__("nudgeloop.adapters.aws", fromlist=["client"]).client("stepfunctions")
+    sfn = client("stepfunctions")
     journeys: Counter[str] = Counter()
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn):
         journeys.update(e["status"] for e in page["executions"])
@@ -127,14 +176,18 @@ def render_html(report: dict[str, Any]) -> str:
         )
 
     def table(title: str, rows: dict[str, Any]) -> str:
-        body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</td></tr>" for k, v in rows.items())
+        body = "".join(
+            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</td></tr>"
+            for k, v in rows.items()
+        )
         return f"<h2>{html.escape(title)}</h2><table><tbody>{body or '<tr><td>none</td></tr>'}</tbody></table>"
 
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>Nudgeloop demo report</title>"
         "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px;border-bottom:1px solid #ddd}</style></head><body>"
         f"<h1>Nudgeloop demo report</h1><p>Simulated clock at the end: {html.escape(report['now'])}</p>"
-        f"<h2>Customer staircase</h2><svg width='700' height='220' role='img' aria-label='customers per segment'>{''.join(bars)}</svg>"
+        "<h2>Customer staircase</h2>"
+        f"<svg width='700' height='220' role='img' aria-label='customers per segment'>{''.join(bars)}</svg>"
         + table("Migrations", report["migrations"])
         + table("Journeys", report["journeys"])
         + table("Mails sent (campaign/step)", report["mails"])

@@ -22,7 +22,7 @@ settings = boot("customers_table", "events_table", "signing_secret_name")
 app = APIGatewayRestResolver()
 
 
-def _error(status: int, field: str, reason: str) -> Response:
+def _error(status: int, field: str, reason: str) -> Response[Any]:
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
@@ -31,13 +31,13 @@ def _error(status: int, field: str, reason: str) -> Response:
 
 
 @app.exception_handler(ingest.BadRequest)
-def _bad_request(exc: ingest.BadRequest) -> Response:
+def _bad_request(exc: ingest.BadRequest) -> Response[Any]:
     return _error(exc.status, exc.field, exc.reason)
 
 
 @app.post("/v1/events")
 @tracer.capture_method
-def post_events() -> Response:
+def post_events() -> Response[Any]:
     raw = ingest.parse_batch(app.current_event.body)
     result = ingest.accept_batch(raw, settings.max_future_skew_s)
     metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
@@ -48,14 +48,14 @@ def post_events() -> Response:
 
 @app.get("/v1/customers/<customer_id>")
 @tracer.capture_method
-def get_customer(customer_id: str) -> Response:
+def get_customer(customer_id: str) -> Response[Any]:
     found = customers.view(customer_id)
     if found is None:
         return _error(404, "customer_id", "no such customer")
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
-def _unsubscribe_claims() -> dict[str, Any] | Response:
+def _unsubscribe_claims() -> dict[str, Any] | Response[Any]:
     token = app.current_event.get_query_string_value("token")
     if not token:
         return _error(400, "token", "token is required")
@@ -66,7 +66,7 @@ def _unsubscribe_claims() -> dict[str, Any] | Response:
 
 
 @app.get("/v1/unsubscribe")
-def unsubscribe_page() -> Response:
+def unsubscribe_page() -> Response[Any]:
     claims = _unsubscribe_claims()
     if isinstance(claims, Response):
         return claims
@@ -81,7 +81,7 @@ def unsubscribe_page() -> Response:
 
 
 @app.post("/v1/unsubscribe")
-def unsubscribe() -> Response:
+def unsubscribe() -> Response[Any]:
     """RFC 8058 one-click: no cookies, no login; opts out at once through the normal event path."""
     claims = _unsubscribe_claims()
     if isinstance(claims, Response):

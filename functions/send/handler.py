@@ -12,7 +12,13 @@ from nudgeloop.runtime import boot
 from nudgeloop.services import sender
 
 settings = boot(
-    "customers_table", "engine_table", "templates_bucket", "configuration_set", "sender", "public_base_url", "signing_secret_name"
+    "customers_table",
+    "engine_table",
+    "templates_bucket",
+    "configuration_set",
+    "sender",
+    "public_base_url",
+    "signing_secret_name",
 )
 
 
@@ -29,4 +35,4 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         signing_key=signing_key(settings.signing_secret_name),
     )
     metrics.add_metric(name=f"Mail_{result['status']}", unit="Count", value=1)
-    return result
+    return dict(result)

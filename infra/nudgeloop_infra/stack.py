@@ -77,9 +77,7 @@ class NudgeloopStack(cdk.Stack):
             send_function=sending.function,
         )
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
-        acknowledge_grant_wildcards(
-            self, data.tables.values(), data.buckets.values(), functions.functions.values()
-        )
+        acknowledge_grant_wildcards(self, data.tables.values(), data.buckets.values(), functions.functions.values())
         cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
         cdk.CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
         cdk.CfnOutput(self, "TemplatesBucket", value=data.buckets["templates"].bucket_name)

@@ -39,7 +39,11 @@ def settle(client: Client) -> None:
 
 def test_closed_loop_over_http(http: Client) -> None:
     # 1. events in, with counts of accepted, duplicate and rejected
-    status, body = http.request("POST", "/v1/events", {"events": [upsert("shop-1"), consent("shop-1"), order("shop-1", "A-1"), {"type": "order.completed"}]})
+    status, body = http.request(
+        "POST",
+        "/v1/events",
+        {"events": [upsert("shop-1"), consent("shop-1"), order("shop-1", "A-1"), {"type": "order.completed"}]},
+    )
     assert status == 202
     assert (body["accepted"], body["duplicates"]) == (3, 0)
     assert body["rejected"][0]["index"] == 3 and body["rejected"][0]["field"].startswith("events[3]")
@@ -58,7 +62,11 @@ def test_closed_loop_over_http(http: Client) -> None:
     assert status == 200 and len(outbox) == 1
     mail = outbox[0]
     assert {k: mail[k] for k in ("to", "campaign_id", "step_id", "customer_id")} == {
-        "to": "shop-1@customers.example", "campaign_id": "welcome", "step_id": "welcome", "customer_id": "shop-1"}
+        "to": "shop-1@customers.example",
+        "campaign_id": "welcome",
+        "step_id": "welcome",
+        "customer_id": "shop-1",
+    }
     assert "Hi Ada" in mail["subject"] and "Hi Ada" in mail["html"] and "Hi Ada" in mail["text"]
     assert set(mail) >= {"from", "headers", "sent_at"}
     assert mail["headers"]["List-Unsubscribe"].startswith(f"<{http.url}/v1/unsubscribe?token=")
@@ -92,8 +100,13 @@ def test_http_errors_are_json(http: Client) -> None:
 def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int) -> None:
     exe = str(Path(sys.executable).parent / "nudgeloop")
     env = {**os.environ, "NUDGELOOP_API_KEY": "secret-local"}
-    proc = subprocess.Popen([exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat()],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat()],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         deadline = time.monotonic() + 120
@@ -106,8 +119,13 @@ def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int
         client = Client(f"http://127.0.0.1:{port}", "secret-local")
         status, body = client.request("POST", "/v1/events", {"events": [upsert("p1")]})
         assert (status, body["accepted"]) == (202, 1)
-        assert Client(f"http://127.0.0.1:{port}", "local-dev-key").request("POST", "/v1/events", {"events": [upsert("p1")]})[0] == 403
-        out = subprocess.run([exe, "local", "advance", "--days", "1", "--url", client.url], capture_output=True, text=True, check=True)
+        assert (
+            Client(f"http://127.0.0.1:{port}", "local-dev-key").request("POST", "/v1/events", {"events": [upsert("p1")]})[0]
+            == 403
+        )
+        out = subprocess.run(
+            [exe, "local", "advance", "--days", "1", "--url", client.url], capture_output=True, text=True, check=True
+        )
         assert json.loads(out.stdout)["now"].startswith("2026-01-02")
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -117,8 +135,13 @@ def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int
 @pytest.mark.slow
 def test_demo_drives_the_loop_and_writes_a_report(tmp_path: Path) -> None:
     exe = str(Path(sys.executable).parent / "nudgeloop")
-    proc = subprocess.run([exe, "demo", "--customers", "12", "--days", "8", "--seed", "3", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=600, check=False)
+    proc = subprocess.run(
+        [exe, "demo", "--customers", "12", "--days", "8", "--seed", "3", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["problems"] == []

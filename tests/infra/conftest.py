@@ -22,11 +22,22 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     layer = work / "layer" / "python"
     shutil.copytree(ROOT / "layers/common/nudgeloop", layer / "nudgeloop")
     out = work / "cdk.out"
-    env = {**os.environ, "CDK_OUTDIR": str(out), "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-           "CDK_CONTEXT_JSON": json.dumps({"layer_dir": str(work / "layer"), "sender": "Shop <news@shop.example>"})}
-    proc = subprocess.run([sys.executable, str(ROOT / "infra/app.py")], env=env, capture_output=True, text=True, timeout=600, check=False)
-    return {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "out": out,
-            "template": json.loads((out / "Nudgeloop.template.json").read_text()) if proc.returncode == 0 else None}
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(out),
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "CDK_CONTEXT_JSON": json.dumps({"layer_dir": str(work / "layer"), "sender": "Shop <news@shop.example>"}),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "infra/app.py")], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    return {
+        "returncode": proc.returncode,
+        "stdout": proc.stdout,
+        "stderr": proc.stderr,
+        "out": out,
+        "template": json.loads((out / "Nudgeloop.template.json").read_text()) if proc.returncode == 0 else None,
+    }
 
 
 @pytest.fixture(scope="session")

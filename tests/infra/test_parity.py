@@ -25,8 +25,14 @@ def cdk_tables(template: dict[str, Any]) -> dict[str, Any]:
     for t in of_type(template, "AWS::DynamoDB::GlobalTable"):
         out[t["TableName"]] = {
             "key": key_schema(t["KeySchema"]),
-            "gsi": sorted((i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in t.get("GlobalSecondaryIndexes", [])),
-            "lsi": sorted((i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in t.get("LocalSecondaryIndexes", [])),
+            "gsi": sorted(
+                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
+                for i in t.get("GlobalSecondaryIndexes", [])
+            ),
+            "lsi": sorted(
+                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
+                for i in t.get("LocalSecondaryIndexes", [])
+            ),
             "ttl": (t.get("TimeToLiveSpecification") or {}).get("AttributeName"),
             "stream": (t.get("StreamSpecification") or {}).get("StreamViewType"),
         }
@@ -43,8 +49,14 @@ def local_tables(stack: Any) -> dict[str, Any]:
         ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         out[name] = {
             "key": key_schema(t["KeySchema"]),
-            "gsi": sorted((i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in t.get("GlobalSecondaryIndexes", [])),
-            "lsi": sorted((i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in t.get("LocalSecondaryIndexes", [])),
+            "gsi": sorted(
+                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
+                for i in t.get("GlobalSecondaryIndexes", [])
+            ),
+            "lsi": sorted(
+                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
+                for i in t.get("LocalSecondaryIndexes", [])
+            ),
             "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
             "stream": (t.get("StreamSpecification") or {}).get("StreamViewType"),
         }
@@ -62,12 +74,18 @@ def test_queues_match(template: dict[str, Any], stack: Any) -> None:
     cdk = {}
     for q in of_type(template, "AWS::SQS::Queue"):
         if "QueueName" in q:
-            cdk[q["QueueName"]] = (q.get("VisibilityTimeout", 30), (q.get("RedrivePolicy") or {}).get("maxReceiveCount"))
+            cdk[q["QueueName"]] = (
+                q.get("VisibilityTimeout", 30),
+                (q.get("RedrivePolicy") or {}).get("maxReceiveCount"),
+            )
     local = {}
     for url in sqs.list_queues()["QueueUrls"]:
         attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         name = url.rsplit("/", 1)[1]
-        local[name] = (int(attrs["VisibilityTimeout"]), json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] if "RedrivePolicy" in attrs else None)
+        local[name] = (
+            int(attrs["VisibilityTimeout"]),
+            json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] if "RedrivePolicy" in attrs else None,
+        )
     for name, value in local.items():
         if value[1] is None:  # DLQs: CDK leaves the default visibility timeout
             assert name in cdk and cdk[name][1] is None
@@ -98,7 +116,9 @@ def test_state_machine_definition_is_the_same(template: dict[str, Any], stack: A
 
     sm = of_type(template, "AWS::StepFunctions::StateMachine")[0]
     definition = sm["DefinitionString"]
-    text = definition if isinstance(definition, str) else "".join(p if isinstance(p, str) else "" for p in definition["Fn::Join"][1])
+    text = (
+        definition if isinstance(definition, str) else "".join(p if isinstance(p, str) else "" for p in definition["Fn::Join"][1])
+    )
     assert set(sm["DefinitionSubstitutions"]) == set(PLACEHOLDERS)
     local = client("stepfunctions").describe_state_machine(stateMachineArn=stack.res.state_machine_arn)["definition"]
     for placeholder, key in PLACEHOLDERS.items():
@@ -107,7 +127,11 @@ def test_state_machine_definition_is_the_same(template: dict[str, Any], stack: A
 
 
 def test_functions_handlers_and_settings_match(template: dict[str, Any], stack: Any) -> None:
-    cdk = {f["FunctionName"]: (f["Handler"], sorted(k for k in f["Environment"]["Variables"] if k.startswith("NL_"))) for f in of_type(template, "AWS::Lambda::Function") if "FunctionName" in f}
+    cdk = {
+        f["FunctionName"]: (f["Handler"], sorted(k for k in f["Environment"]["Variables"] if k.startswith("NL_")))
+        for f in of_type(template, "AWS::Lambda::Function")
+        if "FunctionName" in f
+    }
     local_env = stack.settings_env()
     for spec in stack.catalog.functions:
         handler, env_names = cdk[spec.name]
@@ -125,6 +149,9 @@ def test_api_routes_match(template: dict[str, Any], stack: Any) -> None:
             return path_of(parent["ParentId"]) + "/" + parent["PathPart"]
         return ""
 
-    cdk = {(m["HttpMethod"], path_of(m["ResourceId"]), m.get("ApiKeyRequired", False)) for m in of_type(template, "AWS::ApiGateway::Method")}
+    cdk = {
+        (m["HttpMethod"], path_of(m["ResourceId"]), m.get("ApiKeyRequired", False))
+        for m in of_type(template, "AWS::ApiGateway::Method")
+    }
     local = {(r.method, r.path, r.api_key_required) for r in stack.catalog.routes}
     assert cdk == local

@@ -31,8 +31,16 @@ def test_cdk_nag_reports_no_unacknowledged_errors(synth: dict[str, Any]) -> None
 def test_cfn_lint_is_clean(synth: dict[str, Any], template: dict[str, Any]) -> None:
     # W3005: CDK adds explicit DependsOn from functions to their role policies; harmless duplication.
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--ignore-checks", "W3005", "--", str(synth["out"] / "Nudgeloop.template.json")],
-        capture_output=True, text=True, check=False,
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            str(synth["out"] / "Nudgeloop.template.json"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -53,14 +61,21 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template: dict[str, Any]
         "AWS::DynamoDB::GlobalTable",
         {
             "TableName": "nudgeloop-customers",
-            "GlobalSecondaryIndexes": [Match.object_like({"IndexName": "by_review", "Projection": {"ProjectionType": "KEYS_ONLY"}})],
+            "GlobalSecondaryIndexes": [
+                Match.object_like({"IndexName": "by_review", "Projection": {"ProjectionType": "KEYS_ONLY"}})
+            ],
         },
     )
 
 
 def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(template: dict[str, Any]) -> None:
     functions = {v["Properties"]["FunctionName"]: v["Properties"] for v in resources(template, "AWS::Lambda::Function").values()}
-    assert set(functions) >= {"nudgeloop-ingest-api", "nudgeloop-send", "nudgeloop-journey-plan", "nudgeloop-segment-daily"}
+    assert set(functions) >= {
+        "nudgeloop-ingest-api",
+        "nudgeloop-send",
+        "nudgeloop-journey-plan",
+        "nudgeloop-segment-daily",
+    }
     roles = set()
     for name, props in functions.items():
         assert props["Runtime"] == "python3.14", name
@@ -69,7 +84,11 @@ def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(templat
         assert "LoggingConfig" in props, name
         roles.add(json.dumps(props["Role"]))
     assert len(roles) == len(functions)  # one least-privilege role per function
-    groups = {v["Properties"]["LogGroupName"] for v in resources(template, "AWS::Logs::LogGroup").values() if "LogGroupName" in v["Properties"]}
+    groups = {
+        v["Properties"]["LogGroupName"]
+        for v in resources(template, "AWS::Logs::LogGroup").values()
+        if "LogGroupName" in v["Properties"]
+    }
     assert {f"/aws/lambda/{n}" for n in functions} <= groups
 
 
@@ -78,8 +97,18 @@ def test_ingest_api_function_can_only_insert_events(template: dict[str, Any]) ->
     api_policy = next(p for k, p in policies.items() if "ingestapiRole" in k)
     statements = api_policy["Properties"]["PolicyDocument"]["Statement"]
     assert "ses:" not in json.dumps(statements)
-    writes = [s for s in statements if any(a in json.dumps(s["Action"]) for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"))]
-    assert writes == [{"Action": "dynamodb:PutItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("DataEventsTable")), "Arn"]}}]
+    writes = [
+        s
+        for s in statements
+        if any(a in json.dumps(s["Action"]) for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"))
+    ]
+    assert writes == [
+        {
+            "Action": "dynamodb:PutItem",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("DataEventsTable")), "Arn"]},
+        }
+    ]
     send_policy = next(p for k, p in policies.items() if "sendRole" in k)
     assert "ses:SendRawEmail" in json.dumps(send_policy)
     assert "identity/*" not in json.dumps(send_policy)
@@ -89,7 +118,8 @@ def test_events_stream_feeds_the_processor_with_retries_and_a_dlq(template: dict
     from aws_cdk.assertions import Match
 
     assertions(template).has_resource_properties(
-        "AWS::DynamoDB::GlobalTable", {"TableName": "nudgeloop-events", "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}}
+        "AWS::DynamoDB::GlobalTable",
+        {"TableName": "nudgeloop-events", "StreamSpecification": {"StreamViewType": "NEW_IMAGE"}},
     )
     assertions(template).has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
@@ -124,9 +154,13 @@ def test_api_routes_require_keys_except_unsubscribe(template: dict[str, Any]) ->
 
 def test_ses_configuration_set_publishes_events_to_eventbridge(template: dict[str, Any]) -> None:
     assertions(template).has_resource_properties("AWS::SES::ConfigurationSet", {"Name": "nudgeloop-mail"})
-    dest = next(iter(resources(template, "AWS::SES::ConfigurationSetEventDestination").values()))["Properties"]["EventDestination"]
+    dest = next(iter(resources(template, "AWS::SES::ConfigurationSetEventDestination").values()))["Properties"][
+        "EventDestination"
+    ]
     assert "EventBridgeDestination" in dest
-    assert {"DELIVERY", "OPEN", "CLICK", "BOUNCE", "COMPLAINT"} <= set(dest["MatchingEventTypes"]) | {t.upper() for t in dest["MatchingEventTypes"]}
+    assert {"DELIVERY", "OPEN", "CLICK", "BOUNCE", "COMPLAINT"} <= set(dest["MatchingEventTypes"]) | {
+        t.upper() for t in dest["MatchingEventTypes"]
+    }
 
 
 def test_state_machine_is_standard_logged_and_traced(template: dict[str, Any]) -> None:

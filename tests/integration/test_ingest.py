@@ -8,7 +8,9 @@ from tests.conftest import consent, get_customer, order, post_events, upsert
 
 
 def test_accepts_valid_events_and_reports_rejections_by_index(stack) -> None:
-    status, body = post_events(stack, [upsert("c1"), {"type": "nope", "customer_id": "c1", "occurred_at": "2026-01-01T00:00:00Z"}])
+    status, body = post_events(
+        stack, [upsert("c1"), {"type": "nope", "customer_id": "c1", "occurred_at": "2026-01-01T00:00:00Z"}]
+    )
     assert status == 202
     assert body["accepted"] == 1
     assert body["rejected"] == [{"index": 1, "field": "events[1].type", "reason": "unknown event type: nope"}]
@@ -63,9 +65,18 @@ def test_redelivered_stream_records_change_nothing(stack) -> None:
     item = client("dynamodb").get_item(
         TableName=stack.catalog.table("events").name, Key={"customer_id": {"S": "c1"}, "event_id": {"S": "ord-c1-o1"}}
     )["Item"]
-    record = {"eventID": "1", "eventName": "INSERT", "eventSource": "aws:dynamodb", "awsRegion": "eu-west-1",
-              "dynamodb": {"Keys": {"customer_id": item["customer_id"], "event_id": item["event_id"]}, "NewImage": item,
-                           "SequenceNumber": "1", "StreamViewType": "NEW_IMAGE"}}
+    record = {
+        "eventID": "1",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": {
+            "Keys": {"customer_id": item["customer_id"], "event_id": item["event_id"]},
+            "NewImage": item,
+            "SequenceNumber": "1",
+            "StreamViewType": "NEW_IMAGE",
+        },
+    }
     for _ in range(2):  # at-least-once delivery: the same record twice
         assert stack.call("ingest_process", {"Records": [record]}) == {"batchItemFailures": []}
     stack.settle()
@@ -102,7 +113,18 @@ def test_refund_moves_the_customer_back(stack) -> None:
     post_events(stack, [upsert("c1"), order("c1", "o1")])
     stack.settle()
     assert get_customer(stack, "c1")[1]["segment"] == "new"
-    post_events(stack, [{"event_id": "r1", "type": "order.refunded", "customer_id": "c1", "occurred_at": "2026-01-01T08:00:00Z", "properties": {"order_id": "o1"}}])
+    post_events(
+        stack,
+        [
+            {
+                "event_id": "r1",
+                "type": "order.refunded",
+                "customer_id": "c1",
+                "occurred_at": "2026-01-01T08:00:00Z",
+                "properties": {"order_id": "o1"},
+            }
+        ],
+    )
     stack.settle()
     customer = get_customer(stack, "c1")[1]
     assert customer["segment"] == "prospect"
@@ -117,8 +139,17 @@ def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> 
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     # stored without validation (as an older release might have): processing cannot succeed
-    repo.store_event(Event(event_id="bad", type="order.completed", customer_id="c9", occurred_at=at, source="api",
-                           properties={"total": "1"}, received_at=at))
+    repo.store_event(
+        Event(
+            event_id="bad",
+            type="order.completed",
+            customer_id="c9",
+            occurred_at=at,
+            source="api",
+            properties={"total": "1"},
+            received_at=at,
+        )
+    )
     post_events(stack, [upsert("c1")])
     stack.settle()
     assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1

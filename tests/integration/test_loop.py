@@ -45,7 +45,11 @@ def test_repeated_migration_events_start_nothing_new_and_send_nothing_twice(stac
     replay = segmenting.BusEvent(
         source=segmenting.SOURCE,
         detail_type="SegmentMigrated",
-        detail={"customer_id": "c1", **{k: migration.properties[k] for k in ("from", "to", "on", "reason", "staircase_version")}, "at": migration.occurred_at},
+        detail={
+            "customer_id": "c1",
+            **{k: migration.properties[k] for k in ("from", "to", "on", "reason", "staircase_version")},
+            "at": migration.occurred_at,
+        },
     )
     for _ in range(3):
         EventBridgePublisher(stack.catalog.bus_name).publish([replay])
@@ -57,8 +61,14 @@ def test_repeated_migration_events_start_nothing_new_and_send_nothing_twice(stac
 def test_send_task_called_twice_sends_once(stack) -> None:
     welcome_customer(stack)
     run = journeys(stack)[0]
-    request = {"customer_id": "c1", "campaign_id": "welcome", "step_id": "welcome", "template": "welcome",
-               "consent_purpose": "newsletter", "execution": run["name"]}
+    request = {
+        "customer_id": "c1",
+        "campaign_id": "welcome",
+        "step_id": "welcome",
+        "template": "welcome",
+        "consent_purpose": "newsletter",
+        "execution": run["name"],
+    }
     assert stack.call("send", request)["status"] == "duplicate"
     assert len(stack.outbox()) == 1
 

@@ -59,7 +59,11 @@ def test_execution_names_are_deterministic_and_valid(welcome: Campaign) -> None:
     [
         ("id: Bad Id\nname: x\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: exit}]", "id"),
         ("id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\nsteps: []", "steps"),
-        ("id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: branch, if: {}, then: nowhere, else: end}]", "unknown target"),
+        (
+            "id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\n"
+            "steps: [{id: a, type: branch, if: {}, then: nowhere, else: end}]",
+            "unknown target",
+        ),
         ("id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: wait}]", "days or hours"),
         ("id: [unclosed", "YAML"),
     ],

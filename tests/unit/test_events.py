@@ -14,7 +14,12 @@ def good(**over):
         "type": "order.completed",
         "customer_id": "c-1",
         "occurred_at": "2026-03-01T10:00:00Z",
-        "properties": {"order_id": "o-1", "total": "19.90", "currency": "EUR", "items": [{"sku": "A", "price": "19.90"}]},
+        "properties": {
+            "order_id": "o-1",
+            "total": "19.90",
+            "currency": "EUR",
+            "items": [{"sku": "A", "price": "19.90"}],
+        },
     }
     return {**base, **over}
 
@@ -41,9 +46,21 @@ def test_content_id_differs_when_content_differs() -> None:
         (good(occurred_at="yesterday"), "events[3].occurred_at", "datetime"),
         (good(occurred_at="2026-03-01T10:00:00"), "events[3].occurred_at", "timezone"),
         (good(occurred_at="2026-03-02T10:00:00Z"), "events[3].occurred_at", "future"),
-        (good(properties={"order_id": "o", "total": "abc", "currency": "EUR"}), "events[3].properties.total", "decimal"),
-        (good(properties={"order_id": "o", "total": "1", "currency": "euro"}), "events[3].properties.currency", "pattern"),
-        (good(properties={"order_id": "o", "total": "1", "currency": "EUR", "items": [{"sku": "A"}]}), "events[3].properties.items[0].price", "required"),
+        (
+            good(properties={"order_id": "o", "total": "abc", "currency": "EUR"}),
+            "events[3].properties.total",
+            "decimal",
+        ),
+        (
+            good(properties={"order_id": "o", "total": "1", "currency": "euro"}),
+            "events[3].properties.currency",
+            "pattern",
+        ),
+        (
+            good(properties={"order_id": "o", "total": "1", "currency": "EUR", "items": [{"sku": "A"}]}),
+            "events[3].properties.items[0].price",
+            "required",
+        ),
         (good(surprise=1), "events[3].surprise", "not permitted"),
     ],
 )
@@ -59,7 +76,12 @@ def test_events_years_in_the_past_are_valid_historical_imports() -> None:
 
 
 def test_customer_email_is_validated_and_lowercased() -> None:
-    raw = {"type": "customer.upserted", "customer_id": "c", "occurred_at": "2026-03-01T10:00:00Z", "properties": {"email": "Ada@Example.COM"}}
+    raw = {
+        "type": "customer.upserted",
+        "customer_id": "c",
+        "occurred_at": "2026-03-01T10:00:00Z",
+        "properties": {"email": "Ada@Example.COM"},
+    }
     event = validate_event(raw, 0, NOW, SKEW)
     assert isinstance(event, Event) and event.properties["email"] == "ada@example.com"
     raw["properties"] = {"email": "not-an-address"}

@@ -19,7 +19,9 @@ def render(templates: dict[str, str], context: dict) -> tuple[str, str, str]:
 
 
 def test_profile_fields_cannot_inject_markup() -> None:
-    _s, html, text = render(TEMPLATES, {"customer": {"first_name": "<script>x</script>"}, "salutation": "Hi", "unsubscribe_url": "u"})
+    _s, html, text = render(
+        TEMPLATES, {"customer": {"first_name": "<script>x</script>"}, "salutation": "Hi", "unsubscribe_url": "u"}
+    )
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<script>x</script>" in text  # plain text is not HTML
 
@@ -37,8 +39,13 @@ def test_missing_variables_are_errors_not_blank_mails() -> None:
 
 def test_one_click_unsubscribe_headers_survive_mime_round_trip() -> None:
     msg = mail.build_message(
-        sender="Shop <news@shop.example>", recipient="ada@example.com", subject="Hi", html="<p>x</p>", text="x",
-        sent_at=datetime(2026, 1, 1, tzinfo=UTC), unsubscribe_url="https://api.example/v1/unsubscribe?token=abc",
+        sender="Shop <news@shop.example>",
+        recipient="ada@example.com",
+        subject="Hi",
+        html="<p>x</p>",
+        text="x",
+        sent_at=datetime(2026, 1, 1, tzinfo=UTC),
+        unsubscribe_url="https://api.example/v1/unsubscribe?token=abc",
     )
     parsed = BytesParser(policy=policy.default).parsebytes(msg.as_bytes())
     assert parsed["List-Unsubscribe"] == "<https://api.example/v1/unsubscribe?token=abc>"

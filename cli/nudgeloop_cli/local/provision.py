@@ -82,7 +82,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     s3 = boto3.client("s3", region_name=region)
     for key in cat.bucket_stems:
         name = cat.bucket_name(key, ACCOUNT, region)
-        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         out.buckets[key] = name
     sqs = boto3.client("sqs", region_name=region)
@@ -108,7 +108,9 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     for rule in cat.rules:
         events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
         events.put_targets(
-            Rule=rule.name, EventBusName=rule.bus, Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key]}]
+            Rule=rule.name,
+            EventBusName=rule.bus,
+            Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key]}],
         )
     ses = boto3.client("sesv2", region_name=region)
     ses.create_email_identity(EmailIdentity=sender_domain)

@@ -16,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -116,7 +117,10 @@ class LocalStack:
         self.public_base_url = public_base_url
         self.sender = sender
         self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # one driver at a time (settle, advance)
+        # moto's backends are not thread-safe; Step Functions runs executions in threads. Every
+        # call into moto from handlers or the driver holds this lock (AWS itself needs no such thing).
+        self.aws_lock = threading.RLock()
         self._inflight = 0
         self._inflight_lock = threading.Lock()
         self._mock: Any = None
@@ -147,6 +151,7 @@ class LocalStack:
             "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         }.items():
             os.environ[var] = value
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         self._mock = mock_aws(config={"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         aws.reset()
@@ -156,7 +161,7 @@ class LocalStack:
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
             return runtime._invoke_from_states(function_name, body, response_headers)
 
-        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
         for name, value in self.settings_env().items():
@@ -211,11 +216,19 @@ class LocalStack:
         return FakeContext(spec.name, spec.memory_mb, self.res.function_arns[key], str(uuid.uuid4()))
 
     def call(self, key: str, event: dict[str, Any]) -> Any:
-        self.counters[key] = self.counters.get(key, 0) + 1
-        return self.handlers[key](event, self._context(key))
+        from nudgeloop.observability import metrics
+
+        with self.aws_lock:
+            self.counters[key] = self.counters.get(key, 0) + 1
+            try:
+                return self.handlers[key](event, self._context(key))
+            finally:
+                # Metrics are disabled locally (no EMF lines on stdout), but Powertools keeps
+                # disabled metrics in memory and prints them once 100 accumulate: drop them.
+                metrics.clear_metrics()
 
     def _invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        name = function_arn.split(":")[-1]
+        name = function_arn.rsplit(":", maxsplit=1)[-1]
         spec = next((f for f in self.catalog.functions if f.name == name), None)
         if spec is None:
             raise LocalError(f"no local handler for {function_arn}")
@@ -235,12 +248,24 @@ class LocalStack:
             with self._inflight_lock:
                 self._inflight -= 1
 
-    def api(self, method: str, path: str, *, headers: dict[str, str] | None = None, body: str | None = None, query: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], str]:
         """What API Gateway does in front of the ingest function: route, API key, proxy event."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         route = self._match_route(method, path)
         if route is None:
-            return 403 if method not in ("GET", "POST", "PUT", "DELETE") else 404, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})
+            return (
+                403 if method not in ("GET", "POST", "PUT", "DELETE") else 404,
+                {"content-type": "application/json"},
+                json.dumps({"message": "Missing Authentication Token"}),
+            )
         spec, params = route
         if spec.api_key_required and headers.get("x-api-key") != self.api_key:
             return 403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"})
@@ -286,7 +311,9 @@ class LocalStack:
 
     def _streams_client(self) -> Any:
         # moto serves DynamoDB Streams only on the regional endpoint, not the account-based one.
-        return boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
+        return boto3.client(
+            "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
+        )
 
     def pump_streams(self) -> int:
         """What the Lambda event source mapping does for a table stream: batches of records,
@@ -303,7 +330,11 @@ class LocalStack:
                 iterator = streams.get_shard_iterator(
                     StreamArn=arn,
                     ShardId=shard_id,
-                    **({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position} if position else {"ShardIteratorType": "TRIM_HORIZON"}),
+                    **(
+                        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+                        if position
+                        else {"ShardIteratorType": "TRIM_HORIZON"}
+                    ),
                 )["ShardIterator"]
                 fetched = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)["Records"]
                 if not fetched:
@@ -318,7 +349,9 @@ class LocalStack:
                     result = self.call(spec.function_key, event) or {}
                     failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
                     if failed:
-                        self.failures.append({"function": spec.function_key, "error": "BatchItemFailure", "message": ", ".join(failed)})
+                        self.failures.append(
+                            {"function": spec.function_key, "error": "BatchItemFailure", "message": ", ".join(failed)}
+                        )
                 except Exception as exc:  # the whole batch failed
                     self.failures.append({"function": spec.function_key, "error": type(exc).__name__, "message": str(exc)[:500]})
                     failed = [records[0]["dynamodb"]["SequenceNumber"]]
@@ -336,8 +369,17 @@ class LocalStack:
                         QueueUrl=self.res.dlq_urls[spec.dlq_name],
                         MessageBody=json.dumps(
                             {
-                                "requestContext": {"condition": "RetryAttemptsExhausted", "approximateInvokeCount": attempts},
-                                "DDBStreamBatchInfo": {"shardId": shard_id, "startSequenceNumber": first, "endSequenceNumber": first, "streamArn": arn, "batchSize": 1},
+                                "requestContext": {
+                                    "condition": "RetryAttemptsExhausted",
+                                    "approximateInvokeCount": attempts,
+                                },
+                                "DDBStreamBatchInfo": {
+                                    "shardId": shard_id,
+                                    "startSequenceNumber": first,
+                                    "endSequenceNumber": first,
+                                    "streamArn": arn,
+                                    "batchSize": 1,
+                                },
                                 "keys": failed_record["dynamodb"]["Keys"],
                             }
                         ),
@@ -362,6 +404,10 @@ class LocalStack:
         }
 
     def pump_once(self) -> int:
+        with self.aws_lock:
+            return self._pump_once()
+
+    def _pump_once(self) -> int:
         """Deliver up to one batch from every stream and queue to its consumer; returns records handled."""
         assert self.res is not None
         handled = self.pump_streams()
@@ -416,11 +462,14 @@ class LocalStack:
             if self._inflight:
                 return False
         assert self.res is not None
-        sfn = aws.client("stepfunctions")
-        running: set[str] = set()
-        for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=self.res.state_machine_arn, statusFilter="RUNNING"):
-            running.update(e["name"] for e in page["executions"])
-        return running <= repo.parked_executions()
+        with self.aws_lock:
+            sfn = aws.client("stepfunctions")
+            running: set[str] = set()
+            for page in sfn.get_paginator("list_executions").paginate(
+                stateMachineArn=self.res.state_machine_arn, statusFilter="RUNNING"
+            ):
+                running.update(e["name"] for e in page["executions"])
+            return running <= repo.parked_executions()
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""
@@ -436,7 +485,9 @@ class LocalStack:
                         raise LocalError("journeys did not settle in time")
                     time.sleep(0.005)
                     continue
-                if any(True for _ in repo.due_timers(self.clock.now())):
+                with self.aws_lock:
+                    due = any(True for _ in repo.due_timers(self.clock.now()))
+                if due:
                     self.call("journey_wake", self._scheduled_event("journey_wake"))
                     continue
                 if self.pump_once():
@@ -458,6 +509,10 @@ class LocalStack:
         }
 
     def _next_fire(self) -> tuple[datetime, str] | None:
+        with self.aws_lock:
+            return self._next_fire_locked()
+
+    def _next_fire_locked(self) -> tuple[datetime, str] | None:
         from nudgeloop.dal import repo
 
         candidates: list[tuple[datetime, str]] = []
@@ -511,6 +566,10 @@ class LocalStack:
     # ------------------------------------------------------------------ SES stand-in
 
     def emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
+        with self.aws_lock:
+            self._emit_ses_event(message_id, event_type, extra)
+
+    def _emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
         """Publish an SES event as the configuration set's EventBridge destination would."""
         detail_types = {
             "Delivery": ("Email Delivered", "delivery"),
@@ -532,13 +591,22 @@ class LocalStack:
                 "timestamp": now,
                 "messageId": message_id,
                 "source": message.source,
-                "destination": list(message.destinations.get("ToAddresses", [])) if isinstance(message.destinations, dict) else list(message.destinations or []),
+                "destination": list(message.destinations.get("ToAddresses", []))
+                if isinstance(message.destinations, dict)
+                else list(message.destinations or []),
                 "tags": {"ses:configuration-set": [self.catalog.configuration_set]},
             },
             key: {"timestamp": now, **(extra or {})},
         }
         aws.client("events").put_events(
-            Entries=[{"Source": "aws.ses", "DetailType": detail_type, "Detail": json.dumps(detail), "EventBusName": "default"}]
+            Entries=[
+                {
+                    "Source": "aws.ses",
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": "default",
+                }
+            ]
         )
 
     def _ses_backend(self) -> Any:
@@ -550,6 +618,10 @@ class LocalStack:
         return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
 
     def outbox(self) -> list[dict[str, Any]]:
+        with self.aws_lock:
+            return self._outbox()
+
+    def _outbox(self) -> list[dict[str, Any]]:
         from nudgeloop.dal import repo
 
         mails = []
@@ -563,7 +635,10 @@ class LocalStack:
             record = repo.message_record(message.id) or {}
             sent_at = None
             if record:
-                entry = next((e for e in repo.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id), None)
+                entry = next(
+                    (e for e in repo.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id),
+                    None,
+                )
                 sent_at = (entry.data or {}).get("sent_at") if entry else None
             mails.append(
                 {
@@ -602,9 +677,17 @@ class LocalStack:
         self.push_directory("campaigns", ROOT / "campaigns" / "examples", "campaigns/")
 
     def dlq_depths(self) -> dict[str, int]:
+        with self.aws_lock:
+            return self._dlq_depths()
+
+    def _dlq_depths(self) -> dict[str, int]:
         assert self.res is not None
         sqs = boto3.client("sqs", region_name=REGION)
         return {
-            name: int(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
+            name: int(
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                    "ApproximateNumberOfMessages"
+                ]
+            )
             for name, url in self.res.dlq_urls.items()
         }

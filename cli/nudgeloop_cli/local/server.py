@@ -64,7 +64,7 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
         def _serve(self, method: str) -> None:
@@ -82,7 +82,7 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
                         status, headers, body = stack.api(
                             method,
                             parts.path,
-                            headers={k: v for k, v in self.headers.items()},
+                            headers=dict(self.headers.items()),
                             body=raw or None,
                             query=dict(parse_qsl(parts.query)),
                         )
@@ -97,16 +97,16 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self._serve("GET")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._serve("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._serve("PUT")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._serve("DELETE")
 
     server = ThreadingHTTPServer((host, port), Handler)

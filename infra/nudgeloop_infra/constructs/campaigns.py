@@ -13,10 +13,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from nudgeloop_infra.nag import acknowledge
-
 from nudgeloop.journey_definition import PLACEHOLDERS, definition
 from nudgeloop.resources import Catalog
+from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 from .functions import FunctionFactory

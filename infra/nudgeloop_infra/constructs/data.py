@@ -8,9 +8,8 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secrets
 from constructs import Construct
 
-from nudgeloop_infra.nag import acknowledge
-
 from nudgeloop.resources import Catalog, IndexSpec
+from nudgeloop_infra.nag import acknowledge
 
 _TYPES = {"S": ddb.AttributeType.STRING, "N": ddb.AttributeType.NUMBER, "B": ddb.AttributeType.BINARY}
 
@@ -36,9 +35,7 @@ class Data(Construct):
                 sort_key=_attr(spec.sort_key) if spec.sort_key else None,
                 billing=ddb.Billing.on_demand(),
                 encryption=ddb.TableEncryptionV2.aws_managed_key(),
-                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(
-                    point_in_time_recovery_enabled=True
-                ),
+                point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
                 time_to_live_attribute=spec.ttl_attribute,
                 dynamo_stream=ddb.StreamViewType(spec.stream_view) if spec.stream_view else None,
                 deletion_protection=True,

@@ -12,10 +12,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from nudgeloop_infra.nag import acknowledge
-
 from nudgeloop.config import env_name
 from nudgeloop.resources import Catalog
+from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 
@@ -132,9 +131,7 @@ class FunctionFactory(Construct):
             description=f"Least-privilege role of {spec.name}",
         )
         role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
-            )
+            iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
         )
         fn = lambda_.Function(
             self,

@@ -10,9 +10,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from nudgeloop_infra.nag import acknowledge
-
 from nudgeloop.resources import Catalog
+from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 from .functions import FunctionFactory
@@ -102,8 +101,10 @@ class IngestApi(Construct):
             self.api,
             {
                 "AwsSolutions-APIG2": "Requests are validated by the handler's models so that every rejection names the field.",
-                "AwsSolutions-APIG3": "WAF is deployment-specific; attach a web ACL to the stage where needed (docs/operations.md).",
-                "AwsSolutions-APIG4": "Webshops authenticate with API keys (usage plan); unsubscribe links authenticate with signed tokens.",
+                "AwsSolutions-APIG3": "WAF is deployment-specific; attach a web ACL to the stage where needed "
+                "(docs/operations.md).",
+                "AwsSolutions-APIG4": "Webshops authenticate with API keys (usage plan); unsubscribe links "
+                "authenticate with signed tokens.",
                 "AwsSolutions-COG4": "No end-user pool: machine clients use API keys, recipients use signed tokens.",
                 "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                 "AmazonAPIGatewayPushToCloudWatchLogs]": "API Gateway's account-level logging role uses AWS's managed "

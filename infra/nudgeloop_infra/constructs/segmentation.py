@@ -7,18 +7,15 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from nudgeloop_infra.nag import acknowledge
-
 from nudgeloop.resources import Catalog
+from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 from .functions import FunctionFactory
 
 
 class Segmentation(Construct):
-    def __init__(
-        self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, functions: FunctionFactory, data: Data) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", event_bus_name=catalog.bus_name)
         spec = catalog.function("segment_daily")

@@ -37,9 +37,7 @@ class Sending(Construct):
         )
         self.configuration_set.add_event_destination(
             "ToEventBridge",
-            destination=ses.EventDestination.event_bus(
-                events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
-            ),
+            destination=ses.EventDestination.event_bus(events.EventBus.from_event_bus_name(self, "DefaultBus", "default")),
             events=[
                 ses.EmailSendingEvent.SEND,
                 ses.EmailSendingEvent.DELIVERY,
@@ -64,9 +62,7 @@ class Sending(Construct):
                 resources=[
                     stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
                     stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
-                    stack.format_arn(
-                        service="ses", resource="configuration-set", resource_name=catalog.configuration_set
-                    ),
+                    stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
                 ],
             )
         )

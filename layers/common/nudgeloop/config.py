@@ -49,11 +49,7 @@ def env_name(field: str) -> str:
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    values = {
-        name: os.environ[env_name(name)]
-        for name in Settings.model_fields
-        if env_name(name) in os.environ
-    }
+    values = {name: os.environ[env_name(name)] for name in Settings.model_fields if env_name(name) in os.environ}
     try:
         return Settings(**values)
     except ValidationError as exc:  # pragma: no cover - misconfiguration is fatal at cold start

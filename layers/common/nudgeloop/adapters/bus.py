@@ -52,7 +52,7 @@ class EventBridgePublisher:
             result = client("events").put_events(Entries=entries)
             if not result.get("FailedEntryCount"):
                 return
-            entries = [e for e, r in zip(entries, result["Entries"]) if r.get("ErrorCode")]
+            entries = [e for e, r in zip(entries, result["Entries"], strict=True) if r.get("ErrorCode")]
             time.sleep(min(0.05 * 2**attempt, 1.0))
         raise PublishError(f"{len(entries)} bus entries failed after {ATTEMPTS} attempts")
 

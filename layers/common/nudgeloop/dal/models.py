@@ -124,7 +124,7 @@ class EngineItem(Model):
     due_shard = UnicodeAttribute(null=True)
     due_at = UnicodeAttribute(null=True)
     data = JSONAttribute(null=True)
-    count = NumberAttribute(null=True)
+    counter = NumberAttribute(null=True, attr_name="n")
     created_at = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
@@ -156,9 +157,7 @@ def set_review(customer: CustomerModel, review_on: date | None) -> None:
 def due_for_review(until: date) -> Iterator[str]:
     """Customer ids whose segment review date is on or before ``until`` (all shards)."""
     for shard in range(REVIEW_SHARDS):
-        for item in CustomerModel.by_review.query(
-            str(shard), CustomerModel.review_on <= until.isoformat()
-        ):
+        for item in CustomerModel.by_review.query(str(shard), CustomerModel.review_on <= until.isoformat()):
             yield item.customer_id
 
 
@@ -191,7 +190,7 @@ def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
 
 
 def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_id: str | None) -> None:
-    actions = [EngineItem.status.set(status), EngineItem.data.set({**(item.data or {}), **data})]
+    actions: list[Action] = [EngineItem.status.set(status), EngineItem.data.set({**(item.data or {}), **data})]
     if message_id is None:
         item.update(actions=actions)
         return
@@ -266,9 +265,7 @@ def delete_timer(item: EngineItem) -> None:
 # ---------------------------------------------------------------- engine: campaign feedback
 
 
-def record_feedback(
-    campaign_id: str, step_id: str, kind: str, message_id: str, at: str, data: dict[str, Any]
-) -> bool:
+def record_feedback(campaign_id: str, step_id: str, kind: str, message_id: str, at: str, data: dict[str, Any]) -> bool:
     """Store one SES feedback event against its campaign and count it, exactly once."""
     item = EngineItem(
         pk=f"CAMPAIGN#{campaign_id}",
@@ -290,7 +287,7 @@ def record_feedback(
 
 def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str) -> None:
     counter = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"STATS#{step_id}#{kind}")
-    tx.update(counter, actions=[EngineItem.count.add(1)])
+    tx.update(counter, actions=[EngineItem.counter.add(1)])
 
 
 def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
@@ -298,7 +295,7 @@ def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
     stats: dict[str, dict[str, int]] = {}
     for item in EngineItem.query(f"CAMPAIGN#{campaign_id}", EngineItem.sk.startswith("STATS#")):
         _, step_id, kind = item.sk.split("#", 2)
-        stats.setdefault(step_id, {})[kind] = int(item.count or 0)
+        stats.setdefault(step_id, {})[kind] = int(item.counter or 0)
     return stats
 
 

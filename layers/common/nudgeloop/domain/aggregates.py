@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,7 @@ def aggregate(orders: list[OrderFact]) -> Aggregates:
     kept = counted(orders)
     if not kept:
         return Aggregates(0, Decimal("0"), None, None, None)
-    gaps = [
-        (b.occurred_at - a.occurred_at).total_seconds() / 86400 for a, b in zip(kept, kept[1:])
-    ]
+    gaps = [(b.occurred_at - a.occurred_at).total_seconds() / 86400 for a, b in pairwise(kept)]
     return Aggregates(
         orders=len(kept),
         revenue=sum((o.total for o in kept), Decimal("0")),

@@ -7,9 +7,7 @@ from typing import Any
 MARKETING_PURPOSES = ("newsletter", "marketing")
 
 
-def apply_statement(
-    consents: dict[str, dict[str, Any]], purpose: str, status: str, occurred_at: str, source: str
-) -> bool:
+def apply_statement(consents: dict[str, dict[str, Any]], purpose: str, status: str, occurred_at: str, source: str) -> bool:
     """Record a statement if it is newer than the one held; returns whether it changed."""
     held = consents.get(purpose)
     if held is not None and held.get("occurred_at", "") > occurred_at:

@@ -24,9 +24,7 @@ from nudgeloop import clock
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
 
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")
-]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 Text = Annotated[str, StringConstraints(max_length=512)]
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}$")
 
@@ -175,9 +173,7 @@ def content_id(raw: dict[str, Any]) -> str:
     return "c-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
 
-def validate_event(
-    raw: Any, index: int, received_at: datetime, max_future_skew: timedelta
-) -> Event | Rejection:
+def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew: timedelta) -> Event | Rejection:
     """Validate one raw event; return the normalised event or a rejection naming the field."""
     prefix = f"events[{index}]"
     if not isinstance(raw, dict):
@@ -200,9 +196,7 @@ def validate_event(
     properties = head.properties
     if model is not None:
         try:
-            properties = model.model_validate(head.properties).model_dump(
-                mode="json", exclude_none=True
-            )
+            properties = model.model_validate(head.properties).model_dump(mode="json", exclude_none=True)
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"], f"{prefix}.properties")

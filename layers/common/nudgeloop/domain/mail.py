@@ -9,8 +9,8 @@ from email.utils import format_datetime
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateNotFound
-from jinja2.sandbox import SandboxedEnvironment
 from jinja2.loaders import BaseLoader
+from jinja2.sandbox import SandboxedEnvironment
 
 
 class _FetchLoader(BaseLoader):
@@ -32,9 +32,7 @@ def environments(fetch: Callable[[str], str | None]) -> tuple[SandboxedEnvironme
     return html, text
 
 
-def render(
-    fetch: Callable[[str], str | None], name: str, context: dict[str, Any]
-) -> tuple[str, str, str]:
+def render(fetch: Callable[[str], str | None], name: str, context: dict[str, Any]) -> tuple[str, str, str]:
     """Render ``name/subject.txt``, ``name/body.html`` and ``name/body.txt``."""
     html_env, text_env = environments(fetch)
     subject = text_env.get_template(f"{name}/subject.txt").render(context).strip()

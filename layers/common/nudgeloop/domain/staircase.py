@@ -69,9 +69,7 @@ def place(order_dates: list[date], today: date, stairs: Staircase | None = None)
     s = stairs or Staircase()
     current = _segment(order_dates, today, s)
     offsets = {s.new_days + 1, s.active_days + 1, s.at_risk_days + 1, s.vip_window_days + 1}
-    candidates = sorted(
-        {d + timedelta(days=o) for d in order_dates for o in offsets if d + timedelta(days=o) > today}
-    )
+    candidates = sorted({d + timedelta(days=o) for d in order_dates for o in offsets if d + timedelta(days=o) > today})
     for day in candidates:
         if _segment(order_dates, day, s) != current:
             return Placement(current, day)

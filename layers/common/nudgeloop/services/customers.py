@@ -30,7 +30,11 @@ def view(customer_id: str) -> dict[str, Any] | None:
             "avg_days_between_orders": customer.avg_days_between_orders,
         },
         "mails": [
-            {"campaign_step": item.sk, "status": item.status, **{k: v for k, v in (item.data or {}).items() if k in ("message_id", "sent_at")}}
+            {
+                "campaign_step": item.sk,
+                "status": item.status,
+                **{k: v for k, v in (item.data or {}).items() if k in ("message_id", "sent_at")},
+            }
             for item in repo.ledger(customer_id)
         ],
     }

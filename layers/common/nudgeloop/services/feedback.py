@@ -85,7 +85,7 @@ def _suppress(customer_id: str, kind: str, bounce_type: str | None) -> None:
             return
         consents = dict(customer.consents or {})
         statement = {"status": "opt_out", "occurred_at": clock.iso(clock.now()), "source": f"ses:{kind}"}
-        consents.update({p: statement for p in ("newsletter", "marketing")})
+        consents.update(dict.fromkeys(("newsletter", "marketing"), statement))
         customer.consents = consents
         if repo.save_customer(customer):
             return

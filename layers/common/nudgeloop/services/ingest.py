@@ -18,7 +18,6 @@ from nudgeloop.domain.events import (
     validate_event,
 )
 
-
 STORE_WORKERS = 8
 
 
@@ -48,7 +47,7 @@ class BatchResult:
 
 
 def parse_batch(body: str | bytes | None) -> list[Any]:
-    if body is None or body == "" or body == b"":
+    if not body:
         raise BadRequest("body", "request body is empty")
     if len(body) > MAX_BODY_BYTES:
         raise BadRequest("body", f"request body exceeds {MAX_BODY_BYTES} bytes", status=413)

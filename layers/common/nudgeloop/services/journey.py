@@ -18,16 +18,12 @@ from nudgeloop.services import campaign_store
 
 def plan(state: dict[str, Any], bucket: str) -> dict[str, Any]:
     """Decide the journey's next action from the campaign version pinned at entry."""
-    campaign = campaign_store.load_version(
-        bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"]
-    )
+    campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
     customer = repo.get_customer(state["customer_id"])
     if customer is None:
         return {**state, "action": "end", "reason": "unknown_customer"}
     entered = clock.parse_iso(state["entered_at"])
-    ordered = any(
-        o.occurred_at > entered and not o.refunded for o in repo.order_facts(customer.customer_id)
-    )
+    ordered = any(o.occurred_at > entered and not o.refunded for o in repo.order_facts(customer.customer_id))
     facts = Facts(
         segment=customer.segment,
         ordered_since_entry=ordered,

@@ -37,9 +37,7 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
         return True
     if event.type == "consent.changed":
         consents = dict(customer.consents or {})
-        changed = consent.apply_statement(
-            consents, event.properties["purpose"], event.properties["status"], when, event.source
-        )
+        changed = consent.apply_statement(consents, event.properties["purpose"], event.properties["status"], when, event.source)
         customer.consents = consents
         return changed
     return False

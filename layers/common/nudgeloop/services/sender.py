@@ -42,7 +42,7 @@ def _fetch_template(bucket: str) -> Any:
         if hit is not None and time.monotonic() - hit[0] < TEMPLATE_TTL_S:
             return hit[1]
         try:
-            body = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            body: str | None = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
                 raise
@@ -129,7 +129,5 @@ def send_step(
             return {"status": "failed", "reason": code}
         raise  # unknown outcome: the reservation stays, so a retry reports it in doubt
     message_id = response["MessageId"]
-    repo.complete_send(
-        reservation, "sent", {**meta, "message_id": message_id, "sent_at": clock.iso(now)}, message_id
-    )
+    repo.complete_send(reservation, "sent", {**meta, "message_id": message_id, "sent_at": clock.iso(now)}, message_id)
     return {"status": "sent", "message_id": message_id}

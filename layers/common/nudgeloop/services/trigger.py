@@ -49,9 +49,7 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
 
 def _start(state_machine_arn: str, name: str, state: dict[str, Any]) -> bool:
     try:
-        client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(state)
-        )
+        client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(state))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
             logger.info("journey already started", extra={"execution": name})
