@@ -35,6 +35,18 @@ def _bad_request(exc: ingest.BadRequest) -> Response[Any]:
     return _error(exc.status, exc.field, exc.reason)
 
 
+@app.exception_handler(Exception)
+def _unavailable(exc: Exception) -> Response[Any]:
+    """Our failure, not the client's: say so, and that a retry is safe (storing is idempotent)."""
+    logger.exception("request failed")
+    return Response(
+        status_code=503,
+        content_type=content_types.APPLICATION_JSON,
+        body={"error": {"field": None, "reason": "temporarily unavailable; retrying the same request is safe"}},
+        headers={"Retry-After": "5"},
+    )
+
+
 @app.post("/v1/events")
 @tracer.capture_method
 def post_events() -> Response[Any]:

@@ -20,19 +20,19 @@ def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema]
 
 
+def indexes(table: dict[str, Any], kind: str) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
+    return sorted(
+        (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in table.get(kind, [])
+    )
+
+
 def cdk_tables(template: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for t in of_type(template, "AWS::DynamoDB::GlobalTable"):
         out[t["TableName"]] = {
             "key": key_schema(t["KeySchema"]),
-            "gsi": sorted(
-                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
-                for i in t.get("GlobalSecondaryIndexes", [])
-            ),
-            "lsi": sorted(
-                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
-                for i in t.get("LocalSecondaryIndexes", [])
-            ),
+            "gsi": indexes(t, "GlobalSecondaryIndexes"),
+            "lsi": indexes(t, "LocalSecondaryIndexes"),
             "ttl": (t.get("TimeToLiveSpecification") or {}).get("AttributeName"),
             "stream": (t.get("StreamSpecification") or {}).get("StreamViewType"),
         }
@@ -49,14 +49,8 @@ def local_tables(stack: Any) -> dict[str, Any]:
         ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         out[name] = {
             "key": key_schema(t["KeySchema"]),
-            "gsi": sorted(
-                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
-                for i in t.get("GlobalSecondaryIndexes", [])
-            ),
-            "lsi": sorted(
-                (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"])
-                for i in t.get("LocalSecondaryIndexes", [])
-            ),
+            "gsi": indexes(t, "GlobalSecondaryIndexes"),
+            "lsi": indexes(t, "LocalSecondaryIndexes"),
             "ttl": ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") == "ENABLED" else None,
             "stream": (t.get("StreamSpecification") or {}).get("StreamViewType"),
         }

@@ -173,5 +173,12 @@ def test_state_machine_is_standard_logged_and_traced(template: dict[str, Any]) -
 def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     dlq_alarms = [a for a in alarms if a.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
-    assert len(dlq_alarms) == 3
+    alarmed = {json.dumps(d["Value"]) for a in dlq_alarms for d in a["Dimensions"]}
+    dlqs = {
+        k
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::SQS::Queue" and "dlq" in v["Properties"].get("QueueName", "")
+    }
+    assert len(dlqs) == 5  # ingest stream, feedback, trigger and the two schedules
+    assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)

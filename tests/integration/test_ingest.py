@@ -32,6 +32,18 @@ def test_bad_requests_are_4xx_json_naming_the_field(stack) -> None:
         assert json.loads(raw)["error"]["field"] == field
 
 
+def test_storage_failure_is_a_retryable_503_not_a_500(stack, monkeypatch) -> None:
+    from nudgeloop.dal import repo
+
+    def broken(event):
+        raise RuntimeError("DynamoDB unavailable")
+
+    monkeypatch.setattr(repo, "store_event", broken)
+    status, body = post_events(stack, [upsert("c1")])
+    assert status == 503
+    assert "retry" in body["error"]["reason"]
+
+
 def test_unknown_api_key_is_refused_before_the_handler(stack) -> None:
     status, _ = post_events(stack, [upsert("c1")], key={"x-api-key": "wrong"})
     assert status == 403

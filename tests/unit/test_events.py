@@ -71,6 +71,12 @@ def test_rejections_name_the_field(raw, field: str, reason: str) -> None:
     assert reason in outcome.reason.lower() or reason in outcome.reason
 
 
+def test_oversized_event_is_rejected_by_index() -> None:
+    big = good(type="custom.blob", properties={"blob": "x" * 100_001})
+    outcome = validate_event(big, 2, NOW, SKEW)
+    assert isinstance(outcome, Rejection) and outcome.field == "events[2]" and "at most" in outcome.reason
+
+
 def test_events_years_in_the_past_are_valid_historical_imports() -> None:
     assert isinstance(validate_event(good(occurred_at="2019-05-01T00:00:00Z"), 0, NOW, SKEW), Event)
 

@@ -43,24 +43,16 @@ def _table_args(spec: Any) -> dict[str, Any]:
         "KeySchema": key_schema(spec.partition_key, spec.sort_key),
         "BillingMode": "PAY_PER_REQUEST",
     }
-    if spec.global_indexes:
-        args["GlobalSecondaryIndexes"] = [
-            {
-                "IndexName": ix.name,
-                "KeySchema": key_schema(ix.partition_key, ix.sort_key),
-                "Projection": {"ProjectionType": ix.projection},
-            }
-            for ix in spec.global_indexes
-        ]
-    if spec.local_indexes:
-        args["LocalSecondaryIndexes"] = [
-            {
-                "IndexName": ix.name,
-                "KeySchema": key_schema(ix.partition_key, ix.sort_key),
-                "Projection": {"ProjectionType": ix.projection},
-            }
-            for ix in spec.local_indexes
-        ]
+    for arg, indexes in (("GlobalSecondaryIndexes", spec.global_indexes), ("LocalSecondaryIndexes", spec.local_indexes)):
+        if indexes:
+            args[arg] = [
+                {
+                    "IndexName": ix.name,
+                    "KeySchema": key_schema(ix.partition_key, ix.sort_key),
+                    "Projection": {"ProjectionType": ix.projection},
+                }
+                for ix in indexes
+            ]
     if spec.stream_view:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     args["AttributeDefinitions"] = [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]

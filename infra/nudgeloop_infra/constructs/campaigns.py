@@ -9,13 +9,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from nudgeloop.journey_definition import PLACEHOLDERS, definition
 from nudgeloop.resources import Catalog
-from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 from .functions import FunctionFactory
@@ -69,22 +67,7 @@ class Campaigns(Construct):
             targets=[targets.SqsQueue(functions.queue(rule_spec.queue_key))],
         )
 
-        wake_spec = catalog.function("journey_wake")
         wake_fn = functions.function("journey_wake")
         data.tables["engine"].grant_read_write_data(wake_fn)
         self.state_machine.grant_task_response(wake_fn)
-        schedule_dlq = sqs.Queue(self, "WakeScheduleDlq", enforce_ssl=True, encryption=sqs.QueueEncryption.SQS_MANAGED)
-        acknowledge(
-            schedule_dlq,
-            {
-                "AwsSolutions-SQS3": "This queue is itself a dead-letter queue.",
-            },
-        )
-        events.Rule(
-            self,
-            "WakeSchedule",
-            rule_name=f"{catalog.prefix}-journey-wake",
-            schedule=events.Schedule.expression(wake_spec.schedule or ""),
-            targets=[targets.LambdaFunction(wake_fn, dead_letter_queue=schedule_dlq, retry_attempts=2)],
-        )
         cdk.Tags.of(self).add("nudgeloop:concern", "campaigns")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
@@ -163,6 +165,20 @@ class FunctionFactory(Construct):
                     max_batching_window=cdk.Duration.seconds(1),
                     report_batch_item_failures=True,
                 )
+            )
+        if spec.schedule:
+            events.Rule(
+                self,
+                f"{spec.key}Schedule",
+                rule_name=spec.name,
+                schedule=events.Schedule.expression(spec.schedule),
+                targets=[
+                    targets.LambdaFunction(
+                        fn,
+                        dead_letter_queue=self.dead_letter_queue(f"{spec.key}Schedule", f"{spec.name}-schedule-dlq"),
+                        retry_attempts=4,
+                    )
+                ],
             )
         self.functions[key] = fn
         self.log_groups[key] = log_group

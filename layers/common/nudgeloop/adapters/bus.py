@@ -55,13 +55,3 @@ class EventBridgePublisher:
             entries = [e for e, r in zip(entries, result["Entries"], strict=True) if r.get("ErrorCode")]
             time.sleep(min(0.05 * 2**attempt, 1.0))
         raise PublishError(f"{len(entries)} bus entries failed after {ATTEMPTS} attempts")
-
-
-class MemoryPublisher:
-    """In-memory publisher for unit tests."""
-
-    def __init__(self) -> None:
-        self.events: list[BusEvent] = []
-
-    def publish(self, events: Sequence[BusEvent]) -> None:
-        self.events.extend(events)

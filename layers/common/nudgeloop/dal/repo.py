@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.update import Action
+from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
@@ -24,6 +25,18 @@ from .models import CustomerModel, EngineItem, EventModel, OrderModel
 def _conditional_failed(exc: Exception) -> bool:
     cause = getattr(exc, "cause_response_code", None)
     return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+def _put_once(item: Model) -> bool:
+    """PutItem only if no item with this key exists; False when one does."""
+    hash_key = type(item)._hash_key_attribute()
+    try:
+        item.save(condition=hash_key.does_not_exist())
+    except PutError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
 
 
 def _shard(key: str, shards: int) -> str:
@@ -45,13 +58,7 @@ def store_event(event: Event) -> bool:
         source=event.source,
         properties=event.properties,
     )
-    try:
-        item.save(condition=EventModel.event_id.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            return False
-        raise
-    return True
+    return _put_once(item)
 
 
 def event_from_image(image: dict[str, Any]) -> Event:
@@ -66,16 +73,6 @@ def event_from_image(image: dict[str, Any]) -> Event:
         properties=json.loads(raw_props) if isinstance(raw_props, str) else (raw_props or {}),
         received_at=clock.parse_iso(image["received_at"]),
     )
-
-
-def stored_event_ids(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Which (customer_id, event_id) pairs are already stored (for the API's duplicate count)."""
-    found: set[tuple[str, str]] = set()
-    unique = list(dict.fromkeys(keys))
-    for start in range(0, len(unique), 100):
-        for item in EventModel.batch_get(unique[start : start + 100], attributes_to_get=["customer_id", "event_id"]):
-            found.add((item.customer_id, item.event_id))
-    return found
 
 
 def customer_events(customer_id: str, limit: int = 100) -> list[EventModel]:
@@ -173,13 +170,7 @@ def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any]) -> Eng
         data=data,
         created_at=clock.iso(clock.now()),
     )
-    try:
-        item.save(condition=EngineItem.pk.does_not_exist())
-    except PutError as exc:
-        if _conditional_failed(exc):
-            return None
-        raise
-    return item
+    return item if _put_once(item) else None
 
 
 def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
@@ -297,7 +288,3 @@ def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
         _, step_id, kind = item.sk.split("#", 2)
         stats.setdefault(step_id, {})[kind] = int(item.counter or 0)
     return stats
-
-
-def utc_date(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()

@@ -23,6 +23,7 @@ from nudgeloop import clock
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
+MAX_EVENT_BYTES = 100_000  # well inside DynamoDB's 400 KB item limit
 
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 Text = Annotated[str, StringConstraints(max_length=512)]
@@ -178,6 +179,8 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
     prefix = f"events[{index}]"
     if not isinstance(raw, dict):
         return Rejection(index=index, field=prefix, reason="an event must be a JSON object")
+    if len(json.dumps(raw, separators=(",", ":"), default=str)) > MAX_EVENT_BYTES:
+        return Rejection(index=index, field=prefix, reason=f"an event may be at most {MAX_EVENT_BYTES} bytes")
     try:
         head = EventIn.model_validate(raw)
     except ValidationError as exc:

@@ -1,0 +1,43 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from nudgeloop import clock
+from nudgeloop_cli.local.runtime import LocalError, Schedule
+
+
+def test_simulated_clock_moves_only_forward() -> None:
+    sim = clock.SimulatedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    previous = clock.use(sim)
+    try:
+        assert clock.now() == datetime(2026, 1, 1, tzinfo=UTC)
+        sim.advance(timedelta(days=2))
+        assert clock.today().isoformat() == "2026-01-03"
+        with pytest.raises(ValueError, match="backwards"):
+            sim.set(datetime(2026, 1, 2, tzinfo=UTC))
+    finally:
+        clock.use(previous)
+
+
+def test_iso_round_trip() -> None:
+    moment = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
+    assert clock.iso(moment) == "2026-05-01T12:30:00Z"
+    assert clock.parse_iso("2026-05-01T14:30:00+02:00") == moment
+    with pytest.raises(ValueError, match="offset"):
+        clock.parse_iso("2026-05-01T12:30:00")
+
+
+def test_daily_cron_fires_once_a_day_at_its_time() -> None:
+    daily = Schedule("segment_daily", "cron(0 3 * * ? *)")
+    assert daily.next_after(datetime(2026, 1, 1, 2, 59, tzinfo=UTC)) == datetime(2026, 1, 1, 3, 0, tzinfo=UTC)
+    assert daily.next_after(datetime(2026, 1, 1, 3, 0, tzinfo=UTC)) == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
+
+
+def test_rate_fires_on_its_boundaries() -> None:
+    minute = Schedule("journey_wake", "rate(1 minute)")
+    assert minute.next_after(datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
+    assert Schedule("x", "rate(2 hours)").next_after(datetime(2026, 1, 1, 1, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 1, 2, 0, tzinfo=UTC
+    )
+    with pytest.raises(LocalError):
+        Schedule("x", "cron(0 3 ? * MON *)").next_after(datetime(2026, 1, 1, tzinfo=UTC))
