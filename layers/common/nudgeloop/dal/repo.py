@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
@@ -27,11 +28,10 @@ def _conditional_failed(exc: Exception) -> bool:
     return cause in ("ConditionalCheckFailedException", "TransactionCanceledException")
 
 
-def _put_once(item: Model) -> bool:
+def _put_once(item: Model, key: Attribute[str]) -> bool:
     """PutItem only if no item with this key exists; False when one does."""
-    hash_key = type(item)._hash_key_attribute()
     try:
-        item.save(condition=hash_key.does_not_exist())
+        item.save(condition=key.does_not_exist())
     except PutError as exc:
         if _conditional_failed(exc):
             return False
@@ -58,7 +58,7 @@ def store_event(event: Event) -> bool:
         source=event.source,
         properties=event.properties,
     )
-    return _put_once(item)
+    return _put_once(item, EventModel.event_id)
 
 
 def event_from_image(image: dict[str, Any]) -> Event:
@@ -170,7 +170,7 @@ def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any]) -> Eng
         data=data,
         created_at=clock.iso(clock.now()),
     )
-    return item if _put_once(item) else None
+    return item if _put_once(item, EngineItem.pk) else None
 
 
 def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
