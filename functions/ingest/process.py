@@ -15,12 +15,14 @@ from nudgeloop.dal import repo
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import process
+from nudgeloop.services import campaign_store, process
+from nudgeloop.services.segmenting import Rules
 
-settings = boot("customers_table", "events_table", "orders_table", "bus_name")
+settings = boot("customers_table", "events_table", "orders_table", "bus_name", "campaigns_bucket")
 stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+current = {"rules": Rules(stairs)}
 
 
 @tracer.capture_method
@@ -28,7 +30,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     if record.dynamodb is None or record.dynamodb.new_image is None:
         return
     event = repo.event_from_image(record.dynamodb.new_image)
-    changed = process.apply(event, publisher, stairs)
+    changed = process.apply(event, publisher, current["rules"])
     metrics.add_metric(name="EventsApplied" if changed else "EventsUnchanged", unit="Count", value=1)
 
 
@@ -36,4 +38,6 @@ def record_handler(record: DynamoDBRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # The date occasions campaigns watch decide each customer's next review (one List per batch).
+    current["rules"] = Rules(stairs, campaign_store.date_rules(settings.campaigns_bucket))
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

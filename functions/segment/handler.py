@@ -1,4 +1,8 @@
-"""Scheduled re-segmentation (EventBridge schedule): only customers whose step is due."""
+"""Scheduled run (EventBridge schedule): re-places customers whose step or date occasion is due.
+
+Input ``{"segment": i, "total_segments": n}`` splits a full re-placement (after the staircase or
+the watched date occasions changed) across parallel invocations; the schedule sends neither.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,10 @@ from nudgeloop.adapters.bus import EventBridgePublisher
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import daily
+from nudgeloop.services import campaign_store, daily
+from nudgeloop.services.segmenting import Rules
 
-settings = boot("customers_table", "orders_table", "bus_name")
+settings = boot("customers_table", "orders_table", "engine_table", "bus_name", "campaigns_bucket")
 stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
 
@@ -21,8 +26,16 @@ publisher = EventBridgePublisher(settings.bus_name)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = daily.run(publisher, stairs)
+    rules = Rules(stairs, campaign_store.date_rules(settings.campaigns_bucket))
+    result = daily.run(publisher, rules, segment=int(event.get("segment", 0)), total_segments=int(event.get("total_segments", 1)))
     metrics.add_metric(name="CustomersReviewed", unit="Count", value=result.examined)
     metrics.add_metric(name="Migrations", unit="Count", value=result.migrated)
-    logger.info("daily re-segmentation done", extra={"examined": result.examined, "migrated": result.migrated})
-    return {"examined": result.examined, "migrated": result.migrated}
+    metrics.add_metric(name="DateOccasions", unit="Count", value=result.occasions)
+    summary = {
+        "examined": result.examined,
+        "migrated": result.migrated,
+        "occasions": result.occasions,
+        "full_scan": result.full_scan,
+    }
+    logger.info("daily run done", extra=summary)
+    return summary

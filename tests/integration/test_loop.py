@@ -110,7 +110,7 @@ def test_daily_run_migrates_due_customers_once(stack) -> None:
     history = [e.properties for e in repo.customer_events("c1", limit=50) if e.type == "segment.migrated"]
     assert sorted((h["from"], h["to"]) for h in history) == [("new", "active"), ("prospect", "new")]
     result = stack.call("segment_daily", {})  # same day again: nothing due, nothing emitted
-    assert result == {"examined": 0, "migrated": 0}
+    assert result == {"examined": 0, "migrated": 0, "occasions": 0, "full_scan": False}
 
 
 def test_feedback_is_stored_against_customer_and_campaign(stack) -> None:

@@ -57,10 +57,10 @@ class Campaigns(Construct):
         trigger_fn = functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
         data.buckets["campaigns"].grant_read(trigger_fn)
         self.state_machine.grant_start_execution(trigger_fn)
-        rule_spec = next(r for r in catalog.rules if r.key == "migrations")
+        rule_spec = next(r for r in catalog.rules if r.key == "journey_triggers")
         events.Rule(
             self,
-            "MigrationsRule",
+            "JourneyTriggersRule",
             rule_name=rule_spec.name,
             event_bus=bus,
             event_pattern=_pattern(rule_spec.pattern),

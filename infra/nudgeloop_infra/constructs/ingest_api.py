@@ -43,6 +43,7 @@ class IngestApi(Construct):
         data.tables["events"].grant_read_write_data(process_fn)
         data.tables["orders"].grant_read_write_data(process_fn)
         data.tables["customers"].grant_read_write_data(process_fn)
+        data.buckets["campaigns"].grant_read(process_fn)
         bus.grant_put_events_to(process_fn)
 
         feedback_fn = functions.function("ingest_feedback")

@@ -19,5 +19,7 @@ class Segmentation(Construct):
         data.tables["customers"].grant_read_write_data(fn)
         data.tables["orders"].grant_read_data(fn)
         data.tables["events"].grant_write_data(fn)
+        data.tables["engine"].grant_read_write_data(fn)
+        data.buckets["campaigns"].grant_read(fn)
         self.bus.grant_put_events_to(fn)
         self.function = fn

@@ -191,10 +191,10 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
     bus = f"{p}-bus"
     rules = (
         RuleSpec(
-            key="migrations",
-            name=f"{p}-segment-migrated",
+            key="journey_triggers",
+            name=f"{p}-journey-triggers",
             bus=bus,
-            pattern={"source": ["nudgeloop.segment"], "detail-type": ["SegmentMigrated"]},
+            pattern={"source": ["nudgeloop.segment"], "detail-type": ["SegmentMigrated", "DateReached"]},
             queue_key="trigger",
         ),
         RuleSpec(
@@ -226,7 +226,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             handler="process.handler",
             description="Applies stored events (events table stream) to customers, orders and segments",
             timeout_s=120,
-            env=common + _DATA + ("bus_name", "staircase"),
+            env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket"),
         ),
         FunctionSpec(
             key="ingest_feedback",
@@ -246,7 +246,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             timeout_s=900,
             memory_mb=1024,
             schedule="cron(0 3 * * ? *)",
-            env=common + _DATA + ("bus_name", "staircase"),
+            env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket"),
         ),
         FunctionSpec(
             key="trigger_start",

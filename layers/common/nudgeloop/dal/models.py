@@ -45,6 +45,7 @@ class CustomerModel(Model):
     country = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)
     attributes = JSONAttribute(null=True)
+    bookings = JSONAttribute(null=True)  # booked services: booking_id, service, starts_at, ends_at
     profile_updated_at = UnicodeAttribute(null=True)
     consents = JSONAttribute(null=True)
     segment = UnicodeAttribute(default="prospect")

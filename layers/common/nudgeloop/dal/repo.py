@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -156,6 +156,41 @@ def due_for_review(until: date) -> Iterator[str]:
     for shard in range(REVIEW_SHARDS):
         for item in CustomerModel.by_review.query(str(shard), CustomerModel.review_on <= until.isoformat()):
             yield item.customer_id
+
+
+def scan_customer_ids(segment: int = 0, total_segments: int = 1) -> Iterator[str]:
+    """All customer ids (one segment of a parallel scan): the full re-placement after rule changes."""
+    for item in CustomerModel.scan(segment=segment, total_segments=total_segments, attributes_to_get=["customer_id"]):
+        yield item.customer_id
+
+
+# ---------------------------------------------------------------- engine: runs and date occasions
+
+
+def run_state(name: str) -> dict[str, Any] | None:
+    try:
+        return dict(EngineItem.get(f"RUN#{name}", "STATE", consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def save_run_state(name: str, data: dict[str, Any]) -> None:
+    EngineItem(pk=f"RUN#{name}", sk="STATE", data=data, created_at=clock.iso(clock.now())).save()
+
+
+def occasion_fired(customer_id: str, key: str) -> bool:
+    try:
+        EngineItem.get(f"FIRED#{customer_id}", key)
+    except EngineItem.DoesNotExist:
+        return False
+    return True
+
+
+def mark_occasion(customer_id: str, key: str, at: datetime) -> None:
+    """Remember a fired date occasion (kept ~2 years, longer than any occasion's window)."""
+    EngineItem(
+        pk=f"FIRED#{customer_id}", sk=key, status="fired", created_at=clock.iso(at), expires_at=at + timedelta(days=800)
+    ).save()
 
 
 # ---------------------------------------------------------------- engine: ledger

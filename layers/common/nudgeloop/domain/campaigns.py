@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from nudgeloop.domain.dates import DateRule
+
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
@@ -28,6 +30,37 @@ class MigrationTrigger(_Strict):
         if detail.get("to") not in self.to:
             return False
         return self.from_ is None or detail.get("from") in self.from_
+
+
+class DateTrigger(_Strict):
+    type: Literal["date_reached"]
+    kind: Literal[
+        "birthday",
+        "first_purchase_anniversary",
+        "days_after_first_purchase",
+        "days_after_last_purchase",
+        "days_before_service",
+        "days_after_service",
+    ]
+    days: int = Field(default=0, ge=0, le=730)
+
+    @model_validator(mode="after")
+    def _days(self) -> DateTrigger:
+        yearly = self.kind in ("birthday", "first_purchase_anniversary")
+        if yearly and self.days:
+            raise ValueError(f"{self.kind} takes no days")
+        if not yearly and not self.days:
+            raise ValueError(f"{self.kind} needs days (1 or more)")
+        return self
+
+    def rule(self) -> DateRule:
+        return DateRule(self.kind, self.days)
+
+    def matches(self, detail: dict[str, Any]) -> bool:
+        return bool(detail.get("kind") == self.kind and int(detail.get("days", 0)) == self.days)
+
+
+Trigger = Annotated[MigrationTrigger | DateTrigger, Field(discriminator="type")]
 
 
 class SendStep(_Strict):
@@ -79,7 +112,7 @@ class Campaign(_Strict):
     purpose: Literal["marketing", "service"] = "marketing"
     consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
     enabled: bool = True
-    trigger: MigrationTrigger
+    trigger: Trigger
     reentry: Literal["never", "every_occurrence"] = "never"
     exit_on_order: bool = False
     steps: list[Step] = Field(min_length=1, max_length=50)

@@ -17,9 +17,11 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from nudgeloop import clock
+from nudgeloop.domain import dates
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -52,6 +54,23 @@ class CustomerUpserted(_Props):
             raise ValueError("not a valid email address")
         return value.lower() if value else value
 
+    @field_validator("birthday")
+    @classmethod
+    def _birthday(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                dates.parse_birthday(value)
+            except ValueError as exc:
+                raise ValueError("birthday must be YYYY-MM-DD or --MM-DD") from exc
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None and not dates.valid_timezone(value):
+            raise ValueError("not an IANA timezone name")
+        return value
+
 
 class ConsentChanged(_Props):
     purpose: Literal["newsletter", "marketing", "service"]
@@ -81,6 +100,19 @@ class OrderRefunded(_Props):
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=4)
 
 
+class ServiceBooked(_Props):
+    booking_id: Identifier
+    service: Text
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _order(self) -> ServiceBooked:
+        if self.ends_at < self.starts_at:
+            raise ValueError("ends_at must not be before starts_at")
+        return self
+
+
 class Loose(BaseModel):
     """Behavioural events whose properties are free-form for now."""
 
@@ -96,6 +128,7 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "cart.updated": Loose,
     "cart.abandoned": Loose,
     "signup": Loose,
+    "service.booked": ServiceBooked,
 }
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
 INTERNAL_TYPES = frozenset(

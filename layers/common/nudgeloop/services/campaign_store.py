@@ -8,7 +8,8 @@ import yaml
 from pydantic import ValidationError
 
 from nudgeloop.adapters.aws import client
-from nudgeloop.domain.campaigns import Campaign
+from nudgeloop.domain.campaigns import Campaign, DateTrigger
+from nudgeloop.domain.dates import ALWAYS, DateRule
 from nudgeloop.observability import logger
 
 PREFIX = "campaigns/"
@@ -77,6 +78,12 @@ def active(bucket: str) -> list[Pinned]:
             if pinned.campaign.enabled:
                 found.append(pinned)
     return found
+
+
+def date_rules(bucket: str) -> tuple[DateRule, ...]:
+    """The date occasions to watch: the yearly ones plus every N-day offset a campaign asks for."""
+    asked = {p.campaign.trigger.rule() for p in active(bucket) if isinstance(p.campaign.trigger, DateTrigger)}
+    return tuple(sorted(set(ALWAYS) | asked))
 
 
 def key_for(campaign_id: str) -> str:

@@ -1,54 +1,83 @@
-"""The scheduled re-segmentation: reads only customers whose step is due to change."""
+"""The scheduled run: re-places customers whose step or date occasion is due, and fires
+date occasions (birthdays, anniversaries, N days after a purchase, around a booked service)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import MAX_ENTRIES, BusEvent, Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain.staircase import Staircase
+from nudgeloop.domain import dates
 from nudgeloop.services import segmenting
+from nudgeloop.services.segmenting import Rules
+
+RUN_KEY = "segment_daily"
 
 
 @dataclass
 class RunResult:
     examined: int = 0
     migrated: int = 0
+    occasions: int = 0
+    full_scan: bool = False
 
 
-def run(publisher: Publisher, stairs: Staircase) -> RunResult:
-    """Re-place every customer due on or before today, migrations published 10 per call.
+def run(publisher: Publisher, rules: Rules, *, segment: int = 0, total_segments: int = 1) -> RunResult:
+    """Re-place the customers due today (all of them when the rules changed), 10 events a call.
 
-    A migration is published before the customer is saved, so a crash can repeat an event but
-    never lose one (journeys start idempotently). A customer changed concurrently is retried.
-    Re-running the same day finds nobody due and emits nothing.
+    Events are published before customers and exactly-once markers are saved, so a crash can
+    repeat an event but never lose one (journeys start idempotently); a re-run of the same day
+    finds nobody due and nothing new in its date window. A full scan can be split across
+    ``total_segments`` parallel invocations (DynamoDB parallel scan).
     """
-    today = clock.today()
-    result = RunResult()
-    due = list(dict.fromkeys(repo.due_for_review(today)))
+    now = clock.now()
+    state = repo.run_state(RUN_KEY)
+    previous = clock.parse_iso(state["at"]) if state else now - timedelta(days=1)
+    result = RunResult(full_scan=state is not None and state.get("fingerprint") != rules.fingerprint())
+    if result.full_scan:
+        due = list(repo.scan_customer_ids(segment, total_segments))
+    else:
+        due = list(dict.fromkeys(repo.due_for_review(now.date())))
     for start in range(0, len(due), MAX_ENTRIES):
         retry = due[start : start + MAX_ENTRIES]
         for _attempt in range(5):
             if not retry:
                 break
-            placed: list[tuple[CustomerModel, BusEvent | None]] = []
-            for customer_id in retry:
-                customer = repo.get_customer(customer_id)
-                if customer is not None:
-                    placed.append((customer, segmenting.refresh(customer, stairs, today, "schedule")))
-            migrations = [m for _, m in placed if m is not None]
-            if migrations:
-                publisher.publish(migrations)
-            retry = []
-            for customer, migration in placed:
-                if repo.save_customer(customer):
-                    segmenting.record(migration)
-                    result.examined += 1
-                    result.migrated += migration is not None
-                else:
-                    retry.append(customer.customer_id)
+            retry = _place_chunk(retry, rules, publisher, previous, result)
         if retry:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
+    if segment == 0:
+        repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
     return result
+
+
+def _place_chunk(ids: list[str], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult) -> list[str]:
+    now = clock.now()
+    placed: list[tuple[CustomerModel, BusEvent | None, list[dates.Occurrence]]] = []
+    for customer_id in ids:
+        customer = repo.get_customer(customer_id)
+        if customer is None:
+            continue
+        migration = segmenting.refresh(customer, rules, "schedule", covered_until=now, not_before=now.date() + timedelta(days=1))
+        found = dates.occurrences(segmenting.date_facts(customer), rules.dates, previous, now)
+        fresh = [o for o in found if not repo.occasion_fired(customer_id, o.key())]
+        placed.append((customer, migration, fresh))
+    events = [m for _, m, _ in placed if m is not None]
+    events += [segmenting.date_reached(c.customer_id, o) for c, _, occ in placed for o in occ]
+    if events:
+        publisher.publish(events)
+    retry = []
+    for customer, migration, fresh in placed:
+        for occurrence in fresh:
+            repo.mark_occasion(customer.customer_id, occurrence.key(), now)
+        result.occasions += len(fresh)
+        if repo.save_customer(customer):
+            segmenting.record(migration)
+            result.examined += 1
+            result.migrated += migration is not None
+        else:
+            retry.append(customer.customer_id)
+    return retry

@@ -1,6 +1,8 @@
-"""Applying accepted events to the marketing database (idempotent, order-independent)."""
+"""Applying stored events to the marketing database (idempotent, order-independent)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import Publisher
@@ -8,26 +10,27 @@ from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
 from nudgeloop.domain.events import INTERNAL_TYPES, Event
-from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger
 from nudgeloop.services import segmenting
+from nudgeloop.services.segmenting import Rules
 
 ORDER_TYPES = frozenset({"order.completed", "order.refunded"})
 PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
+DATE_FIELDS = frozenset({"timezone", "birthday"})
 ATTEMPTS = 8
 INTERNAL_SOURCES = frozenset({"ses", "nudgeloop.segment"})
 
 
 class ConcurrentUpdate(RuntimeError):
-    """The customer kept changing under us; the message is retried by SQS."""
+    """The customer kept changing under us; the record is retried."""
 
 
 def _apply_profile(customer: CustomerModel, event: Event) -> bool:
     when = event.occurred_iso()
+    props = event.properties
     if event.type == "customer.upserted":
         if customer.profile_updated_at and customer.profile_updated_at > when:
             return False  # an older profile statement arriving late changes nothing
-        props = event.properties
         for name in PROFILE_FIELDS:
             if name in props:
                 setattr(customer, name, props[name])
@@ -37,13 +40,23 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
         return True
     if event.type == "consent.changed":
         consents = dict(customer.consents or {})
-        changed = consent.apply_statement(consents, event.properties["purpose"], event.properties["status"], when, event.source)
+        changed = consent.apply_statement(consents, props["purpose"], props["status"], when, event.source)
         customer.consents = consents
         return changed
+    if event.type == "service.booked":
+        customer.bookings = segmenting.bookings_with(customer, props, clock.now() - timedelta(days=400))
+        return True
     return False
 
 
-def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
+def _needs_placement(event: Event, created: bool) -> bool:
+    """Orders move the step; dates (birthday, timezone, bookings) move the next review."""
+    if created or event.type in ORDER_TYPES or event.type == "service.booked":
+        return True
+    return event.type == "customer.upserted" and bool(DATE_FIELDS & set(event.properties))
+
+
+def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     """Apply one stored event to the customer; returns whether anything changed.
 
     Safe to repeat (the stream delivers at least once): orders are upserted by ``order_id``,
@@ -56,6 +69,7 @@ def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
         repo.record_order(event.customer_id, event)
     elif event.type == "order.refunded":
         repo.record_refund(event.customer_id, event)
+    now = clock.now()
     for _attempt in range(ATTEMPTS):
         customer = repo.get_customer(event.customer_id)
         created = customer is None
@@ -63,8 +77,11 @@ def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
             customer = repo.new_customer(event.customer_id)
         changed = _apply_profile(customer, event)
         migration = None
-        if event.type in ORDER_TYPES or created:
-            migration = segmenting.refresh(customer, stairs, clock.today(), reason=event.type)
+        if _needs_placement(event, created):
+            # Daily runs have looked for date occasions up to their last run: at most a day ago.
+            migration = segmenting.refresh(
+                customer, rules, event.type, covered_until=now - timedelta(days=1), not_before=now.date()
+            )
             changed = True
         if not changed:
             return False
@@ -73,9 +90,6 @@ def apply(event: Event, publisher: Publisher, stairs: Staircase) -> bool:
         if repo.save_customer(customer):
             segmenting.record(migration)
             if migration is not None:
-                logger.info(
-                    "customer migrated",
-                    extra={"from": migration.detail["from"], "to": migration.detail["to"]},
-                )
+                logger.info("customer migrated", extra={"from": migration.detail["from"], "to": migration.detail["to"]})
             return True
     raise ConcurrentUpdate(f"customer kept changing during {ATTEMPTS} attempts")

@@ -1,19 +1,42 @@
-"""Placing a customer on the staircase and emitting migrations (shared by the real-time path
-and the daily run)."""
+"""Placing a customer on the staircase, finding their next review date, and emitting migrations
+(shared by the real-time path and the daily run)."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
+from nudgeloop.domain import dates
 from nudgeloop.domain.aggregates import aggregate, counted
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
 
 SOURCE = "nudgeloop.segment"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Everything that decides where a customer stands and when to look at them again."""
+
+    stairs: Staircase = field(default_factory=Staircase)
+    dates: tuple[dates.DateRule, ...] = dates.ALWAYS
+
+    def fingerprint(self) -> str:
+        return dates.fingerprint(self.dates, self.stairs.version)
+
+
+def date_facts(customer: CustomerModel) -> dates.DateFacts:
+    bookings = tuple(
+        dates.Booking(b["booking_id"], b.get("service", ""), clock.parse_iso(b["starts_at"]), clock.parse_iso(b["ends_at"]))
+        for b in (customer.bookings or [])
+    )
+    first = clock.parse_iso(customer.first_order_at).date() if customer.first_order_at else None
+    last = clock.parse_iso(customer.last_order_at).date() if customer.last_order_at else None
+    return dates.DateFacts(customer.timezone, customer.birthday, first, last, bookings)
 
 
 def history_event(migration: BusEvent) -> Event:
@@ -24,7 +47,7 @@ def history_event(migration: BusEvent) -> Event:
         type="segment.migrated",
         customer_id=d["customer_id"],
         occurred_at=clock.parse_iso(d["at"]),
-        source="nudgeloop.segment",
+        source=SOURCE,
         properties={k: d[k] for k in ("from", "to", "on", "reason", "staircase_version")},
         received_at=clock.now(),
     )
@@ -36,8 +59,13 @@ def record(migration: BusEvent | None) -> None:
         repo.store_event(history_event(migration))
 
 
-def refresh(customer: CustomerModel, stairs: Staircase, today: date, reason: str) -> BusEvent | None:
-    """Recompute aggregates and segment from the order log; return the migration, if any."""
+def refresh(customer: CustomerModel, rules: Rules, reason: str, *, covered_until: datetime, not_before: date) -> BusEvent | None:
+    """Recompute aggregates, step and next review from the order log; return the migration, if any.
+
+    ``covered_until`` is how far daily runs have looked for date occasions; ``not_before`` the
+    earliest review date worth setting.
+    """
+    today = clock.today()
     orders = repo.order_facts(customer.customer_id)
     agg = aggregate(orders)
     customer.orders_count = agg.orders
@@ -45,10 +73,12 @@ def refresh(customer: CustomerModel, stairs: Staircase, today: date, reason: str
     customer.first_order_at = clock.iso(agg.first_order_at) if agg.first_order_at else None
     customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
     customer.avg_days_between_orders = agg.avg_days_between_orders
-    placement = place([o.occurred_at.date() for o in counted(orders)], today, stairs)
-    repo.set_review(customer, placement.review_on)
+    placement = place([o.occurred_at.date() for o in counted(orders)], today, rules.stairs)
+    occasion = dates.next_review(date_facts(customer), rules.dates, covered_until, not_before)
+    reviews = [d for d in (placement.review_on, occasion) if d is not None]
+    repo.set_review(customer, min(reviews) if reviews else None)
     previous = customer.segment or "prospect"
-    customer.staircase_version = stairs.version
+    customer.staircase_version = rules.stairs.version
     if placement.segment == previous:
         return None
     customer.segment = placement.segment
@@ -63,6 +93,29 @@ def refresh(customer: CustomerModel, stairs: Staircase, today: date, reason: str
             "at": clock.iso(clock.now()),
             "on": today.isoformat(),
             "reason": reason,
-            "staircase_version": stairs.version,
+            "staircase_version": rules.stairs.version,
         },
     )
+
+
+def date_reached(customer_id: str, occurrence: dates.Occurrence) -> BusEvent:
+    return BusEvent(
+        source=SOURCE,
+        detail_type="DateReached",
+        detail={
+            "customer_id": customer_id,
+            "kind": occurrence.rule.kind,
+            "days": occurrence.rule.days,
+            "on": occurrence.on.isoformat(),
+            "ref": occurrence.ref,
+            "occurrence": occurrence.key(),
+            "at": clock.iso(clock.now()),
+        },
+    )
+
+
+def bookings_with(customer: CustomerModel, props: dict[str, object], horizon: datetime) -> list[dict[str, object]]:
+    """The customer's bookings with this one added or replaced, past ones (before ``horizon``) dropped."""
+    kept = [b for b in (customer.bookings or []) if b["booking_id"] != props["booking_id"]]
+    kept.append({k: props[k] for k in ("booking_id", "service", "starts_at", "ends_at")})
+    return [b for b in kept if clock.parse_iso(str(b["ends_at"])) >= horizon]

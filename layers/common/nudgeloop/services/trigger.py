@@ -22,16 +22,27 @@ class Started:
     started: bool
 
 
+TRIGGER_TYPES = {"SegmentMigrated": "segment_migrated", "DateReached": "date_reached"}
+
+
+def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
+    """What makes one trigger distinct from another of the same campaign and customer."""
+    if detail_type == "DateReached":
+        return str(detail["occurrence"])
+    return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
+
+
 def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: str) -> list[Started]:
-    if envelope.get("detail-type") != "SegmentMigrated":
+    trigger_type = TRIGGER_TYPES.get(envelope.get("detail-type", ""))
+    if trigger_type is None:
         return []
     detail = envelope["detail"]
     customer_id = detail["customer_id"]
-    occurrence = f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
+    occurrence = occurrence_of(envelope["detail-type"], detail)
     results = []
     for pinned in campaign_store.active(bucket):
         campaign = pinned.campaign
-        if not campaign.trigger.matches(detail):
+        if campaign.trigger.type != trigger_type or not campaign.trigger.matches(detail):
             continue
         name = execution_name(campaign, customer_id, occurrence)
         state = {
@@ -40,7 +51,7 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
             "customer_id": customer_id,
             "execution": name,
             "entered_at": clock.iso(clock.now()),
-            "trigger": {"type": "segment_migrated", "from": detail.get("from"), "to": detail.get("to")},
+            "trigger": {"type": trigger_type, **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on")}},
             "cursor": 0,
         }
         results.append(Started(campaign.id, name, _start(state_machine_arn, name, state)))
