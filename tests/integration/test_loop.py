@@ -150,3 +150,23 @@ def test_one_click_unsubscribe_opts_out_and_forged_tokens_fail(stack) -> None:
     assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_out"
     stack.advance(timedelta(days=4))
     assert [m["step_id"] for m in stack.outbox()] == ["welcome"]
+
+
+def test_customers_per_step_and_daily_flows_are_counted_exactly(stack) -> None:
+    from datetime import date
+
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("a"), upsert("b"), upsert("c"), order("a", "1"), order("b", "1")])
+    stack.settle()
+    post_events(stack, [order("a", "1")])  # a duplicate changes nothing
+    stack.settle()
+    assert {k: v for k, v in repo.segment_counts().items() if v} == {"prospect": 1, "new": 2}
+    assert repo.segment_flows(date(2026, 1, 1)) == {"prospect>new": 2}
+    stack.advance(timedelta(days=92))
+    counts = {k: v for k, v in repo.segment_counts().items() if v}
+    assert counts == {"prospect": 1, "active": 2}
+    days = repo.segment_days(date(2026, 1, 1), date(2026, 4, 30))
+    assert days["2026-01-02"] == {"prospect": 1, "new": 2}
+    assert {k: v for k, v in days["2026-04-02"].items() if v} == {"prospect": 1, "active": 2}
+    assert sum(repo.segment_flows(date(2026, 4, 1)).values()) == 2

@@ -13,6 +13,7 @@ from typing import Any
 DEFAULT_PREFIX = "nudgeloop"
 REVIEW_SHARDS = 16
 TIMER_SHARDS = 4
+COUNT_SHARDS = 8
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import Event
-from nudgeloop.resources import REVIEW_SHARDS, TIMER_SHARDS
+from nudgeloop.resources import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
 
 from .models import CustomerModel, EngineItem, EventModel, OrderModel
 
@@ -134,16 +134,69 @@ def new_customer(customer_id: str) -> CustomerModel:
     return CustomerModel(customer_id=customer_id, consents={}, segment="prospect", created_at=now)
 
 
-def save_customer(customer: CustomerModel) -> bool:
-    """Save with optimistic locking; False when someone else saved first (reload and retry)."""
+def save_customer(customer: CustomerModel, moves: tuple[tuple[str | None, str], ...] = ()) -> bool:
+    """Save with optimistic locking; False when someone else saved first (reload and retry).
+
+    ``moves`` are step changes this save makes (``(None, step)`` for a new customer); the
+    per-step counts and the day's flows change in the same transaction, so they stay exact.
+    """
     customer.updated_at = clock.iso(clock.now())
+    deltas: dict[str, int] = {}
+    for source, target in moves:
+        if source is not None:
+            deltas[source] = deltas.get(source, 0) - 1
+        deltas[target] = deltas.get(target, 0) + 1
+    flows = [(s, t) for s, t in moves if s is not None and s != t]
     try:
-        customer.save()
-    except PutError as exc:
+        if not any(deltas.values()) and not flows:
+            customer.save()
+            return True
+        shard = _shard(customer.customer_id, COUNT_SHARDS)
+        day = clock.today().isoformat()
+        with TransactWrite(connection=CustomerModel._get_connection().connection) as tx:
+            tx.save(customer)
+            for step, delta in deltas.items():
+                if delta:
+                    counter = EngineItem(pk=f"SEGCOUNT#{shard}", sk=step)
+                    tx.update(counter, actions=[EngineItem.counter.add(delta)])
+            for source, target in flows:
+                flow = EngineItem(pk=f"SEGFLOW#{day}", sk=f"{source}>{target}#{shard}")
+                tx.update(flow, actions=[EngineItem.counter.add(1)])
+    except (PutError, TransactWriteError) as exc:
         if _conditional_failed(exc):
             return False
         raise
     return True
+
+
+def segment_counts() -> dict[str, int]:
+    """Customers per step now (summed over the counter shards)."""
+    counts: dict[str, int] = {}
+    for shard in range(COUNT_SHARDS):
+        for item in EngineItem.query(f"SEGCOUNT#{shard}"):
+            counts[item.sk] = counts.get(item.sk, 0) + int(item.counter or 0)
+    return counts
+
+
+def segment_flows(day: date) -> dict[str, int]:
+    """Migrations between steps on ``day``: ``{"new>active": 3, ...}``."""
+    flows: dict[str, int] = {}
+    for item in EngineItem.query(f"SEGFLOW#{day.isoformat()}"):
+        key = item.sk.rsplit("#", 1)[0]
+        flows[key] = flows.get(key, 0) + int(item.counter or 0)
+    return flows
+
+
+def save_segment_day(day: date, counts: dict[str, int]) -> None:
+    EngineItem(pk="SEGDAY", sk=day.isoformat(), data=counts, created_at=clock.iso(clock.now())).save()
+
+
+def segment_days(first: date, last: date) -> dict[str, dict[str, int]]:
+    """The daily snapshots of customers per step, ``{"2026-01-02": {"new": 4, ...}}``."""
+    return {
+        item.sk: dict(item.data or {})
+        for item in EngineItem.query("SEGDAY", EngineItem.sk.between(first.isoformat(), last.isoformat()))
+    }
 
 
 def set_review(customer: CustomerModel, review_on: date | None) -> None:

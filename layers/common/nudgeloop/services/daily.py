@@ -51,6 +51,7 @@ def run(publisher: Publisher, rules: Rules, *, segment: int = 0, total_segments:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
     if segment == 0:
         repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
+        repo.save_segment_day(now.date(), repo.segment_counts())
     return result
 
 
@@ -74,7 +75,8 @@ def _place_chunk(ids: list[str], rules: Rules, publisher: Publisher, previous: d
         for occurrence in fresh:
             repo.mark_occasion(customer.customer_id, occurrence.key(), now)
         result.occasions += len(fresh)
-        if repo.save_customer(customer):
+        moves = ((migration.detail["from"], migration.detail["to"]),) if migration is not None else ()
+        if repo.save_customer(customer, moves):
             segmenting.record(migration)
             result.examined += 1
             result.migrated += migration is not None
