@@ -14,6 +14,7 @@ from nudgeloop.services import sender
 settings = boot(
     "customers_table",
     "engine_table",
+    "recs_table",
     "templates_bucket",
     "configuration_set",
     "sender",

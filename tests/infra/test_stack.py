@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from nudgeloop.resources import catalog
+
 pytestmark = pytest.mark.slow
 
 
@@ -49,7 +51,7 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template: dict[str, Any]
     from aws_cdk.assertions import Match
 
     tables = resources(template, "AWS::DynamoDB::GlobalTable")
-    assert len(tables) == 4
+    assert len(tables) == len(catalog().tables)
     for table in tables.values():
         props = table["Properties"]
         assert props["BillingMode"] == "PAY_PER_REQUEST"
@@ -179,6 +181,7 @@ def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
         for k, v in template["Resources"].items()
         if v["Type"] == "AWS::SQS::Queue" and "dlq" in v["Properties"].get("QueueName", "")
     }
-    assert len(dlqs) == 5  # ingest stream, feedback, trigger and the two schedules
+    cat = catalog()  # one per queue, per table stream and per schedule
+    assert len(dlqs) == len(cat.queues) + len(cat.streams) + sum(1 for f in cat.functions if f.schedule)
     assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)

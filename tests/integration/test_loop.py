@@ -170,3 +170,38 @@ def test_customers_per_step_and_daily_flows_are_counted_exactly(stack) -> None:
     assert days["2026-01-02"] == {"prospect": 1, "new": 2}
     assert {k: v for k, v in days["2026-04-02"].items() if v} == {"prospect": 1, "active": 2}
     assert sum(repo.segment_flows(date(2026, 4, 1)).values()) == 2
+
+
+def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
+    def basket(cid: str, oid: str, skus: list[str]) -> dict:
+        event = order(cid, oid)
+        event["properties"]["items"] = [{"sku": s, "price": "1.00"} for s in skus]
+        return event
+
+    post_events(
+        stack,
+        [
+            basket("x1", "1", ["SKU-TEA-01", "SKU-HON-01"]),
+            basket("x2", "1", ["SKU-TEA-01", "SKU-HON-01"]),
+            basket("x3", "1", ["SKU-TEA-01", "SKU-MUG-01"]),
+        ],
+    )
+    welcome_customer(stack, "c1")  # bought SKU-1 (not in the catalogue)
+    post_events(stack, [basket("c1", "o0", ["SKU-TEA-01"])])
+    stack.settle()
+    assert stack.call("recommend", {})["written"] > 0
+    from nudgeloop.dal import repo
+    from nudgeloop.dal.models import RecsItem
+    from nudgeloop.services import recommend
+
+    calls: list[str] = []
+    ddb = RecsItem._get_connection().connection.client
+    ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    blocks = recommend.for_customer(repo.get_customer("c1"))
+    assert calls == ["BatchGetItem"]
+    assert [p["sku"] for p in blocks["also_bought"]] == ["SKU-HON-01", "SKU-MUG-01"]
+    assert [p["sku"] for p in blocks["we_recommend"]] == ["SKU-POT-01", "SKU-HON-01"]
+    # the send path renders them: the follow-up lists what others bought
+    stack.advance(timedelta(days=3, hours=1))
+    followup = next(m for m in stack.outbox() if m["step_id"] == "followup")
+    assert "Forest honey" in followup["html"] and "https://shop.example/p/honey" in followup["html"]

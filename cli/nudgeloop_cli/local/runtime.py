@@ -197,6 +197,7 @@ class LocalStack:
             "events_table": c.table("events").name,
             "orders_table": c.table("orders").name,
             "engine_table": c.table("engine").name,
+            "recs_table": c.table("recs").name,
             "bus_name": c.bus_name,
             "campaigns_bucket": self.res.buckets["campaigns"],
             "templates_bucket": self.res.buckets["templates"],
@@ -675,6 +676,7 @@ class LocalStack:
         """The shipped example templates and campaigns, as `templates push` / `campaigns push` do."""
         self.push_directory("templates", ROOT / "templates", "templates/")
         self.push_directory("campaigns", ROOT / "campaigns" / "examples", "campaigns/")
+        self.push_directory("campaigns", ROOT / "catalog", "catalog/")
 
     def dlq_depths(self) -> dict[str, int]:
         with self.aws_lock:

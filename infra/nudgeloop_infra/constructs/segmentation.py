@@ -23,3 +23,7 @@ class Segmentation(Construct):
         data.buckets["campaigns"].grant_read(fn)
         self.bus.grant_put_events_to(fn)
         self.function = fn
+        recommend_fn = functions.function("recommend")
+        data.tables["orders"].grant_read_data(recommend_fn)
+        data.tables["recs"].grant_read_write_data(recommend_fn)
+        data.buckets["campaigns"].grant_read(recommend_fn)

@@ -171,6 +171,11 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             sort_key=("order_id", "S"),
         ),
         TableSpec(
+            key="recs",
+            name=f"{p}-recs",
+            partition_key=("key", "S"),
+        ),
+        TableSpec(
             key="engine",
             name=f"{p}-engine",
             partition_key=("pk", "S"),
@@ -250,6 +255,17 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket"),
         ),
         FunctionSpec(
+            key="recommend",
+            name=f"{p}-recommend",
+            code_dir="segment",
+            handler="recommend.handler",
+            description="Aggregates co-purchases, catalogue relations and curated lists for sending",
+            timeout_s=900,
+            memory_mb=1024,
+            schedule="cron(30 3 * * ? *)",
+            env=(*common, "orders_table", "recs_table", "campaigns_bucket"),
+        ),
+        FunctionSpec(
             key="trigger_start",
             name=f"{p}-trigger-start",
             code_dir="trigger",
@@ -294,6 +310,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             + _DATA
             + (
                 "templates_bucket",
+                "recs_table",
                 "configuration_set",
                 "sender",
                 "public_base_url",

@@ -45,7 +45,10 @@ class CustomerModel(Model):
     country = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)
     attributes = JSONAttribute(null=True)
-    bookings = JSONAttribute(null=True)  # booked services: booking_id, service, starts_at, ends_at
+    bookings = JSONAttribute(null=True)
+    recent_skus = JSONAttribute(
+        null=True
+    )  # what they bought, most recent first (for recommendations)  # booked services: booking_id, service, starts_at, ends_at
     profile_updated_at = UnicodeAttribute(null=True)
     consents = JSONAttribute(null=True)
     segment = UnicodeAttribute(default="prospect")
@@ -132,11 +135,23 @@ class EngineItem(Model):
     by_due = DueIndex()
 
 
+class RecsItem(Model):
+    """Recommendation read model: ALSO#sku, RELATED#sku, CURATED#step (self-contained cards)."""
+
+    class Meta(_Meta):
+        pass
+
+    key = UnicodeAttribute(hash_key=True)
+    data = JSONAttribute(null=True)
+    updated_at = UnicodeAttribute(null=True)
+
+
 _BINDINGS: tuple[tuple[type[Model], str], ...] = (
     (CustomerModel, "customers_table"),
     (EventModel, "events_table"),
     (OrderModel, "orders_table"),
     (EngineItem, "engine_table"),
+    (RecsItem, "recs_table"),
 )
 
 

@@ -20,7 +20,7 @@ from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import Event
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
 
-from .models import CustomerModel, EngineItem, EventModel, OrderModel
+from .models import CustomerModel, EngineItem, EventModel, OrderModel, RecsItem
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -114,9 +114,49 @@ def order_facts(customer_id: str) -> list[OrderFact]:
                 total=Decimal(order.total or "0"),
                 currency=order.currency or "",
                 refunded=order.refunded_at is not None,
+                skus=tuple(str(i.get("sku")) for i in (order.items or []) if i.get("sku")),
             )
         )
     return facts
+
+
+def all_baskets() -> Iterator[set[str]]:
+    """Per customer, the SKUs of their counted orders (a full scan: the daily aggregation job)."""
+    basket: set[str] = set()
+    current: str | None = None
+    for order in OrderModel.scan(attributes_to_get=["customer_id", "items", "refunded_at"]):
+        if order.customer_id != current:
+            if basket:
+                yield basket
+            basket, current = set(), order.customer_id
+        if order.refunded_at is None:
+            basket.update(str(i["sku"]) for i in (order.items or []) if i.get("sku"))
+    if basket:
+        yield basket
+
+
+# ---------------------------------------------------------------- recommendations
+
+
+def recs_get(keys: list[str]) -> dict[str, Any]:
+    """One BatchGetItem for a customer's recommendation blocks (at most 100 keys)."""
+    unique = list(dict.fromkeys(keys))[:100]
+    return {item.key: item.data for item in RecsItem.batch_get(unique)} if unique else {}
+
+
+def recs_replace(new: dict[str, Any]) -> tuple[int, int]:
+    """Write changed items and delete vanished ones (BatchWriteItem, 25 per request); returns
+    (written, deleted)."""
+    old = {item.key: item.data for item in RecsItem.scan()}
+    now = clock.iso(clock.now())
+    changed = [k for k, v in new.items() if old.get(k) != v]
+    gone = [k for k in old if k not in new]
+    with RecsItem.batch_write() as batch:
+        for key in changed:
+            batch.save(RecsItem(key=key, data=new[key], updated_at=now))
+        for key in gone:
+            batch.delete(RecsItem(key=key))
+    return len(changed), len(gone)
 
 
 # ---------------------------------------------------------------- customers

@@ -19,6 +19,7 @@ class OrderFact:
     total: Decimal
     currency: str
     refunded: bool = False
+    skus: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,15 @@ class Aggregates:
 
 def counted(orders: list[OrderFact]) -> list[OrderFact]:
     return sorted((o for o in orders if not o.refunded), key=lambda o: o.occurred_at)
+
+
+def recent_skus(orders: list[OrderFact], limit: int = 20) -> list[str]:
+    """Distinct SKUs of counted orders, most recently bought first."""
+    seen: dict[str, None] = {}
+    for order in reversed(counted(orders)):
+        for sku in order.skus:
+            seen.setdefault(sku, None)
+    return list(seen)[:limit]
 
 
 def aggregate(orders: list[OrderFact]) -> Aggregates:

@@ -87,7 +87,7 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             return False
         if migration is not None:
             publisher.publish([migration])
-        moves = ((None, "prospect"),) if created else ()
+        moves: tuple[tuple[str | None, str], ...] = ((None, "prospect"),) if created else ()
         if migration is not None:
             moves += ((migration.detail["from"], migration.detail["to"]),)
         if repo.save_customer(customer, moves):

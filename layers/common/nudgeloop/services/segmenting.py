@@ -11,7 +11,7 @@ from nudgeloop.adapters.bus import BusEvent
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
-from nudgeloop.domain.aggregates import aggregate, counted
+from nudgeloop.domain.aggregates import aggregate, counted, recent_skus
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
 
@@ -73,6 +73,7 @@ def refresh(customer: CustomerModel, rules: Rules, reason: str, *, covered_until
     customer.first_order_at = clock.iso(agg.first_order_at) if agg.first_order_at else None
     customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
     customer.avg_days_between_orders = agg.avg_days_between_orders
+    customer.recent_skus = recent_skus(orders)
     placement = place([o.occurred_at.date() for o in counted(orders)], today, rules.stairs)
     occasion = dates.next_review(date_facts(customer), rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]

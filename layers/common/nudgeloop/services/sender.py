@@ -12,6 +12,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain import consent, mail, tokens
+from nudgeloop.services import recommend
 
 # SES errors that retrying cannot fix: record and stop this step.
 PERMANENT = frozenset(
@@ -100,6 +101,7 @@ def send_step(
         "campaign_id": campaign_id,
         "step_id": step_id,
         "unsubscribe_url": unsub,
+        "recommendations": recommend.for_customer(customer),
     }
     subject, html, text = mail.render(_fetch_template(templates_bucket), request["template"], context)
     message = mail.build_message(
