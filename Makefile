@@ -4,17 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 LAMBDA_PYTHON := 3.14
-LAMBDA_PLATFORM := manylinux2014_aarch64
+LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
 CDK_CLI := aws-cdk@2.1100.0
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: dev test test-fast lint format build synth deploy local demo lock clean
 
-$(STAMP): requirements/dev.lock pyproject.toml
+$(STAMP): requirements/dev.lock requirements/oracle.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements/oracle.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
@@ -38,12 +39,14 @@ format: dev
 
 # Docker-free Lambda assets: the layer gets arm64 wheels for the Lambda Python version.
 build: dev
-	rm -rf build/layer && mkdir -p build/layer/python
-	$(BIN)/python -m pip install --quiet --target build/layer/python \
-		--platform $(LAMBDA_PLATFORM) --implementation cp --python-version $(LAMBDA_PYTHON) \
-		--only-binary=:all: -r requirements/runtime.in -c requirements/dev.lock
+	rm -rf build/layer build/layer-science && mkdir -p build/layer/python build/layer-science/python
+	$(BIN)/python -m pip install --quiet --target build/layer/python $(LAMBDA_PLATFORMS) --implementation cp \
+		--python-version $(LAMBDA_PYTHON) --only-binary=:all: -r requirements/runtime.in -c requirements/dev.lock
+	$(BIN)/python -m pip install --quiet --target build/layer-science/python $(LAMBDA_PLATFORMS) --implementation cp \
+		--python-version $(LAMBDA_PYTHON) --only-binary=:all: -r requirements/science.in -c requirements/dev.lock
 	cp -r layers/common/nudgeloop build/layer/python/
-	find build/layer -name '__pycache__' -prune -exec rm -rf {} +
+	find build -name '__pycache__' -prune -exec rm -rf {} +
+	du -sh build/layer build/layer-science
 
 synth: build
 	CDK_OUTDIR=cdk.out $(BIN)/python infra/app.py

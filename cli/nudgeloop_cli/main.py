@@ -77,6 +77,28 @@ def outbox(url: UrlOption = None) -> None:
     typer.echo(json.dumps(body, indent=2))
 
 
+clv_app = typer.Typer(help="Customer lifetime value.", no_args_is_help=True)
+app.add_typer(clv_app, name="clv")
+
+
+@clv_app.command("fit")
+def clv_fit(
+    until: Annotated[str | None, typer.Option(help="Fit on orders up to this date (default: the stack's today)")] = None,
+    unit: Annotated[str, typer.Option(help="days or weeks (recency and age divided by 7)")] = "days",
+    url: UrlOption = None,
+) -> None:
+    """Fit BG/NBD and Gamma-Gamma on the data in the running local stack; print the parameters."""
+    from nudgeloop_cli.client import Client
+
+    if unit not in ("days", "weeks"):
+        raise typer.BadParameter("--unit must be days or weeks")
+    status, body = Client(url).request("POST", "/_local/clv/fit", {"until": until, "unit": unit}, key=False)
+    if status != 200:
+        typer.echo(json.dumps(body), err=True)
+        raise typer.Exit(1)
+    typer.echo(json.dumps(body))
+
+
 @app.command("demo")
 def demo(
     customers: Annotated[int, typer.Option(min=1, max=5000, help="Simulated webshop customers")] = 40,

@@ -28,6 +28,7 @@ class StackConfig:
     sender: str = "Nudgeloop <news@example.com>"
     public_base_url: str = ""  # default: the API's own URL
     layer_dir: str = str(ROOT / "build" / "layer")
+    science_layer_dir: str = str(ROOT / "build" / "layer-science")
     alarm_email: str = ""
 
     @classmethod
@@ -44,6 +45,7 @@ class StackConfig:
             sender=ctx("sender", base.sender),
             public_base_url=ctx("public_base_url", base.public_base_url),
             layer_dir=ctx("layer_dir", base.layer_dir),
+            science_layer_dir=ctx("science_layer_dir", base.science_layer_dir),
             alarm_email=ctx("alarm_email", base.alarm_email),
         )
 
@@ -51,11 +53,18 @@ class StackConfig:
 class NudgeloopStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        if not (Path(config.layer_dir) / "python" / "nudgeloop").is_dir():
-            raise RuntimeError(f"layer not built at {config.layer_dir}: run `make build` first")
+        for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
+            if not (Path(layer) / "python" / marker).is_dir():
+                raise RuntimeError(f"layer not built at {layer}: run `make build` first")
         cat = catalog(config.prefix)
         data = Data(self, "Data", catalog=cat)
-        functions = FunctionFactory(self, "Functions", catalog=cat, layer_dir=config.layer_dir, data=data)
+        functions = FunctionFactory(
+            self,
+            "Functions",
+            catalog=cat,
+            layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
+            data=data,
+        )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
         sending = Sending(

@@ -152,3 +152,42 @@ def test_demo_drives_the_loop_and_writes_a_report(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text()
     assert "<svg" in html and "Customer staircase" in html and "http" not in html.split("<body>")[1].split("Migrations")[0]
     assert "customers per segment" in proc.stdout
+
+
+@pytest.mark.slow
+def test_clv_fit_on_the_running_stack_prints_parameters(http: Client, stack: Any) -> None:
+    import random
+
+    rng = random.Random(5)
+    events = []
+    for c in range(40):
+        for n in range(rng.choice([1, 1, 2, 3, 5])):
+            day = 1 + n * rng.randint(5, 40)
+            events.append(
+                order(
+                    f"k{c}",
+                    f"o{n}",
+                    at=f"2025-{1 + day // 31:02d}-{1 + day % 28:02d}T10:00:00Z",
+                    total=f"{rng.randint(10, 90)}.00",
+                )
+            )
+    for start in range(0, len(events), 100):
+        assert http.request("POST", "/v1/events", {"events": events[start : start + 100]})[0] == 202
+    settle(http)
+    exe = str(Path(sys.executable).parent / "nudgeloop")
+    out = subprocess.run(
+        [exe, "clv", "fit", "--until", "2025-12-31", "--unit", "weeks", "--url", http.url],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    params = json.loads(out.stdout)
+    assert set(params) == {"bgnbd", "gamma_gamma", "customers"}
+    assert set(params["bgnbd"]) == {"r", "alpha", "a", "b"} and set(params["gamma_gamma"]) == {"p", "q", "v"}
+    assert params["customers"] == 40 and all(v > 0 for v in params["bgnbd"].values())
+    _status, customer = http.request("GET", "/v1/customers/k0")
+    assert set(customer["clv"]) >= {"expected_purchases_90d", "p_alive", "expected_value_12m"}
+    assert 0 <= customer["clv"]["p_alive"] <= 1
+    bad = subprocess.run([exe, "clv", "fit", "--unit", "years", "--url", http.url], capture_output=True, text=True, check=False)
+    assert bad.returncode != 0

@@ -21,12 +21,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("synth")
     layer = work / "layer" / "python"
     shutil.copytree(ROOT / "layers/common/nudgeloop", layer / "nudgeloop")
+    (work / "science" / "python" / "numpy").mkdir(parents=True)
     out = work / "cdk.out"
     env = {
         **os.environ,
         "CDK_OUTDIR": str(out),
         "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
-        "CDK_CONTEXT_JSON": json.dumps({"layer_dir": str(work / "layer"), "sender": "Shop <news@shop.example>"}),
+        "CDK_CONTEXT_JSON": json.dumps(
+            {"layer_dir": str(work / "layer"), "science_layer_dir": str(work / "science"), "sender": "Shop <news@shop.example>"}
+        ),
     }
     proc = subprocess.run(
         [sys.executable, str(ROOT / "infra/app.py")], env=env, capture_output=True, text=True, timeout=600, check=False

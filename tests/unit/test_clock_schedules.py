@@ -33,6 +33,12 @@ def test_daily_cron_fires_once_a_day_at_its_time() -> None:
     assert daily.next_after(datetime(2026, 1, 1, 3, 0, tzinfo=UTC)) == datetime(2026, 1, 2, 3, 0, tzinfo=UTC)
 
 
+def test_weekly_cron_fires_on_its_weekday() -> None:
+    sunday = Schedule("clv", "cron(0 4 ? * SUN *)")
+    assert sunday.next_after(datetime(2026, 1, 1, tzinfo=UTC)) == datetime(2026, 1, 4, 4, 0, tzinfo=UTC)  # a Thursday
+    assert sunday.next_after(datetime(2026, 1, 4, 4, 0, tzinfo=UTC)) == datetime(2026, 1, 11, 4, 0, tzinfo=UTC)
+
+
 def test_rate_fires_on_its_boundaries() -> None:
     minute = Schedule("journey_wake", "rate(1 minute)")
     assert minute.next_after(datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)) == datetime(2026, 1, 1, 0, 1, tzinfo=UTC)
@@ -40,4 +46,4 @@ def test_rate_fires_on_its_boundaries() -> None:
         2026, 1, 1, 2, 0, tzinfo=UTC
     )
     with pytest.raises(LocalError):
-        Schedule("x", "cron(0 3 ? * MON *)").next_after(datetime(2026, 1, 1, tzinfo=UTC))
+        Schedule("x", "cron(0 3 1 * ? *)").next_after(datetime(2026, 1, 1, tzinfo=UTC))

@@ -67,11 +67,14 @@ class Schedule:
 
     def next_after(self, moment: datetime) -> datetime:
         """The first fire time strictly after ``moment`` (cron with fixed minute/hour, or rate)."""
-        cron = re.fullmatch(r"cron\((\d+) (\d+) \* \* \? \*\)", self.expression)
+        cron = re.fullmatch(r"cron\((\d+) (\d+) (\*|\?) \* (\?|\*|[A-Z]{3}) \*\)", self.expression)
         if cron:
-            minute, hour = int(cron.group(1)), int(cron.group(2))
+            minute, hour, weekday = int(cron.group(1)), int(cron.group(2)), cron.group(4)
+            days = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
             fire = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            return fire if fire > moment else fire + timedelta(days=1)
+            while fire <= moment or (weekday in days and fire.weekday() != days.index(weekday)):
+                fire += timedelta(days=1)
+            return fire
         rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression)
         if rate:
             unit = {"m": 60, "h": 3600, "d": 86400}[rate.group(2)[0]] * int(rate.group(1))
@@ -509,6 +512,13 @@ class LocalStack:
             "detail": {},
         }
 
+    def _fire(self, key: str) -> None:
+        """A schedule invokes asynchronously: a failure is recorded (AWS would retry, then DLQ)."""
+        try:
+            self.call(key, self._scheduled_event(key))
+        except Exception as exc:
+            self.failures.append({"function": key, "error": type(exc).__name__, "message": str(exc)[:500]})
+
     def _next_fire(self) -> tuple[datetime, str] | None:
         with self.aws_lock:
             return self._next_fire_locked()
@@ -544,7 +554,7 @@ class LocalStack:
                 if moment > self.clock.now():
                     self.clock.set(moment)
                 self._last_fired[key] = moment
-                self.call(key, self._scheduled_event(key))
+                self._fire(key)
                 fired[key] = fired.get(key, 0) + 1
                 self.settle()
             self.clock.set(target)
@@ -561,7 +571,7 @@ class LocalStack:
                 nxt = schedule.next_after(self._last_fired[schedule.function_key])
                 if nxt <= now:
                     self._last_fired[schedule.function_key] = now
-                    self.call(schedule.function_key, self._scheduled_event(schedule.function_key))
+                    self._fire(schedule.function_key)
             self.settle()
 
     # ------------------------------------------------------------------ SES stand-in

@@ -55,6 +55,15 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
         except LocalError as exc:
             return _json(400, {"error": {"field": "type", "reason": str(exc)}})
         return _json(202, {"queued": True})
+    if method == "POST" and path == "/_local/clv/fit":
+        try:
+            payload = json.loads(body or "{}")
+            result = stack.call("clv", {"until": payload.get("until"), "unit": payload.get("unit", "days"), "store": True})
+        except json.JSONDecodeError:
+            return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+        except ValueError as exc:
+            return _json(400, {"error": {"field": "unit" if "unit" in str(exc) else "until", "reason": str(exc)}})
+        return _json(200, result)
     if method == "GET" and path == "/_local/dlq":
         return _json(200, stack.dlq_depths())
     return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})

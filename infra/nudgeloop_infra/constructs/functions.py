@@ -28,18 +28,12 @@ ARCH = lambda_.Architecture.ARM_64
 class FunctionFactory(Construct):
     """Builds the catalog's functions and queues; keeps a registry for the other constructs."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, layer_dir: str, data: Data) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, layer_dirs: dict[str, str], data: Data) -> None:
         super().__init__(scope, construct_id)
         self.catalog = catalog
         self.data = data
-        self.layer = lambda_.LayerVersion(
-            self,
-            "CommonLayer",
-            code=lambda_.Code.from_asset(layer_dir),
-            compatible_runtimes=[RUNTIME],
-            compatible_architectures=[ARCH],
-            description="nudgeloop package and its pinned dependencies",
-        )
+        self.layer_dirs = layer_dirs
+        self.layers: dict[str, lambda_.LayerVersion] = {}
         self.functions: dict[str, lambda_.Function] = {}
         self.queues: dict[str, sqs.Queue] = {}
         self.dlqs: dict[str, sqs.Queue] = {}
@@ -65,6 +59,23 @@ class FunctionFactory(Construct):
             **extra,
         }
         return known
+
+    LAYER_DESCRIPTIONS = {
+        "common": "nudgeloop package and its pinned dependencies",
+        "science": "numpy and scipy, for the CLV fit only",
+    }
+
+    def layer(self, key: str) -> lambda_.LayerVersion:
+        if key not in self.layers:
+            self.layers[key] = lambda_.LayerVersion(
+                self,
+                f"{key.capitalize()}Layer",
+                code=lambda_.Code.from_asset(self.layer_dirs[key]),
+                compatible_runtimes=[RUNTIME],
+                compatible_architectures=[ARCH],
+                description=self.LAYER_DESCRIPTIONS[key],
+            )
+        return self.layers[key]
 
     def dead_letter_queue(self, key: str, name: str) -> sqs.Queue:
         dlq = sqs.Queue(
@@ -145,7 +156,7 @@ class FunctionFactory(Construct):
             architecture=ARCH,
             code=lambda_.Code.from_asset(str(ROOT / "functions" / spec.code_dir)),
             handler=spec.handler,
-            layers=[self.layer],
+            layers=[self.layer(name) for name in spec.layers],
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_s),
             role=role,

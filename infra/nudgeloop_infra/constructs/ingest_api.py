@@ -36,6 +36,7 @@ class IngestApi(Construct):
         )
         data.tables["customers"].grant_read_data(api_fn)
         data.tables["engine"].grant_read_data(api_fn)
+        data.tables["recs"].grant_read_data(api_fn)
         data.signing_secret.grant_read(api_fn)
 
         process_fn = functions.function("ingest_process")

@@ -27,3 +27,6 @@ class Segmentation(Construct):
         data.tables["orders"].grant_read_data(recommend_fn)
         data.tables["recs"].grant_read_write_data(recommend_fn)
         data.buckets["campaigns"].grant_read(recommend_fn)
+        clv_fn = functions.function("clv")
+        data.tables["orders"].grant_read_data(clv_fn)
+        data.tables["recs"].grant_read_write_data(clv_fn)

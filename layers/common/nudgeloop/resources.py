@@ -67,6 +67,7 @@ class FunctionSpec:
     queue_key: str | None = None  # SQS event source
     schedule: str | None = None  # EventBridge schedule expression
     env: tuple[str, ...] = ()  # keys of Settings fields this function needs
+    layers: tuple[str, ...] = ("common",)  # "science" adds numpy and scipy
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             code_dir="ingest",
             handler="api.handler",
             description="HTTP API: validates and stores events once; customer reads; unsubscribe",
-            env=common + _DATA + ("signing_secret_name", "max_future_skew_s"),
+            env=common + _DATA + ("recs_table", "signing_secret_name", "max_future_skew_s"),
         ),
         FunctionSpec(
             key="ingest_process",
@@ -264,6 +265,18 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             memory_mb=1024,
             schedule="cron(30 3 * * ? *)",
             env=(*common, "orders_table", "recs_table", "campaigns_bucket"),
+        ),
+        FunctionSpec(
+            key="clv",
+            name=f"{p}-clv",
+            code_dir="segment",
+            handler="clv.handler",
+            description="Fits BG/NBD and Gamma-Gamma on the order log; stores CLV per customer",
+            timeout_s=900,
+            memory_mb=2048,
+            schedule="cron(0 4 ? * SUN *)",
+            env=(*common, "orders_table", "recs_table"),
+            layers=("common", "science"),
         ),
         FunctionSpec(
             key="trigger_start",

@@ -102,37 +102,62 @@ def record_refund(customer_id: str, event: Event) -> None:
     )
 
 
+def _fact(order: OrderModel) -> OrderFact | None:
+    if order.occurred_at is None:  # refund known, order itself not (yet)
+        return None
+    return OrderFact(
+        order_id=order.order_id,
+        occurred_at=clock.parse_iso(order.occurred_at),
+        total=Decimal(order.total or "0"),
+        currency=order.currency or "",
+        refunded=order.refunded_at is not None,
+        skus=tuple(str(i.get("sku")) for i in (order.items or []) if i.get("sku")),
+    )
+
+
 def order_facts(customer_id: str) -> list[OrderFact]:
-    facts = []
-    for order in OrderModel.query(customer_id):
-        if order.occurred_at is None:  # refund known, order itself not (yet)
-            continue
-        facts.append(
-            OrderFact(
-                order_id=order.order_id,
-                occurred_at=clock.parse_iso(order.occurred_at),
-                total=Decimal(order.total or "0"),
-                currency=order.currency or "",
-                refunded=order.refunded_at is not None,
-                skus=tuple(str(i.get("sku")) for i in (order.items or []) if i.get("sku")),
-            )
-        )
-    return facts
+    return [fact for order in OrderModel.query(customer_id) if (fact := _fact(order)) is not None]
+
+
+def orders_by_customer() -> Iterator[tuple[str, list[OrderFact]]]:
+    """Every customer's orders (a full scan for the aggregation jobs; a scan returns a
+    partition's items together, so one pass groups them)."""
+    current: str | None = None
+    facts: list[OrderFact] = []
+    for order in OrderModel.scan():
+        if order.customer_id != current:
+            if current is not None and facts:
+                yield current, facts
+            current, facts = order.customer_id, []
+        fact = _fact(order)
+        if fact is not None:
+            facts.append(fact)
+    if current is not None and facts:
+        yield current, facts
 
 
 def all_baskets() -> Iterator[set[str]]:
-    """Per customer, the SKUs of their counted orders (a full scan: the daily aggregation job)."""
-    basket: set[str] = set()
-    current: str | None = None
-    for order in OrderModel.scan(attributes_to_get=["customer_id", "items", "refunded_at"]):
-        if order.customer_id != current:
-            if basket:
-                yield basket
-            basket, current = set(), order.customer_id
-        if order.refunded_at is None:
-            basket.update(str(i["sku"]) for i in (order.items or []) if i.get("sku"))
-    if basket:
-        yield basket
+    """Per customer, the SKUs of their counted orders."""
+    for _customer, orders in orders_by_customer():
+        basket = {sku for o in orders if not o.refunded for sku in o.skus}
+        if basket:
+            yield basket
+
+
+def save_clv(values: dict[str, dict[str, Any]], model: dict[str, Any]) -> None:
+    """Per-customer CLV values and the fitted model, in the read model (BatchWriteItem, 25 a request)."""
+    now = clock.iso(clock.now())
+    with RecsItem.batch_write() as batch:
+        for customer_id, data in values.items():
+            batch.save(RecsItem(key=f"CLV#{customer_id}", data=data, updated_at=now))
+        batch.save(RecsItem(key="CLV#MODEL", data=model, updated_at=now))
+
+
+def clv_of(customer_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(RecsItem.get(f"CLV#{customer_id}").data or {})
+    except RecsItem.DoesNotExist:
+        return None
 
 
 # ---------------------------------------------------------------- recommendations

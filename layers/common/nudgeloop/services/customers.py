@@ -29,6 +29,7 @@ def view(customer_id: str) -> dict[str, Any] | None:
             "last_order_at": customer.last_order_at,
             "avg_days_between_orders": customer.avg_days_between_orders,
         },
+        "clv": repo.clv_of(customer_id),
         "mails": [
             {
                 "campaign_step": item.sk,
