@@ -1,15 +1,18 @@
 """Scheduled run (EventBridge schedule): re-places customers whose step or date occasion is due.
 
-Input ``{"segment": i, "total_segments": n}`` splits a full re-placement (after the staircase or
-the watched date occasions changed) across parallel invocations; the schedule sends neither.
+When the staircase or the watched date occasions changed, the scheduled invocation re-places
+everyone: it invokes itself asynchronously for parallel-scan segments 1..n-1
+(``{"segment": i, "total_segments": n, "full": true, "previous_run": ...}``) and scans segment 0.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nudgeloop.adapters.aws import client
 from nudgeloop.adapters.bus import EventBridgePublisher
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
@@ -27,7 +30,20 @@ publisher = EventBridgePublisher(settings.bus_name)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     rules = Rules(stairs, campaign_store.date_rules(settings.campaigns_bucket))
-    result = daily.run(publisher, rules, segment=int(event.get("segment", 0)), total_segments=int(event.get("total_segments", 1)))
+
+    def fan_out(payload: dict[str, Any]) -> None:
+        client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=json.dumps(payload))
+
+    result = daily.run(
+        publisher,
+        rules,
+        segment=int(event.get("segment", 0)),
+        total_segments=int(event.get("total_segments", 1)),
+        full=bool(event.get("full", False)),
+        previous_run=event.get("previous_run"),
+        fan_out=fan_out,
+        rescan_segments=settings.rescan_segments,
+    )
     metrics.add_metric(name="CustomersReviewed", unit="Count", value=result.examined)
     metrics.add_metric(name="Migrations", unit="Count", value=result.migrated)
     metrics.add_metric(name="DateOccasions", unit="Count", value=result.occasions)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import aws_cdk as cdk
 from constructs import Construct
 
+from nudgeloop.domain.staircase import Staircase
 from nudgeloop.resources import catalog
 
 from .constructs.campaigns import Campaigns
@@ -30,6 +32,7 @@ class StackConfig:
     layer_dir: str = str(ROOT / "build" / "layer")
     science_layer_dir: str = str(ROOT / "build" / "layer-science")
     alarm_email: str = ""
+    staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -47,12 +50,20 @@ class StackConfig:
             layer_dir=ctx("layer_dir", base.layer_dir),
             science_layer_dir=ctx("science_layer_dir", base.science_layer_dir),
             alarm_email=ctx("alarm_email", base.alarm_email),
+            staircase=_json_context(node.try_get_context("staircase"), base.staircase),
         )
+
+
+def _json_context(value: object, default: str) -> str:
+    if value is None:
+        return default
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 class NudgeloopStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        Staircase.from_json(config.staircase)  # an invalid staircase fails the synth, never a Lambda
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
@@ -64,6 +75,7 @@ class NudgeloopStack(cdk.Stack):
             catalog=cat,
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
+            settings={"staircase": config.staircase},
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)

@@ -130,7 +130,7 @@ def test_functions_handlers_and_settings_match(template: dict[str, Any], stack: 
     for spec in stack.catalog.functions:
         handler, env_names = cdk[spec.name]
         assert handler == spec.handler
-        assert set(env_names) <= set(local_env) | {"NL_STAIRCASE", "NL_MAX_FUTURE_SKEW_S", "NL_SERVICE"}
+        assert set(env_names) <= set(local_env)
     assert set(cdk) == {f.name for f in stack.catalog.functions}
 
 

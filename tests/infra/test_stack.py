@@ -185,3 +185,26 @@ def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
     assert len(dlqs) == len(cat.queues) + len(cat.streams) + sum(1 for f in cat.functions if f.schedule)
     assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)
+
+
+def test_an_invalid_staircase_fails_the_synth(tmp_path) -> None:
+    import os
+
+    from tests.infra.conftest import ROOT
+
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path / "out"),
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+        "CDK_CONTEXT_JSON": json.dumps({"staircase": {"steps": [{"name": "only", "when": {"no_orders": True}}]}}),
+    }
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "infra/app.py")], env=env, capture_output=True, text=True, check=False, timeout=300
+    )
+    assert proc.returncode != 0
+    assert "last step must have no condition" in proc.stderr
+
+
+def test_the_staircase_definition_reaches_the_functions(template: dict[str, Any]) -> None:
+    envs = [f["Properties"]["Environment"]["Variables"] for f in resources(template, "AWS::Lambda::Function").values()]
+    assert {e["NL_STAIRCASE"] for e in envs if "NL_STAIRCASE" in e} == {"{}"}

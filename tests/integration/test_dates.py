@@ -64,3 +64,18 @@ def test_invalid_dates_are_rejected_by_field(stack) -> None:
     status, body = post_events(stack, [upsert("c3", birthday="1990-02-30"), upsert("c4", timezone="Mars/Olympus")])
     assert status == 202
     assert [r["field"] for r in body["rejected"]] == ["events[0].properties.birthday", "events[1].properties.timezone"]
+
+
+def test_a_full_rescan_fans_out_over_parallel_scan_segments(stack) -> None:
+    post_events(stack, [upsert(f"f{i}") for i in range(30)])
+    stack.settle()
+    stack.advance(timedelta(days=1))
+    from nudgeloop.adapters.aws import client
+    from nudgeloop.dal.models import CustomerModel
+
+    client("s3").put_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/service-reminder.yaml", Body=SERVICE_REMINDER)
+    before = stack.counters.get("segment_daily", 0)
+    stack.advance(timedelta(days=1))  # the next run sees new rules
+    assert stack.counters["segment_daily"] - before == 8  # the scheduled run and 7 segments it invoked
+    run_at = "2026-01-03T03:00:00Z"
+    assert {c.updated_at for c in CustomerModel.scan()} == {run_at}  # everyone re-placed, once

@@ -1,8 +1,9 @@
+import json
 from datetime import date, timedelta
 
 import pytest
 
-from nudgeloop.domain.staircase import Staircase, place
+from nudgeloop.domain.staircase import Placement, Staircase, place
 
 TODAY = date(2026, 6, 1)
 
@@ -67,3 +68,39 @@ def test_staircase_thresholds_are_configurable_and_validated() -> None:
         Staircase.from_json('{"nwe_days": 30}')
     with pytest.raises(ValueError, match="new_days < active_days"):
         Staircase.from_json('{"new_days": 200}')
+
+
+def test_extra_steps_from_a_definition() -> None:
+    from decimal import Decimal
+
+    definition = {
+        "version": "shop-3",
+        "steps": [
+            {"name": "prospect", "when": {"no_orders": True}},
+            {"name": "big_spender", "when": {"revenue_within": {"amount": "500", "days": 365}}},
+            {"name": "lapsed", "when": {"last_order_older_than_days": 60, "orders_within": {"count": 2, "days": 730}}},
+            {"name": "customer"},
+        ],
+    }
+    stairs = Staircase.from_json(json.dumps(definition))
+    assert stairs.names() == ["prospect", "big_spender", "lapsed", "customer"]
+    assert place([(ago(10), Decimal("600"))], TODAY, stairs).segment == "big_spender"
+    assert place([(ago(100), Decimal("20")), (ago(61), Decimal("20"))], TODAY, stairs).segment == "lapsed"
+    fresh = place([(ago(100), Decimal("20")), (ago(10), Decimal("20"))], TODAY, stairs)
+    assert fresh == Placement("customer", ago(10) + timedelta(days=61))  # lapses by itself on day 61
+
+
+@pytest.mark.parametrize(
+    ("definition", "message"),
+    [
+        ({"steps": [{"name": "a", "when": {"no_orders": True}}]}, "last step"),
+        ({"steps": [{"name": "a"}, {"name": "a"}]}, "unique"),
+        ({"steps": [{"name": "Bad Name"}]}, "steps.0.name"),
+        ({"steps": [{"name": "a", "when": {"orders_within": {"count": 0, "days": 3}}}, {"name": "b"}]}, "count"),
+        ({"steps": [{"name": "a", "when": {"sometimes": True}}, {"name": "b"}]}, "sometimes"),
+        ([1, 2], "JSON object"),
+    ],
+)
+def test_invalid_definitions_say_what_is_wrong(definition: object, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Staircase.from_json(json.dumps(definition))

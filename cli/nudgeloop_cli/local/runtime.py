@@ -209,6 +209,10 @@ class LocalStack:
             "sender": self.sender,
             "public_base_url": self.public_base_url,
             "signing_secret_name": c.signing_secret_name,
+            "service": "nudgeloop",
+            "staircase": os.environ.get("NUDGELOOP_STAIRCASE", "{}"),
+            "max_future_skew_s": "3600",
+            "rescan_segments": "8",
         }
         return {env_name(k): v for k, v in values.items()}
 

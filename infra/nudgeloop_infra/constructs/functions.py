@@ -28,8 +28,18 @@ ARCH = lambda_.Architecture.ARM_64
 class FunctionFactory(Construct):
     """Builds the catalog's functions and queues; keeps a registry for the other constructs."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, layer_dirs: dict[str, str], data: Data) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        catalog: Catalog,
+        layer_dirs: dict[str, str],
+        data: Data,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
+        self.settings = settings or {}
         self.catalog = catalog
         self.data = data
         self.layer_dirs = layer_dirs
@@ -55,6 +65,8 @@ class FunctionFactory(Construct):
             "configuration_set": c.configuration_set,
             "log_level": "INFO",
             "staircase": "{}",
+            "rescan_segments": "8",
+            **self.settings,
             "service": "nudgeloop",
             **extra,
         }

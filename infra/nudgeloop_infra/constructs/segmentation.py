@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from nudgeloop.resources import Catalog
@@ -22,6 +24,14 @@ class Segmentation(Construct):
         data.tables["engine"].grant_read_write_data(fn)
         data.buckets["campaigns"].grant_read(fn)
         self.bus.grant_put_events_to(fn)
+        own_arn = cdk.Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=catalog.function("segment_daily").name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        # It fans a full re-placement out to itself (a named ARN, so no dependency cycle).
+        fn.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[own_arn]))
         self.function = fn
         recommend_fn = functions.function("recommend")
         data.tables["orders"].grant_read_data(recommend_fn)

@@ -35,6 +35,7 @@ class Settings(BaseModel):
     signing_secret_name: str = ""
     staircase: str = ""  # JSON overrides of the default staircase thresholds
     max_future_skew_s: int = 3600
+    rescan_segments: int = 8
 
     def require(self, *fields: str) -> Settings:
         missing = [f for f in fields if not getattr(self, f)]

@@ -253,7 +253,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             timeout_s=900,
             memory_mb=1024,
             schedule="cron(0 3 * * ? *)",
-            env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket"),
+            env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket", "rescan_segments"),
         ),
         FunctionSpec(
             key="recommend",

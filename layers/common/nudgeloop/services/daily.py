@@ -3,8 +3,10 @@ date occasions (birthdays, anniversaries, N days after a purchase, around a book
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import MAX_ENTRIES, BusEvent, Publisher
@@ -25,7 +27,17 @@ class RunResult:
     full_scan: bool = False
 
 
-def run(publisher: Publisher, rules: Rules, *, segment: int = 0, total_segments: int = 1) -> RunResult:
+def run(
+    publisher: Publisher,
+    rules: Rules,
+    *,
+    segment: int = 0,
+    total_segments: int = 1,
+    full: bool = False,
+    previous_run: str | None = None,
+    fan_out: Callable[[dict[str, Any]], None] | None = None,
+    rescan_segments: int = 8,
+) -> RunResult:
     """Re-place the customers due today (all of them when the rules changed), 10 events a call.
 
     Events are published before customers and exactly-once markers are saved, so a crash can
@@ -35,8 +47,16 @@ def run(publisher: Publisher, rules: Rules, *, segment: int = 0, total_segments:
     """
     now = clock.now()
     state = repo.run_state(RUN_KEY)
-    previous = clock.parse_iso(state["at"]) if state else now - timedelta(days=1)
-    result = RunResult(full_scan=state is not None and state.get("fingerprint") != rules.fingerprint())
+    if previous_run:
+        previous = clock.parse_iso(previous_run)
+    else:
+        previous = clock.parse_iso(state["at"]) if state else now - timedelta(days=1)
+    result = RunResult(full_scan=full or (state is not None and state.get("fingerprint") != rules.fingerprint()))
+    if result.full_scan and total_segments == 1 and fan_out is not None and rescan_segments > 1:
+        # Rules changed: re-place everyone, one parallel-scan segment per invocation.
+        total_segments = rescan_segments
+        for other in range(1, total_segments):
+            fan_out({"segment": other, "total_segments": total_segments, "full": True, "previous_run": clock.iso(previous)})
     if result.full_scan:
         due = list(repo.scan_customer_ids(segment, total_segments))
     else:

@@ -22,7 +22,7 @@ SOURCE = "nudgeloop.segment"
 class Rules:
     """Everything that decides where a customer stands and when to look at them again."""
 
-    stairs: Staircase = field(default_factory=Staircase)
+    stairs: Staircase = field(default_factory=Staircase.default)
     dates: tuple[dates.DateRule, ...] = dates.ALWAYS
 
     def fingerprint(self) -> str:
@@ -74,7 +74,7 @@ def refresh(customer: CustomerModel, rules: Rules, reason: str, *, covered_until
     customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
     customer.avg_days_between_orders = agg.avg_days_between_orders
     customer.recent_skus = recent_skus(orders)
-    placement = place([o.occurred_at.date() for o in counted(orders)], today, rules.stairs)
+    placement = place([(o.occurred_at.date(), o.total) for o in counted(orders)], today, rules.stairs)
     occasion = dates.next_review(date_facts(customer), rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]
     repo.set_review(customer, min(reviews) if reviews else None)
