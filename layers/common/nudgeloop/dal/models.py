@@ -45,10 +45,12 @@ class CustomerModel(Model):
     country = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)
     attributes = JSONAttribute(null=True)
+    # booked services: booking_id, service, starts_at, ends_at
     bookings = JSONAttribute(null=True)
-    recent_skus = JSONAttribute(
-        null=True
-    )  # what they bought, most recent first (for recommendations)  # booked services: booking_id, service, starts_at, ends_at
+    # counted orders' [UTC date, total], oldest first: placement without reading the order log
+    order_days = JSONAttribute(null=True)
+    # what they bought, most recent first (recommendations)
+    recent_skus = JSONAttribute(null=True)
     profile_updated_at = UnicodeAttribute(null=True)
     consents = JSONAttribute(null=True)
     segment = UnicodeAttribute(default="prospect")

@@ -82,7 +82,9 @@ def _place_chunk(ids: list[str], rules: Rules, publisher: Publisher, previous: d
         customer = repo.get_customer(customer_id)
         if customer is None:
             continue
-        migration = segmenting.refresh(customer, rules, "schedule", covered_until=now, not_before=now.date() + timedelta(days=1))
+        migration = segmenting.refresh(
+            customer, rules, "schedule", covered_until=now, not_before=now.date() + timedelta(days=1), from_log=False
+        )
         found = dates.occurrences(segmenting.date_facts(customer), rules.dates, previous, now)
         fresh = [o for o in found if not repo.occasion_fired(customer_id, o.key())]
         placed.append((customer, migration, fresh))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
@@ -59,22 +60,39 @@ def record(migration: BusEvent | None) -> None:
         repo.store_event(history_event(migration))
 
 
-def refresh(customer: CustomerModel, rules: Rules, reason: str, *, covered_until: datetime, not_before: date) -> BusEvent | None:
-    """Recompute aggregates, step and next review from the order log; return the migration, if any.
+MAX_ORDER_DAYS = 200  # order facts kept on the customer item for placement without the order log
 
-    ``covered_until`` is how far daily runs have looked for date occasions; ``not_before`` the
-    earliest review date worth setting.
+
+def order_days(customer: CustomerModel) -> list[tuple[date, Decimal]]:
+    """The counted orders' (UTC date, total) kept on the customer item, oldest first."""
+    return [(date.fromisoformat(d), Decimal(str(v))) for d, v in (customer.order_days or [])]
+
+
+def refresh(
+    customer: CustomerModel, rules: Rules, reason: str, *, covered_until: datetime, not_before: date, from_log: bool = True
+) -> BusEvent | None:
+    """Recompute step and next review; return the migration, if any.
+
+    ``from_log`` re-reads the customer's order log and recomputes the aggregates (orders arrived);
+    otherwise (the daily run, where only time passed) the order facts on the customer item serve,
+    so a due customer costs one read. ``covered_until`` is how far daily runs have looked for
+    date occasions; ``not_before`` the earliest review date worth setting.
     """
     today = clock.today()
-    orders = repo.order_facts(customer.customer_id)
-    agg = aggregate(orders)
-    customer.orders_count = agg.orders
-    customer.revenue = float(agg.revenue)
-    customer.first_order_at = clock.iso(agg.first_order_at) if agg.first_order_at else None
-    customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
-    customer.avg_days_between_orders = agg.avg_days_between_orders
-    customer.recent_skus = recent_skus(orders)
-    placement = place([(o.occurred_at.date(), o.total) for o in counted(orders)], today, rules.stairs)
+    if from_log:
+        orders = repo.order_facts(customer.customer_id)
+        agg = aggregate(orders)
+        customer.orders_count = agg.orders
+        customer.revenue = float(agg.revenue)
+        customer.first_order_at = clock.iso(agg.first_order_at) if agg.first_order_at else None
+        customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
+        customer.avg_days_between_orders = agg.avg_days_between_orders
+        customer.recent_skus = recent_skus(orders)
+        kept = counted(orders)
+        # The first order always, then the most recent ones: enough for every staircase condition.
+        facts = [kept[0], *kept[1:][-(MAX_ORDER_DAYS - 1) :]] if kept else []
+        customer.order_days = [[o.occurred_at.date().isoformat(), str(o.total)] for o in facts]
+    placement = place(order_days(customer), today, rules.stairs)
     occasion = dates.next_review(date_facts(customer), rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]
     repo.set_review(customer, min(reviews) if reviews else None)
