@@ -83,6 +83,9 @@ def test_closed_loop_over_http(http: Client) -> None:
     assert now["now"] == "2026-01-01T09:00:00Z"
     status, moved = http.request("POST", "/_local/clock/advance", {"days": 3}, key=False)
     assert status == 200 and moved["now"] == "2026-01-04T09:00:00Z"
+    assert moved["staircase"] == {"new": 1}
+    status, stairs = http.request("GET", "/_local/staircase", key=False)
+    assert status == 200 and stairs["counts"] == {"new": 1}
     steps = [m["step_id"] for m in http.request("GET", "/_local/outbox", key=False)[1]]
     assert steps == ["welcome", "followup"]
 

@@ -205,3 +205,16 @@ def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
     stack.advance(timedelta(days=3, hours=1))
     followup = next(m for m in stack.outbox() if m["step_id"] == "followup")
     assert "Forest honey" in followup["html"] and "https://shop.example/p/honey" in followup["html"]
+
+
+def test_migrations_in_both_directions(stack) -> None:
+    post_events(stack, [upsert("u1"), order("u1", "old", at="2025-06-01T10:00:00Z")])  # 214 days before START
+    stack.settle()
+    assert get_customer(stack, "u1")[1]["segment"] == "at_risk"
+    post_events(stack, [order("u1", "again", at="2026-01-01T08:00:00Z")])
+    stack.settle()
+    assert get_customer(stack, "u1")[1]["segment"] == "active"
+    from nudgeloop.dal import repo
+
+    moves = sorted((e.properties["from"], e.properties["to"]) for e in repo.customer_events("u1") if e.type == "segment.migrated")
+    assert moves == [("at_risk", "active"), ("prospect", "at_risk")]

@@ -692,6 +692,18 @@ class LocalStack:
         self.push_directory("campaigns", ROOT / "campaigns" / "examples", "campaigns/")
         self.push_directory("campaigns", ROOT / "catalog", "catalog/")
 
+    def staircase(self) -> dict[str, Any]:
+        """Customers per step now and today's migrations (what the report draws)."""
+        from nudgeloop.dal import repo
+
+        with self.aws_lock:
+            today = self.clock.now().date()
+            return {
+                "now": clock.iso(self.clock.now()),
+                "counts": {k: v for k, v in repo.segment_counts().items() if v},
+                "flows_today": repo.segment_flows(today),
+            }
+
     def dlq_depths(self) -> dict[str, int]:
         with self.aws_lock:
             return self._dlq_depths()

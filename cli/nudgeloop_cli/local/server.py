@@ -39,7 +39,7 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
         if stack.clock_mode != "simulated":
             return _json(409, {"error": {"field": "clock", "reason": "the system clock cannot be advanced"}})
         fired = stack.advance(timedelta(**units))
-        return _json(200, {"now": clock.iso(stack.clock.now()), "fired": fired})
+        return _json(200, {"now": clock.iso(stack.clock.now()), "fired": fired, "staircase": stack.staircase()["counts"]})
     if method == "POST" and path == "/_local/settle":
         stack.settle()
         return _json(200, {"now": clock.iso(stack.clock.now())})
@@ -64,6 +64,8 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
         except ValueError as exc:
             return _json(400, {"error": {"field": "unit" if "unit" in str(exc) else "until", "reason": str(exc)}})
         return _json(200, result)
+    if method == "GET" and path == "/_local/staircase":
+        return _json(200, stack.staircase())
     if method == "GET" and path == "/_local/dlq":
         return _json(200, stack.dlq_depths())
     return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})
