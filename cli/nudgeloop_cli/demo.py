@@ -35,6 +35,7 @@ FIRST_NAMES = [
     "Olga",
     "Pavel",
 ]
+TIMEZONES = ["Europe/Berlin", "Europe/Amsterdam", "Europe/London", "America/New_York"]
 PRODUCTS = [
     ("SKU-TEA-01", "Green tea", "tea", "8.90"),
     ("SKU-TEA-02", "Black tea", "tea", "7.50"),
@@ -78,6 +79,14 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
         for cid in ids:
             at = clock.iso(now - timedelta(minutes=rng.randint(0, 600)))
             if signup[cid] == day:
+                profile = {
+                    "email": f"{cid}@customers.example",
+                    "first_name": rng.choice(FIRST_NAMES),
+                    "locale": rng.choice(["en", "de", "nl"]),
+                    "timezone": rng.choice(TIMEZONES),
+                }
+                if rng.random() < 0.3:  # some tell us their birthday; a few fall inside the simulated period
+                    profile["birthday"] = f"19{rng.randint(60, 99)}-{rng.choice([1, 1, 2, 6]):02d}-{rng.randint(1, 28):02d}"
                 batch.append(
                     {
                         "event_id": f"up-{cid}",
@@ -85,11 +94,7 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
                         "customer_id": cid,
                         "occurred_at": at,
                         "source": "webshop",
-                        "properties": {
-                            "email": f"{cid}@customers.example",
-                            "first_name": rng.choice(FIRST_NAMES),
-                            "locale": rng.choice(["en", "de", "nl"]),
-                        },
+                        "properties": profile,
                     }
                 )
                 if rng.random() < 0.85:

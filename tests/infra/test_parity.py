@@ -20,9 +20,15 @@ def key_schema(schema: list[dict[str, str]]) -> list[tuple[str, str]]:
     return [(k["AttributeName"], k["KeyType"]) for k in schema]
 
 
-def indexes(table: dict[str, Any], kind: str) -> list[tuple[str, tuple[tuple[str, str], ...], str]]:
+def indexes(table: dict[str, Any], kind: str) -> list[tuple[Any, ...]]:
     return sorted(
-        (i["IndexName"], tuple(key_schema(i["KeySchema"])), i["Projection"]["ProjectionType"]) for i in table.get(kind, [])
+        (
+            i["IndexName"],
+            tuple(key_schema(i["KeySchema"])),
+            i["Projection"]["ProjectionType"],
+            tuple(sorted(i["Projection"].get("NonKeyAttributes", []))),
+        )
+        for i in table.get(kind, [])
     )
 
 

@@ -49,7 +49,10 @@ def _table_args(spec: Any) -> dict[str, Any]:
                 {
                     "IndexName": ix.name,
                     "KeySchema": key_schema(ix.partition_key, ix.sort_key),
-                    "Projection": {"ProjectionType": ix.projection},
+                    "Projection": {
+                        "ProjectionType": ix.projection,
+                        **({"NonKeyAttributes": list(ix.include)} if ix.include else {}),
+                    },
                 }
                 for ix in indexes
             ]

@@ -19,7 +19,7 @@ def _attr(key: tuple[str, str]) -> ddb.Attribute:
 
 
 def _projection(ix: IndexSpec) -> ddb.ProjectionType:
-    return ddb.ProjectionType.KEYS_ONLY if ix.projection == "KEYS_ONLY" else ddb.ProjectionType.ALL
+    return ddb.ProjectionType(ix.projection)
 
 
 class Data(Construct):
@@ -46,6 +46,7 @@ class Data(Construct):
                         partition_key=_attr(ix.partition_key),
                         sort_key=_attr(ix.sort_key) if ix.sort_key else None,
                         projection_type=_projection(ix),
+                        non_key_attributes=list(ix.include) or None,
                     )
                     for ix in spec.global_indexes
                 ]

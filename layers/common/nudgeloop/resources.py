@@ -13,6 +13,19 @@ from typing import Any
 DEFAULT_PREFIX = "nudgeloop"
 REVIEW_SHARDS = 16
 TIMER_SHARDS = 4
+# What the daily run needs to re-place a due customer straight from the review index (one read).
+REVIEW_ATTRIBUTES = (
+    "segment",
+    "segment_since",
+    "version",
+    "staircase_version",
+    "order_days",
+    "first_order_at",
+    "last_order_at",
+    "timezone",
+    "birthday",
+    "bookings",
+)
 COUNT_SHARDS = 8
 
 
@@ -21,7 +34,8 @@ class IndexSpec:
     name: str
     partition_key: tuple[str, str]
     sort_key: tuple[str, str] | None = None
-    projection: str = "ALL"  # ALL | KEYS_ONLY
+    projection: str = "ALL"  # ALL | KEYS_ONLY | INCLUDE
+    include: tuple[str, ...] = ()  # non-key attributes of an INCLUDE projection
 
 
 @dataclass(frozen=True)
@@ -147,7 +161,8 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
                     name="by_review",
                     partition_key=("review_shard", "S"),
                     sort_key=("review_on", "S"),
-                    projection="KEYS_ONLY",
+                    projection="INCLUDE",
+                    include=REVIEW_ATTRIBUTES,
                 ),
             ),
         ),

@@ -11,10 +11,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
 from pynamodb.models import Model
 
 from nudgeloop.config import Settings
+from nudgeloop.resources import REVIEW_ATTRIBUTES
 
 
 class _Meta:
@@ -25,7 +26,7 @@ class _Meta:
 class ReviewIndex(GlobalSecondaryIndex["CustomerModel"]):
     class Meta:
         index_name = "by_review"
-        projection = KeysOnlyProjection()
+        projection = IncludeProjection(list(REVIEW_ATTRIBUTES))
 
     review_shard = UnicodeAttribute(hash_key=True)
     review_on = UnicodeAttribute(range_key=True)

@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import Event
-from nudgeloop.resources import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
+from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
 from .models import CustomerModel, EngineItem, EventModel, OrderModel, RecsItem
 
@@ -206,32 +206,35 @@ def save_customer(customer: CustomerModel, moves: tuple[tuple[str | None, str], 
     per-step counts and the day's flows change in the same transaction, so they stay exact.
     """
     customer.updated_at = clock.iso(clock.now())
-    deltas: dict[str, int] = {}
-    for source, target in moves:
-        if source is not None:
-            deltas[source] = deltas.get(source, 0) - 1
-        deltas[target] = deltas.get(target, 0) + 1
-    flows = [(s, t) for s, t in moves if s is not None and s != t]
     try:
-        if not any(deltas.values()) and not flows:
+        if not any(source != target for source, target in moves):
             customer.save()
             return True
-        shard = _shard(customer.customer_id, COUNT_SHARDS)
-        day = clock.today().isoformat()
         with TransactWrite(connection=CustomerModel._get_connection().connection) as tx:
             tx.save(customer)
-            for step, delta in deltas.items():
-                if delta:
-                    counter = EngineItem(pk=f"SEGCOUNT#{shard}", sk=step)
-                    tx.update(counter, actions=[EngineItem.counter.add(delta)])
-            for source, target in flows:
-                flow = EngineItem(pk=f"SEGFLOW#{day}", sk=f"{source}>{target}#{shard}")
-                tx.update(flow, actions=[EngineItem.counter.add(1)])
+            _count_moves(tx, customer.customer_id, moves)
     except (PutError, TransactWriteError) as exc:
         if _conditional_failed(exc):
             return False
         raise
     return True
+
+
+def _count_moves(tx: TransactWrite, customer_id: str, moves: tuple[tuple[str | None, str], ...]) -> None:
+    """Per-step counters (sharded) and the day's flows, inside the customer's transaction."""
+    deltas: dict[str, int] = {}
+    for source, target in moves:
+        if source is not None:
+            deltas[source] = deltas.get(source, 0) - 1
+        deltas[target] = deltas.get(target, 0) + 1
+    shard = _shard(customer_id, COUNT_SHARDS)
+    day = clock.today().isoformat()
+    for step, delta in deltas.items():
+        if delta:
+            tx.update(EngineItem(pk=f"SEGCOUNT#{shard}", sk=step), actions=[EngineItem.counter.add(delta)])
+    for source, target in moves:
+        if source is not None and source != target:
+            tx.update(EngineItem(pk=f"SEGFLOW#{day}", sk=f"{source}>{target}#{shard}"), actions=[EngineItem.counter.add(1)])
 
 
 def segment_counts() -> dict[str, int]:
@@ -269,17 +272,46 @@ def set_review(customer: CustomerModel, review_on: date | None) -> None:
     customer.review_shard = _shard(customer.customer_id, REVIEW_SHARDS) if review_on else None
 
 
-def due_for_review(until: date) -> Iterator[str]:
-    """Customer ids whose segment review date is on or before ``until`` (all shards)."""
+def due_for_review(until: date) -> Iterator[CustomerModel]:
+    """Customers whose review date is on or before ``until`` (all shards), with just the
+    attributes placement needs (the index's projection): one read per due customer."""
     for shard in range(REVIEW_SHARDS):
-        for item in CustomerModel.by_review.query(str(shard), CustomerModel.review_on <= until.isoformat()):
-            yield item.customer_id
+        yield from CustomerModel.by_review.query(str(shard), CustomerModel.review_on <= until.isoformat())
 
 
-def scan_customer_ids(segment: int = 0, total_segments: int = 1) -> Iterator[str]:
-    """All customer ids (one segment of a parallel scan): the full re-placement after rule changes."""
-    for item in CustomerModel.scan(segment=segment, total_segments=total_segments, attributes_to_get=["customer_id"]):
-        yield item.customer_id
+def save_placement(customer: CustomerModel, moves: tuple[tuple[str | None, str], ...] = ()) -> bool:
+    """Write only what placement changes (step, review date, staircase version), conditional on
+    the version read; counts and flows change in the same transaction. False on a conflict."""
+    customer.updated_at = clock.iso(clock.now())
+    actions: list[Action] = [
+        CustomerModel.segment.set(customer.segment),
+        CustomerModel.staircase_version.set(customer.staircase_version),
+        CustomerModel.updated_at.set(customer.updated_at),
+    ]
+    for attribute, value in (
+        (CustomerModel.segment_since, customer.segment_since),
+        (CustomerModel.review_on, customer.review_on),
+        (CustomerModel.review_shard, customer.review_shard),
+    ):
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    try:
+        with TransactWrite(connection=CustomerModel._get_connection().connection) as tx:
+            # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
+            tx.update(customer, actions=actions, condition=CustomerModel.customer_id.exists())
+            _count_moves(tx, customer.customer_id, moves)
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def scan_for_placement(segment: int = 0, total_segments: int = 1) -> Iterator[CustomerModel]:
+    """Every customer with the attributes placement needs (one segment of a parallel scan): the
+    full re-placement after the rules changed."""
+    yield from CustomerModel.scan(
+        segment=segment, total_segments=total_segments, attributes_to_get=["customer_id", *REVIEW_ATTRIBUTES]
+    )
 
 
 # ---------------------------------------------------------------- engine: runs and date occasions

@@ -58,16 +58,18 @@ def run(
         for other in range(1, total_segments):
             fan_out({"segment": other, "total_segments": total_segments, "full": True, "previous_run": clock.iso(previous)})
     if result.full_scan:
-        due = list(repo.scan_customer_ids(segment, total_segments))
+        due = list(repo.scan_for_placement(segment, total_segments))
     else:
-        due = list(dict.fromkeys(repo.due_for_review(now.date())))
+        due = list({c.customer_id: c for c in repo.due_for_review(now.date())}.values())
     for start in range(0, len(due), MAX_ENTRIES):
-        retry = due[start : start + MAX_ENTRIES]
+        chunk = due[start : start + MAX_ENTRIES]
         for _attempt in range(5):
+            retry = _place_chunk(chunk, rules, publisher, previous, result)
             if not retry:
                 break
-            retry = _place_chunk(retry, rules, publisher, previous, result)
-        if retry:
+            # Someone changed them since the index was read: reload them whole and place again.
+            chunk = [c for c in (repo.get_customer(i) for i in retry) if c is not None]
+        else:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
     if segment == 0:
         repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
@@ -75,13 +77,15 @@ def run(
     return result
 
 
-def _place_chunk(ids: list[str], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult) -> list[str]:
+def _place_chunk(
+    customers: list[CustomerModel], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult
+) -> list[str]:
+    """Place up to 10 customers, publish their events in one call, save each; returns the ids
+    that changed meanwhile (to retry)."""
     now = clock.now()
     placed: list[tuple[CustomerModel, BusEvent | None, list[dates.Occurrence]]] = []
-    for customer_id in ids:
-        customer = repo.get_customer(customer_id)
-        if customer is None:
-            continue
+    for customer in customers:
+        customer_id = customer.customer_id
         migration = segmenting.refresh(
             customer, rules, "schedule", covered_until=now, not_before=now.date() + timedelta(days=1), from_log=False
         )
@@ -98,7 +102,7 @@ def _place_chunk(ids: list[str], rules: Rules, publisher: Publisher, previous: d
             repo.mark_occasion(customer.customer_id, occurrence.key(), now)
         result.occasions += len(fresh)
         moves = ((migration.detail["from"], migration.detail["to"]),) if migration is not None else ()
-        if repo.save_customer(customer, moves):
+        if repo.save_placement(customer, moves):
             segmenting.record(migration)
             result.examined += 1
             result.migrated += migration is not None
