@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.domain.staircase import Staircase
-from nudgeloop.resources import catalog
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
 
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
@@ -32,6 +32,7 @@ class StackConfig:
     layer_dir: str = str(ROOT / "build" / "layer")
     science_layer_dir: str = str(ROOT / "build" / "layer-science")
     alarm_email: str = ""
+    segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE
     staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
 
     @classmethod
@@ -50,6 +51,7 @@ class StackConfig:
             layer_dir=ctx("layer_dir", base.layer_dir),
             science_layer_dir=ctx("science_layer_dir", base.science_layer_dir),
             alarm_email=ctx("alarm_email", base.alarm_email),
+            segment_schedule=ctx("segment_schedule", base.segment_schedule),
             staircase=_json_context(node.try_get_context("staircase"), base.staircase),
         )
 
@@ -67,7 +69,7 @@ class NudgeloopStack(cdk.Stack):
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
-        cat = catalog(config.prefix)
+        cat = catalog(config.prefix, config.segment_schedule)
         data = Data(self, "Data", catalog=cat)
         functions = FunctionFactory(
             self,

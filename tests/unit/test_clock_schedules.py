@@ -47,3 +47,17 @@ def test_rate_fires_on_its_boundaries() -> None:
     )
     with pytest.raises(LocalError):
         Schedule("x", "cron(0 3 1 * ? *)").next_after(datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_the_daily_run_schedule_is_configurable(monkeypatch) -> None:
+    from nudgeloop.resources import catalog
+
+    assert catalog().function("segment_daily").schedule == "cron(0 3 * * ? *)"
+    assert catalog(segment_schedule="cron(30 1 * * ? *)").function("segment_daily").schedule == "cron(30 1 * * ? *)"
+    monkeypatch.setenv("NUDGELOOP_SEGMENT_SCHEDULE", "cron(30 1 * * ? *)")
+    from nudgeloop_cli.local.runtime import LocalStack
+
+    local = LocalStack()
+    assert next(s for s in local.schedules if s.function_key == "segment_daily").next_after(
+        datetime(2026, 1, 1, tzinfo=UTC)
+    ) == datetime(2026, 1, 1, 1, 30, tzinfo=UTC)

@@ -31,7 +31,7 @@ import boto3
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.config import env_name, reload
-from nudgeloop.resources import Catalog, FunctionSpec, catalog
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec, catalog
 
 from .provision import ACCOUNT, Provisioned, provision
 
@@ -108,7 +108,7 @@ class LocalStack:
         sender: str = "Nudgeloop Demo Shop <news@shop.example>",
         prefix: str = "nudgeloop",
     ) -> None:
-        self.catalog: Catalog = catalog(prefix)
+        self.catalog: Catalog = catalog(prefix, os.environ.get("NUDGELOOP_SEGMENT_SCHEDULE", DEFAULT_SEGMENT_SCHEDULE))
         self.clock_mode = clock_mode
         if clock_mode == "simulated":
             self.clock: clock.Clock = clock.SimulatedClock(start or datetime(2026, 1, 1, tzinfo=UTC))

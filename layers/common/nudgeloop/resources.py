@@ -149,7 +149,12 @@ SES_EVENT_DETAIL_TYPES = (
 _DATA = ("customers_table", "events_table", "orders_table", "engine_table")
 
 
-def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
+DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
+
+
+def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE) -> Catalog:
+    """The stack's resources; ``segment_schedule`` (an EventBridge schedule expression) sets when
+    the daily re-segmentation runs."""
     p = prefix
     tables = (
         TableSpec(
@@ -267,7 +272,7 @@ def catalog(prefix: str = DEFAULT_PREFIX) -> Catalog:
             description="Re-segments the customers whose step is due to change",
             timeout_s=900,
             memory_mb=1024,
-            schedule="cron(0 3 * * ? *)",
+            schedule=segment_schedule,
             env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket", "rescan_segments"),
         ),
         FunctionSpec(
