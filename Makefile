@@ -46,6 +46,8 @@ build: dev
 		--python-version $(LAMBDA_PYTHON) --only-binary=:all: -r requirements/science.in -c requirements/dev.lock
 	cp -r layers/common/nudgeloop build/layer/python/
 	find build -name '__pycache__' -prune -exec rm -rf {} +
+	# numpy's and scipy's own test suites are not needed at run time (Lambda: 250 MB unzipped in all)
+	find build/layer-science/python -type d -name tests -prune -exec rm -rf {} +
 	du -sh build/layer build/layer-science
 
 synth: build
