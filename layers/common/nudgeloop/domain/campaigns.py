@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nudgeloop.domain.dates import DateRule
+from nudgeloop.domain.dates import DateKind, DateRule
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -34,14 +34,7 @@ class MigrationTrigger(_Strict):
 
 class DateTrigger(_Strict):
     type: Literal["date_reached"]
-    kind: Literal[
-        "birthday",
-        "first_purchase_anniversary",
-        "days_after_first_purchase",
-        "days_after_last_purchase",
-        "days_before_service",
-        "days_after_service",
-    ]
+    kind: DateKind
     days: int = Field(default=0, ge=0, le=730)
 
     @model_validator(mode="after")
