@@ -67,6 +67,33 @@ def get_customer(customer_id: str) -> Response[Any]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
+@app.get("/v1/customers/<customer_id>/events")
+@tracer.capture_method
+def get_customer_events(customer_id: str) -> Response[Any]:
+    raw_limit = app.current_event.get_query_string_value("limit") or "50"
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        return _error(400, "limit", "limit must be a whole number from 1 to 100")
+    try:
+        page = customers.history(customer_id, int(raw_limit), app.current_event.get_query_string_value("cursor"))
+    except customers.BadCursor as exc:
+        return _error(400, "cursor", str(exc))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page)
+
+
+@app.put("/v1/customers/<customer_id>")
+@tracer.capture_method
+def put_customer(customer_id: str) -> Response[Any]:
+    """Profile changes as a `customer.upserted` event now (same validation, same path)."""
+    raw = ingest.parse_object(app.current_event.body)
+    event = {"type": "customer.upserted", "customer_id": customer_id, "occurred_at": clock.iso(clock.now()), "properties": raw}
+    result = ingest.accept_batch([event], settings.max_future_skew_s)
+    if result.rejected:
+        rejection = result.rejected[0]
+        return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
+    accepted = result.accepted or result.duplicates
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
 def _unsubscribe_claims() -> dict[str, Any] | Response[Any]:
     token = app.current_event.get_query_string_value("token")
     if not token:

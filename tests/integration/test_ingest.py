@@ -167,3 +167,41 @@ def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> 
     assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
     assert get_customer(stack, "c1")[0] == 200
     assert any(f["function"] == "ingest_process" for f in stack.failures)
+
+
+def test_customer_history_is_paginated_newest_first(stack) -> None:
+    events = [upsert("h1")] + [order("h1", f"o{i}", at=f"2025-12-{10 + i:02d}T10:00:00Z") for i in range(5)]
+    post_events(stack, events)
+    stack.settle()
+    seen, cursor = [], None
+    for _ in range(10):
+        query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
+        status, _h, body = stack.api("GET", "/v1/customers/h1/events", headers={"x-api-key": "local-dev-key"}, query=query)
+        assert status == 200
+        page = json.loads(body)
+        assert len(page["events"]) <= 2
+        seen += page["events"]
+        cursor = page["next"]
+        if not cursor:
+            break
+    times = [e["occurred_at"] for e in seen]
+    assert times == sorted(times, reverse=True)
+    assert sum(e["type"] == "order.completed" for e in seen) == 5
+    assert len({e["event_id"] for e in seen}) == len(seen)
+    for bad in ({"limit": "0"}, {"limit": "x"}, {"cursor": "garbage!"}):
+        status, _h, body = stack.api("GET", "/v1/customers/h1/events", headers={"x-api-key": "local-dev-key"}, query=bad)
+        assert status == 400 and json.loads(body)["error"]["field"] in ("limit", "cursor")
+
+
+def test_put_customer_updates_the_profile_through_the_event_path(stack) -> None:
+    headers = {"x-api-key": "local-dev-key"}
+    status, _h, body = stack.api(
+        "PUT", "/v1/customers/p1", headers=headers, body=json.dumps({"first_name": "Grace", "email": "g@example.com"})
+    )
+    assert status == 202 and json.loads(body)["event_id"]
+    stack.settle()
+    assert get_customer(stack, "p1")[1]["profile"] == {"first_name": "Grace", "email": "g@example.com"}
+    status, _h, body = stack.api("PUT", "/v1/customers/p1", headers=headers, body=json.dumps({"email": "nope"}))
+    assert status == 400 and json.loads(body)["error"]["field"] == "email"
+    status, _h, body = stack.api("PUT", "/v1/customers/p1", headers=headers, body="[1]")
+    assert status == 400 and json.loads(body)["error"]["field"] == "body"

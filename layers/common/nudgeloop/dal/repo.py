@@ -79,6 +79,17 @@ def customer_events(customer_id: str, limit: int = 100) -> list[EventModel]:
     return list(EventModel.by_time.query(customer_id, scan_index_forward=False, limit=limit))
 
 
+def customer_events_page(
+    customer_id: str, limit: int, after: dict[str, Any] | None
+) -> tuple[list[EventModel], dict[str, Any] | None]:
+    """One page of a customer's history, newest first, and the key to continue from."""
+    results = EventModel.by_time.query(
+        customer_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=after
+    )
+    items = list(results)
+    return items, results.last_evaluated_key
+
+
 # ---------------------------------------------------------------- orders
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Any
 
 from nudgeloop.dal import repo
@@ -38,4 +41,43 @@ def view(customer_id: str) -> dict[str, Any] | None:
             }
             for item in repo.ledger(customer_id)
         ],
+    }
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def _encode(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
+
+
+def _decode(cursor: str | None, customer_id: str) -> dict[str, Any] | None:
+    if not cursor:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error) as exc:
+        raise BadCursor("cursor is not one this API gave out") from exc
+    if not isinstance(key, dict) or key.get("customer_id", {}).get("S") != customer_id:
+        raise BadCursor("cursor belongs to another listing")
+    return key
+
+
+def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """A page of the customer's events, newest first, with the cursor for the next page."""
+    items, last = repo.customer_events_page(customer_id, limit, _decode(cursor, customer_id))
+    return {
+        "events": [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "occurred_at": e.occurred_at,
+                "received_at": e.received_at,
+                "source": e.source,
+                "properties": e.properties or {},
+            }
+            for e in items
+        ],
+        "next": _encode(last),
     }

@@ -46,7 +46,8 @@ class BatchResult:
         }
 
 
-def parse_batch(body: str | bytes | None) -> list[Any]:
+def parse_object(body: str | bytes | None, what: str = "body", shape: str = "body must be a JSON object") -> dict[str, Any]:
+    """A JSON object body of at most ``MAX_BODY_BYTES``; ``what``/``shape`` name a non-object."""
     if not body:
         raise BadRequest("body", "request body is empty")
     if len(body) > MAX_BODY_BYTES:
@@ -55,7 +56,15 @@ def parse_batch(body: str | bytes | None) -> list[Any]:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BadRequest("body", f"malformed JSON: {exc}") from exc
-    if not isinstance(payload, dict) or "events" not in payload:
+    if not isinstance(payload, dict):
+        raise BadRequest(what, shape)
+    return payload
+
+
+def parse_batch(body: str | bytes | None) -> list[Any]:
+    """The ``events`` array of a POST /v1/events body."""
+    payload = parse_object(body, "events", 'body must be an object with an "events" array')
+    if "events" not in payload:
         raise BadRequest("events", 'body must be an object with an "events" array')
     events = payload["events"]
     if not isinstance(events, list):
