@@ -99,6 +99,14 @@ def clv_fit(
     typer.echo(json.dumps(body))
 
 
+@app.command("openapi")
+def openapi() -> None:
+    """Print the HTTP API's OpenAPI document (docs/openapi.json is this, committed)."""
+    from nudgeloop.openapi import document
+
+    typer.echo(json.dumps(document(), indent=2, sort_keys=True))
+
+
 @app.command("demo")
 def demo(
     customers: Annotated[int, typer.Option(min=1, max=5000, help="Simulated webshop customers")] = 40,

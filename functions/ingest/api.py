@@ -15,11 +15,13 @@ from nudgeloop.dal import repo
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger, metrics, tracer
+from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
 from nudgeloop.services import customers, ingest
 
 settings = boot("customers_table", "events_table", "signing_secret_name")
 app = APIGatewayRestResolver()
+OPENAPI = document()
 
 
 def _error(status: int, field: str, reason: str) -> Response[Any]:
@@ -92,6 +94,11 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.get("/v1/openapi.json")
+def openapi_document() -> Response[Any]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=OPENAPI)
 
 
 def _unsubscribe_claims() -> dict[str, Any] | Response[Any]:

@@ -205,3 +205,9 @@ def test_put_customer_updates_the_profile_through_the_event_path(stack) -> None:
     assert status == 400 and json.loads(body)["error"]["field"] == "email"
     status, _h, body = stack.api("PUT", "/v1/customers/p1", headers=headers, body="[1]")
     assert status == 400 and json.loads(body)["error"]["field"] == "body"
+
+
+def test_openapi_document_is_served_without_a_key(stack) -> None:
+    status, headers, body = stack.api("GET", "/v1/openapi.json")
+    assert status == 200 and headers["content-type"].startswith("application/json")
+    assert json.loads(body)["openapi"] == "3.1.0"

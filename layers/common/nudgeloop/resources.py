@@ -356,6 +356,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        RouteSpec("GET", "/v1/openapi.json", api_key_required=False),
         RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
     )

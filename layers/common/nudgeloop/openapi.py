@@ -1,0 +1,167 @@
+"""The OpenAPI 3.1 document of the HTTP API, generated from the models that validate requests.
+
+`docs/openapi.json` is this document committed; a test keeps the two identical, and the API
+serves it at `GET /v1/openapi.json`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
+
+from nudgeloop import __version__
+from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
+
+REF = "#/components/schemas/{model}"
+
+
+class BatchAnswer(BaseModel):
+    accepted: int = Field(description="events stored now (each exactly once)")
+    duplicates: int = Field(description="events already stored, or repeated within the batch")
+    rejected: list[Rejection] = Field(description="invalid events, by index, with the field and the reason")
+    event_ids: list[str] = Field(description="ids of the accepted events (given, or derived from the content)")
+
+
+class ErrorDetail(BaseModel):
+    field: str | None
+    reason: str
+
+
+class ErrorAnswer(BaseModel):
+    error: ErrorDetail
+
+
+def _schemas() -> dict[str, Any]:
+    typed = sorted({m for m in PROPERTY_MODELS.values() if m.__name__ != "Loose"}, key=lambda m: m.__name__)
+    models: list[type[BaseModel]] = [EventIn, BatchAnswer, ErrorAnswer, *typed]
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
+    schemas: dict[str, Any] = top["$defs"]
+    by_type = {t: m.__name__ for t, m in PROPERTY_MODELS.items() if m.__name__ != "Loose"}
+    schemas["EventIn"]["properties"]["properties"] = {
+        "description": "Per type: "
+        + ", ".join(f"`{t}`: {n}" for t, n in sorted(by_type.items()))
+        + "; `page.viewed`, `cart.updated`, `cart.abandoned`, `signup` and `custom.*` are free-form.",
+        "anyOf": [{"$ref": REF.format(model=n)} for n in sorted(set(by_type.values()))] + [{"type": "object"}],
+    }
+    schemas["EventBatch"] = {
+        "type": "object",
+        "required": ["events"],
+        "properties": {
+            "events": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": MAX_EVENTS_PER_BATCH,
+                "items": {"$ref": REF.format(model="EventIn")},
+            }
+        },
+    }
+    return schemas
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": REF.format(model=ref)}}}
+
+
+def _errors(*codes: str) -> dict[str, Any]:
+    text = {
+        "400": "invalid request; the body names the field",
+        "403": "missing or wrong API key, or a forged token",
+        "404": "not found",
+        "413": "too large",
+        "503": "temporarily unavailable; retrying is safe",
+    }
+    return {code: {"description": text[code], "content": _json("ErrorAnswer")} for code in codes}
+
+
+def document() -> dict[str, Any]:
+    customer_id = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
+    token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
+    keyed: list[dict[str, list[str]]] = [{"apiKey": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Nudgeloop API",
+            "version": __version__,
+            "description": "Responses in: events from every touchpoint; customers out; one-click unsubscribe.",
+        },
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+        },
+        "paths": {
+            "/v1/events": {
+                "post": {
+                    "summary": "Send up to 100 events",
+                    "security": keyed,
+                    "requestBody": {"required": True, "content": _json("EventBatch")},
+                    "responses": {
+                        "202": {"description": "stored (see the counts)", "content": _json("BatchAnswer")},
+                        **_errors("400", "403", "413", "503"),
+                    },
+                }
+            },
+            "/v1/customers/{customer_id}": {
+                "get": {
+                    "summary": "A customer: profile, step, consents, aggregates, CLV, mails",
+                    "security": keyed,
+                    "parameters": [customer_id],
+                    "responses": {
+                        "200": {"description": "the customer", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors("403", "404"),
+                    },
+                },
+                "put": {
+                    "summary": "Change the profile (recorded as customer.upserted)",
+                    "security": keyed,
+                    "parameters": [customer_id],
+                    "requestBody": {"required": True, "content": _json("CustomerUpserted")},
+                    "responses": {
+                        "202": {
+                            "description": "accepted",
+                            "content": {
+                                "application/json": {"schema": {"type": "object", "properties": {"event_id": {"type": "string"}}}}
+                            },
+                        },
+                        **_errors("400", "403", "413", "503"),
+                    },
+                },
+            },
+            "/v1/customers/{customer_id}/events": {
+                "get": {
+                    "summary": "The customer's history, newest first",
+                    "security": keyed,
+                    "parameters": [
+                        customer_id,
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 50},
+                        },
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors("400", "403"),
+                    },
+                }
+            },
+            "/v1/unsubscribe": {
+                "get": {
+                    "summary": "Confirmation page",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
+                        **_errors("400", "403"),
+                    },
+                },
+                "post": {
+                    "summary": "One-click unsubscribe (RFC 8058)",
+                    "parameters": [token],
+                    "responses": {"200": {"description": "opted out"}, **_errors("400", "403")},
+                },
+            },
+            "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+        },
+    }
