@@ -65,3 +65,12 @@ def test_next_review_points_at_the_day_before_the_local_date() -> None:
     assert next_review(facts, ALWAYS, run(date(2026, 6, 1)), date(2026, 6, 2)) == date(2026, 6, 14)
     assert next_review(facts, ALWAYS, run(date(2026, 6, 14)), date(2026, 6, 15)) == date(2026, 6, 15)
     assert next_review(DateFacts(), ALWAYS, run(date(2026, 6, 1)), date(2026, 6, 2)) is None
+
+
+def test_timezone_names_are_checked_before_any_file_is_opened() -> None:
+    from nudgeloop.domain.dates import valid_timezone, zone
+
+    assert valid_timezone("Europe/Berlin") and valid_timezone("UTC") and valid_timezone("America/Argentina/Buenos_Aires")
+    for bad in ("0" * 600, "../../etc/passwd", "Mars/Olympus", "Europe/", ""):
+        assert not valid_timezone(bad)
+    assert zone("0" * 600).key == "UTC"

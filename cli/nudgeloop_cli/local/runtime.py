@@ -268,12 +268,8 @@ class LocalStack:
         """What API Gateway does in front of the ingest function: route, API key, proxy event."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
         route = self._match_route(method, path)
-        if route is None:
-            return (
-                403 if method not in ("GET", "POST", "PUT", "DELETE") else 404,
-                {"content-type": "application/json"},
-                json.dumps({"message": "Missing Authentication Token"}),
-            )
+        if route is None:  # what API Gateway answers for a path or method it does not have
+            return 403, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})
         spec, params = route
         if spec.api_key_required and headers.get("x-api-key") != self.api_key:
             return 403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"})

@@ -120,6 +120,12 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
         def do_DELETE(self) -> None:
             self._serve("DELETE")
 
+        def __getattr__(self, name: str) -> Any:
+            # Every other method (PATCH, OPTIONS, TRACE, HEAD, ...) gets API Gateway's answer, not a 501.
+            if name.startswith("do_"):
+                return lambda: self._serve(name[3:])
+            raise AttributeError(name)
+
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True
     return server

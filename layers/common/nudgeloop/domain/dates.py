@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal
@@ -64,19 +65,22 @@ class Occurrence:
         return f"{self.rule.kind}:{self.rule.days}:{self.on.isoformat()}:{self.ref}"
 
 
-def zone(name: str | None) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")
 
 
 def valid_timezone(name: str) -> bool:
+    """An IANA zone name this runtime knows (the name is checked before any file is opened)."""
+    if len(name) > 64 or not TZ_NAME.match(name):
+        return False
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True
+
+
+def zone(name: str | None) -> ZoneInfo:
+    return ZoneInfo(name) if name and valid_timezone(name) else ZoneInfo("UTC")
 
 
 def parse_birthday(text: str) -> tuple[int, int]:
