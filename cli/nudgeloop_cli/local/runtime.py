@@ -236,6 +236,9 @@ class LocalStack:
                 metrics.clear_metrics()
 
     def _invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
+        if self._mock is None:  # an execution thread outliving its stack: never reach real AWS
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "LocalStackStopped", "errorMessage": "the local stack is stopped"}).encode()
         name = function_arn.rsplit(":", maxsplit=1)[-1]
         spec = next((f for f in self.catalog.functions if f.name == name), None)
         if spec is None:

@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from nudgeloop import clock
 
-from .runtime import LocalError, LocalStack
+from .runtime import SETTLE_TIMEOUT_S, LocalError, LocalStack
 
 MAX_BODY = 2_000_000
 log = logging.getLogger("nudgeloop.local")
@@ -169,6 +169,11 @@ class Background:
         return self
 
     def stop(self) -> None:
+        """Stop serving and wait for the pump to finish what it is doing, so nothing touches
+        the stack (or, once moto is stopped, the real network) afterwards."""
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(timeout=SETTLE_TIMEOUT_S + 10)
