@@ -175,13 +175,6 @@ class Event(BaseModel):
     def occurred_iso(self) -> str:
         return clock.iso(self.occurred_at)
 
-    def to_message(self) -> str:
-        return self.model_dump_json()
-
-    @classmethod
-    def from_message(cls, body: str) -> Event:
-        return cls.model_validate_json(body)
-
 
 class Rejection(BaseModel):
     index: int
