@@ -99,6 +99,32 @@ def clv_fit(
     typer.echo(json.dumps(body))
 
 
+dlq_app = typer.Typer(help="Dead-letter queues: depths and redrive.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    name: Annotated[str, typer.Argument(help="The DLQ's name, e.g. nudgeloop-ingest-dlq")],
+    aws: Annotated[bool, typer.Option("--aws", help="Redrive in the deployed stack (default credentials)")] = False,
+    prefix: Annotated[str, typer.Option(help="The stack's resource prefix (with --aws)")] = "nudgeloop",
+    url: UrlOption = None,
+) -> None:
+    """Send dead letters through again: queue DLQs back to their queue, stream DLQs back to
+    their function (records read from the stream, or from the S3 archive after 24 hours)."""
+    if not aws:
+        from nudgeloop_cli.client import Client
+
+        status, body = Client(url).request("POST", f"/_local/dlq/{name}/redrive", key=False)
+    else:
+        from nudgeloop_cli.aws_ops import redrive
+
+        status, body = 200, redrive(name, prefix)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200 or body.get("failed") or body.get("lost"):
+        raise typer.Exit(1)
+
+
 @app.command("openapi")
 def openapi() -> None:
     """Print the HTTP API's OpenAPI document (docs/openapi.json is this, committed)."""

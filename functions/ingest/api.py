@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 from typing import Any
 
@@ -10,16 +11,16 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop import clock
-from nudgeloop.adapters.secrets import signing_key
+from nudgeloop.adapters.secrets import signing_key, webhook_secret
 from nudgeloop.dal import repo
 from nudgeloop.domain import tokens
-from nudgeloop.domain.events import Event
+from nudgeloop.domain.events import MAX_BODY_BYTES, Event
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import customers, ingest
+from nudgeloop.services import customers, ingest, shopify
 
-settings = boot("customers_table", "events_table", "signing_secret_name")
+settings = boot("customers_table", "events_table", "signing_secret_name", "webhook_secret_name")
 app = APIGatewayRestResolver()
 OPENAPI = document()
 
@@ -94,6 +95,32 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.post("/v1/webhooks/shopify")
+@tracer.capture_method
+def shopify_order() -> Response[Any]:
+    """Shopify ``orders/create``: signature first, then the same validation and store-once path."""
+    event = app.current_event
+    raw = event.body or ""
+    body = base64.b64decode(raw) if event.is_base64_encoded else raw.encode()
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, "body", f"request body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        shopify.verify(webhook_secret(settings.webhook_secret_name), body, event.headers.get("X-Shopify-Hmac-Sha256"))
+    except shopify.BadSignature as exc:
+        metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
+        return _error(401, "X-Shopify-Hmac-Sha256", str(exc))
+    topic = event.headers.get("X-Shopify-Topic")
+    if topic != shopify.TOPIC:
+        return _error(400, "X-Shopify-Topic", f"only {shopify.TOPIC} is supported, not {topic!r}")
+    raw_events = shopify.to_events(shopify.parse(body))
+    result = ingest.accept_batch(raw_events, settings.max_future_skew_s, all_or_nothing=True)
+    if result.rejected:
+        rejection = result.rejected[0]
+        return _error(400, rejection.field.split(".", 1)[-1], rejection.reason)
+    metrics.add_metric(name="WebhookOrders", unit="Count", value=1)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=result.summary())
 
 
 @app.get("/v1/openapi.json")

@@ -22,7 +22,11 @@ def _logical_id(resource: IConstruct) -> str:
 
 
 def acknowledge_grant_wildcards(
-    stack: cdk.Stack, tables: Iterable[IConstruct], buckets: Iterable[IConstruct], functions: Iterable[IConstruct]
+    stack: cdk.Stack,
+    tables: Iterable[IConstruct],
+    buckets: Iterable[IConstruct],
+    functions: Iterable[IConstruct],
+    prefixes: Iterable[str] = (),
 ) -> None:
     """The wildcard findings that CDK's grant helpers produce on our own resources, each explained.
 
@@ -34,6 +38,7 @@ def acknowledge_grant_wildcards(
         f"{PACK}-IAM5[Action::s3:GetObject*]": "CDK grant_read on our own versioned buckets (GetObject, GetObjectVersion).",
         f"{PACK}-IAM5[Action::s3:GetBucket*]": "CDK grant_read on our own buckets (bucket location and versioning reads).",
         f"{PACK}-IAM5[Action::s3:List*]": "CDK grant_read on our own buckets (listing campaign definitions and templates).",
+        f"{PACK}-IAM5[Action::s3:Abort*]": "CDK grant_put on our own bucket prefixes (aborting a multipart upload).",
     }
     for table in tables:
         reasons[f"{PACK}-IAM5[Resource::<{_logical_id(table)}.Arn>/index/*]"] = (
@@ -41,6 +46,10 @@ def acknowledge_grant_wildcards(
         )
     for bucket in buckets:
         reasons[f"{PACK}-IAM5[Resource::<{_logical_id(bucket)}.Arn>/*]"] = "Objects of this stack's own bucket."
+        for prefix in prefixes:
+            reasons[f"{PACK}-IAM5[Resource::<{_logical_id(bucket)}.Arn>/{prefix}*]"] = (
+                f"Objects under {prefix} of this stack's own bucket (one prefix per function's job)."
+            )
     for fn in functions:
         reasons[f"{PACK}-IAM5[Resource::<{_logical_id(fn)}.Arn>:*]"] = (
             "Versions and aliases of this stack's own function (Step Functions invokes qualified ARNs)."

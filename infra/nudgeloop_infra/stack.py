@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.domain.staircase import Staircase
-from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
+from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, catalog
 
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
@@ -19,7 +19,7 @@ from .constructs.ingest_api import IngestApi
 from .constructs.observability import Observability
 from .constructs.segmentation import Segmentation
 from .constructs.sending import Sending
-from .nag import acknowledge_grant_wildcards
+from .nag import acknowledge, acknowledge_grant_wildcards
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,25 @@ class NudgeloopStack(cdk.Stack):
             send_function=sending.function,
         )
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
-        acknowledge_grant_wildcards(self, data.tables.values(), data.buckets.values(), functions.functions.values())
+        acknowledge_grant_wildcards(
+            self,
+            data.tables.values(),
+            data.buckets.values(),
+            functions.functions.values(),
+            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX),
+        )
+        for child in self.node.children:  # CDK's own singleton that configures S3 notifications
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                acknowledge(
+                    child,
+                    {
+                        "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                        "AWSLambdaBasicExecutionRole]": "CDK's bucket-notification custom resource (runs at deploy "
+                        "time only) logs with AWS's basic execution policy.",
+                        "AwsSolutions-IAM5": "CDK's bucket-notification custom resource needs "
+                        "s3:PutBucketNotification on the buckets it configures.",
+                    },
+                )
         cdk.CfnOutput(self, "ApiUrl", value=api.api.url)
         cdk.CfnOutput(self, "ApiKeyId", value=api.api_key.key_id)
         cdk.CfnOutput(self, "TemplatesBucket", value=data.buckets["templates"].bucket_name)

@@ -71,7 +71,11 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template: dict[str, Any]
 
 
 def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(template: dict[str, Any]) -> None:
-    functions = {v["Properties"]["FunctionName"]: v["Properties"] for v in resources(template, "AWS::Lambda::Function").values()}
+    functions = {
+        v["Properties"]["FunctionName"]: v["Properties"]
+        for v in resources(template, "AWS::Lambda::Function").values()
+        if "FunctionName" in v["Properties"]  # not CDK's own deploy-time custom resources
+    }
     assert set(functions) >= {
         "nudgeloop-ingest-api",
         "nudgeloop-send",
@@ -138,13 +142,13 @@ def test_events_stream_feeds_the_processor_with_retries_and_a_dlq(template: dict
 
 def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
     queues = {v["Properties"].get("QueueName"): v["Properties"] for v in resources(template, "AWS::SQS::Queue").values()}
-    for name in ("nudgeloop-feedback", "nudgeloop-trigger"):
+    for name in ("nudgeloop-feedback", "nudgeloop-trigger", "nudgeloop-imports"):
         assert queues[name]["RedrivePolicy"]["maxReceiveCount"] == 5
         assert queues[name]["SqsManagedSseEnabled"] is True
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 3  # two queues and the events stream
+    assert len(mappings) == 5  # three queues, and the events stream's two consumers (process, archive)
     assert all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
-    assert "nudgeloop-ingest-dlq" in queues
+    assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-imports-dlq"} <= set(queues)
 
 
 def test_api_routes_require_keys_except_unsubscribe(template: dict[str, Any]) -> None:
@@ -206,5 +210,25 @@ def test_an_invalid_staircase_fails_the_synth(tmp_path) -> None:
 
 
 def test_the_staircase_definition_reaches_the_functions(template: dict[str, Any]) -> None:
-    envs = [f["Properties"]["Environment"]["Variables"] for f in resources(template, "AWS::Lambda::Function").values()]
+    envs = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if "Environment" in f["Properties"]
+    ]
     assert {e["NL_STAIRCASE"] for e in envs if "NL_STAIRCASE" in e} == {"{}"}
+
+
+def test_import_files_notify_the_imports_queue(template: dict[str, Any]) -> None:
+    notifications = resources(template, "Custom::S3BucketNotifications")
+    assert len(notifications) == 1
+    config = next(iter(notifications.values()))["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    filters = sorted(
+        tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"])) for q in config
+    )
+    assert filters == [(("prefix", "imports/"), ("suffix", ".csv")), (("prefix", "imports/"), ("suffix", ".jsonl"))]
+    assert all(q["Events"] == ["s3:ObjectCreated:*"] for q in config)
+
+
+def test_the_webhook_route_needs_no_api_key_but_its_secret_exists(template: dict[str, Any]) -> None:
+    secrets = [s["Properties"]["Name"] for s in resources(template, "AWS::SecretsManager::Secret").values()]
+    assert "nudgeloop/shopify-webhook-secret" in secrets

@@ -111,3 +111,45 @@ def test_bad_batches(body: str, field: str, status: int) -> None:
     with pytest.raises(BadRequest) as info:
         parse_batch(body)
     assert (info.value.field, info.value.status) == (field, status)
+
+
+def typed(kind: str, properties: dict) -> dict:
+    return {"type": kind, "customer_id": "c-1", "occurred_at": "2026-03-01T10:00:00Z", "properties": properties}
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties"),
+    [
+        ("page.viewed", {"url": "https://shop.example/p/A", "sku": "A", "seconds": 42}),
+        ("cart.updated", {"cart_id": "k-1", "items": [{"sku": "A", "quantity": 2, "price": "5"}], "currency": "EUR"}),
+        ("cart.abandoned", {"cart_id": "k-1", "items": [{"sku": "A"}], "cart_url": "https://shop.example/cart/k-1"}),
+        ("signup", {"form": "footer", "list": "newsletter"}),
+        ("referral.created", {"referee_email": "Friend@Mail.example", "code": "ADA-10"}),
+        ("consent.changed", {"purpose": "newsletter", "status": "opt_in", "source": "till", "proof": {"ip": "192.0.2.1"}}),
+        ("custom.loyalty_card_scanned", {"anything": {"goes": [1, 2]}}),
+    ],
+)
+def test_every_documented_type_is_accepted(kind: str, properties: dict) -> None:
+    event = validate_event(typed(kind, properties), 0, NOW, SKEW)
+    assert isinstance(event, Event), event
+    if kind == "referral.created":
+        assert event.properties["referee_email"] == "friend@mail.example"
+
+
+@pytest.mark.parametrize(
+    ("kind", "properties", "field"),
+    [
+        ("page.viewed", {}, "events[0].properties.url"),
+        ("page.viewed", {"url": "javascript:alert(1)"}, "events[0].properties.url"),
+        ("page.viewed", {"url": "/p/A", "seconds": -1}, "events[0].properties.seconds"),
+        ("cart.updated", {"cart_id": "k", "items": [{"quantity": 1}]}, "events[0].properties.items[0].sku"),
+        ("cart.abandoned", {"cart_id": "k", "currency": "euro"}, "events[0].properties.currency"),
+        ("signup", {"newsletter": True}, "events[0].properties.newsletter"),
+        ("referral.created", {"referee_email": "not-an-address"}, "events[0].properties.referee_email"),
+        ("consent.changed", {"purpose": "newsletter", "status": "maybe"}, "events[0].properties.status"),
+    ],
+)
+def test_typed_properties_are_checked(kind: str, properties: dict, field: str) -> None:
+    outcome = validate_event(typed(kind, properties), 0, NOW, SKEW)
+    assert isinstance(outcome, Rejection)
+    assert outcome.field == field

@@ -13,6 +13,7 @@ from nudgeloop.journey_definition import PLACEHOLDERS, render
 from nudgeloop.resources import Catalog
 
 ACCOUNT = "123456789012"  # moto's default (fake) account
+LOCAL_WEBHOOK_SECRET = "local-shopify-webhook-secret"  # noqa: S105 - a local stand-in, never a real secret
 
 
 @dataclass
@@ -111,9 +112,30 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     ses.create_email_identity(EmailIdentity=sender_domain)
     ses.create_configuration_set(ConfigurationSetName=cat.configuration_set)
     boto3.client("ses", region_name=region).verify_domain_identity(Domain=sender_domain)
-    boto3.client("secretsmanager", region_name=region).create_secret(
-        Name=cat.signing_secret_name, SecretString=secrets.token_urlsafe(48)
-    )
+    for notification in cat.notifications:  # S3 ObjectCreated -> queue, one configuration per suffix
+        s3.put_bucket_notification_configuration(
+            Bucket=out.buckets[notification.bucket_key],
+            NotificationConfiguration={
+                "QueueConfigurations": [
+                    {
+                        "QueueArn": out.queue_arns[notification.queue_key],
+                        "Events": ["s3:ObjectCreated:*"],
+                        "Filter": {
+                            "Key": {
+                                "FilterRules": [
+                                    {"Name": "prefix", "Value": notification.prefix},
+                                    {"Name": "suffix", "Value": suffix},
+                                ]
+                            }
+                        },
+                    }
+                    for suffix in notification.suffixes
+                ]
+            },
+        )
+    manager = boto3.client("secretsmanager", region_name=region)
+    manager.create_secret(Name=cat.signing_secret_name, SecretString=secrets.token_urlsafe(48))
+    manager.create_secret(Name=cat.webhook_secret_name, SecretString=LOCAL_WEBHOOK_SECRET)
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName=f"{cat.prefix}-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)

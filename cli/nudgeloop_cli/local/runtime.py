@@ -209,6 +209,9 @@ class LocalStack:
             "sender": self.sender,
             "public_base_url": self.public_base_url,
             "signing_secret_name": c.signing_secret_name,
+            "webhook_secret_name": c.webhook_secret_name,
+            "data_bucket": self.res.buckets["data"],
+            "imports_queue_url": self.res.queue_urls["imports"],
             "service": "nudgeloop",
             "staircase": os.environ.get("NUDGELOOP_STAIRCASE", "{}"),
             "max_future_skew_s": "3600",
@@ -333,7 +336,8 @@ class LocalStack:
             arn = self.res.stream_arns[spec.table_key]
             for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
                 shard_id = shard["ShardId"]
-                position = self._stream_positions.get(shard_id)
+                cursor = f"{spec.function_key}/{shard_id}"  # each consumer reads the stream on its own
+                position = self._stream_positions.get(cursor)
                 iterator = streams.get_shard_iterator(
                     StreamArn=arn,
                     ShardId=shard_id,
@@ -348,7 +352,7 @@ class LocalStack:
                     continue
                 records = [r for r in fetched if r["eventName"] in spec.event_names]
                 if not records:
-                    self._stream_positions[shard_id] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
                     continue
                 handled += len(records)
                 event = {"Records": [self._stream_record(r, arn) for r in records]}
@@ -363,52 +367,51 @@ class LocalStack:
                     self.failures.append({"function": spec.function_key, "error": type(exc).__name__, "message": str(exc)[:500]})
                     failed = [records[0]["dynamodb"]["SequenceNumber"]]
                 if not failed:
-                    self._stream_positions[shard_id] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
                     continue
                 first = min(failed, key=int)
                 before = [r["dynamodb"]["SequenceNumber"] for r in fetched if int(r["dynamodb"]["SequenceNumber"]) < int(first)]
                 if before:
-                    self._stream_positions[shard_id] = before[-1]
-                attempts = self._stream_attempts[first] = self._stream_attempts.get(first, 0) + 1
+                    self._stream_positions[cursor] = before[-1]
+                attempt_key = f"{spec.function_key}/{first}"
+                attempts = self._stream_attempts[attempt_key] = self._stream_attempts.get(attempt_key, 0) + 1
                 if attempts > spec.retry_attempts:
-                    failed_record = next(r for r in records if r["dynamodb"]["SequenceNumber"] == first)
+                    # moto stamps records with the wall clock; locally the simulated clock is the time
+                    arrived_iso = clock.iso(self.clock.now())
+                    # What Lambda sends to an SQS on-failure destination: where the batch was, not its records.
                     aws.client("sqs").send_message(
                         QueueUrl=self.res.dlq_urls[spec.dlq_name],
                         MessageBody=json.dumps(
                             {
                                 "requestContext": {
+                                    "requestId": str(uuid.uuid4()),
+                                    "functionArn": self.res.function_arns[spec.function_key],
                                     "condition": "RetryAttemptsExhausted",
                                     "approximateInvokeCount": attempts,
                                 },
+                                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": None},
+                                "version": "1.0",
+                                "timestamp": clock.iso(self.clock.now()),
                                 "DDBStreamBatchInfo": {
                                     "shardId": shard_id,
                                     "startSequenceNumber": first,
                                     "endSequenceNumber": first,
-                                    "streamArn": arn,
+                                    "approximateArrivalOfFirstRecord": arrived_iso,
+                                    "approximateArrivalOfLastRecord": arrived_iso,
                                     "batchSize": 1,
+                                    "streamArn": arn,
                                 },
-                                "keys": failed_record["dynamodb"]["Keys"],
                             }
                         ),
                     )
-                    self._stream_positions[shard_id] = first
+                    self._stream_positions[cursor] = first
         return handled
 
     @staticmethod
     def _stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-        dynamodb = {k: v for k, v in record["dynamodb"].items() if k != "ApproximateCreationDateTime"}
-        created = record["dynamodb"].get("ApproximateCreationDateTime")
-        if isinstance(created, datetime):
-            dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
-        return {
-            "eventID": record.get("eventID", dynamodb["SequenceNumber"]),
-            "eventName": record["eventName"],
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": dynamodb,
-            "eventSourceARN": arn,
-        }
+        from nudgeloop.services.redrive import lambda_record
+
+        return lambda_record(record, arn, REGION)
 
     def pump_once(self) -> int:
         with self.aws_lock:
@@ -702,6 +705,33 @@ class LocalStack:
                 "counts": {k: v for k, v in repo.segment_counts().items() if v},
                 "flows_today": repo.segment_flows(today),
             }
+
+    def redrive(self, dlq_name: str) -> dict[str, Any]:
+        """What `nudgeloop dlq redrive` does in AWS: queue DLQs move back to their queue; stream
+        DLQs re-invoke their function with the failed records (from the stream or the archive)."""
+        from nudgeloop.services import redrive
+
+        assert self.res is not None
+        with self.lock, self.aws_lock:
+            sqs = aws.client("sqs")
+            url = self.res.dlq_urls.get(dlq_name)
+            if url is None:
+                raise LocalError(f"no such dead-letter queue: {dlq_name}; known: {sorted(self.res.dlq_urls)}")
+            queue = next((q for q in self.catalog.queues if q.dlq_name == dlq_name), None)
+            if queue is not None:
+                outcome = redrive.move_back(sqs, url, self.res.queue_urls[queue.key])
+            else:
+                spec = next(s for s in self.catalog.streams if s.dlq_name == dlq_name)
+
+                def invoke(event: dict[str, Any]) -> dict[str, Any]:
+                    try:
+                        return self.call(spec.function_key, event) or {}
+                    except Exception as exc:
+                        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+
+                outcome = redrive.redrive_stream(sqs, self._streams_client(), url, self.res.buckets["data"], REGION, invoke)
+        self.settle()
+        return outcome.as_dict()
 
     def dlq_depths(self) -> dict[str, int]:
         with self.aws_lock:

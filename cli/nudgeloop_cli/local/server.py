@@ -68,6 +68,12 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
         return _json(200, stack.staircase())
     if method == "GET" and path == "/_local/dlq":
         return _json(200, stack.dlq_depths())
+    found = re.fullmatch(r"/_local/dlq/([A-Za-z0-9_-]+)/redrive", path)
+    if method == "POST" and found:
+        try:
+            return _json(200, stack.redrive(found.group(1)))
+        except LocalError as exc:
+            return _json(404, {"error": {"field": "name", "reason": str(exc)}})
     return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})
 
 

@@ -61,11 +61,14 @@ class FunctionFactory(Construct):
             "campaigns_bucket": d.buckets["campaigns"].bucket_name,
             "templates_bucket": d.buckets["templates"].bucket_name,
             "signing_secret_name": c.signing_secret_name,
+            "webhook_secret_name": c.webhook_secret_name,
+            "data_bucket": d.buckets["data"].bucket_name,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "log_level": "INFO",
             "staircase": "{}",
             "rescan_segments": "8",
+            "max_future_skew_s": "3600",
             **self.settings,
             "service": "nudgeloop",
             **extra,
@@ -105,13 +108,15 @@ class FunctionFactory(Construct):
     def stream_source(self, function_key: str) -> None:
         """Feed a function from a table stream, as the catalog's StreamSourceSpec says."""
         spec = next(s for s in self.catalog.streams if s.function_key == function_key)
-        dlq = self.dead_letter_queue(spec.table_key + "stream", spec.dlq_name)
+        dlq = self.dead_letter_queue(
+            spec.table_key + "stream" if function_key == "ingest_process" else function_key, spec.dlq_name
+        )
         self.functions[function_key].add_event_source(
             sources.DynamoEventSource(
                 self.data.tables[spec.table_key],
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=spec.batch_size,
-                max_batching_window=cdk.Duration.seconds(1),
+                max_batching_window=cdk.Duration.seconds(spec.max_batching_window_s),
                 bisect_batch_on_error=True,
                 retry_attempts=spec.retry_attempts,
                 report_batch_item_failures=True,

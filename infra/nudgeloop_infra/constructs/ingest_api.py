@@ -8,9 +8,11 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
-from nudgeloop.resources import Catalog
+from nudgeloop.resources import ARCHIVE_PREFIX, IMPORT_PREFIX, Catalog
 from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
@@ -38,6 +40,7 @@ class IngestApi(Construct):
         data.tables["engine"].grant_read_data(api_fn)
         data.tables["recs"].grant_read_data(api_fn)
         data.signing_secret.grant_read(api_fn)
+        data.webhook_secret.grant_read(api_fn)
 
         process_fn = functions.function("ingest_process")
         functions.stream_source("ingest_process")
@@ -46,6 +49,27 @@ class IngestApi(Construct):
         data.tables["customers"].grant_read_write_data(process_fn)
         data.buckets["campaigns"].grant_read(process_fn)
         bus.grant_put_events_to(process_fn)
+
+        archive_fn = functions.function("ingest_archive")
+        functions.stream_source("ingest_archive")
+        data.buckets["data"].grant_put(archive_fn, f"{ARCHIVE_PREFIX}*")
+
+        imports = functions.queue("imports")
+        import_fn = functions.function("ingest_import", {"imports_queue_url": imports.queue_url})
+        data.buckets["data"].grant_read(import_fn, f"{IMPORT_PREFIX}*")
+        data.buckets["data"].grant_put(import_fn, f"{IMPORT_PREFIX}*")
+        imports.grant_send_messages(import_fn)  # continuation of files longer than one run
+        import_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[data.tables["events"].table_arn])
+        )
+        data.tables["engine"].grant_read_write_data(import_fn)
+        for notification in catalog.notifications:
+            for suffix in notification.suffixes:
+                data.buckets[notification.bucket_key].add_event_notification(
+                    s3.EventType.OBJECT_CREATED,
+                    s3n.SqsDestination(functions.queue(notification.queue_key)),
+                    s3.NotificationKeyFilter(prefix=notification.prefix, suffix=suffix),
+                )
 
         feedback_fn = functions.function("ingest_feedback")
         for key in ("events", "engine", "customers"):

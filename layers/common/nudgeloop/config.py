@@ -33,6 +33,9 @@ class Settings(BaseModel):
     sender: str = ""
     public_base_url: str = ""
     signing_secret_name: str = ""
+    webhook_secret_name: str = ""
+    data_bucket: str = ""
+    imports_queue_url: str = ""
     staircase: str = ""  # JSON overrides of the default staircase thresholds
     max_future_skew_s: int = 3600
     rescan_segments: int = 8

@@ -27,6 +27,11 @@ REVIEW_ATTRIBUTES = (
     "bookings",
 )
 COUNT_SHARDS = 8
+# The data bucket: files dropped under IMPORT_PREFIX are imported; every stored event is
+# archived under ARCHIVE_PREFIX (dt=YYYY-MM-DD partitions, for Athena and other BI tools).
+IMPORT_PREFIX = "imports/"
+IMPORT_SUFFIXES = (".csv", ".jsonl")
+ARCHIVE_PREFIX = "archive/events/"
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,17 @@ class StreamSourceSpec:
     batch_size: int = 100
     retry_attempts: int = 5
     event_names: tuple[str, ...] = ("INSERT",)
+    max_batching_window_s: int = 1
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    """S3 ObjectCreated notifications of a bucket prefix to a queue (one per suffix)."""
+
+    bucket_key: str
+    prefix: str
+    suffixes: tuple[str, ...]
+    queue_key: str
 
 
 @dataclass(frozen=True)
@@ -116,7 +132,9 @@ class Catalog:
     state_machine_name: str
     configuration_set: str
     signing_secret_name: str
+    webhook_secret_name: str
     bucket_stems: dict[str, str] = field(default_factory=dict)
+    notifications: tuple[NotificationSpec, ...] = ()
 
     def table(self, key: str) -> TableSpec:
         return next(t for t in self.tables if t.key == key)
@@ -214,6 +232,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
     queues = (
         QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq"),
         QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq"),
+        # one message per import file; a file is read in one go or continued from a checkpoint
+        QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", visibility_timeout_s=960, batch_size=1),
     )
     bus = f"{p}-bus"
     rules = (
@@ -244,7 +264,27 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             code_dir="ingest",
             handler="api.handler",
             description="HTTP API: validates and stores events once; customer reads; unsubscribe",
-            env=common + _DATA + ("recs_table", "signing_secret_name", "max_future_skew_s"),
+            env=common + _DATA + ("recs_table", "signing_secret_name", "webhook_secret_name", "max_future_skew_s"),
+        ),
+        FunctionSpec(
+            key="ingest_import",
+            name=f"{p}-ingest-import",
+            code_dir="ingest",
+            handler="bulk.handler",
+            description="Bulk import: streams CSV/JSON-lines files from S3 through the event path, writes a report",
+            timeout_s=900,
+            memory_mb=512,
+            queue_key="imports",
+            env=common + _DATA + ("data_bucket", "imports_queue_url", "max_future_skew_s"),
+        ),
+        FunctionSpec(
+            key="ingest_archive",
+            name=f"{p}-ingest-archive",
+            code_dir="ingest",
+            handler="archive.handler",
+            description="Archives every stored event to S3 as JSON lines, partitioned by date (Athena)",
+            timeout_s=120,
+            env=(*common, "data_bucket"),
         ),
         FunctionSpec(
             key="ingest_process",
@@ -356,11 +396,22 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
+        RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False),
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False),
         RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
     )
-    streams = (StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),)
+    streams = (
+        StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),
+        StreamSourceSpec(
+            table_key="events",
+            function_key="ingest_archive",
+            dlq_name=f"{p}-archive-dlq",
+            batch_size=1000,
+            max_batching_window_s=60,
+        ),
+    )
     return Catalog(
         prefix=p,
         streams=streams,
@@ -373,5 +424,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         state_machine_name=f"{p}-journey",
         configuration_set=f"{p}-mail",
         signing_secret_name=f"{p}/signing-key",
-        bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns"},
+        webhook_secret_name=f"{p}/shopify-webhook-secret",
+        bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns", "data": f"{p}-data"},
+        notifications=(NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, queue_key="imports"),),
     )

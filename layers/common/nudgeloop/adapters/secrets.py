@@ -1,12 +1,22 @@
-"""The HMAC signing key (Secrets Manager), fetched once per cold start through Powertools."""
+"""Secrets (Secrets Manager), fetched through Powertools and cached for an hour per container."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
 
 
-def signing_key(secret_name: str) -> bytes:
+def secret_bytes(secret_name: str) -> bytes:
     value = parameters.get_secret(secret_name, max_age=3600)
     if isinstance(value, bytes):
         return value
     return str(value).encode()
+
+
+def signing_key(secret_name: str) -> bytes:
+    """The HMAC key of unsubscribe and confirmation links."""
+    return secret_bytes(secret_name)
+
+
+def webhook_secret(secret_name: str) -> bytes:
+    """The shop's webhook signing secret (the Shopify app's client secret)."""
+    return secret_bytes(secret_name)

@@ -484,3 +484,26 @@ def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
         _, step_id, kind = item.sk.split("#", 2)
         stats.setdefault(step_id, {})[kind] = int(item.counter or 0)
     return stats
+
+
+# ---------------------------------------------------------------- engine: bulk imports
+
+
+def import_state(file_key: str, version: str) -> dict[str, Any] | None:
+    try:
+        return dict(EngineItem.get(f"IMPORT#{file_key}", version, consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def save_import_state(file_key: str, version: str, status: str, data: dict[str, Any]) -> None:
+    """Checkpoint of one import file (kept 90 days): where to resume and what it has counted."""
+    now = clock.now()
+    EngineItem(
+        pk=f"IMPORT#{file_key}",
+        sk=version,
+        status=status,
+        data=data,
+        created_at=clock.iso(now),
+        expires_at=now + timedelta(days=90),
+    ).save()

@@ -76,7 +76,10 @@ class ConsentChanged(_Props):
     purpose: Literal["newsletter", "marketing", "service"]
     status: Literal["opt_in", "opt_out", "pending"]
     channel: Literal["email"] = "email"
-    proof: dict[str, str] = Field(default_factory=dict)
+    # where the statement was given (form, till, preference centre); the event's source otherwise
+    source: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    # evidence for the statement: form id, IP address, double opt-in confirmation, ...
+    proof: dict[str, Annotated[str, StringConstraints(max_length=512)]] = Field(default_factory=dict, max_length=20)
 
 
 class OrderItem(_Props):
@@ -89,8 +92,8 @@ class OrderItem(_Props):
 
 class OrderCompleted(_Props):
     order_id: Identifier
-    total: Decimal = Field(ge=0, max_digits=14, decimal_places=4)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    total: Money
+    currency: Currency
     items: list[OrderItem] = Field(default_factory=list, max_length=500)
     channel: Literal["webshop", "store", "app"] = "webshop"
 
@@ -113,10 +116,59 @@ class ServiceBooked(_Props):
         return self
 
 
-class Loose(BaseModel):
-    """Behavioural events whose properties are free-form for now."""
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Url = Annotated[str, StringConstraints(min_length=1, max_length=2048, pattern=r"^(https?://|/)\S*$")]
 
-    model_config = ConfigDict(extra="allow")
+
+class PageViewed(_Props):
+    url: Url
+    title: Text | None = None
+    sku: Identifier | None = None  # the product shown, when the page is a product page
+    category: Text | None = None
+    seconds: int | None = Field(default=None, ge=0, le=86_400)  # time on page
+    referrer: Url | None = None
+
+
+class CartItem(_Props):
+    sku: Identifier
+    name: Text | None = None
+    category: Text | None = None
+    quantity: int = Field(default=1, ge=1, le=100_000)
+    price: Money | None = None
+
+
+class CartUpdated(_Props):
+    cart_id: Identifier
+    items: list[CartItem] = Field(default_factory=list, max_length=500)
+    total: Money | None = None
+    currency: Currency | None = None
+    cart_url: Url | None = None  # where a reminder mail sends the customer back to
+
+
+class CartAbandoned(CartUpdated):
+    pass
+
+
+class Signup(_Props):
+    form: Text | None = None  # which form, page or till
+    list: Text | None = None  # which list or programme (newsletter, loyalty, ...)
+    referral_code: Identifier | None = None
+
+
+class ReferralCreated(_Props):
+    """The event's customer is the referrer; the referee is named by email (not yet a customer)."""
+
+    referee_email: Annotated[str, StringConstraints(max_length=254)]
+    code: Identifier | None = None
+    referee_customer_id: Identifier | None = None
+
+    @field_validator("referee_email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        if not EMAIL_RE.match(value):
+            raise ValueError("not a valid email address")
+        return value.lower()
 
 
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
@@ -124,12 +176,14 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "consent.changed": ConsentChanged,
     "order.completed": OrderCompleted,
     "order.refunded": OrderRefunded,
-    "page.viewed": Loose,
-    "cart.updated": Loose,
-    "cart.abandoned": Loose,
-    "signup": Loose,
+    "page.viewed": PageViewed,
+    "cart.updated": CartUpdated,
+    "cart.abandoned": CartAbandoned,
+    "signup": Signup,
     "service.booked": ServiceBooked,
+    "referral.created": ReferralCreated,
 }
+# ``custom.*`` events carry free-form properties (a JSON object, at most MAX_EVENT_BYTES).
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
 INTERNAL_TYPES = frozenset(
     {

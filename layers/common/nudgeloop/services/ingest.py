@@ -76,12 +76,13 @@ def parse_batch(body: str | bytes | None) -> list[Any]:
     return events
 
 
-def accept_batch(raw_events: list[Any], max_future_skew_s: int) -> BatchResult:
+def accept_batch(raw_events: list[Any], max_future_skew_s: int, *, all_or_nothing: bool = False) -> BatchResult:
     """Validate and store each event exactly once; the events table's stream processes them.
 
     The conditional write is the de-duplication authority: two copies racing each other, in one
     batch or in two, store one item, and the answer says which copy was the duplicate. Once
     this returns, every accepted event is durable and will be applied (stream, retries, DLQ).
+    ``all_or_nothing`` (one webhook = one statement) stores nothing when any event is rejected.
     """
     received = clock.now()
     result = BatchResult()
@@ -92,6 +93,8 @@ def accept_batch(raw_events: list[Any], max_future_skew_s: int) -> BatchResult:
             result.rejected.append(outcome)
         else:
             valid.append(outcome)
+    if all_or_nothing and result.rejected:
+        return result
     seen: set[tuple[str, str]] = set()
     unique: list[Event] = []
     for event in valid:

@@ -40,7 +40,8 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
         return True
     if event.type == "consent.changed":
         consents = dict(customer.consents or {})
-        changed = consent.apply_statement(consents, props["purpose"], props["status"], when, event.source)
+        source = props.get("source") or event.source
+        changed = consent.apply_statement(consents, props["purpose"], props["status"], when, source)
         customer.consents = consents
         return changed
     if event.type == "service.booked":

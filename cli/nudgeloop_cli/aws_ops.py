@@ -1,0 +1,40 @@
+"""Operations against a deployed stack (default AWS credentials): dead-letter redrive."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from nudgeloop.resources import catalog
+from nudgeloop.services import redrive as service
+
+
+def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
+    cat = catalog(prefix)
+    session = boto3.session.Session()
+    region = session.region_name
+    sqs = session.client("sqs")
+    dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
+    queue = next((q for q in cat.queues if q.dlq_name == dlq_name), None)
+    if queue is not None:
+        source_url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
+        return service.move_back(sqs, dlq_url, source_url).as_dict()
+    spec = next((s for s in cat.streams if s.dlq_name == dlq_name), None)
+    if spec is None:
+        raise SystemExit(f"{dlq_name} is not one of the stack's dead-letter queues")
+    function_name = cat.function(spec.function_key).name
+    account = session.client("sts").get_caller_identity()["Account"]
+    lam = session.client("lambda")
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        answer = lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
+        payload = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            return {"errorType": payload.get("errorType", "FunctionError")}
+        return payload if isinstance(payload, dict) else {}
+
+    return service.redrive_stream(
+        sqs, session.client("dynamodbstreams"), dlq_url, cat.bucket_name("data", account, region), region, invoke
+    ).as_dict()

@@ -1,0 +1,168 @@
+"""Redriving dead letters, the same way locally and against AWS.
+
+- Queue DLQs (feedback, trigger, imports): messages move back to their source queue.
+- Stream DLQs (ingest-process, archive): Lambda's on-failure record names the failed batch
+  (shard and sequence numbers), not its contents. The records are read back from the stream
+  (kept 24 hours) or, after that, from the S3 archive (every stored event carries its stream
+  sequence number there), and the function is invoked with them again. Processing is
+  idempotent, so a redrive never double-counts. A message is deleted only after its records
+  went through without failures.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeSerializer
+
+from nudgeloop import clock
+from nudgeloop.services import archive
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    redriven: int = 0  # messages whose records went through (deleted from the DLQ)
+    failed: int = 0  # messages whose records failed again (left in the DLQ)
+    lost: int = 0  # messages whose records are neither in the stream nor in the archive
+    details: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"redriven": self.redriven, "failed": self.failed, "lost": self.lost, "details": self.details}
+
+
+def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
+    return list(
+        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60).get("Messages", [])
+    )
+
+
+def _release(sqs: Any, url: str, message: dict[str, Any]) -> None:
+    """Leave a message in the DLQ, visible again for the next redrive."""
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+
+
+def move_back(sqs: Any, dlq_url: str, source_url: str, limit: int = 10_000) -> Outcome:
+    """Queue DLQ: send each message to its source queue again, then delete it here."""
+    outcome = Outcome()
+    while outcome.redriven < limit:
+        messages = _receive(sqs, dlq_url)
+        if not messages:
+            break
+        for message in messages:
+            sqs.send_message(QueueUrl=source_url, MessageBody=message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            outcome.redriven += 1
+    return outcome
+
+
+def lambda_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """A GetRecords record as the Lambda event source mapping hands it to a function."""
+    dynamodb = {k: v for k, v in record["dynamodb"].items() if k != "ApproximateCreationDateTime"}
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        dynamodb["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {
+        "eventID": record.get("eventID", dynamodb["SequenceNumber"]),
+        "eventName": record["eventName"],
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": region,
+        "dynamodb": dynamodb,
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _from_stream(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The batch's records from the stream, or None when the stream no longer has them."""
+    first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    try:
+        iterator = streams.get_shard_iterator(
+            StreamArn=info["streamArn"],
+            ShardId=info["shardId"],
+            ShardIteratorType="AT_SEQUENCE_NUMBER",
+            SequenceNumber=info["startSequenceNumber"],
+        )["ShardIterator"]
+    except Exception:  # trimmed, expired or a closed shard that aged out: try the archive
+        return None
+    found: list[dict[str, Any]] = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=1000)
+        for record in page["Records"]:
+            seq = int(record["dynamodb"]["SequenceNumber"])
+            if seq > last:
+                return found
+            if seq >= first:
+                found.append(record)
+        if not page["Records"]:
+            break
+        iterator = page.get("NextShardIterator")
+    return found or None
+
+
+def _from_archive(bucket: str, info: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The batch's records rebuilt from the archive (INSERT images with their sequence numbers)."""
+    first, last = int(info["startSequenceNumber"]), int(info["endSequenceNumber"])
+    arrived = clock.parse_iso(info.get("approximateArrivalOfFirstRecord") or clock.iso(clock.now()))
+    serializer = TypeSerializer()
+    found = []
+    for day in {(arrived + timedelta(days=d)).date().isoformat() for d in (-1, 0, 1)}:
+        for line in archive.read(bucket, day):
+            seq = int(line.get("stream_sequence") or -1)
+            if first <= seq <= last:
+                image = {k: v for k, v in line.items() if k != "stream_sequence"}
+                image["properties"] = json.dumps(image["properties"])
+                found.append(
+                    {
+                        "eventID": f"archive-{seq}",
+                        "eventName": "INSERT",
+                        "dynamodb": {
+                            "Keys": {k: serializer.serialize(image[k]) for k in ("customer_id", "event_id")},
+                            "NewImage": {k: serializer.serialize(v) for k, v in image.items()},
+                            "SequenceNumber": str(seq),
+                            "StreamViewType": "NEW_IMAGE",
+                        },
+                    }
+                )
+    return sorted(found, key=lambda r: int(r["dynamodb"]["SequenceNumber"])) or None
+
+
+def redrive_stream(sqs: Any, streams: Any, dlq_url: str, data_bucket: str, region: str, invoke: Invoke) -> Outcome:
+    """Stream DLQ: re-invoke the function with each failed batch's records."""
+    outcome = Outcome()
+    seen: set[str] = set()
+    while True:
+        received = _receive(sqs, dlq_url)
+        messages = [m for m in received if m["MessageId"] not in seen]
+        for again in (m for m in received if m["MessageId"] in seen):
+            _release(sqs, dlq_url, again)  # already tried in this run: leave it for the next
+        if not messages:
+            break
+        for message in messages:
+            seen.add(message["MessageId"])
+            info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
+            records = _from_stream(streams, info) if info else None
+            source = "stream"
+            if records is None and info:
+                records, source = _from_archive(data_bucket, info), "archive"
+            if not records:
+                _release(sqs, dlq_url, message)
+                outcome.lost += 1
+                outcome.details.append(f"{message['MessageId']}: records {info.get('startSequenceNumber')}.. not found")
+                continue
+            event = {"Records": [lambda_record(r, info["streamArn"], region) for r in records]}
+            result = invoke(event) or {}
+            if result.get("errorType") or result.get("batchItemFailures"):
+                _release(sqs, dlq_url, message)
+                outcome.failed += 1
+                outcome.details.append(f"{message['MessageId']}: failed again ({source})")
+                continue
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+            outcome.redriven += 1
+            outcome.details.append(f"{message['MessageId']}: {len(records)} record(s) from the {source}")
+    return outcome
