@@ -222,9 +222,7 @@ def test_import_files_notify_the_imports_queue(template: dict[str, Any]) -> None
     notifications = resources(template, "Custom::S3BucketNotifications")
     assert len(notifications) == 1
     config = next(iter(notifications.values()))["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    filters = sorted(
-        tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"])) for q in config
-    )
+    filters = sorted(tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"])) for q in config)
     assert filters == [(("prefix", "imports/"), ("suffix", ".csv")), (("prefix", "imports/"), ("suffix", ".jsonl"))]
     assert all(q["Events"] == ["s3:ObjectCreated:*"] for q in config)
 
