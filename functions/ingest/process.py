@@ -18,11 +18,12 @@ from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, process
 from nudgeloop.services.segmenting import Rules
 
-settings = boot("customers_table", "events_table", "orders_table", "bus_name", "campaigns_bucket")
+settings = boot("customers_table", "events_table", "bus_name", "campaigns_bucket")
 stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 current = {"rules": Rules(stairs)}
+outcomes = {"EventsApplied": 0, "EventsUnchanged": 0}  # per invocation: one metric each, not one per record
 
 
 @tracer.capture_method
@@ -31,7 +32,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     event = repo.event_from_image(record.dynamodb.new_image)
     changed = process.apply(event, publisher, current["rules"])
-    metrics.add_metric(name="EventsApplied" if changed else "EventsUnchanged", unit="Count", value=1)
+    outcomes["EventsApplied" if changed else "EventsUnchanged"] += 1
 
 
 @logger.inject_lambda_context
@@ -40,4 +41,10 @@ def record_handler(record: DynamoDBRecord) -> None:
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     # The date occasions campaigns watch decide each customer's next review (one List per batch).
     current["rules"] = Rules(stairs, campaign_store.date_rules(settings.campaigns_bucket))
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    outcomes.update(dict.fromkeys(outcomes, 0))
+    try:
+        return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    finally:
+        for name, count in outcomes.items():
+            if count:
+                metrics.add_metric(name=name, unit="Count", value=count)

@@ -20,7 +20,7 @@ from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, daily
 from nudgeloop.services.segmenting import Rules
 
-settings = boot("customers_table", "orders_table", "engine_table", "bus_name", "campaigns_bucket")
+settings = boot("customers_table", "events_table", "engine_table", "bus_name", "campaigns_bucket")
 stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
 

@@ -10,7 +10,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import journey
 
-settings = boot("customers_table", "orders_table", "engine_table")
+settings = boot("customers_table", "events_table", "engine_table")
 
 
 @logger.inject_lambda_context

@@ -108,13 +108,11 @@ def test_ingest_api_function_can_only_insert_events(template: dict[str, Any]) ->
         for s in statements
         if any(a in json.dumps(s["Action"]) for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"))
     ]
-    assert writes == [
-        {
-            "Action": "dynamodb:PutItem",
-            "Effect": "Allow",
-            "Resource": {"Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("DataEventsTable")), "Arn"]},
-        }
-    ]
+    events_arn = {"Fn::GetAtt": [next(k for k in template["Resources"] if k.startswith("DataEventsTable")), "Arn"]}
+    assert [s["Resource"] for s in writes] == [events_arn]  # CDK may merge it with the read grant
+    granted = writes[0]["Action"] if isinstance(writes[0]["Action"], list) else [writes[0]["Action"]]
+    assert "dynamodb:PutItem" in granted
+    assert not {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"} & set(granted)
     send_policy = next(p for k, p in policies.items() if "sendRole" in k)
     assert "ses:SendRawEmail" in json.dumps(send_policy)
     assert "identity/*" not in json.dumps(send_policy)

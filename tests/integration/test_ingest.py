@@ -158,7 +158,7 @@ def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> 
             customer_id="c9",
             occurred_at=at,
             source="api",
-            properties={"total": "1"},
+            properties={"order_id": "o-bad", "total": "a lot"},
             received_at=at,
         )
     )
@@ -211,3 +211,30 @@ def test_openapi_document_is_served_without_a_key(stack) -> None:
     status, headers, body = stack.api("GET", "/v1/openapi.json")
     assert status == 200 and headers["content-type"].startswith("application/json")
     assert json.loads(body)["openapi"] == "3.1.0"
+
+
+def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_correct(stack) -> None:
+    from datetime import timedelta
+
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("r1"), order("r1", "o1", at="2025-09-03T10:00:00Z")])  # 120 days before START
+    stack.settle()
+    before = repo.get_customer("r1")
+    assert before.segment == "active"
+    assert before.review_on == "2026-03-03"  # the day the order is 181 days old: at risk
+
+    post_events(stack, [order("r1", "o2", at="2026-01-01T08:00:00Z")])
+    stack.settle()
+    after = repo.get_customer("r1")
+    assert after.version == before.version  # not written: still active, its review may come later
+    assert after.review_on == "2026-03-03"
+    _status, view = get_customer(stack, "r1")
+    assert (view["aggregates"]["orders"], view["aggregates"]["last_order_at"]) == (2, "2026-01-01T08:00:00Z")
+
+    stack.advance(timedelta(days=62))  # the held review date passes: re-placed from the event log
+    later = repo.get_customer("r1")
+    assert later.segment == "active"  # the second order keeps them active
+    assert later.review_on == "2026-07-01"  # 181 days after the second order
+    moves = [e.properties["to"] for e in repo.customer_events("r1") if e.type == "segment.migrated"]
+    assert "at_risk" not in moves

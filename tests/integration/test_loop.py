@@ -192,12 +192,15 @@ def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
     assert stack.call("recommend", {})["written"] > 0
     from nudgeloop.dal import repo
     from nudgeloop.dal.models import RecsItem
+    from nudgeloop.domain.aggregates import recent_skus
     from nudgeloop.services import recommend
 
+    owned = recent_skus(repo.order_facts("c1"))
+    assert "SKU-TEA-01" in owned
     calls: list[str] = []
     ddb = RecsItem._get_connection().connection.client
     ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    blocks = recommend.for_customer(repo.get_customer("c1"))
+    blocks = recommend.for_customer(repo.get_customer("c1"), owned)
     assert calls == ["BatchGetItem"]
     assert [p["sku"] for p in blocks["also_bought"]] == ["SKU-HON-01", "SKU-MUG-01"]
     assert [p["sku"] for p in blocks["we_recommend"]] == ["SKU-POT-01", "SKU-HON-01"]

@@ -198,7 +198,6 @@ class LocalStack:
             "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "customers_table": c.table("customers").name,
             "events_table": c.table("events").name,
-            "orders_table": c.table("orders").name,
             "engine_table": c.table("engine").name,
             "recs_table": c.table("recs").name,
             "bus_name": c.bus_name,

@@ -36,7 +36,7 @@ class Campaigns(Construct):
         plan_fn = functions.function("journey_plan")
         data.buckets["campaigns"].grant_read(plan_fn)
         data.tables["customers"].grant_read_data(plan_fn)
-        data.tables["orders"].grant_read_data(plan_fn)
+        data.tables["events"].grant_read_data(plan_fn)
         park_fn = functions.function("journey_park")
         data.tables["engine"].grant_write_data(park_fn)
 

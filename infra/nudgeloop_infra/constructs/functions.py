@@ -55,7 +55,6 @@ class FunctionFactory(Construct):
             "prefix": c.prefix,
             "customers_table": d.tables["customers"].table_name,
             "events_table": d.tables["events"].table_name,
-            "orders_table": d.tables["orders"].table_name,
             "engine_table": d.tables["engine"].table_name,
             "recs_table": d.tables["recs"].table_name,
             "campaigns_bucket": d.buckets["campaigns"].bucket_name,

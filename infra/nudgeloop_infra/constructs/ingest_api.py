@@ -45,7 +45,6 @@ class IngestApi(Construct):
         process_fn = functions.function("ingest_process")
         functions.stream_source("ingest_process")
         data.tables["events"].grant_read_write_data(process_fn)
-        data.tables["orders"].grant_read_write_data(process_fn)
         data.tables["customers"].grant_read_write_data(process_fn)
         data.buckets["campaigns"].grant_read(process_fn)
         bus.grant_put_events_to(process_fn)

@@ -52,6 +52,7 @@ class Sending(Construct):
         )
         fn = functions.function("send", {"sender": sender, "public_base_url": public_base_url})
         data.tables["customers"].grant_read_data(fn)
+        data.tables["events"].grant_read_data(fn)  # the customer's orders, for the mail's context
         data.tables["engine"].grant_read_write_data(fn)
         data.tables["recs"].grant_read_data(fn)
         data.buckets["templates"].grant_read(fn)

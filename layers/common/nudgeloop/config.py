@@ -22,7 +22,6 @@ class Settings(BaseModel):
     log_level: str = "INFO"
     customers_table: str = ""
     events_table: str = ""
-    orders_table: str = ""
     engine_table: str = ""
     recs_table: str = ""
     bus_name: str = ""

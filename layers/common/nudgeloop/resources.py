@@ -13,15 +13,12 @@ from typing import Any
 DEFAULT_PREFIX = "nudgeloop"
 REVIEW_SHARDS = 16
 TIMER_SHARDS = 4
-# What the daily run needs to re-place a due customer straight from the review index (one read).
+# What the daily run needs of a due customer besides their orders (read from the event log).
 REVIEW_ATTRIBUTES = (
     "segment",
     "segment_since",
     "version",
     "staircase_version",
-    "order_days",
-    "first_order_at",
-    "last_order_at",
     "timezone",
     "birthday",
     "bookings",
@@ -164,7 +161,7 @@ SES_EVENT_DETAIL_TYPES = (
 )
 
 # Settings each function receives as environment variables (see nudgeloop.config.Settings).
-_DATA = ("customers_table", "events_table", "orders_table", "engine_table")
+_DATA = ("customers_table", "events_table", "engine_table")
 
 
 DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
@@ -194,20 +191,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             name=f"{p}-events",
             partition_key=("customer_id", "S"),
             sort_key=("event_id", "S"),
-            local_indexes=(
-                IndexSpec(
-                    name="by_time",
-                    partition_key=("customer_id", "S"),
-                    sort_key=("occurred_key", "S"),
-                ),
-            ),
+            # No secondary index: an index entry would cost a write unit per event. A customer's
+            # history and orders are one Query of their partition (docs/decisions.md, record 13).
             stream_view="NEW_IMAGE",
-        ),
-        TableSpec(
-            key="orders",
-            name=f"{p}-orders",
-            partition_key=("customer_id", "S"),
-            sort_key=("order_id", "S"),
         ),
         TableSpec(
             key="recs",
@@ -291,7 +277,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             name=f"{p}-ingest-process",
             code_dir="ingest",
             handler="process.handler",
-            description="Applies stored events (events table stream) to customers, orders and segments",
+            description="Applies stored events (events table stream) to customers and their steps",
             timeout_s=120,
             env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket"),
         ),
@@ -324,7 +310,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             timeout_s=900,
             memory_mb=1024,
             schedule="cron(30 3 * * ? *)",
-            env=(*common, "orders_table", "recs_table", "campaigns_bucket"),
+            env=(*common, "events_table", "recs_table", "campaigns_bucket"),
         ),
         FunctionSpec(
             key="clv",
@@ -335,7 +321,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             timeout_s=900,
             memory_mb=2048,
             schedule="cron(0 4 ? * SUN *)",
-            env=(*common, "orders_table", "recs_table"),
+            env=(*common, "events_table", "recs_table"),
             layers=("common", "science"),
         ),
         FunctionSpec(

@@ -1,4 +1,4 @@
-"""PynamoDB models for the four tables (names bound at cold start by :func:`bind`)."""
+"""PynamoDB models for the tables (names bound at cold start by :func:`bind`)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection, LocalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 from nudgeloop.config import Settings
@@ -48,10 +48,8 @@ class CustomerModel(Model):
     attributes = JSONAttribute(null=True)
     # booked services: booking_id, service, starts_at, ends_at
     bookings = JSONAttribute(null=True)
-    # counted orders' [UTC date, total], oldest first: placement without reading the order log
-    order_days = JSONAttribute(null=True)
-    # what they bought, most recent first (recommendations)
-    recent_skus = JSONAttribute(null=True)
+    # Orders and what follows from them (counts, revenue, first/last dates) are not kept here:
+    # they are read from the event log when needed, so a repeat order costs no write here.
     profile_updated_at = UnicodeAttribute(null=True)
     consents = JSONAttribute(null=True)
     segment = UnicodeAttribute(default="prospect")
@@ -59,25 +57,11 @@ class CustomerModel(Model):
     staircase_version = UnicodeAttribute(null=True)
     review_shard = UnicodeAttribute(null=True)
     review_on = UnicodeAttribute(null=True)
-    orders_count = NumberAttribute(default=0)
-    revenue = NumberAttribute(default=0)
-    first_order_at = UnicodeAttribute(null=True)
-    last_order_at = UnicodeAttribute(null=True)
-    avg_days_between_orders = NumberAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
     version = VersionAttribute()
 
     by_review = ReviewIndex()
-
-
-class TimeIndex(LocalSecondaryIndex["EventModel"]):
-    class Meta:
-        index_name = "by_time"
-        projection = AllProjection()
-
-    customer_id = UnicodeAttribute(hash_key=True)
-    occurred_key = UnicodeAttribute(range_key=True)
 
 
 class EventModel(Model):
@@ -86,28 +70,11 @@ class EventModel(Model):
 
     customer_id = UnicodeAttribute(hash_key=True)
     event_id = UnicodeAttribute(range_key=True)
-    occurred_key = UnicodeAttribute()
     type = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
     received_at = UnicodeAttribute()
     source = UnicodeAttribute()
     properties = JSONAttribute(null=True)
-
-    by_time = TimeIndex()
-
-
-class OrderModel(Model):
-    class Meta(_Meta):
-        pass
-
-    customer_id = UnicodeAttribute(hash_key=True)
-    order_id = UnicodeAttribute(range_key=True)
-    occurred_at = UnicodeAttribute(null=True)
-    total = UnicodeAttribute(null=True)
-    currency = UnicodeAttribute(null=True)
-    channel = UnicodeAttribute(null=True)
-    items = JSONAttribute(null=True)
-    refunded_at = UnicodeAttribute(null=True)
 
 
 class DueIndex(GlobalSecondaryIndex["EngineItem"]):
@@ -152,7 +119,6 @@ class RecsItem(Model):
 _BINDINGS: tuple[tuple[type[Model], str], ...] = (
     (CustomerModel, "customers_table"),
     (EventModel, "events_table"),
-    (OrderModel, "orders_table"),
     (EngineItem, "engine_table"),
     (RecsItem, "recs_table"),
 )

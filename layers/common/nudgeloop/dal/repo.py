@@ -20,7 +20,7 @@ from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import Event
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
-from .models import CustomerModel, EngineItem, EventModel, OrderModel, RecsItem
+from .models import CustomerModel, EngineItem, EventModel, RecsItem
 
 
 def _conditional_failed(exc: Exception) -> bool:
@@ -51,7 +51,6 @@ def store_event(event: Event) -> bool:
     item = EventModel(
         customer_id=event.customer_id,
         event_id=event.event_id,
-        occurred_key=f"{event.occurred_iso()}#{event.event_id}",
         type=event.type,
         occurred_at=event.occurred_iso(),
         received_at=clock.iso(event.received_at),
@@ -75,75 +74,79 @@ def event_from_image(image: dict[str, Any]) -> Event:
     )
 
 
+def _newest_first(items: list[EventModel]) -> list[EventModel]:
+    return sorted(items, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
+
+
 def customer_events(customer_id: str, limit: int = 100) -> list[EventModel]:
-    return list(EventModel.by_time.query(customer_id, scan_index_forward=False, limit=limit))
+    """The customer's newest events (one Query of their partition, sorted here)."""
+    return _newest_first(list(EventModel.query(customer_id)))[:limit]
 
 
 def customer_events_page(
-    customer_id: str, limit: int, after: dict[str, Any] | None
-) -> tuple[list[EventModel], dict[str, Any] | None]:
-    """One page of a customer's history, newest first, and the key to continue from."""
-    results = EventModel.by_time.query(
-        customer_id, scan_index_forward=False, limit=limit, page_size=limit, last_evaluated_key=after
-    )
-    items = list(results)
-    return items, results.last_evaluated_key
+    customer_id: str, limit: int, before: tuple[str, str] | None
+) -> tuple[list[EventModel], tuple[str, str] | None]:
+    """One page of a customer's history, newest first: the events older than ``before``
+    (occurred_at, event_id) and the position to continue from. The partition is read whole and
+    sorted, which keeps every event write at one unit (no index); a customer's history is
+    hundreds of items, not millions."""
+    ordered = [
+        e for e in _newest_first(list(EventModel.query(customer_id))) if before is None or (e.occurred_at, e.event_id) < before
+    ]
+    page = ordered[:limit]
+    more = len(ordered) > limit
+    return page, ((page[-1].occurred_at, page[-1].event_id) if more and page else None)
 
 
-# ---------------------------------------------------------------- orders
+# ---------------------------------------------------------------- orders (read from the event log)
+
+ORDER_TYPES = ("order.completed", "order.refunded")
 
 
-def record_order(customer_id: str, event: Event) -> None:
-    """Upsert an order from ``order.completed`` without undoing an earlier-arrived refund."""
-    p = event.properties
-    OrderModel(customer_id=customer_id, order_id=p["order_id"]).update(
-        actions=[
-            OrderModel.occurred_at.set(event.occurred_iso()),
-            OrderModel.total.set(str(p["total"])),
-            OrderModel.currency.set(p["currency"]),
-            OrderModel.channel.set(p.get("channel", "webshop")),
-            OrderModel.items.set(p.get("items", [])),
-        ]
-    )
-
-
-def record_refund(customer_id: str, event: Event) -> None:
-    OrderModel(customer_id=customer_id, order_id=event.properties["order_id"]).update(
-        actions=[OrderModel.refunded_at.set(event.occurred_iso())]
-    )
-
-
-def _fact(order: OrderModel) -> OrderFact | None:
-    if order.occurred_at is None:  # refund known, order itself not (yet)
-        return None
-    return OrderFact(
-        order_id=order.order_id,
-        occurred_at=clock.parse_iso(order.occurred_at),
-        total=Decimal(order.total or "0"),
-        currency=order.currency or "",
-        refunded=order.refunded_at is not None,
-        skus=tuple(str(i.get("sku")) for i in (order.items or []) if i.get("sku")),
-    )
+def _facts(items: list[EventModel]) -> list[OrderFact]:
+    """Order facts from a customer's order events: the latest statement of an order (by arrival)
+    counts once, whatever arrived twice; a refund of it marks it refunded, in any order."""
+    completed: dict[str, EventModel] = {}
+    refunded: set[str] = set()
+    for item in items:
+        props = item.properties or {}
+        order_id = str(props.get("order_id", ""))
+        if item.type == "order.refunded":
+            refunded.add(order_id)
+        elif order_id:
+            held = completed.get(order_id)
+            if held is None or (item.received_at, item.event_id) > (held.received_at, held.event_id):
+                completed[order_id] = item
+    return [
+        OrderFact(
+            order_id=order_id,
+            occurred_at=clock.parse_iso(item.occurred_at),
+            total=Decimal(str((item.properties or {}).get("total", "0"))),
+            currency=str((item.properties or {}).get("currency", "")),
+            refunded=order_id in refunded,
+            skus=tuple(str(i.get("sku")) for i in (item.properties or {}).get("items", []) if i.get("sku")),
+        )
+        for order_id, item in completed.items()
+    ]
 
 
 def order_facts(customer_id: str) -> list[OrderFact]:
-    return [fact for order in OrderModel.query(customer_id) if (fact := _fact(order)) is not None]
+    """The customer's orders (one Query of their event partition, order events kept)."""
+    return _facts(list(EventModel.query(customer_id, filter_condition=EventModel.type.is_in(*ORDER_TYPES))))
 
 
 def orders_by_customer() -> Iterator[tuple[str, list[OrderFact]]]:
     """Every customer's orders (a full scan for the aggregation jobs; a scan returns a
     partition's items together, so one pass groups them)."""
     current: str | None = None
-    facts: list[OrderFact] = []
-    for order in OrderModel.scan():
-        if order.customer_id != current:
-            if current is not None and facts:
+    items: list[EventModel] = []
+    for item in EventModel.scan(filter_condition=EventModel.type.is_in(*ORDER_TYPES)):
+        if item.customer_id != current:
+            if current is not None and (facts := _facts(items)):
                 yield current, facts
-            current, facts = order.customer_id, []
-        fact = _fact(order)
-        if fact is not None:
-            facts.append(fact)
-    if current is not None and facts:
+            current, items = item.customer_id, []
+        items.append(item)
+    if current is not None and (facts := _facts(items)):
         yield current, facts
 
 

@@ -7,13 +7,16 @@ import binascii
 import json
 from typing import Any
 
+from nudgeloop import clock
 from nudgeloop.dal import repo
+from nudgeloop.domain.aggregates import aggregate
 
 
 def view(customer_id: str) -> dict[str, Any] | None:
     customer = repo.get_customer(customer_id)
     if customer is None:
         return None
+    agg = aggregate(repo.order_facts(customer_id))
     return {
         "customer_id": customer.customer_id,
         "profile": {
@@ -26,11 +29,11 @@ def view(customer_id: str) -> dict[str, Any] | None:
         "segment_since": customer.segment_since,
         "consents": dict(customer.consents or {}),
         "aggregates": {
-            "orders": int(customer.orders_count or 0),
-            "revenue": round(float(customer.revenue or 0), 2),
-            "first_order_at": customer.first_order_at,
-            "last_order_at": customer.last_order_at,
-            "avg_days_between_orders": customer.avg_days_between_orders,
+            "orders": agg.orders,
+            "revenue": round(float(agg.revenue), 2),
+            "first_order_at": clock.iso(agg.first_order_at) if agg.first_order_at else None,
+            "last_order_at": clock.iso(agg.last_order_at) if agg.last_order_at else None,
+            "avg_days_between_orders": agg.avg_days_between_orders,
         },
         "clv": repo.clv_of(customer_id),
         "mails": [
@@ -48,20 +51,25 @@ class BadCursor(ValueError):
     pass
 
 
-def _encode(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode() if key else None
+def _encode(customer_id: str, position: tuple[str, str] | None) -> str | None:
+    if position is None:
+        return None
+    key = {"c": customer_id, "at": position[0], "id": position[1]}
+    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
 
 
-def _decode(cursor: str | None, customer_id: str) -> dict[str, Any] | None:
+def _decode(cursor: str | None, customer_id: str) -> tuple[str, str] | None:
     if not cursor:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error) as exc:
         raise BadCursor("cursor is not one this API gave out") from exc
-    if not isinstance(key, dict) or key.get("customer_id", {}).get("S") != customer_id:
+    if not isinstance(key, dict) or not isinstance(key.get("at"), str) or not isinstance(key.get("id"), str):
+        raise BadCursor("cursor is not one this API gave out")
+    if key.get("c") != customer_id:
         raise BadCursor("cursor belongs to another listing")
-    return key
+    return key["at"], key["id"]
 
 
 def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
@@ -79,5 +87,5 @@ def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
             }
             for e in items
         ],
-        "next": _encode(last),
+        "next": _encode(customer_id, last),
     }

@@ -86,10 +86,16 @@ def _place_chunk(
     placed: list[tuple[CustomerModel, BusEvent | None, list[dates.Occurrence]]] = []
     for customer in customers:
         customer_id = customer.customer_id
-        migration = segmenting.refresh(
-            customer, rules, "schedule", covered_until=now, not_before=now.date() + timedelta(days=1), from_log=False
+        placed_now = segmenting.refresh(
+            customer,
+            rules,
+            "schedule",
+            repo.order_facts(customer_id),  # one Query of the customer's event partition
+            covered_until=now,
+            not_before=now.date() + timedelta(days=1),
         )
-        found = dates.occurrences(segmenting.date_facts(customer), rules.dates, previous, now)
+        migration = placed_now.migration
+        found = dates.occurrences(placed_now.dates, rules.dates, previous, now)
         fresh = [o for o in found if not repo.occasion_fired(customer_id, o.key())]
         placed.append((customer, migration, fresh))
     events = [m for _, m, _ in placed if m is not None]

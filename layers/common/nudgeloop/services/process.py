@@ -57,33 +57,46 @@ def _needs_placement(event: Event, created: bool) -> bool:
     return event.type == "customer.upserted" and bool(DATE_FIELDS & set(event.properties))
 
 
-def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
-    """Apply one stored event to the customer; returns whether anything changed.
+def _must_save(customer: CustomerModel, held: tuple[str | None, str | None], migration: object) -> bool:
+    """Whether placement changed anything the customer item must hold now: the step, the
+    staircase version, or a review date that has to come sooner. A later review date can wait:
+    the daily run re-places the customer on the held (earlier) date from the log and moves it
+    then. So a repeat order that moves nobody costs its event's write and nothing more."""
+    review, version = held
+    if migration is not None or customer.staircase_version != version:
+        return True
+    return customer.review_on is not None and (review is None or customer.review_on < review)
 
-    Safe to repeat (the stream delivers at least once): orders are upserted by ``order_id``,
-    aggregates and segment are recomputed from the order log, and consent keeps the latest
+
+def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
+    """Apply one stored event to the customer; returns whether the customer changed.
+
+    Safe to repeat (the stream delivers at least once): orders are read from the event log (one
+    per ``order_id``), step and dates are recomputed from them, and consent keeps the latest
     statement by ``occurred_at``. A crash anywhere leaves the record to be retried.
     """
     if event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES:
         return False  # history written by Nudgeloop itself (feedback, migrations)
-    if event.type == "order.completed":
-        repo.record_order(event.customer_id, event)
-    elif event.type == "order.refunded":
-        repo.record_refund(event.customer_id, event)
     now = clock.now()
     for _attempt in range(ATTEMPTS):
         customer = repo.get_customer(event.customer_id)
         created = customer is None
         if customer is None:
             customer = repo.new_customer(event.customer_id)
+        held = (customer.review_on, customer.staircase_version)
         changed = _apply_profile(customer, event)
         migration = None
         if _needs_placement(event, created):
             # Daily runs have looked for date occasions up to their last run: at most a day ago.
             migration = segmenting.refresh(
-                customer, rules, event.type, covered_until=now - timedelta(days=1), not_before=now.date()
-            )
-            changed = True
+                customer,
+                rules,
+                event.type,
+                repo.order_facts(event.customer_id),
+                covered_until=now - timedelta(days=1),
+                not_before=now.date(),
+            ).migration
+            changed = changed or created or _must_save(customer, held, migration)
         if not changed:
             return False
         if migration is not None:

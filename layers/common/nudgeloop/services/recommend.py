@@ -46,8 +46,8 @@ def aggregate(bucket: str, top_n: int = recommend.TOP_N) -> AggregateResult:
     return AggregateResult(len(catalogue), written, deleted)
 
 
-def for_customer(customer: CustomerModel) -> dict[str, list[dict[str, Any]]]:
-    """The "customers also bought", "related products" and "we recommend" blocks: one BatchGetItem."""
-    owned = [str(s) for s in (customer.recent_skus or [])]
+def for_customer(customer: CustomerModel, owned: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The "customers also bought", "related products" and "we recommend" blocks for a customer
+    who bought ``owned`` (most recent first): one BatchGetItem."""
     found = repo.recs_get(recommend.keys_for(owned, customer.segment))
     return recommend.from_items(owned, customer.segment, found)

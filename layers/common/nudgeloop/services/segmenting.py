@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
-from nudgeloop.domain.aggregates import aggregate, counted, recent_skus
+from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
 
@@ -30,13 +29,13 @@ class Rules:
         return dates.fingerprint(self.dates, self.stairs.version)
 
 
-def date_facts(customer: CustomerModel) -> dates.DateFacts:
+def date_facts(customer: CustomerModel, agg: Aggregates) -> dates.DateFacts:
     bookings = tuple(
         dates.Booking(b["booking_id"], b.get("service", ""), clock.parse_iso(b["starts_at"]), clock.parse_iso(b["ends_at"]))
         for b in (customer.bookings or [])
     )
-    first = clock.parse_iso(customer.first_order_at).date() if customer.first_order_at else None
-    last = clock.parse_iso(customer.last_order_at).date() if customer.last_order_at else None
+    first = agg.first_order_at.date() if agg.first_order_at else None
+    last = agg.last_order_at.date() if agg.last_order_at else None
     return dates.DateFacts(customer.timezone, customer.birthday, first, last, bookings)
 
 
@@ -60,49 +59,44 @@ def record(migration: BusEvent | None) -> None:
         repo.store_event(history_event(migration))
 
 
-MAX_ORDER_DAYS = 200  # order facts kept on the customer item for placement without the order log
+@dataclass(frozen=True)
+class Placed:
+    """What placing a customer found: the migration (if any) and the facts it went by."""
 
-
-def order_days(customer: CustomerModel) -> list[tuple[date, Decimal]]:
-    """The counted orders' (UTC date, total) kept on the customer item, oldest first."""
-    return [(date.fromisoformat(d), Decimal(str(v))) for d, v in (customer.order_days or [])]
+    migration: BusEvent | None
+    aggregates: Aggregates
+    dates: dates.DateFacts
 
 
 def refresh(
-    customer: CustomerModel, rules: Rules, reason: str, *, covered_until: datetime, not_before: date, from_log: bool = True
-) -> BusEvent | None:
-    """Recompute step and next review; return the migration, if any.
+    customer: CustomerModel,
+    rules: Rules,
+    reason: str,
+    orders: list[OrderFact],
+    *,
+    covered_until: datetime,
+    not_before: date,
+) -> Placed:
+    """Recompute step and next review from the customer's orders (read from the event log).
 
-    ``from_log`` re-reads the customer's order log and recomputes the aggregates (orders arrived);
-    otherwise (the daily run, where only time passed) the order facts on the customer item serve,
-    so a due customer costs one read. ``covered_until`` is how far daily runs have looked for
-    date occasions; ``not_before`` the earliest review date worth setting.
+    ``covered_until`` is how far daily runs have looked for date occasions; ``not_before`` the
+    earliest review date worth setting. The customer object gets the new step, review date and
+    staircase version; saving it is the caller's decision.
     """
     today = clock.today()
-    if from_log:
-        orders = repo.order_facts(customer.customer_id)
-        agg = aggregate(orders)
-        customer.orders_count = agg.orders
-        customer.revenue = float(agg.revenue)
-        customer.first_order_at = clock.iso(agg.first_order_at) if agg.first_order_at else None
-        customer.last_order_at = clock.iso(agg.last_order_at) if agg.last_order_at else None
-        customer.avg_days_between_orders = agg.avg_days_between_orders
-        customer.recent_skus = recent_skus(orders)
-        kept = counted(orders)
-        # The first order always, then the most recent ones: enough for every staircase condition.
-        facts = [kept[0], *kept[1:][-(MAX_ORDER_DAYS - 1) :]] if kept else []
-        customer.order_days = [[o.occurred_at.date().isoformat(), str(o.total)] for o in facts]
-    placement = place(order_days(customer), today, rules.stairs)
-    occasion = dates.next_review(date_facts(customer), rules.dates, covered_until, not_before)
+    agg = aggregate(orders)
+    placement = place([(o.occurred_at.date(), o.total) for o in counted(orders)], today, rules.stairs)
+    facts = date_facts(customer, agg)
+    occasion = dates.next_review(facts, rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]
     repo.set_review(customer, min(reviews) if reviews else None)
     previous = customer.segment or "prospect"
     customer.staircase_version = rules.stairs.version
     if placement.segment == previous:
-        return None
+        return Placed(None, agg, facts)
     customer.segment = placement.segment
     customer.segment_since = today.isoformat()
-    return BusEvent(
+    migration = BusEvent(
         source=SOURCE,
         detail_type="SegmentMigrated",
         detail={
@@ -115,6 +109,7 @@ def refresh(
             "staircase_version": rules.stairs.version,
         },
     )
+    return Placed(migration, agg, facts)
 
 
 def date_reached(customer_id: str, occurrence: dates.Occurrence) -> BusEvent:

@@ -12,6 +12,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain import consent, mail, tokens
+from nudgeloop.domain.aggregates import aggregate, recent_skus
 from nudgeloop.services import recommend
 
 # SES errors that retrying cannot fix: record and stop this step.
@@ -89,19 +90,20 @@ def send_step(
         return {"status": "duplicate", "ledger": held.status if held else "unknown"}
     now = clock.now()
     unsub = unsubscribe_url(public_base_url, signing_key, customer_id, purpose)
+    orders = repo.order_facts(customer_id)
     context = {
         "customer": {
             "id": customer_id,
             "first_name": customer.first_name,
             "last_name": customer.last_name,
             "segment": customer.segment,
-            "orders": int(customer.orders_count or 0),
+            "orders": aggregate(orders).orders,
         },
         "salutation": mail.salutation(customer.first_name, customer.locale),
         "campaign_id": campaign_id,
         "step_id": step_id,
         "unsubscribe_url": unsub,
-        "recommendations": recommend.for_customer(customer),
+        "recommendations": recommend.for_customer(customer, recent_skus(orders)),
     }
     subject, html, text = mail.render(_fetch_template(templates_bucket), request["template"], context)
     message = mail.build_message(

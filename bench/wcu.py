@@ -1,0 +1,173 @@
+"""Write-unit meter for the local runtime: counts the DynamoDB write units our requests cost.
+
+Installed on moto's DynamoDB backend, so it sees every write whichever client made it (boto3,
+PynamoDB). Charged as DynamoDB charges on-demand writes:
+
+- PutItem / UpdateItem: the larger of the item's size before and after, in 1 KB units (rounded up);
+  DeleteItem: the deleted item's size. A write whose condition fails is still charged.
+- Every secondary index (GSI or LSI) whose entry the write adds, changes or removes: one more
+  write of the projected entry's size; an index key change is a delete plus a put.
+- Inside TransactWriteItems every unit of the items counts twice (prepare and commit); index
+  upkeep is charged once, as AWS propagates it outside the transaction.
+- BatchWriteItem: each item as its own put or delete; the largest batch is recorded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+KB = 1024
+
+
+def _size(attrs: dict[str, Any]) -> int:
+    from moto.dynamodb.models.utilities import bytesize
+
+    return sum(bytesize(name) + value.size() for name, value in attrs.items())
+
+
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / KB))
+
+
+@dataclass
+class WriteMeter:
+    units: Counter[str] = field(default_factory=Counter)  # per table (and table/index)
+    requests: Counter[str] = field(default_factory=Counter)  # per operation
+    largest_batch: int = 0
+    _in_transaction: bool = False
+
+    def total(self) -> float:
+        return float(sum(self.units.values()))
+
+    def reset(self) -> None:
+        self.units.clear()
+        self.requests.clear()
+        self.largest_batch = 0
+
+    # ------------------------------------------------------------------ charging
+
+    def _projected(self, table: Any, index: Any, attrs: dict[str, Any] | None) -> dict[str, Any] | None:
+        if attrs is None:
+            return None
+        keys = [k["AttributeName"] for k in index.schema]
+        if any(k not in attrs for k in keys):
+            return None  # sparse index: the item has no entry
+        table_keys = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+        projection = index.projection or {}
+        kind = projection.get("ProjectionType", "ALL")
+        if kind == "ALL":
+            return dict(attrs)
+        wanted = set(keys) | set(table_keys)
+        if kind == "INCLUDE":
+            wanted |= set(projection.get("NonKeyAttributes", []))
+        return {k: v for k, v in attrs.items() if k in wanted}
+
+    def charge(self, table: Any, before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+        factor = 2 if self._in_transaction else 1
+        sizes = [_size(a) for a in (before, after) if a is not None]
+        self.units[table.name] += factor * _units(max(sizes) if sizes else 0)
+        for index in [*table.global_indexes, *table.indexes]:
+            old, new = self._projected(table, index, before), self._projected(table, index, after)
+            if old == new:
+                continue
+            key_names = [k["AttributeName"] for k in index.schema]
+            moved = old is not None and new is not None and any(old[k] != new[k] for k in key_names)
+            writes = [e for e in ((old,) if moved or new is None else ()) + ((new,) if new is not None else ()) if e]
+            for entry in writes:
+                self.units[f"{table.name}/{index.name}"] += _units(_size(entry))
+
+    # ------------------------------------------------------------------ installing
+
+    @contextmanager
+    def installed(self) -> Any:
+        from moto.dynamodb.models import DynamoDBBackend
+
+        meter = self
+        originals = {
+            name: getattr(DynamoDBBackend, name) for name in ("put_item", "update_item", "delete_item", "transact_write_items")
+        }
+
+        def current(backend: Any, table: Any, key_attrs: dict[str, Any]) -> dict[str, Any] | None:
+            hash_value = key_attrs[table.hash_key_attr]
+            range_value = key_attrs.get(table.range_key_attr) if table.range_key_attr else None
+            item = table.get_item(hash_value, range_value)
+            return dict(item.attrs) if item is not None else None
+
+        def _attrs(table: Any, raw: dict[str, Any]) -> dict[str, Any]:
+            from moto.dynamodb.models.dynamo_type import DynamoType
+
+            return {k: DynamoType(v) for k, v in raw.items()}
+
+        def put_item(backend: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            table = backend.get_table(table_name)
+            new = _attrs(table, item_attrs)
+            before = current(backend, table, new)
+            meter.requests["PutItem" if not meter._in_transaction else "TransactPut"] += 1
+            try:
+                result = originals["put_item"](backend, table_name, item_attrs, *args, **kwargs)
+            except Exception:
+                meter.charge(table, before, new)  # a failed condition is charged too
+                raise
+            meter.charge(table, before, dict(result.attrs))
+            return result
+
+        def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            table = backend.get_table(table_name)
+            before = current(backend, table, _attrs(table, key))
+            meter.requests["UpdateItem" if not meter._in_transaction else "TransactUpdate"] += 1
+            try:
+                result = originals["update_item"](backend, table_name, key, *args, **kwargs)
+            except Exception:
+                meter.charge(table, before, before or _attrs(table, key))
+                raise
+            meter.charge(table, before, dict(result.attrs))
+            return result
+
+        def delete_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+            table = backend.get_table(table_name)
+            before = current(backend, table, _attrs(table, key))
+            meter.requests["DeleteItem" if not meter._in_transaction else "TransactDelete"] += 1
+            result = originals["delete_item"](backend, table_name, key, *args, **kwargs)
+            meter.charge(table, before, None)
+            return result
+
+        def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
+            meter.requests["TransactWriteItems"] += 1
+            for op in transact_items:  # a ConditionCheck is charged like a write of the item
+                if "ConditionCheck" in op:
+                    check = op["ConditionCheck"]
+                    table = backend.get_table(check["TableName"])
+                    held = current(backend, table, _attrs(table, check["Key"]))
+                    meter.units[table.name] += 2 * _units(_size(held) if held else 0)
+            meter._in_transaction = True
+            try:
+                return originals["transact_write_items"](backend, transact_items)
+            finally:
+                meter._in_transaction = False
+
+        from moto.dynamodb.responses import DynamoHandler
+
+        original_batch = DynamoHandler.batch_write_item
+
+        def batch_write_item(handler: Any) -> Any:
+            request = handler.body.get("RequestItems", {})
+            size = sum(len(v) for v in request.values())
+            meter.largest_batch = max(meter.largest_batch, size)
+            meter.requests["BatchWriteItem"] += 1
+            return original_batch(handler)
+
+        DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
+        DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
+        DynamoDBBackend.delete_item = delete_item  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            for name, original in originals.items():
+                setattr(DynamoDBBackend, name, original)
+            DynamoHandler.batch_write_item = original_batch  # type: ignore[method-assign]
