@@ -11,8 +11,10 @@ wcu      DynamoDB write units per ingested ``order.completed`` (HTTP API -> stor
 cpu      The ingest API handler's CPU time per event, with moto's own time taken out.
 imports  Cold-start import time of the ingest handler (python -X importtime) and whether it
          pulls in anything of the send path (Jinja2, the SES client).
-http     Throughput of the local HTTP path for N events (batches of 100, one client) as a
-         ratio to writing the same items straight into the events table with BatchWriteItem.
+http     Throughput of the local HTTP path for N events (batches of 100, one client: server, API
+         Gateway emulation, handler, store-once writes) as a ratio to writing the same items
+         straight into a table with BatchWriteItem; then the time the stream consumers take to
+         process them.
 """
 
 from __future__ import annotations
@@ -262,7 +264,7 @@ def http(events: int) -> dict[str, Any]:
         _skip_moto_transaction_backups()  # moto copies whole tables per transaction; AWS does not
     stack = _stack()
     port = free_port()
-    background = Background(stack, port).start()
+    background = Background(stack, port, pump=False).start()  # the request path alone; processing after
     batch = _events(events)
     try:
         began = time.perf_counter()
@@ -275,6 +277,9 @@ def http(events: int) -> dict[str, Any]:
             with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310
                 assert resp.status == 202
         via_http = time.perf_counter() - began
+        began = time.perf_counter()
+        stack.settle()  # what the stream consumers then do with them (processing, archive)
+        processing = time.perf_counter() - began
         table = stack.catalog.table("events").name + "-direct"
         with stack.aws_lock:
             ddb = aws.client("dynamodb")
@@ -321,6 +326,8 @@ def http(events: int) -> dict[str, Any]:
         "batch_write_seconds": round(direct, 2),
         "batch_write_items_per_second": round(events / direct),
         "ratio_http_to_batch_write": round(via_http / direct, 2),
+        "processing_seconds_afterwards": round(processing, 2),
+        "processing_events_per_second": round(events / processing),
     }
 
 

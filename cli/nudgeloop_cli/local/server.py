@@ -147,16 +147,15 @@ def free_port() -> int:
 class Background:
     """Runs the server and a pump that keeps queues and journeys moving, both in threads."""
 
-    def __init__(self, stack: LocalStack, port: int = 0) -> None:
+    def __init__(self, stack: LocalStack, port: int = 0, *, pump: bool = True) -> None:
         self.stack = stack
         self.server = make_server(stack, port)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self.server.serve_forever, daemon=True),
-            threading.Thread(target=self._pump, daemon=True),
-        ]
+        self._threads = [threading.Thread(target=self.server.serve_forever, daemon=True)]
+        if pump:  # off only for measurements of the request path alone
+            self._threads.append(threading.Thread(target=self._pump, daemon=True))
 
     def _pump(self) -> None:
         while not self._stop.wait(0.05):
