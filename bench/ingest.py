@@ -4,6 +4,7 @@
     .venv/bin/python bench/ingest.py cpu [--events 2000]
     .venv/bin/python bench/ingest.py imports
     .venv/bin/python bench/ingest.py http [--events 10000]
+    .venv/bin/python bench/ingest.py profile --events 1500
 
 wcu      DynamoDB write units per ingested ``order.completed`` (HTTP API -> store once -> stream ->
          aggregates and staircase), counted from every write request our code makes with the
@@ -15,6 +16,7 @@ http     Throughput of the local HTTP path for N events (batches of 100, one cli
          Gateway emulation, handler, store-once writes) as a ratio to writing the same items
          straight into a table with BatchWriteItem; then the time the stream consumers take to
          process them.
+profile  Where the local processing time goes (cProfile around settling N posted events).
 """
 
 from __future__ import annotations
@@ -331,9 +333,37 @@ def http(events: int) -> dict[str, Any]:
     }
 
 
+def profile(events: int) -> dict[str, Any]:
+    """Where local processing time goes: cProfile around settling N posted events."""
+    import cProfile
+    import pstats
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from segmentation import _skip_moto_transaction_backups
+
+    _skip_moto_transaction_backups()
+    stack = _stack()
+    try:
+        _post(stack, _events(events))
+        profiler = cProfile.Profile()
+        profiler.enable()
+        stack.settle()
+        profiler.disable()
+    finally:
+        stack.stop()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    total = sum(tottime for (_cc, _nc, tottime, _ct, _callers) in stats.values())
+    query = sum(
+        ct
+        for (path, _line, name), (_cc, _nc, _tt, ct, _callers) in stats.items()
+        if name == "query" and path.endswith("moto/dynamodb/models/table.py")
+    )
+    return {"events": events, "settle_seconds": round(total, 1), "in_moto_table_query_seconds": round(query, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["wcu", "cpu", "imports", "http"])
+    parser.add_argument("what", choices=["wcu", "cpu", "imports", "http", "profile"])
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--events", type=int, default=10_000)
@@ -345,6 +375,8 @@ def main() -> None:
         result = cpu(min(args.events, 5000))
     elif args.what == "imports":
         result = imports()
+    elif args.what == "profile":
+        result = profile(args.events)
     else:
         result = http(args.events)
     print(json.dumps(result, indent=2))

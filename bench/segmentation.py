@@ -124,15 +124,13 @@ def daily_run_reads(customers: int, due_share: float, seed: int = 2) -> dict[str
             puts["calls"] += 1
             puts["entries"] += len(params["Entries"])
 
-        from nudgeloop.dal.models import CustomerModel
+        from nudgeloop.dal.models import CustomerModel, EngineItem, EventModel
 
-        CustomerModel._get_connection().connection.client.meta.events.register("after-call.dynamodb.*", count)
-        from nudgeloop.dal.models import EngineItem, EventModel
-
-        EventModel._get_connection().connection.client.meta.events.register("after-call.dynamodb.*", count)
-        EventModel._get_connection().connection.client.meta.events.register("before-parameter-build.dynamodb.Query", remember)
-
-        EngineItem._get_connection().connection.client.meta.events.register("after-call.dynamodb.*", count)
+        models = (CustomerModel, EventModel, EngineItem)
+        clients = {id(c): c for c in (m._get_connection().connection.client for m in models)}
+        for client in clients.values():  # hook each client once, whether or not models share one
+            client.meta.events.register("after-call.dynamodb.*", count)
+            client.meta.events.register("before-parameter-build.dynamodb.Query", remember)
         aws.client("events").meta.events.register("provide-client-params.events.PutEvents", count_puts)
         began = time.perf_counter()
         result = stack.call("segment_daily", stack._scheduled_event("segment_daily"))

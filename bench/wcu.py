@@ -102,38 +102,27 @@ class WriteMeter:
 
             return {k: DynamoType(v) for k, v in raw.items()}
 
-        def put_item(backend: Any, table_name: str, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            table = backend.get_table(table_name)
-            new = _attrs(table, item_attrs)
-            before = current(backend, table, new)
-            meter.requests["PutItem" if not meter._in_transaction else "TransactPut"] += 1
-            try:
-                result = originals["put_item"](backend, table_name, item_attrs, *args, **kwargs)
-            except Exception:
-                meter.charge(table, before, new)  # a failed condition is charged too
-                raise
-            meter.charge(table, before, dict(result.attrs))
-            return result
+        def metered(name: str, label: str, result_attrs: bool) -> Any:
+            """A backend write that charges the item before and after (failed conditions too)."""
 
-        def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            table = backend.get_table(table_name)
-            before = current(backend, table, _attrs(table, key))
-            meter.requests["UpdateItem" if not meter._in_transaction else "TransactUpdate"] += 1
-            try:
-                result = originals["update_item"](backend, table_name, key, *args, **kwargs)
-            except Exception:
-                meter.charge(table, before, before or _attrs(table, key))
-                raise
-            meter.charge(table, before, dict(result.attrs))
-            return result
+            def write(backend: Any, table_name: str, attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+                table = backend.get_table(table_name)
+                sent = _attrs(table, attrs)  # the whole item (put) or its key (update, delete)
+                before = current(backend, table, sent)
+                meter.requests[label if not meter._in_transaction else "Transact" + label.removesuffix("Item")] += 1
+                try:
+                    result = originals[name](backend, table_name, attrs, *args, **kwargs)
+                except Exception:  # a failed condition is charged too
+                    meter.charge(table, before, sent if name == "put_item" else before or sent)
+                    raise
+                meter.charge(table, before, dict(result.attrs) if result_attrs and result is not None else None)
+                return result
 
-        def delete_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-            table = backend.get_table(table_name)
-            before = current(backend, table, _attrs(table, key))
-            meter.requests["DeleteItem" if not meter._in_transaction else "TransactDelete"] += 1
-            result = originals["delete_item"](backend, table_name, key, *args, **kwargs)
-            meter.charge(table, before, None)
-            return result
+            return write
+
+        put_item = metered("put_item", "PutItem", True)
+        update_item = metered("update_item", "UpdateItem", True)
+        delete_item = metered("delete_item", "DeleteItem", False)
 
         def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> Any:
             meter.requests["TransactWriteItems"] += 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from nudgeloop.resources import catalog
+from nudgeloop.resources import QueueSpec, catalog
 from nudgeloop.services import redrive as service
 
 
@@ -17,13 +17,12 @@ def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
     region = session.region_name
     sqs = session.client("sqs")
     dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
-    queue = next((q for q in cat.queues if q.dlq_name == dlq_name), None)
-    if queue is not None:
-        source_url = sqs.get_queue_url(QueueName=queue.name)["QueueUrl"]
-        return service.move_back(sqs, dlq_url, source_url).as_dict()
-    spec = next((s for s in cat.streams if s.dlq_name == dlq_name), None)
+    spec = service.source_of(cat, dlq_name)
     if spec is None:
         raise SystemExit(f"{dlq_name} is not one of the stack's dead-letter queues")
+    if isinstance(spec, QueueSpec):
+        source_url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
+        return service.move_back(sqs, dlq_url, source_url).as_dict()
     function_name = cat.function(spec.function_key).name
     account = session.client("sts").get_caller_identity()["Account"]
     lam = session.client("lambda")

@@ -11,7 +11,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop import clock
-from nudgeloop.adapters.secrets import signing_key, webhook_secret
+from nudgeloop.adapters.secrets import secret_bytes, signing_key
 from nudgeloop.dal import repo
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import MAX_BODY_BYTES, Event
@@ -107,7 +107,7 @@ def shopify_order() -> Response[Any]:
     if len(body) > MAX_BODY_BYTES:
         return _error(413, "body", f"request body exceeds {MAX_BODY_BYTES} bytes")
     try:
-        shopify.verify(webhook_secret(settings.webhook_secret_name), body, event.headers.get("X-Shopify-Hmac-Sha256"))
+        shopify.verify(secret_bytes(settings.webhook_secret_name), body, event.headers.get("X-Shopify-Hmac-Sha256"))
     except shopify.BadSignature as exc:
         metrics.add_metric(name="WebhookSignatureRejected", unit="Count", value=1)
         return _error(401, "X-Shopify-Hmac-Sha256", str(exc))

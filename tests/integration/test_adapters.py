@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from nudgeloop_cli.local.provision import LOCAL_WEBHOOK_SECRET
 from tests.conftest import get_customer, order, post_events, upsert
 
-SECRET = b"local-shopify-webhook-secret"
+SECRET = LOCAL_WEBHOOK_SECRET.encode()
 
 
 def shopify_order(order_id: int = 820982911946154508, customer: int | None = 115310627314723954, **over: Any) -> dict[str, Any]:

@@ -31,7 +31,9 @@ import boto3
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.config import env_name, reload
-from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec, catalog
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec, QueueSpec, catalog
+from nudgeloop.services import redrive
+from nudgeloop.services.redrive import lambda_record
 
 from .provision import ACCOUNT, Provisioned, provision
 
@@ -354,7 +356,7 @@ class LocalStack:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
                     continue
                 handled += len(records)
-                event = {"Records": [self._stream_record(r, arn) for r in records]}
+                event = {"Records": [lambda_record(r, arn, REGION) for r in records]}
                 try:
                     result = self.call(spec.function_key, event) or {}
                     failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
@@ -405,12 +407,6 @@ class LocalStack:
                     )
                     self._stream_positions[cursor] = first
         return handled
-
-    @staticmethod
-    def _stream_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
-        from nudgeloop.services.redrive import lambda_record
-
-        return lambda_record(record, arn, REGION)
 
     def pump_once(self) -> int:
         with self.aws_lock:
@@ -708,19 +704,17 @@ class LocalStack:
     def redrive(self, dlq_name: str) -> dict[str, Any]:
         """What `nudgeloop dlq redrive` does in AWS: queue DLQs move back to their queue; stream
         DLQs re-invoke their function with the failed records (from the stream or the archive)."""
-        from nudgeloop.services import redrive
-
         assert self.res is not None
         with self.lock, self.aws_lock:
             sqs = aws.client("sqs")
             url = self.res.dlq_urls.get(dlq_name)
-            if url is None:
+            source = redrive.source_of(self.catalog, dlq_name)
+            if url is None or source is None:
                 raise LocalError(f"no such dead-letter queue: {dlq_name}; known: {sorted(self.res.dlq_urls)}")
-            queue = next((q for q in self.catalog.queues if q.dlq_name == dlq_name), None)
-            if queue is not None:
-                outcome = redrive.move_back(sqs, url, self.res.queue_urls[queue.key])
+            if isinstance(source, QueueSpec):
+                outcome = redrive.move_back(sqs, url, self.res.queue_urls[source.key])
             else:
-                spec = next(s for s in self.catalog.streams if s.dlq_name == dlq_name)
+                spec = source
 
                 def invoke(event: dict[str, Any]) -> dict[str, Any]:
                     try:

@@ -107,9 +107,10 @@ class FunctionFactory(Construct):
     def stream_source(self, function_key: str) -> None:
         """Feed a function from a table stream, as the catalog's StreamSourceSpec says."""
         spec = next(s for s in self.catalog.streams if s.function_key == function_key)
-        dlq = self.dead_letter_queue(
-            spec.table_key + "stream" if function_key == "ingest_process" else function_key, spec.dlq_name
-        )
+        # The first consumer keeps the construct id it was deployed with (a new id would replace
+        # the queue and drop what it holds); later consumers are named after their function.
+        first = spec == next(s for s in self.catalog.streams if s.table_key == spec.table_key)
+        dlq = self.dead_letter_queue(spec.table_key + "stream" if first else function_key, spec.dlq_name)
         self.functions[function_key].add_event_source(
             sources.DynamoEventSource(
                 self.data.tables[spec.table_key],

@@ -15,8 +15,3 @@ def secret_bytes(secret_name: str) -> bytes:
 def signing_key(secret_name: str) -> bytes:
     """The HMAC key of unsubscribe and confirmation links."""
     return secret_bytes(secret_name)
-
-
-def webhook_secret(secret_name: str) -> bytes:
-    """The shop's webhook signing secret (the Shopify app's client secret)."""
-    return secret_bytes(secret_name)

@@ -17,7 +17,7 @@ from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact
-from nudgeloop.domain.events import Event
+from nudgeloop.domain.events import ORDER_TYPES, Event
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
 from .models import CustomerModel, EngineItem, EventModel, RecsItem
@@ -99,8 +99,6 @@ def customer_events_page(
 
 
 # ---------------------------------------------------------------- orders (read from the event log)
-
-ORDER_TYPES = ("order.completed", "order.refunded")
 
 
 def _facts(items: list[EventModel]) -> list[OrderFact]:

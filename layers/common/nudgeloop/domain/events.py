@@ -184,6 +184,8 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "referral.created": ReferralCreated,
 }
 # ``custom.*`` events carry free-form properties (a JSON object, at most MAX_EVENT_BYTES).
+# The events that make up a customer's orders (read back from the event log).
+ORDER_TYPES = ("order.completed", "order.refunded")
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
 INTERNAL_TYPES = frozenset(
     {

@@ -23,6 +23,7 @@ file already imported is not imported again when S3 repeats its notification.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -87,20 +88,11 @@ class Progress:
     started_at: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "rows": self.rows,
-            "accepted": self.accepted,
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-            "rejections": self.rejections,
-            "started_at": self.started_at,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Progress:
-        return cls(
-            **{k: data[k] for k in ("rows", "accepted", "duplicates", "rejected", "rejections", "started_at") if k in data}
-        )
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls) if f.name in data})
 
     def reject(self, line: int, field_name: str, reason: str) -> None:
         self.rejected += 1

@@ -9,12 +9,11 @@ from nudgeloop.adapters.bus import Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
-from nudgeloop.domain.events import INTERNAL_TYPES, Event
+from nudgeloop.domain.events import INTERNAL_TYPES, ORDER_TYPES, Event
 from nudgeloop.observability import logger
 from nudgeloop.services import segmenting
 from nudgeloop.services.segmenting import Rules
 
-ORDER_TYPES = frozenset({"order.completed", "order.refunded"})
 PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
 DATE_FIELDS = frozenset({"timezone", "birthday"})
 ATTEMPTS = 8

@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
+from botocore.exceptions import ClientError
 
 from nudgeloop import clock
+from nudgeloop.resources import Catalog, QueueSpec, StreamSourceSpec
 from nudgeloop.services import archive
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
@@ -39,6 +41,13 @@ class Outcome:
 def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
     return list(
         sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0, VisibilityTimeout=60).get("Messages", [])
+    )
+
+
+def source_of(cat: Catalog, dlq_name: str) -> QueueSpec | StreamSourceSpec | None:
+    """What feeds a dead-letter queue: a queue (redrive = move back) or a stream consumer."""
+    return next((q for q in cat.queues if q.dlq_name == dlq_name), None) or next(
+        (s for s in cat.streams if s.dlq_name == dlq_name), None
     )
 
 
@@ -88,7 +97,7 @@ def _from_stream(streams: Any, info: dict[str, Any]) -> list[dict[str, Any]] | N
             ShardIteratorType="AT_SEQUENCE_NUMBER",
             SequenceNumber=info["startSequenceNumber"],
         )["ShardIterator"]
-    except Exception:  # trimmed, expired or a closed shard that aged out: try the archive
+    except ClientError:  # trimmed, expired, or a closed shard that aged out: try the archive
         return None
     found: list[dict[str, Any]] = []
     while iterator:

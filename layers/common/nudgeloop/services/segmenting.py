@@ -61,10 +61,9 @@ def record(migration: BusEvent | None) -> None:
 
 @dataclass(frozen=True)
 class Placed:
-    """What placing a customer found: the migration (if any) and the facts it went by."""
+    """What placing a customer found: the migration (if any) and the date facts it went by."""
 
     migration: BusEvent | None
-    aggregates: Aggregates
     dates: dates.DateFacts
 
 
@@ -93,7 +92,7 @@ def refresh(
     previous = customer.segment or "prospect"
     customer.staircase_version = rules.stairs.version
     if placement.segment == previous:
-        return Placed(None, agg, facts)
+        return Placed(None, facts)
     customer.segment = placement.segment
     customer.segment_since = today.isoformat()
     migration = BusEvent(
@@ -109,7 +108,7 @@ def refresh(
             "staircase_version": rules.stairs.version,
         },
     )
-    return Placed(migration, agg, facts)
+    return Placed(migration, facts)
 
 
 def date_reached(customer_id: str, occurrence: dates.Occurrence) -> BusEvent:
