@@ -34,6 +34,5 @@ def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
             return {"errorType": payload.get("errorType", "FunctionError")}
         return payload if isinstance(payload, dict) else {}
 
-    return service.redrive_stream(
-        sqs, session.client("dynamodbstreams"), dlq_url, cat.bucket_name("data", account, region), region, invoke
-    ).as_dict()
+    archive = service.archive_bucket_for(cat, spec, cat.bucket_name("data", account, region))
+    return service.redrive_stream(sqs, session.client("dynamodbstreams"), dlq_url, archive, region, invoke).as_dict()

@@ -144,9 +144,16 @@ def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
         assert queues[name]["RedrivePolicy"]["maxReceiveCount"] == 5
         assert queues[name]["SqsManagedSseEnabled"] is True
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    assert len(mappings) == 5  # three queues, and the events stream's two consumers (process, archive)
+    # three queues, the events stream's two consumers (process, archive), the customers stream's one
+    assert len(mappings) == 6
     assert all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
-    assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-imports-dlq"} <= set(queues)
+    assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-imports-dlq", "nudgeloop-counts-dlq"} <= set(queues)
+    # The step counts skip a retried batch by its first record: a split batch would be counted twice.
+    bisect = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"].get("BisectBatchOnFunctionError") for m in mappings.values()
+    }
+    assert [v for k, v in bisect.items() if k.startswith("Functionssegmentcounts")] == [False]
+    assert [v for k, v in bisect.items() if k.startswith("Functionsingestprocess")] == [True]
 
 
 def test_api_routes_require_keys_except_unsubscribe(template: dict[str, Any]) -> None:

@@ -722,7 +722,8 @@ class LocalStack:
                     except Exception as exc:
                         return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
-                outcome = redrive.redrive_stream(sqs, self._streams_client(), url, self.res.buckets["data"], REGION, invoke)
+                archive = redrive.archive_bucket_for(self.catalog, spec, self.res.buckets["data"])
+                outcome = redrive.redrive_stream(sqs, self._streams_client(), url, archive, REGION, invoke)
         self.settle()
         return outcome.as_dict()
 

@@ -117,7 +117,7 @@ class FunctionFactory(Construct):
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
                 batch_size=spec.batch_size,
                 max_batching_window=cdk.Duration.seconds(spec.max_batching_window_s),
-                bisect_batch_on_error=True,
+                bisect_batch_on_error=spec.bisect_on_error,
                 retry_attempts=spec.retry_attempts,
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(dlq),

@@ -32,6 +32,10 @@ class Segmentation(Construct):
         # It fans a full re-placement out to itself (a named ARN, so no dependency cycle).
         fn.add_to_role_policy(iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[own_arn]))
         self.function = fn
+        # Customers per step and daily flows, tallied from the customers table's stream.
+        counts_fn = functions.function("segment_counts")
+        functions.stream_source("segment_counts")
+        data.tables["engine"].grant_read_write_data(counts_fn)
         recommend_fn = functions.function("recommend")
         data.tables["events"].grant_read_data(recommend_fn)
         data.tables["recs"].grant_read_write_data(recommend_fn)

@@ -97,6 +97,9 @@ class StreamSourceSpec:
     retry_attempts: int = 5
     event_names: tuple[str, ...] = ("INSERT",)
     max_batching_window_s: int = 1
+    # Split a failing batch in halves to isolate a bad record. Off for a consumer whose
+    # idempotency relies on a retry starting from the same first record (the step counts).
+    bisect_on_error: bool = True
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             key="customers",
             name=f"{p}-customers",
             partition_key=("customer_id", "S"),
+            # Every change (old and new step) feeds the count of customers per step.
+            stream_view="NEW_AND_OLD_IMAGES",
             global_indexes=(
                 IndexSpec(
                     name="by_review",
@@ -291,6 +296,16 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             env=common + _DATA,
         ),
         FunctionSpec(
+            key="segment_counts",
+            name=f"{p}-segment-counts",
+            code_dir="segment",
+            handler="counts.handler",
+            description="Counts customers per step and the day's flows from the customers table's stream",
+            timeout_s=60,
+            memory_mb=256,
+            env=(*common, "engine_table"),
+        ),
+        FunctionSpec(
             key="segment_daily",
             name=f"{p}-segment-daily",
             code_dir="segment",
@@ -390,6 +405,16 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
     )
     streams = (
         StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),
+        StreamSourceSpec(
+            table_key="customers",
+            function_key="segment_counts",
+            dlq_name=f"{p}-counts-dlq",
+            # counts may lag two minutes; in exchange a busy minute's moves cost one write
+            batch_size=1000,
+            max_batching_window_s=120,
+            event_names=("INSERT", "MODIFY", "REMOVE"),
+            bisect_on_error=False,
+        ),
         StreamSourceSpec(
             table_key="events",
             function_key="ingest_archive",

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from pynamodb.attributes import Attribute
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import ORDER_TYPES, Event
+from nudgeloop.domain.step_counts import Tally
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
 from .models import CustomerModel, EngineItem, EventModel, RecsItem
@@ -211,64 +212,124 @@ def new_customer(customer_id: str) -> CustomerModel:
     return CustomerModel(customer_id=customer_id, consents={}, segment="prospect", created_at=now)
 
 
-def save_customer(customer: CustomerModel, moves: tuple[tuple[str | None, str], ...] = ()) -> bool:
+def save_customer(customer: CustomerModel) -> bool:
     """Save with optimistic locking; False when someone else saved first (reload and retry).
 
-    ``moves`` are step changes this save makes (``(None, step)`` for a new customer); the
-    per-step counts and the day's flows change in the same transaction, so they stay exact.
+    One plain write: the per-step counts and flows are tallied from the table's stream
+    (:func:`save_step_tally`), not written here.
     """
     customer.updated_at = clock.iso(clock.now())
     try:
-        if not any(source != target for source, target in moves):
-            customer.save()
-            return True
-        with TransactWrite(connection=CustomerModel._get_connection().connection) as tx:
-            tx.save(customer)
-            _count_moves(tx, customer.customer_id, moves)
-    except (PutError, TransactWriteError) as exc:
+        customer.save()
+    except PutError as exc:
         if _conditional_failed(exc):
             return False
         raise
     return True
 
 
-def _count_moves(tx: TransactWrite, customer_id: str, moves: tuple[tuple[str | None, str], ...]) -> None:
-    """Per-step counters (sharded) and the day's flows, inside the customer's transaction."""
-    deltas: dict[str, int] = {}
-    for source, target in moves:
-        if source is not None:
-            deltas[source] = deltas.get(source, 0) - 1
-        deltas[target] = deltas.get(target, 0) + 1
-    shard = _shard(customer_id, COUNT_SHARDS)
-    day = clock.today().isoformat()
-    for step, delta in deltas.items():
-        if delta:
-            tx.update(EngineItem(pk=f"SEGCOUNT#{shard}", sk=step), actions=[EngineItem.counter.add(delta)])
-    for source, target in moves:
-        if source is not None and source != target:
-            tx.update(EngineItem(pk=f"SEGFLOW#{day}", sk=f"{source}>{target}#{shard}"), actions=[EngineItem.counter.add(1)])
+# ---------------------------------------------------------------- customers per step, flows
+#
+# The counting consumer of the customers table's stream stores one tally item per stream batch
+# (STEPTALLY#<shard>, keyed by the batch's first record, holding how far it counted). The daily
+# run folds open tallies into the counters (STEPCOUNT, STEPFLOW#<day>) in transactions that also
+# close them; closed tallies stay a week as markers, so a retried batch is never counted twice.
+
+TALLY_KEEP = timedelta(days=7)
+
+
+def step_tally(record_id: str) -> dict[str, Any] | None:
+    """The tally stored for the stream batch that began with this record, if any."""
+    try:
+        item = EngineItem.get(f"STEPTALLY#{_shard(record_id, COUNT_SHARDS)}", record_id, consistent_read=True)
+    except EngineItem.DoesNotExist:
+        return None
+    return dict(item.data or {})
+
+
+def save_step_tally(record_id: str, through: str, data: dict[str, Any]) -> bool:
+    """Store a batch's tally once (one write); False when that batch was stored already."""
+    item = EngineItem(
+        pk=f"STEPTALLY#{_shard(record_id, COUNT_SHARDS)}",
+        sk=record_id,
+        status="open",
+        data={**data, "through": through},
+        created_at=clock.iso(clock.now()),
+    )
+    return _put_once(item, EngineItem.sk)
+
+
+def _open_tallies() -> list[EngineItem]:
+    return [
+        item
+        for shard in range(COUNT_SHARDS)
+        for item in EngineItem.query(f"STEPTALLY#{shard}", filter_condition=EngineItem.status == "open")
+    ]
+
+
+def fold_step_tallies(limit: int = 100) -> int:
+    """Add open tallies to the counters and close them, atomically, at most ``limit`` items a
+    transaction; returns how many tallies were folded."""
+    folded = 0
+    pending = _open_tallies()
+    expires = clock.now() + TALLY_KEEP
+    while pending:
+        chunk: list[EngineItem] = []
+        total = Tally()
+        for item in pending:
+            trial = Tally(dict(total.counts), {d: dict(f) for d, f in total.flows.items()})
+            trial.merge(item.data or {})
+            keys = len(trial.counts) + sum(len(f) for f in trial.flows.values())
+            if chunk and keys + len(chunk) + 1 > limit:
+                break
+            chunk.append(item)
+            total = trial
+        pending = pending[len(chunk) :]
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            for step, n in total.counts.items():
+                if n:
+                    tx.update(EngineItem(pk="STEPCOUNT", sk=step), actions=[EngineItem.counter.add(n)])
+            for day, flows in total.flows.items():
+                for key, n in flows.items():
+                    tx.update(EngineItem(pk=f"STEPFLOW#{day}", sk=key), actions=[EngineItem.counter.add(n)])
+            for item in chunk:
+                tx.update(
+                    item,
+                    actions=[EngineItem.status.set("folded"), EngineItem.expires_at.set(expires)],
+                    condition=EngineItem.status == "open",
+                )
+        folded += len(chunk)
+    return folded
+
+
+def _open_tally() -> Tally:
+    total = Tally()
+    for item in _open_tallies():
+        total.merge(item.data or {})
+    return total
 
 
 def segment_counts() -> dict[str, int]:
-    """Customers per step now (summed over the counter shards)."""
-    counts: dict[str, int] = {}
-    for shard in range(COUNT_SHARDS):
-        for item in EngineItem.query(f"SEGCOUNT#{shard}"):
-            counts[item.sk] = counts.get(item.sk, 0) + int(item.counter or 0)
+    """Customers per step now: the folded counters plus the tallies not folded yet."""
+    counts = dict(_open_tally().counts)
+    for item in EngineItem.query("STEPCOUNT"):
+        counts[item.sk] = counts.get(item.sk, 0) + int(item.counter or 0)
     return counts
 
 
 def segment_flows(day: date) -> dict[str, int]:
     """Migrations between steps on ``day``: ``{"new>active": 3, ...}``."""
-    flows: dict[str, int] = {}
-    for item in EngineItem.query(f"SEGFLOW#{day.isoformat()}"):
-        key = item.sk.rsplit("#", 1)[0]
-        flows[key] = flows.get(key, 0) + int(item.counter or 0)
+    flows = dict(_open_tally().flows.get(day.isoformat(), {}))
+    for item in EngineItem.query(f"STEPFLOW#{day.isoformat()}"):
+        flows[item.sk] = flows.get(item.sk, 0) + int(item.counter or 0)
     return flows
 
 
-def save_segment_day(day: date, counts: dict[str, int]) -> None:
-    EngineItem(pk="SEGDAY", sk=day.isoformat(), data=counts, created_at=clock.iso(clock.now())).save()
+def save_segment_day(day: date, counts: dict[str, int]) -> bool:
+    """Keep the day's snapshot of customers per step; the first one taken stands (a re-run of
+    the daily run later in the day does not overwrite it with later counts)."""
+    item = EngineItem(pk="SEGDAY", sk=day.isoformat(), data=counts, created_at=clock.iso(clock.now()))
+    return _put_once(item, EngineItem.sk)
 
 
 def segment_days(first: date, last: date) -> dict[str, dict[str, int]]:
@@ -291,9 +352,9 @@ def due_for_review(until: date) -> Iterator[CustomerModel]:
         yield from CustomerModel.by_review.query(str(shard), CustomerModel.review_on <= until.isoformat())
 
 
-def save_placement(customer: CustomerModel, moves: tuple[tuple[str | None, str], ...] = ()) -> bool:
+def save_placement(customer: CustomerModel) -> bool:
     """Write only what placement changes (step, review date, staircase version), conditional on
-    the version read; counts and flows change in the same transaction. False on a conflict."""
+    the version read. False on a conflict."""
     customer.updated_at = clock.iso(clock.now())
     actions: list[Action] = [
         CustomerModel.segment.set(customer.segment),
@@ -307,11 +368,9 @@ def save_placement(customer: CustomerModel, moves: tuple[tuple[str | None, str],
     ):
         actions.append(attribute.set(value) if value is not None else attribute.remove())
     try:
-        with TransactWrite(connection=CustomerModel._get_connection().connection) as tx:
-            # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
-            tx.update(customer, actions=actions, condition=CustomerModel.customer_id.exists())
-            _count_moves(tx, customer.customer_id, moves)
-    except TransactWriteError as exc:
+        # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
+        customer.update(actions=actions, condition=CustomerModel.customer_id.exists())
+    except UpdateError as exc:
         if _conditional_failed(exc):
             return False
         raise

@@ -46,6 +46,11 @@ def run(
     ``total_segments`` parallel invocations (DynamoDB parallel scan).
     """
     now = clock.now()
+    if segment == 0:
+        # Customers per step at the end of yesterday: the counting consumer has tallied
+        # yesterday's moves from the customers table's stream by now; fold them, then snapshot.
+        repo.fold_step_tallies()
+        repo.save_segment_day(now.date() - timedelta(days=1), repo.segment_counts())
     state = repo.run_state(RUN_KEY)
     if previous_run:
         previous = clock.parse_iso(previous_run)
@@ -73,7 +78,6 @@ def run(
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
     if segment == 0:
         repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
-        repo.save_segment_day(now.date(), repo.segment_counts())
     return result
 
 
@@ -107,8 +111,7 @@ def _place_chunk(
         for occurrence in fresh:
             repo.mark_occasion(customer.customer_id, occurrence.key(), now)
         result.occasions += len(fresh)
-        moves = ((migration.detail["from"], migration.detail["to"]),) if migration is not None else ()
-        if repo.save_placement(customer, moves):
+        if repo.save_placement(customer):
             segmenting.record(migration)
             result.examined += 1
             result.migrated += migration is not None

@@ -100,10 +100,7 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             return False
         if migration is not None:
             publisher.publish([migration])
-        moves: tuple[tuple[str | None, str], ...] = ((None, "prospect"),) if created else ()
-        if migration is not None:
-            moves += ((migration.detail["from"], migration.detail["to"]),)
-        if repo.save_customer(customer, moves):
+        if repo.save_customer(customer):
             segmenting.record(migration)
             if migration is not None:
                 logger.info("customer migrated", extra={"from": migration.detail["from"], "to": migration.detail["to"]})

@@ -1,10 +1,10 @@
 """Redriving dead letters, the same way locally and against AWS.
 
 - Queue DLQs (feedback, trigger, imports): messages move back to their source queue.
-- Stream DLQs (ingest-process, archive): Lambda's on-failure record names the failed batch
+- Stream DLQs (ingest-process, archive, segment-counts): Lambda's on-failure record names the failed batch
   (shard and sequence numbers), not its contents. The records are read back from the stream
-  (kept 24 hours) or, after that, from the S3 archive (every stored event carries its stream
-  sequence number there), and the function is invoked with them again. Processing is
+  (kept 24 hours) or, for the events table, after that from the S3 archive (every stored event
+  carries its stream sequence number there), and the function is invoked with them again. Processing is
   idempotent, so a redrive never double-counts. A message is deleted only after its records
   went through without failures.
 """
@@ -141,8 +141,19 @@ def _from_archive(bucket: str, info: dict[str, Any]) -> list[dict[str, Any]] | N
     return sorted(found, key=lambda r: int(r["dynamodb"]["SequenceNumber"])) or None
 
 
-def redrive_stream(sqs: Any, streams: Any, dlq_url: str, data_bucket: str, region: str, invoke: Invoke) -> Outcome:
-    """Stream DLQ: re-invoke the function with each failed batch's records."""
+ARCHIVER = "ingest_archive"
+
+
+def archive_bucket_for(cat: Catalog, spec: StreamSourceSpec, data_bucket: str) -> str | None:
+    """The bucket holding an archive of the stream's table, if it has one (the events table's);
+    another table's sequence numbers must never be looked up there."""
+    archived = any(s.function_key == ARCHIVER and s.table_key == spec.table_key for s in cat.streams)
+    return data_bucket if archived else None
+
+
+def redrive_stream(sqs: Any, streams: Any, dlq_url: str, archive_bucket: str | None, region: str, invoke: Invoke) -> Outcome:
+    """Stream DLQ: re-invoke the function with each failed batch's records (from the stream, or
+    from the archive when the table has one)."""
     outcome = Outcome()
     seen: set[str] = set()
     while True:
@@ -157,8 +168,8 @@ def redrive_stream(sqs: Any, streams: Any, dlq_url: str, data_bucket: str, regio
             info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
             records = _from_stream(streams, info) if info else None
             source = "stream"
-            if records is None and info:
-                records, source = _from_archive(data_bucket, info), "archive"
+            if records is None and info and archive_bucket:
+                records, source = _from_archive(archive_bucket, info), "archive"
             if not records:
                 _release(sqs, dlq_url, message)
                 outcome.lost += 1
