@@ -20,8 +20,10 @@ class Client:
         self.url = resolve_url(url)
         self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or "local-dev-key"
 
-    def request(self, method: str, path: str, payload: Any = None, *, key: bool = True) -> tuple[int, Any]:
-        data = None if payload is None else json.dumps(payload).encode()
+    def request(
+        self, method: str, path: str, payload: Any = None, *, key: bool = True, raw: bytes | None = None
+    ) -> tuple[int, Any]:
+        data = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - local URL
         req.add_header("content-type", "application/json")
         if key:

@@ -125,6 +125,162 @@ def dlq_redrive(
         raise typer.Exit(1)
 
 
+templates_app = typer.Typer(help="Mail templates: check, preview, upload.", no_args_is_help=True)
+app.add_typer(templates_app, name="templates")
+TEMPLATE_FILE_SUFFIXES = (".html", ".txt")
+
+
+def _template_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise typer.BadParameter(f"not a directory: {directory}")
+    return {
+        p.relative_to(directory).as_posix(): p
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.suffix in TEMPLATE_FILE_SUFFIXES
+    }
+
+
+@templates_app.command("validate")
+def templates_validate(
+    directory: Annotated[Path, typer.Argument(help="A templates folder (as in the bucket's templates/)")],
+) -> None:
+    """Render every template and locale variant against every name a send provides; print the
+    problems by file and line; exit 1 if any template is invalid."""
+    from nudgeloop.domain import mail
+    from nudgeloop.services import templates
+
+    files = _template_files(directory)
+
+    def fetch(path: str) -> mail.Source | None:
+        found = files.get(path)
+        return mail.Source(found.read_text(), "local") if found else None
+
+    reports = [r.as_dict() for r in templates.check_all(fetch, files)]
+    typer.echo(json.dumps(reports, indent=2))
+    if not reports or any(r["status"] != "valid" for r in reports):
+        raise typer.Exit(1)
+
+
+@templates_app.command("push")
+def templates_push(
+    directory: Annotated[Path, typer.Argument(help="A templates folder")],
+    aws: Annotated[bool, typer.Option("--aws", help="Upload to the deployed stack's templates bucket")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The templates bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Validate, then upload every template file (S3 keeps each version; the upload is checked
+    again by the stack, see `templates status`)."""
+    templates_validate(directory)
+    files = _template_files(directory)
+    if aws:
+        import boto3
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        s3 = boto3.client("s3")
+        for rel, path in files.items():
+            s3.put_object(Bucket=bucket, Key=f"templates/{rel}", Body=path.read_bytes())
+    else:
+        from nudgeloop_cli.client import Client
+
+        client = Client(url)
+        for rel, path in files.items():
+            status, body = client.request("PUT", f"/_local/templates/{rel}", key=False, raw=path.read_bytes())
+            if status != 201:
+                typer.echo(json.dumps(body), err=True)
+                raise typer.Exit(1)
+    typer.echo(f"uploaded {len(files)} files")
+
+
+@templates_app.command("preview")
+def templates_preview(
+    name: Annotated[str, typer.Argument(help="Template name, e.g. welcome")],
+    customer: Annotated[str, typer.Option("--customer", help="A customer id in the running local stack")],
+    out: Annotated[Path | None, typer.Option(help="Write the HTML here (default out/preview/NAME-CUSTOMER.html)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Render a template for a real customer of the running local stack and write the HTML."""
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", f"/_local/templates/{name}/preview/{customer}", key=False)
+    if status != 200:
+        typer.echo(json.dumps(body), err=True)
+        raise typer.Exit(1)
+    target = out or Path("out") / "preview" / f"{name}-{customer}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body["html"])
+    typer.echo(json.dumps({"subject": body["subject"], "html": str(target), "text": body["text"], "versions": body["versions"]}))
+
+
+@templates_app.command("status")
+def templates_status(name: Annotated[str, typer.Argument(help="Template name")], url: UrlOption = None) -> None:
+    """What the stack's check of the uploaded template found."""
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", f"/_local/templates/{name}/status", key=False)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200 or body.get("status") != "valid":
+        raise typer.Exit(1)
+
+
+sends_app = typer.Typer(help="Deployed stack: mails in doubt and stopped campaign steps.", no_args_is_help=True)
+app.add_typer(sends_app, name="sends")
+PrefixOption = Annotated[str, typer.Option(help="The stack's resource prefix")]
+
+
+def _bind_engine(prefix: str) -> None:
+    from nudgeloop.config import Settings
+    from nudgeloop.dal.models import bind
+
+    bind(Settings(prefix=prefix, engine_table=f"{prefix}-engine"))
+
+
+@sends_app.command("in-doubt")
+def sends_in_doubt(prefix: PrefixOption = "nudgeloop") -> None:
+    """List reservations SES may or may not have sent (customer, ledger key, reserved at)."""
+    from nudgeloop import clock
+    from nudgeloop.dal import repo
+
+    _bind_engine(prefix)
+    rows = [
+        {"customer_id": i.pk.removeprefix("SEND#"), "ledger_key": i.sk, "reserved_at": i.created_at}
+        for i in repo.in_doubt(clock.now())
+    ]
+    typer.echo(json.dumps(rows, indent=2))
+
+
+@sends_app.command("settle")
+def sends_settle(
+    customer: Annotated[str, typer.Argument(help="Customer id")],
+    ledger_key: Annotated[str, typer.Argument(help="campaign#step#execution, as `in-doubt` lists it")],
+    sent: Annotated[bool, typer.Option("--sent/--not-sent", help="What SES's sending history shows")],
+    note: Annotated[str, typer.Option(help="How you found out")] = "",
+    prefix: PrefixOption = "nudgeloop",
+) -> None:
+    """Record the outcome of an in-doubt mail. Either way it is never sent again."""
+    from nudgeloop.dal import repo
+
+    _bind_engine(prefix)
+    if not repo.settle_in_doubt(customer, ledger_key, sent, note or "settled by an operator"):
+        typer.echo("no reservation in doubt under that key", err=True)
+        raise typer.Exit(1)
+
+
+@sends_app.command("resume")
+def sends_resume(
+    campaign: Annotated[str, typer.Argument(help="Campaign id")],
+    step: Annotated[str, typer.Argument(help="Step id")],
+    prefix: PrefixOption = "nudgeloop",
+) -> None:
+    """Let a campaign step send again after SES refused it (fix the cause first)."""
+    from nudgeloop.dal import repo
+
+    _bind_engine(prefix)
+    reason = repo.step_stop(campaign, step)
+    repo.resume_step(campaign, step)
+    typer.echo(json.dumps({"campaign": campaign, "step": step, "was_stopped_for": reason}))
+
+
 @app.command("openapi")
 def openapi() -> None:
     """Print the HTTP API's OpenAPI document (docs/openapi.json is this, committed)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import html
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -12,13 +11,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import secret_bytes, signing_key
-from nudgeloop.dal import repo
 from nudgeloop.domain import tokens
-from nudgeloop.domain.events import MAX_BODY_BYTES, Event
+from nudgeloop.domain.events import MAX_BODY_BYTES
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import customers, ingest, shopify
+from nudgeloop.services import customers, ingest, preferences, shopify
 
 settings = boot("customers_table", "events_table", "signing_secret_name", "webhook_secret_name")
 app = APIGatewayRestResolver()
@@ -128,54 +126,58 @@ def openapi_document() -> Response[Any]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=OPENAPI)
 
 
-def _unsubscribe_claims() -> dict[str, Any] | Response[Any]:
+def _claims(kind: str) -> dict[str, Any] | Response[Any]:
     token = app.current_event.get_query_string_value("token")
     if not token:
         return _error(400, "token", "token is required")
     try:
-        return tokens.verify(signing_key(settings.signing_secret_name), token, "unsub")
-    except tokens.BadToken:
-        return _error(403, "token", "token is invalid")
+        return preferences.claims_of(signing_key(settings.signing_secret_name), token, kind)
+    except tokens.BadToken as exc:
+        return _error(403, "token", f"token is invalid: {exc}")
+
+
+def _html(status: int, body: str) -> Response[Any]:
+    return Response(status_code=status, content_type=content_types.TEXT_HTML, body=body)
 
 
 @app.get("/v1/unsubscribe")
 def unsubscribe_page() -> Response[Any]:
-    claims = _unsubscribe_claims()
+    """The preference page behind the unsubscribe link (GET never changes anything: mail
+    scanners open links)."""
+    claims = _claims("unsub")
     if isinstance(claims, Response):
         return claims
-    token = html.escape(app.current_event.get_query_string_value("token") or "")
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Unsubscribe</title></head><body>"
-        "<h1>Unsubscribe</h1><p>Press the button to stop receiving these emails.</p>"
-        f"<form method='post' action='?token={token}'><button type='submit'>Unsubscribe</button></form>"
-        "</body></html>"
-    )
-    return Response(status_code=200, content_type=content_types.TEXT_HTML, body=page)
+    return _html(200, preferences.preference_page(claims, app.current_event.get_query_string_value("token") or ""))
 
 
 @app.post("/v1/unsubscribe")
 def unsubscribe() -> Response[Any]:
-    """RFC 8058 one-click: no cookies, no login; opts out at once through the normal event path."""
-    claims = _unsubscribe_claims()
+    """RFC 8058 one-click: no cookies, no login; opts out at once through the normal event path
+    (``all=1`` from the preference page: every marketing purpose)."""
+    claims = _claims("unsub")
     if isinstance(claims, Response):
         return claims
-    now = clock.now()
-    event = Event(
-        event_id=f"unsub-{claims['p']}-{now.strftime('%Y%m%dT%H%M%S')}",
-        type="consent.changed",
-        customer_id=claims["c"],
-        occurred_at=now,
-        source="unsubscribe",
-        properties={"purpose": claims["p"], "status": "opt_out", "channel": "email", "proof": {"method": "one-click"}},
-        received_at=now,
-    )
-    repo.store_event(event)  # applied through the events stream like any other consent statement
+    everything = app.current_event.get_query_string_value("all") == "1"
+    purposes = preferences.opt_out(claims, app.current_event.get_query_string_value("token") or "", everything)
     metrics.add_metric(name="Unsubscribes", unit="Count", value=1)
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body={"unsubscribed": True, "purpose": claims["p"]},
+        body={"unsubscribed": True, "purpose": claims["p"], "purposes": purposes},
     )
+
+
+@app.get("/v1/consent/confirm")
+def confirm_consent() -> Response[Any]:
+    """Double opt-in: the link in the confirmation mail turns a pending sign-up into opt_in."""
+    claims = _claims("confirm")
+    if isinstance(claims, Response):
+        return claims
+    outcome = preferences.confirm(claims, app.current_event.get_query_string_value("token") or "")
+    metrics.add_metric(name="ConsentConfirmations", unit="Count", value=1)
+    if outcome == "confirmed":
+        return _html(200, preferences.page("Subscription confirmed", "Thank you: you will now receive our mails."))
+    return _html(409, preferences.page("Link no longer valid", "This request was replaced by a newer choice."))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

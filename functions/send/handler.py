@@ -20,6 +20,7 @@ settings = boot(
     "sender",
     "public_base_url",
     "signing_secret_name",
+    "data_bucket",
 )
 
 
@@ -34,6 +35,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         sender=settings.sender,
         public_base_url=settings.public_base_url,
         signing_key=signing_key(settings.signing_secret_name),
+        archive_bucket=settings.data_bucket,
+        max_send_rate=settings.max_send_rate,
     )
     metrics.add_metric(name=f"Mail_{result['status']}", unit="Count", value=1)
     return dict(result)

@@ -31,4 +31,7 @@ def park_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
 def wake_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     woken = journey.wake()
     metrics.add_metric(name="JourneysWoken", unit="Count", value=woken)
-    return {"woken": woken}
+    # Reservations SES may or may not have sent: never retried, reported (the alarm) until settled.
+    doubtful = journey.sends_in_doubt()
+    metrics.add_metric(name="SendsInDoubt", unit="Count", value=doubtful)
+    return {"woken": woken, "sends_in_doubt": doubtful}

@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.domain.staircase import Staircase
-from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, catalog
+from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, SENT_PREFIX, catalog
 
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
@@ -34,6 +34,7 @@ class StackConfig:
     alarm_email: str = ""
     segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE
     staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
+    max_send_rate: str = "14"  # mails per second, at most your SES account's sending quota
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -53,6 +54,7 @@ class StackConfig:
             alarm_email=ctx("alarm_email", base.alarm_email),
             segment_schedule=ctx("segment_schedule", base.segment_schedule),
             staircase=_json_context(node.try_get_context("staircase"), base.staircase),
+            max_send_rate=ctx("max_send_rate", base.max_send_rate),
         )
 
 
@@ -77,7 +79,7 @@ class NudgeloopStack(cdk.Stack):
             catalog=cat,
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
-            settings={"staircase": config.staircase},
+            settings={"staircase": config.staircase, "max_send_rate": config.max_send_rate},
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
@@ -89,6 +91,7 @@ class NudgeloopStack(cdk.Stack):
             data=data,
             sender=config.sender,
             public_base_url=config.public_base_url or api.api.url,
+            bus=segmentation.bus,
         )
         campaigns = Campaigns(
             self,
@@ -105,7 +108,7 @@ class NudgeloopStack(cdk.Stack):
             data.tables.values(),
             data.buckets.values(),
             functions.functions.values(),
-            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX),
+            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX),
         )
         for child in self.node.children:  # CDK's own singleton that configures S3 notifications
             if child.node.id.startswith("BucketNotificationsHandler"):

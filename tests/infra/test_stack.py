@@ -140,12 +140,18 @@ def test_events_stream_feeds_the_processor_with_retries_and_a_dlq(template: dict
 
 def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
     queues = {v["Properties"].get("QueueName"): v["Properties"] for v in resources(template, "AWS::SQS::Queue").values()}
-    for name in ("nudgeloop-feedback", "nudgeloop-trigger", "nudgeloop-imports"):
+    for name in (
+        "nudgeloop-feedback",
+        "nudgeloop-trigger",
+        "nudgeloop-imports",
+        "nudgeloop-templates",
+        "nudgeloop-confirmations",
+    ):
         assert queues[name]["RedrivePolicy"]["maxReceiveCount"] == 5
         assert queues[name]["SqsManagedSseEnabled"] is True
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    # three queues, the events stream's two consumers (process, archive), the customers stream's one
-    assert len(mappings) == 6
+    # five queues, the events stream's two consumers (process, archive), the customers stream's one
+    assert len(mappings) == 8
     assert all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
     assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-imports-dlq", "nudgeloop-counts-dlq"} <= set(queues)
     # The step counts skip a retried batch by its first record: a split batch would be counted twice.
@@ -223,13 +229,23 @@ def test_the_staircase_definition_reaches_the_functions(template: dict[str, Any]
     assert {e["NL_STAIRCASE"] for e in envs if "NL_STAIRCASE" in e} == {"{}"}
 
 
-def test_import_files_notify_the_imports_queue(template: dict[str, Any]) -> None:
+def test_import_files_and_uploaded_templates_notify_their_queues(template: dict[str, Any]) -> None:
     notifications = resources(template, "Custom::S3BucketNotifications")
-    assert len(notifications) == 1
-    config = next(iter(notifications.values()))["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-    filters = sorted(tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"])) for q in config)
-    assert filters == [(("prefix", "imports/"), ("suffix", ".csv")), (("prefix", "imports/"), ("suffix", ".jsonl"))]
-    assert all(q["Events"] == ["s3:ObjectCreated:*"] for q in config)
+    assert len(notifications) == 2  # the data bucket (imports) and the templates bucket
+    filters = sorted(
+        tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"]))
+        for n in notifications.values()
+        for q in n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    )
+    assert filters == [
+        (("prefix", "imports/"), ("suffix", ".csv")),
+        (("prefix", "imports/"), ("suffix", ".jsonl")),
+        (("prefix", "templates/"), ("suffix", ".html")),
+        (("prefix", "templates/"), ("suffix", ".txt")),
+    ]
+    for n in notifications.values():
+        queues = n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        assert all(q["Events"] == ["s3:ObjectCreated:*"] for q in queues)
 
 
 def test_the_webhook_route_needs_no_api_key_but_its_secret_exists(template: dict[str, Any]) -> None:

@@ -127,15 +127,6 @@ def test_feedback_is_stored_against_customer_and_campaign(stack) -> None:
     assert kinds == ["email.clicked", "email.delivered", "email.opened"]
 
 
-def test_hard_bounce_suppresses_marketing(stack) -> None:
-    welcome_customer(stack)
-    stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Permanent"})
-    stack.settle()
-    assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_out"
-    stack.advance(timedelta(days=4))
-    assert len(stack.outbox()) == 1
-
-
 def test_one_click_unsubscribe_opts_out_and_forged_tokens_fail(stack) -> None:
     welcome_customer(stack)
     url = stack.outbox()[0]["headers"]["List-Unsubscribe"].strip("<>")

@@ -15,7 +15,8 @@ TEMPLATES = {
 
 
 def render(templates: dict[str, str], context: dict) -> tuple[str, str, str]:
-    return mail.render(templates.get, "t", context)
+    out = mail.render(templates.get, "t", context)
+    return out.subject, out.html, out.text
 
 
 def test_profile_fields_cannot_inject_markup() -> None:
@@ -53,9 +54,44 @@ def test_one_click_unsubscribe_headers_survive_mime_round_trip() -> None:
     assert parsed.get_body(preferencelist=("html",)).get_content().strip() == "<p>x</p>"
 
 
-def test_salutation_by_locale() -> None:
+def test_salutation_by_locale_and_gender_where_known() -> None:
     assert mail.salutation("Jan", "de-DE") == "Hallo Jan"
+    assert mail.salutation("Jan", "de-DE", "male") == "Lieber Jan"
+    assert mail.salutation("Eva", "de", "female") == "Liebe Eva"
+    assert mail.salutation("Eva", "nl", "female") == "Hallo Eva"  # no usual gendered form
+    assert mail.salutation("Ann", "xx", "female") == "Hi Ann"
     assert mail.salutation(None, None) == "Hi"
+
+
+def test_each_file_falls_back_from_the_customers_locale_to_the_default() -> None:
+    files = {
+        **TEMPLATES,
+        "t/de/subject.txt": "Hallo {{ customer.first_name }}",
+        "t/de-AT/body.txt": "Servus {{ customer.first_name }}",
+    }
+    fetch = lambda path: mail.Source(files[path], f"v-{path}") if path in files else None  # noqa: E731
+    ctx = {"customer": {"first_name": "Jan"}, "salutation": "Hallo Jan", "unsubscribe_url": "u"}
+    austrian = mail.render(fetch, "t", ctx, "de-AT")
+    assert (austrian.subject, austrian.text) == ("Hallo Jan", "Servus Jan")
+    assert "Hallo Jan, Jan" in austrian.html  # the default body
+    assert austrian.versions == {
+        "t/body.html": "v-t/body.html",
+        "t/de-AT/body.txt": "v-t/de-AT/body.txt",
+        "t/de/subject.txt": "v-t/de/subject.txt",
+    }
+    assert mail.render(fetch, "t", ctx, "fr").subject == "Hello Jan"
+    assert mail.locale_chain("de_AT") == ["de-AT", "de", ""]
+
+
+def test_css_rules_are_inlined_into_style_attributes() -> None:
+    files = {
+        **TEMPLATES,
+        "t/body.html": (
+            "<html><head><style>p.big { font-size: 20px }</style></head><body><p class='big'>{{ salutation }}</p></body></html>"
+        ),
+    }
+    html = render(files, {"customer": {"first_name": "A"}, "salutation": "Hi", "unsubscribe_url": "u"})[1]
+    assert 'style="font-size: 20px;"' in html and "<style>" not in html
 
 
 def test_tokens_cannot_be_forged_or_reused_for_another_purpose() -> None:
@@ -69,3 +105,32 @@ def test_tokens_cannot_be_forged_or_reused_for_another_purpose() -> None:
             tokens.verify(key, bad, "unsub")
     with pytest.raises(tokens.BadToken):
         tokens.verify(key, token, "confirm")
+
+
+def test_non_ascii_mails_are_encoded_and_keep_lines_short_and_the_unsubscribe_header_unfolded() -> None:
+    url = "https://api.example/v1/unsubscribe?token=" + "a" * 180
+    msg = mail.build_message(
+        sender="Schöner Laden <news@shop.example>",
+        recipient="ada@example.com",
+        subject="Grüße, Ada: 10 % Rabatt",
+        html="<p>Grüße €</p>" + "x" * 3000,
+        text="Grüße €",
+        sent_at=datetime(2026, 1, 1, tzinfo=UTC),
+        unsubscribe_url=url,
+    )
+    raw = msg.as_bytes()
+    assert raw.isascii()
+    body_lines = raw.split(b"\n\n", 1)[1].split(b"\n")
+    assert max(len(line) for line in body_lines) <= 78  # quoted-printable
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["Subject"] == "Grüße, Ada: 10 % Rabatt" and parsed["From"].addresses[0].display_name == "Schöner Laden"
+    assert f"List-Unsubscribe: <{url}>".encode() in raw
+    assert parsed.get_body(preferencelist=("plain",)).get_content() == "Grüße €"
+
+
+def test_tokens_expire() -> None:
+    key = b"k" * 32
+    token = tokens.sign(key, {"k": "confirm", "c": "c1"}, datetime(2026, 1, 8, tzinfo=UTC))
+    assert tokens.verify(key, token, "confirm", datetime(2026, 1, 7, tzinfo=UTC))["c"] == "c1"
+    with pytest.raises(tokens.BadToken, match="expired"):
+        tokens.verify(key, token, "confirm", datetime(2026, 1, 9, tzinfo=UTC))

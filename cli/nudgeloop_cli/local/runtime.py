@@ -217,6 +217,7 @@ class LocalStack:
             "staircase": os.environ.get("NUDGELOOP_STAIRCASE", "{}"),
             "max_future_skew_s": "3600",
             "rescan_segments": "8",
+            "max_send_rate": "0",  # the simulated clock stands still between advances
         }
         return {env_name(k): v for k, v in values.items()}
 
@@ -682,6 +683,47 @@ class LocalStack:
                 s3.put_object(Bucket=self.res.buckets[bucket_key], Key=key, Body=path.read_bytes())
                 count += 1
         return count
+
+    def put_template(self, path: str, body: bytes) -> None:
+        """Upload one template file (what `templates push` does); the S3 notification has it checked."""
+        assert self.res is not None
+        with self.aws_lock:
+            aws.client("s3").put_object(Bucket=self.res.buckets["templates"], Key=f"templates/{path}", Body=body)
+
+    def preview(self, name: str, customer_id: str) -> dict[str, Any]:
+        """Render a template for a real customer of this stack, exactly as a send would (no mail)."""
+        from jinja2 import TemplateError
+
+        from nudgeloop.dal import repo
+        from nudgeloop.domain import mail
+        from nudgeloop.services import sender
+
+        assert self.res is not None
+        with self.aws_lock:
+            customer = repo.get_customer(customer_id)
+            if customer is None:
+                raise LocalError(f"no customer {customer_id}")
+            request = {"campaign_id": "preview", "step_id": "preview", "customer_id": customer_id}
+            context = sender.personal_context(
+                customer,
+                repo.order_facts(customer_id),
+                request,
+                unsubscribe="https://preview.invalid/unsubscribe",
+                voucher="PREVIEW-0000",
+            )
+            try:
+                out = mail.render(
+                    sender.template_fetch(self.res.buckets["templates"], cached=False), name, context, customer.locale
+                )
+            except TemplateError as exc:
+                raise LocalError(f"{type(exc).__name__}: {exc}") from exc
+            return {"subject": out.subject, "html": out.html, "text": out.text, "versions": out.versions}
+
+    def template_status(self, name: str) -> dict[str, Any] | None:
+        from nudgeloop.dal import repo
+
+        with self.aws_lock:
+            return repo.template_status(name)
 
     def load_examples(self) -> None:
         """The shipped example templates and campaigns, as `templates push` / `campaigns push` do."""

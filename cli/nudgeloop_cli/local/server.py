@@ -74,6 +74,20 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
             return _json(200, stack.redrive(found.group(1)))
         except LocalError as exc:
             return _json(404, {"error": {"field": "name", "reason": str(exc)}})
+    found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/preview/([^/]+)", path)
+    if method == "GET" and found:
+        try:
+            return _json(200, stack.preview(found.group(1), found.group(2)))
+        except LocalError as exc:
+            return _json(422, {"error": {"field": "template", "reason": str(exc)}})
+    found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/status", path)
+    if method == "GET" and found:
+        status = stack.template_status(found.group(1))
+        return _json(200, status) if status else _json(404, {"error": {"field": "template", "reason": "not checked yet"}})
+    found = re.fullmatch(r"/_local/templates/((?:[A-Za-z0-9_.-]+/)*[A-Za-z0-9_.-]+)", path)
+    if method == "PUT" and found and ".." not in found.group(1):
+        stack.put_template(found.group(1), body.encode())
+        return _json(201, {"stored": found.group(1)})
     return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})
 
 

@@ -28,6 +28,17 @@ class Observability(Construct):
             )
         for key, fn in functions.functions.items():
             self._above_zero(f"{key}Errors", f"{key} raised errors", fn.metric_errors(period=cdk.Duration.minutes(5)))
+        self._above_zero(
+            "SendsInDoubtAlarm",
+            "Mail reservations SES may or may not have sent (never retried): settle them (docs/operations.md)",
+            cw.Metric(
+                namespace="Nudgeloop",
+                metric_name="SendsInDoubt",
+                dimensions_map={"service": "nudgeloop"},
+                statistic="Maximum",
+                period=cdk.Duration.minutes(5),
+            ),
+        )
 
     def _above_zero(self, construct_id: str, description: str, metric: cw.IMetric) -> None:
         alarm = cw.Alarm(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from nudgeloop.resources import Catalog
+from nudgeloop.resources import SENT_PREFIX, Catalog
 
 from .data import Data
 from .functions import FunctionFactory
+from .ingest_api import _pattern
 
 
 class Sending(Construct):
@@ -25,6 +27,7 @@ class Sending(Construct):
         data: Data,
         sender: str,
         public_base_url: str,
+        bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
         self.configuration_set = ses.ConfigurationSet(
@@ -51,23 +54,40 @@ class Sending(Construct):
             ],
         )
         fn = functions.function("send", {"sender": sender, "public_base_url": public_base_url})
-        data.tables["customers"].grant_read_data(fn)
-        data.tables["events"].grant_read_data(fn)  # the customer's orders, for the mail's context
-        data.tables["engine"].grant_read_write_data(fn)
-        data.tables["recs"].grant_read_data(fn)
-        data.buckets["templates"].grant_read(fn)
-        data.signing_secret.grant_read(fn)
-        stack = cdk.Stack.of(self)
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=[
-                    stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
-                    stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
-                    stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
-                ],
-            )
+        # Templates uploaded to S3 are checked (notification -> templates queue -> this function).
+        check_fn = functions.function("templates_check")
+        data.buckets["templates"].grant_read(check_fn)
+        data.tables["engine"].grant_read_write_data(check_fn)
+        # Double opt-in: pending sign-ups (bus) -> confirmations queue -> one confirmation mail.
+        confirm_fn = functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
+        rule_spec = next(r for r in catalog.rules if r.key == "consent_confirmations")
+        events.Rule(
+            self,
+            "ConsentConfirmationsRule",
+            rule_name=rule_spec.name,
+            event_bus=bus,
+            event_pattern=_pattern(rule_spec.pattern),
+            targets=[targets.SqsQueue(functions.queue(rule_spec.queue_key))],
         )
+        stack = cdk.Stack.of(self)
+        for sending_fn in (fn, confirm_fn):
+            data.tables["customers"].grant_read_data(sending_fn)
+            data.tables["events"].grant_read_data(sending_fn)  # the customer's orders, for the mail's context
+            data.tables["engine"].grant_read_write_data(sending_fn)
+            data.tables["recs"].grant_read_data(sending_fn)
+            data.buckets["templates"].grant_read(sending_fn)
+            data.buckets["data"].grant_put(sending_fn, f"{SENT_PREFIX}*")
+            data.signing_secret.grant_read(sending_fn)
+            sending_fn.add_to_role_policy(
+                iam.PolicyStatement(
+                    actions=["ses:SendEmail", "ses:SendRawEmail"],
+                    resources=[
+                        stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
+                        stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
+                        stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
+                    ],
+                )
+            )
         self.function = fn
 
 

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     staircase: str = ""  # JSON overrides of the default staircase thresholds
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
+    max_send_rate: int = 0  # mails per second across all senders; 0: no limit of our own
 
     def require(self, *fields: str) -> Settings:
         missing = [f for f in fields if not getattr(self, f)]

@@ -167,7 +167,7 @@ def document() -> dict[str, Any]:
             },
             "/v1/unsubscribe": {
                 "get": {
-                    "summary": "Confirmation page",
+                    "summary": "Preference page behind the unsubscribe link (changes nothing)",
                     "parameters": [token],
                     "responses": {
                         "200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}},
@@ -175,10 +175,24 @@ def document() -> dict[str, Any]:
                     },
                 },
                 "post": {
-                    "summary": "One-click unsubscribe (RFC 8058)",
-                    "parameters": [token],
+                    "summary": "One-click unsubscribe (RFC 8058); all=1 opts out of every marketing purpose",
+                    "parameters": [
+                        token,
+                        {"name": "all", "in": "query", "required": False, "schema": {"type": "string", "enum": ["1"]}},
+                    ],
                     "responses": {"200": {"description": "opted out"}, **_errors("400", "403")},
                 },
+            },
+            "/v1/consent/confirm": {
+                "get": {
+                    "summary": "Double opt-in: confirm a pending sign-up (link in the confirmation mail, 7 days)",
+                    "parameters": [token],
+                    "responses": {
+                        "200": {"description": "confirmed (HTML)", "content": {"text/html": {"schema": {"type": "string"}}}},
+                        "409": {"description": "a newer statement replaced this request (HTML)"},
+                        **_errors("400", "403"),
+                    },
+                }
             },
             "/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}},
         },

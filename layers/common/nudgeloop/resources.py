@@ -29,6 +29,9 @@ COUNT_SHARDS = 8
 IMPORT_PREFIX = "imports/"
 IMPORT_SUFFIXES = (".csv", ".jsonl")
 ARCHIVE_PREFIX = "archive/events/"
+SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
+TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
+TEMPLATE_SUFFIXES = (".html", ".txt")
 
 
 @dataclass(frozen=True)
@@ -165,6 +168,17 @@ SES_EVENT_DETAIL_TYPES = (
 
 # Settings each function receives as environment variables (see nudgeloop.config.Settings).
 _DATA = ("customers_table", "events_table", "engine_table")
+_SEND = (
+    *_DATA,
+    "templates_bucket",
+    "recs_table",
+    "configuration_set",
+    "sender",
+    "public_base_url",
+    "signing_secret_name",
+    "data_bucket",
+    "max_send_rate",
+)
 
 
 DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
@@ -225,6 +239,10 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq"),
         # one message per import file; a file is read in one go or continued from a checkpoint
         QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", visibility_timeout_s=960, batch_size=1),
+        # double opt-in: one confirmation mail per pending sign-up
+        QueueSpec(key="confirmations", name=f"{p}-confirmations", dlq_name=f"{p}-confirmations-dlq"),
+        # uploaded templates, checked one notification at a time
+        QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", visibility_timeout_s=120, batch_size=1),
     )
     bus = f"{p}-bus"
     rules = (
@@ -234,6 +252,13 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             bus=bus,
             pattern={"source": ["nudgeloop.segment"], "detail-type": ["SegmentMigrated", "DateReached"]},
             queue_key="trigger",
+        ),
+        RuleSpec(
+            key="consent_confirmations",
+            name=f"{p}-consent-confirmations",
+            bus=bus,
+            pattern={"source": ["nudgeloop.consent"], "detail-type": ["ConsentConfirmationRequested"]},
+            queue_key="confirmations",
         ),
         RuleSpec(
             key="ses_events",
@@ -375,21 +400,31 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             env=common + _DATA,
         ),
         FunctionSpec(
+            key="send_confirmation",
+            name=f"{p}-send-confirmation",
+            code_dir="send",
+            handler="confirm.handler",
+            description="Double opt-in: sends the confirmation mail for a pending sign-up, once",
+            queue_key="confirmations",
+            env=(*common, *_SEND),
+        ),
+        FunctionSpec(
+            key="templates_check",
+            name=f"{p}-templates-check",
+            code_dir="send",
+            handler="templates.handler",
+            description="Checks templates uploaded to S3 against every name a send provides; records their status",
+            timeout_s=60,
+            queue_key="templates",
+            env=(*common, "engine_table", "templates_bucket"),
+        ),
+        FunctionSpec(
             key="send",
             name=f"{p}-send",
             code_dir="send",
             handler="handler.handler",
             description="Renders a template and sends it with SES exactly once",
-            env=common
-            + _DATA
-            + (
-                "templates_bucket",
-                "recs_table",
-                "configuration_set",
-                "sender",
-                "public_base_url",
-                "signing_secret_name",
-            ),
+            env=(*common, *_SEND),
         ),
     )
     routes = (
@@ -402,6 +437,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False),
         RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
+        RouteSpec("GET", "/v1/consent/confirm", api_key_required=False),
     )
     streams = (
         StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),
@@ -437,5 +473,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         signing_secret_name=f"{p}/signing-key",
         webhook_secret_name=f"{p}/shopify-webhook-secret",
         bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns", "data": f"{p}-data"},
-        notifications=(NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, queue_key="imports"),),
+        notifications=(
+            NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, queue_key="imports"),
+            NotificationSpec(bucket_key="templates", prefix=TEMPLATE_PREFIX, suffixes=TEMPLATE_SUFFIXES, queue_key="templates"),
+        ),
     )

@@ -417,14 +417,23 @@ def mark_occasion(customer_id: str, key: str, at: datetime) -> None:
 # ---------------------------------------------------------------- engine: ledger
 
 
-def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any]) -> EngineItem | None:
-    """Reserve the right to send; returns None when a reservation exists (sent or in doubt)."""
+IN_DOUBT_SHARD = "DOUBT"  # reservations on the by_due index until they are completed
+
+
+def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any], in_doubt_after_s: int = 900) -> EngineItem | None:
+    """Reserve the right to send; returns None when a reservation exists (sent or in doubt).
+
+    The reservation sits on the ``by_due`` index until it is completed; one still there after
+    ``in_doubt_after_s`` is in doubt (:func:`in_doubt`): SES may or may not have sent it."""
+    now = clock.now()
     item = EngineItem(
         pk=f"SEND#{customer_id}",
         sk=ledger_key,
         status="reserved",
+        due_shard=IN_DOUBT_SHARD,
+        due_at=clock.iso(now + timedelta(seconds=in_doubt_after_s)),
         data=data,
-        created_at=clock.iso(clock.now()),
+        created_at=clock.iso(now),
     )
     return item if _put_once(item, EngineItem.pk) else None
 
@@ -437,7 +446,12 @@ def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
 
 
 def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_id: str | None) -> None:
-    actions: list[Action] = [EngineItem.status.set(status), EngineItem.data.set({**(item.data or {}), **data})]
+    actions: list[Action] = [
+        EngineItem.status.set(status),
+        EngineItem.data.set({**(item.data or {}), **data}),
+        EngineItem.due_shard.remove(),
+        EngineItem.due_at.remove(),
+    ]
     if message_id is None:
         item.update(actions=actions)
         return
@@ -453,6 +467,90 @@ def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_i
                 created_at=clock.iso(clock.now()),
             )
         )
+
+
+def in_doubt(until: datetime) -> list[EngineItem]:
+    """Reservations neither completed nor released by ``until``: SES may have sent them. They
+    are never retried blindly; an operator settles each (:func:`settle_in_doubt`)."""
+    return list(EngineItem.by_due.query(IN_DOUBT_SHARD, EngineItem.due_at <= clock.iso(until)))
+
+
+def settle_in_doubt(customer_id: str, ledger_key: str, sent: bool, note: str) -> bool:
+    """Record what an operator found out about an in-doubt reservation (sent or not sent).
+    Either way it stays in the ledger, so the step is never sent to this person again."""
+    item = ledger_entry(customer_id, ledger_key)
+    if item is None or item.status != "reserved":
+        return False
+    complete_send(item, "sent_unconfirmed" if sent else "not_sent", {"settled": note}, None)
+    return True
+
+
+# ---------------------------------------------------------------- engine: deliverability
+
+
+def save_template_status(name: str, data: dict[str, Any]) -> None:
+    EngineItem(
+        pk=f"TEMPLATE#{name}", sk="STATUS", status=str(data.get("status")), data=data, created_at=clock.iso(clock.now())
+    ).save()
+
+
+def template_status(name: str) -> dict[str, Any] | None:
+    try:
+        return dict(EngineItem.get(f"TEMPLATE#{name}", "STATUS", consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def _address_key(address: str) -> str:
+    return "SUPPRESS#" + hashlib.sha256(address.strip().lower().encode()).hexdigest()[:40]
+
+
+def suppress(address: str, reason: str, at: str) -> None:
+    """Put an address on the suppression list (by hash: the list holds no addresses)."""
+    EngineItem(pk=_address_key(address), sk="ADDRESS", status=reason, created_at=at).save()
+
+
+def suppression(address: str) -> str | None:
+    """Why an address is suppressed (``hard_bounce``, ``complaint``), or None."""
+    try:
+        return EngineItem.get(_address_key(address), "ADDRESS").status
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def unsuppress(address: str) -> None:
+    EngineItem(pk=_address_key(address), sk="ADDRESS").delete()
+
+
+def stop_step(campaign_id: str, step_id: str, reason: str) -> None:
+    EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"STOP#{step_id}", status=reason, created_at=clock.iso(clock.now())).save()
+
+
+def step_stop(campaign_id: str, step_id: str) -> str | None:
+    """Why sending of a campaign step was stopped, or None."""
+    try:
+        return EngineItem.get(f"CAMPAIGN#{campaign_id}", f"STOP#{step_id}").status
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def resume_step(campaign_id: str, step_id: str) -> None:
+    EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"STOP#{step_id}").delete()
+
+
+def take_send_slot(now: datetime, per_second: int) -> bool:
+    """One of ``per_second`` sends in the current second (shared by all concurrent senders)."""
+    second = now.replace(microsecond=0)
+    try:
+        EngineItem(pk="SENDRATE", sk=clock.iso(second)).update(
+            actions=[EngineItem.counter.add(1), EngineItem.expires_at.set(second + timedelta(hours=1))],
+            condition=EngineItem.counter.does_not_exist() | (EngineItem.counter < per_second),
+        )
+    except UpdateError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
 
 
 def message_record(message_id: str) -> dict[str, Any] | None:

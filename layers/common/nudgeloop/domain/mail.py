@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
-from email.utils import format_datetime
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import compat32
+from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateNotFound
@@ -13,38 +19,216 @@ from jinja2.loaders import BaseLoader
 from jinja2.sandbox import SandboxedEnvironment
 
 
+@dataclass(frozen=True)
+class Source:
+    """A template file as stored: its text and its version (S3 VersionId)."""
+
+    text: str
+    version: str = "-"
+
+
+Fetch = Callable[[str], "Source | str | None"]
+FILES = ("subject.txt", "body.html", "body.txt")
+DEFAULT_LOCALE = ""  # the files directly under the template's folder
+
+
+def _source(found: Source | str | None) -> Source | None:
+    return Source(found) if isinstance(found, str) else found
+
+
 class _FetchLoader(BaseLoader):
-    def __init__(self, fetch: Callable[[str], str | None]) -> None:
+    """Loads template files through ``fetch`` and records which versions a render used.
+
+    Compiled templates stay cached in the environment while the file's version is unchanged
+    (``uptodate`` asks ``fetch`` again, which the send path caches for a minute)."""
+
+    def __init__(self, fetch: Fetch) -> None:
         self.fetch = fetch
+        self.used: dict[str, str] = {}
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
-        source = self.fetch(template)
-        if source is None:
+        found = _source(self.fetch(template))
+        if found is None:
             raise TemplateNotFound(template)
-        return source, template, lambda: True
+        self.used[template] = found.version
+        version = found.version
+
+        def uptodate() -> bool:
+            now = _source(self.fetch(template))
+            if now is None or now.version != version:
+                return False
+            self.used[template] = version
+            return True
+
+        return found.text, template, uptodate
 
 
-def environments(fetch: Callable[[str], str | None]) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
-    """Sandboxed environments: HTML autoescaped, text not; undefined variables are errors."""
+_ENVIRONMENTS: dict[str, tuple[_FetchLoader, SandboxedEnvironment, SandboxedEnvironment]] = {}
+
+
+def environments(fetch: Fetch, cache_key: str | None = None) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:
+    """Sandboxed environments: HTML autoescaped, text not; undefined variables are errors.
+    With a ``cache_key`` (the templates bucket), they are kept and compiled templates reused."""
+    held = _ENVIRONMENTS.get(cache_key) if cache_key else None
+    if held is not None:
+        held[0].fetch, held[0].used = fetch, {}
+        return held[1], held[2]
     loader = _FetchLoader(fetch)
-    html = SandboxedEnvironment(loader=loader, autoescape=True, undefined=StrictUndefined)
-    text = SandboxedEnvironment(loader=loader, autoescape=False, undefined=StrictUndefined)
+    html = SandboxedEnvironment(loader=loader, autoescape=True, undefined=StrictUndefined, auto_reload=True)
+    text = SandboxedEnvironment(loader=loader, autoescape=False, undefined=StrictUndefined, auto_reload=True)
+    if cache_key:
+        _ENVIRONMENTS[cache_key] = (loader, html, text)
     return html, text
 
 
-def render(fetch: Callable[[str], str | None], name: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """Render ``name/subject.txt``, ``name/body.html`` and ``name/body.txt``."""
-    html_env, text_env = environments(fetch)
-    subject = text_env.get_template(f"{name}/subject.txt").render(context).strip()
-    html = html_env.get_template(f"{name}/body.html").render(context)
-    text = text_env.get_template(f"{name}/body.txt").render(context)
-    return " ".join(subject.split()), html, text
+def locale_chain(locale: str | None) -> list[str]:
+    """Where to look for a customer's variant, most specific first: ``de-AT``, ``de``, default."""
+    chain: list[str] = []
+    tag = (locale or "").replace("_", "-").strip()
+    while tag:
+        if tag not in chain:
+            chain.append(tag)
+        tag = tag.rpartition("-")[0]
+    return [*chain, DEFAULT_LOCALE]
 
 
-def salutation(first_name: str | None, locale: str | None) -> str:
-    lang = (locale or "en")[:2]
-    greeting = {"de": "Hallo", "fr": "Bonjour", "nl": "Hallo", "es": "Hola"}.get(lang, "Hi")
-    return f"{greeting} {first_name}" if first_name else greeting
+def resolve(fetch: Fetch, name: str, locale: str | None) -> dict[str, str]:
+    """For each file of template ``name``, the path of the variant to use (each file falls back
+    on its own: a German subject may share the default HTML body). Raises ``TemplateNotFound``."""
+    chosen: dict[str, str] = {}
+    for file in FILES:
+        for variant in locale_chain(locale):
+            path = f"{name}/{variant}/{file}" if variant else f"{name}/{file}"
+            if _source(fetch(path)) is not None:
+                chosen[file] = path
+                break
+        else:
+            raise TemplateNotFound(f"{name}/{file}")
+    return chosen
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    html: str
+    text: str
+    versions: dict[str, str]  # every file the render read (includes and layouts too) -> version
+
+
+def inline_css(html: str) -> str:
+    """Move <style> rules into style attributes (mail clients drop <style> blocks)."""
+    import css_inline  # only the send path needs it
+
+    return str(css_inline.inline(html))
+
+
+def render(fetch: Fetch, name: str, context: dict[str, Any], locale: str | None = None, cache_key: str | None = None) -> Rendered:
+    """Render the subject, HTML body (CSS inlined) and text body of ``name`` in the customer's
+    locale (falling back to the default files)."""
+    paths = resolve(fetch, name, locale)
+    html_env, text_env = environments(fetch, cache_key)
+    subject = text_env.get_template(paths["subject.txt"]).render(context).strip()
+    html = inline_css(html_env.get_template(paths["body.html"]).render(context))
+    text = text_env.get_template(paths["body.txt"]).render(context)
+    loader = html_env.loader
+    assert isinstance(loader, _FetchLoader)
+    return Rendered(" ".join(subject.split()), html, text, dict(sorted(loader.used.items())))
+
+
+def context(
+    *,
+    customer: dict[str, Any],
+    clv: dict[str, Any] | None,
+    order: dict[str, Any] | None,
+    recommendations: dict[str, list[dict[str, Any]]],
+    voucher: str | None,
+    campaign_id: str,
+    step_id: str,
+    unsubscribe_url: str,
+    confirm_url: str | None = None,
+) -> dict[str, Any]:
+    """Every name a template may use. ``clv``, ``order``, ``voucher`` and ``confirm_url`` (only
+    in the double opt-in mail) may be None (use ``{% if order %}``); the rest is always there."""
+    return {
+        "customer": customer,
+        "salutation": salutation(customer.get("first_name"), customer.get("locale"), customer.get("gender")),
+        "clv": clv,
+        "order": order,
+        "recommendations": {k: recommendations.get(k, []) for k in ("also_bought", "related", "we_recommend")},
+        "voucher": voucher,
+        "campaign_id": campaign_id,
+        "step_id": step_id,
+        "unsubscribe_url": unsubscribe_url,
+        # GET on the unsubscribe link shows the preference page (what to keep receiving)
+        "preferences_url": unsubscribe_url,
+        "confirm_url": confirm_url,
+    }
+
+
+def sample_context(locale: str | None = None) -> dict[str, Any]:
+    """A context with every name filled in: what validation renders templates against."""
+    card = {"sku": "SKU-1", "name": "Sample product", "url": "https://shop.example/p/1", "image": "", "price": "9.90"}
+    return context(
+        customer={
+            "id": "sample",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "gender": "female",
+            "locale": locale,
+            "segment": "active",
+            "orders": 3,
+            "revenue": "120.00",
+            "attributes": {},
+        },
+        clv={"expected_purchases_90d": 0.8, "p_alive": 0.9, "expected_value_12m": 84.0},
+        order={"order_id": "o-1", "total": "40.00", "occurred_at": "2026-01-01T10:00:00Z"},
+        recommendations={"also_bought": [card], "related": [card], "we_recommend": [card]},
+        voucher="SAMPLE-0000",
+        campaign_id="sample",
+        step_id="sample",
+        unsubscribe_url="https://api.example/v1/unsubscribe?token=sample",
+        confirm_url="https://api.example/v1/consent/confirm?token=sample",
+    )
+
+
+GREETINGS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "en": ("Hi {name}", "Hi", {}),
+    "de": ("Hallo {name}", "Hallo", {"f": "Liebe {name}", "m": "Lieber {name}"}),
+    "fr": ("Bonjour {name}", "Bonjour", {"f": "Chère {name}", "m": "Cher {name}"}),
+    "nl": ("Hallo {name}", "Hallo", {}),
+    "es": ("Hola {name}", "Hola", {"f": "Querida {name}", "m": "Querido {name}"}),
+}
+
+
+def salutation(first_name: str | None, locale: str | None, gender: str | None = None) -> str:
+    """The greeting in the customer's language, gendered where the language has a usual form
+    and the gender (``female``/``male``) is known."""
+    lang = (locale or "en")[:2].lower()
+    named, bare, by_gender = GREETINGS.get(lang, GREETINGS["en"])
+    if not first_name:
+        return bare
+    form = by_gender.get((gender or "")[:1].lower(), named)
+    return form.format(name=first_name)
+
+
+# SMTP's line limit, not 78: a one-click URL has no place to fold, and a folded one reaches some
+# clients with a leading space.
+_POLICY = compat32.clone(max_line_length=998)
+
+
+def _utf8_qp() -> Charset:
+    charset = Charset("utf-8")
+    charset.body_encoding = QP  # readable bodies (base64 bodies look like spam to some filters)
+    return charset
+
+
+def _header(value: str) -> str:
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _address(value: str) -> str:
+    name, address = parseaddr(value)
+    return formataddr((name, address), charset="utf-8") if name else address
 
 
 def build_message(
@@ -56,16 +240,19 @@ def build_message(
     text: str,
     sent_at: datetime,
     unsubscribe_url: str | None,
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = recipient
-    msg["Subject"] = subject
+) -> Message:
+    """multipart/alternative (text, then HTML), UTF-8, quoted-printable; with the RFC 8058
+    one-click unsubscribe headers when an unsubscribe URL is given. Built with the compat32
+    classes: the modern header registry costs more than the whole render."""
+    msg = MIMEMultipart("alternative", policy=_POLICY)
+    msg["From"] = _address(sender)
+    msg["To"] = _address(recipient)
+    msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(sent_at)
     if unsubscribe_url:
         # RFC 8058 one-click unsubscribe (Gmail and Yahoo bulk-sender rules).
         msg["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
+    for body, subtype in ((text, "plain"), (html, "html")):
+        msg.attach(MIMEText(body, subtype, _utf8_qp(), policy=_POLICY))  # type: ignore[arg-type]  # a Charset works
     return msg

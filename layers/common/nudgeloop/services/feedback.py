@@ -7,6 +7,7 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.dal import repo
+from nudgeloop.domain import consent
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger
 
@@ -77,15 +78,25 @@ def handle_ses_event(detail: dict[str, Any]) -> str:
 
 
 def _suppress(customer_id: str, kind: str, bounce_type: str | None) -> None:
+    """A hard bounce or a complaint puts the address on the suppression list (no mail of any
+    purpose goes there again); a complaint also opts the customer out of marketing."""
     if kind == "bounced" and bounce_type != "Permanent":
+        return  # soft bounces (mailbox full, ...) are SES's to retry
+    customer = repo.get_customer(customer_id)
+    if customer is None or not customer.email:
+        return
+    now = clock.iso(clock.now())
+    repo.suppress(customer.email, "hard_bounce" if kind == "bounced" else "complaint", now)
+    if kind != "complained":
         return
     for _attempt in range(5):
-        customer = repo.get_customer(customer_id)
-        if customer is None:
-            return
         consents = dict(customer.consents or {})
-        statement = {"status": "opt_out", "occurred_at": clock.iso(clock.now()), "source": f"ses:{kind}"}
-        consents.update(dict.fromkeys(("newsletter", "marketing"), statement))
+        statement = {"status": "opt_out", "occurred_at": now, "source": "ses:complaint"}
+        consents.update(dict.fromkeys(consent.MARKETING_PURPOSES, statement))
         customer.consents = consents
         if repo.save_customer(customer):
             return
+        reloaded = repo.get_customer(customer_id)
+        if reloaded is None:
+            return
+        customer = reloaded

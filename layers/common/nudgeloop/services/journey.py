@@ -62,3 +62,12 @@ def wake() -> int:
             logger.warning("timer for a finished journey dropped", extra={"code": code})
         repo.delete_timer(timer)
     return woken
+
+
+def sends_in_doubt() -> int:
+    """How many send reservations are in doubt now (see ``repo.in_doubt``); each is logged
+    with its ledger key (no personal data) so an operator can settle it."""
+    found = repo.in_doubt(clock.now())
+    for item in found:
+        logger.error("send in doubt", extra={"ledger": item.sk, "reserved_at": item.created_at})
+    return len(found)

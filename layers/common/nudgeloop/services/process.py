@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from nudgeloop import clock
-from nudgeloop.adapters.bus import Publisher
+from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
@@ -18,6 +18,7 @@ PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "bir
 DATE_FIELDS = frozenset({"timezone", "birthday"})
 ATTEMPTS = 8
 INTERNAL_SOURCES = frozenset({"ses", "nudgeloop.segment"})
+CONSENT_SOURCE = "nudgeloop.consent"
 
 
 class ConcurrentUpdate(RuntimeError):
@@ -47,6 +48,17 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
         customer.bookings = segmenting.bookings_with(customer, props, clock.now() - timedelta(days=400))
         return True
     return False
+
+
+def _confirmation_requests(event: Event) -> list[BusEvent]:
+    """A pending marketing sign-up (double opt-in) asks for a confirmation mail."""
+    props = event.properties
+    if event.type != "consent.changed" or props.get("status") != "pending":
+        return []
+    if props.get("purpose") not in consent.MARKETING_PURPOSES:
+        return []
+    detail = {"customer_id": event.customer_id, "purpose": props["purpose"], "requested_at": event.occurred_iso()}
+    return [BusEvent(source=CONSENT_SOURCE, detail_type="ConsentConfirmationRequested", detail=detail)]
 
 
 def _needs_placement(event: Event, created: bool) -> bool:
@@ -98,8 +110,10 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             changed = changed or created or _must_save(customer, held, migration)
         if not changed:
             return False
-        if migration is not None:
-            publisher.publish([migration])
+        outgoing = [migration] if migration is not None else []
+        outgoing += _confirmation_requests(event)
+        if outgoing:  # before the save: a crash may repeat an event, never lose one
+            publisher.publish(outgoing)
         if repo.save_customer(customer):
             segmenting.record(migration)
             if migration is not None:

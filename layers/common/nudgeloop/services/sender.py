@@ -1,63 +1,139 @@
-"""Sending one journey step's mail: consent, ledger reservation, render, SES, completion."""
+"""Sending one journey step's mail: consent, suppression, ledger reservation, render, SES,
+archive, completion."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from typing import Any
-from urllib.parse import quote
 
 from botocore.exceptions import ClientError
+from jinja2 import TemplateError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
-from nudgeloop.domain import consent, mail, tokens
-from nudgeloop.domain.aggregates import aggregate, recent_skus
-from nudgeloop.services import recommend
+from nudgeloop.dal.models import CustomerModel
+from nudgeloop.domain import consent, mail
+from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
+from nudgeloop.observability import logger
+from nudgeloop.resources import SENT_PREFIX
+from nudgeloop.services import preferences, recommend
 
-# SES errors that retrying cannot fix: record and stop this step.
-PERMANENT = frozenset(
+# SES errors after which no mail of this campaign step can go out (the message itself, or the
+# account, is refused): never retried; the step is stopped with the reason until an operator
+# resumes it (`nudgeloop sends resume`).
+STOPS_STEP = frozenset(
     {
         "MessageRejected",
         "SendingPausedException",
         "AccountSuspendedException",
         "MailFromDomainNotVerifiedException",
-        "NotFoundException",
-        "BadRequestException",
+        "NotFoundException",  # the configuration set or identity is gone
     }
 )
+# Refused for this one message (for example an address SES cannot parse): recorded, not retried.
+FAILS_MESSAGE = frozenset({"BadRequestException"})
 THROTTLED = frozenset({"TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException"})
+IN_DOUBT_AFTER_S = 15 * 60  # a reservation neither sent nor failed after this is in doubt
 
 
 class SendThrottled(RuntimeError):
-    """SES asked us to slow down; nothing was sent and the reservation was released."""
+    """SES, or our own maximum send rate, asked us to slow down; nothing was sent and the
+    reservation was released, so the journey's retry (with backoff) sends it later."""
 
 
-_template_cache: dict[str, tuple[float, str | None]] = {}
+_template_cache: dict[str, tuple[float, mail.Source | None]] = {}
 TEMPLATE_TTL_S = 60.0
 
 
-def _fetch_template(bucket: str) -> Any:
-    def fetch(name: str) -> str | None:
+def template_fetch(bucket: str, cached: bool = True) -> mail.Fetch:
+    """Template files from S3 (``templates/<path>``), with their versions, cached a minute
+    (uncached for checking a just uploaded template)."""
+
+    def fetch(name: str) -> mail.Source | None:
         key = f"templates/{name}"
-        hit = _template_cache.get(key)
+        hit = _template_cache.get(key) if cached else None
         if hit is not None and time.monotonic() - hit[0] < TEMPLATE_TTL_S:
             return hit[1]
+        found: mail.Source | None
         try:
-            body: str | None = client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            obj = client("s3").get_object(Bucket=bucket, Key=key)
+            found = mail.Source(obj["Body"].read().decode(), str(obj.get("VersionId") or obj.get("ETag", "-")).strip('"'))
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
                 raise
-            body = None
-        _template_cache[key] = (time.monotonic(), body)
-        return body
+            found = None
+        if cached:
+            _template_cache[key] = (time.monotonic(), found)
+        return found
 
     return fetch
 
 
-def unsubscribe_url(base_url: str, key: bytes, customer_id: str, purpose: str) -> str:
-    token = tokens.sign(key, {"k": "unsub", "c": customer_id, "p": purpose})
-    return f"{base_url.rstrip('/')}/v1/unsubscribe?token={quote(token)}"
+def voucher_code(key: bytes, prefix: str, customer_id: str, campaign_id: str, step_id: str) -> str:
+    """A unique, unguessable, repeatable code per customer and step (``WELCOME-7F3K9QXM``)."""
+    digest = hmac.new(key, f"voucher|{customer_id}|{campaign_id}|{step_id}".encode(), hashlib.sha256).hexdigest()
+    return f"{prefix}-{digest[:8].upper()}"
+
+
+def personal_context(
+    customer: CustomerModel,
+    orders: list[OrderFact],
+    request: dict[str, Any],
+    *,
+    unsubscribe: str,
+    voucher: str | None,
+) -> dict[str, Any]:
+    """What a template may use (the same names ``nudgeloop templates validate`` checks)."""
+    agg = aggregate(orders)
+    latest = max(counted(orders), key=lambda o: o.occurred_at, default=None)
+    clv = repo.clv_of(customer.customer_id)
+    return mail.context(
+        customer={
+            "id": customer.customer_id,
+            "first_name": customer.first_name,
+            "last_name": customer.last_name,
+            "gender": customer.gender,
+            "locale": customer.locale,
+            "segment": customer.segment,
+            "orders": agg.orders,
+            "revenue": str(agg.revenue),
+            "attributes": dict(customer.attributes or {}),
+        },
+        clv=clv,
+        order=(
+            {"order_id": latest.order_id, "total": str(latest.total), "occurred_at": clock.iso(latest.occurred_at)}
+            if latest is not None
+            else None
+        ),
+        recommendations=recommend.for_customer(customer, recent_skus(orders)),
+        voucher=voucher,
+        campaign_id=request["campaign_id"],
+        step_id=request["step_id"],
+        unsubscribe_url=unsubscribe,
+        confirm_url=request.get("confirm_url"),
+    )
+
+
+CONFIRM_CAMPAIGN, CONFIRM_STEP, CONFIRM_TEMPLATE = "double-opt-in", "confirm", "confirm-subscription"
+
+
+def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_key: bytes) -> dict[str, Any]:
+    """The send request for a double opt-in confirmation mail (``ConsentConfirmationRequested``).
+    A service mail (the person has not agreed to marketing yet), once per sign-up statement."""
+    requested = str(detail["requested_at"])
+    once = hashlib.sha256(f"{detail['purpose']}|{requested}".encode()).hexdigest()[:24]
+    return {
+        "customer_id": detail["customer_id"],
+        "campaign_id": CONFIRM_CAMPAIGN,
+        "step_id": CONFIRM_STEP,
+        "template": CONFIRM_TEMPLATE,
+        "execution": once,
+        "consent_purpose": "service",
+        "confirm_url": preferences.confirm_url(public_base_url, signing_key, detail["customer_id"], detail["purpose"], requested),
+    }
 
 
 def send_step(
@@ -68,11 +144,15 @@ def send_step(
     sender: str,
     public_base_url: str,
     signing_key: bytes,
+    archive_bucket: str | None = None,
+    max_send_rate: int = 0,
 ) -> dict[str, Any]:
     """Send at most once per (customer, campaign, step, journey).
 
-    The ledger entry is reserved conditionally before SES is called and completed after. A
-    reservation that already exists means sent or in doubt: we never send again.
+    Checked at send time: the address, the current consent for the step's purpose, the
+    suppression list and whether the step was stopped. The ledger entry is reserved
+    conditionally before SES is called and completed after. A reservation that already exists
+    means sent or in doubt: we never send again.
     """
     customer_id = request["customer_id"]
     campaign_id, step_id = request["campaign_id"], request["step_id"]
@@ -83,43 +163,51 @@ def send_step(
     purpose = request.get("consent_purpose", "newsletter")
     if not consent.allows(dict(customer.consents or {}), purpose):
         return {"status": "skipped", "reason": "no_consent"}
+    suppressed = repo.suppression(customer.email)
+    if suppressed is not None:
+        return {"status": "skipped", "reason": f"suppressed:{suppressed}"}
+    stopped = repo.step_stop(campaign_id, step_id)
+    if stopped is not None:
+        return {"status": "skipped", "reason": f"step_stopped:{stopped}"}
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
-    reservation = repo.reserve_send(customer_id, ledger_key, {**meta, "template": request["template"]})
+    reservation = repo.reserve_send(
+        customer_id, ledger_key, {**meta, "template": request["template"]}, in_doubt_after_s=IN_DOUBT_AFTER_S
+    )
     if reservation is None:
         held = repo.ledger_entry(customer_id, ledger_key)
         return {"status": "duplicate", "ledger": held.status if held else "unknown"}
     now = clock.now()
-    unsub = unsubscribe_url(public_base_url, signing_key, customer_id, purpose)
-    orders = repo.order_facts(customer_id)
-    context = {
-        "customer": {
-            "id": customer_id,
-            "first_name": customer.first_name,
-            "last_name": customer.last_name,
-            "segment": customer.segment,
-            "orders": aggregate(orders).orders,
-        },
-        "salutation": mail.salutation(customer.first_name, customer.locale),
-        "campaign_id": campaign_id,
-        "step_id": step_id,
-        "unsubscribe_url": unsub,
-        "recommendations": recommend.for_customer(customer, recent_skus(orders)),
-    }
-    subject, html, text = mail.render(_fetch_template(templates_bucket), request["template"], context)
+    if max_send_rate and not repo.take_send_slot(now, max_send_rate):
+        reservation.delete()
+        raise SendThrottled(f"more than {max_send_rate} mails in this second")
+    unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose)
+    prefix = request.get("voucher_prefix")
+    voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
+    context = personal_context(customer, repo.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
+    try:
+        fetch = template_fetch(templates_bucket)
+        rendered = mail.render(fetch, request["template"], context, customer.locale, cache_key=templates_bucket)
+    except TemplateError as exc:  # a broken template never becomes a broken mail
+        reason = f"template_error: {type(exc).__name__}: {exc}"[:300]
+        repo.complete_send(reservation, "failed", {"reason": reason}, None)
+        logger.error("template failed to render", extra={"template": request["template"], "error": reason})
+        return {"status": "failed", "reason": reason}
     message = mail.build_message(
         sender=sender,
         recipient=customer.email,
-        subject=subject,
-        html=html,
-        text=text,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
         sent_at=now,
-        unsubscribe_url=unsub,
+        unsubscribe_url=unsub if purpose != "service" else None,
     )
+    raw = message.as_bytes()
+    archive_key = _archive(archive_bucket, raw, now, ledger_key, customer_id, rendered.versions) if archive_bucket else None
     try:
         response = client("sesv2").send_email(
             FromEmailAddress=sender,
             Destination={"ToAddresses": [customer.email]},
-            Content={"Raw": {"Data": message.as_bytes()}},
+            Content={"Raw": {"Data": raw}},
             ConfigurationSetName=configuration_set,
             EmailTags=[{"Name": "campaign", "Value": campaign_id}, {"Name": "step", "Value": step_id}],
         )
@@ -128,10 +216,31 @@ def send_step(
         if code in THROTTLED:
             reservation.delete()
             raise SendThrottled(code) from exc
-        if code in PERMANENT:
+        if code in STOPS_STEP or code in FAILS_MESSAGE:
+            if code in STOPS_STEP:
+                repo.stop_step(campaign_id, step_id, code)
+                logger.error("SES refused; campaign step stopped", extra={"code": code, **meta})
             repo.complete_send(reservation, "failed", {"reason": code}, None)
             return {"status": "failed", "reason": code}
-        raise  # unknown outcome: the reservation stays, so a retry reports it in doubt
+        raise  # unknown outcome: the reservation stays, is reported in doubt, and is never resent
     message_id = response["MessageId"]
-    repo.complete_send(reservation, "sent", {**meta, "message_id": message_id, "sent_at": clock.iso(now)}, message_id)
+    done = {**meta, "message_id": message_id, "sent_at": clock.iso(now), "template_versions": rendered.versions}
+    if archive_key:
+        done["archive_key"] = archive_key
+    repo.complete_send(reservation, "sent", done, message_id)
     return {"status": "sent", "message_id": message_id}
+
+
+def _archive(bucket: str, raw: bytes, now: Any, ledger_key: str, customer_id: str, versions: dict[str, str]) -> str:
+    """Keep the exact message (raw MIME) before it goes out: what was sent to whom, when, with
+    which template versions. Keyed by the ledger entry, so a retry overwrites, never adds."""
+    name = hashlib.sha256(f"{customer_id}|{ledger_key}".encode()).hexdigest()[:32]
+    key = f"{SENT_PREFIX}dt={now.date().isoformat()}/{name}.eml"
+    client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=raw,
+        ContentType="message/rfc822",
+        Metadata={"ledger": ledger_key[:512], "templates": ",".join(f"{k}@{v}" for k, v in versions.items())[:1500]},
+    )
+    return key

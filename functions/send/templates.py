@@ -1,0 +1,62 @@
+"""SQS consumer of S3 notifications for ``templates/``: checks the uploaded template (every
+template, when a shared layout or partial changed) and records its status in the engine table
+(``nudgeloop templates status``; an invalid template also logs an error, which alarms)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from nudgeloop.adapters.aws import client
+from nudgeloop.observability import logger, metrics, tracer
+from nudgeloop.runtime import boot
+from nudgeloop.services import sender, templates
+
+settings = boot("engine_table", "templates_bucket")
+processor = BatchProcessor(event_type=EventType.SQS)
+ROOT = "templates/"
+
+
+def _all_paths() -> list[str]:
+    paths = []
+    for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=settings.templates_bucket, Prefix=ROOT):
+        paths += [o["Key"].removeprefix(ROOT) for o in page.get("Contents", [])]
+    return paths
+
+
+@tracer.capture_method
+def record_handler(record: SQSRecord) -> None:
+    keys = [
+        unquote_plus(r["s3"]["object"]["key"]).removeprefix(ROOT)
+        for r in json.loads(record.body).get("Records", [])
+        if str(r.get("eventName", "")).startswith("ObjectCreated")
+    ]
+    if not keys:
+        return  # S3's test event
+    paths = _all_paths()
+    named = templates.templates_in(paths)
+    touched = {k.split("/", 1)[0] for k in keys}
+    # a shared file (layout, partial) can break any template; a template's own file, just it
+    wanted = {n: named[n] for n in touched if n in named} if touched <= set(named) else named
+    fetch = sender.template_fetch(settings.templates_bucket, cached=False)
+    for name, locales in sorted(wanted.items()):
+        report = templates.check(fetch, name, locales)
+        templates.record(report)
+        if report.ok:
+            logger.info("template valid", extra={"template": name, "locales": locales})
+        else:
+            logger.error("template invalid", extra={"template": name, "problems": report.problems})
+        metrics.add_metric(name="TemplatesInvalid" if not report.ok else "TemplatesValid", unit="Count", value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,99 @@
+"""Checking marketers' templates before a customer could ever see them.
+
+A template is a folder with ``subject.txt``, ``body.html`` and ``body.txt`` (locale variants in
+subfolders such as ``de/`` or ``de-AT/``, each file falling back to the default on its own);
+other folders (``layouts/``, ``partials/``) hold shared files. Every variant is rendered against
+a context that has every name a send provides (``mail.sample_context``): syntax errors, unknown
+templates, names a send does not provide and sandbox violations are reported by file and line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2.exceptions import SecurityError, TemplateNotFound
+
+from nudgeloop import clock
+from nudgeloop.dal import repo
+from nudgeloop.domain import mail
+
+
+@dataclass
+class Report:
+    template: str
+    locales: list[str]
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "status": "valid" if self.ok else "invalid",
+            "locales": self.locales,
+            "problems": self.problems,
+            "versions": self.versions,
+        }
+
+
+def templates_in(paths: Iterable[str]) -> dict[str, list[str]]:
+    """Template names and their locale variants ("" is the default) from file paths relative
+    to the templates root (``welcome/subject.txt``, ``welcome/de/body.html``)."""
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        parts = path.strip("/").split("/")
+        if len(parts) in (2, 3) and parts[-1] in mail.FILES:
+            found.setdefault(parts[0], set()).add(parts[1] if len(parts) == 3 else mail.DEFAULT_LOCALE)
+    return {name: sorted(locales) for name, locales in sorted(found.items())}
+
+
+def _problem(exc: Exception, fallback_file: str) -> dict[str, Any]:
+    if isinstance(exc, TemplateSyntaxError):
+        return {"file": exc.name or fallback_file, "line": exc.lineno, "error": "syntax", "message": exc.message}
+    kind = {UndefinedError: "undefined", SecurityError: "sandbox", TemplateNotFound: "missing"}.get(type(exc), "render")
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:  # Jinja maps template frames to their template file and line
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and filename != "<template>":
+            fallback_file, line = filename, tb.tb_lineno
+        tb = tb.tb_next
+    return {"file": fallback_file, "line": line, "error": kind, "message": str(exc)}
+
+
+def check(fetch: mail.Fetch, name: str, locales: list[str]) -> Report:
+    """Render every locale variant of ``name`` against the sample context."""
+    report = Report(name, locales)
+    for locale in locales or [mail.DEFAULT_LOCALE]:
+        try:
+            paths = mail.resolve(fetch, name, locale or None)
+        except TemplateNotFound as exc:
+            report.problems.append({"file": str(exc), "line": None, "error": "missing", "message": f"no {exc}"})
+            continue
+        for file, path in paths.items():
+            html_env, text_env = mail.environments(fetch)
+            env = html_env if file.endswith(".html") else text_env
+            try:
+                env.get_template(path).render(mail.sample_context(locale or None))
+            except TemplateError as exc:
+                problem = _problem(exc, path)
+                if problem not in report.problems:
+                    report.problems.append(problem)
+            loader = env.loader
+            report.versions.update(getattr(loader, "used", {}))
+    return report
+
+
+def check_all(fetch: mail.Fetch, paths: Iterable[str]) -> list[Report]:
+    return [check(fetch, name, locales) for name, locales in templates_in(paths).items()]
+
+
+def record(report: Report) -> None:
+    """Keep a template's status (as the S3-event check found it) in the engine table."""
+    repo.save_template_status(report.template, {**report.as_dict(), "checked_at": clock.iso(clock.now())})

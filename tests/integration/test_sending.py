@@ -1,0 +1,272 @@
+"""The send path's deliverability guarantees: suppression, SES error classes, the maximum send
+rate, reservations in doubt, the sent-message archive and template versions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from email import policy
+from email.parser import BytesParser
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import consent, get_customer, order, post_events, upsert
+
+ADDRESS = "c1@customers.example"
+
+
+def welcome_customer(stack: Any, cid: str = "c1") -> None:
+    post_events(stack, [upsert(cid), consent(cid), order(cid, "o1")])
+    stack.settle()
+
+
+def request(execution: str = "x1", step: str = "welcome", **extra: Any) -> dict[str, Any]:
+    return {
+        "customer_id": "c1",
+        "campaign_id": "welcome",
+        "step_id": step,
+        "template": "welcome",
+        "execution": execution,
+        "consent_purpose": "newsletter",
+        **extra,
+    }
+
+
+def send(stack: Any, req: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    from nudgeloop.services import sender
+
+    with stack.aws_lock:
+        return sender.send_step(
+            req,
+            templates_bucket=stack.res.buckets["templates"],
+            configuration_set="nudgeloop-mail",
+            sender="Shop <news@shop.example>",
+            public_base_url="https://api.example",
+            signing_key=b"k" * 32,
+            archive_bucket=stack.res.buckets["data"],
+            **kwargs,
+        )
+
+
+class FakeSes:
+    """An SES client whose SendEmail fails with the given error code (or a lost connection)."""
+
+    def __init__(self, code: str | None) -> None:
+        self.code = code
+        self.calls = 0
+
+    def send_email(self, **_kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.code is None:
+            raise ConnectionError("connection reset after the request was written")
+        raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "SendEmail")
+
+
+@pytest.fixture
+def ses(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from nudgeloop.services import sender
+
+    real = sender.client
+    holder: dict[str, FakeSes] = {}
+
+    def fake_client(name: str) -> Any:
+        return holder["ses"] if name == "sesv2" and "ses" in holder else real(name)
+
+    monkeypatch.setattr(sender, "client", fake_client)
+    return holder
+
+
+def test_a_hard_bounce_suppresses_the_address_for_every_purpose_without_changing_consent(stack) -> None:
+    from nudgeloop.dal import repo
+
+    welcome_customer(stack)
+    stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Permanent"})
+    stack.settle()
+    assert repo.suppression(ADDRESS) == "hard_bounce"
+    assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_in"
+    stack.advance(timedelta(days=4))
+    assert len(stack.outbox()) == 1  # the follow-up is not sent
+    assert send(stack, request("x2", consent_purpose="service"))["reason"] == "suppressed:hard_bounce"
+
+
+def test_a_soft_bounce_suppresses_nothing(stack) -> None:
+    from nudgeloop.dal import repo
+
+    welcome_customer(stack)
+    stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Transient"})
+    stack.settle()
+    assert repo.suppression(ADDRESS) is None
+
+
+def test_a_complaint_suppresses_the_address_and_opts_out_of_marketing(stack) -> None:
+    from nudgeloop.dal import repo
+
+    welcome_customer(stack)
+    stack.emit_ses_event(stack.outbox()[0]["message_id"], "Complaint")
+    stack.settle()
+    assert repo.suppression(ADDRESS) == "complaint"
+    consents = get_customer(stack, "c1")[1]["consents"]
+    assert consents["newsletter"]["status"] == consents["marketing"]["status"] == "opt_out"
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["MessageRejected", "SendingPausedException", "AccountSuspendedException", "MailFromDomainNotVerifiedException"],
+)
+def test_refusals_are_not_retried_and_stop_the_campaign_step_with_the_reason(stack, ses, code: str) -> None:
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes(code)
+    assert send(stack, request("x1")) == {"status": "failed", "reason": code}
+    assert repo.ledger_entry("c1", "welcome#welcome#x1").status == "failed"
+    assert repo.step_stop("welcome", "welcome") == code
+    assert send(stack, request("x2")) == {"status": "skipped", "reason": f"step_stopped:{code}"}
+    assert ses["ses"].calls == 1  # the second customer's mail never reached SES
+    with stack.aws_lock:
+        repo.resume_step("welcome", "welcome")
+    del ses["ses"]
+    assert send(stack, request("x3"))["status"] == "sent"
+
+
+def test_a_bad_request_fails_that_mail_only(stack, ses) -> None:
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes("BadRequestException")
+    assert send(stack, request("x1")) == {"status": "failed", "reason": "BadRequestException"}
+    assert repo.step_stop("welcome", "welcome") is None
+
+
+def test_throttling_releases_the_reservation_for_a_retry(stack, ses) -> None:
+    from nudgeloop.services.sender import SendThrottled
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes("TooManyRequestsException")
+    with pytest.raises(SendThrottled):
+        send(stack, request("x1"))
+    del ses["ses"]
+    assert send(stack, request("x1"))["status"] == "sent"  # the journey's retry
+
+
+def test_the_maximum_send_rate_holds_across_senders(stack) -> None:
+    from nudgeloop.services.sender import SendThrottled
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    assert send(stack, request("r1"), max_send_rate=2)["status"] == "sent"
+    assert send(stack, request("r2"), max_send_rate=2)["status"] == "sent"
+    with pytest.raises(SendThrottled):
+        send(stack, request("r3"), max_send_rate=2)  # the third in the same second
+    stack.clock.advance(timedelta(seconds=1))
+    assert send(stack, request("r3"), max_send_rate=2)["status"] == "sent"  # released, sent later
+
+
+def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in_doubt(stack, ses) -> None:
+    from nudgeloop import clock
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes(None)  # the request went out; the answer never came
+    with pytest.raises(ConnectionError):
+        send(stack, request("x1"))
+    del ses["ses"]
+    assert send(stack, request("x1")) == {"status": "duplicate", "ledger": "reserved"}  # the retry
+    with stack.aws_lock:
+        assert repo.in_doubt(clock.now()) == []  # not yet: it may still be completing
+        doubtful = repo.in_doubt(clock.now() + timedelta(minutes=16))
+        assert [(i.pk, i.sk) for i in doubtful] == [("SEND#c1", "welcome#welcome#x1")]
+        assert repo.settle_in_doubt("c1", "welcome#welcome#x1", sent=False, note="not in SES's sending history")
+        assert repo.in_doubt(clock.now() + timedelta(minutes=16)) == []
+    assert send(stack, request("x1"))["status"] == "duplicate"  # still never sent twice
+
+
+def test_sent_mails_are_archived_with_their_template_versions(stack) -> None:
+    import boto3
+
+    from nudgeloop.dal import repo
+
+    welcome_customer(stack)
+    entry = next(e for e in repo.ledger("c1") if e.status == "sent")
+    data = dict(entry.data or {})
+    assert set(data["template_versions"]) >= {"welcome/subject.txt", "welcome/body.html", "welcome/body.txt", "layouts/base.html"}
+    with stack.aws_lock:
+        obj = boto3.client("s3").get_object(Bucket=stack.res.buckets["data"], Key=data["archive_key"])
+    raw = BytesParser(policy=policy.default).parsebytes(obj["Body"].read())
+    assert raw["To"] == ADDRESS and raw["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert data["archive_key"].startswith("sent/dt=2026-01-01/") and "c1" not in data["archive_key"]
+
+
+def test_a_broken_template_fails_the_mail_with_the_reason_instead_of_sending_it(stack) -> None:
+    import boto3
+
+    from nudgeloop.services import sender
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    with stack.aws_lock:
+        boto3.client("s3").put_object(
+            Bucket=stack.res.buckets["templates"], Key="templates/welcome/body.txt", Body=b"{{ customer.shoe_size }}"
+        )
+    sender._template_cache.clear()
+    result = send(stack, request("x1"))
+    assert result["status"] == "failed" and "shoe_size" in result["reason"]
+    sender._template_cache.clear()
+
+
+def test_order_and_voucher_reach_the_template(stack) -> None:
+    import boto3
+
+    from nudgeloop.services import sender
+
+    welcome_customer(stack)
+    with stack.aws_lock:
+        boto3.client("s3").put_object(
+            Bucket=stack.res.buckets["templates"],
+            Key="templates/welcome/body.txt",
+            Body=b"{{ order.order_id }} {{ voucher }} {{ recommendations.we_recommend|length }}",
+        )
+    sender._template_cache.clear()
+    send(stack, request("v1", step="again", voucher_prefix="WELCOME"))
+    sender._template_cache.clear()
+    text = stack.outbox()[-1]["text"]
+    code = sender.voucher_code(b"k" * 32, "WELCOME", "c1", "welcome", "again")
+    assert text.strip() == f"o1 {code} 0" and code.startswith("WELCOME-") and len(code) == 16
+
+
+def test_an_uploaded_template_is_checked_and_its_status_recorded(stack) -> None:
+    stack.settle()  # the shipped templates' own checks
+    assert stack.template_status("welcome")["status"] == "valid"
+    stack.put_template("welcome/body.txt", b"{{ salutation }}\n{{ customer.shoe_size }}")
+    stack.settle()
+    status = stack.template_status("welcome")
+    assert status["status"] == "invalid"
+    assert status["problems"][0]["file"] == "welcome/body.txt" and status["problems"][0]["line"] == 2
+    stack.put_template("welcome/body.txt", b"{{ salutation }}")
+    stack.settle()
+    assert stack.template_status("welcome")["status"] == "valid"
+
+
+def test_a_shared_layout_change_rechecks_every_template(stack) -> None:
+    stack.settle()
+    stack.put_template("layouts/base.html", b"{% block content %}{% endblock %}{{ unknown_footer }}")
+    stack.settle()
+    assert {stack.template_status(n)["status"] for n in ("welcome", "welcome-followup", "birthday")} == {"invalid"}
+
+
+def test_preview_renders_for_a_real_customer_in_their_language(stack) -> None:
+    from nudgeloop_cli.local.runtime import LocalError
+
+    post_events(stack, [upsert("de1", locale="de-AT", gender="female"), order("de1", "o1")])
+    stack.settle()
+    shown = stack.preview("welcome", "de1")
+    assert shown["subject"] == "Liebe Ada, willkommen bei uns!"
+    assert "welcome/de/subject.txt" in shown["versions"] and "welcome/body.html" in shown["versions"]
+    assert "Liebe Ada" in shown["html"] and "Bestellung" in shown["text"]
+    with pytest.raises(LocalError):
+        stack.preview("welcome", "nobody")
