@@ -223,6 +223,101 @@ def templates_status(name: Annotated[str, typer.Argument(help="Template name")],
         raise typer.Exit(1)
 
 
+campaigns_app = typer.Typer(help="Campaign definitions: check, upload, list.", no_args_is_help=True)
+app.add_typer(campaigns_app, name="campaigns")
+
+
+def _campaign_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"no such file or directory: {path}")
+    return files
+
+
+@campaigns_app.command("validate")
+def campaigns_validate(paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")]) -> None:
+    """Check definitions against the campaign schema (docs/campaign.schema.json); print each
+    problem with file, line and field; exit 1 if any is invalid."""
+    from nudgeloop.services.campaign_store import InvalidCampaign, parse
+
+    rows = []
+    for path in _campaign_files(paths):
+        try:
+            campaign = parse(path.read_bytes())
+            rows.append({"file": str(path), "id": campaign.id, "valid": True})
+        except InvalidCampaign as exc:
+            rows.append({"file": str(path), "valid": False, "line": exc.line, "field": exc.field, "reason": exc.reason})
+    typer.echo(json.dumps(rows, indent=2))
+    if not rows or not all(r["valid"] for r in rows):
+        raise typer.Exit(1)
+
+
+@campaigns_app.command("push")
+def campaigns_push(
+    paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")],
+    aws: Annotated[bool, typer.Option("--aws", help="Upload to the deployed stack's campaigns bucket")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Validate, then upload (S3 keeps every version; a running journey keeps the version it
+    entered with, and an invalid upload never replaces a running version)."""
+    campaigns_validate(paths)
+    files = _campaign_files(paths)
+    if aws:
+        import boto3
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        s3 = boto3.client("s3")
+        for path in files:
+            s3.put_object(Bucket=bucket, Key=f"campaigns/{path.name}", Body=path.read_bytes())
+    else:
+        from nudgeloop_cli.client import Client
+
+        client = Client(url)
+        for path in files:
+            status, body = client.request("PUT", f"/_local/campaigns/{path.name}", key=False, raw=path.read_bytes())
+            if status != 201:
+                typer.echo(json.dumps(body), err=True)
+                raise typer.Exit(1)
+    typer.echo(f"uploaded {len(files)} campaigns")
+
+
+@campaigns_app.command("list")
+def campaigns_list(
+    aws: Annotated[bool, typer.Option("--aws", help="List the deployed stack's campaigns")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Each definition: id, enabled, the version that runs, the latest upload and its problem."""
+    if aws:
+        from nudgeloop.services import campaign_store
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        typer.echo(json.dumps(campaign_store.listing(bucket), indent=2))
+        return
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", "/_local/campaigns", key=False)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
+
+
+@app.command("campaign-schema")
+def campaign_schema() -> None:
+    """Print the campaign definition's JSON Schema (docs/campaign.schema.json is this, committed)."""
+    from nudgeloop.domain.campaigns import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=2))
+
+
 sends_app = typer.Typer(help="Deployed stack: mails in doubt and stopped campaign steps.", no_args_is_help=True)
 app.add_typer(sends_app, name="sends")
 PrefixOption = Annotated[str, typer.Option(help="The stack's resource prefix")]

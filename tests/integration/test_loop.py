@@ -88,6 +88,15 @@ def test_wait_runs_on_the_simulated_clock_and_follow_up_goes_out(stack) -> None:
     steps = [m["step_id"] for m in stack.outbox()]
     assert steps == ["welcome", "followup"]
     assert [j["status"] for j in journeys(stack)] == ["SUCCEEDED"]
+    followup = stack.outbox()[1]
+    from nudgeloop.adapters.secrets import signing_key
+    from nudgeloop.services.sender import voucher_code
+
+    with stack.aws_lock:
+        code = voucher_code(signing_key(stack.catalog.signing_secret_name), "WELCOME", "c1", "welcome", "followup")
+    assert f"Your code: {code}" in followup["text"] and code in followup["html"]
+    # the layout's <style> rules are inlined into the elements of the extending template
+    assert 'class="voucher" style="font-size: 18px;' in followup["html"] and "<style>" not in followup["html"]
 
 
 def test_ordering_again_skips_the_follow_up(stack) -> None:

@@ -719,6 +719,19 @@ class LocalStack:
                 raise LocalError(f"{type(exc).__name__}: {exc}") from exc
             return {"subject": out.subject, "html": out.html, "text": out.text, "versions": out.versions}
 
+    def put_campaign(self, name: str, body: bytes) -> None:
+        """Upload one campaign definition (what `campaigns push` does)."""
+        assert self.res is not None
+        with self.aws_lock:
+            aws.client("s3").put_object(Bucket=self.res.buckets["campaigns"], Key=f"campaigns/{name}", Body=body)
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        from nudgeloop.services import campaign_store
+
+        assert self.res is not None
+        with self.aws_lock:
+            return campaign_store.listing(self.res.buckets["campaigns"])
+
     def template_status(self, name: str) -> dict[str, Any] | None:
         from nudgeloop.dal import repo
 

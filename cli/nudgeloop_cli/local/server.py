@@ -74,6 +74,12 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
             return _json(200, stack.redrive(found.group(1)))
         except LocalError as exc:
             return _json(404, {"error": {"field": "name", "reason": str(exc)}})
+    if method == "GET" and path == "/_local/campaigns":
+        return _json(200, stack.campaigns())
+    found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*\.ya?ml)", path)
+    if method == "PUT" and found:
+        stack.put_campaign(found.group(1), body.encode())
+        return _json(201, {"stored": found.group(1)})
     found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/preview/([^/]+)", path)
     if method == "GET" and found:
         try:

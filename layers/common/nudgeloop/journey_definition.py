@@ -66,6 +66,7 @@ def definition() -> dict[str, Any]:
                         "step_id.$": "$.step_id",
                         "template.$": "$.template",
                         "consent_purpose.$": "$.consent_purpose",
+                        "voucher_prefix.$": "$.voucher_prefix",
                         "execution.$": "$$.Execution.Name",
                     },
                 },

@@ -60,6 +60,8 @@ class SendStep(_Strict):
     id: StepId
     type: Literal["send"]
     template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+    # a unique voucher code per customer and step (``PREFIX-7F3K9QXM``) as ``voucher`` in the template
+    voucher_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
 
 
 class WaitStep(_Strict):
@@ -163,7 +165,7 @@ def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: da
     ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
     here, so they cost no extra state transitions.
     """
-    new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last")}
+    new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last", "voucher_prefix")}
     if campaign.exit_on_order and facts.ordered_since_entry:
         return {**new, "action": "end", "reason": "converted"}
     if campaign.purpose == "marketing" and not facts.consent_ok:
@@ -180,6 +182,7 @@ def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: da
                 "action": "send",
                 "step_id": step.id,
                 "template": step.template,
+                "voucher_prefix": step.voucher_prefix,  # None: no voucher (always present for the state machine)
             }
         if isinstance(step, WaitStep):
             until = new.get("wait_until")
@@ -199,3 +202,14 @@ def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: da
             continue
         return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"exit:{step.id}"}
     return {**new, "action": "end", "reason": "loop"}
+
+
+def json_schema() -> dict[str, Any]:
+    """The published JSON Schema of a campaign definition (docs/campaign.schema.json), generated
+    from the same model that validates uploads, so the two cannot disagree."""
+    schema = Campaign.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://nudgeloop.dev/campaign.schema.json",
+        **schema,
+    }

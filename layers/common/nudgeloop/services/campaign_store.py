@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -22,20 +23,50 @@ class Pinned:
 
 
 class InvalidCampaign(ValueError):
-    pass
+    """A definition that cannot run, with where: ``line`` (1-based, or None) and ``field``."""
+
+    def __init__(self, message: str, line: int | None = None, field: str = "(root)") -> None:
+        super().__init__(f"line {line}: {field}: {message}" if line else f"{field}: {message}")
+        self.line, self.field, self.reason = line, field, message
+
+
+def _line_of(text: str | bytes, loc: tuple[int | str, ...]) -> int | None:
+    """The line of the YAML node a validation error points at (its parent's, if it is missing)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    parts = list(loc)
+    for i, part in enumerate(parts):
+        if isinstance(node, yaml.MappingNode):
+            keys = {getattr(k, "value", None): v for k, v in node.value}
+            if str(part) in keys:
+                node = keys[str(part)]
+                continue
+            if isinstance(part, str) and i + 1 < len(parts) and str(parts[i + 1]) in keys:
+                continue  # a union's tag (``send``) naming which model was tried, not a key
+            break  # a missing field: point at the mapping that lacks it
+        if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            continue
+        break
+    return int(node.start_mark.line) + 1
 
 
 def parse(text: str | bytes) -> Campaign:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise InvalidCampaign(f"not valid YAML: {exc}") from exc
+        mark = getattr(exc, "problem_mark", None)
+        raise InvalidCampaign(f"not valid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark else None) from exc
     try:
         return Campaign.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "(root)"
-        raise InvalidCampaign(f"{field}: {err['msg']}") from exc
+        raise InvalidCampaign(err["msg"], _line_of(text, tuple(err["loc"])), field) from exc
 
 
 _by_version: dict[tuple[str, str], Pinned] = {}
@@ -55,29 +86,88 @@ def load_version(bucket: str, key: str, version_id: str) -> Campaign:
     return pinned.campaign
 
 
-def active(bucket: str) -> list[Pinned]:
-    """The current, valid, enabled campaigns (one List call; bodies fetched when they change)."""
-    found: list[Pinned] = []
+def _previous_valid(bucket: str, key: str, current: str) -> Pinned | None:
+    """The newest earlier version of ``key`` that is valid (it keeps running meanwhile)."""
+    versions = client("s3").list_object_versions(Bucket=bucket, Prefix=key).get("Versions", [])
+    earlier = sorted(
+        (v for v in versions if v["Key"] == key and v["VersionId"] != current), key=lambda v: v["LastModified"], reverse=True
+    )
+    for version in earlier:
+        try:
+            return Pinned(load_version(bucket, key, version["VersionId"]), version["VersionId"])
+        except InvalidCampaign:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the bucket holds for one definition file: what runs, and why the newest may not."""
+
+    key: str
+    running: Pinned | None
+    latest_version: str
+    error: InvalidCampaign | None = None
+
+
+_entries: dict[tuple[str, str], Entry] = {}
+
+
+def entries(bucket: str) -> list[Entry]:
+    """Every definition file with the version that runs: the newest if it is valid, else the
+    newest valid earlier one (an invalid upload never stops a running campaign)."""
+    found: list[Entry] = []
     paginator = client("s3").get_paginator("list_objects_v2")
     for page in paginator.paginate(Bucket=bucket, Prefix=PREFIX):
         for obj in page.get("Contents", []):
             key, etag = obj["Key"], obj["ETag"]
             if not key.endswith((".yaml", ".yml")):
                 continue
-            pinned = _by_etag.get((key, etag))
-            if pinned is None:
+            entry = _entries.get((key, etag))
+            if entry is None:
                 response = client("s3").get_object(Bucket=bucket, Key=key)
+                version = response.get("VersionId") or "null"
                 try:
-                    campaign = parse(response["Body"].read())
+                    pinned = Pinned(parse(response["Body"].read()), version)
+                    _by_version[(key, version)] = pinned
+                    entry = Entry(key, pinned, version)
                 except InvalidCampaign as exc:
-                    logger.error("invalid campaign definition skipped", extra={"key": key, "error": str(exc)})
-                    continue
-                pinned = Pinned(campaign, response.get("VersionId") or "null")
-                _by_etag[(key, etag)] = pinned
-                _by_version[(key, pinned.version_id)] = pinned
-            if pinned.campaign.enabled:
-                found.append(pinned)
+                    previous = _previous_valid(bucket, key, version) if version != "null" else None
+                    logger.error(
+                        "invalid campaign definition: the previous valid version keeps running",
+                        extra={"key": key, "error": str(exc), "running": previous.version_id if previous else None},
+                    )
+                    entry = Entry(key, previous, version, exc)
+                _entries[(key, etag)] = entry
+            found.append(entry)
     return found
+
+
+def active(bucket: str) -> list[Pinned]:
+    """The enabled campaigns, each in the version that runs (one List call; bodies fetched only
+    when they change)."""
+    return [e.running for e in entries(bucket) if e.running is not None and e.running.campaign.enabled]
+
+
+def listing(bucket: str) -> list[dict[str, Any]]:
+    """``nudgeloop campaigns list``: id, the running and the latest version, and any problem."""
+    rows = []
+    for entry in entries(bucket):
+        running = entry.running
+        rows.append(
+            {
+                "key": entry.key,
+                "id": running.campaign.id if running else None,
+                "enabled": running.campaign.enabled if running else False,
+                "running_version": running.version_id if running else None,
+                "latest_version": entry.latest_version,
+                "latest_valid": entry.error is None,
+                "problem": (
+                    {"line": entry.error.line, "field": entry.error.field, "reason": entry.error.reason} if entry.error else None
+                ),
+            }
+        )
+    return rows
 
 
 def date_rules(bucket: str) -> tuple[DateRule, ...]:

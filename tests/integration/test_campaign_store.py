@@ -1,0 +1,29 @@
+"""An invalid campaign upload is rejected with line and field; the previous version keeps running."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import consent, order, post_events, upsert
+
+WELCOME = (Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "welcome.yaml").read_text()
+
+
+def test_an_invalid_upload_leaves_the_previous_version_running(stack) -> None:
+    before = {r["id"]: r for r in stack.campaigns()}["welcome"]
+    assert before["latest_valid"] and before["running_version"] == before["latest_version"]
+    broken = WELCOME.replace("reentry: never", "reentry: sometimes")
+    stack.put_campaign("welcome.yaml", broken.encode())
+    row = {r["key"]: r for r in stack.campaigns()}["campaigns/welcome.yaml"]
+    assert row["latest_valid"] is False and row["running_version"] == before["running_version"]
+    assert row["problem"] == {
+        "line": broken.splitlines().index("reentry: sometimes") + 1,
+        "field": "reentry",
+        "reason": row["problem"]["reason"],
+    }
+    post_events(stack, [upsert("c1"), consent("c1"), order("c1", "o1")])
+    stack.settle()
+    assert [m["step_id"] for m in stack.outbox()] == ["welcome"]  # the campaign kept running
+    stack.put_campaign("welcome.yaml", WELCOME.replace("name: Welcome series", "name: Welcome series v2").encode())
+    row = {r["key"]: r for r in stack.campaigns()}["campaigns/welcome.yaml"]
+    assert row["latest_valid"] and row["running_version"] == row["latest_version"] != before["running_version"]
