@@ -40,7 +40,8 @@ def test_a_missing_field_points_at_its_parent_and_broken_yaml_at_its_line() -> N
     no_to = WELCOME.replace("  to: [new]\n", "")
     with pytest.raises(InvalidCampaign) as err:
         parse(no_to)
-    assert err.value.field == "trigger.segment_migrated.to" and err.value.line == no_to.splitlines().index("  type: segment_migrated") + 1
+    assert err.value.field == "trigger.segment_migrated.to"
+    assert err.value.line == no_to.splitlines().index("  type: segment_migrated") + 1
     with pytest.raises(InvalidCampaign) as err:
         parse("id: x\nsteps: [\n  - a\n")
     assert err.value.line is not None and "not valid YAML" in err.value.reason
