@@ -37,6 +37,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         signing_key=signing_key(settings.signing_secret_name),
         archive_bucket=settings.data_bucket,
         max_send_rate=settings.max_send_rate,
+        frequency_cap=settings.frequency_cap(),
     )
     metrics.add_metric(name=f"Mail_{result['status']}", unit="Count", value=1)
     return dict(result)

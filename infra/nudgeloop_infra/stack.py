@@ -35,6 +35,7 @@ class StackConfig:
     segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE
     staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
     max_send_rate: str = "14"  # mails per second, at most your SES account's sending quota
+    frequency_cap: str = "3/7"  # at most N marketing mails per customer in D days ("0/7": off)
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -55,7 +56,16 @@ class StackConfig:
             segment_schedule=ctx("segment_schedule", base.segment_schedule),
             staircase=_json_context(node.try_get_context("staircase"), base.staircase),
             max_send_rate=ctx("max_send_rate", base.max_send_rate),
+            frequency_cap=ctx("frequency_cap", base.frequency_cap),
         )
+
+
+def _cap(text: str) -> dict[str, str]:
+    """``"3/7"`` -> the send functions' frequency-cap settings; anything else fails the synth."""
+    mails, _, days = text.partition("/")
+    if not (mails.isdigit() and days.isdigit() and int(days) > 0):
+        raise ValueError(f"frequency_cap must look like 3/7 (mails/days), not {text!r}")
+    return {"frequency_cap_mails": mails, "frequency_cap_days": days}
 
 
 def _json_context(value: object, default: str) -> str:
@@ -79,7 +89,7 @@ class NudgeloopStack(cdk.Stack):
             catalog=cat,
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
-            settings={"staircase": config.staircase, "max_send_rate": config.max_send_rate},
+            settings={"staircase": config.staircase, "max_send_rate": config.max_send_rate, **_cap(config.frequency_cap)},
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)

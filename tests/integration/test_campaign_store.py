@@ -27,3 +27,19 @@ def test_an_invalid_upload_leaves_the_previous_version_running(stack) -> None:
     stack.put_campaign("welcome.yaml", WELCOME.replace("name: Welcome series", "name: Welcome series v2").encode())
     row = {r["key"]: r for r in stack.campaigns()}["campaigns/welcome.yaml"]
     assert row["latest_valid"] and row["running_version"] == row["latest_version"] != before["running_version"]
+
+
+def test_holdout_entrants_get_no_mail_and_every_entry_is_counted_once(stack) -> None:
+    from nudgeloop.dal import repo
+    from nudgeloop.domain.campaigns import in_holdout
+
+    stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never", "reentry: never\nholdout_percent: 50").encode())
+    ids = [f"h{i}" for i in range(8)]
+    for cid in ids:
+        post_events(stack, [upsert(cid), consent(cid), order(cid, "o1")])
+    stack.settle()
+    held = {c for c in ids if in_holdout("welcome", c, 50)}
+    assert 0 < len(held) < len(ids)  # this sample has both groups
+    assert {m["customer_id"] for m in stack.outbox()} == set(ids) - held
+    with stack.aws_lock:
+        assert repo.campaign_entries("welcome") == {"entered": len(ids) - len(held), "holdout": len(held)}

@@ -270,3 +270,18 @@ def test_preview_renders_for_a_real_customer_in_their_language(stack) -> None:
     assert "Liebe Ada" in shown["html"] and "Bestellung" in shown["text"]
     with pytest.raises(LocalError):
         stack.preview("welcome", "nobody")
+
+
+def test_the_frequency_cap_records_marketing_mails_over_the_limit_and_spares_service_mails(stack) -> None:
+    from nudgeloop.dal import repo
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    cap = {"frequency_cap": (3, 7)}
+    assert [send(stack, request(f"f{i}"), **cap)["status"] for i in range(3)] == ["sent"] * 3
+    assert send(stack, request("f3"), **cap) == {"status": "capped", "reason": "frequency_cap:3/7d"}
+    assert repo.ledger_entry("c1", "welcome#welcome#f3").status == "capped"
+    assert send(stack, request("f3"), **cap)["status"] == "duplicate"  # recorded: not sent later
+    assert send(stack, request("s1", consent_purpose="service"), **cap)["status"] == "sent"  # exempt
+    stack.clock.advance(timedelta(days=7, seconds=1))
+    assert send(stack, request("f4"), **cap)["status"] == "sent"  # the window moved on

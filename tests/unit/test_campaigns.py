@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from nudgeloop.domain.campaigns import EXECUTION_NAME_RE, Campaign, Facts, execution_name, next_action
+from nudgeloop.domain.campaigns import EXECUTION_NAME_RE, Audience, Campaign, Facts, execution_name, in_holdout, next_action
 from nudgeloop.services.campaign_store import InvalidCampaign, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,3 +71,28 @@ def test_execution_names_are_deterministic_and_valid(welcome: Campaign) -> None:
 def test_invalid_campaigns_are_rejected_with_the_field(text: str, message: str) -> None:
     with pytest.raises(InvalidCampaign, match=message):
         parse(text)
+
+
+def test_the_audience_is_checked_at_entry_only(welcome: Campaign) -> None:
+    picky = welcome.model_copy(update={"audience": Audience(segment_in=["new"], attributes={"tier": "gold"})})
+    state = {"cursor": 0, "customer_id": "c1"}
+    assert next_action(picky, state, facts(attributes={"tier": "silver"}), NOW)["reason"] == "not_in_audience"
+    assert next_action(picky, state, facts(segment="vip", attributes={"tier": "gold"}), NOW)["reason"] == "not_in_audience"
+    first = next_action(picky, state, facts(attributes={"tier": "gold"}), NOW)
+    assert (first["action"], first["entry"]) == ("send", "entered")
+    # later decisions do not re-check it: a customer who moves on stays in their journey
+    assert next_action(picky, first, facts(segment="vip"), NOW)["action"] == "wait"
+
+
+def test_the_holdout_is_a_stable_share_of_entrants_who_get_nothing(welcome: Campaign) -> None:
+    ids = [f"c{i}" for i in range(10_000)]
+    held = [c for c in ids if in_holdout("welcome", c, 10)]
+    assert 900 <= len(held) <= 1100
+    assert held == [c for c in ids if in_holdout("welcome", c, 10)]  # the same every time
+    assert not any(in_holdout("welcome", c, 0) for c in ids[:100])
+    assert set(held[:50]) != {c for c in ids if in_holdout("other", c, 10)}  # per campaign
+    control = welcome.model_copy(update={"holdout_percent": 10})
+    out = next_action(control, {"cursor": 0, "customer_id": held[0]}, facts(), NOW)
+    assert (out["action"], out["reason"], out["entry"]) == ("end", "holdout", "holdout")
+    free = next(c for c in ids if c not in held)
+    assert next_action(control, {"cursor": 0, "customer_id": free}, facts(), NOW)["action"] == "send"

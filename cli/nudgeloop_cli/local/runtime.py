@@ -218,6 +218,8 @@ class LocalStack:
             "max_future_skew_s": "3600",
             "rescan_segments": "8",
             "max_send_rate": "0",  # the simulated clock stands still between advances
+            "frequency_cap_mails": "3",
+            "frequency_cap_days": "7",
         }
         return {env_name(k): v for k, v in values.items()}
 

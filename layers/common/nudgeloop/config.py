@@ -39,6 +39,12 @@ class Settings(BaseModel):
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     max_send_rate: int = 0  # mails per second across all senders; 0: no limit of our own
+    # contact policy: at most this many marketing mails per customer in the last N days (0: off)
+    frequency_cap_mails: int = 3
+    frequency_cap_days: int = 7
+
+    def frequency_cap(self) -> tuple[int, int] | None:
+        return (self.frequency_cap_mails, self.frequency_cap_days) if self.frequency_cap_mails > 0 else None
 
     def require(self, *fields: str) -> Settings:
         missing = [f for f in fields if not getattr(self, f)]

@@ -635,6 +635,21 @@ def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str) -> None
     tx.update(counter, actions=[EngineItem.counter.add(1)])
 
 
+def record_entry(campaign_id: str, execution: str, outcome: str, at: str) -> bool:
+    """One item per journey entry (``entered``, ``holdout``, ``not_in_audience``); False when
+    this execution's entry is recorded already."""
+    item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"ENTRY#{execution}", status=outcome, created_at=at)
+    return _put_once(item, EngineItem.sk)
+
+
+def campaign_entries(campaign_id: str) -> dict[str, int]:
+    """Entries of a campaign by outcome: ``{"entered": 90, "holdout": 10}``."""
+    counts: dict[str, int] = {}
+    for item in EngineItem.query(f"CAMPAIGN#{campaign_id}", EngineItem.sk.startswith("ENTRY#")):
+        counts[str(item.status)] = counts.get(str(item.status), 0) + 1
+    return counts
+
+
 def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
     """Per step, how many mails were sent and how many of each feedback kind came back."""
     stats: dict[str, dict[str, int]] = {}

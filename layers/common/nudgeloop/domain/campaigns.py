@@ -101,6 +101,18 @@ class ExitStep(_Strict):
 Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep, Field(discriminator="type")]
 
 
+class Audience(_Strict):
+    """Who may enter, checked when the trigger fires: all given conditions must hold."""
+
+    segment_in: list[str] | None = None
+    attributes: dict[str, str | int | float | bool] | None = None  # each must equal the customer's
+
+    def admits(self, segment: str, attributes: dict[str, Any]) -> bool:
+        if self.segment_in is not None and segment not in self.segment_in:
+            return False
+        return all(attributes.get(k) == v for k, v in (self.attributes or {}).items())
+
+
 class Campaign(_Strict):
     id: CampaignId
     name: str
@@ -110,6 +122,10 @@ class Campaign(_Strict):
     trigger: Trigger
     reentry: Literal["never", "every_occurrence"] = "never"
     exit_on_order: bool = False
+    audience: Audience | None = None
+    # share of entrants (chosen by a hash of campaign and customer, so stable) that get no mail:
+    # the control group the campaign's uplift is measured against
+    holdout_percent: float = Field(default=0, ge=0, le=50)
     steps: list[Step] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
@@ -150,6 +166,24 @@ class Facts(BaseModel):
     ordered_since_entry: bool
     consent_ok: bool
     has_email: bool
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
+    """Whether the customer belongs to the campaign's control group (stable per pair)."""
+    if percent <= 0:
+        return False
+    bucket = int(hashlib.sha256(f"holdout|{campaign_id}|{customer_id}".encode()).hexdigest()[:8], 16) / 0x100000000
+    return bucket < percent / 100
+
+
+def entry_outcome(campaign: Campaign, customer_id: str, facts: Facts) -> str:
+    """How an entry ends up: ``entered``, ``not_in_audience`` or ``holdout`` (checked in that order)."""
+    if campaign.audience is not None and not campaign.audience.admits(facts.segment, facts.attributes):
+        return "not_in_audience"
+    if in_holdout(campaign.id, customer_id, campaign.holdout_percent):
+        return "holdout"
+    return "entered"
 
 
 def _holds(cond: Condition, facts: Facts) -> bool:
@@ -166,6 +200,10 @@ def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: da
     here, so they cost no extra state transitions.
     """
     new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last", "voucher_prefix")}
+    if "entry" not in new:  # the first decision: audience and holdout, once per journey
+        new["entry"] = entry_outcome(campaign, str(state.get("customer_id", "")), facts)
+        if new["entry"] != "entered":
+            return {**new, "action": "end", "reason": new["entry"]}
     if campaign.exit_on_order and facts.ordered_since_entry:
         return {**new, "action": "end", "reason": "converted"}
     if campaign.purpose == "marketing" and not facts.consent_ok:

@@ -29,8 +29,11 @@ def plan(state: dict[str, Any], bucket: str) -> dict[str, Any]:
         ordered_since_entry=ordered,
         consent_ok=consent.allows(dict(customer.consents or {}), campaign.consent_purpose),
         has_email=bool(customer.email),
+        attributes=dict(customer.attributes or {}),
     )
     result = next_action(campaign, state, facts, clock.now())
+    if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
+        repo.record_entry(campaign.id, state.get("execution") or "", result["entry"], clock.iso(clock.now()))
     if result["action"] == "send":
         result["purpose"] = campaign.purpose
         result["consent_purpose"] = campaign.consent_purpose

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -136,6 +137,18 @@ def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_k
     }
 
 
+def marketing_mails_since(customer_id: str, since: datetime) -> int:
+    """Marketing mails sent to the customer since ``since`` (the contact policy's count)."""
+    cutoff = clock.iso(since)
+    return sum(
+        1
+        for entry in repo.ledger(customer_id)
+        if entry.status == "sent"
+        and (entry.data or {}).get("purpose", "newsletter") in consent.MARKETING_PURPOSES
+        and str((entry.data or {}).get("sent_at", "")) >= cutoff
+    )
+
+
 def send_step(
     request: dict[str, Any],
     *,
@@ -146,6 +159,7 @@ def send_step(
     signing_key: bytes,
     archive_bucket: str | None = None,
     max_send_rate: int = 0,
+    frequency_cap: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
     """Send at most once per (customer, campaign, step, journey).
 
@@ -171,12 +185,21 @@ def send_step(
         return {"status": "skipped", "reason": f"step_stopped:{stopped}"}
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
     reservation = repo.reserve_send(
-        customer_id, ledger_key, {**meta, "template": request["template"]}, in_doubt_after_s=IN_DOUBT_AFTER_S
+        customer_id,
+        ledger_key,
+        {**meta, "template": request["template"], "purpose": purpose},
+        in_doubt_after_s=IN_DOUBT_AFTER_S,
     )
     if reservation is None:
         held = repo.ledger_entry(customer_id, ledger_key)
         return {"status": "duplicate", "ledger": held.status if held else "unknown"}
     now = clock.now()
+    if frequency_cap is not None and purpose in consent.MARKETING_PURPOSES:
+        mails, days = frequency_cap
+        recent = marketing_mails_since(customer_id, now - timedelta(days=days))
+        if recent >= mails:  # recorded as capped: this step is not sent to this person later either
+            repo.complete_send(reservation, "capped", {"reason": f"{recent} marketing mails in {days} days"}, None)
+            return {"status": "capped", "reason": f"frequency_cap:{mails}/{days}d"}
     if max_send_rate and not repo.take_send_slot(now, max_send_rate):
         reservation.delete()
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
