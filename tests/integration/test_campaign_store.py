@@ -43,3 +43,38 @@ def test_holdout_entrants_get_no_mail_and_every_entry_is_counted_once(stack) -> 
     assert {m["customer_id"] for m in stack.outbox()} == set(ids) - held
     with stack.aws_lock:
         assert repo.campaign_entries("welcome") == {"entered": len(ids) - len(held), "holdout": len(held)}
+
+
+def abandoned(cid: str, event_id: str, at: str) -> dict:
+    return {
+        "event_id": event_id,
+        "type": "cart.abandoned",
+        "customer_id": cid,
+        "occurred_at": at,
+        "properties": {"cart_id": f"k-{event_id}", "items": [{"sku": "SKU-1", "quantity": 1, "price": "4.50"}]},
+    }
+
+
+def test_a_fresh_behaviour_starts_its_campaign_once_and_imported_history_starts_nothing(stack) -> None:
+    from datetime import timedelta
+
+    post_events(stack, [upsert("b1"), consent("b1", purpose="marketing")])
+    stack.settle()
+    post_events(stack, [abandoned("b1", "cart-1", "2026-01-01T08:30:00Z"), abandoned("b1", "old", "2025-06-01T08:00:00Z")])
+    stack.settle()
+    post_events(stack, [abandoned("b1", "cart-1", "2026-01-01T08:30:00Z")])  # the same event again
+    stack.advance(timedelta(hours=2))
+    reminders = [m for m in stack.outbox() if m["campaign_id"] == "cart-reminder"]
+    assert len(reminders) == 1 and reminders[0]["step_id"] == "reminder"
+
+
+def test_an_order_after_the_abandoned_cart_ends_the_reminder_journey(stack) -> None:
+    from datetime import timedelta
+
+    post_events(stack, [upsert("b2"), consent("b2", purpose="marketing")])
+    stack.settle()
+    post_events(stack, [abandoned("b2", "cart-2", "2026-01-01T08:30:00Z")])
+    stack.settle()
+    post_events(stack, [order("b2", "o9", at="2026-01-01T09:10:00Z")])
+    stack.advance(timedelta(hours=2))
+    assert not [m for m in stack.outbox() if m["campaign_id"] == "cart-reminder"]

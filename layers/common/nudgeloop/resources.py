@@ -252,7 +252,10 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             key="journey_triggers",
             name=f"{p}-journey-triggers",
             bus=bus,
-            pattern={"source": ["nudgeloop.segment"], "detail-type": ["SegmentMigrated", "DateReached"]},
+            pattern={
+                "source": ["nudgeloop.segment", "nudgeloop.behaviour"],
+                "detail-type": ["SegmentMigrated", "DateReached", "BehaviourObserved"],
+            },
             queue_key="trigger",
         ),
         RuleSpec(

@@ -53,7 +53,23 @@ class DateTrigger(_Strict):
         return bool(detail.get("kind") == self.kind and int(detail.get("days", 0)) == self.days)
 
 
-Trigger = Annotated[MigrationTrigger | DateTrigger, Field(discriminator="type")]
+class BehaviourTrigger(_Strict):
+    """A customer's own action: ``cart.abandoned``, ``signup``, ``referral.created``, ... or a
+    ``custom.*`` event; one journey per event (re-entry every occurrence is what it means)."""
+
+    type: Literal["behaviour"]
+    event: Annotated[
+        str,
+        StringConstraints(
+            pattern=r"^(cart\.abandoned|cart\.updated|signup|referral\.created|page\.viewed|custom\.[a-z0-9_.-]{1,60})$"
+        ),
+    ]
+
+    def matches(self, detail: dict[str, Any]) -> bool:
+        return bool(detail.get("event_type") == self.event)
+
+
+Trigger = Annotated[MigrationTrigger | DateTrigger | BehaviourTrigger, Field(discriminator="type")]
 
 
 class SendStep(_Strict):

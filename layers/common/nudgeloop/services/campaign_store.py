@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from nudgeloop.adapters.aws import client
-from nudgeloop.domain.campaigns import Campaign, DateTrigger
+from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger
 from nudgeloop.domain.dates import ALWAYS, DateRule
 from nudgeloop.observability import logger
 
@@ -174,6 +174,11 @@ def date_rules(bucket: str) -> tuple[DateRule, ...]:
     """The date occasions to watch: the yearly ones plus every N-day offset a campaign asks for."""
     asked = {p.campaign.trigger.rule() for p in active(bucket) if isinstance(p.campaign.trigger, DateTrigger)}
     return tuple(sorted(set(ALWAYS) | asked))
+
+
+def behaviour_events(bucket: str) -> frozenset[str]:
+    """The event types enabled campaigns start on (``behaviour`` triggers)."""
+    return frozenset(p.campaign.trigger.event for p in active(bucket) if isinstance(p.campaign.trigger, BehaviourTrigger))
 
 
 def key_for(campaign_id: str) -> str:

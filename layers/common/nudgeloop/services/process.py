@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
@@ -50,6 +50,23 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
     return False
 
 
+BEHAVIOUR_SOURCE = "nudgeloop.behaviour"
+FRESH = timedelta(days=2)  # older behaviour (imports of history) starts no journey
+
+
+def _behaviour(event: Event, now: datetime) -> BusEvent | None:
+    """A customer's own action that a campaign starts on (``BehaviourObserved``), if fresh."""
+    if now - event.occurred_at > FRESH:
+        return None
+    detail = {
+        "customer_id": event.customer_id,
+        "event_type": event.type,
+        "event_id": event.event_id,
+        "occurred_at": event.occurred_iso(),
+    }
+    return BusEvent(source=BEHAVIOUR_SOURCE, detail_type="BehaviourObserved", detail=detail)
+
+
 def _confirmation_requests(event: Event) -> list[BusEvent]:
     """A pending marketing sign-up (double opt-in) asks for a confirmation mail."""
     props = event.properties
@@ -89,6 +106,9 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     if event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES:
         return False  # history written by Nudgeloop itself (feedback, migrations)
     now = clock.now()
+    behaviour = _behaviour(event, now) if event.type in rules.behaviours else None
+    if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
+        publisher.publish([behaviour])
     for _attempt in range(ATTEMPTS):
         customer = repo.get_customer(event.customer_id)
         created = customer is None

@@ -24,6 +24,8 @@ class Rules:
 
     stairs: Staircase = field(default_factory=Staircase.default)
     dates: tuple[dates.DateRule, ...] = dates.ALWAYS
+    # the behaviour events some enabled campaign starts on (only those are published)
+    behaviours: frozenset[str] = frozenset()
 
     def fingerprint(self) -> str:
         return dates.fingerprint(self.dates, self.stairs.version)

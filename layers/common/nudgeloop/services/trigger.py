@@ -22,13 +22,15 @@ class Started:
     started: bool
 
 
-TRIGGER_TYPES = {"SegmentMigrated": "segment_migrated", "DateReached": "date_reached"}
+TRIGGER_TYPES = {"SegmentMigrated": "segment_migrated", "DateReached": "date_reached", "BehaviourObserved": "behaviour"}
 
 
 def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
     """What makes one trigger distinct from another of the same campaign and customer."""
     if detail_type == "DateReached":
         return str(detail["occurrence"])
+    if detail_type == "BehaviourObserved":
+        return str(detail["event_id"])
     return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
 
 
@@ -51,7 +53,10 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
             "customer_id": customer_id,
             "execution": name,
             "entered_at": clock.iso(clock.now()),
-            "trigger": {"type": trigger_type, **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on")}},
+            "trigger": {
+                "type": trigger_type,
+                **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on", "event_type", "event_id")},
+            },
             "cursor": 0,
         }
         results.append(Started(campaign.id, name, _start(state_machine_arn, name, state)))
