@@ -10,6 +10,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.domain.staircase import Staircase
+from nudgeloop.domain.windows import SendWindow
 from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, SENT_PREFIX, catalog
 
 from .constructs.campaigns import Campaigns
@@ -36,6 +37,7 @@ class StackConfig:
     staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
     max_send_rate: str = "14"  # mails per second, at most your SES account's sending quota
     frequency_cap: str = "3/7"  # at most N marketing mails per customer in D days ("0/7": off)
+    send_window: str = ""  # JSON: the global send window of marketing mails (docs/campaigns.md)
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -57,6 +59,7 @@ class StackConfig:
             staircase=_json_context(node.try_get_context("staircase"), base.staircase),
             max_send_rate=ctx("max_send_rate", base.max_send_rate),
             frequency_cap=ctx("frequency_cap", base.frequency_cap),
+            send_window=_json_context(node.try_get_context("send_window"), base.send_window),
         )
 
 
@@ -78,6 +81,8 @@ class NudgeloopStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         Staircase.from_json(config.staircase)  # an invalid staircase fails the synth, never a Lambda
+        if config.send_window:
+            SendWindow.model_validate_json(config.send_window)  # so does an invalid send window
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
@@ -89,7 +94,12 @@ class NudgeloopStack(cdk.Stack):
             catalog=cat,
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
-            settings={"staircase": config.staircase, "max_send_rate": config.max_send_rate, **_cap(config.frequency_cap)},
+            settings={
+                "staircase": config.staircase,
+                "max_send_rate": config.max_send_rate,
+                "send_window": config.send_window,
+                **_cap(config.frequency_cap),
+            },
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)

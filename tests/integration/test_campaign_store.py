@@ -78,3 +78,20 @@ def test_an_order_after_the_abandoned_cart_ends_the_reminder_journey(stack) -> N
     post_events(stack, [order("b2", "o9", at="2026-01-01T09:10:00Z")])
     stack.advance(timedelta(hours=2))
     assert not [m for m in stack.outbox() if m["campaign_id"] == "cart-reminder"]
+
+
+def test_a_send_on_a_public_holiday_goes_out_at_the_next_slot_in_the_customers_time(stack) -> None:
+    from datetime import timedelta
+
+    from nudgeloop.dal import repo
+
+    window = "send_window:\n  weekdays: [mon, tue, wed, thu, fri]\n  from_hour: 9\n  to_hour: 18\n"
+    stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never\n", "reentry: never\n" + window).encode())
+    # 2026-01-01 (the stack's start) is New Year's Day, a public holiday in Germany
+    post_events(stack, [upsert("w1", timezone="Europe/Berlin", country="DE"), consent("w1"), order("w1", "o1")])
+    stack.settle()
+    assert stack.outbox() == []  # parked, not dropped
+    stack.advance(timedelta(days=1))
+    (mail,) = stack.outbox()
+    sent_at = next(e for e in repo.ledger("w1") if e.status == "sent").data["sent_at"]
+    assert sent_at == "2026-01-02T08:00:00Z" and mail["step_id"] == "welcome"  # Friday 09:00 in Berlin

@@ -96,3 +96,18 @@ def test_the_holdout_is_a_stable_share_of_entrants_who_get_nothing(welcome: Camp
     assert (out["action"], out["reason"], out["entry"]) == ("end", "holdout", "holdout")
     free = next(c for c in ids if c not in held)
     assert next_action(control, {"cursor": 0, "customer_id": free}, facts(), NOW)["action"] == "send"
+
+
+def test_a_send_outside_the_window_waits_for_the_next_slot_and_is_never_dropped(welcome: Campaign) -> None:
+    from nudgeloop.domain.windows import SendWindow
+
+    office = SendWindow(weekdays=["mon", "tue", "wed", "thu", "fri"], from_hour=9, to_hour=18)
+    saturday = datetime(2026, 3, 7, 10, tzinfo=UTC)
+    state = {"cursor": 0, "customer_id": "c1"}
+    held = next_action(welcome, state, facts(timezone="UTC"), saturday, office)
+    assert (held["action"], held["wait_until"], held["cursor"]) == ("wait", "2026-03-09T09:00:00+00:00", 0)
+    monday = datetime(2026, 3, 9, 9, tzinfo=UTC)
+    sent = next_action(welcome, held, facts(timezone="UTC"), monday, office)
+    assert (sent["action"], sent["step_id"]) == ("send", "welcome")
+    own = welcome.model_copy(update={"send_window": office.model_copy(update={"weekdays": ["sat"]})})
+    assert next_action(own, state, facts(timezone="UTC"), saturday, office)["action"] == "send"  # its own window wins

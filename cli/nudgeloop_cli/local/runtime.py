@@ -218,6 +218,7 @@ class LocalStack:
             "max_future_skew_s": "3600",
             "rescan_segments": "8",
             "max_send_rate": "0",  # the simulated clock stands still between advances
+            "send_window": os.environ.get("NUDGELOOP_SEND_WINDOW", ""),
             "frequency_cap_mails": "3",
             "frequency_cap_days": "7",
         }

@@ -40,6 +40,7 @@ class Settings(BaseModel):
     rescan_segments: int = 8
     max_send_rate: int = 0  # mails per second across all senders; 0: no limit of our own
     # contact policy: at most this many marketing mails per customer in the last N days (0: off)
+    send_window: str = ""  # JSON of a SendWindow: the global window of marketing mails ("" none)
     frequency_cap_mails: int = 3
     frequency_cap_days: int = 7
 

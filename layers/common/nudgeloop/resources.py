@@ -384,7 +384,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             code_dir="trigger",
             handler="journey.plan_handler",
             description="Journey interpreter: decides a journey's next action",
-            env=common + _DATA + ("campaigns_bucket",),
+            env=common + _DATA + ("campaigns_bucket", "send_window"),
         ),
         FunctionSpec(
             key="journey_park",

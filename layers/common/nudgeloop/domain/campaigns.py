@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain.dates import DateKind, DateRule
+from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -142,6 +143,8 @@ class Campaign(_Strict):
     # share of entrants (chosen by a hash of campaign and customer, so stable) that get no mail:
     # the control group the campaign's uplift is measured against
     holdout_percent: float = Field(default=0, ge=0, le=50)
+    # when its mails may go out, in the customer's time (else the stack's global window, if any)
+    send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1, max_length=50)
 
     @model_validator(mode="after")
@@ -183,6 +186,8 @@ class Facts(BaseModel):
     consent_ok: bool
     has_email: bool
     attributes: dict[str, Any] = Field(default_factory=dict)
+    timezone: str | None = None
+    country: str | None = None
 
 
 def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
@@ -208,7 +213,9 @@ def _holds(cond: Condition, facts: Facts) -> bool:
     return cond.segment_in is None or facts.segment in cond.segment_in
 
 
-def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: datetime) -> dict[str, Any]:
+def next_action(
+    campaign: Campaign, state: dict[str, Any], facts: Facts, now: datetime, default_window: SendWindow | None = None
+) -> dict[str, Any]:
     """Advance a journey from ``state`` to its next outward action.
 
     Returns a new state whose ``action`` is ``send`` (with ``step_id`` and ``template``),
@@ -230,6 +237,17 @@ def next_action(campaign: Campaign, state: dict[str, Any], facts: Facts, now: da
             return {**new, "cursor": cursor, "action": "end", "reason": "completed"}
         step = campaign.steps[cursor]
         if isinstance(step, SendStep):
+            window = campaign.send_window or default_window
+            if window is not None and (campaign.purpose == "marketing" or campaign.send_window is not None):
+                slot = window.next_slot(now, facts.timezone, facts.country)
+                if slot > now:  # outside the window: wait for the next allowed moment, never drop
+                    return {
+                        **new,
+                        "cursor": cursor,
+                        "action": "wait",
+                        "waiting": f"window:{step.id}",
+                        "wait_until": slot.isoformat(),
+                    }
             return {
                 **new,
                 "cursor": cursor + 1,

@@ -12,11 +12,12 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain import consent
 from nudgeloop.domain.campaigns import Facts, next_action
+from nudgeloop.domain.windows import SendWindow
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
 
 
-def plan(state: dict[str, Any], bucket: str) -> dict[str, Any]:
+def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None = None) -> dict[str, Any]:
     """Decide the journey's next action from the campaign version pinned at entry."""
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
     customer = repo.get_customer(state["customer_id"])
@@ -30,8 +31,10 @@ def plan(state: dict[str, Any], bucket: str) -> dict[str, Any]:
         consent_ok=consent.allows(dict(customer.consents or {}), campaign.consent_purpose),
         has_email=bool(customer.email),
         attributes=dict(customer.attributes or {}),
+        timezone=customer.timezone,
+        country=customer.country,
     )
-    result = next_action(campaign, state, facts, clock.now())
+    result = next_action(campaign, state, facts, clock.now(), default_window)
     if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
         repo.record_entry(campaign.id, state.get("execution") or "", result["entry"], clock.iso(clock.now()))
     if result["action"] == "send":
