@@ -144,6 +144,8 @@ class LocalStack:
         from moto import mock_aws
         from moto.awslambda_simple.models import LambdaSimpleBackend
 
+        _forget_warm_state()  # a new stack is a new "AWS": no container of a previous one survives
+
         for var, value in {
             "AWS_ACCESS_KEY_ID": "testing",
             "AWS_SECRET_ACCESS_KEY": "testing",
@@ -800,3 +802,15 @@ class LocalStack:
             )
             for name, url in self.res.dlq_urls.items()
         }
+
+
+def _forget_warm_state() -> None:
+    """What warm Lambda containers keep between invocations (parsed campaigns, fetched and
+    compiled templates): a previous local stack's must not leak into a new one with the same
+    resource names."""
+    from nudgeloop.domain import mail
+    from nudgeloop.services import campaign_store, sender
+
+    campaign_store.forget()
+    sender._template_cache.clear()
+    mail._ENVIRONMENTS.clear()

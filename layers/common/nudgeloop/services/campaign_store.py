@@ -69,12 +69,12 @@ def parse(text: str | bytes) -> Campaign:
         raise InvalidCampaign(err["msg"], _line_of(text, tuple(err["loc"])), field) from exc
 
 
-_by_version: dict[tuple[str, str], Pinned] = {}
-_by_etag: dict[tuple[str, str], Pinned] = {}
+# Parsed definitions, per bucket (one stack per bucket; the same content may sit in several)
+_by_version: dict[tuple[str, str, str], Pinned] = {}
 
 
 def load_version(bucket: str, key: str, version_id: str) -> Campaign:
-    cached = _by_version.get((key, version_id))
+    cached = _by_version.get((bucket, key, version_id))
     if cached is not None:
         return cached.campaign
     args = {"Bucket": bucket, "Key": key}
@@ -82,7 +82,7 @@ def load_version(bucket: str, key: str, version_id: str) -> Campaign:
         args["VersionId"] = version_id
     body = client("s3").get_object(**args)["Body"].read()
     pinned = Pinned(parse(body), version_id)
-    _by_version[(key, version_id)] = pinned
+    _by_version[(bucket, key, version_id)] = pinned
     return pinned.campaign
 
 
@@ -110,7 +110,13 @@ class Entry:
     error: InvalidCampaign | None = None
 
 
-_entries: dict[tuple[str, str], Entry] = {}
+_entries: dict[tuple[str, str, str], Entry] = {}
+
+
+def forget() -> None:
+    """Drop the parsed definitions (a warm container's cache)."""
+    _by_version.clear()
+    _entries.clear()
 
 
 def entries(bucket: str) -> list[Entry]:
@@ -123,13 +129,13 @@ def entries(bucket: str) -> list[Entry]:
             key, etag = obj["Key"], obj["ETag"]
             if not key.endswith((".yaml", ".yml")):
                 continue
-            entry = _entries.get((key, etag))
+            entry = _entries.get((bucket, key, etag))
             if entry is None:
                 response = client("s3").get_object(Bucket=bucket, Key=key)
                 version = response.get("VersionId") or "null"
                 try:
                     pinned = Pinned(parse(response["Body"].read()), version)
-                    _by_version[(key, version)] = pinned
+                    _by_version[(bucket, key, version)] = pinned
                     entry = Entry(key, pinned, version)
                 except InvalidCampaign as exc:
                     previous = _previous_valid(bucket, key, version) if version != "null" else None
@@ -138,7 +144,7 @@ def entries(bucket: str) -> list[Entry]:
                         extra={"key": key, "error": str(exc), "running": previous.version_id if previous else None},
                     )
                     entry = Entry(key, previous, version, exc)
-                _entries[(key, etag)] = entry
+                _entries[(bucket, key, etag)] = entry
             found.append(entry)
     return found
 
