@@ -95,3 +95,18 @@ def test_a_send_on_a_public_holiday_goes_out_at_the_next_slot_in_the_customers_t
     (mail,) = stack.outbox()
     sent_at = next(e for e in repo.ledger("w1") if e.status == "sent").data["sent_at"]
     assert sent_at == "2026-01-02T08:00:00Z" and mail["step_id"] == "welcome"  # Friday 09:00 in Berlin
+
+
+def test_a_branch_on_opens_follows_the_ses_feedback_of_this_journeys_mails(stack) -> None:
+    from datetime import timedelta
+
+    engage = WELCOME.replace("ordered_since_entry: true", "opened_since_entry: true")
+    stack.put_campaign("welcome.yaml", engage.encode())
+    for cid in ("e1", "e2"):
+        post_events(stack, [upsert(cid), consent(cid), order(cid, "o1")])
+    stack.settle()
+    opened = next(m for m in stack.outbox() if m["customer_id"] == "e1")
+    stack.emit_ses_event(opened["message_id"], "Open")
+    stack.advance(timedelta(days=4))
+    followups = [m["customer_id"] for m in stack.outbox() if m["step_id"] == "followup"]
+    assert followups == ["e2"]  # e1 opened the welcome mail: the branch ended their journey

@@ -111,3 +111,43 @@ def test_a_send_outside_the_window_waits_for_the_next_slot_and_is_never_dropped(
     assert (sent["action"], sent["step_id"]) == ("send", "welcome")
     own = welcome.model_copy(update={"send_window": office.model_copy(update={"weekdays": ["sat"]})})
     assert next_action(own, state, facts(timezone="UTC"), saturday, office)["action"] == "send"  # its own window wins
+
+
+SPLIT = """
+id: ab
+name: A/B
+trigger: {type: segment_migrated, to: [new]}
+exit_unless_segment_in: [new, active]
+steps:
+  - {id: pick, type: split, variants: [{to: a, weight: 3}, {to: b, weight: 1}]}
+  - {id: a, type: send, template: welcome}
+  - {id: stop, type: exit}
+  - {id: b, type: branch, if: {opened_since_entry: true, attributes: {tier: gold}}, then: end, else: c}
+  - {id: c, type: send, template: welcome-followup}
+"""
+
+
+def test_a_split_sends_each_customer_one_stable_way_by_weight() -> None:
+    ab = parse(SPLIT)
+    arms = [next_action(ab, {"cursor": 0, "customer_id": f"c{i}"}, facts(), NOW) for i in range(4000)]
+    share_a = sum(a["step_id"] == "a" for a in arms if a["action"] == "send") / len(arms)
+    assert 0.72 <= share_a <= 0.78
+    again = next_action(ab, {"cursor": 0, "customer_id": "c7"}, facts(), NOW)
+    assert again == arms[7] and again["variants"] == {"pick": "a" if again.get("step_id") == "a" else "b"}
+
+
+def test_branches_on_engagement_and_attributes_and_exit_when_leaving_the_segment() -> None:
+    ab = parse(SPLIT)
+    b_customer = next(
+        f"c{i}" for i in range(100) if next_action(ab, {"cursor": 0, "customer_id": f"c{i}"}, facts(), NOW)["step_id"] == "c"
+    )
+    start = {"cursor": 0, "customer_id": b_customer}
+    engaged = facts(opened_since_entry=True, attributes={"tier": "gold"})
+    assert next_action(ab, start, engaged, NOW)["reason"] == "branch:b"
+    assert next_action(ab, start, facts(opened_since_entry=True), NOW)["step_id"] == "c"  # not gold
+    assert next_action(ab, start, facts(segment="at_risk"), NOW)["reason"] == "left_segment"
+
+
+def test_split_targets_must_exist() -> None:
+    with pytest.raises(InvalidCampaign, match="unknown target"):
+        parse(SPLIT.replace("{to: b, weight: 1}", "{to: nowhere, weight: 1}"))

@@ -102,6 +102,18 @@ def customer_events_page(
 # ---------------------------------------------------------------- orders (read from the event log)
 
 
+def engagement_since(customer_id: str, campaign_id: str, since: datetime) -> set[str]:
+    """Which of ``opened``/``clicked`` the customer did with this campaign's mails since ``since``
+    (SES feedback stored in their event partition)."""
+    found: set[str] = set()
+    cutoff = clock.iso(since)
+    condition = EventModel.type.is_in("email.opened", "email.clicked") & (EventModel.occurred_at >= cutoff)
+    for item in EventModel.query(customer_id, filter_condition=condition):
+        if (item.properties or {}).get("campaign_id") == campaign_id:
+            found.add(item.type.removeprefix("email."))
+    return found
+
+
 def _facts(items: list[EventModel]) -> list[OrderFact]:
     """Order facts from a customer's order events: the latest statement of an order (by arrival)
     counts once, whatever arrived twice; a refund of it marks it refunded, in any order."""

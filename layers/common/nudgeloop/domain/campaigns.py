@@ -98,8 +98,13 @@ class WaitStep(_Strict):
 
 
 class Condition(_Strict):
+    """All given facts must hold (about the time since the journey began)."""
+
     ordered_since_entry: bool | None = None
+    opened_since_entry: bool | None = None  # a mail of this journey was opened
+    clicked_since_entry: bool | None = None  # a link in a mail of this journey was clicked
     segment_in: list[str] | None = None
+    attributes: dict[str, str | int | float | bool] | None = None
 
 
 class BranchStep(_Strict):
@@ -115,7 +120,29 @@ class ExitStep(_Strict):
     type: Literal["exit"]
 
 
-Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep, Field(discriminator="type")]
+class Variant(_Strict):
+    to: str  # a step id or ``end``
+    weight: int = Field(ge=1, le=1000)
+
+
+class SplitStep(_Strict):
+    """A/B (or more) test: each customer goes one way, chosen by a stable hash, by weight."""
+
+    id: StepId
+    type: Literal["split"]
+    variants: list[Variant] = Field(min_length=2, max_length=10)
+
+    def pick(self, campaign_id: str, customer_id: str) -> str:
+        total = sum(v.weight for v in self.variants)
+        point = int(hashlib.sha256(f"split|{campaign_id}|{self.id}|{customer_id}".encode()).hexdigest()[:8], 16) % total
+        for variant in self.variants:
+            if point < variant.weight:
+                return variant.to
+            point -= variant.weight
+        return self.variants[-1].to
+
+
+Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep | SplitStep, Field(discriminator="type")]
 
 
 class Audience(_Strict):
@@ -139,6 +166,8 @@ class Campaign(_Strict):
     trigger: Trigger
     reentry: Literal["never", "every_occurrence"] = "never"
     exit_on_order: bool = False
+    # leave the journey as soon as the customer is no longer on one of these steps
+    exit_unless_segment_in: list[str] | None = None
     audience: Audience | None = None
     # share of entrants (chosen by a hash of campaign and customer, so stable) that get no mail:
     # the control group the campaign's uplift is measured against
@@ -153,10 +182,11 @@ class Campaign(_Strict):
         if len(set(ids)) != len(ids):
             raise ValueError("step ids must be unique")
         for step in self.steps:
-            if isinstance(step, BranchStep):
-                for target in (step.then, step.otherwise):
-                    if target != END and target not in ids:
-                        raise ValueError(f"step {step.id}: unknown target {target}")
+            targets = [step.then, step.otherwise] if isinstance(step, BranchStep) else []
+            targets += [v.to for v in step.variants] if isinstance(step, SplitStep) else []
+            for target in targets:
+                if target != END and target not in ids:
+                    raise ValueError(f"step {step.id}: unknown target {target}")
         return self
 
     def index(self, step_id: str) -> int:
@@ -188,6 +218,8 @@ class Facts(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     timezone: str | None = None
     country: str | None = None
+    opened_since_entry: bool = False
+    clicked_since_entry: bool = False
 
 
 def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
@@ -208,7 +240,11 @@ def entry_outcome(campaign: Campaign, customer_id: str, facts: Facts) -> str:
 
 
 def _holds(cond: Condition, facts: Facts) -> bool:
-    if cond.ordered_since_entry is not None and cond.ordered_since_entry != facts.ordered_since_entry:
+    for name in ("ordered_since_entry", "opened_since_entry", "clicked_since_entry"):
+        wanted = getattr(cond, name)
+        if wanted is not None and wanted != getattr(facts, name):
+            return False
+    if cond.attributes and any(facts.attributes.get(k) != v for k, v in cond.attributes.items()):
         return False
     return cond.segment_in is None or facts.segment in cond.segment_in
 
@@ -229,6 +265,8 @@ def next_action(
             return {**new, "action": "end", "reason": new["entry"]}
     if campaign.exit_on_order and facts.ordered_since_entry:
         return {**new, "action": "end", "reason": "converted"}
+    if campaign.exit_unless_segment_in is not None and facts.segment not in campaign.exit_unless_segment_in:
+        return {**new, "action": "end", "reason": "left_segment"}
     if campaign.purpose == "marketing" and not facts.consent_ok:
         return {**new, "action": "end", "reason": "no_consent"}
     cursor = int(state.get("cursor", 0))
@@ -266,8 +304,12 @@ def next_action(
             if new.get("waiting") != step.id:
                 until = (now + step.duration()).isoformat()
             return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
-        if isinstance(step, BranchStep):
-            target = step.then if _holds(step.when, facts) else step.otherwise
+        if isinstance(step, BranchStep | SplitStep):
+            if isinstance(step, SplitStep):
+                target = step.pick(campaign.id, str(state.get("customer_id", "")))
+                new["variants"] = {**new.get("variants", {}), step.id: target}  # which arm, for the results
+            else:
+                target = step.then if _holds(step.when, facts) else step.otherwise
             if target == END:
                 return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"branch:{step.id}"}
             cursor = campaign.index(target)

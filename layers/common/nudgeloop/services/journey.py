@@ -25,6 +25,7 @@ def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None =
         return {**state, "action": "end", "reason": "unknown_customer"}
     entered = clock.parse_iso(state["entered_at"])
     ordered = any(o.occurred_at > entered and not o.refunded for o in repo.order_facts(customer.customer_id))
+    engaged = repo.engagement_since(customer.customer_id, campaign.id, entered)
     facts = Facts(
         segment=customer.segment,
         ordered_since_entry=ordered,
@@ -33,6 +34,8 @@ def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None =
         attributes=dict(customer.attributes or {}),
         timezone=customer.timezone,
         country=customer.country,
+        opened_since_entry="opened" in engaged,
+        clicked_since_entry="clicked" in engaged,
     )
     result = next_action(campaign, state, facts, clock.now(), default_window)
     if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
