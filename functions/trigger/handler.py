@@ -14,7 +14,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import trigger
 
-settings = boot("campaigns_bucket", "state_machine_arn")
+settings = boot("campaigns_bucket", "state_machine_arn", "engine_table")
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

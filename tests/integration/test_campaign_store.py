@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import consent, order, post_events, upsert
+from tests.integration.test_loop import journeys
 
 WELCOME = (Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "welcome.yaml").read_text()
 
@@ -110,3 +111,31 @@ def test_a_branch_on_opens_follows_the_ses_feedback_of_this_journeys_mails(stack
     stack.advance(timedelta(days=4))
     followups = [m["customer_id"] for m in stack.outbox() if m["step_id"] == "followup"]
     assert followups == ["e2"]  # e1 opened the welcome mail: the branch ended their journey
+
+
+def test_reentry_after_days_lets_a_customer_in_again_only_after_the_pause(stack) -> None:
+    from datetime import timedelta
+
+    from nudgeloop.services import trigger
+
+    birthday = (Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "birthday.yaml").read_text()
+    again = birthday.replace("reentry: every_occurrence", "reentry: after_days\nreentry_days: 30")
+    stack.put_campaign("birthday.yaml", again.encode())
+    post_events(stack, [upsert("r1"), consent("r1")])
+    stack.settle()
+
+    def fire(occurrence: str) -> int:
+        """Trigger the campaign; how many birthday journeys exist afterwards."""
+        envelope = {
+            "detail-type": "DateReached",
+            "detail": {"customer_id": "r1", "kind": "birthday", "days": 0, "on": "2026-01-01", "occurrence": occurrence},
+        }
+        with stack.aws_lock:
+            trigger.handle_bus_event(envelope, stack.res.buckets["campaigns"], stack.res.state_machine_arn)
+            return len([j for j in journeys(stack) if j["name"].startswith("birthday-")])
+
+    assert fire("bd-2026") == 1
+    assert fire("bd-2026") == 1  # the same trigger again: the same journey
+    assert fire("bd-other") == 1  # another occurrence within 30 days: too soon
+    stack.clock.advance(timedelta(days=31))
+    assert fire("bd-later") == 2

@@ -56,6 +56,7 @@ class Campaigns(Construct):
 
         trigger_fn = functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
         data.buckets["campaigns"].grant_read(trigger_fn)
+        data.tables["engine"].grant_read_write_data(trigger_fn)  # re-entry claims
         self.state_machine.grant_start_execution(trigger_fn)
         rule_spec = next(r for r in catalog.rules if r.key == "journey_triggers")
         events.Rule(

@@ -647,6 +647,25 @@ def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str) -> None
     tx.update(counter, actions=[EngineItem.counter.add(1)])
 
 
+def claim_reentry(campaign_id: str, customer_id: str, execution: str, now: datetime, days: int) -> bool:
+    """Whether the customer may enter the campaign again now (their last entry is at least
+    ``days`` old); claims the entry for ``execution``. Repeating the same execution's claim
+    answers True again, so a retried trigger still starts its journey."""
+    item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"LASTENTRY#{customer_id}")
+    cutoff = clock.iso(now - timedelta(days=days))
+    try:
+        item.update(
+            actions=[EngineItem.created_at.set(clock.iso(now)), EngineItem.status.set(execution)],
+            condition=EngineItem.created_at.does_not_exist() | (EngineItem.created_at <= cutoff),
+        )
+    except UpdateError as exc:
+        if not _conditional_failed(exc):
+            raise
+        held = EngineItem.get(f"CAMPAIGN#{campaign_id}", f"LASTENTRY#{customer_id}", consistent_read=True)
+        return held.status == execution
+    return True
+
+
 def record_entry(campaign_id: str, execution: str, outcome: str, at: str) -> bool:
     """One item per journey entry (``entered``, ``holdout``, ``not_in_audience``); False when
     this execution's entry is recorded already."""

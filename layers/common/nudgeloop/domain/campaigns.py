@@ -164,7 +164,8 @@ class Campaign(_Strict):
     consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
     enabled: bool = True
     trigger: Trigger
-    reentry: Literal["never", "every_occurrence"] = "never"
+    reentry: Literal["never", "every_occurrence", "after_days"] = "never"
+    reentry_days: int | None = Field(default=None, ge=1, le=3650)  # with ``after_days``
     exit_on_order: bool = False
     # leave the journey as soon as the customer is no longer on one of these steps
     exit_unless_segment_in: list[str] | None = None
@@ -175,6 +176,12 @@ class Campaign(_Strict):
     # when its mails may go out, in the customer's time (else the stack's global window, if any)
     send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _reentry(self) -> Campaign:
+        if (self.reentry == "after_days") != (self.reentry_days is not None):
+            raise ValueError("reentry_days goes with reentry: after_days (and only with it)")
+        return self
 
     @model_validator(mode="after")
     def _targets(self) -> Campaign:

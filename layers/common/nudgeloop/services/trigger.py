@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
+from nudgeloop.dal import repo
 from nudgeloop.domain.campaigns import execution_name
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
@@ -47,6 +48,12 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
         if campaign.trigger.type != trigger_type or not campaign.trigger.matches(detail):
             continue
         name = execution_name(campaign, customer_id, occurrence)
+        if campaign.reentry == "after_days" and not repo.claim_reentry(
+            campaign.id, customer_id, name, clock.now(), int(campaign.reentry_days or 0)
+        ):
+            logger.info("re-entry too soon", extra={"campaign_id": campaign.id})
+            results.append(Started(campaign.id, name, False))
+            continue
         state = {
             "campaign_id": campaign.id,
             "version_id": pinned.version_id,
