@@ -43,10 +43,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         previous_run=event.get("previous_run"),
         fan_out=fan_out,
         rescan_segments=settings.rescan_segments,
+        schedules=campaign_store.schedules(settings.campaigns_bucket),
     )
     metrics.add_metric(name="CustomersReviewed", unit="Count", value=result.examined)
     metrics.add_metric(name="Migrations", unit="Count", value=result.migrated)
     metrics.add_metric(name="DateOccasions", unit="Count", value=result.occasions)
+    metrics.add_metric(name="ScheduledSends", unit="Count", value=result.scheduled)
     summary = {
         "examined": result.examined,
         "migrated": result.migrated,

@@ -139,3 +139,20 @@ def test_reentry_after_days_lets_a_customer_in_again_only_after_the_pause(stack)
     assert fire("bd-other") == 1  # another occurrence within 30 days: too soon
     stack.clock.advance(timedelta(days=31))
     assert fire("bd-later") == 2
+
+
+def test_the_monthly_newsletter_reaches_subscribers_on_its_steps_once_on_the_first(stack) -> None:
+    from datetime import timedelta
+
+    post_events(stack, [upsert("n1"), consent("n1"), order("n1", "o1")])  # new, subscribed
+    post_events(stack, [upsert("n2"), order("n2", "o1")])  # new, not subscribed
+    post_events(stack, [upsert("n3"), consent("n3")])  # subscribed prospect: not on the steps
+    stack.settle()
+    stack.advance(timedelta(days=30))  # 2026-01-31 09:00: not yet
+    assert not [m for m in stack.outbox() if m["campaign_id"] == "newsletter"]
+    stack.advance(timedelta(days=1))  # past the daily run of 1 February
+    issues = [m for m in stack.outbox() if m["campaign_id"] == "newsletter"]
+    assert [m["customer_id"] for m in issues] == ["n1"]
+    stack.call("segment_daily", {})  # a re-run the same day starts nothing new
+    stack.settle()
+    assert len([m for m in stack.outbox() if m["campaign_id"] == "newsletter"]) == 1

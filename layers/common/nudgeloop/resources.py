@@ -254,7 +254,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             bus=bus,
             pattern={
                 "source": ["nudgeloop.segment", "nudgeloop.behaviour"],
-                "detail-type": ["SegmentMigrated", "DateReached", "BehaviourObserved"],
+                "detail-type": ["SegmentMigrated", "DateReached", "BehaviourObserved", "ScheduleReached"],
             },
             queue_key="trigger",
         ),

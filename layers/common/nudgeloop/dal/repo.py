@@ -389,6 +389,12 @@ def save_placement(customer: CustomerModel) -> bool:
     return True
 
 
+def customers_on(steps: list[str]) -> Iterator[str]:
+    """Ids of everyone on one of ``steps`` (a scan: for scheduled sends such as newsletters)."""
+    for item in CustomerModel.scan(CustomerModel.segment.is_in(*steps), attributes_to_get=["customer_id"]):
+        yield item.customer_id
+
+
 def scan_for_placement(segment: int = 0, total_segments: int = 1) -> Iterator[CustomerModel]:
     """Every customer with the attributes placement needs (one segment of a parallel scan): the
     full re-placement after the rules changed."""

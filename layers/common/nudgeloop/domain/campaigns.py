@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -70,7 +70,31 @@ class BehaviourTrigger(_Strict):
         return bool(detail.get("event_type") == self.event)
 
 
-Trigger = Annotated[MigrationTrigger | DateTrigger | BehaviourTrigger, Field(discriminator="type")]
+class ScheduleTrigger(_Strict):
+    """A recurring send to everyone on some steps (a newsletter): monthly on ``day_of_month``
+    or weekly on ``weekday``, checked by the daily run (its time of day is the schedule's)."""
+
+    type: Literal["schedule"]
+    segments: list[str] = Field(min_length=1)
+    day_of_month: int | None = Field(default=None, ge=1, le=28)
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ScheduleTrigger:
+        if (self.day_of_month is None) == (self.weekday is None):
+            raise ValueError("give day_of_month or weekday (one of them)")
+        return self
+
+    def due(self, day: date) -> bool:
+        if self.day_of_month is not None:
+            return day.day == self.day_of_month
+        return ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[day.weekday()] == self.weekday
+
+    def matches(self, detail: dict[str, Any]) -> bool:
+        return True  # the daily run addresses each ScheduleReached to its campaign
+
+
+Trigger = Annotated[MigrationTrigger | DateTrigger | BehaviourTrigger | ScheduleTrigger, Field(discriminator="type")]
 
 
 class SendStep(_Strict):

@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from nudgeloop.adapters.aws import client
-from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger
+from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger, ScheduleTrigger
 from nudgeloop.domain.dates import ALWAYS, DateRule
 from nudgeloop.observability import logger
 
@@ -185,6 +185,11 @@ def date_rules(bucket: str) -> tuple[DateRule, ...]:
 def behaviour_events(bucket: str) -> frozenset[str]:
     """The event types enabled campaigns start on (``behaviour`` triggers)."""
     return frozenset(p.campaign.trigger.event for p in active(bucket) if isinstance(p.campaign.trigger, BehaviourTrigger))
+
+
+def schedules(bucket: str) -> list[tuple[str, ScheduleTrigger]]:
+    """The recurring sends of enabled campaigns (newsletters), by campaign id."""
+    return [(p.campaign.id, p.campaign.trigger) for p in active(bucket) if isinstance(p.campaign.trigger, ScheduleTrigger)]
 
 
 def key_for(campaign_id: str) -> str:

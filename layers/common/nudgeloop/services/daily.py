@@ -3,7 +3,7 @@ date occasions (birthdays, anniversaries, N days after a purchase, around a book
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -13,6 +13,7 @@ from nudgeloop.adapters.bus import MAX_ENTRIES, BusEvent, Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
+from nudgeloop.domain.campaigns import ScheduleTrigger
 from nudgeloop.services import segmenting
 from nudgeloop.services.segmenting import Rules
 
@@ -25,6 +26,7 @@ class RunResult:
     migrated: int = 0
     occasions: int = 0
     full_scan: bool = False
+    scheduled: int = 0  # ScheduleReached events (newsletters) published
 
 
 def run(
@@ -37,6 +39,7 @@ def run(
     previous_run: str | None = None,
     fan_out: Callable[[dict[str, Any]], None] | None = None,
     rescan_segments: int = 8,
+    schedules: Sequence[tuple[str, ScheduleTrigger]] = (),
 ) -> RunResult:
     """Re-place the customers due today (all of them when the rules changed), 10 events a call.
 
@@ -77,6 +80,7 @@ def run(
         else:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
     if segment == 0:
+        result.scheduled = _scheduled_sends(publisher, schedules, now)
         repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
     return result
 
@@ -118,3 +122,25 @@ def _place_chunk(
         else:
             retry.append(customer.customer_id)
     return retry
+
+
+def _scheduled_sends(publisher: Publisher, schedules: Sequence[tuple[str, ScheduleTrigger]], now: datetime) -> int:
+    """Address a ``ScheduleReached`` to everyone on the steps of each schedule due today (once a
+    day: a re-run the same day publishes again, and the journeys' names make that start nothing)."""
+    today = now.date()
+    published = 0
+    for campaign_id, schedule in schedules:
+        if not schedule.due(today):
+            continue
+        batch: list[BusEvent] = []
+        for customer_id in repo.customers_on(schedule.segments):
+            detail = {"customer_id": customer_id, "campaign_id": campaign_id, "on": today.isoformat(), "at": clock.iso(now)}
+            batch.append(BusEvent(source=segmenting.SOURCE, detail_type="ScheduleReached", detail=detail))
+            if len(batch) == MAX_ENTRIES:
+                publisher.publish(batch)
+                published += len(batch)
+                batch = []
+        if batch:
+            publisher.publish(batch)
+            published += len(batch)
+    return published

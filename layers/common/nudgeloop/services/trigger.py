@@ -23,7 +23,12 @@ class Started:
     started: bool
 
 
-TRIGGER_TYPES = {"SegmentMigrated": "segment_migrated", "DateReached": "date_reached", "BehaviourObserved": "behaviour"}
+TRIGGER_TYPES = {
+    "SegmentMigrated": "segment_migrated",
+    "DateReached": "date_reached",
+    "BehaviourObserved": "behaviour",
+    "ScheduleReached": "schedule",
+}
 
 
 def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
@@ -32,6 +37,8 @@ def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
         return str(detail["occurrence"])
     if detail_type == "BehaviourObserved":
         return str(detail["event_id"])
+    if detail_type == "ScheduleReached":
+        return f"{detail['campaign_id']}@{detail['on']}"
     return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
 
 
@@ -47,6 +54,8 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
         campaign = pinned.campaign
         if campaign.trigger.type != trigger_type or not campaign.trigger.matches(detail):
             continue
+        if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
+            continue  # addressed to another campaign
         name = execution_name(campaign, customer_id, occurrence)
         if campaign.reentry == "after_days" and not repo.claim_reentry(
             campaign.id, customer_id, name, clock.now(), int(campaign.reentry_days or 0)
