@@ -156,3 +156,37 @@ def test_the_monthly_newsletter_reaches_subscribers_on_its_steps_once_on_the_fir
     stack.call("segment_daily", {})  # a re-run the same day starts nothing new
     stack.settle()
     assert len([m for m in stack.outbox() if m["campaign_id"] == "newsletter"]) == 1
+
+
+def test_shipped_examples_service_reminder_and_refer_a_friend_run(stack) -> None:
+    from datetime import timedelta
+
+    booking = {
+        "event_id": "book-1",
+        "type": "service.booked",
+        "customer_id": "s1",
+        "occurred_at": "2026-01-01T08:00:00Z",
+        "properties": {
+            "booking_id": "b-1",
+            "service": "inspection",
+            "starts_at": "2026-01-06T10:00:00Z",
+            "ends_at": "2026-01-06T11:00:00Z",
+        },
+    }
+    referral = {
+        "event_id": "ref-1",
+        "type": "referral.created",
+        "customer_id": "f1",
+        "occurred_at": "2026-01-01T08:30:00Z",
+        "properties": {"referee_email": "friend@customers.example"},
+    }
+    post_events(stack, [upsert("s1"), booking, upsert("f1"), consent("f1")])  # s1 gave no marketing consent
+    stack.settle()
+    post_events(stack, [referral])
+    stack.settle()
+    thanks = [m for m in stack.outbox() if m["campaign_id"] == "refer-a-friend"]
+    assert len(thanks) == 1 and "Your reward code: FRIEND-" in thanks[0]["text"]
+    stack.advance(timedelta(days=3))  # the daily run of 4 January: two days before the booking
+    reminders = [m for m in stack.outbox() if m["campaign_id"] == "service-reminder"]
+    assert [m["customer_id"] for m in reminders] == ["s1"]
+    assert "List-Unsubscribe" not in reminders[0]["headers"]  # a service mail

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from tests.conftest import consent, post_events, upsert
 
+# Three days ahead: a rule none of the shipped examples watches (theirs is two days ahead).
 SERVICE_REMINDER = b"""
-id: service-reminder
-name: Service reminder
+id: pre-service-3d
+name: Service reminder, three days ahead
 purpose: service
 consent_purpose: service
-trigger: {type: date_reached, kind: days_before_service, days: 2}
+trigger: {type: date_reached, kind: days_before_service, days: 3}
 reentry: every_occurrence
 steps:
   - {id: reminder, type: send, template: birthday}
@@ -37,7 +38,7 @@ def test_new_date_rules_trigger_a_full_rescan_and_service_reminders(stack) -> No
     stack.advance(timedelta(days=1))  # a first daily run records the rules it ran with
     from nudgeloop.adapters.aws import client
 
-    client("s3").put_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/service-reminder.yaml", Body=SERVICE_REMINDER)
+    client("s3").put_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/pre-service-3d.yaml", Body=SERVICE_REMINDER)
     booking = {
         "event_id": "book-1",
         "type": "service.booked",
@@ -55,9 +56,9 @@ def test_new_date_rules_trigger_a_full_rescan_and_service_reminders(stack) -> No
     result = stack.call("segment_daily", {})
     assert result["full_scan"] is True
     stack.advance(timedelta(days=5))
-    reminders = [m for m in stack.outbox() if m["campaign_id"] == "service-reminder"]
+    reminders = [m for m in stack.outbox() if m["campaign_id"] == "pre-service-3d"]
     assert len(reminders) == 1
-    assert reminders[0]["sent_at"].startswith("2026-01-06")  # two days before the 8th, Berlin time
+    assert reminders[0]["sent_at"].startswith("2026-01-05")  # three days before the 8th, Berlin time
 
 
 def test_invalid_dates_are_rejected_by_field(stack) -> None:
@@ -73,7 +74,7 @@ def test_a_full_rescan_fans_out_over_parallel_scan_segments(stack) -> None:
     from nudgeloop.adapters.aws import client
     from nudgeloop.dal.models import CustomerModel
 
-    client("s3").put_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/service-reminder.yaml", Body=SERVICE_REMINDER)
+    client("s3").put_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/pre-service-3d.yaml", Body=SERVICE_REMINDER)
     before = stack.counters.get("segment_daily", 0)
     stack.advance(timedelta(days=1))  # the next run sees new rules
     assert stack.counters["segment_daily"] - before == 8  # the scheduled run and 7 segments it invoked

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from tests.conftest import consent, get_customer, order, post_events, upsert
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_accepts_valid_events_and_reports_rejections_by_index(stack) -> None:
@@ -218,6 +221,10 @@ def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_corr
 
     from nudgeloop.dal import repo
 
+    # No campaign watching "N days after the last purchase" (the shipped cross-sell does: with it,
+    # a repeat order moves the review date sooner, which is a write).
+    cross_sell = (ROOT / "campaigns" / "examples" / "cross-sell.yaml").read_text()
+    stack.put_campaign("cross-sell.yaml", cross_sell.replace("name: Cross-sell", "name: Cross-sell\nenabled: false").encode())
     post_events(stack, [upsert("r1"), order("r1", "o1", at="2025-09-03T10:00:00Z")])  # 120 days before START
     stack.settle()
     before = repo.get_customer("r1")
