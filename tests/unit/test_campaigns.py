@@ -151,3 +151,79 @@ def test_branches_on_engagement_and_attributes_and_exit_when_leaving_the_segment
 def test_split_targets_must_exist() -> None:
     with pytest.raises(InvalidCampaign, match="unknown target"):
         parse(SPLIT.replace("{to: b, weight: 1}", "{to: nowhere, weight: 1}"))
+
+
+def _waiting(until: str) -> Campaign:
+    return parse(
+        "id: x\nname: x\ntrigger: {type: date_reached, kind: days_before_service, days: 1}\n"
+        f"steps:\n  - {{id: w, type: wait, until: {until}}}\n  - {{id: s, type: send, template: t}}\n"
+    )
+
+
+def test_a_wait_until_the_booking_end_resumes_the_day_after_at_the_hour_in_the_customers_time() -> None:
+    campaign = _waiting("{anchor: booking_end, offset_days: 1, at_hour: 10}")
+    stay = (datetime(2026, 1, 3, 14, tzinfo=UTC), datetime(2026, 1, 7, 9, tzinfo=UTC))
+    state = {"cursor": 0, "trigger": {"ref": "b-1"}}
+    berlin = facts(timezone="Europe/Berlin", bookings={"b-1": stay, "b-2": (NOW, NOW)})
+    held = next_action(campaign, state, berlin, NOW)
+    assert (held["action"], held["wait_until"]) == ("wait", "2026-01-08T09:00:00+00:00")  # 10:00 in Berlin
+    assert next_action(campaign, held, berlin, NOW + timedelta(days=6))["action"] == "wait"
+    assert next_action(campaign, held, berlin, datetime(2026, 1, 8, 9, tzinfo=UTC))["step_id"] == "s"
+    # the journey's booking is gone (cancelled): nothing to follow up
+    gone = next_action(campaign, state, facts(bookings={"b-2": stay}), NOW)
+    assert (gone["action"], gone["reason"]) == ("end", "no_date:w")
+
+
+def test_a_wait_until_a_fixed_date_and_one_already_past_costs_no_wait() -> None:
+    campaign = _waiting("{anchor: date, day: 2026-12-24, at_hour: 8}")
+    held = next_action(campaign, {"cursor": 0}, facts(), NOW)
+    assert held["wait_until"] == "2026-12-24T08:00:00+00:00"
+    late = next_action(campaign, {"cursor": 0}, facts(), datetime(2026, 12, 25, tzinfo=UTC))
+    assert (late["action"], late["step_id"]) == ("send", "s")
+
+
+def test_a_wait_timed_from_the_customers_average_days_between_orders() -> None:
+    from nudgeloop.domain.campaigns import average_gap_days
+
+    campaign = _waiting("{anchor: last_order, order_gap_multiple: 1.5, fallback_days: 7, at_hour: 10, max_days: 90}")
+    orders = [datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC), datetime(2025, 12, 20, tzinfo=UTC)]
+    assert average_gap_days(orders) == 40.0
+    rare = facts(last_order_at=orders[-1], average_gap_days=average_gap_days(orders))
+    # 1.5 x 40 days after the last order (20 December): 18 February
+    assert next_action(campaign, {"cursor": 0}, rare, NOW)["wait_until"] == "2026-02-18T10:00:00+00:00"
+    once = facts(last_order_at=orders[-1], average_gap_days=average_gap_days(orders[-1:]))
+    # one order: the fallback (7 days after it, already past on 1 January) sends at once
+    assert next_action(campaign, {"cursor": 0}, once, NOW)["action"] == "send"
+    # a very slow buyer waits at most max_days
+    slow = facts(last_order_at=orders[-1], average_gap_days=300.0)
+    assert next_action(campaign, {"cursor": 0}, slow, NOW)["wait_until"] == (NOW + timedelta(days=90)).isoformat()
+    # no order at all: no anchor
+    assert next_action(campaign, {"cursor": 0}, facts(), NOW)["reason"] == "no_date:w"
+
+
+def test_a_wait_until_the_send_window_opens() -> None:
+    campaign = _waiting("{anchor: send_window}")
+    windowed = campaign.model_copy(update={"send_window": parse_window({"weekdays": ["mon"], "from_hour": 9})})
+    held = next_action(windowed, {"cursor": 0}, facts(), NOW)  # 1 January 2026 is a Thursday
+    assert held["wait_until"] == "2026-01-05T09:00:00+00:00"
+
+
+def parse_window(data: dict) -> object:
+    from nudgeloop.domain.windows import SendWindow
+
+    return SendWindow.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("until", "reason"),
+    [
+        ("{anchor: date}", "day goes with anchor: date"),
+        ("{anchor: last_order, day: 2026-01-01}", "day goes with anchor: date"),
+        ("{anchor: send_window, offset_days: 2}", "takes no offset_days"),
+        ("{anchor: tomorrow}", "anchor"),
+    ],
+)
+def test_invalid_waits_until_are_rejected_with_the_field(until: str, reason: str) -> None:
+    with pytest.raises(InvalidCampaign) as caught:
+        _waiting(until)
+    assert reason in str(caught.value)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from nudgeloop.domain.dates import DateKind, DateRule
+from nudgeloop.domain.dates import DateKind, DateRule, zone
 from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -66,8 +67,13 @@ class BehaviourTrigger(_Strict):
         ),
     ]
 
+    # only events that carry these properties (e.g. a ``signup`` with a ``referral_code``)
+    with_properties: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] | None = None
+
     def matches(self, detail: dict[str, Any]) -> bool:
-        return bool(detail.get("event_type") == self.event)
+        if detail.get("event_type") != self.event:
+            return False
+        return set(self.with_properties or ()) <= set(detail.get("properties") or ())
 
 
 class ScheduleTrigger(_Strict):
@@ -105,16 +111,48 @@ class SendStep(_Strict):
     voucher_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
 
 
+class Until(_Strict):
+    """Wait until a moment that depends on the customer (or a fixed date), in their own time.
+
+    ``anchor`` is the date counted from: a fixed ``day``, the booking the journey started on
+    (``booking_start``/``booking_end``, from a service date trigger), the customer's
+    ``last_order`` or ``first_order``, or ``send_window`` (the next moment a mail may go out).
+    To it come ``offset_days`` and ``order_gap_multiple`` times the customer's average days
+    between orders (customers with fewer than two orders get ``fallback_days`` instead). The wait
+    ends at ``at_hour`` local time that day, at most ``max_days`` after it began; a moment
+    already past ends it at once. A journey whose anchor is missing (no booking, no order) ends.
+    """
+
+    anchor: Literal["date", "booking_start", "booking_end", "last_order", "first_order", "send_window"]
+    day: date | None = None  # with anchor ``date`` (not ``on``: YAML reads that as true)
+    offset_days: int = Field(default=0, ge=-365, le=365)
+    order_gap_multiple: float | None = Field(default=None, gt=0, le=10)
+    fallback_days: int = Field(default=0, ge=0, le=730)
+    at_hour: int = Field(default=9, ge=0, le=23)
+    max_days: int | None = Field(default=None, ge=1, le=400)
+
+    @model_validator(mode="after")
+    def _date(self) -> Until:
+        if (self.anchor == "date") != (self.day is not None):
+            raise ValueError("day goes with anchor: date (and only with it)")
+        if self.anchor == "send_window" and (self.offset_days or self.order_gap_multiple):
+            raise ValueError("anchor send_window takes no offset_days or order_gap_multiple")
+        return self
+
+
 class WaitStep(_Strict):
     id: StepId
     type: Literal["wait"]
     days: int = Field(default=0, ge=0, le=365)
     hours: int = Field(default=0, ge=0, le=24 * 365)
+    until: Until | None = None
 
     @model_validator(mode="after")
     def _positive(self) -> WaitStep:
-        if self.days == 0 and self.hours == 0:
-            raise ValueError("a wait needs days or hours")
+        if self.until is not None and (self.days or self.hours):
+            raise ValueError("a wait is either days/hours or until (not both)")
+        if self.until is None and self.days == 0 and self.hours == 0:
+            raise ValueError("a wait needs days or hours (or until)")
         return self
 
     def duration(self) -> timedelta:
@@ -251,6 +289,19 @@ class Facts(BaseModel):
     country: str | None = None
     opened_since_entry: bool = False
     clicked_since_entry: bool = False
+    # counted orders (refunds excluded) and bookings, for waits until a customer's date
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    average_gap_days: float | None = None  # between counted orders; None below two orders
+    bookings: dict[str, tuple[datetime, datetime]] = Field(default_factory=dict)  # id -> (starts, ends)
+
+
+def average_gap_days(order_times: list[datetime]) -> float | None:
+    """The customer's average days between counted orders (None with fewer than two)."""
+    if len(order_times) < 2:
+        return None
+    ordered = sorted(order_times)
+    return (ordered[-1] - ordered[0]).total_seconds() / 86400 / (len(ordered) - 1)
 
 
 def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
@@ -278,6 +329,35 @@ def _holds(cond: Condition, facts: Facts) -> bool:
     if cond.attributes and any(facts.attributes.get(k) != v for k, v in cond.attributes.items()):
         return False
     return cond.segment_in is None or facts.segment in cond.segment_in
+
+
+def wait_target(
+    until: Until, state: dict[str, Any], facts: Facts, now: datetime, window: SendWindow | None
+) -> datetime | None:
+    """When an ``until`` wait ends (UTC), or None when its anchor is missing."""
+    if until.anchor == "send_window":
+        return (window or SendWindow()).next_slot(now, facts.timezone, facts.country)
+    tz = zone(facts.timezone)
+    anchor: date | None
+    if until.anchor == "date":
+        anchor = until.day
+    elif until.anchor in ("booking_start", "booking_end"):
+        booking = facts.bookings.get(str((state.get("trigger") or {}).get("ref", "")))
+        anchor = None if booking is None else booking[0 if until.anchor == "booking_start" else 1].astimezone(tz).date()
+    else:
+        moment = facts.last_order_at if until.anchor == "last_order" else facts.first_order_at
+        anchor = None if moment is None else moment.astimezone(tz).date()
+    if anchor is None:
+        return None
+    days = until.offset_days
+    if until.order_gap_multiple is not None:
+        gap = facts.average_gap_days
+        days += until.fallback_days if gap is None else round(gap * until.order_gap_multiple)
+    local = datetime.combine(anchor + timedelta(days=days), time(until.at_hour), tz)
+    target = local.astimezone(ZoneInfo("UTC"))
+    if until.max_days is not None:
+        target = min(target, now + timedelta(days=until.max_days))
+    return target
 
 
 def next_action(
@@ -333,7 +413,16 @@ def next_action(
                 cursor += 1
                 continue
             if new.get("waiting") != step.id:
-                until = (now + step.duration()).isoformat()
+                if step.until is None:
+                    until = (now + step.duration()).isoformat()
+                else:
+                    target = wait_target(step.until, state, facts, now, campaign.send_window or default_window)
+                    if target is None:
+                        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"no_date:{step.id}"}
+                    if target <= now:  # already past: no wait at all
+                        cursor += 1
+                        continue
+                    until = target.isoformat()
             return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
         if isinstance(step, BranchStep | SplitStep):
             if isinstance(step, SplitStep):

@@ -11,7 +11,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain import consent
-from nudgeloop.domain.campaigns import Facts, next_action
+from nudgeloop.domain.campaigns import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
@@ -24,7 +24,8 @@ def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None =
     if customer is None:
         return {**state, "action": "end", "reason": "unknown_customer"}
     entered = clock.parse_iso(state["entered_at"])
-    ordered = any(o.occurred_at > entered and not o.refunded for o in repo.order_facts(customer.customer_id))
+    counted = sorted(o.occurred_at for o in repo.order_facts(customer.customer_id) if not o.refunded)
+    ordered = any(at > entered for at in counted)
     engaged = repo.engagement_since(customer.customer_id, campaign.id, entered)
     facts = Facts(
         segment=customer.segment,
@@ -36,6 +37,13 @@ def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None =
         country=customer.country,
         opened_since_entry="opened" in engaged,
         clicked_since_entry="clicked" in engaged,
+        first_order_at=counted[0] if counted else None,
+        last_order_at=counted[-1] if counted else None,
+        average_gap_days=average_gap_days(counted),
+        bookings={
+            str(b["booking_id"]): (clock.parse_iso(str(b["starts_at"])), clock.parse_iso(str(b["ends_at"])))
+            for b in customer.bookings or []
+        },
     )
     result = next_action(campaign, state, facts, clock.now(), default_window)
     if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)

@@ -63,6 +63,8 @@ def _behaviour(event: Event, now: datetime) -> BusEvent | None:
         "event_type": event.type,
         "event_id": event.event_id,
         "occurred_at": event.occurred_iso(),
+        # which properties it carries (names only, never values: no personal data on the bus)
+        "properties": sorted(k for k, v in event.properties.items() if v not in (None, "", [], {})),
     }
     return BusEvent(source=BEHAVIOUR_SOURCE, detail_type="BehaviourObserved", detail=detail)
 

@@ -71,7 +71,7 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
             "entered_at": clock.iso(clock.now()),
             "trigger": {
                 "type": trigger_type,
-                **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on", "event_type", "event_id")},
+                **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id")},
             },
             "cursor": 0,
         }
