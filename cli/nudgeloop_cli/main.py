@@ -310,6 +310,26 @@ def campaigns_list(
         raise typer.Exit(1)
 
 
+@campaigns_app.command("simulate")
+def campaigns_simulate(
+    path: Annotated[Path, typer.Argument(help="A campaign YAML file")],
+    days: Annotated[int, typer.Option("--days", help="How many days ahead to forecast (1-366)")] = 30,
+    url: UrlOption = None,
+) -> None:
+    """Forecast, against the data in the running local stack, how many customers would enter,
+    get each step, be capped or exit in the next N days, before the campaign goes live."""
+    from nudgeloop_cli.client import Client
+
+    if not path.is_file():
+        raise typer.BadParameter(f"no such file: {path}")
+    status, body = Client(url).request(
+        "POST", "/_local/campaigns/simulate", {"campaign": path.read_text(), "days": days}, key=False
+    )
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
+
+
 @app.command("campaign-schema")
 def campaign_schema() -> None:
     """Print the campaign definition's JSON Schema (docs/campaign.schema.json is this, committed)."""

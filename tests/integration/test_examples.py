@@ -68,7 +68,13 @@ def test_refer_a_friend_rewards_the_referrer_and_the_referred_friend_with_their_
     }
 
     def signup(cid: str, **props: str) -> dict:
-        return {"event_id": f"signup-{cid}", "type": "signup", "customer_id": cid, "occurred_at": "2026-01-01T08:40:00Z", "properties": props}
+        return {
+            "event_id": f"signup-{cid}",
+            "type": "signup",
+            "customer_id": cid,
+            "occurred_at": "2026-01-01T08:40:00Z",
+            "properties": props,
+        }
 
     post_events(stack, [upsert("f1"), consent("f1"), referral])
     post_events(stack, [upsert("f2"), consent("f2"), signup("f2", referral_code="F1CODE")])
@@ -95,3 +101,35 @@ def test_cross_sell_reaches_active_and_vip_customers_14_days_after_their_last_pu
     sent = mails(stack, "cross-sell")
     assert [m["customer_id"] for m in sent] == ["x1"]
     assert "also liked these" in sent[0]["text"]
+
+
+def test_campaigns_simulate_forecasts_against_the_stacks_data_and_changes_nothing(stack) -> None:
+    import json
+    from pathlib import Path
+
+    from nudgeloop_cli.local.server import control
+
+    newsletter = (Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "newsletter.yaml").read_text()
+    post_events(stack, [upsert("n1"), consent("n1"), order("n1", "o1")])  # new, subscribed
+    post_events(stack, [upsert("n2"), order("n2", "o1")])  # new, not subscribed
+    post_events(stack, [upsert("n3"), consent("n3")])  # subscribed prospect: not on the steps
+    stack.settle()
+    before = len(stack.outbox())
+
+    def simulate(payload: dict) -> tuple[int, dict]:
+        status, _headers, body = control(stack, "POST", "/_local/campaigns/simulate", json.dumps(payload))
+        return status, json.loads(body)
+
+    status, result = simulate({"campaign": newsletter, "days": 40})
+    assert status == 200
+    assert (result["customers_considered"], result["entries"]) == (3, {"entered": 2})  # on 1 February
+    assert result["steps"] == {"issue": {"sent": 1}}
+    assert result["exits"] == {"completed": 1, "no_consent": 1}
+    assert len(stack.outbox()) == before  # a forecast sends nothing
+    assert simulate({"campaign": newsletter, "days": 20})[1]["entries"] == {}  # no 1st of the month in it
+    assert simulate({"campaign": newsletter, "days": 0}) == (
+        400,
+        {"error": {"field": "days", "reason": "a whole number from 1 to 366"}},
+    )
+    status, problem = simulate({"campaign": newsletter.replace("day_of_month: 1", "day_of_month: 31"), "days": 5})
+    assert status == 422 and problem["error"]["field"] == "trigger.schedule.day_of_month"

@@ -737,6 +737,26 @@ class LocalStack:
         with self.aws_lock:
             return campaign_store.listing(self.res.buckets["campaigns"])
 
+    def simulate(self, text: str, days: int) -> dict[str, Any]:
+        """Forecast a campaign definition against this stack's data (``campaigns simulate``);
+        raises ``InvalidCampaign`` for a definition that would be rejected on upload."""
+        from nudgeloop.config import from_environ
+        from nudgeloop.domain.staircase import Staircase
+        from nudgeloop.domain.windows import SendWindow
+        from nudgeloop.services import campaign_store, forecast
+
+        campaign = campaign_store.parse(text)
+        config = from_environ(self.settings_env())
+        window = SendWindow.model_validate_json(config.send_window) if config.send_window else None
+        with self.aws_lock:
+            return forecast.forecast(
+                campaign,
+                days,
+                Staircase.from_json(config.staircase),
+                default_window=window,
+                frequency_cap=config.frequency_cap(),
+            )
+
     def template_status(self, name: str) -> dict[str, Any] | None:
         from nudgeloop.dal import repo
 

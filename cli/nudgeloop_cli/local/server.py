@@ -76,6 +76,8 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
             return _json(404, {"error": {"field": "name", "reason": str(exc)}})
     if method == "GET" and path == "/_local/campaigns":
         return _json(200, stack.campaigns())
+    if method == "POST" and path == "/_local/campaigns/simulate":
+        return _simulate(stack, body)
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*\.ya?ml)", path)
     if method == "PUT" and found:
         stack.put_campaign(found.group(1), body.encode())
@@ -95,6 +97,25 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
         stack.put_template(found.group(1), body.encode())
         return _json(201, {"stored": found.group(1)})
     return _json(404, {"error": {"field": "path", "reason": f"no local route {method} {path}"}})
+
+
+def _simulate(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
+    from nudgeloop.domain.forecast import MAX_DAYS
+    from nudgeloop.services.campaign_store import InvalidCampaign
+
+    try:
+        payload = json.loads(body or "{}")
+    except json.JSONDecodeError:
+        return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+    days = payload.get("days") if isinstance(payload, dict) else None
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+        return _json(400, {"error": {"field": "days", "reason": f"a whole number from 1 to {MAX_DAYS}"}})
+    if not isinstance(payload.get("campaign"), str):
+        return _json(400, {"error": {"field": "campaign", "reason": "the campaign definition (YAML text)"}})
+    try:
+        return _json(200, stack.simulate(payload["campaign"], days))
+    except InvalidCampaign as exc:
+        return _json(422, {"error": {"field": exc.field or "campaign", "line": exc.line, "reason": exc.reason}})
 
 
 def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:

@@ -7,6 +7,7 @@ Every field maps to ``NL_<FIELD>``; the CDK stack and the local runtime set the 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -59,11 +60,15 @@ def env_name(field: str) -> str:
     return ENV_PREFIX + field.upper()
 
 
+def from_environ(environ: Mapping[str, str]) -> Settings:
+    """Settings from ``NL_*`` variables (raises ``ValidationError`` on bad values)."""
+    return Settings(**{name: environ[env_name(name)] for name in Settings.model_fields if env_name(name) in environ})
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    values = {name: os.environ[env_name(name)] for name in Settings.model_fields if env_name(name) in os.environ}
     try:
-        return Settings(**values)
+        return from_environ(os.environ)
     except ValidationError as exc:  # pragma: no cover - misconfiguration is fatal at cold start
         raise RuntimeError(f"invalid configuration: {exc}") from exc
 

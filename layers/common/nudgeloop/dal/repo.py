@@ -395,6 +395,18 @@ def customers_on(steps: list[str]) -> Iterator[str]:
         yield item.customer_id
 
 
+def all_customers() -> Iterator[CustomerModel]:
+    """Every customer, whole (a full scan: for forecasts, never on a hot path)."""
+    yield from CustomerModel.scan()
+
+
+def events_of_types_since(types: tuple[str, ...], since: datetime) -> Iterator[EventModel]:
+    """Stored events of these types that occurred after ``since`` (a filtered full scan: for
+    forecasts, never on a hot path)."""
+    cutoff = clock.iso(since)
+    yield from EventModel.scan(filter_condition=EventModel.type.is_in(*types) & (EventModel.occurred_at > cutoff))
+
+
 def scan_for_placement(segment: int = 0, total_segments: int = 1) -> Iterator[CustomerModel]:
     """Every customer with the attributes placement needs (one segment of a parallel scan): the
     full re-placement after the rules changed."""

@@ -331,9 +331,7 @@ def _holds(cond: Condition, facts: Facts) -> bool:
     return cond.segment_in is None or facts.segment in cond.segment_in
 
 
-def wait_target(
-    until: Until, state: dict[str, Any], facts: Facts, now: datetime, window: SendWindow | None
-) -> datetime | None:
+def wait_target(until: Until, state: dict[str, Any], facts: Facts, now: datetime, window: SendWindow | None) -> datetime | None:
     """When an ``until`` wait ends (UTC), or None when its anchor is missing."""
     if until.anchor == "send_window":
         return (window or SendWindow()).next_slot(now, facts.timezone, facts.country)
@@ -416,13 +414,13 @@ def next_action(
                 if step.until is None:
                     until = (now + step.duration()).isoformat()
                 else:
-                    target = wait_target(step.until, state, facts, now, campaign.send_window or default_window)
-                    if target is None:
+                    ends = wait_target(step.until, state, facts, now, campaign.send_window or default_window)
+                    if ends is None:
                         return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"no_date:{step.id}"}
-                    if target <= now:  # already past: no wait at all
+                    if ends <= now:  # already past: no wait at all
                         cursor += 1
                         continue
-                    until = target.isoformat()
+                    until = ends.isoformat()
             return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
         if isinstance(step, BranchStep | SplitStep):
             if isinstance(step, SplitStep):

@@ -137,16 +137,21 @@ def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_k
     }
 
 
-def marketing_mails_since(customer_id: str, since: datetime) -> int:
-    """Marketing mails sent to the customer since ``since`` (the contact policy's count)."""
+def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
+    """When marketing mails went to the customer since ``since``, oldest first (the contact
+    policy's count)."""
     cutoff = clock.iso(since)
-    return sum(
-        1
+    return sorted(
+        clock.parse_iso(str(entry.data["sent_at"]))
         for entry in repo.ledger(customer_id)
         if entry.status == "sent"
         and (entry.data or {}).get("purpose", "newsletter") in consent.MARKETING_PURPOSES
         and str((entry.data or {}).get("sent_at", "")) >= cutoff
     )
+
+
+def marketing_mails_since(customer_id: str, since: datetime) -> int:
+    return len(marketing_sends_since(customer_id, since))
 
 
 def send_step(

@@ -1,0 +1,245 @@
+"""Forecasting a campaign before it goes live (pure): who would enter in the next N days, which
+steps they would get, how many sends the contact policy would cap, and how journeys would end.
+
+The same interpreter the journeys run (``next_action``) walks every forecast journey on a
+simulated clock. Assumptions, reported with every forecast: nobody orders, opens or clicks
+during the horizon (so it is the most mail the campaign can send), consent and addresses stay
+as they are now, and behaviour recurs as it happened in the last N days.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from nudgeloop.domain import dates
+from nudgeloop.domain.campaigns import (
+    BehaviourTrigger,
+    Campaign,
+    DateTrigger,
+    Facts,
+    MigrationTrigger,
+    ScheduleTrigger,
+    SendStep,
+    average_gap_days,
+    next_action,
+)
+from nudgeloop.domain.staircase import Staircase
+from nudgeloop.domain.windows import SendWindow
+
+UTC = ZoneInfo("UTC")
+MAX_DAYS = 366
+ASSUMPTIONS = (
+    "nobody orders, opens or clicks during the horizon: the most mail the campaign can send",
+    "consent, addresses and suppressions stay as they are now",
+    "behaviour triggers recur as they happened in the N days before now",
+    "journeys already running for this campaign are not counted",
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One customer as the forecast sees them (a snapshot of the stored data)."""
+
+    customer_id: str
+    segment: str
+    order_times: tuple[datetime, ...] = ()  # counted orders
+    order_values: tuple[Decimal, ...] = ()
+    consents_ok: frozenset[str] = frozenset()  # purposes whose mails may go out now
+    has_email: bool = True
+    suppressed: bool = False
+    attributes: dict[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+    country: str | None = None
+    birthday: str | None = None
+    bookings: tuple[dates.Booking, ...] = ()
+    marketing_sent: tuple[datetime, ...] = ()  # marketing mails already sent (the cap's count)
+    behaviour: tuple[tuple[datetime, str, frozenset[str]], ...] = ()  # (when, type, properties)
+
+
+@dataclass
+class Forecast:
+    campaign_id: str
+    start: datetime
+    end: datetime
+    entries: Counter[str] = field(default_factory=Counter)  # entered, holdout, not_in_audience, reentry_too_soon
+    steps: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))  # step -> outcome -> n
+    exits: Counter[str] = field(default_factory=Counter)  # how journeys ended within the horizon
+    waiting: Counter[str] = field(default_factory=Counter)  # still waiting at the horizon, by step
+    customers: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "campaign_id": self.campaign_id,
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+            "customers_considered": self.customers,
+            "entries": dict(self.entries),
+            "steps": {step: dict(outcomes) for step, outcomes in self.steps.items()},
+            "exits": dict(self.exits),
+            "waiting_at_end": dict(self.waiting),
+            "assumptions": list(ASSUMPTIONS),
+        }
+
+
+def _run_time(day: date, hour: int) -> datetime:
+    return datetime.combine(day, time(hour), UTC)
+
+
+def _segment_on(subject: Subject, stairs: Staircase, day: date) -> str:
+    orders = [(t.date(), v) for t, v in zip(subject.order_times, subject.order_values, strict=True)]
+    return stairs.segment(orders, day)
+
+
+def entries(
+    campaign: Campaign, subject: Subject, stairs: Staircase, start: datetime, days: int, run_hour: int = 3
+) -> list[tuple[datetime, str]]:
+    """When the campaign's trigger would fire for this customer in ``(start, start + days]``,
+    with what the occurrence is (the journey's idempotency key part)."""
+    trigger = campaign.trigger
+    end = start + timedelta(days=days)
+    first_day = start.date() + timedelta(days=1)
+    found: list[tuple[datetime, str]] = []
+    if isinstance(trigger, MigrationTrigger):
+        previous = subject.segment
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            now = _segment_on(subject, stairs, day)
+            if now != previous and trigger.matches({"from": previous, "to": now}):
+                found.append((_run_time(day, run_hour), f"{previous}>{now}@{day}"))
+            previous = now
+    elif isinstance(trigger, DateTrigger):
+        facts = dates.DateFacts(
+            subject.timezone,
+            subject.birthday,
+            subject.order_times[0].date() if subject.order_times else None,
+            subject.order_times[-1].date() if subject.order_times else None,
+            subject.bookings,
+        )
+        for occurrence in dates.occurrences(facts, (trigger.rule(),), start, end):
+            found.append((_run_time(occurrence.on, run_hour), occurrence.key()))
+    elif isinstance(trigger, BehaviourTrigger):
+        wanted = set(trigger.with_properties or ())
+        for at, kind, props in subject.behaviour:  # the last N days, replayed N days later
+            if kind == trigger.event and wanted <= props and start - timedelta(days=days) < at <= start:
+                found.append((at + timedelta(days=days), f"{kind}@{at.isoformat()}"))
+    elif isinstance(trigger, ScheduleTrigger):
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            if trigger.due(day) and _segment_on(subject, stairs, day) in trigger.segments:
+                found.append((_run_time(day, run_hour), f"{campaign.id}@{day}"))
+    return [(at, key) for at, key in sorted(found) if start < at <= end]
+
+
+def _admitted(campaign: Campaign, times: list[tuple[datetime, str]]) -> tuple[list[datetime], int]:
+    """The entries the re-entry policy lets in, and how many it turns away."""
+    if campaign.reentry == "never":
+        return [t for t, _ in times[:1]], 0  # later ones start the same journey (its name is per customer)
+    if campaign.reentry == "every_occurrence":
+        return [t for t, _ in times], 0
+    kept: list[datetime] = []
+    for at, _ in times:
+        if not kept or at - kept[-1] >= timedelta(days=int(campaign.reentry_days or 0)):
+            kept.append(at)
+    return kept, len(times) - len(kept)
+
+
+def simulate(
+    campaign: Campaign,
+    subjects: list[Subject],
+    stairs: Staircase,
+    start: datetime,
+    days: int,
+    *,
+    default_window: SendWindow | None = None,
+    frequency_cap: tuple[int, int] | None = None,
+    marketing_purposes: frozenset[str] = frozenset({"newsletter", "marketing"}),
+) -> Forecast:
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be 1 to {MAX_DAYS}")
+    result = Forecast(campaign.id, start, start + timedelta(days=days), customers=len(subjects))
+    for subject in subjects:
+        admitted, too_soon = _admitted(campaign, entries(campaign, subject, stairs, start, days))
+        if too_soon:
+            result.entries["reentry_too_soon"] += too_soon
+        sent = sorted(subject.marketing_sent)
+        for entered in admitted:
+            sent = _journey(campaign, subject, stairs, entered, result, sent, default_window, frequency_cap, marketing_purposes)
+    return result
+
+
+def _journey(
+    campaign: Campaign,
+    subject: Subject,
+    stairs: Staircase,
+    entered: datetime,
+    result: Forecast,
+    sent: list[datetime],
+    window: SendWindow | None,
+    cap: tuple[int, int] | None,
+    marketing_purposes: frozenset[str],
+) -> list[datetime]:
+    """Walk one journey with the real interpreter; returns the customer's marketing sends so far."""
+    bookings = {b.booking_id: (b.starts_at, b.ends_at) for b in subject.bookings}
+    state: dict[str, Any] = {"cursor": 0, "customer_id": subject.customer_id, "trigger": {}}
+    now = entered
+    marketing = campaign.consent_purpose in marketing_purposes
+    for _ in range(4 * len(campaign.steps) + 4):
+        facts = Facts(
+            segment=_segment_on(subject, stairs, now.date()),
+            ordered_since_entry=False,
+            consent_ok=campaign.consent_purpose in subject.consents_ok,
+            has_email=subject.has_email,
+            attributes=subject.attributes,
+            timezone=subject.timezone,
+            country=subject.country,
+            first_order_at=subject.order_times[0] if subject.order_times else None,
+            last_order_at=subject.order_times[-1] if subject.order_times else None,
+            average_gap_days=average_gap_days(list(subject.order_times)),
+            bookings=bookings,
+        )
+        state = next_action(campaign, state, facts, now, window)
+        if "entry" in state and not state.get("_counted"):
+            result.entries[state["entry"]] += 1
+            state["_counted"] = True
+        action = state["action"]
+        if action == "end":
+            if state["reason"] not in ("holdout", "not_in_audience"):
+                result.exits[state["reason"]] += 1
+            return sent
+        if action == "wait":
+            until = datetime.fromisoformat(state["wait_until"])
+            if until > result.end:
+                result.waiting[str(state.get("waiting", "")).removeprefix("window:")] += 1
+                return sent
+            now = until
+            continue
+        step = campaign.steps[int(state["cursor"]) - 1]
+        assert isinstance(step, SendStep)
+        outcome = _send_outcome(campaign, subject, now, sent, cap, marketing)
+        result.steps[step.id][outcome] += 1
+        if outcome == "sent" and marketing:
+            sent = [*sent, now]
+    result.exits["loop"] += 1
+    return sent
+
+
+def _send_outcome(
+    campaign: Campaign, subject: Subject, now: datetime, sent: list[datetime], cap: tuple[int, int] | None, marketing: bool
+) -> str:
+    """What the send step would do at ``now`` (the checks ``sender.send_step`` makes)."""
+    if not subject.has_email:
+        return "no_address"
+    if campaign.consent_purpose not in subject.consents_ok:
+        return "no_consent"
+    if subject.suppressed:
+        return "suppressed"
+    if cap is not None and marketing:
+        mails, days = cap
+        if sum(1 for t in sent if now - timedelta(days=days) <= t <= now) >= mails:
+            return "capped"
+    return "sent"
