@@ -66,54 +66,127 @@ def _order(rng: random.Random, customer_id: str, n: int, at: str) -> dict[str, A
     }
 
 
+def _event(kind: str, customer_id: str, at: str, event_id: str, **props: Any) -> dict[str, Any]:
+    return {
+        "event_id": event_id,
+        "type": kind,
+        "customer_id": customer_id,
+        "occurred_at": at,
+        "source": "webshop",
+        "properties": props,
+    }
+
+
+def _opt_in(customer_id: str, at: str, purpose: str) -> dict[str, Any]:
+    return _event(
+        "consent.changed",
+        customer_id,
+        at,
+        f"consent-{customer_id}-{purpose}",
+        purpose=purpose,
+        status="opt_in",
+        proof={"form": "signup"},
+    )
+
+
+# Scripted roles of the first customers, so that every shipped example campaign has someone to
+# reach even in a short demo; the rest of the shop behaves at random.
+ROLES = ("cross_sell", "winback", "birthday", "cart", "service", "referrer", "referee")
+
+
+def _signup(rng: random.Random, cid: str, role: str | None, at: str, start: Any) -> list[dict[str, Any]]:
+    profile: dict[str, Any] = {
+        "email": f"{cid}@customers.example",
+        "first_name": rng.choice(FIRST_NAMES),
+        "locale": rng.choice(["en", "de", "nl"]),
+        "timezone": rng.choice(TIMEZONES),
+        "country": "DE",
+    }
+    if role == "birthday" or rng.random() < 0.3:  # some tell us their birthday; some fall inside the period
+        soon = (start + timedelta(days=2 if role == "birthday" else rng.randint(1, 40))).date()
+        profile["birthday"] = f"19{rng.randint(60, 99)}-{soon.month:02d}-{soon.day:02d}"
+    events = [_event("customer.upserted", cid, at, f"up-{cid}", **profile)]
+    if role is not None or rng.random() < 0.85:
+        events.append(_opt_in(cid, at, "newsletter"))
+    if role is not None or rng.random() < 0.6:
+        events.append(_opt_in(cid, at, "marketing"))
+    if role == "referee":
+        events.append(_event("signup", cid, at, f"signup-{cid}", form="referral", referral_code=f"REF-{cid}"))
+    return events
+
+
+def _history(rng: random.Random, cid: str, role: str | None, start: Any) -> list[dict[str, Any]]:
+    """An existing customer's earlier orders, imported on the first day (the staircase and the
+    date triggers work from them: cross-sell 14 days after the last one, win-back when they slip)."""
+    if role == "cross_sell":
+        ages = [120, 10]
+    elif role == "winback":
+        ages = [178]
+    else:
+        ages = sorted(rng.sample(range(5, 200), rng.randint(1, 4)), reverse=True)
+    return [_order(rng, cid, n, clock.iso(start - timedelta(days=age, hours=rng.randint(0, 8)))) for n, age in enumerate(ages, 1)]
+
+
 def simulate(client: Client, rng: random.Random, customers: int, days: int) -> dict[str, int]:
     ids = [f"demo-{i:05d}" for i in range(customers)]
-    signup = {cid: rng.randrange(max(1, days * 2 // 3)) for cid in ids}
+    role = dict(zip(ids, ROLES, strict=False))
+    # a third are existing customers, imported with their order history on the first day
+    existing = {cid for cid in ids if role.get(cid) in ("cross_sell", "winback") or (cid not in role and rng.random() < 0.33)}
+    signup = {cid: 0 if cid in existing or cid in role else rng.randrange(max(1, days * 2 // 3)) for cid in ids}
+    if "referee" in role.values():
+        signup[next(c for c, r in role.items() if r == "referee")] = min(2, days - 1)
     propensity = {cid: 0.0 if rng.random() < 0.2 else rng.uniform(0.02, 0.15) for cid in ids}
     orders: Counter[str] = Counter()
     seen_mails: set[str] = set()
     sent = {"events": 0, "opens": 0, "clicks": 0}
+    start = clock.parse_iso(client.request("GET", "/_local/clock", key=False)[1]["now"])
     for day in range(days):
         now = clock.parse_iso(client.request("GET", "/_local/clock", key=False)[1]["now"])
         batch: list[dict[str, Any]] = []
         for cid in ids:
-            at = clock.iso(now - timedelta(minutes=rng.randint(0, 600)))
+            at = clock.iso(now - timedelta(minutes=rng.randint(0, 600))) if day else clock.iso(now)
+            mine = role.get(cid)
             if signup[cid] == day:
-                profile = {
-                    "email": f"{cid}@customers.example",
-                    "first_name": rng.choice(FIRST_NAMES),
-                    "locale": rng.choice(["en", "de", "nl"]),
-                    "timezone": rng.choice(TIMEZONES),
-                }
-                if rng.random() < 0.3:  # some tell us their birthday; a few fall inside the simulated period
-                    profile["birthday"] = f"19{rng.randint(60, 99)}-{rng.choice([1, 1, 2, 6]):02d}-{rng.randint(1, 28):02d}"
-                batch.append(
-                    {
-                        "event_id": f"up-{cid}",
-                        "type": "customer.upserted",
-                        "customer_id": cid,
-                        "occurred_at": at,
-                        "source": "webshop",
-                        "properties": profile,
-                    }
-                )
-                if rng.random() < 0.85:
+                batch += _signup(rng, cid, mine, at, start)
+                if cid in existing:
+                    history = _history(rng, cid, mine, start)
+                    orders[cid] = len(history)
+                    batch += history
+                if mine == "service" or rng.random() < 0.1:  # a booked service (a car inspection, a stay)
+                    begins = now + timedelta(days=4 if mine == "service" else rng.randint(3, 20), hours=1)
                     batch.append(
-                        {
-                            "event_id": f"consent-{cid}",
-                            "type": "consent.changed",
-                            "customer_id": cid,
-                            "occurred_at": at,
-                            "source": "webshop",
-                            "properties": {"purpose": "newsletter", "status": "opt_in", "proof": {"form": "signup"}},
-                        }
+                        _event(
+                            "service.booked",
+                            cid,
+                            at,
+                            f"book-{cid}",
+                            booking_id=f"b-{cid}",
+                            service="inspection",
+                            starts_at=clock.iso(begins),
+                            ends_at=clock.iso(begins + timedelta(hours=26)),
+                        )
                     )
-            elif signup[cid] < day and rng.random() < propensity[cid]:
-                orders[cid] += 1
-                batch.append(_order(rng, cid, orders[cid], at))
-        for start in range(0, len(batch), 100):
-            client.events(batch[start : start + 100])
-            sent["events"] += len(batch[start : start + 100])
+            elif signup[cid] < day:
+                if (mine == "cart" and day == 1) or rng.random() < 0.03:
+                    batch.append(_event("cart.abandoned", cid, at, f"cart-{cid}-{day}", cart_id=f"cart-{cid}-{day}"))
+                if mine == "referrer" and day == 1 and "referee" in role.values():
+                    friend = next(c for c, r in role.items() if r == "referee")
+                    batch.append(
+                        _event(
+                            "referral.created",
+                            cid,
+                            at,
+                            f"ref-{cid}",
+                            referee_email=f"{friend}@customers.example",
+                            code=f"REF-{friend}",
+                        )
+                    )
+                if mine not in ("winback", "cart") and rng.random() < propensity[cid]:
+                    orders[cid] += 1
+                    batch.append(_order(rng, cid, orders[cid], at))
+        for chunk in range(0, len(batch), 100):
+            client.events(batch[chunk : chunk + 100])
+            sent["events"] += len(batch[chunk : chunk + 100])
         client.request("POST", "/_local/settle", key=False)
         for mail in client.request("GET", "/_local/outbox", key=False)[1]:
             if mail["message_id"] in seen_mails:

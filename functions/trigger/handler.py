@@ -12,16 +12,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import trigger
+from nudgeloop.services import campaign_store, trigger
 
 settings = boot("campaigns_bucket", "state_machine_arn", "engine_table")
 processor = BatchProcessor(event_type=EventType.SQS)
+batch: dict[str, list[campaign_store.Pinned]] = {"campaigns": []}
 
 
 @tracer.capture_method
 def record_handler(record: SQSRecord) -> None:
     envelope = json.loads(record.body)
-    for started in trigger.handle_bus_event(envelope, settings.campaigns_bucket, settings.state_machine_arn):
+    for started in trigger.handle_bus_event(envelope, batch["campaigns"], settings.state_machine_arn):
         metrics.add_metric(name="JourneysStarted" if started.started else "JourneysDeduplicated", unit="Count", value=1)
 
 
@@ -29,4 +30,7 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    # The enabled campaigns, listed once per batch (one S3 List; bodies are cached by ETag). A
+    # failure here fails the batch, which SQS redelivers: no event is lost.
+    batch["campaigns"] = campaign_store.active(settings.campaigns_bucket)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

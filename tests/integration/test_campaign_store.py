@@ -116,7 +116,7 @@ def test_a_branch_on_opens_follows_the_ses_feedback_of_this_journeys_mails(stack
 def test_reentry_after_days_lets_a_customer_in_again_only_after_the_pause(stack) -> None:
     from datetime import timedelta
 
-    from nudgeloop.services import trigger
+    from nudgeloop.services import campaign_store, trigger
 
     birthday = (Path(__file__).resolve().parents[2] / "campaigns" / "examples" / "birthday.yaml").read_text()
     again = birthday.replace("reentry: every_occurrence", "reentry: after_days\nreentry_days: 30")
@@ -131,7 +131,8 @@ def test_reentry_after_days_lets_a_customer_in_again_only_after_the_pause(stack)
             "detail": {"customer_id": "r1", "kind": "birthday", "days": 0, "on": "2026-01-01", "occurrence": occurrence},
         }
         with stack.aws_lock:
-            trigger.handle_bus_event(envelope, stack.res.buckets["campaigns"], stack.res.state_machine_arn)
+            campaigns = campaign_store.active(stack.res.buckets["campaigns"])
+            trigger.handle_bus_event(envelope, campaigns, stack.res.state_machine_arn)
             return len([j for j in journeys(stack) if j["name"].startswith("birthday-")])
 
     assert fire("bd-2026") == 1

@@ -13,7 +13,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.dal import repo
 from nudgeloop.domain.campaigns import execution_name
 from nudgeloop.observability import logger
-from nudgeloop.services import campaign_store
+from nudgeloop.services.campaign_store import Pinned
 
 
 @dataclass
@@ -42,7 +42,9 @@ def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
     return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
 
 
-def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: str) -> list[Started]:
+def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_machine_arn: str) -> list[Started]:
+    """Start a journey for every enabled campaign (``campaign_store.active``, read once per
+    batch) whose trigger the event matches."""
     trigger_type = TRIGGER_TYPES.get(envelope.get("detail-type", ""))
     if trigger_type is None:
         return []
@@ -50,7 +52,7 @@ def handle_bus_event(envelope: dict[str, Any], bucket: str, state_machine_arn: s
     customer_id = detail["customer_id"]
     occurrence = occurrence_of(envelope["detail-type"], detail)
     results = []
-    for pinned in campaign_store.active(bucket):
+    for pinned in campaigns:
         campaign = pinned.campaign
         if campaign.trigger.type != trigger_type or not campaign.trigger.matches(detail):
             continue
