@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+from datetime import date, timedelta
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -16,10 +18,11 @@ from nudgeloop.domain.events import MAX_BODY_BYTES
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import customers, ingest, preferences, shopify
+from nudgeloop.services import analytics, customers, ingest, preferences, shopify
 
 settings = boot("customers_table", "events_table", "signing_secret_name", "webhook_secret_name")
 app = APIGatewayRestResolver()
+CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 OPENAPI = document()
 
 
@@ -93,6 +96,32 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.get("/v1/analytics/campaigns/<campaign_id>")
+@tracer.capture_method
+def campaign_analytics(campaign_id: str) -> Response[Any]:
+    if not CAMPAIGN_ID.match(campaign_id):
+        return _error(400, "campaign_id", "a campaign id: lower-case letters, digits and hyphens, at most 40")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=analytics.campaign(campaign_id))
+
+
+@app.get("/v1/analytics/staircase")
+@tracer.capture_method
+def staircase_analytics() -> Response[Any]:
+    today = clock.now().date()
+    bounds = {}
+    for name, default in (("from", today - timedelta(days=30)), ("to", today)):
+        raw = app.current_event.get_query_string_value(name)
+        try:
+            bounds[name] = date.fromisoformat(raw) if raw else default
+        except ValueError:
+            return _error(400, name, "a date, YYYY-MM-DD")
+    try:
+        body = analytics.staircase(bounds["from"], bounds["to"])
+    except ValueError as exc:
+        return _error(400, "to", str(exc))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 @app.post("/v1/webhooks/shopify")

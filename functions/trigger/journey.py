@@ -19,7 +19,7 @@ WINDOW = SendWindow.model_validate_json(settings.send_window) if settings.send_w
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return journey.plan(event, settings.require("campaigns_bucket").campaigns_bucket, WINDOW)
+    return journey.plan(event, settings.require("campaigns_bucket").campaigns_bucket, WINDOW, settings.attribution_days)
 
 
 @logger.inject_lambda_context

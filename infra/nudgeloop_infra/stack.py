@@ -13,6 +13,7 @@ from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, SENT_PREFIX, catalog
 
+from .constructs.analytics import Analytics
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
@@ -38,6 +39,7 @@ class StackConfig:
     max_send_rate: str = "14"  # mails per second, at most your SES account's sending quota
     frequency_cap: str = "3/7"  # at most N marketing mails per customer in D days ("0/7": off)
     send_window: str = ""  # JSON: the global send window of marketing mails (docs/campaigns.md)
+    attribution_days: str = "7"  # orders within N days after a campaign mail convert for it
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -60,6 +62,7 @@ class StackConfig:
             max_send_rate=ctx("max_send_rate", base.max_send_rate),
             frequency_cap=ctx("frequency_cap", base.frequency_cap),
             send_window=_json_context(node.try_get_context("send_window"), base.send_window),
+            attribution_days=ctx("attribution_days", base.attribution_days),
         )
 
 
@@ -69,6 +72,12 @@ def _cap(text: str) -> dict[str, str]:
     if not (mails.isdigit() and days.isdigit() and int(days) > 0):
         raise ValueError(f"frequency_cap must look like 3/7 (mails/days), not {text!r}")
     return {"frequency_cap_mails": mails, "frequency_cap_days": days}
+
+
+def _days(text: str) -> str:
+    if not (text.isdigit() and 1 <= int(text) <= 90):
+        raise ValueError(f"attribution_days must be a whole number of days from 1 to 90, not {text!r}")
+    return text
 
 
 def _json_context(value: object, default: str) -> str:
@@ -98,6 +107,7 @@ class NudgeloopStack(cdk.Stack):
                 "staircase": config.staircase,
                 "max_send_rate": config.max_send_rate,
                 "send_window": config.send_window,
+                "attribution_days": _days(config.attribution_days),
                 **_cap(config.frequency_cap),
             },
         )
@@ -122,6 +132,7 @@ class NudgeloopStack(cdk.Stack):
             bus=segmentation.bus,
             send_function=sending.function,
         )
+        Analytics(self, "Analytics", functions=functions, data=data)
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
         acknowledge_grant_wildcards(
             self,

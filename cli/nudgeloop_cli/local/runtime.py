@@ -44,6 +44,9 @@ SETTLE_TIMEOUT_S = 120.0
 _module_ids = itertools.count()
 
 
+SIMULATOR_DOMAIN = "simulator.amazonses.com"  # SES's mailbox simulator (see _mailbox_answers)
+
+
 class LocalError(RuntimeError):
     pass
 
@@ -223,6 +226,7 @@ class LocalStack:
             "send_window": os.environ.get("NUDGELOOP_SEND_WINDOW", ""),
             "frequency_cap_mails": "3",
             "frequency_cap_days": "7",
+            "attribution_days": os.environ.get("NUDGELOOP_ATTRIBUTION_DAYS", "7"),
         }
         return {env_name(k): v for k, v in values.items()}
 
@@ -259,7 +263,7 @@ class LocalStack:
         try:
             result = self.call(spec.key, event)
             if spec.key == "send" and isinstance(result, dict) and result.get("status") == "sent":
-                self.emit_ses_event(result["message_id"], "Delivery")
+                self._mailbox_answers(result["message_id"])
             return json.dumps(result).encode()
         except Exception as exc:  # Lambda reports an unhandled error as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -626,6 +630,23 @@ class LocalStack:
                 }
             ]
         )
+
+    def _mailbox_answers(self, message_id: str) -> None:
+        """What the recipient's mail server answers, as SES's mailbox simulator does: mail to
+        ``bounce[+label]@simulator.amazonses.com`` bounces (permanent), mail to
+        ``complaint[+label]@...`` is delivered and then reported as spam; all else is delivered."""
+        with self.aws_lock:
+            message = self._raw_message(message_id)
+            destinations = message.destinations if message is not None else []
+            to = list(destinations.get("ToAddresses", []) if isinstance(destinations, dict) else destinations or [])
+            local, _, domain = (to[0] if to else "").lower().partition("@")
+            kind = local.split("+", 1)[0] if domain == SIMULATOR_DOMAIN else ""
+            if kind == "bounce":
+                self._emit_ses_event(message_id, "Bounce", {"bounceType": "Permanent", "bounceSubType": "General"})
+                return
+            self._emit_ses_event(message_id, "Delivery")
+            if kind == "complaint":
+                self._emit_ses_event(message_id, "Complaint", {"complaintFeedbackType": "abuse"})
 
     def _ses_backend(self) -> Any:
         from moto.ses.models import ses_backends

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     send_window: str = ""  # JSON of a SendWindow: the global window of marketing mails ("" none)
     frequency_cap_mails: int = 3
     frequency_cap_days: int = 7
+    # an order within this many days after a campaign mail (its send or a click in it) converts
+    # for the last such mail; also the window the holdout comparison looks at after entry
+    attribution_days: int = 7
 
     def frequency_cap(self) -> tuple[int, int] | None:
         return (self.frequency_cap_mails, self.frequency_cap_days) if self.frequency_cap_mails > 0 else None

@@ -148,6 +148,43 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/analytics/campaigns/{campaign_id}": {
+                "get": {
+                    "summary": "A campaign's figures: entries, per step and in total sent, capped, suppressed, "
+                    "delivered, opened, clicked, bounced, complained, unsubscribed, converted, revenue and rates; "
+                    "uplift against the holdout group with a 95% confidence interval",
+                    "security": keyed,
+                    "parameters": [
+                        {
+                            "name": "campaign_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"},
+                        }
+                    ],
+                    "responses": {
+                        "200": {"description": "the figures", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors("400", "403"),
+                    },
+                }
+            },
+            "/v1/analytics/staircase": {
+                "get": {
+                    "summary": "Customers per step at the end of each day and the day's migrations between steps",
+                    "security": keyed,
+                    "parameters": [
+                        {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "one row per day",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors("400", "403"),
+                    },
+                }
+            },
             "/v1/webhooks/shopify": {
                 "post": {
                     "summary": "Shopify orders/create webhook (HMAC-signed; mapped onto order.completed)",

@@ -30,6 +30,7 @@ IMPORT_PREFIX = "imports/"
 IMPORT_SUFFIXES = (".csv", ".jsonl")
 ARCHIVE_PREFIX = "archive/events/"
 SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
+ANALYTICS_PREFIX = "analytics/"  # the daily export of campaign and staircase figures (JSON lines)
 TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
 TEMPLATE_SUFFIXES = (".html", ".txt")
 
@@ -347,6 +348,17 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             env=common + _DATA + ("bus_name", "staircase", "campaigns_bucket", "rescan_segments"),
         ),
         FunctionSpec(
+            key="analytics",
+            name=f"{p}-analytics",
+            code_dir="segment",
+            handler="analytics.handler",
+            description="Attributes yesterday's orders to campaigns, compares holdout groups, exports the figures",
+            timeout_s=900,
+            memory_mb=1024,
+            schedule="cron(45 4 * * ? *)",
+            env=(*common, *_DATA, "data_bucket", "campaigns_bucket", "attribution_days"),
+        ),
+        FunctionSpec(
             key="recommend",
             name=f"{p}-recommend",
             code_dir="segment",
@@ -384,7 +396,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             code_dir="trigger",
             handler="journey.plan_handler",
             description="Journey interpreter: decides a journey's next action",
-            env=common + _DATA + ("campaigns_bucket", "send_window"),
+            env=common + _DATA + ("campaigns_bucket", "send_window", "attribution_days"),
         ),
         FunctionSpec(
             key="journey_park",
@@ -437,6 +449,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        RouteSpec("GET", "/v1/analytics/campaigns/{campaign_id}"),
+        RouteSpec("GET", "/v1/analytics/staircase"),
         # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
         RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False),
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False),

@@ -468,6 +468,23 @@ def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any], in_dou
     return item if _put_once(item, EngineItem.pk) else None
 
 
+def record_skip(customer_id: str, ledger_key: str, data: dict[str, Any], kind: str) -> bool:
+    """A send step that was not sent (``suppressed``, ``no_consent``, ``no_address``,
+    ``stopped``): kept in the ledger and counted for the step, exactly once per journey."""
+    item = EngineItem(
+        pk=f"SEND#{customer_id}", sk=ledger_key, status=f"skipped:{kind}", data=data, created_at=clock.iso(clock.now())
+    )
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.save(item, condition=EngineItem.pk.does_not_exist())
+            _count(tx, data["campaign_id"], data["step_id"], kind)
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
 def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
     try:
         return EngineItem.get(f"SEND#{customer_id}", ledger_key, consistent_read=True)
@@ -482,8 +499,11 @@ def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_i
         EngineItem.due_shard.remove(),
         EngineItem.due_at.remove(),
     ]
-    if message_id is None:
-        item.update(actions=actions)
+    if message_id is None:  # capped or failed: counted with the completion, once
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.update(item, actions=actions)
+            if "campaign_id" in (item.data or {}):
+                _count(tx, item.data["campaign_id"], item.data["step_id"], status)
         return
     with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
         tx.update(item, actions=actions)
@@ -660,9 +680,9 @@ def record_feedback(campaign_id: str, step_id: str, kind: str, message_id: str, 
     return True
 
 
-def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str) -> None:
+def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str, by: int = 1) -> None:
     counter = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"STATS#{step_id}#{kind}")
-    tx.update(counter, actions=[EngineItem.counter.add(1)])
+    tx.update(counter, actions=[EngineItem.counter.add(by)])
 
 
 def claim_reentry(campaign_id: str, customer_id: str, execution: str, now: datetime, days: int) -> bool:
@@ -684,19 +704,115 @@ def claim_reentry(campaign_id: str, customer_id: str, execution: str, now: datet
     return True
 
 
-def record_entry(campaign_id: str, execution: str, outcome: str, at: str) -> bool:
-    """One item per journey entry (``entered``, ``holdout``, ``not_in_audience``); False when
-    this execution's entry is recorded already."""
-    item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"ENTRY#{execution}", status=outcome, created_at=at)
-    return _put_once(item, EngineItem.sk)
+ENTRIES = "_entries"  # pseudo step of the entry counters (step ids never start with "_")
+UPLIFT = "_uplift"  # pseudo step of the holdout comparison counters
+UPLIFT_SHARD = "UPLIFT"  # entries on the by_due index until their attribution window closes
+
+
+def record_entry(
+    campaign_id: str, execution: str, outcome: str, at: str, customer_id: str = "", window_closes: str | None = None
+) -> bool:
+    """One item per journey entry (``entered``, ``holdout``, ``not_in_audience``), counted once;
+    False when this execution's entry is recorded already. Entered and holdout entries wait on
+    the ``by_due`` index until ``window_closes``, when :func:`evaluate_entry` compares them."""
+    compared = window_closes is not None and outcome in ("entered", "holdout")
+    item = EngineItem(
+        pk=f"CAMPAIGN#{campaign_id}",
+        sk=f"ENTRY#{execution}",
+        status=outcome,
+        created_at=at,
+        data={"customer_id": customer_id},
+        due_shard=UPLIFT_SHARD if compared else None,
+        due_at=window_closes if compared else None,
+    )
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.save(item, condition=EngineItem.sk.does_not_exist())
+            _count(tx, campaign_id, ENTRIES, outcome)
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def entries_due(until: datetime) -> Iterator[EngineItem]:
+    """Entries whose attribution window has closed and that are not compared yet."""
+    yield from EngineItem.by_due.query(UPLIFT_SHARD, EngineItem.due_at <= clock.iso(until))
+
+
+def evaluate_entry(item: EngineItem, converted: bool) -> bool:
+    """Count an entry in its group (treated or holdout) and whether the customer ordered within
+    the window, once: the entry leaves the index in the same transaction."""
+    campaign_id = item.pk.removeprefix("CAMPAIGN#")
+    group = "treated" if item.status == "entered" else "control"
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.update(
+                item,
+                actions=[
+                    EngineItem.due_shard.remove(),
+                    EngineItem.due_at.remove(),
+                    EngineItem.data.set({**(item.data or {}), "converted": converted}),
+                ],
+                condition=EngineItem.due_shard.exists(),
+            )
+            _count(tx, campaign_id, UPLIFT, group)
+            if converted:
+                _count(tx, campaign_id, UPLIFT, f"{group}_converted")
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
 
 
 def campaign_entries(campaign_id: str) -> dict[str, int]:
     """Entries of a campaign by outcome: ``{"entered": 90, "holdout": 10}``."""
-    counts: dict[str, int] = {}
-    for item in EngineItem.query(f"CAMPAIGN#{campaign_id}", EngineItem.sk.startswith("ENTRY#")):
-        counts[str(item.status)] = counts.get(str(item.status), 0) + 1
-    return counts
+    return campaign_stats(campaign_id).get(ENTRIES, {})
+
+
+def record_conversion(
+    order_id: str, customer_id: str, campaign_id: str, step_id: str, cents: int, currency: str, at: str
+) -> bool:
+    """An order attributed to a campaign step, with its revenue (minor units), once per order
+    (order ids are the customer's: keyed by both)."""
+    item = EngineItem(
+        pk=f"CONVERSION#{customer_id}#{order_id}",
+        sk="CONVERSION",
+        status="converted",
+        data={"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id, "cents": cents, "currency": currency},
+        created_at=at,
+    )
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.save(item, condition=EngineItem.pk.does_not_exist())
+            _count(tx, campaign_id, step_id, "converted")
+            _count(tx, campaign_id, step_id, f"revenue:{currency}", cents)
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
+
+
+def reverse_conversion(customer_id: str, order_id: str) -> bool:
+    """A refund of an attributed order takes its conversion and revenue back, once."""
+    try:
+        item = EngineItem.get(f"CONVERSION#{customer_id}#{order_id}", "CONVERSION", consistent_read=True)
+    except EngineItem.DoesNotExist:
+        return False
+    data = item.data or {}
+    try:
+        with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
+            tx.update(item, actions=[EngineItem.status.set("refunded")], condition=EngineItem.status == "converted")
+            _count(tx, data["campaign_id"], data["step_id"], "converted", -1)
+            _count(tx, data["campaign_id"], data["step_id"], f"revenue:{data['currency']}", -int(data["cents"]))
+    except TransactWriteError as exc:
+        if _conditional_failed(exc):
+            return False
+        raise
+    return True
 
 
 def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -17,7 +18,9 @@ from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
 
 
-def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None = None) -> dict[str, Any]:
+def plan(
+    state: dict[str, Any], bucket: str, default_window: SendWindow | None = None, attribution_days: int = 7
+) -> dict[str, Any]:
     """Decide the journey's next action from the campaign version pinned at entry."""
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
     customer = repo.get_customer(state["customer_id"])
@@ -47,7 +50,11 @@ def plan(state: dict[str, Any], bucket: str, default_window: SendWindow | None =
     )
     result = next_action(campaign, state, facts, clock.now(), default_window)
     if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
-        repo.record_entry(campaign.id, state.get("execution") or "", result["entry"], clock.iso(clock.now()))
+        now = clock.now()
+        closes = clock.iso(now + timedelta(days=attribution_days))  # then compared with the holdout group
+        repo.record_entry(
+            campaign.id, state.get("execution") or "", result["entry"], clock.iso(now), customer.customer_id, closes
+        )
     if result["action"] == "send":
         result["purpose"] = campaign.purpose
         result["consent_purpose"] = campaign.consent_purpose

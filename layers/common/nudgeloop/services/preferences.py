@@ -24,8 +24,10 @@ CONFIRM_VALID = timedelta(days=7)
 PURPOSE_NAMES = {"newsletter": "Newsletter", "marketing": "Offers and recommendations", "service": "Service mails"}
 
 
-def unsubscribe_url(base_url: str, key: bytes, customer_id: str, purpose: str) -> str:
-    token = tokens.sign(key, {"k": "unsub", "c": customer_id, "p": purpose}, clock.now() + UNSUBSCRIBE_VALID)
+def unsubscribe_url(base_url: str, key: bytes, customer_id: str, purpose: str, mail: str | None = None) -> str:
+    """``mail`` (``campaign#step``) names the mail the link is in: its unsubscribes are counted there."""
+    claims = {"k": "unsub", "c": customer_id, "p": purpose, **({"m": mail} if mail else {})}
+    token = tokens.sign(key, claims, clock.now() + UNSUBSCRIBE_VALID)
     return f"{base_url.rstrip('/')}/v1/unsubscribe?token={quote(token)}"
 
 
@@ -66,6 +68,9 @@ def opt_out(claims: dict[str, Any], token: str, everything: bool) -> list[str]:
         repo.store_event(
             _statement(claims["c"], purpose, "opt_out", "unsubscribe", proof, f"unsub-{purpose}-{stamp}-{_token_id(token)}")
         )
+    if "#" in str(claims.get("m", "")):  # counted for the mail the link was in, once per person
+        campaign_id, step_id = str(claims["m"]).split("#", 1)
+        repo.record_feedback(campaign_id, step_id, "unsubscribed", f"customer-{claims['c']}", clock.iso(clock.now()), {})
     return purposes
 
 

@@ -176,19 +176,22 @@ def send_step(
     customer_id = request["customer_id"]
     campaign_id, step_id = request["campaign_id"], request["step_id"]
     ledger_key = f"{campaign_id}#{step_id}#{request['execution']}"
-    customer = repo.get_customer(customer_id)
-    if customer is None or not customer.email:
-        return {"status": "skipped", "reason": "no_address"}
-    purpose = request.get("consent_purpose", "newsletter")
-    if not consent.allows(dict(customer.consents or {}), purpose):
-        return {"status": "skipped", "reason": "no_consent"}
-    suppressed = repo.suppression(customer.email)
-    if suppressed is not None:
-        return {"status": "skipped", "reason": f"suppressed:{suppressed}"}
-    stopped = repo.step_stop(campaign_id, step_id)
-    if stopped is not None:
-        return {"status": "skipped", "reason": f"step_stopped:{stopped}"}
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
+    customer = repo.get_customer(customer_id)
+    purpose = request.get("consent_purpose", "newsletter")
+    skip: tuple[str, str] | None = None  # (the step's counter, the reason)
+    if customer is None or not customer.email:
+        skip = ("no_address", "no_address")
+    elif not consent.allows(dict(customer.consents or {}), purpose):
+        skip = ("no_consent", "no_consent")
+    elif (suppressed := repo.suppression(customer.email)) is not None:
+        skip = ("suppressed", f"suppressed:{suppressed}")
+    elif (stopped := repo.step_stop(campaign_id, step_id)) is not None:
+        skip = ("stopped", f"step_stopped:{stopped}")
+    if skip is not None or customer is None:
+        kind, reason = skip or ("no_address", "no_address")
+        repo.record_skip(customer_id, ledger_key, {**meta, "reason": reason}, kind)  # counted once per journey
+        return {"status": "skipped", "reason": reason}
     reservation = repo.reserve_send(
         customer_id,
         ledger_key,
@@ -208,7 +211,7 @@ def send_step(
     if max_send_rate and not repo.take_send_slot(now, max_send_rate):
         reservation.delete()
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
-    unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose)
+    unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose, f"{campaign_id}#{step_id}")
     prefix = request.get("voucher_prefix")
     voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
     context = personal_context(customer, repo.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
