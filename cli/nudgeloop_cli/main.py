@@ -396,6 +396,31 @@ def sends_resume(
     typer.echo(json.dumps({"campaign": campaign, "step": step, "was_stopped_for": reason}))
 
 
+@sends_app.command("resume-marketing")
+def sends_resume_marketing(
+    local: Annotated[bool, typer.Option("--local", help="The running local stack instead of the deployed one")] = False,
+    url: UrlOption = None,
+    prefix: PrefixOption = "nudgeloop",
+) -> None:
+    """Resume marketing mail after the reputation circuit breaker paused it (find and fix the
+    cause first: list hygiene, a bad import, a complaint-prone campaign). Turns the marketing
+    configuration set back on; held journeys send at their next hourly try; rates are measured
+    afresh from now."""
+    if local:
+        from nudgeloop_cli.client import Client
+
+        status, body = Client(url).request("POST", "/_local/marketing/resume", key=False)
+        typer.echo(json.dumps(body))
+        if status != 200:
+            raise typer.Exit(1)
+        return
+    from nudgeloop.services import reputation
+
+    _bind_engine(prefix)
+    lifted = reputation.resume(f"{prefix}-mail")
+    typer.echo(json.dumps({"resumed": True, "was_paused_for": (lifted or {}).get("reason")}))
+
+
 @app.command("openapi")
 def openapi() -> None:
     """Print the HTTP API's OpenAPI document (docs/openapi.json is this, committed)."""

@@ -144,7 +144,7 @@ def uplift_svg(rows: list[tuple[str, dict[str, Any]]]) -> str:
     if not shown:
         return '<p class="empty">No campaign has a compared holdout group yet.</p>'
     width, row, left = 620, 26, 160
-    bound = max(1.0, *(abs(x) for _, u in shown for x in u["ci95_pp"]))
+    bound = max(1.0, *(abs(float(v)) for _, u in shown for v in u["ci95_pp"]))
 
     def x(value: float) -> float:
         return left + (width - left - 20) * (value + bound) / (2 * bound)

@@ -15,10 +15,11 @@ from nudgeloop import clock
 from nudgeloop.adapters.secrets import secret_bytes, signing_key
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import MAX_BODY_BYTES
+from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import analytics, customers, ingest, preferences, shopify
+from nudgeloop.services import analytics, customers, ingest, preferences, reputation, shopify
 
 settings = boot("customers_table", "events_table", "signing_secret_name", "webhook_secret_name")
 app = APIGatewayRestResolver()
@@ -121,6 +122,13 @@ def staircase_analytics() -> Response[Any]:
         body = analytics.staircase(bounds["from"], bounds["to"])
     except ValueError as exc:
         return _error(400, "to", str(exc))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.get("/v1/analytics/deliverability")
+@tracer.capture_method
+def deliverability() -> Response[Any]:
+    body = reputation.figures(Thresholds(min_sends=settings.reputation_min_sends))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
 
 

@@ -10,11 +10,13 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import feedback
+from nudgeloop.services import feedback, reputation
 
-settings = boot("customers_table", "events_table", "engine_table")
+settings = boot("customers_table", "events_table", "engine_table", "configuration_set")
+THRESHOLDS = Thresholds(min_sends=settings.reputation_min_sends)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -23,6 +25,8 @@ def record_handler(record: SQSRecord) -> None:
     envelope = json.loads(record.body)
     outcome = feedback.handle_ses_event(envelope.get("detail", {}))
     metrics.add_metric(name=f"Feedback_{outcome}", unit="Count", value=1)
+    if outcome in ("bounced", "complained") and reputation.check(THRESHOLDS, settings.configuration_set):
+        metrics.add_metric(name="MarketingPaused", unit="Count", value=1)  # the alarm
 
 
 @logger.inject_lambda_context

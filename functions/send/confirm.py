@@ -16,17 +16,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import sender
 
-settings = boot(
-    "customers_table",
-    "engine_table",
-    "recs_table",
-    "templates_bucket",
-    "configuration_set",
-    "sender",
-    "public_base_url",
-    "signing_secret_name",
-    "data_bucket",
-)
+settings = boot(*sender.SEND_SETTINGS)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
@@ -34,16 +24,7 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def record_handler(record: SQSRecord) -> None:
     key = signing_key(settings.signing_secret_name)
     request = sender.confirmation_request(json.loads(record.body)["detail"], settings.public_base_url, key)
-    result = sender.send_step(
-        request,
-        templates_bucket=settings.templates_bucket,
-        configuration_set=settings.configuration_set,
-        sender=settings.sender,
-        public_base_url=settings.public_base_url,
-        signing_key=key,
-        archive_bucket=settings.data_bucket,
-        max_send_rate=settings.max_send_rate,
-    )
+    result = sender.send_configured(request, settings, key)  # a service mail: never capped or held
     metrics.add_metric(name=f"Confirmation_{result['status']}", unit="Count", value=1)
 
 

@@ -11,7 +11,14 @@ from constructs import Construct
 
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
-from nudgeloop.resources import ARCHIVE_PREFIX, DEFAULT_SEGMENT_SCHEDULE, IMPORT_PREFIX, SENT_PREFIX, catalog
+from nudgeloop.resources import (
+    ANALYTICS_PREFIX,
+    ARCHIVE_PREFIX,
+    DEFAULT_SEGMENT_SCHEDULE,
+    IMPORT_PREFIX,
+    SENT_PREFIX,
+    catalog,
+)
 
 from .constructs.analytics import Analytics
 from .constructs.campaigns import Campaigns
@@ -40,6 +47,7 @@ class StackConfig:
     frequency_cap: str = "3/7"  # at most N marketing mails per customer in D days ("0/7": off)
     send_window: str = ""  # JSON: the global send window of marketing mails (docs/campaigns.md)
     attribution_days: str = "7"  # orders within N days after a campaign mail convert for it
+    reputation_min_sends: str = "200"  # mails in 24 h before the circuit breaker judges rates
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -63,6 +71,7 @@ class StackConfig:
             frequency_cap=ctx("frequency_cap", base.frequency_cap),
             send_window=_json_context(node.try_get_context("send_window"), base.send_window),
             attribution_days=ctx("attribution_days", base.attribution_days),
+            reputation_min_sends=ctx("reputation_min_sends", base.reputation_min_sends),
         )
 
 
@@ -77,6 +86,12 @@ def _cap(text: str) -> dict[str, str]:
 def _days(text: str) -> str:
     if not (text.isdigit() and 1 <= int(text) <= 90):
         raise ValueError(f"attribution_days must be a whole number of days from 1 to 90, not {text!r}")
+    return text
+
+
+def _positive(name: str, text: str) -> str:
+    if not (text.isdigit() and int(text) > 0):
+        raise ValueError(f"{name} must be a positive whole number, not {text!r}")
     return text
 
 
@@ -108,6 +123,7 @@ class NudgeloopStack(cdk.Stack):
                 "max_send_rate": config.max_send_rate,
                 "send_window": config.send_window,
                 "attribution_days": _days(config.attribution_days),
+                "reputation_min_sends": _positive("reputation_min_sends", config.reputation_min_sends),
                 **_cap(config.frequency_cap),
             },
         )
@@ -139,7 +155,7 @@ class NudgeloopStack(cdk.Stack):
             data.tables.values(),
             data.buckets.values(),
             functions.functions.values(),
-            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX),
+            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX, ANALYTICS_PREFIX),
         )
         for child in self.node.children:  # CDK's own singleton that configures S3 notifications
             if child.node.id.startswith("BucketNotificationsHandler"):

@@ -251,3 +251,38 @@ def test_import_files_and_uploaded_templates_notify_their_queues(template: dict[
 def test_the_webhook_route_needs_no_api_key_but_its_secret_exists(template: dict[str, Any]) -> None:
     secrets = [s["Properties"]["Name"] for s in resources(template, "AWS::SecretsManager::Secret").values()]
     assert "nudgeloop/shopify-webhook-secret" in secrets
+
+
+def test_marketing_and_service_mail_have_their_own_configuration_sets_and_only_marketing_can_be_paused(
+    template: dict[str, Any],
+) -> None:
+    names = {c["Properties"]["Name"] for c in resources(template, "AWS::SES::ConfigurationSet").values()}
+    assert names == {"nudgeloop-mail", "nudgeloop-service"}
+    assert len(resources(template, "AWS::SES::ConfigurationSetEventDestination")) == 2
+    policies = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()])
+    assert policies.count("ses:PutConfigurationSetSendingOptions") == 1
+    assert "configuration-set/nudgeloop-mail" in policies
+
+
+def test_alarms_cover_the_circuit_breaker_ses_reputation_and_anomalies_and_a_dashboard_shows_the_loop(
+    template: dict[str, Any],
+) -> None:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    by_metric = {a.get("MetricName"): a for a in alarms if a.get("MetricName")}
+    assert by_metric["MarketingPaused"]["Threshold"] == 0
+    assert by_metric["Reputation.BounceRate"]["Threshold"] == 0.025
+    assert by_metric["Reputation.ComplaintRate"]["Threshold"] == 0.0005
+    anomalies = [a for a in alarms if a.get("ThresholdMetricId")]
+    watched = {m["MetricStat"]["Metric"]["MetricName"] for a in anomalies for m in a["Metrics"] if "MetricStat" in m}
+    assert watched == {"EventsAccepted", "Mail_sent"}
+    assert all(a["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold" for a in anomalies)
+    body = json.dumps(next(iter(resources(template, "AWS::CloudWatch::Dashboard").values()))["Properties"]["DashboardBody"])
+    for title in ("Events in", "Staircase", "Journeys", "Mails", "Feedback", "Errors"):
+        assert title in body
+
+
+def test_the_analytics_job_runs_daily_and_may_only_write_its_own_prefix(template: dict[str, Any]) -> None:
+    rules = [r["Properties"] for r in resources(template, "AWS::Events::Rule").values()]
+    assert any(r.get("ScheduleExpression") == "cron(45 4 * * ? *)" for r in rules)
+    policies = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()])
+    assert "/analytics/*" in policies

@@ -110,7 +110,9 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         )
     ses = boto3.client("sesv2", region_name=region)
     ses.create_email_identity(EmailIdentity=sender_domain)
-    ses.create_configuration_set(ConfigurationSetName=cat.configuration_set)
+    for configuration_set in (cat.configuration_set, cat.service_configuration_set):
+        ses.create_configuration_set(ConfigurationSetName=configuration_set)
+        ses.put_configuration_set_sending_options(ConfigurationSetName=configuration_set, SendingEnabled=True)
     boto3.client("ses", region_name=region).verify_domain_identity(Domain=sender_domain)
     for notification in cat.notifications:  # S3 ObjectCreated -> queue, one configuration per suffix
         s3.put_bucket_notification_configuration(

@@ -172,6 +172,7 @@ class LocalStack:
             return runtime._invoke_from_states(function_name, body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+        _teach_moto_sending_options()
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
         for name, value in self.settings_env().items():
@@ -212,6 +213,8 @@ class LocalStack:
             "templates_bucket": self.res.buckets["templates"],
             "state_machine_arn": self.res.state_machine_arn,
             "configuration_set": c.configuration_set,
+            "service_configuration_set": c.service_configuration_set,
+            "reputation_min_sends": os.environ.get("NUDGELOOP_REPUTATION_MIN_SENDS", "200"),
             "sender": self.sender,
             "public_base_url": self.public_base_url,
             "signing_secret_name": c.signing_secret_name,
@@ -758,6 +761,14 @@ class LocalStack:
         with self.aws_lock:
             return campaign_store.listing(self.res.buckets["campaigns"])
 
+    def resume_marketing(self) -> dict[str, Any]:
+        """``nudgeloop sends resume-marketing --local``: lift a reputation pause."""
+        from nudgeloop.services import reputation
+
+        with self.aws_lock:
+            lifted = reputation.resume(self.catalog.configuration_set)
+        return {"resumed": True, "was_paused_for": (lifted or {}).get("reason")}
+
     def simulate(self, text: str, days: int) -> dict[str, Any]:
         """Forecast a campaign definition against this stack's data (``campaigns simulate``);
         raises ``InvalidCampaign`` for a definition that would be rejected on upload."""
@@ -843,6 +854,19 @@ class LocalStack:
             )
             for name, url in self.res.dlq_urls.items()
         }
+
+
+def _teach_moto_sending_options() -> None:
+    """SES v2 PutConfigurationSetSendingOptions, which moto lacks (the circuit breaker uses it):
+    stored on moto's configuration set, so GetConfigurationSet reports it."""
+    from moto.sesv2.responses import SESV2Response
+
+    def put_configuration_set_sending_options(self: Any) -> str:
+        found = self.sesv2_backend.get_configuration_set(self._get_param("ConfigurationSetName"))
+        found.enabled = bool(self._get_param("SendingEnabled"))
+        return json.dumps({})
+
+    SESV2Response.put_configuration_set_sending_options = put_configuration_set_sending_options  # type: ignore[attr-defined]
 
 
 def _forget_warm_state() -> None:

@@ -74,6 +74,8 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
             return _json(200, stack.redrive(found.group(1)))
         except LocalError as exc:
             return _json(404, {"error": {"field": "name", "reason": str(exc)}})
+    if method == "POST" and path == "/_local/marketing/resume":
+        return _json(200, stack.resume_marketing())
     if method == "GET" and path == "/_local/campaigns":
         return _json(200, stack.campaigns())
     if method == "POST" and path == "/_local/campaigns/simulate":

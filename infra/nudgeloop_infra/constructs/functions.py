@@ -64,6 +64,7 @@ class FunctionFactory(Construct):
             "data_bucket": d.buckets["data"].bucket_name,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
+            "service_configuration_set": c.service_configuration_set,
             "log_level": "INFO",
             "staircase": "{}",
             "rescan_segments": "8",

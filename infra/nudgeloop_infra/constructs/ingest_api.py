@@ -73,6 +73,17 @@ class IngestApi(Construct):
         feedback_fn = functions.function("ingest_feedback")
         for key in ("events", "engine", "customers"):
             data.tables[key].grant_read_write_data(feedback_fn)
+        # the reputation circuit breaker turns marketing mail's configuration set off
+        feedback_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["ses:PutConfigurationSetSendingOptions"],
+                resources=[
+                    cdk.Stack.of(self).format_arn(
+                        service="ses", resource="configuration-set", resource_name=catalog.configuration_set
+                    )
+                ],
+            )
+        )
         ses_rule = next(r for r in catalog.rules if r.key == "ses_events")
         events.Rule(
             self,

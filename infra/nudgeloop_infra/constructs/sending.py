@@ -30,17 +30,30 @@ class Sending(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.configuration_set = ses.ConfigurationSet(
+        # Marketing and service mail go through separate configuration sets: the reputation
+        # circuit breaker turns the marketing one off; confirmations and reminders keep going.
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        self.configuration_sets = {}
+        for construct_name, name in (
+            ("ConfigurationSet", catalog.configuration_set),
+            ("ServiceConfigurationSet", catalog.service_configuration_set),
+        ):
+            self.configuration_sets[name] = self._configuration_set(construct_name, name, default_bus)
+        self.configuration_set = self.configuration_sets[catalog.configuration_set]
+        self._wire(catalog, functions, data, sender, public_base_url, bus)
+
+    def _configuration_set(self, construct_name: str, name: str, default_bus: events.IEventBus) -> ses.ConfigurationSet:
+        configuration_set = ses.ConfigurationSet(
             self,
-            "ConfigurationSet",
-            configuration_set_name=catalog.configuration_set,
+            construct_name,
+            configuration_set_name=name,
             reputation_metrics=True,
             sending_enabled=True,
             suppression_reasons=ses.SuppressionReasons.BOUNCES_AND_COMPLAINTS,
         )
-        self.configuration_set.add_event_destination(
+        configuration_set.add_event_destination(
             "ToEventBridge",
-            destination=ses.EventDestination.event_bus(events.EventBus.from_event_bus_name(self, "DefaultBus", "default")),
+            destination=ses.EventDestination.event_bus(default_bus),
             events=[
                 ses.EmailSendingEvent.SEND,
                 ses.EmailSendingEvent.DELIVERY,
@@ -53,6 +66,17 @@ class Sending(Construct):
                 ses.EmailSendingEvent.DELIVERY_DELAY,
             ],
         )
+        return configuration_set
+
+    def _wire(
+        self,
+        catalog: Catalog,
+        functions: FunctionFactory,
+        data: Data,
+        sender: str,
+        public_base_url: str,
+        bus: events.IEventBus,
+    ) -> None:
         fn = functions.function("send", {"sender": sender, "public_base_url": public_base_url})
         # Templates uploaded to S3 are checked (notification -> templates queue -> this function).
         check_fn = functions.function("templates_check")
@@ -85,6 +109,9 @@ class Sending(Construct):
                         stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
                         stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
                         stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
+                        stack.format_arn(
+                            service="ses", resource="configuration-set", resource_name=catalog.service_configuration_set
+                        ),
                     ],
                 )
             )

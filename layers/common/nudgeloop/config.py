@@ -29,7 +29,8 @@ class Settings(BaseModel):
     campaigns_bucket: str = ""
     templates_bucket: str = ""
     state_machine_arn: str = ""
-    configuration_set: str = ""
+    configuration_set: str = ""  # marketing mail
+    service_configuration_set: str = ""  # service mail
     sender: str = ""
     public_base_url: str = ""
     signing_secret_name: str = ""
@@ -47,6 +48,8 @@ class Settings(BaseModel):
     # an order within this many days after a campaign mail (its send or a click in it) converts
     # for the last such mail; also the window the holdout comparison looks at after entry
     attribution_days: int = 7
+    # the reputation circuit breaker judges the last 24 hours once this many mails went out
+    reputation_min_sends: int = 200
 
     def frequency_cap(self) -> tuple[int, int] | None:
         return (self.frequency_cap_mails, self.frequency_cap_days) if self.frequency_cap_mails > 0 else None

@@ -185,6 +185,19 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/analytics/deliverability": {
+                "get": {
+                    "summary": "Mails sent, bounced and complained about in the last 24 hours, the rates, the circuit "
+                    "breaker's thresholds, and whether marketing sending is paused (and why)",
+                    "security": keyed,
+                    "responses": {
+                        "200": {"description": "the figures", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors(
+                            "403",
+                        ),
+                    },
+                }
+            },
             "/v1/webhooks/shopify": {
                 "post": {
                     "summary": "Shopify orders/create webhook (HMAC-signed; mapped onto order.completed)",

@@ -134,7 +134,8 @@ class Catalog:
     streams: tuple[StreamSourceSpec, ...]
     bus_name: str
     state_machine_name: str
-    configuration_set: str
+    configuration_set: str  # marketing mail: paused by the reputation circuit breaker
+    service_configuration_set: str  # service mail (confirmations, booking reminders): never paused
     signing_secret_name: str
     webhook_secret_name: str
     bucket_stems: dict[str, str] = field(default_factory=dict)
@@ -174,6 +175,7 @@ _SEND = (
     "templates_bucket",
     "recs_table",
     "configuration_set",
+    "service_configuration_set",
     "sender",
     "public_base_url",
     "signing_secret_name",
@@ -286,7 +288,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             code_dir="ingest",
             handler="api.handler",
             description="HTTP API: validates and stores events once; customer reads; unsubscribe",
-            env=common + _DATA + ("recs_table", "signing_secret_name", "webhook_secret_name", "max_future_skew_s"),
+            env=common
+            + _DATA
+            + ("recs_table", "signing_secret_name", "webhook_secret_name", "max_future_skew_s", "reputation_min_sends"),
         ),
         FunctionSpec(
             key="ingest_import",
@@ -322,9 +326,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             name=f"{p}-ingest-feedback",
             code_dir="ingest",
             handler="feedback.handler",
-            description="Stores SES delivery, open, click, bounce and complaint events",
+            description="Stores SES delivery, open, click, bounce and complaint events; pauses marketing on bad reputation",
             queue_key="feedback",
-            env=common + _DATA,
+            env=common + _DATA + ("configuration_set", "reputation_min_sends"),
         ),
         FunctionSpec(
             key="segment_counts",
@@ -451,6 +455,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
         RouteSpec("GET", "/v1/analytics/campaigns/{campaign_id}"),
         RouteSpec("GET", "/v1/analytics/staircase"),
+        RouteSpec("GET", "/v1/analytics/deliverability"),
         # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
         RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False),
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False),
@@ -489,6 +494,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         bus_name=bus,
         state_machine_name=f"{p}-journey",
         configuration_set=f"{p}-mail",
+        service_configuration_set=f"{p}-service",
         signing_secret_name=f"{p}/signing-key",
         webhook_secret_name=f"{p}/shopify-webhook-secret",
         bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns", "data": f"{p}-data"},

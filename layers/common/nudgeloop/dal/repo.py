@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.events import ORDER_TYPES, Event
+from nudgeloop.domain.reputation import hour_key
 from nudgeloop.domain.step_counts import Tally
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
@@ -508,6 +509,7 @@ def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_i
     with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
         tx.update(item, actions=actions)
         _count(tx, data["campaign_id"], data["step_id"], "sent")
+        _reputation(tx, "sent")
         tx.save(
             EngineItem(
                 pk=f"MSG#{message_id}",
@@ -673,11 +675,77 @@ def record_feedback(campaign_id: str, step_id: str, kind: str, message_id: str, 
         with TransactWrite(connection=EngineItem._get_connection().connection) as tx:
             tx.save(item, condition=EngineItem.pk.does_not_exist())
             _count(tx, campaign_id, step_id, kind)
+            if kind in ("bounced", "complained"):
+                _reputation(tx, kind)
     except TransactWriteError as exc:
         if _conditional_failed(exc):
             return False
         raise
     return True
+
+
+# ---------------------------------------------------------------- engine: sending reputation
+
+REPUTATION = "REPUTATION"  # hourly counters of mails sent, bounced, complained (all campaigns)
+CONTROL = "CONTROL"
+PAUSE = "MARKETING_PAUSE"
+RESUMED = "MARKETING_RESUMED"
+
+
+def _reputation(tx: TransactWrite, kind: str) -> None:
+    """Count a mail (or its bounce or complaint) in this hour's bucket, with the transaction that
+    records it once. Buckets expire after two days."""
+    now = clock.now()
+    item = EngineItem(pk=REPUTATION, sk=f"{hour_key(now)}#{kind}")
+    tx.update(item, actions=[EngineItem.counter.add(1), EngineItem.expires_at.set(now + timedelta(days=2))])
+
+
+def reputation_counts(keys: list[str]) -> dict[str, int]:
+    """Sent, bounced and complained over the given hourly buckets (one Query)."""
+    wanted = set(keys)
+    totals = {"sent": 0, "bounced": 0, "complained": 0}
+    for item in EngineItem.query(REPUTATION, EngineItem.sk.between(min(keys), max(keys) + "#~")):
+        hour, _, kind = item.sk.partition("#")
+        if hour in wanted and kind in totals:
+            totals[kind] += int(item.counter or 0)
+    return totals
+
+
+def marketing_pause() -> dict[str, Any] | None:
+    """Why marketing sending is paused (reason, rates, since), or None while it runs."""
+    try:
+        item = EngineItem.get(CONTROL, PAUSE)
+    except EngineItem.DoesNotExist:
+        return None
+    return {**(item.data or {}), "since": item.created_at}
+
+
+def pause_marketing(reason: str, figures: dict[str, Any]) -> bool:
+    """Pause marketing sending; False when it is paused already (the first reason stays)."""
+    item = EngineItem(
+        pk=CONTROL, sk=PAUSE, status="paused", data={"reason": reason, **figures}, created_at=clock.iso(clock.now())
+    )
+    return _put_once(item, EngineItem.pk)
+
+
+def resume_marketing() -> dict[str, Any] | None:
+    """Lift the pause; the rates are measured afresh from now: what this hour's bucket holds
+    already is the baseline later checks subtract (returns the pause lifted)."""
+    held = marketing_pause()
+    now = clock.now()
+    hour = hour_key(now)
+    baseline = {"hour": hour, **reputation_counts([hour])}
+    EngineItem(pk=CONTROL, sk=RESUMED, data=baseline, created_at=clock.iso(now)).save()
+    EngineItem(pk=CONTROL, sk=PAUSE).delete()
+    return held
+
+
+def reputation_baseline() -> dict[str, Any] | None:
+    """The hour of the last resume and what its bucket held then."""
+    try:
+        return dict(EngineItem.get(CONTROL, RESUMED).data or {})
+    except EngineItem.DoesNotExist:
+        return None
 
 
 def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str, by: int = 1) -> None:

@@ -17,11 +17,24 @@ from nudgeloop.domain.windows import SendWindow
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
 
+HELD_RETRY = timedelta(hours=1)
+
 
 def plan(
     state: dict[str, Any], bucket: str, default_window: SendWindow | None = None, attribution_days: int = 7
 ) -> dict[str, Any]:
     """Decide the journey's next action from the campaign version pinned at entry."""
+    if (state.get("last") or {}).get("status") == "held":
+        # Marketing is paused (the reputation circuit breaker): back to the held send step, and
+        # try again in an hour. Exits are checked then as always; nothing is sent twice.
+        retry = {k: v for k, v in state.items() if k not in ("last", "action", "template", "reason")}
+        return {
+            **retry,
+            "cursor": int(state["cursor"]) - 1,
+            "action": "wait",
+            "waiting": f"held:{state.get('step_id')}",
+            "wait_until": clock.iso(clock.now() + HELD_RETRY),
+        }
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
     customer = repo.get_customer(state["customer_id"])
     if customer is None:

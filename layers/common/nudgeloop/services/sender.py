@@ -14,6 +14,7 @@ from jinja2 import TemplateError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
+from nudgeloop.config import Settings
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent, mail
@@ -154,6 +155,36 @@ def marketing_mails_since(customer_id: str, since: datetime) -> int:
     return len(marketing_sends_since(customer_id, since))
 
 
+SEND_SETTINGS = (
+    "customers_table",
+    "engine_table",
+    "recs_table",
+    "templates_bucket",
+    "configuration_set",
+    "service_configuration_set",
+    "sender",
+    "public_base_url",
+    "signing_secret_name",
+    "data_bucket",
+)
+
+
+def send_configured(request: dict[str, Any], settings: Settings, signing_key: bytes) -> dict[str, Any]:
+    """:func:`send_step` with the stack's settings (both send handlers use this)."""
+    return send_step(
+        request,
+        templates_bucket=settings.templates_bucket,
+        configuration_set=settings.configuration_set,
+        service_configuration_set=settings.service_configuration_set,
+        sender=settings.sender,
+        public_base_url=settings.public_base_url,
+        signing_key=signing_key,
+        archive_bucket=settings.data_bucket,
+        max_send_rate=settings.max_send_rate,
+        frequency_cap=settings.frequency_cap(),
+    )
+
+
 def send_step(
     request: dict[str, Any],
     *,
@@ -165,6 +196,7 @@ def send_step(
     archive_bucket: str | None = None,
     max_send_rate: int = 0,
     frequency_cap: tuple[int, int] | None = None,
+    service_configuration_set: str | None = None,
 ) -> dict[str, Any]:
     """Send at most once per (customer, campaign, step, journey).
 
@@ -192,6 +224,9 @@ def send_step(
         kind, reason = skip or ("no_address", "no_address")
         repo.record_skip(customer_id, ledger_key, {**meta, "reason": reason}, kind)  # counted once per journey
         return {"status": "skipped", "reason": reason}
+    if purpose in consent.MARKETING_PURPOSES and (paused := repo.marketing_pause()) is not None:
+        # the reputation circuit breaker: held, not dropped; the journey tries again later
+        return {"status": "held", "reason": f"marketing_paused:{paused.get('reason')}"}
     reservation = repo.reserve_send(
         customer_id,
         ledger_key,
@@ -239,7 +274,8 @@ def send_step(
             FromEmailAddress=sender,
             Destination={"ToAddresses": [customer.email]},
             Content={"Raw": {"Data": raw}},
-            ConfigurationSetName=configuration_set,
+            # service mail has its own configuration set: a reputation pause never stops it
+            ConfigurationSetName=(service_configuration_set or configuration_set) if purpose == "service" else configuration_set,
             EmailTags=[{"Name": "campaign", "Value": campaign_id}, {"Name": "step", "Value": step_id}],
         )
     except ClientError as exc:
