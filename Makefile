@@ -8,7 +8,7 @@ LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_a
 CDK_CLI := aws-cdk@2.1100.0
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: dev test test-fast lint format build synth deploy local demo lock clean
+.PHONY: dev browser test test-fast lint format build synth deploy local demo lock clean
 
 $(STAMP): requirements/dev.lock requirements/oracle.txt pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -21,7 +21,15 @@ $(STAMP): requirements/dev.lock requirements/oracle.txt pyproject.toml
 
 dev: $(STAMP)
 
-test: dev
+# Debian's Chromium for the report's headless-browser test (installed when missing and possible).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+		(apt-get update >/dev/null && apt-get install -y --no-install-recommends chromium >/dev/null); \
+	else echo "Chromium is missing: install Debian's chromium (the report test needs it) or set CHROMIUM=/path"; fi
+
+test: dev browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: dev

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import random
 from collections import Counter
@@ -13,6 +12,7 @@ from typing import Any
 from nudgeloop import clock
 from nudgeloop.domain.staircase import SEGMENTS
 
+from . import report as pages
 from .client import Client
 from .local.runtime import LocalStack
 from .local.server import Background, free_port
@@ -240,41 +240,6 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     }
 
 
-def render_html(report: dict[str, Any]) -> str:
-    seg = report["segments"]
-    top = max(seg.values()) or 1
-    bars = []
-    for i, (name, count) in enumerate(seg.items()):
-        height = int(160 * count / top)
-        x = 20 + i * 110
-        bars.append(
-            f'<rect x="{x}" y="{190 - height}" width="80" height="{height}" fill="#2563eb"/>'
-            f'<text x="{x + 40}" y="{185 - height}" text-anchor="middle">{count}</text>'
-            f'<text x="{x + 40}" y="210" text-anchor="middle">{html.escape(name)}</text>'
-        )
-
-    def table(title: str, rows: dict[str, Any]) -> str:
-        body = "".join(
-            f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v) if isinstance(v, dict) else str(v))}</td></tr>"
-            for k, v in rows.items()
-        )
-        return f"<h2>{html.escape(title)}</h2><table><tbody>{body or '<tr><td>none</td></tr>'}</tbody></table>"
-
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>Nudgeloop demo report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td{padding:2px 12px;border-bottom:1px solid #ddd}</style></head><body>"
-        f"<h1>Nudgeloop demo report</h1><p>Simulated clock at the end: {html.escape(report['now'])}</p>"
-        "<h2>Customer staircase</h2>"
-        f"<svg width='700' height='220' role='img' aria-label='customers per segment'>{''.join(bars)}</svg>"
-        + table("Migrations", report["migrations"])
-        + table("Journeys", report["journeys"])
-        + table("Mails sent (campaign/step)", report["mails"])
-        + table("Welcome campaign feedback per step", report["feedback"])
-        + table("Dead-letter queues", report["dlq"])
-        + "</body></html>"
-    )
-
-
 def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, Any]:
     from rich.console import Console
     from rich.table import Table
@@ -287,15 +252,24 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
     background.start()
     try:
         client = Client(background.url, stack.api_key)
+        start = stack.clock.now()
         with console.status(f"simulating {customers} customers over {days} days"):
             traffic = simulate(client, random.Random(seed), customers, days)
         report = {**collect(stack), "traffic": traffic, "customers": customers, "days": days, "seed": seed}
+        # the same page `nudgeloop report` writes, over the simulated period, plus the run's own figures
+        page = pages.gather(client, first=start.date().isoformat(), last=stack.clock.now().date().isoformat())
+        page["tables"] = {
+            "Demo run: mails sent (campaign/step)": report["mails"],
+            "Demo run: journeys": report["journeys"],
+            "Demo run: traffic": traffic,
+            "Demo run: dead-letter queues": report["dlq"],
+        }
     finally:
         background.stop()
         stack.stop()
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=2))
-    (out / "report.html").write_text(render_html(report))
+    pages.write(page, out)
     grid = Table(title="Nudgeloop demo")
     grid.add_column("what")
     grid.add_column("figures")

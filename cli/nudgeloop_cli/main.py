@@ -421,6 +421,28 @@ def sends_resume_marketing(
     typer.echo(json.dumps({"resumed": True, "was_paused_for": (lifted or {}).get("reason")}))
 
 
+@app.command("report")
+def report(
+    out: Annotated[Path, typer.Option("--out", help="Folder for report.html")] = Path("out/report"),
+    first: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD; default 30 days ago)")] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD; default today)")] = None,
+    campaign: Annotated[list[str] | None, typer.Option("--campaign", help="Campaign ids (default: all of a local stack)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Write a self-contained HTML report (the staircase and its flows, the staircase over time,
+    campaign funnels, uplift, deliverability) from a running stack's analytics API; for a
+    deployed stack give --url, NUDGELOOP_API_KEY and the campaign ids."""
+    from nudgeloop_cli import report as pages
+    from nudgeloop_cli.client import Client
+
+    try:
+        data = pages.gather(Client(url), first=first, last=last, campaigns=campaign)
+    except RuntimeError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"report written to {pages.write(data, out)}")
+
+
 @app.command("openapi")
 def openapi() -> None:
     """Print the HTTP API's OpenAPI document (docs/openapi.json is this, committed)."""

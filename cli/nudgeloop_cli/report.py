@@ -66,14 +66,17 @@ def staircase_svg(counts: dict[str, int], flows: dict[str, int]) -> str:
         lift = 60 + 10 * abs(names.index(target) - names.index(source))
         y1, y2 = y_of[source], y_of[target]
         mid_x, mid_y = (x1 + x2) / 2, min(y1, y2) - lift
-        stroke = 1.5 + 6 * n / most
+        apex = 0.25 * y1 + 0.5 * mid_y + 0.25 * y2  # the curve's highest point (t = 0.5)
+        stroke = 1.5 + 5 * n / most
         parts.append(
-            f'<path class="flow" data-flow="{_e(key)}" d="M{x1},{y1} Q{mid_x},{mid_y} {x2},{y2}" fill="none" '
-            f'stroke="#334155" stroke-opacity="0.7" stroke-width="{stroke:.1f}" marker-end="url(#arrow)"/>'
-            f'<text x="{mid_x}" y="{(y1 + y2) / 2 - lift / 2 - 4}" text-anchor="middle" font-size="11" fill="#334155">{n}</text>'
+            f'<path class="flow" data-flow="{_e(key)}" d="M{x1},{y1} Q{mid_x},{mid_y} {x2 - 6},{y2}" fill="none" '
+            f'stroke="#334155" stroke-opacity="0.6" stroke-width="{stroke:.1f}" marker-end="url(#arrow)"/>'
+            f'<text x="{mid_x}" y="{apex - 5:.1f}" text-anchor="middle" font-size="12" font-weight="bold" fill="#334155">'
+            f"{n}</text>"
         )
     defs = (
-        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto">'
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" '
+        'markerWidth="12" markerHeight="12" orient="auto">'
         '<path d="M0,0 L10,5 L0,10 z" fill="#334155"/></marker></defs>'
     )
     return (
@@ -247,5 +250,50 @@ def render(report: dict[str, Any]) -> str:
         + _table(["campaign", "treated", "ordered", "holdout", "ordered", "uplift", "95 % interval"], uplift_rows)
         + "<h2>Deliverability</h2>"
         + _table(["figure", "value"], deliver_rows)
+        + "".join(
+            f"<h2>{_e(title)}</h2>" + _table(["what", "value"], [[k, v] for k, v in rows.items()])
+            for title, rows in (report.get("tables") or {}).items()
+        )
         + "</body></html>"
     )
+
+
+def gather(
+    client: Any, *, first: str | None = None, last: str | None = None, campaigns: list[str] | None = None
+) -> dict[str, Any]:
+    """What the page shows, through the stack's HTTP API (local or deployed). Campaign ids come
+    from ``campaigns``, else from the local stack's campaign listing."""
+    from nudgeloop import clock
+
+    def get(path: str) -> Any:
+        status, body = client.request("GET", path)
+        if status != 200:
+            raise RuntimeError(f"GET {path} answered {status}: {body}")
+        return body
+
+    query = "&".join(f"{k}={v}" for k, v in (("from", first), ("to", last)) if v)
+    ids = campaigns
+    if not ids:
+        status, listing = client.request("GET", "/_local/campaigns", key=False)
+        if status != 200:
+            raise RuntimeError("name the campaigns (--campaign ID ...): only a local stack lists them")
+        ids = sorted({row["id"] for row in listing if row.get("id")})
+    return {
+        "generated_at": clock.iso(clock.now()),
+        "staircase": get("/v1/analytics/staircase" + (f"?{query}" if query else "")),
+        "campaigns": {cid: get(f"/v1/analytics/campaigns/{cid}") for cid in ids},
+        "deliverability": get("/v1/analytics/deliverability"),
+    }
+
+
+def write(report: dict[str, Any], out: Any) -> Any:
+    """Write ``report.html`` (and the figures as ``report-data.json``) into ``out``."""
+    import json
+    from pathlib import Path
+
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report-data.json").write_text(json.dumps(report, indent=2, default=str))
+    page = folder / "report.html"
+    page.write_text(render(report))
+    return page

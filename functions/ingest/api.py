@@ -217,7 +217,7 @@ def confirm_consent() -> Response[Any]:
     return _html(409, preferences.page("Link no longer valid", "This request was replaced by a newer choice."))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -44,7 +44,7 @@ def record_handler(record: SQSRecord) -> None:
             metrics.add_metric(name="ImportRowsRejected", unit="Count", value=report["rejected"])
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

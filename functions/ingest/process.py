@@ -35,7 +35,7 @@ def record_handler(record: DynamoDBRecord) -> None:
     outcomes["EventsApplied" if changed else "EventsUnchanged"] += 1
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

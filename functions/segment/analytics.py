@@ -13,7 +13,7 @@ from nudgeloop.services import analytics, campaign_store
 settings = boot("customers_table", "events_table", "engine_table", "data_bucket", "campaigns_bucket")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from nudgeloop.services import recommend
 settings = boot("events_table", "recs_table", "campaigns_bucket")
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

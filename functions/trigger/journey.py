@@ -16,19 +16,19 @@ settings = boot("customers_table", "events_table", "engine_table")
 WINDOW = SendWindow.model_validate_json(settings.send_window) if settings.send_window else None
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return journey.plan(event, settings.require("campaigns_bucket").campaigns_bucket, WINDOW, settings.attribution_days)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def park_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return journey.park(event)
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def wake_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -51,3 +51,29 @@ def test_a_whole_loop_logs_no_email_addresses_or_names(stack, monkeypatch) -> No
     for line in lines:
         assert "@customers.example" not in line, line
         assert not any(name in line for name in NAMES), line
+
+
+def test_a_correlation_id_follows_an_order_event_to_the_mail_it_caused(stack) -> None:
+    from nudgeloop.dal import repo
+    from nudgeloop.observability import logger
+
+    post_events(stack, [upsert("k1"), consent("k1")])
+    stack.settle()
+    captured = io.StringIO()
+    sink = logging.StreamHandler(captured)
+    sink.setFormatter(logger.registered_formatter)
+    logging.getLogger(logger.name).addHandler(sink)
+    logger.setLevel("INFO")
+    try:
+        first_order = order("k1", "o1")
+        post_events(stack, [first_order])
+        stack.settle()
+    finally:
+        logging.getLogger(logger.name).removeHandler(sink)
+        logger.setLevel("WARNING")
+    lines = [json.loads(line) for line in captured.getvalue().splitlines() if line.startswith("{")]
+    mine = [line["message"] for line in lines if line.get("correlation_id") == first_order["event_id"]]
+    # the move up the staircase, the journey it started and the mail, all under the order's id
+    assert {"customer migrated", "journey started", "mail sent"} <= set(mine)
+    sent = [e for e in repo.ledger("k1") if e.status == "sent"]
+    assert [e.data["correlation_id"] for e in sent] == [first_order["event_id"]]

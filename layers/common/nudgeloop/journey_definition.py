@@ -68,6 +68,7 @@ def definition() -> dict[str, Any]:
                         "consent_purpose.$": "$.consent_purpose",
                         "voucher_prefix.$": "$.voucher_prefix",
                         "execution.$": "$$.Execution.Name",
+                        "correlation_id.$": "$.correlation_id",
                     },
                 },
                 "ResultSelector": {"status.$": "$.Payload.status"},

@@ -24,6 +24,8 @@ def plan(
     state: dict[str, Any], bucket: str, default_window: SendWindow | None = None, attribution_days: int = 7
 ) -> dict[str, Any]:
     """Decide the journey's next action from the campaign version pinned at entry."""
+    correlation = str(state.get("correlation_id") or state.get("execution") or "")
+    logger.set_correlation_id(correlation)
     if (state.get("last") or {}).get("status") == "held":
         # Marketing is paused (the reputation circuit breaker): back to the held send step, and
         # try again in an hour. Exits are checked then as always; nothing is sent twice.
@@ -68,6 +70,7 @@ def plan(
         repo.record_entry(
             campaign.id, state.get("execution") or "", result["entry"], clock.iso(now), customer.customer_id, closes
         )
+    result["correlation_id"] = correlation  # always present: the Send task passes it on
     if result["action"] == "send":
         result["purpose"] = campaign.purpose
         result["consent_purpose"] = campaign.consent_purpose

@@ -63,6 +63,7 @@ def _behaviour(event: Event, now: datetime) -> BusEvent | None:
         "event_type": event.type,
         "event_id": event.event_id,
         "occurred_at": event.occurred_iso(),
+        "correlation_id": event.event_id,  # follows the event to the journey and the mail it causes
         # which properties it carries (names only, never values: no personal data on the bus)
         "properties": sorted(k for k, v in event.properties.items() if v not in (None, "", [], {})),
     }
@@ -76,7 +77,12 @@ def _confirmation_requests(event: Event) -> list[BusEvent]:
         return []
     if props.get("purpose") not in consent.MARKETING_PURPOSES:
         return []
-    detail = {"customer_id": event.customer_id, "purpose": props["purpose"], "requested_at": event.occurred_iso()}
+    detail = {
+        "customer_id": event.customer_id,
+        "purpose": props["purpose"],
+        "requested_at": event.occurred_iso(),
+        "correlation_id": event.event_id,
+    }
     return [BusEvent(source=CONSENT_SOURCE, detail_type="ConsentConfirmationRequested", detail=detail)]
 
 
@@ -107,6 +113,7 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     """
     if event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES:
         return False  # history written by Nudgeloop itself (feedback, migrations)
+    logger.set_correlation_id(event.event_id)  # the event's id follows it to the mail it causes
     now = clock.now()
     behaviour = _behaviour(event, now) if event.type in rules.behaviours else None
     if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
@@ -132,6 +139,8 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             changed = changed or created or _must_save(customer, held, migration)
         if not changed:
             return False
+        if migration is not None:
+            migration.detail["correlation_id"] = event.event_id
         outgoing = [migration] if migration is not None else []
         outgoing += _confirmation_requests(event)
         if outgoing:  # before the save: a crash may repeat an event, never lose one

@@ -134,6 +134,7 @@ def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_k
         "template": CONFIRM_TEMPLATE,
         "execution": once,
         "consent_purpose": "service",
+        "correlation_id": detail.get("correlation_id"),
         "confirm_url": preferences.confirm_url(public_base_url, signing_key, detail["customer_id"], detail["purpose"], requested),
     }
 
@@ -209,6 +210,8 @@ def send_step(
     campaign_id, step_id = request["campaign_id"], request["step_id"]
     ledger_key = f"{campaign_id}#{step_id}#{request['execution']}"
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
+    if request.get("correlation_id"):
+        logger.set_correlation_id(str(request["correlation_id"]))
     customer = repo.get_customer(customer_id)
     purpose = request.get("consent_purpose", "newsletter")
     skip: tuple[str, str] | None = None  # (the step's counter, the reason)
@@ -230,7 +233,7 @@ def send_step(
     reservation = repo.reserve_send(
         customer_id,
         ledger_key,
-        {**meta, "template": request["template"], "purpose": purpose},
+        {**meta, "template": request["template"], "purpose": purpose, "correlation_id": request.get("correlation_id")},
         in_doubt_after_s=IN_DOUBT_AFTER_S,
     )
     if reservation is None:
@@ -295,6 +298,7 @@ def send_step(
     if archive_key:
         done["archive_key"] = archive_key
     repo.complete_send(reservation, "sent", done, message_id)
+    logger.info("mail sent", extra={"campaign_id": campaign_id, "step_id": step_id, "message_id": message_id})
     return {"status": "sent", "message_id": message_id}
 
 

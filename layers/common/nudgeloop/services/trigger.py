@@ -51,6 +51,10 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
     detail = envelope["detail"]
     customer_id = detail["customer_id"]
     occurrence = occurrence_of(envelope["detail-type"], detail)
+    # the id that follows a customer's event through to the mail it causes (the event's id; for
+    # the daily run's triggers, the occurrence)
+    correlation = str(detail.get("correlation_id") or f"{trigger_type}:{occurrence}")
+    logger.set_correlation_id(correlation)
     results = []
     for pinned in campaigns:
         campaign = pinned.campaign
@@ -71,6 +75,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             "customer_id": customer_id,
             "execution": name,
             "entered_at": clock.iso(clock.now()),
+            "correlation_id": correlation,
             "trigger": {
                 "type": trigger_type,
                 **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id")},
