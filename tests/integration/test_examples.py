@@ -133,3 +133,58 @@ def test_campaigns_simulate_forecasts_against_the_stacks_data_and_changes_nothin
     )
     status, problem = simulate({"campaign": newsletter.replace("day_of_month: 1", "day_of_month: 31"), "days": 5})
     assert status == 422 and problem["error"]["field"] == "trigger.schedule.day_of_month"
+
+
+def test_replaying_every_kind_of_trigger_any_number_of_times_never_sends_a_second_mail(stack) -> None:
+    from nudgeloop.adapters.bus import BusEvent, EventBridgePublisher
+
+    post_events(stack, [upsert("x1", birthday="1990-01-03"), consent("x1"), consent("x1", purpose="marketing")])
+    post_events(stack, [order("x1", "o1")])  # prospect -> new: the welcome series
+    stack.settle()
+    triggers = [
+        (
+            "nudgeloop.segment",
+            "SegmentMigrated",
+            {"from": "prospect", "to": "new", "on": "2026-01-01", "reason": "order.completed"},
+        ),
+        (
+            "nudgeloop.behaviour",
+            "BehaviourObserved",
+            {"event_type": "cart.abandoned", "event_id": "cart-x1", "occurred_at": "2026-01-01T08:00:00Z", "properties": []},
+        ),
+        (
+            "nudgeloop.segment",
+            "DateReached",
+            {"kind": "birthday", "days": 0, "on": "2026-01-03", "ref": "2026", "occurrence": "birthday:0:2026-01-03:2026"},
+        ),
+        ("nudgeloop.segment", "ScheduleReached", {"campaign_id": "newsletter", "on": "2026-01-01"}),
+    ]
+    replays = [BusEvent(source=s, detail_type=t, detail={"customer_id": "x1", **d}) for s, t, d in triggers]
+
+    def replay(times: int) -> None:
+        for _ in range(times):
+            EventBridgePublisher(stack.catalog.bus_name).publish(replays)
+        stack.settle()
+
+    replay(3)  # while the journeys run
+    stack.advance(timedelta(days=4))  # past every wait: all journeys complete
+    replay(3)  # and after they finished
+    stack.advance(timedelta(days=1))
+    from nudgeloop.dal import repo
+
+    # each step of each journey was decided exactly once: sent, or held back by the contact policy
+    # (at most 3 marketing mails in 7 days: five steps in four days meet it)
+    decided = [(e.data["campaign_id"], e.data["step_id"], e.status) for e in repo.ledger("x1")]
+    steps = sorted((c, s) for c, s, _ in decided)
+    assert steps == sorted(
+        [
+            ("welcome", "welcome"),
+            ("welcome", "followup"),
+            ("cart-reminder", "reminder"),
+            ("birthday", "greeting"),
+            ("newsletter", "issue"),
+        ]
+    )
+    assert sorted(status for *_, status in decided) == ["capped", "capped", "sent", "sent", "sent"]
+    sent = sorted((m["campaign_id"], m["step_id"]) for m in stack.outbox())
+    assert sent == sorted((c, s) for c, s, status in decided if status == "sent")  # one mail each, no more
