@@ -172,6 +172,13 @@ def templates_push(
     again by the stack, see `templates status`)."""
     templates_validate(directory)
     files = _template_files(directory)
+    _upload("templates", files, bucket, aws, url)
+    typer.echo(f"uploaded {len(files)} files")
+
+
+def _upload(prefix: str, files: dict[str, Path], bucket: str | None, aws: bool, url: str | None) -> None:
+    """Upload ``files`` (key under ``prefix`` -> file) to the deployed bucket (``--aws``) or the
+    running local stack (which does what S3 does: stores, notifies, checks)."""
     if aws:
         import boto3
 
@@ -179,17 +186,16 @@ def templates_push(
             raise typer.BadParameter("--bucket is required with --aws")
         s3 = boto3.client("s3")
         for rel, path in files.items():
-            s3.put_object(Bucket=bucket, Key=f"templates/{rel}", Body=path.read_bytes())
-    else:
-        from nudgeloop_cli.client import Client
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=path.read_bytes())
+        return
+    from nudgeloop_cli.client import Client
 
-        client = Client(url)
-        for rel, path in files.items():
-            status, body = client.request("PUT", f"/_local/templates/{rel}", key=False, raw=path.read_bytes())
-            if status != 201:
-                typer.echo(json.dumps(body), err=True)
-                raise typer.Exit(1)
-    typer.echo(f"uploaded {len(files)} files")
+    client = Client(url)
+    for rel, path in files.items():
+        status, body = client.request("PUT", f"/_local/{prefix}/{rel}", key=False, raw=path.read_bytes())
+        if status != 201:
+            typer.echo(json.dumps(body), err=True)
+            raise typer.Exit(1)
 
 
 @templates_app.command("preview")
@@ -268,23 +274,7 @@ def campaigns_push(
     entered with, and an invalid upload never replaces a running version)."""
     campaigns_validate(paths)
     files = _campaign_files(paths)
-    if aws:
-        import boto3
-
-        if not bucket:
-            raise typer.BadParameter("--bucket is required with --aws")
-        s3 = boto3.client("s3")
-        for path in files:
-            s3.put_object(Bucket=bucket, Key=f"campaigns/{path.name}", Body=path.read_bytes())
-    else:
-        from nudgeloop_cli.client import Client
-
-        client = Client(url)
-        for path in files:
-            status, body = client.request("PUT", f"/_local/campaigns/{path.name}", key=False, raw=path.read_bytes())
-            if status != 201:
-                typer.echo(json.dumps(body), err=True)
-                raise typer.Exit(1)
+    _upload("campaigns", {path.name: path for path in files}, bucket, aws, url)
     typer.echo(f"uploaded {len(files)} campaigns")
 
 

@@ -200,3 +200,29 @@ def test_clv_fit_on_the_running_stack_prints_parameters(http: Client, stack: Any
     assert 0 <= customer["clv"]["p_alive"] <= 1
     bad = subprocess.run([exe, "clv", "fit", "--unit", "years", "--url", http.url], capture_output=True, text=True, check=False)
     assert bad.returncode != 0
+
+
+@pytest.mark.slow
+def test_push_commands_upload_templates_and_campaigns_to_the_running_stack(http: Client, stack: Any, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nudgeloop_cli.main import app
+
+    root = Path(__file__).resolve().parents[2]
+    campaign = tmp_path / "pushed.yaml"
+    campaign.write_text((root / "campaigns/examples/welcome.yaml").read_text().replace("id: welcome", "id: pushed"))
+    result = CliRunner().invoke(app, ["campaigns", "push", str(campaign), "--url", http.url])
+    assert result.exit_code == 0, result.output
+    assert "pushed" in {row["id"] for row in stack.campaigns()}
+    folder = tmp_path / "templates" / "hello"
+    folder.mkdir(parents=True)
+    files = (("subject.txt", "Hello"), ("body.txt", "Hi\n{{ unsubscribe_url }}"), ("body.html", "<p>Hi</p>"))
+    for name, text in files:
+        (folder / name).write_text(text)
+    result = CliRunner().invoke(app, ["templates", "push", str(tmp_path / "templates"), "--url", http.url])
+    assert result.exit_code == 0 and "uploaded 3 files" in result.output, result.output
+    http.request("POST", "/_local/settle", key=False)
+    assert stack.template_status("hello")["status"] == "valid"
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("id: Broken\n")
+    assert CliRunner().invoke(app, ["campaigns", "push", str(broken), "--url", http.url]).exit_code == 1
