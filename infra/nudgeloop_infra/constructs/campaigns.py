@@ -6,7 +6,6 @@ import json
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
@@ -17,7 +16,6 @@ from nudgeloop.resources import Catalog
 
 from .data import Data
 from .functions import FunctionFactory
-from .ingest_api import _pattern
 
 
 class Campaigns(Construct):
@@ -58,15 +56,7 @@ class Campaigns(Construct):
         data.buckets["campaigns"].grant_read(trigger_fn)
         data.tables["engine"].grant_read_write_data(trigger_fn)  # re-entry claims
         self.state_machine.grant_start_execution(trigger_fn)
-        rule_spec = next(r for r in catalog.rules if r.key == "journey_triggers")
-        events.Rule(
-            self,
-            "JourneyTriggersRule",
-            rule_name=rule_spec.name,
-            event_bus=bus,
-            event_pattern=_pattern(rule_spec.pattern),
-            targets=[targets.SqsQueue(functions.queue(rule_spec.queue_key))],
-        )
+        functions.rule_to_queue(self, "JourneyTriggersRule", "journey_triggers", bus)
 
         wake_fn = functions.function("journey_wake")
         data.tables["engine"].grant_read_write_data(wake_fn)

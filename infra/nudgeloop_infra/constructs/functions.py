@@ -213,3 +213,23 @@ class FunctionFactory(Construct):
         self.functions[key] = fn
         self.log_groups[key] = log_group
         return fn
+
+    def rule_to_queue(self, scope: Construct, construct_id: str, rule_key: str, bus: events.IEventBus) -> events.Rule:
+        """The catalog's EventBridge rule ``rule_key`` on ``bus``, delivering to its SQS queue."""
+        spec = next(r for r in self.catalog.rules if r.key == rule_key)
+        return events.Rule(
+            scope,
+            construct_id,
+            rule_name=spec.name,
+            event_bus=bus,
+            event_pattern=event_pattern(spec.pattern),
+            targets=[targets.SqsQueue(self.queue(spec.queue_key))],
+        )
+
+
+def event_pattern(pattern: dict[str, object]) -> events.EventPattern:
+    return events.EventPattern(
+        source=pattern.get("source"),  # type: ignore[arg-type]
+        detail_type=pattern.get("detail-type"),  # type: ignore[arg-type]
+        detail=pattern.get("detail"),  # type: ignore[arg-type]
+    )

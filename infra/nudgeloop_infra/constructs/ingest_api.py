@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -84,14 +83,8 @@ class IngestApi(Construct):
                 ],
             )
         )
-        ses_rule = next(r for r in catalog.rules if r.key == "ses_events")
-        events.Rule(
-            self,
-            "SesEventsRule",
-            rule_name=ses_rule.name,
-            event_bus=events.EventBus.from_event_bus_name(self, "DefaultBus", "default"),
-            event_pattern=_pattern(ses_rule.pattern),
-            targets=[targets.SqsQueue(functions.queue(ses_rule.queue_key))],
+        functions.rule_to_queue(
+            self, "SesEventsRule", "ses_events", events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         )
 
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
@@ -149,11 +142,3 @@ class IngestApi(Construct):
         )
         self.function = api_fn
         cdk.Tags.of(self).add("nudgeloop:concern", "ingest")
-
-
-def _pattern(pattern: dict[str, object]) -> events.EventPattern:
-    return events.EventPattern(
-        source=pattern.get("source"),  # type: ignore[arg-type]
-        detail_type=pattern.get("detail-type"),  # type: ignore[arg-type]
-        detail=pattern.get("detail"),  # type: ignore[arg-type]
-    )

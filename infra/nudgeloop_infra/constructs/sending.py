@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
 from constructs import Construct
@@ -13,7 +12,6 @@ from nudgeloop.resources import SENT_PREFIX, Catalog
 
 from .data import Data
 from .functions import FunctionFactory
-from .ingest_api import _pattern
 
 
 class Sending(Construct):
@@ -84,15 +82,7 @@ class Sending(Construct):
         data.tables["engine"].grant_read_write_data(check_fn)
         # Double opt-in: pending sign-ups (bus) -> confirmations queue -> one confirmation mail.
         confirm_fn = functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
-        rule_spec = next(r for r in catalog.rules if r.key == "consent_confirmations")
-        events.Rule(
-            self,
-            "ConsentConfirmationsRule",
-            rule_name=rule_spec.name,
-            event_bus=bus,
-            event_pattern=_pattern(rule_spec.pattern),
-            targets=[targets.SqsQueue(functions.queue(rule_spec.queue_key))],
-        )
+        functions.rule_to_queue(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
         stack = cdk.Stack.of(self)
         for sending_fn in (fn, confirm_fn):
             data.tables["customers"].grant_read_data(sending_fn)
