@@ -188,7 +188,8 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
             client.events(batch[chunk : chunk + 100])
             sent["events"] += len(batch[chunk : chunk + 100])
         client.request("POST", "/_local/settle", key=False)
-        for mail in client.request("GET", "/_local/outbox", key=False)[1]:
+        new_mails = client.request("GET", f"/_local/outbox/since/{len(seen_mails)}", key=False)[1]
+        for mail in new_mails:
             if mail["message_id"] in seen_mails:
                 continue
             seen_mails.add(mail["message_id"])

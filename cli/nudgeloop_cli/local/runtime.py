@@ -528,10 +528,37 @@ class LocalStack:
 
     def _fire(self, key: str) -> None:
         """A schedule invokes asynchronously: a failure is recorded (AWS would retry, then DLQ)."""
+        if key == "segment_daily":
+            self._expire_items()
         try:
             self.call(key, self._scheduled_event(key))
         except Exception as exc:
             self.failures.append({"function": key, "error": type(exc).__name__, "message": str(exc)[:500]})
+
+    def _expire_items(self) -> int:
+        """DynamoDB's TTL, which moto does not run: items whose TTL attribute has passed are
+        deleted (AWS does so within a few days; here once a simulated day). Returns how many."""
+        now = int(self.clock.now().timestamp())
+        deleted = 0
+        with self.aws_lock:
+            dynamodb = aws.client("dynamodb")
+            for spec in self.catalog.tables:
+                if not spec.ttl_attribute:
+                    continue
+                keys = [spec.partition_key[0], *([spec.sort_key[0]] if spec.sort_key else [])]
+                paginator = dynamodb.get_paginator("scan")
+                pages = paginator.paginate(
+                    TableName=spec.name,
+                    FilterExpression="#ttl < :now",
+                    ExpressionAttributeNames={"#ttl": spec.ttl_attribute},
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                    ProjectionExpression=", ".join(keys),
+                )
+                for page in pages:
+                    for item in page.get("Items", []):
+                        dynamodb.delete_item(TableName=spec.name, Key={k: item[k] for k in keys})
+                        deleted += 1
+        return deleted
 
     def _next_fire(self) -> tuple[datetime, str] | None:
         with self.aws_lock:
@@ -659,15 +686,16 @@ class LocalStack:
     def _raw_message(self, message_id: str) -> Any:
         return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
 
-    def outbox(self) -> list[dict[str, Any]]:
+    def outbox(self, after: int = 0) -> list[dict[str, Any]]:
+        """The mails SES accepted, in order (those after the first ``after``)."""
         with self.aws_lock:
-            return self._outbox()
+            return self._outbox(after)
 
-    def _outbox(self) -> list[dict[str, Any]]:
+    def _outbox(self, after: int = 0) -> list[dict[str, Any]]:
         from nudgeloop.dal import repo
 
         mails = []
-        for message in list(self._ses_backend().sent_messages):
+        for message in list(self._ses_backend().sent_messages)[after:]:
             raw = getattr(message, "raw_data", None)
             if raw is None:
                 continue

@@ -43,6 +43,9 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
     if method == "POST" and path == "/_local/settle":
         stack.settle()
         return _json(200, {"now": clock.iso(stack.clock.now())})
+    found = re.fullmatch(r"/_local/outbox/since/(\d+)", path)
+    if method == "GET" and found:  # only the mails after the first N (pollers need not re-read all)
+        return _json(200, stack.outbox(after=int(found.group(1))))
     if method == "GET" and path == "/_local/outbox":
         return _json(200, stack.outbox())
     found = re.fullmatch(r"/_local/outbox/([^/]+)/events", path)

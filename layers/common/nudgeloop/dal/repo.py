@@ -330,9 +330,10 @@ def segment_counts() -> dict[str, int]:
     return counts
 
 
-def segment_flows(day: date) -> dict[str, int]:
-    """Migrations between steps on ``day``: ``{"new>active": 3, ...}``."""
-    flows = dict(_open_tally().flows.get(day.isoformat(), {}))
+def segment_flows(day: date, include_open: bool = True) -> dict[str, int]:
+    """Migrations between steps on ``day``: ``{"new>active": 3, ...}``; without the open
+    tallies for a day the daily run has folded already (one Query instead of nine)."""
+    flows = dict(_open_tally().flows.get(day.isoformat(), {})) if include_open else {}
     for item in EngineItem.query(f"STEPFLOW#{day.isoformat()}"):
         flows[item.sk] = flows.get(item.sk, 0) + int(item.counter or 0)
     return flows

@@ -137,7 +137,12 @@ def export(bucket: str, day: date, campaign_ids: list[str]) -> list[str]:
     ``analytics/campaigns/dt=DAY/campaigns.jsonl`` and ``analytics/staircase/dt=DAY/...``."""
     s3 = aws.client("s3")
     rows = [json.dumps({"day": day.isoformat(), **campaign(cid)}, default=str) for cid in sorted(set(campaign_ids))]
-    flows = {"day": day.isoformat(), "counts": repo.segment_days(day, day).get(day.isoformat()), "flows": repo.segment_flows(day)}
+    # yesterday's tallies were folded by the daily segment run before this job
+    flows = {
+        "day": day.isoformat(),
+        "counts": repo.segment_days(day, day).get(day.isoformat()),
+        "flows": repo.segment_flows(day, include_open=False),
+    }
     keys = {
         f"{ANALYTICS_PREFIX}campaigns/dt={day.isoformat()}/campaigns.jsonl": "\n".join(rows) + ("\n" if rows else ""),
         f"{ANALYTICS_PREFIX}staircase/dt={day.isoformat()}/staircase.jsonl": json.dumps(flows) + "\n",
