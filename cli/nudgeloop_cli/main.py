@@ -416,12 +416,12 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="Folder for report.html")] = Path("out/report"),
     first: Annotated[str | None, typer.Option("--from", help="First day (YYYY-MM-DD; default 30 days ago)")] = None,
     last: Annotated[str | None, typer.Option("--to", help="Last day (YYYY-MM-DD; default today)")] = None,
-    campaign: Annotated[list[str] | None, typer.Option("--campaign", help="Campaign ids (default: all of a local stack)")] = None,
+    campaign: Annotated[list[str] | None, typer.Option("--campaign", help="Campaign ids (default: all)")] = None,
     url: UrlOption = None,
 ) -> None:
     """Write a self-contained HTML report (the staircase and its flows, the staircase over time,
     campaign funnels, uplift, deliverability) from a running stack's analytics API; for a
-    deployed stack give --url, NUDGELOOP_API_KEY and the campaign ids."""
+    deployed stack give --url (the API's) and NUDGELOOP_API_KEY."""
     from nudgeloop_cli import report as pages
     from nudgeloop_cli.client import Client
 

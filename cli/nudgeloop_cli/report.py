@@ -261,8 +261,8 @@ def render(report: dict[str, Any]) -> str:
 def gather(
     client: Any, *, first: str | None = None, last: str | None = None, campaigns: list[str] | None = None
 ) -> dict[str, Any]:
-    """What the page shows, through the stack's HTTP API (local or deployed). Campaign ids come
-    from ``campaigns``, else from the local stack's campaign listing."""
+    """What the page shows, through the stack's HTTP API (local or deployed): every campaign,
+    or those named in ``campaigns``."""
     from nudgeloop import clock
 
     def get(path: str) -> Any:
@@ -272,12 +272,7 @@ def gather(
         return body
 
     query = "&".join(f"{k}={v}" for k, v in (("from", first), ("to", last)) if v)
-    ids = campaigns
-    if not ids:
-        status, listing = client.request("GET", "/_local/campaigns", key=False)
-        if status != 200:
-            raise RuntimeError("name the campaigns (--campaign ID ...): only a local stack lists them")
-        ids = sorted({row["id"] for row in listing if row.get("id")})
+    ids = campaigns or [row["campaign_id"] for row in get("/v1/analytics/campaigns")["campaigns"]]
     return {
         "generated_at": clock.iso(clock.now()),
         "staircase": get("/v1/analytics/staircase" + (f"?{query}" if query else "")),

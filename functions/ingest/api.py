@@ -99,6 +99,13 @@ def put_customer(customer_id: str) -> Response[Any]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
 
 
+@app.get("/v1/analytics/campaigns")
+@tracer.capture_method
+def campaigns_analytics() -> Response[Any]:
+    rows = analytics.campaigns(settings.require("campaigns_bucket").campaigns_bucket)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"campaigns": rows})
+
+
 @app.get("/v1/analytics/campaigns/<campaign_id>")
 @tracer.capture_method
 def campaign_analytics(campaign_id: str) -> Response[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from nudgeloop import clock
@@ -147,5 +148,8 @@ def test_staircase_endpoint_gives_counts_per_day_and_flows_and_rejects_bad_range
     for query, field in (({"from": "2026-13-01"}, "from"), ({"from": "2026-01-05", "to": "2026-01-01"}, "to")):
         status, _h, body = stack.api("GET", "/v1/analytics/staircase", headers=KEY, query=query)
         assert status == 400 and json.loads(body)["error"]["field"] == field
+    status, _h, body = stack.api("GET", "/v1/analytics/campaigns", headers=KEY)  # what a report lists
+    shipped = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "campaigns" / "examples").glob("*.yaml"))
+    assert status == 200 and [row["campaign_id"] for row in json.loads(body)["campaigns"]] == shipped
     status, _h, body = stack.api("GET", "/v1/analytics/campaigns/Not_An_Id", headers=KEY)
     assert status == 400 and json.loads(body)["error"]["field"] == "campaign_id"

@@ -38,6 +38,7 @@ class IngestApi(Construct):
         data.tables["customers"].grant_read_data(api_fn)
         data.tables["engine"].grant_read_data(api_fn)
         data.tables["recs"].grant_read_data(api_fn)
+        data.buckets["campaigns"].grant_read(api_fn)  # which campaigns exist (analytics)
         data.signing_secret.grant_read(api_fn)
         data.webhook_secret.grant_read(api_fn)
 

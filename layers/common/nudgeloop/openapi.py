@@ -148,6 +148,18 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/analytics/campaigns": {
+                "get": {
+                    "summary": "The campaigns (id, name, enabled), for reports",
+                    "security": keyed,
+                    "responses": {
+                        "200": {"description": "the campaigns", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors(
+                            "403",
+                        ),
+                    },
+                }
+            },
             "/v1/analytics/campaigns/{campaign_id}": {
                 "get": {
                     "summary": "A campaign's figures: entries, per step and in total sent, capped, suppressed, "

@@ -290,7 +290,14 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             description="HTTP API: validates and stores events once; customer reads; unsubscribe",
             env=common
             + _DATA
-            + ("recs_table", "signing_secret_name", "webhook_secret_name", "max_future_skew_s", "reputation_min_sends"),
+            + (
+                "recs_table",
+                "signing_secret_name",
+                "webhook_secret_name",
+                "max_future_skew_s",
+                "reputation_min_sends",
+                "campaigns_bucket",
+            ),
         ),
         FunctionSpec(
             key="ingest_import",
@@ -453,6 +460,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        RouteSpec("GET", "/v1/analytics/campaigns"),
         RouteSpec("GET", "/v1/analytics/campaigns/{campaign_id}"),
         RouteSpec("GET", "/v1/analytics/staircase"),
         RouteSpec("GET", "/v1/analytics/deliverability"),

@@ -36,7 +36,8 @@ def verify(key: bytes, token: str, kind: str, now: datetime | None = None) -> di
     try:
         body, mac = token.split(".", 1)
         expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(mac, expected):
+        # bytes, not str: compare_digest refuses non-ASCII strings (a forged token may hold any)
+        if not hmac.compare_digest(mac.encode(), expected.encode()):
             raise BadToken("signature does not match")
         claims = json.loads(_unb64(body))
     except (ValueError, json.JSONDecodeError) as exc:

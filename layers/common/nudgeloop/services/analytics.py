@@ -21,7 +21,7 @@ from nudgeloop.dal import repo
 from nudgeloop.domain.analytics import Touch, funnel, last_touch, uplift
 from nudgeloop.observability import logger
 from nudgeloop.resources import ANALYTICS_PREFIX
-from nudgeloop.services import archive
+from nudgeloop.services import archive, campaign_store
 
 MAX_STAIRCASE_DAYS = 400
 CENT = Decimal("0.01")
@@ -94,6 +94,20 @@ def compare_entries(now: datetime, window_days: int) -> int:
         )
         counted += int(repo.evaluate_entry(item, ordered))
     return counted
+
+
+def campaigns(bucket: str) -> list[dict[str, Any]]:
+    """``GET /v1/analytics/campaigns``: every campaign that runs (or ran), by id."""
+    rows = {
+        entry.running.campaign.id: {
+            "campaign_id": entry.running.campaign.id,
+            "name": entry.running.campaign.name,
+            "enabled": entry.running.campaign.enabled,
+        }
+        for entry in campaign_store.entries(bucket)
+        if entry.running is not None
+    }
+    return [rows[k] for k in sorted(rows)]
 
 
 def campaign(campaign_id: str) -> dict[str, Any]:
