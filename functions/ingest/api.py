@@ -40,16 +40,47 @@ def _bad_request(exc: ingest.BadRequest) -> Response[Any]:
     return _error(exc.status, exc.field, exc.reason)
 
 
+# AWS answers that mean "later", not "never": the caller may retry the same request.
+TRANSIENT = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionConflictException",
+    }
+)
+
+
+def _aws_code(exc: BaseException) -> str | None:
+    """The AWS error code behind ``exc`` (PynamoDB wraps botocore's ClientError as its cause)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and "Error" in response:
+            return str(response["Error"].get("Code"))
+        seen = getattr(seen, "cause", None) or seen.__cause__
+    return None
+
+
 @app.exception_handler(Exception)
-def _unavailable(exc: Exception) -> Response[Any]:
-    """Our failure, not the client's: say so, and that a retry is safe (storing is idempotent)."""
+def _failed(exc: Exception) -> Response[Any]:
+    """Throttling is a 503 the caller retries (storing is idempotent). Anything else is a defect
+    of ours: it is logged and raised, so that Lambda counts it in the function's Errors metric
+    (and its alarm fires) and API Gateway answers 502; never a quiet 503."""
+    if _aws_code(exc) in TRANSIENT:
+        logger.warning("request throttled", extra={"code": _aws_code(exc)})
+        metrics.add_metric(name="ApiThrottled", unit="Count", value=1)
+        return Response(
+            status_code=503,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": {"field": None, "reason": "temporarily unavailable; retrying the same request is safe"}},
+            headers={"Retry-After": "5"},
+        )
     logger.exception("request failed")
-    return Response(
-        status_code=503,
-        content_type=content_types.APPLICATION_JSON,
-        body={"error": {"field": None, "reason": "temporarily unavailable; retrying the same request is safe"}},
-        headers={"Retry-After": "5"},
-    )
+    raise exc
 
 
 @app.post("/v1/events")

@@ -12,11 +12,7 @@ from constructs import Construct
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.resources import (
-    ANALYTICS_PREFIX,
-    ARCHIVE_PREFIX,
     DEFAULT_SEGMENT_SCHEDULE,
-    IMPORT_PREFIX,
-    SENT_PREFIX,
     catalog,
 )
 
@@ -120,6 +116,7 @@ class NudgeloopStack(cdk.Stack):
             data=data,
             settings={
                 "staircase": config.staircase,
+                "sender": config.sender,
                 "max_send_rate": config.max_send_rate,
                 "send_window": config.send_window,
                 "attribution_days": _days(config.attribution_days),
@@ -150,13 +147,7 @@ class NudgeloopStack(cdk.Stack):
         )
         Analytics(self, "Analytics", functions=functions, data=data)
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
-        acknowledge_grant_wildcards(
-            self,
-            data.tables.values(),
-            data.buckets.values(),
-            functions.functions.values(),
-            prefixes=(ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX, ANALYTICS_PREFIX),
-        )
+        acknowledge_grant_wildcards(self, cat, functions.functions.values())
         for child in self.node.children:  # CDK's own singleton that configures S3 notifications
             if child.node.id.startswith("BucketNotificationsHandler"):
                 acknowledge(

@@ -35,16 +35,32 @@ def test_bad_requests_are_4xx_json_naming_the_field(stack) -> None:
         assert json.loads(raw)["error"]["field"] == field
 
 
-def test_storage_failure_is_a_retryable_503_not_a_500(stack, monkeypatch) -> None:
+def test_throttled_storage_is_a_retryable_503(stack, monkeypatch) -> None:
+    from botocore.exceptions import ClientError
+
     from nudgeloop.dal import repo
 
-    def broken(event):
-        raise RuntimeError("DynamoDB unavailable")
+    def throttled(event):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(repo, "store_event", broken)
+    monkeypatch.setattr(repo, "store_event", throttled)
     status, body = post_events(stack, [upsert("c1")])
     assert status == 503
     assert "retry" in body["error"]["reason"]
+    assert not [f for f in stack.failures if f["function"] == "ingest_api"]
+
+
+def test_an_unexpected_failure_is_a_function_error_not_a_quiet_503(stack, monkeypatch) -> None:
+    """It reaches Lambda's Errors metric (and its alarm); API Gateway answers 502."""
+    from nudgeloop.dal import repo
+
+    def broken(event):
+        raise RuntimeError("a defect")
+
+    monkeypatch.setattr(repo, "store_event", broken)
+    status, body = post_events(stack, [upsert("c1")])
+    assert (status, body) == (502, {"message": "Internal server error"})
+    assert [f["error"] for f in stack.failures if f["function"] == "ingest_api"] == ["RuntimeError"]
 
 
 def test_unknown_api_key_is_refused_before_the_handler(stack) -> None:

@@ -26,6 +26,7 @@ class Provisioned:
     state_machine_arn: str = ""
     stream_arns: dict[str, str] = field(default_factory=dict)
     function_arns: dict[str, str] = field(default_factory=dict)
+    secret_arns: dict[str, str] = field(default_factory=dict)  # name -> ARN
 
 
 def _table_args(spec: Any) -> dict[str, Any]:
@@ -136,8 +137,8 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
             },
         )
     manager = boto3.client("secretsmanager", region_name=region)
-    manager.create_secret(Name=cat.signing_secret_name, SecretString=secrets.token_urlsafe(48))
-    manager.create_secret(Name=cat.webhook_secret_name, SecretString=LOCAL_WEBHOOK_SECRET)
+    for name, value in ((cat.signing_secret_name, secrets.token_urlsafe(48)), (cat.webhook_secret_name, LOCAL_WEBHOOK_SECRET)):
+        out.secret_arns[name] = manager.create_secret(Name=name, SecretString=value)["ARN"]
     iam = boto3.client("iam", region_name=region)
     role = iam.create_role(RoleName=f"{cat.prefix}-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = boto3.client("lambda", region_name=region)

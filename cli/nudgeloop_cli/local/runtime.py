@@ -35,6 +35,7 @@ from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec,
 from nudgeloop.services import redrive
 from nudgeloop.services.redrive import lambda_record
 
+from .fidelity import Enforcer, state_output_too_large
 from .provision import ACCOUNT, Provisioned, provision
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -140,6 +141,7 @@ class LocalStack:
         self._stream_positions: dict[str, str] = {}
         self._stream_attempts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
+        self.enforcer: Enforcer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -175,6 +177,9 @@ class LocalStack:
         _teach_moto_sending_options()
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
+        # From here on every handler's AWS calls are checked against its role (fidelity.py).
+        self.enforcer = Enforcer(self.catalog, ACCOUNT, REGION, self.sender, self.res.secret_arns)
+        self.enforcer.install()
         for name, value in self.settings_env().items():
             os.environ[name] = value
         reload()
@@ -184,6 +189,8 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
+        if self.enforcer is not None:
+            self.enforcer.uninstall()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -245,8 +252,10 @@ class LocalStack:
 
         with self.aws_lock:
             self.counters[key] = self.counters.get(key, 0) + 1
+            assert self.enforcer is not None
             try:
-                return self.handlers[key](event, self._context(key))
+                with self.enforcer.acting_as(key):
+                    return self.handlers[key](event, self._context(key))
             finally:
                 # Metrics are disabled locally (no EMF lines on stdout), but Powertools keeps
                 # disabled metrics in memory and prints them once 100 accumulate: drop them.
@@ -265,6 +274,12 @@ class LocalStack:
             self._inflight += 1
         try:
             result = self.call(spec.key, event)
+            if state_output_too_large(result):  # what Step Functions does with an oversized result
+                response_headers["x-amz-function-error"] = "Unhandled"
+                self.failures.append({"function": spec.key, "error": "States.DataLimitExceeded", "message": "over 256 KiB"})
+                return json.dumps(
+                    {"errorType": "States.DataLimitExceeded", "errorMessage": "the state's output exceeds 256 KiB"}
+                ).encode()
             if spec.key == "send" and isinstance(result, dict) and result.get("status") == "sent":
                 self._mailbox_answers(result["message_id"])
             return json.dumps(result).encode()
@@ -315,7 +330,11 @@ class LocalStack:
             "body": body,
             "isBase64Encoded": False,
         }
-        response = self.call("ingest_api", event)
+        try:
+            response = self.call("ingest_api", event)
+        except Exception as exc:  # a function error: API Gateway's answer to a failed proxy integration
+            self.failures.append({"function": "ingest_api", "error": type(exc).__name__, "message": str(exc)[:500]})
+            return 502, {"content-type": "application/json"}, json.dumps({"message": "Internal server error"})
         out_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name.lower()] = ", ".join(values)

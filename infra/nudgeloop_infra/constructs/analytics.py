@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from nudgeloop.resources import ANALYTICS_PREFIX, ARCHIVE_PREFIX
-
 from .data import Data
 from .functions import FunctionFactory
 
@@ -13,11 +11,4 @@ from .functions import FunctionFactory
 class Analytics(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory, data: Data) -> None:
         super().__init__(scope, construct_id)
-        fn = functions.function("analytics")
-        data.tables["customers"].grant_read_data(fn)
-        data.tables["events"].grant_read_data(fn)  # clicks and orders of the customers it attributes
-        data.tables["engine"].grant_read_write_data(fn)  # ledger reads; conversions and counters
-        data.buckets["campaigns"].grant_read(fn)
-        data.buckets["data"].grant_read(fn, f"{ARCHIVE_PREFIX}*")
-        data.buckets["data"].grant_put(fn, f"{ANALYTICS_PREFIX}*")
-        self.function = fn
+        self.function = functions.function("analytics")  # its permissions: nudgeloop.resources.GRANTS

@@ -31,12 +31,9 @@ class Campaigns(Construct):
         send_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Each function's permissions come from the catalog (nudgeloop.resources.GRANTS).
         plan_fn = functions.function("journey_plan")
-        data.buckets["campaigns"].grant_read(plan_fn)
-        data.tables["customers"].grant_read_data(plan_fn)
-        data.tables["events"].grant_read_data(plan_fn)
         park_fn = functions.function("journey_park")
-        data.tables["engine"].grant_write_data(park_fn)
 
         log_group = logs.LogGroup(self, "JourneyLogs", retention=logs.RetentionDays.THREE_MONTHS)
         self.state_machine = sfn.StateMachine(
@@ -52,13 +49,8 @@ class Campaigns(Construct):
         for fn in (plan_fn, park_fn, send_function):
             fn.grant_invoke(self.state_machine)
 
-        trigger_fn = functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
-        data.buckets["campaigns"].grant_read(trigger_fn)
-        data.tables["engine"].grant_read_write_data(trigger_fn)  # re-entry claims
-        self.state_machine.grant_start_execution(trigger_fn)
+        functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
         functions.rule_to_queue(self, "JourneyTriggersRule", "journey_triggers", bus)
 
-        wake_fn = functions.function("journey_wake")
-        data.tables["engine"].grant_read_write_data(wake_fn)
-        self.state_machine.grant_task_response(wake_fn)
+        functions.function("journey_wake")
         cdk.Tags.of(self).add("nudgeloop:concern", "campaigns")

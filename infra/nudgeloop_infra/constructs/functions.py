@@ -15,6 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from nudgeloop.config import env_name
+from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import Catalog
 from nudgeloop_infra.nag import acknowledge
 
@@ -165,6 +166,10 @@ class FunctionFactory(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
         )
+        # What the handler may call, from the catalog's one declaration (nudgeloop.resources.GRANTS).
+        arns = Arns(self.catalog, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION, cdk.Aws.PARTITION, sender=values.get("sender", ""))
+        for statement in statements(spec, arns):
+            role.add_to_policy(iam.PolicyStatement(actions=list(statement.actions), resources=list(statement.resources)))
         fn = lambda_.Function(
             self,
             spec.key,

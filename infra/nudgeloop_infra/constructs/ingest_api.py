@@ -5,13 +5,12 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
-from nudgeloop.resources import ARCHIVE_PREFIX, IMPORT_PREFIX, Catalog
+from nudgeloop.resources import Catalog
 from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
@@ -30,38 +29,14 @@ class IngestApi(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Each function's permissions come from the catalog (nudgeloop.resources.GRANTS).
         api_fn = functions.function("ingest_api", {"max_future_skew_s": "3600"})
-        data.tables["events"].grant_read_data(api_fn)
-        api_fn.add_to_role_policy(  # store-once: conditional PutItem only, no updates or deletes
-            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[data.tables["events"].table_arn])
-        )
-        data.tables["customers"].grant_read_data(api_fn)
-        data.tables["engine"].grant_read_data(api_fn)
-        data.tables["recs"].grant_read_data(api_fn)
-        data.buckets["campaigns"].grant_read(api_fn)  # which campaigns exist (analytics)
-        data.signing_secret.grant_read(api_fn)
-        data.webhook_secret.grant_read(api_fn)
-
-        process_fn = functions.function("ingest_process")
+        functions.function("ingest_process")
         functions.stream_source("ingest_process")
-        data.tables["events"].grant_read_write_data(process_fn)
-        data.tables["customers"].grant_read_write_data(process_fn)
-        data.buckets["campaigns"].grant_read(process_fn)
-        bus.grant_put_events_to(process_fn)
-
-        archive_fn = functions.function("ingest_archive")
+        functions.function("ingest_archive")
         functions.stream_source("ingest_archive")
-        data.buckets["data"].grant_put(archive_fn, f"{ARCHIVE_PREFIX}*")
-
         imports = functions.queue("imports")
-        import_fn = functions.function("ingest_import", {"imports_queue_url": imports.queue_url})
-        data.buckets["data"].grant_read(import_fn, f"{IMPORT_PREFIX}*")
-        data.buckets["data"].grant_put(import_fn, f"{IMPORT_PREFIX}*")
-        imports.grant_send_messages(import_fn)  # continuation of files longer than one run
-        import_fn.add_to_role_policy(
-            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[data.tables["events"].table_arn])
-        )
-        data.tables["engine"].grant_read_write_data(import_fn)
+        functions.function("ingest_import", {"imports_queue_url": imports.queue_url})
         for notification in catalog.notifications:
             for suffix in notification.suffixes:
                 data.buckets[notification.bucket_key].add_event_notification(
@@ -70,20 +45,7 @@ class IngestApi(Construct):
                     s3.NotificationKeyFilter(prefix=notification.prefix, suffix=suffix),
                 )
 
-        feedback_fn = functions.function("ingest_feedback")
-        for key in ("events", "engine", "customers"):
-            data.tables[key].grant_read_write_data(feedback_fn)
-        # the reputation circuit breaker turns marketing mail's configuration set off
-        feedback_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["ses:PutConfigurationSetSendingOptions"],
-                resources=[
-                    cdk.Stack.of(self).format_arn(
-                        service="ses", resource="configuration-set", resource_name=catalog.configuration_set
-                    )
-                ],
-            )
-        )
+        functions.function("ingest_feedback")
         functions.rule_to_queue(
             self, "SesEventsRule", "ses_events", events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
         )

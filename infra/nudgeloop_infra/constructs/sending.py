@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import aws_cdk as cdk
 from aws_cdk import aws_events as events
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from nudgeloop.resources import SENT_PREFIX, Catalog
+from nudgeloop.resources import Catalog
 
 from .data import Data
 from .functions import FunctionFactory
@@ -77,41 +75,8 @@ class Sending(Construct):
     ) -> None:
         fn = functions.function("send", {"sender": sender, "public_base_url": public_base_url})
         # Templates uploaded to S3 are checked (notification -> templates queue -> this function).
-        check_fn = functions.function("templates_check")
-        data.buckets["templates"].grant_read(check_fn)
-        data.tables["engine"].grant_read_write_data(check_fn)
+        functions.function("templates_check")
         # Double opt-in: pending sign-ups (bus) -> confirmations queue -> one confirmation mail.
-        confirm_fn = functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
+        functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
         functions.rule_to_queue(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
-        stack = cdk.Stack.of(self)
-        for sending_fn in (fn, confirm_fn):
-            data.tables["customers"].grant_read_data(sending_fn)
-            data.tables["events"].grant_read_data(sending_fn)  # the customer's orders, for the mail's context
-            data.tables["engine"].grant_read_write_data(sending_fn)
-            data.tables["recs"].grant_read_data(sending_fn)
-            data.buckets["templates"].grant_read(sending_fn)
-            data.buckets["data"].grant_put(sending_fn, f"{SENT_PREFIX}*")
-            data.signing_secret.grant_read(sending_fn)
-            sending_fn.add_to_role_policy(
-                iam.PolicyStatement(
-                    actions=["ses:SendEmail", "ses:SendRawEmail"],
-                    resources=[
-                        stack.format_arn(service="ses", resource="identity", resource_name=_domain(sender)),
-                        stack.format_arn(service="ses", resource="identity", resource_name=_address(sender)),
-                        stack.format_arn(service="ses", resource="configuration-set", resource_name=catalog.configuration_set),
-                        stack.format_arn(
-                            service="ses", resource="configuration-set", resource_name=catalog.service_configuration_set
-                        ),
-                    ],
-                )
-            )
         self.function = fn
-
-
-def _address(sender: str) -> str:
-    """``Shop <news@shop.example>`` -> ``news@shop.example``."""
-    return sender.rsplit("<", 1)[-1].rstrip(">").strip()
-
-
-def _domain(sender: str) -> str:
-    return _address(sender).rsplit("@", 1)[-1]

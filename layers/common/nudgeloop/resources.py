@@ -7,7 +7,7 @@ drift apart; ``tests/infra/test_parity.py`` proves it against the synthesized te
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 DEFAULT_PREFIX = "nudgeloop"
@@ -76,6 +76,33 @@ class RuleSpec:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """One permission of a function's role, declared here once: the CDK stack builds the role's
+    policy from it (``nudgeloop.permissions``), the local runtime enforces it on every AWS call the
+    handler makes, and ``tests/infra/test_permissions.py`` compares it with the synthesized role.
+
+    ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only), ``bucket``
+    read|put (objects under ``prefix``), ``queue`` send, ``bus`` put_events (``target`` "custom"
+    or "default"), ``secret`` read ("signing" or "webhook"), ``state_machine``
+    start|task_response, ``function`` invoke, ``ses`` send (the sender's identities, both
+    configuration sets) | sending_options (``target`` "marketing" or "service").
+    """
+
+    kind: str
+    target: str
+    access: str
+    prefix: str = ""
+
+
+def _table(key: str, access: str = "read") -> Grant:
+    return Grant("table", key, access)
+
+
+def _bucket(key: str, access: str = "read", prefix: str = "") -> Grant:
+    return Grant("bucket", key, access, prefix)
+
+
+@dataclass(frozen=True)
 class FunctionSpec:
     key: str
     name: str
@@ -88,6 +115,7 @@ class FunctionSpec:
     schedule: str | None = None  # EventBridge schedule expression
     env: tuple[str, ...] = ()  # keys of Settings fields this function needs
     layers: tuple[str, ...] = ("common",)  # "science" adds numpy and scipy
+    grants: tuple[Grant, ...] = ()  # what its role may do (beyond logs, tracing, its event sources)
 
 
 @dataclass(frozen=True)
@@ -187,6 +215,85 @@ _SEND = (
 
 
 DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
+
+_READ_DATA = (_table("customers"), _table("events"))
+_SENDING = (
+    *_READ_DATA,
+    _table("engine", "read_write"),  # ledger, reservations, counters
+    _table("recs"),
+    _bucket("templates"),
+    _bucket("data", "put", SENT_PREFIX),
+    Grant("secret", "signing", "read"),
+    Grant("ses", "", "send"),
+)
+
+# What each function's role may do: the one declaration of the stack's permissions.
+GRANTS: dict[str, tuple[Grant, ...]] = {
+    "ingest_api": (
+        _table("events"),
+        _table("events", "put"),  # store-once: conditional PutItem only, no updates or deletes
+        _table("customers"),
+        _table("engine", "read_write"),  # unsubscribe and confirmation counters
+        _table("recs"),
+        _bucket("campaigns"),  # which campaigns exist (analytics)
+        Grant("secret", "signing", "read"),
+        Grant("secret", "webhook", "read"),
+    ),
+    "ingest_import": (
+        _bucket("data", "read", IMPORT_PREFIX),
+        _bucket("data", "put", IMPORT_PREFIX),  # the import's report
+        Grant("queue", "imports", "send"),  # continuation of files longer than one run
+        _table("events", "put"),
+        _table("engine", "read_write"),  # checkpoints
+    ),
+    "ingest_archive": (_bucket("data", "put", ARCHIVE_PREFIX),),
+    "ingest_process": (
+        _table("events", "read_write"),
+        _table("customers", "read_write"),
+        _bucket("campaigns"),
+        Grant("bus", "custom", "put_events"),
+    ),
+    "ingest_feedback": (
+        _table("events", "read_write"),
+        _table("engine", "read_write"),
+        _table("customers", "read_write"),
+        # the reputation circuit breaker turns marketing mail's configuration set off
+        Grant("ses", "marketing", "sending_options"),
+    ),
+    "segment_counts": (_table("engine", "read_write"),),
+    "segment_daily": (
+        _table("customers", "read_write"),
+        _table("events", "read_write"),
+        _table("engine", "read_write"),
+        _bucket("campaigns"),
+        Grant("bus", "custom", "put_events"),
+        Grant("function", "segment_daily", "invoke"),  # fans a full re-placement out to itself
+    ),
+    "analytics": (
+        *_READ_DATA,
+        _table("engine", "read_write"),  # ledger reads; conversions and counters
+        _bucket("campaigns"),
+        _bucket("data", "read", ARCHIVE_PREFIX),
+        _bucket("data", "put", ANALYTICS_PREFIX),
+    ),
+    "recommend": (_table("events"), _table("recs", "read_write"), _bucket("campaigns")),
+    "clv": (_table("events"), _table("recs", "read_write")),
+    "trigger_start": (
+        _bucket("campaigns"),
+        _table("engine", "read_write"),  # entries and re-entry claims
+        Grant("state_machine", "journey", "start"),
+    ),
+    "journey_plan": (
+        _bucket("campaigns"),
+        *_READ_DATA,
+        _table("engine", "read_write"),  # the journey's entry, recorded once
+    ),
+    "journey_park": (_table("engine", "write"),),
+    "journey_wake": (_table("engine", "read_write"), Grant("state_machine", "journey", "task_response")),
+    "send_confirmation": _SENDING,
+    "templates_check": (_bucket("templates"), _table("engine", "read_write")),
+    "send": _SENDING,
+}
 
 
 def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE) -> Catalog:
@@ -455,6 +562,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             env=(*common, *_SEND),
         ),
     )
+    functions = tuple(replace(f, grants=GRANTS[f.key]) for f in functions)
     routes = (
         RouteSpec("POST", "/v1/events"),
         RouteSpec("GET", "/v1/customers/{customer_id}"),

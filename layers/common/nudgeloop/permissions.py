@@ -1,0 +1,149 @@
+"""Each function's grants (``nudgeloop.resources.GRANTS``) rendered as IAM policy statements.
+
+One rendering for three readers: the CDK stack adds these statements to each function's role
+(with CloudFormation's pseudo parameters for account, region and partition), the local runtime
+evaluates every AWS call a handler makes against them (with moto's account and region), and
+``tests/infra/test_permissions.py`` checks that the synthesized roles hold exactly these.
+
+Every ARN is built from resource *names* (all of them come from the catalog), never from the
+constructs' attributes: a role can then name the state machine whose tasks it serves without a
+dependency cycle, and the same text resolves to the same ARN in the template and locally.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nudgeloop.resources import Catalog, FunctionSpec, Grant
+
+# (kind, access) -> IAM actions. Least privilege: only what the code calls.
+ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("table", "read"): (
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DescribeTable",
+    ),
+    ("table", "write"): (
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DescribeTable",
+    ),
+    ("table", "put"): ("dynamodb:PutItem",),
+    ("bucket", "read"): ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"),
+    ("bucket", "put"): ("s3:PutObject",),
+    ("queue", "send"): ("sqs:SendMessage",),
+    ("bus", "put_events"): ("events:PutEvents",),
+    ("secret", "read"): ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+    ("state_machine", "start"): ("states:StartExecution",),
+    ("state_machine", "task_response"): ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
+    ("function", "invoke"): ("lambda:InvokeFunction",),
+    ("ses", "send"): ("ses:SendEmail", "ses:SendRawEmail"),
+    ("ses", "sending_options"): ("ses:PutConfigurationSetSendingOptions",),
+}
+
+
+@dataclass(frozen=True)
+class Statement:
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Arns:
+    """ARNs of the catalog's resources in one account and region (values or CloudFormation tokens)."""
+
+    catalog: Catalog
+    account: str
+    region: str
+    partition: str = "aws"
+    sender: str = ""  # the From address: SES authorises sending on its address or domain identity
+
+    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
+        where = f"{self.region}:{self.account}" if regional else ":"
+        return f"arn:{self.partition}:{service}:{where}:{resource}"
+
+    def table(self, key: str) -> str:
+        return self._arn("dynamodb", f"table/{self.catalog.table(key).name}")
+
+    def bucket(self, key: str) -> str:
+        return f"arn:{self.partition}:s3:::{self.catalog.bucket_name(key, self.account, self.region)}"
+
+    def queue(self, key: str) -> str:
+        return self._arn("sqs", self.catalog.queue(key).name)
+
+    def queue_named(self, name: str) -> str:
+        return self._arn("sqs", name)
+
+    def bus(self, target: str) -> str:
+        return self._arn("events", f"event-bus/{self.catalog.bus_name if target == 'custom' else 'default'}")
+
+    def secret(self, target: str) -> str:
+        name = {"signing": self.catalog.signing_secret_name, "webhook": self.catalog.webhook_secret_name}[target]
+        return self._arn("secretsmanager", f"secret:{name}-??????")  # Secrets Manager adds six characters
+
+    def state_machine(self) -> str:
+        return self._arn("states", f"stateMachine:{self.catalog.state_machine_name}")
+
+    def function(self, key: str) -> str:
+        return self._arn("lambda", f"function:{self.catalog.function(key).name}")
+
+    def function_named(self, name: str) -> str:
+        return self._arn("lambda", f"function:{name}")
+
+    def configuration_set(self, target: str) -> str:
+        name = {"marketing": self.catalog.configuration_set, "service": self.catalog.service_configuration_set}[target]
+        return self._arn("ses", f"configuration-set/{name}")
+
+    def ses_identities(self) -> tuple[str, ...]:
+        address = self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
+        domain = address.rsplit("@", 1)[-1]
+        return tuple(self._arn("ses", f"identity/{name}") for name in dict.fromkeys((domain, address)) if name)
+
+
+def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:
+    if grant.kind == "table":
+        table = arns.table(grant.target)
+        return (table, f"{table}/index/*") if grant.access in ("read", "read_write") else (table,)
+    if grant.kind == "bucket":
+        bucket = arns.bucket(grant.target)
+        objects = f"{bucket}/{grant.prefix}*"
+        return (bucket, objects) if grant.access == "read" else (objects,)
+    if grant.kind == "queue":
+        return (arns.queue(grant.target),)
+    if grant.kind == "bus":
+        return (arns.bus(grant.target),)
+    if grant.kind == "secret":
+        return (arns.secret(grant.target),)
+    if grant.kind == "state_machine":
+        return (arns.state_machine(),)
+    if grant.kind == "function":
+        return (arns.function(grant.target),)
+    if grant.kind == "ses" and grant.access == "send":
+        return (*arns.ses_identities(), arns.configuration_set("marketing"), arns.configuration_set("service"))
+    if grant.kind == "ses":
+        return (arns.configuration_set(grant.target),)
+    raise ValueError(f"unknown grant kind {grant.kind!r}")
+
+
+def actions_of(grant: Grant) -> tuple[str, ...]:
+    if grant.kind == "table" and grant.access == "read_write":
+        return tuple(dict.fromkeys(ACTIONS[("table", "read")] + ACTIONS[("table", "write")]))
+    try:
+        return ACTIONS[(grant.kind, grant.access)]
+    except KeyError:
+        raise ValueError(f"unknown access {grant.access!r} for a {grant.kind}") from None
+
+
+def statements(spec: FunctionSpec, arns: Arns) -> list[Statement]:
+    """The policy statements of ``spec``'s role, one per grant (what the handler's code calls)."""
+    return [Statement(actions_of(g), resources_of(g, arns)) for g in spec.grants]
+
+
+def pairs(spec: FunctionSpec, arns: Arns) -> set[tuple[str, str]]:
+    """The grants as (action, resource) pairs: what the parity test compares."""
+    return {(a, r) for s in statements(spec, arns) for a in s.actions for r in s.resources}
