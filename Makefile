@@ -1,9 +1,12 @@
 # Nudgeloop developer commands. Each target bootstraps .venv from the pinned lock file.
-PYTHON ?= python3
+# The suite runs on the Python the functions are deployed with (nudgeloop.resources.LAMBDA_PYTHON):
+# python3.X on the PATH, else pyenv's or /usr/local's build of it.
+LAMBDA_PYTHON := $(shell sed -n 's/^LAMBDA_PYTHON = "\([0-9.]*\)".*/\1/p' layers/common/nudgeloop/resources.py)
+PYTHON ?= $(firstword $(foreach p,python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin/python$(LAMBDA_PYTHON)) \
+	$(wildcard /usr/local/bin/python$(LAMBDA_PYTHON)),$(shell $(p) -c 'print("$(p)")' 2>/dev/null)))
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-LAMBDA_PYTHON := 3.14
 LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
 CDK_CLI := aws-cdk@2.1100.0
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
@@ -11,8 +14,10 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 .PHONY: dev browser test test-fast lint format build synth deploy local demo lock clean
 
 $(STAMP): requirements/dev.lock requirements/oracle.txt pyproject.toml
-	$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -n "$(PYTHON)" || { echo "Python $(LAMBDA_PYTHON) (the Lambda runtime) is required: install python$(LAMBDA_PYTHON) or set PYTHON=..."; exit 1; }
+	$(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(0 if v == "$(LAMBDA_PYTHON)" else f"Python $(LAMBDA_PYTHON) is required, not {v}")'
+	test -x $(BIN)/python && $(BIN)/python -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] != "$(LAMBDA_PYTHON)")' || \
+		{ rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements/dev.lock
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/oracle.txt

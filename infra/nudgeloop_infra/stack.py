@@ -13,6 +13,7 @@ from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.resources import (
     DEFAULT_SEGMENT_SCHEDULE,
+    LAMBDA_PYTHON,
     catalog,
 )
 
@@ -148,6 +149,14 @@ class NudgeloopStack(cdk.Stack):
         Analytics(self, "Analytics", functions=functions, data=data)
         Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
         acknowledge_grant_wildcards(self, cat, functions.functions.values())
+        acknowledge(
+            self,
+            {
+                "AwsSolutions-L1": f"Functions run Python {LAMBDA_PYTHON}, the version the whole suite runs on "
+                "(nudgeloop.resources.LAMBDA_PYTHON, checked by tests/infra/test_stack.py); a newer runtime is "
+                "adopted by changing that one setting once the suite runs on it.",
+            },
+        )
         for child in self.node.children:  # CDK's own singleton that configures S3 notifications
             if child.node.id.startswith("BucketNotificationsHandler"):
                 acknowledge(

@@ -70,7 +70,21 @@ def test_tables_are_encrypted_recoverable_and_on_demand(template: dict[str, Any]
     )
 
 
-def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(template: dict[str, Any]) -> None:
+def test_the_suite_runs_on_the_python_the_functions_are_deployed_with(template: dict[str, Any]) -> None:
+    import sys
+
+    from nudgeloop.resources import LAMBDA_PYTHON
+
+    runtimes = {
+        v["Properties"]["Runtime"]
+        for v in resources(template, "AWS::Lambda::Function").values()
+        if "FunctionName" in v["Properties"]
+    }
+    assert runtimes == {f"python{LAMBDA_PYTHON}"}
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == LAMBDA_PYTHON, "run the suite with `make test`"
+
+
+def test_functions_run_on_arm_with_tracing_and_own_log_groups(template: dict[str, Any]) -> None:
     functions = {
         v["Properties"]["FunctionName"]: v["Properties"]
         for v in resources(template, "AWS::Lambda::Function").values()
@@ -84,7 +98,6 @@ def test_functions_run_python_314_on_arm_with_tracing_and_own_log_groups(templat
     }
     roles = set()
     for name, props in functions.items():
-        assert props["Runtime"] == "python3.14", name
         assert props["Architectures"] == ["arm64"], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert "LoggingConfig" in props, name
@@ -174,10 +187,10 @@ def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
     dlqs = {
         k
         for k, v in template["Resources"].items()
-        if v["Type"] == "AWS::SQS::Queue" and "dlq" in v["Properties"].get("QueueName", "")
+        if v["Type"] == "AWS::SQS::Queue" and v["Properties"].get("QueueName", "").endswith(("dlq", "-failures"))
     }
-    cat = catalog()  # one per queue, per table stream and per schedule
-    assert len(dlqs) == len(cat.queues) + len(cat.streams) + sum(1 for f in cat.functions if f.schedule)
+    cat = catalog()  # one per queue, per table stream and per schedule; one on-failure queue per schedule
+    assert len(dlqs) == len(cat.queues) + len(cat.streams) + 2 * sum(1 for f in cat.functions if f.schedule)
     assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)
 
@@ -266,3 +279,37 @@ def test_the_analytics_job_runs_daily_and_may_only_write_its_own_prefix(template
     assert any(r.get("ScheduleExpression") == "cron(45 4 * * ? *)" for r in rules)
     policies = json.dumps([p["Properties"]["PolicyDocument"] for p in resources(template, "AWS::IAM::Policy").values()])
     assert "/analytics/*" in policies
+
+
+def test_async_invocations_end_in_an_alarmed_failure_queue_with_deliberate_retries(template: dict[str, Any]) -> None:
+    cat = catalog()
+    queues = {k: v["Properties"]["QueueName"] for k, v in resources(template, "AWS::SQS::Queue").items()}
+    by_queue = {}
+    for config in resources(template, "AWS::Lambda::EventInvokeConfig").values():
+        props = config["Properties"]
+        by_queue[queues[props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]]] = props
+    for spec in (f for f in cat.functions if f.schedule):
+        props = by_queue[f"{spec.name}-failures"]
+        assert props["MaximumRetryAttempts"] == spec.async_retries
+        assert props["MaximumEventAgeInSeconds"] == spec.async_max_age_s
+    assert by_queue["nudgeloop-journey-wake-failures"]["MaximumRetryAttempts"] == 0  # the next minute's sweep
+
+
+def test_queues_outlast_six_times_their_consumers_timeout_and_consumers_are_bounded(template: dict[str, Any]) -> None:
+    cat = catalog()
+    queues = {k: v["Properties"] for k, v in resources(template, "AWS::SQS::Queue").items()}
+    mappings = [m["Properties"] for m in resources(template, "AWS::Lambda::EventSourceMapping").values()]
+    for fn in (f for f in cat.functions if f.queue_key):
+        spec = cat.queue(fn.queue_key)
+        logical, props = next((k, p) for k, p in queues.items() if p.get("QueueName") == spec.name)
+        assert props["VisibilityTimeout"] >= 6 * fn.timeout_s + spec.batching_window_s, spec.name
+        mapping = next(m for m in mappings if m.get("EventSourceArn") == {"Fn::GetAtt": [logical, "Arn"]})
+        assert mapping["ScalingConfig"]["MaximumConcurrency"] == spec.max_concurrency
+    functions = {
+        v["Properties"]["FunctionName"]: v["Properties"]
+        for v in resources(template, "AWS::Lambda::Function").values()
+        if "FunctionName" in v["Properties"]
+    }
+    assert functions["nudgeloop-journey-wake"]["ReservedConcurrentExecutions"] == 1
+    assert functions["nudgeloop-send"]["ReservedConcurrentExecutions"] == 10
+    assert "ReservedConcurrentExecutions" not in functions["nudgeloop-ingest-api"]

@@ -127,6 +127,18 @@ def test_a_tampered_body_fails_the_signature(stack) -> None:
     assert status == 401
 
 
+@pytest.mark.parametrize("signature", ["é" * 44, "\u2603abc=", "\udcff", " "])
+def test_a_non_ascii_or_blank_signature_is_401_not_a_server_error(stack, signature) -> None:
+    status, _h, body = stack.api(
+        "POST",
+        "/v1/webhooks/shopify",
+        headers={"X-Shopify-Topic": "orders/create", "X-Shopify-Hmac-Sha256": signature},
+        body=json.dumps(shopify_order()),
+    )
+    assert status == 401, body
+    assert json.loads(body)["error"]["field"] == "X-Shopify-Hmac-Sha256"
+
+
 # ---------------------------------------------------------------- bulk import
 
 

@@ -117,3 +117,16 @@ def test_the_preference_page_can_opt_out_of_all_marketing_and_expired_links_are_
     status, _h, body = stack.api("POST", "/v1/unsubscribe", query={"token": expired})
     assert status == 403 and "expired" in body
     assert timedelta(days=365) <= preferences.UNSUBSCRIBE_VALID  # links in old mails keep working a year
+
+
+def test_a_bounced_confirmation_mail_reaches_the_feedback_path_and_suppresses_the_address(stack) -> None:
+    """Service mail has its own configuration set; its bounces must be read too (the rule matches both)."""
+    from nudgeloop.dal import repo
+
+    address = "bounce+signup@simulator.amazonses.com"
+    post_events(stack, [upsert("c1", email=address), pending()])
+    stack.settle()
+    mail = next(m for m in stack.outbox() if m["campaign_id"] == "double-opt-in")
+    assert stack.sent_with[mail["message_id"]] == stack.catalog.service_configuration_set
+    assert repo.suppression(address) == "hard_bounce"
+    assert "email.bounced" in [e.type for e in repo.customer_events("c1", 50)]

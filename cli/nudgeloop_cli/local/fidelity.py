@@ -111,6 +111,9 @@ class Enforcer:
         self.denials: list[dict[str, str]] = []
         self._original: Callable[..., Any] | None = None
         self._original_submit: Callable[..., Any] | None = None
+        # (service, operation, params, result) of each successful call: how the local runtime
+        # learns what AWS would know afterwards (e.g. the configuration set a mail went out with)
+        self.observers: list[Callable[[str, str, dict[str, Any], Any], None]] = []
 
     def compile(self, spec: FunctionSpec) -> Policy:
         policy = Policy()
@@ -163,11 +166,14 @@ class Enforcer:
             if function_key is not None:
                 enforcer.authorize(function_key, service, operation_name, api_params)
             try:
-                return original(client, operation_name, api_params)
+                result = original(client, operation_name, api_params)
             except ClientError as exc:
                 if function_key is not None:
                     enforcer.hide_missing_object(function_key, service, operation_name, api_params, exc)
                 raise
+            for observe in enforcer.observers:
+                observe(service, operation_name, api_params, result)
+            return result
 
         BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
 

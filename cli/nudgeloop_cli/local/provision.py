@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from nudgeloop.journey_definition import PLACEHOLDERS, render
-from nudgeloop.resources import Catalog
+from nudgeloop.resources import LAMBDA_PYTHON, Catalog
 
 ACCOUNT = "123456789012"  # moto's default (fake) account
 LOCAL_WEBHOOK_SECRET = "local-shopify-webhook-secret"  # noqa: S105 - a local stand-in, never a real secret
@@ -87,6 +87,12 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         out.dlq_urls[stream.dlq_name] = sqs.create_queue(
             QueueName=stream.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"}
         )["QueueUrl"]
+    for fn in cat.functions:  # on-failure destinations of asynchronous invocations
+        failures = cat.failure_queue(fn)
+        if failures:
+            out.dlq_urls[failures] = sqs.create_queue(QueueName=failures, Attributes={"MessageRetentionPeriod": "1209600"})[
+                "QueueUrl"
+            ]
     for q in cat.queues:
         dlq_url = sqs.create_queue(QueueName=q.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -145,7 +151,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     for fn in cat.functions:
         out.function_arns[fn.key] = lam.create_function(
             FunctionName=fn.name,
-            Runtime="python3.14",
+            Runtime=f"python{LAMBDA_PYTHON}",
             Role=role,
             Handler=fn.handler,
             Code={"ZipFile": b"local"},

@@ -142,6 +142,8 @@ class LocalStack:
         self._stream_attempts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
         self.enforcer: Enforcer | None = None
+        self.sent_with: dict[str, str] = {}  # SES message id -> the configuration set it was sent with
+        self._accepted: list[str] = []  # mails SES accepted whose recipients' servers have not answered yet
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -180,6 +182,7 @@ class LocalStack:
         # From here on every handler's AWS calls are checked against its role (fidelity.py).
         self.enforcer = Enforcer(self.catalog, ACCOUNT, REGION, self.sender, self.res.secret_arns)
         self.enforcer.install()
+        self.enforcer.observers.append(self._remember_configuration_set)
         for name, value in self.settings_env().items():
             os.environ[name] = value
         reload()
@@ -280,8 +283,6 @@ class LocalStack:
                 return json.dumps(
                     {"errorType": "States.DataLimitExceeded", "errorMessage": "the state's output exceeds 256 KiB"}
                 ).encode()
-            if spec.key == "send" and isinstance(result, dict) and result.get("status") == "sent":
-                self._mailbox_answers(result["message_id"])
             return json.dumps(result).encode()
         except Exception as exc:  # Lambda reports an unhandled error as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
@@ -447,6 +448,8 @@ class LocalStack:
     def _pump_once(self) -> int:
         """Deliver up to one batch from every stream and queue to its consumer; returns records handled."""
         assert self.res is not None
+        while self._accepted:  # every mail SES accepted (journeys' and service mail) gets its answer
+            self._mailbox_answers(self._accepted.pop(0))
         handled = self.pump_streams()
         sqs = aws.client("sqs")
         for fn in self.catalog.functions:
@@ -546,13 +549,42 @@ class LocalStack:
         }
 
     def _fire(self, key: str) -> None:
-        """A schedule invokes asynchronously: a failure is recorded (AWS would retry, then DLQ)."""
+        """A schedule invokes asynchronously: as Lambda does, a failed invocation is retried
+        ``async_retries`` times, then sent to the function's on-failure queue."""
         if key == "segment_daily":
             self._expire_items()
-        try:
-            self.call(key, self._scheduled_event(key))
-        except Exception as exc:
-            self.failures.append({"function": key, "error": type(exc).__name__, "message": str(exc)[:500]})
+        event = self._scheduled_event(key)
+        spec = self.catalog.function(key)
+        invocations = spec.async_retries + 1
+        for _ in range(invocations):
+            try:
+                self.call(key, event)
+                return
+            except Exception as exc:
+                self.failures.append({"function": key, "error": type(exc).__name__, "message": str(exc)[:500]})
+                error = exc
+        assert self.res is not None
+        failures = self.catalog.failure_queue(spec)
+        if failures:
+            with self.aws_lock:
+                aws.client("sqs").send_message(
+                    QueueUrl=self.res.dlq_urls[failures],
+                    MessageBody=json.dumps(
+                        {  # what Lambda sends to an on-failure destination
+                            "version": "1.0",
+                            "timestamp": clock.iso(self.clock.now()),
+                            "requestContext": {
+                                "requestId": str(uuid.uuid4()),
+                                "functionArn": f"{self.res.function_arns[key]}:$LATEST",
+                                "condition": "RetriesExhausted",
+                                "approximateInvokeCount": invocations,
+                            },
+                            "requestPayload": event,
+                            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)[:500]},
+                        }
+                    ),
+                )
 
     def _expire_items(self) -> int:
         """DynamoDB's TTL, which moto does not run: items whose TTL attribute has passed are
@@ -665,7 +697,7 @@ class LocalStack:
                 "destination": list(message.destinations.get("ToAddresses", []))
                 if isinstance(message.destinations, dict)
                 else list(message.destinations or []),
-                "tags": {"ses:configuration-set": [self.catalog.configuration_set]},
+                "tags": {"ses:configuration-set": [self.sent_with.get(message_id, self.catalog.configuration_set)]},
             },
             key: {"timestamp": now, **(extra or {})},
         }
@@ -679,6 +711,12 @@ class LocalStack:
                 }
             ]
         )
+
+    def _remember_configuration_set(self, service: str, operation: str, params: dict[str, Any], result: Any) -> None:
+        if service == "sesv2" and operation == "SendEmail":
+            if params.get("ConfigurationSetName"):
+                self.sent_with[result["MessageId"]] = params["ConfigurationSetName"]
+            self._accepted.append(result["MessageId"])  # answered by the driver, not as the sender
 
     def _mailbox_answers(self, message_id: str) -> None:
         """What the recipient's mail server answers, as SES's mailbox simulator does: mail to

@@ -9,6 +9,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
@@ -16,13 +17,13 @@ from constructs import Construct
 
 from nudgeloop.config import env_name
 from nudgeloop.permissions import Arns, statements
-from nudgeloop.resources import Catalog
+from nudgeloop.resources import LAMBDA_PYTHON, Catalog
 from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
 
 ROOT = Path(__file__).resolve().parents[3]
-RUNTIME = lambda_.Runtime.PYTHON_3_14
+RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
 ARCH = lambda_.Architecture.ARM_64
 
 
@@ -136,7 +137,7 @@ class FunctionFactory(Construct):
             self,
             f"{key.capitalize()}Queue",
             queue_name=spec.name,
-            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),
+            visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),  # 6 x the consumer's timeout + window
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
@@ -182,6 +183,7 @@ class FunctionFactory(Construct):
             layers=[self.layer(name) for name in spec.layers],
             memory_size=spec.memory_mb,
             timeout=cdk.Duration.seconds(spec.timeout_s),
+            reserved_concurrent_executions=spec.reserved_concurrency,
             role=role,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
@@ -193,13 +195,22 @@ class FunctionFactory(Construct):
         )
         if spec.queue_key:
             queue = self.queue(spec.queue_key)
+            queue_spec = self.catalog.queue(spec.queue_key)
             fn.add_event_source(
                 sources.SqsEventSource(
                     queue,
-                    batch_size=self.catalog.queue(spec.queue_key).batch_size,
-                    max_batching_window=cdk.Duration.seconds(1),
+                    batch_size=queue_spec.batch_size,
+                    max_batching_window=cdk.Duration.seconds(queue_spec.batching_window_s),
+                    max_concurrency=queue_spec.max_concurrency,
                     report_batch_item_failures=True,
                 )
+            )
+        failure_queue = self.catalog.failure_queue(spec)
+        if failure_queue:  # asynchronous invocations that still fail after their retries are kept
+            fn.configure_async_invoke(
+                on_failure=destinations.SqsDestination(self.dead_letter_queue(f"{spec.key}Failures", failure_queue)),
+                retry_attempts=spec.async_retries,
+                max_event_age=cdk.Duration.seconds(spec.async_max_age_s),
             )
         if spec.schedule:
             events.Rule(

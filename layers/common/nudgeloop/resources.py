@@ -11,6 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 DEFAULT_PREFIX = "nudgeloop"
+# The Lambda runtime's Python: the CDK stack deploys it, `make` builds the layer for it and runs
+# the suite on it (tests/infra/test_stack.py fails when the interpreter differs).
+LAMBDA_PYTHON = "3.13"
 REVIEW_SHARDS = 16
 TIMER_SHARDS = 4
 # What the daily run needs of a due customer besides their orders (read from the event log).
@@ -61,9 +64,13 @@ class QueueSpec:
     key: str
     name: str
     dlq_name: str
-    visibility_timeout_s: int = 180
+    # set from the consumer by catalog(): 6 x its timeout + the batching window, as AWS advises
+    visibility_timeout_s: int = 0
     max_receive_count: int = 5
     batch_size: int = 10
+    batching_window_s: int = 1
+    # the event source's maximum concurrency (2-1000): how many consumers at most poll the queue
+    max_concurrency: int = 2
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,12 @@ class FunctionSpec:
     env: tuple[str, ...] = ()  # keys of Settings fields this function needs
     layers: tuple[str, ...] = ("common",)  # "science" adds numpy and scipy
     grants: tuple[Grant, ...] = ()  # what its role may do (beyond logs, tracing, its event sources)
+    # reserved concurrency (None: the account's unreserved pool); docs/operations.md says why each
+    reserved_concurrency: int | None = None
+    # asynchronous invocations (schedules, fan-out): Lambda's retries (0-2) and the oldest event it
+    # still runs (60 s - 6 h) before the invocation goes to the function's on-failure queue
+    async_retries: int = 1
+    async_max_age_s: int = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,11 @@ class Catalog:
 
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
+
+    def failure_queue(self, spec: FunctionSpec) -> str | None:
+        """The on-failure destination of a function invoked asynchronously (by its schedule, and
+        the daily run's fan-out to itself): where an invocation goes once its retries are spent."""
+        return f"{spec.name}-failures" if spec.schedule else None
 
     def bucket_name(self, key: str, account: str, region: str) -> str:
         """Bucket names are global: the stem plus account and region keeps them unique."""
@@ -347,14 +365,15 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         ),
     )
     queues = (
-        QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq"),
-        QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq"),
+        QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq", max_concurrency=5),
+        # journeys start here: bounded so that a burst of triggers cannot starve the ingest API
+        QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq", max_concurrency=5),
         # one message per import file; a file is read in one go or continued from a checkpoint
-        QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", visibility_timeout_s=960, batch_size=1),
+        QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", batch_size=1),
         # double opt-in: one confirmation mail per pending sign-up
         QueueSpec(key="confirmations", name=f"{p}-confirmations", dlq_name=f"{p}-confirmations-dlq"),
         # uploaded templates, checked one notification at a time
-        QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", visibility_timeout_s=120, batch_size=1),
+        QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", batch_size=1),
     )
     bus = f"{p}-bus"
     rules = (
@@ -382,7 +401,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             pattern={
                 "source": ["aws.ses"],
                 "detail-type": list(SES_EVENT_DETAIL_TYPES),
-                "detail": {"mail": {"tags": {"ses:configuration-set": [f"{p}-mail"]}}},
+                # marketing and service mail: bounces and complaints of both feed the suppression list
+                "detail": {"mail": {"tags": {"ses:configuration-set": [f"{p}-mail", f"{p}-service"]}}},
             },
             queue_key="feedback",
         ),
@@ -533,6 +553,10 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             timeout_s=300,
             schedule="rate(1 minute)",
             env=common + _DATA,
+            # one sweep at a time; a sweep that failed is replaced by the next minute's
+            reserved_concurrency=1,
+            async_retries=0,
+            async_max_age_s=120,
         ),
         FunctionSpec(
             key="send_confirmation",
@@ -560,9 +584,14 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             handler="handler.handler",
             description="Renders a template and sends it with SES exactly once",
             env=(*common, *_SEND),
+            # bounded, so that a newsletter burst cannot take the concurrency the ingest API needs;
+            # Step Functions retries a throttled Send with backoff and jitter
+            reserved_concurrency=10,
         ),
     )
     functions = tuple(replace(f, grants=GRANTS[f.key]) for f in functions)
+    consumers = {f.queue_key: f for f in functions if f.queue_key}
+    queues = tuple(replace(q, visibility_timeout_s=6 * consumers[q.key].timeout_s + q.batching_window_s) for q in queues)
     routes = (
         RouteSpec("POST", "/v1/events"),
         RouteSpec("GET", "/v1/customers/{customer_id}"),

@@ -30,8 +30,9 @@ class BadSignature(PermissionError):
 def verify(secret: bytes, body: bytes, signature: str | None) -> None:
     if not signature:
         raise BadSignature("X-Shopify-Hmac-Sha256 header is missing")
-    expected = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest()).decode()
-    if not hmac.compare_digest(expected, signature.strip()):
+    expected = base64.b64encode(hmac.new(secret, body, hashlib.sha256).digest())
+    # bytes, not str: compare_digest refuses non-ASCII str (a header is any text a caller sends)
+    if not hmac.compare_digest(expected, signature.strip().encode("utf-8", "surrogateescape")):
         raise BadSignature("X-Shopify-Hmac-Sha256 does not match the body")
 
 
