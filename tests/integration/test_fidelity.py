@@ -201,3 +201,123 @@ def test_requests_at_the_limits_pass(stack) -> None:
         Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}", "EventBusName": "nudgeloop-bus"}] * 10
     )
     client("sqs").send_message(QueueUrl=stack.res.queue_urls["imports"], MessageBody="x" * (256 * 1024 + 1))
+
+
+# ---------------------------------------------------------------- Step Functions Standard's limits
+
+
+def _welcome(stack) -> None:
+    post_events(stack, [upsert("c1"), consent("c1"), order("c1", "o1")])
+    stack.settle()
+
+
+def _migration(on: str):
+    from nudgeloop.adapters.bus import BusEvent
+
+    return BusEvent(
+        source="nudgeloop.segment",
+        detail_type="SegmentMigrated",
+        detail={"customer_id": "c1", "from": "prospect", "to": "new", "on": on, "reason": "replay"},
+    )
+
+
+def test_execution_names_are_forgotten_90_days_after_close_but_never_means_never(stack) -> None:
+    """AWS reserves a closed execution's name for 90 days only: "never re-enter" is our claim."""
+    from datetime import timedelta
+
+    from nudgeloop.adapters.bus import EventBridgePublisher
+
+    def welcomes() -> list[str]:
+        return [e["status"] for e in journeys(stack) if e["name"].startswith("welcome-")]
+
+    _welcome(stack)
+    stack.advance(timedelta(days=4))  # the welcome series completes
+    assert welcomes() == ["SUCCEEDED"]
+    stack.advance(timedelta(days=91))
+    assert welcomes() == []  # the name is free again, as in AWS
+    EventBridgePublisher(stack.catalog.bus_name).publish([_migration("2026-04-06")])
+    stack.settle()
+    assert welcomes() == []  # and still nobody enters twice
+    assert [m["step_id"] for m in stack.outbox() if m["campaign_id"] == "welcome"] == ["welcome", "followup"]
+
+
+def test_a_trigger_retried_after_a_crash_between_claim_and_start_still_starts(stack, monkeypatch) -> None:
+    from nudgeloop.services import trigger
+
+    calls = {"n": 0}
+    real = trigger._start
+
+    def crash_once(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("crashed after the claim")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trigger, "_start", crash_once)
+    _welcome(stack)  # the trigger message is retried by SQS and this time starts the journey
+    assert [m["step_id"] for m in stack.outbox()] == ["welcome"]
+    assert len(journeys(stack)) == 1
+
+
+def test_an_execution_running_for_a_year_times_out(stack) -> None:
+    from nudgeloop.adapters.aws import client
+
+    _welcome(stack)  # parked on its three-day wait
+    later = stack.clock.now().timestamp() + 365 * 86400
+    with stack.aws_lock:
+        assert stack.sfn_limits.sweep(later) == 1
+        run = client("stepfunctions").describe_execution(executionArn=journeys(stack)[0]["executionArn"])
+    assert (run["status"], run["error"]) == ("TIMED_OUT", "States.Timeout")
+
+
+def test_an_execution_reaching_25000_history_events_fails(stack, monkeypatch) -> None:
+    from nudgeloop.adapters.aws import client
+    from nudgeloop_cli.local import fidelity
+
+    _welcome(stack)
+    monkeypatch.setattr(fidelity, "STANDARD_MAX_HISTORY", 5)  # the welcome journey has more by now
+    with stack.aws_lock:
+        assert stack.sfn_limits.sweep(stack.clock.now().timestamp()) == 1
+        run = client("stepfunctions").describe_execution(executionArn=journeys(stack)[0]["executionArn"])
+    assert (run["status"], run["error"]) == ("FAILED", "States.Runtime")
+
+
+def test_a_wait_that_would_outlive_the_execution_ends_the_journey(stack) -> None:
+    from datetime import timedelta
+
+    stack.put_campaign(
+        "late.yaml",
+        b"""
+id: late
+name: Late
+trigger: {type: behaviour, event: custom.late}
+reentry: every_occurrence
+steps:
+  - {id: far, type: wait, until: {anchor: date, day: 2027-06-01}}
+  - {id: offer, type: send, template: newsletter}
+""",
+    )
+    post_events(
+        stack,
+        [
+            upsert("c1"),
+            consent("c1"),
+            {
+                "event_id": "late-1",
+                "type": "custom.late",
+                "customer_id": "c1",
+                "occurred_at": "2026-01-01T08:00:00Z",
+                "properties": {},
+            },
+        ],
+    )
+    stack.settle()
+    from nudgeloop.adapters.aws import client
+
+    runs = [e for e in journeys(stack) if e["name"].startswith("late-")]
+    assert [e["status"] for e in runs] == ["SUCCEEDED"]
+    with stack.aws_lock:
+        out = json.loads(client("stepfunctions").describe_execution(executionArn=runs[0]["executionArn"])["output"])
+    assert out["reason"] == "time_limit:far"
+    stack.advance(timedelta(days=1))
+    assert [m for m in stack.outbox() if m["campaign_id"] == "late"] == []

@@ -93,3 +93,39 @@ def test_bounces_pause_marketing_hold_journeys_spare_service_mail_and_resume_wit
     assert len(promos(stack, "h1")) == 1
     stack.advance(timedelta(hours=3))
     assert len(promos(stack, "h1")) == 1
+
+
+def test_a_long_pause_parks_held_journeys_until_resume_without_growing_their_history(stack) -> None:
+    """Held journeys wait on a timer only resume releases: 60 paused days add no history (an
+    hourly retry loop would have added ~25 events an hour and failed at 25,000 in ~40 days)."""
+    from nudgeloop.adapters.aws import client
+    from nudgeloop.dal import repo
+    from nudgeloop.services import reputation
+
+    stack.put_campaign("promo.yaml", PROMO.encode())
+    post_events(stack, [upsert("h1"), consent("h1")])
+    stack.settle()
+    with stack.aws_lock:
+        repo.pause_marketing("bounce_rate", {"sent": 0})
+    post_events(stack, [promo("h1")])
+    stack.settle()
+
+    def history() -> int:
+        with stack.aws_lock:
+            sfn = client("stepfunctions")
+            run = next(
+                e
+                for e in sfn.list_executions(stateMachineArn=stack.res.state_machine_arn)["executions"]
+                if e["name"].startswith("promo-")
+            )
+            assert run["status"] == "RUNNING"
+            return len(sfn.get_execution_history(executionArn=run["executionArn"], maxResults=1000)["events"])
+
+    before = history()
+    stack.advance(timedelta(days=60))
+    assert history() == before and promos(stack, "h1") == []
+    with stack.aws_lock:
+        assert {t.status for t in repo.EngineItem.by_due.query(repo.HELD_SHARD)} == {"held"}
+        reputation.resume(stack.catalog.configuration_set)
+    stack.advance(timedelta(minutes=2))
+    assert len(promos(stack, "h1")) == 1

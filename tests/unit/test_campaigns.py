@@ -227,3 +227,43 @@ def test_invalid_waits_until_are_rejected_with_the_field(until: str, reason: str
     with pytest.raises(InvalidCampaign) as caught:
         _waiting(until)
     assert reason in str(caught.value)
+
+
+LONG = """
+id: long
+name: Long
+trigger: {type: behaviour, event: custom.x}
+steps:
+  - {id: a, type: send, template: newsletter}
+  - {id: w1, type: wait, days: 200}
+  - {id: pick, type: branch, if: {ordered_since_entry: true}, then: w2, else: b}
+  - {id: b, type: send, template: newsletter}
+  - {id: w2, type: wait, days: 170}
+  - {id: c, type: send, template: newsletter}
+"""
+
+
+def test_a_journey_that_could_outlive_a_standard_execution_is_refused_at_upload() -> None:
+    with pytest.raises(InvalidCampaign) as refused:
+        parse(LONG)
+    assert "370 days" in str(refused.value) and "360" in str(refused.value)
+    assert parse(LONG.replace("days: 170", "days: 160")).id == "long"  # 360 days: allowed
+    until = LONG.replace("{id: w2, type: wait, days: 170}", "{id: w2, type: wait, until: {anchor: last_order, max_days: 200}}")
+    with pytest.raises(InvalidCampaign):
+        parse(until)  # an until counts with its max_days
+
+
+def test_steps_that_loop_back_are_refused() -> None:
+    looping = LONG.replace("then: w2, else: b", "then: a, else: b")
+    with pytest.raises(InvalidCampaign) as refused:
+        parse(looping)
+    assert "loop" in str(refused.value)
+
+
+def test_a_wait_past_the_journey_budget_ends_it_instead_of_letting_aws_time_it_out() -> None:
+    campaign = parse(LONG.replace("days: 200", "days: 20"))
+    state = {"cursor": 0, "entered_at": "2026-01-01T00:00:00+00:00"}
+    late = NOW + timedelta(days=345)  # the 170-day wait would end 155 days past the budget
+    state = {**state, "cursor": 4}
+    out = next_action(campaign, state, facts(), late)
+    assert (out["action"], out["reason"]) == ("end", "time_limit:w2")

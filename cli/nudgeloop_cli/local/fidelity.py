@@ -455,3 +455,83 @@ def check_limits(service: str, operation: str, params: dict[str, Any]) -> None:
 def state_output_too_large(result: Any) -> bool:
     """A task result over 256 KiB fails the state with States.DataLimitExceeded."""
     return len(json.dumps(result).encode()) > LIMITS["sfn_payload_bytes"]
+
+
+# ------------------------------------------------------------------ Step Functions Standard's limits
+
+
+STANDARD_MAX_AGE = 365 * 86400  # seconds an execution may run
+STANDARD_MAX_HISTORY = 25_000  # history events an execution may have
+NAME_RESERVED_DAYS = 90  # a closed execution's name may not be reused for this long
+
+
+class StepFunctionsLimits:
+    """What moto's Step Functions does not apply, on the local runtime's (simulated) clock: an
+    execution that runs for a year times out (``TIMED_OUT``, ``States.Timeout``), one that reaches
+    25,000 history events fails (``States.Runtime``), and a closed execution's name is forgotten
+    90 days after it closed (AWS reserves names that long; moto forever)."""
+
+    def __init__(self, account: str, region: str) -> None:
+        self.account = account
+        self.region = region
+        self.started_at: dict[str, float] = {}  # execution ARN -> simulated start (epoch seconds)
+        self.closed_at: dict[str, float] = {}  # execution ARN -> simulated close, as first seen
+        self.ended: list[dict[str, str]] = []  # what the limits ended, for tests and the report
+
+    def observe(self, service: str, operation: str, params: dict[str, Any], result: Any, now: float) -> None:
+        if service == "stepfunctions" and operation == "StartExecution":
+            self.started_at.setdefault(result["executionArn"], now)
+
+    def _backend(self) -> Any:
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        return stepfunctions_parser_backends[self.account][self.region]
+
+    def sweep(self, now: float) -> int:
+        """Apply the limits at simulated time ``now``; returns how many executions it changed."""
+        changed = 0
+        for machine in list(self._backend().state_machines):
+            for execution in list(machine.executions):
+                arn = execution.execution_arn
+                if execution.status == "RUNNING":
+                    started = self.started_at.setdefault(arn, now)
+                    history = _history_length(execution)
+                    if now - started >= STANDARD_MAX_AGE:
+                        self._end(execution, "TIMED_OUT", "States.Timeout", "the execution ran for a year")
+                        changed += 1
+                    elif history >= STANDARD_MAX_HISTORY:
+                        self._end(
+                            execution, "FAILED", "States.Runtime", f"the execution reached {STANDARD_MAX_HISTORY} history events"
+                        )
+                        changed += 1
+                    continue
+                closed = self.closed_at.setdefault(arn, now)
+                if now - closed >= NAME_RESERVED_DAYS * 86400:
+                    machine.executions.remove(execution)  # its name may be used again, as in AWS
+                    self.closed_at.pop(arn, None)
+                    self.started_at.pop(arn, None)
+                    changed += 1
+        return changed
+
+    def _end(self, execution: Any, status: str, error: str, cause: str) -> None:
+        """Stop the execution as AWS would end it at the limit (moto only knows ABORTED for a stop)."""
+        import datetime
+        import time
+
+        from moto.stepfunctions.parser.api import ExecutionStatus
+
+        execution.stop(stop_date=datetime.datetime.now(tz=datetime.UTC), error=error, cause=cause)
+        for _ in range(500):  # the worker thread reflects the stop; then the status AWS would show
+            if execution.status != "RUNNING":
+                break
+            time.sleep(0.01)
+        execution.exec_status = ExecutionStatus(status)
+        execution.error, execution.cause = error, cause
+        self.ended.append({"execution": execution.name, "status": status, "error": error})
+
+
+def _history_length(execution: Any) -> int:
+    worker = execution.exec_worker
+    env = getattr(worker, "env", None) if worker else None
+    manager = getattr(env, "event_manager", None)
+    return len(manager._history_event_list) if manager is not None else 0

@@ -35,7 +35,7 @@ from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec,
 from nudgeloop.services import redrive
 from nudgeloop.services.redrive import lambda_record
 
-from .fidelity import Enforcer, state_output_too_large
+from .fidelity import Enforcer, StepFunctionsLimits, state_output_too_large
 from .provision import ACCOUNT, Provisioned, provision
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -142,6 +142,7 @@ class LocalStack:
         self._stream_attempts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
         self.enforcer: Enforcer | None = None
+        self.sfn_limits = StepFunctionsLimits(ACCOUNT, REGION)
         self.sent_with: dict[str, str] = {}  # SES message id -> the configuration set it was sent with
         self._accepted: list[str] = []  # mails SES accepted whose recipients' servers have not answered yet
 
@@ -183,6 +184,10 @@ class LocalStack:
         self.enforcer = Enforcer(self.catalog, ACCOUNT, REGION, self.sender, self.res.secret_arns)
         self.enforcer.install()
         self.enforcer.observers.append(self._remember_configuration_set)
+        self.sfn_limits = StepFunctionsLimits(ACCOUNT, REGION)
+        self.enforcer.observers.append(
+            lambda service, op, params, result: self.sfn_limits.observe(service, op, params, result, self.clock.now().timestamp())
+        )
         for name, value in self.settings_env().items():
             os.environ[name] = value
         reload()
@@ -532,6 +537,9 @@ class LocalStack:
                     continue
                 if self.pump_once():
                     continue
+                with self.aws_lock:  # a year's age, 25,000 events, names kept 90 days after close
+                    if self.sfn_limits.sweep(self.clock.now().timestamp()):
+                        continue
                 return
 
     def _scheduled_event(self, key: str) -> dict[str, Any]:

@@ -19,18 +19,28 @@ PLACEHOLDERS = {
     "SendFunctionArn": "send",
     "ParkFunctionArn": "journey_park",
 }
-MAX_WAIT_S = 400 * 24 * 3600
+# A Park task ends when the wake sweep resumes it; its timeout (``park_timeout_s``, set by Plan:
+# the wait plus a day of grace, capped well inside a Standard execution's year) is only the safety
+# net for a timer the sweep never woke. It then goes back to Plan, which parks again if the wait
+# is not over: a journey re-parks, it never times out.
+PARK_GRACE_S = 24 * 3600
+MAX_PARK_S = 30 * 24 * 3600
 
+# Lambda's own transient failures (and a throttled Send under reserved concurrency): retried with
+# full jitter, so that a burst of journeys does not retry in lockstep, and a ceiling on each delay.
 _LAMBDA_RETRY = {
     "ErrorEquals": [
         "Lambda.ServiceException",
         "Lambda.AWSLambdaException",
         "Lambda.SdkClientException",
+        "Lambda.ClientExecutionTimeoutException",
         "Lambda.TooManyRequestsException",
     ],
     "IntervalSeconds": 2,
-    "MaxAttempts": 6,
+    "MaxAttempts": 8,
     "BackoffRate": 2,
+    "MaxDelaySeconds": 120,
+    "JitterStrategy": "FULL",
 }
 
 
@@ -74,7 +84,14 @@ def definition() -> dict[str, Any]:
                 "ResultSelector": {"status.$": "$.Payload.status"},
                 "ResultPath": "$.last",
                 "Retry": [
-                    {"ErrorEquals": ["SendThrottled"], "IntervalSeconds": 30, "MaxAttempts": 8, "BackoffRate": 2},
+                    {
+                        "ErrorEquals": ["SendThrottled"],  # SES said "later"
+                        "IntervalSeconds": 30,
+                        "MaxAttempts": 8,
+                        "BackoffRate": 2,
+                        "MaxDelaySeconds": 1800,
+                        "JitterStrategy": "FULL",
+                    },
                     _LAMBDA_RETRY,
                 ],
                 "Next": "Plan",
@@ -91,8 +108,10 @@ def definition() -> dict[str, Any]:
                     },
                 },
                 "ResultPath": None,
-                "TimeoutSeconds": MAX_WAIT_S,
+                "TimeoutSecondsPath": "$.park_timeout_s",
                 "Retry": [_LAMBDA_RETRY],
+                # the wake sweep missed this timer: back to Plan, which parks again or goes on
+                "Catch": [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Plan"}],
                 "Next": "Plan",
             },
             "Done": {"Type": "Succeed"},

@@ -306,7 +306,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         *_READ_DATA,
         _table("engine", "read_write"),  # the journey's entry, recorded once
     ),
-    "journey_park": (_table("engine", "write"),),
+    "journey_park": (_table("engine", "read_write"),),  # reads the execution's earlier timer to replace it
     "journey_wake": (_table("engine", "read_write"), Grant("state_machine", "journey", "task_response")),
     "send_confirmation": _SENDING,
     "templates_check": (_bucket("templates"), _table("engine", "read_write")),

@@ -621,16 +621,39 @@ def ledger(customer_id: str) -> list[EngineItem]:
 # ---------------------------------------------------------------- engine: journey timers
 
 
-def park_timer(execution: str, token: str, due: datetime, data: dict[str, Any]) -> None:
+HELD_SHARD = "HELD"  # timers of journeys held by a marketing pause: woken by resume, not by time
+
+
+def park_timer(execution: str, token: str, due: datetime, data: dict[str, Any], *, held: bool = False) -> None:
+    """Park a journey's task token until ``due`` (or, ``held``, until marketing resumes). An
+    execution waits in one Park at a time: an earlier timer of it (a Park that timed out) goes."""
+    for stale in EngineItem.query(f"TIMER#{execution}"):
+        stale.delete()
     EngineItem(
         pk=f"TIMER#{execution}",
         sk=hashlib.sha256(token.encode()).hexdigest()[:24],
-        status="parked",
-        due_shard=_shard(execution, TIMER_SHARDS),
+        status="held" if held else "parked",
+        due_shard=HELD_SHARD if held else _shard(execution, TIMER_SHARDS),
         due_at=clock.iso(due),
         data={**data, "token": token},
         created_at=clock.iso(clock.now()),
     ).save()
+
+
+def release_held_timers(now: datetime) -> int:
+    """Make every held journey's timer due now (marketing resumed); returns how many."""
+    released = 0
+    for item in list(EngineItem.by_due.query(HELD_SHARD)):
+        full = EngineItem.get(item.pk, item.sk)
+        full.update(
+            actions=[
+                EngineItem.due_shard.set(_shard(item.pk.removeprefix("TIMER#"), TIMER_SHARDS)),
+                EngineItem.due_at.set(clock.iso(now)),
+                EngineItem.status.set("parked"),
+            ]
+        )
+        released += 1
+    return released
 
 
 def due_timers(until: datetime) -> Iterator[EngineItem]:
@@ -650,7 +673,7 @@ def next_timer_due() -> datetime | None:
 
 def parked_executions() -> set[str]:
     names: set[str] = set()
-    for shard in range(TIMER_SHARDS):
+    for shard in (*range(TIMER_SHARDS), HELD_SHARD):
         for item in EngineItem.by_due.query(str(shard)):
             names.add(item.pk.removeprefix("TIMER#"))
     return names
@@ -754,23 +777,53 @@ def _count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str, by: int
     tx.update(counter, actions=[EngineItem.counter.add(by)])
 
 
-def claim_reentry(campaign_id: str, customer_id: str, execution: str, now: datetime, days: int) -> bool:
-    """Whether the customer may enter the campaign again now (their last entry is at least
-    ``days`` old); claims the entry for ``execution``. Repeating the same execution's claim
-    answers True again, so a retried trigger still starts its journey."""
-    item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"LASTENTRY#{customer_id}")
-    cutoff = clock.iso(now - timedelta(days=days))
+OCCURRENCE_CLAIM_DAYS = 400  # a replay of an older occurrence than this may enter again
+
+
+def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetime, reentry: str, days: int | None) -> bool:
+    """Whether this trigger may start ``execution`` (the campaign's re-entry rule, decided in
+    our table, not by Step Functions' execution names, which AWS forgets 90 days after an
+    execution closes). ``never``: one entry per customer, ever; ``after_days``: the last entry is
+    at least ``days`` old; ``every_occurrence``: once per occurrence (the name carries it).
+    A claim whose journey has not been started yet answers True again, so a trigger retried
+    after a crash still starts it; once :func:`mark_entry_started`, it answers False."""
+    if reentry == "every_occurrence":
+        item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"CLAIM#{execution}")
+        condition = EngineItem.created_at.does_not_exist()
+        expires: datetime | None = now + timedelta(days=OCCURRENCE_CLAIM_DAYS)
+    else:
+        item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"LASTENTRY#{customer_id}")
+        condition = EngineItem.created_at.does_not_exist()
+        if reentry == "after_days":
+            condition = condition | (EngineItem.created_at <= clock.iso(now - timedelta(days=days or 0)))
+        expires = None
     try:
         item.update(
-            actions=[EngineItem.created_at.set(clock.iso(now)), EngineItem.status.set(execution)],
-            condition=EngineItem.created_at.does_not_exist() | (EngineItem.created_at <= cutoff),
+            actions=[
+                EngineItem.created_at.set(clock.iso(now)),
+                EngineItem.status.set(execution),
+                EngineItem.data.set({"started": False}),
+                *([EngineItem.expires_at.set(expires)] if expires else []),
+            ],
+            condition=condition,
         )
     except UpdateError as exc:
         if not _conditional_failed(exc):
             raise
-        held = EngineItem.get(f"CAMPAIGN#{campaign_id}", f"LASTENTRY#{customer_id}", consistent_read=True)
-        return held.status == execution
+        held = EngineItem.get(item.pk, item.sk, consistent_read=True)
+        return held.status == execution and not (held.data or {}).get("started")
     return True
+
+
+def mark_entry_started(campaign_id: str, customer_id: str, execution: str, reentry: str) -> None:
+    sk = f"CLAIM#{execution}" if reentry == "every_occurrence" else f"LASTENTRY#{customer_id}"
+    try:
+        EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=sk).update(
+            actions=[EngineItem.data.set({"started": True})], condition=EngineItem.status == execution
+        )
+    except UpdateError as exc:
+        if not _conditional_failed(exc):  # a later entry claimed it meanwhile: nothing to mark
+            raise
 
 
 ENTRIES = "_entries"  # pseudo step of the entry counters (step ids never start with "_")

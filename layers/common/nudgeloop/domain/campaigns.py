@@ -258,8 +258,67 @@ class Campaign(_Strict):
                     raise ValueError(f"step {step.id}: unknown target {target}")
         return self
 
+    @model_validator(mode="after")
+    def _bounded(self) -> Campaign:
+        """A journey is one Standard execution, which lives at most a year: steps may not loop
+        back, and the longest path's waits (an ``until`` counts with its ``max_days``) must end
+        within ``MAX_JOURNEY_DAYS``. Waits known only at run time end the journey (``time_limit``)
+        rather than outlive it."""
+        days = longest_path_days(self)
+        if days > MAX_JOURNEY_DAYS:
+            raise ValueError(
+                f"the longest path through the steps waits {days:g} days; a journey must end within "
+                f"{MAX_JOURNEY_DAYS} days (a Step Functions Standard execution lasts at most a year)"
+            )
+        return self
+
     def index(self, step_id: str) -> int:
         return next(i for i, s in enumerate(self.steps) if s.id == step_id)
+
+
+# A Standard execution lasts at most 365 days; five are kept for send-window slots and retries.
+MAX_JOURNEY_DAYS = 360
+
+
+def _successors(campaign: Campaign, i: int) -> list[int | None]:
+    step = campaign.steps[i]
+    if isinstance(step, BranchStep):
+        targets = [step.then, step.otherwise]
+    elif isinstance(step, SplitStep):
+        targets = [v.to for v in step.variants]
+    elif isinstance(step, ExitStep):
+        return [None]
+    else:
+        return [i + 1 if i + 1 < len(campaign.steps) else None]
+    return [None if t == END else campaign.index(t) for t in targets]
+
+
+def longest_path_days(campaign: Campaign) -> float:
+    """The most days a journey of ``campaign`` can wait; raises ValueError if its steps loop."""
+    memo: dict[int, float] = {}
+    visiting: set[int] = set()
+
+    def walk(i: int) -> float:
+        if i in memo:
+            return memo[i]
+        if i in visiting:
+            raise ValueError(f"steps loop back to {campaign.steps[i].id}: a journey must end (at most a year)")
+        visiting.add(i)
+        step = campaign.steps[i]
+        own = 0.0
+        if isinstance(step, WaitStep):
+            own = step.days + step.hours / 24 if step.until is None else float(step.until.max_days or 0)
+        memo[i] = own + max((walk(j) for j in _successors(campaign, i) if j is not None), default=0.0)
+        visiting.discard(i)
+        return memo[i]
+
+    return walk(0)
+
+
+def past_budget(state: dict[str, Any], until: datetime) -> bool:
+    """Whether a wait ending at ``until`` would outlive the journey's execution."""
+    entered = state.get("entered_at")
+    return bool(entered) and until > datetime.fromisoformat(str(entered)) + timedelta(days=MAX_JOURNEY_DAYS)
 
 
 def execution_name(campaign: Campaign, customer_id: str, occurrence: str) -> str:
@@ -387,6 +446,8 @@ def next_action(
             window = campaign.send_window or default_window
             if window is not None and (campaign.purpose == "marketing" or campaign.send_window is not None):
                 slot = window.next_slot(now, facts.timezone, facts.country)
+                if slot > now and past_budget(state, slot):
+                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
                 if slot > now:  # outside the window: wait for the next allowed moment, never drop
                     return {
                         **new,
@@ -421,6 +482,8 @@ def next_action(
                         cursor += 1
                         continue
                     until = ends.isoformat()
+                if past_budget(state, datetime.fromisoformat(until)):
+                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
             return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
         if isinstance(step, BranchStep | SplitStep):
             if isinstance(step, SplitStep):

@@ -14,10 +14,9 @@ from nudgeloop.dal import repo
 from nudgeloop.domain import consent
 from nudgeloop.domain.campaigns import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
+from nudgeloop.journey_definition import MAX_PARK_S, PARK_GRACE_S
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
-
-HELD_RETRY = timedelta(hours=1)
 
 
 def plan(
@@ -27,16 +26,19 @@ def plan(
     correlation = str(state.get("correlation_id") or state.get("execution") or "")
     logger.set_correlation_id(correlation)
     if (state.get("last") or {}).get("status") == "held":
-        # Marketing is paused (the reputation circuit breaker): back to the held send step, and
-        # try again in an hour. Exits are checked then as always; nothing is sent twice.
+        # Marketing is paused (the reputation circuit breaker): back to the held send step, parked
+        # until marketing resumes (``reputation.resume`` releases it; no hourly polling, no
+        # history growing while paused). Exits are checked then as always; nothing is sent twice.
         retry = {k: v for k, v in state.items() if k not in ("last", "action", "template", "reason")}
-        return {
-            **retry,
-            "cursor": int(state["cursor"]) - 1,
-            "action": "wait",
-            "waiting": f"held:{state.get('step_id')}",
-            "wait_until": clock.iso(clock.now() + HELD_RETRY),
-        }
+        return _parked(
+            {
+                **retry,
+                "cursor": int(state["cursor"]) - 1,
+                "action": "wait",
+                "waiting": f"held:{state.get('step_id')}",
+                "wait_until": clock.iso(clock.now() + timedelta(seconds=MAX_PARK_S)),
+            }
+        )
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
     customer = repo.get_customer(state["customer_id"])
     if customer is None:
@@ -71,18 +73,30 @@ def plan(
             campaign.id, state.get("execution") or "", result["entry"], clock.iso(now), customer.customer_id, closes
         )
     result["correlation_id"] = correlation  # always present: the Send task passes it on
+    if result["action"] == "wait":
+        result = _parked(result)
     if result["action"] == "send":
         result["purpose"] = campaign.purpose
         result["consent_purpose"] = campaign.consent_purpose
     return result
 
 
+def _parked(result: dict[str, Any]) -> dict[str, Any]:
+    """The Park task's timeout: the wait plus a day of grace, at most MAX_PARK_S (the safety net
+    for a timer the sweep never woke; Plan then parks again). Held journeys re-check monthly."""
+    left = (clock.parse_iso(str(result["wait_until"])) - clock.now()).total_seconds()
+    result["park_timeout_s"] = int(min(max(left, 0) + PARK_GRACE_S, MAX_PARK_S))
+    return result
+
+
 def park(event: dict[str, Any]) -> dict[str, Any]:
-    """Store a waiting journey's task token until its ``wait_until`` (the wake sweep resumes it)."""
+    """Store a waiting journey's task token until its ``wait_until`` (the wake sweep resumes it),
+    or, for a journey held by a marketing pause, until marketing resumes."""
     state = event["state"]
     due = clock.parse_iso(state["wait_until"])
-    repo.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]})
-    return {"parked_until": clock.iso(due)}
+    held = str(state.get("waiting", "")).startswith("held:")
+    repo.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]}, held=held)
+    return {"parked_until": "resume" if held else clock.iso(due)}
 
 
 def wake() -> int:

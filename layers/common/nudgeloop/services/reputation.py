@@ -71,7 +71,8 @@ def resume(configuration_set: str) -> dict[str, Any] | None:
     """Turn marketing sending back on and measure afresh; returns the pause that was lifted."""
     lifted = repo.resume_marketing()
     set_sending(configuration_set, enabled=True)
-    logger.warning("marketing sending resumed", extra={"was": (lifted or {}).get("reason")})
+    released = repo.release_held_timers(clock.now())  # the held journeys go on at the next sweep
+    logger.warning("marketing sending resumed", extra={"was": (lifted or {}).get("reason"), "journeys_released": released})
     return lifted
 
 

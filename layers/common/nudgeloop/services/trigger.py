@@ -63,10 +63,8 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
         if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
             continue  # addressed to another campaign
         name = execution_name(campaign, customer_id, occurrence)
-        if campaign.reentry == "after_days" and not repo.claim_reentry(
-            campaign.id, customer_id, name, clock.now(), int(campaign.reentry_days or 0)
-        ):
-            logger.info("re-entry too soon", extra={"campaign_id": campaign.id})
+        if not repo.claim_entry(campaign.id, customer_id, name, clock.now(), campaign.reentry, campaign.reentry_days):
+            logger.info("entered already", extra={"campaign_id": campaign.id, "reentry": campaign.reentry})
             results.append(Started(campaign.id, name, False))
             continue
         state = {
@@ -82,7 +80,9 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             },
             "cursor": 0,
         }
-        results.append(Started(campaign.id, name, _start(state_machine_arn, name, state)))
+        started = _start(state_machine_arn, name, state)
+        repo.mark_entry_started(campaign.id, customer_id, name, campaign.reentry)
+        results.append(Started(campaign.id, name, started))
     return results
 
 
