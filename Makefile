@@ -40,11 +40,17 @@ test: dev browser
 test-fast: dev
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow"
 
-lint: dev
+# asl-validator (npm), pinned, installed into the work tree on first use
+ASL_VALIDATOR := .npm-tools/node_modules/.bin/asl-validator
+$(ASL_VALIDATOR):
+	npm install --silent --no-audit --no-fund --prefix .npm-tools asl-validator@4.0.0 >/dev/null
+
+lint: dev $(ASL_VALIDATOR)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy layers/common/nudgeloop cli/nudgeloop_cli infra
 	for fn in functions/*/; do $(BIN)/mypy $$fn || exit 1; done
+	$(BIN)/python -m nudgeloop_infra.lint --asl-validator $(ASL_VALIDATOR)
 
 format: dev
 	$(BIN)/ruff check --fix .

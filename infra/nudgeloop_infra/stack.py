@@ -147,7 +147,13 @@ class NudgeloopStack(cdk.Stack):
             send_function=sending.function,
         )
         Analytics(self, "Analytics", functions=functions, data=data)
-        Observability(self, "Observability", functions=functions, alarm_email=config.alarm_email)
+        Observability(
+            self,
+            "Observability",
+            functions=functions,
+            alarm_email=config.alarm_email,
+            state_machine=campaigns.state_machine,
+        )
         acknowledge_grant_wildcards(self, cat, functions.functions.values())
         acknowledge(
             self,
@@ -159,6 +165,10 @@ class NudgeloopStack(cdk.Stack):
         )
         for child in self.node.children:  # CDK's own singleton that configures S3 notifications
             if child.node.id.startswith("BucketNotificationsHandler"):
+                for resource in child.node.find_all():
+                    if isinstance(resource, cdk.CfnResource) and resource.cfn_resource_type == "AWS::Lambda::Function":
+                        # CDK's own deploy-time helper: runs once per deployment, not our code
+                        resource.add_metadata("cfn-lint", {"config": {"ignore_checks": ["ES1005", "WS1000", "WS1004"]}})
                 acknowledge(
                     child,
                     {

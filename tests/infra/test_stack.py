@@ -189,8 +189,8 @@ def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
         for k, v in template["Resources"].items()
         if v["Type"] == "AWS::SQS::Queue" and v["Properties"].get("QueueName", "").endswith(("dlq", "-failures"))
     }
-    cat = catalog()  # one per queue, per table stream and per schedule; one on-failure queue per schedule
-    assert len(dlqs) == len(cat.queues) + len(cat.streams) + 2 * sum(1 for f in cat.functions if f.schedule)
+    cat = catalog()  # one per queue, table stream, bus rule and schedule; an on-failure queue per schedule
+    assert len(dlqs) == len(cat.queues) + len(cat.streams) + len(cat.rules) + 2 * sum(1 for f in cat.functions if f.schedule)
     assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)
 
@@ -313,3 +313,22 @@ def test_queues_outlast_six_times_their_consumers_timeout_and_consumers_are_boun
     assert functions["nudgeloop-journey-wake"]["ReservedConcurrentExecutions"] == 1
     assert functions["nudgeloop-send"]["ReservedConcurrentExecutions"] == 10
     assert "ReservedConcurrentExecutions" not in functions["nudgeloop-ingest-api"]
+
+
+def test_journeys_that_fail_time_out_or_are_throttled_raise_alarms_and_log_under_vendedlogs(template: dict[str, Any]) -> None:
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+    states = {a["MetricName"] for a in alarms if a.get("Namespace") == "AWS/States"}
+    assert states == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionThrottled"}
+    groups = [g["Properties"].get("LogGroupName") for g in resources(template, "AWS::Logs::LogGroup").values()]
+    assert "/aws/vendedlogs/states/nudgeloop-journey" in groups
+
+
+def test_routes_without_an_api_key_have_their_own_throttling(template: dict[str, Any]) -> None:
+    stage = next(iter(resources(template, "AWS::ApiGateway::Stage").values()))["Properties"]
+    limits = {(m["ResourcePath"], m["HttpMethod"]): m for m in stage["MethodSettings"] if m.get("ThrottlingRateLimit")}
+    keyless = [r for r in catalog().routes if not r.api_key_required]
+    assert keyless
+    for route in keyless:
+        setting = limits[("/" + route.path.replace("/", "~1"), route.method)]  # how API Gateway escapes paths
+        assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (route.rate_limit, route.burst_limit)
+    assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == 200  # every other route: the stage's limit

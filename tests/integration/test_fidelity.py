@@ -321,3 +321,14 @@ steps:
     assert out["reason"] == "time_limit:far"
     stack.advance(timedelta(days=1))
     assert [m for m in stack.outbox() if m["campaign_id"] == "late"] == []
+
+
+def test_a_handler_running_past_its_timeout_fails_as_lambda_ends_it(stack) -> None:
+    fast = tuple(replace(f, timeout_s=0) if f.key == "trigger_start" else f for f in stack.catalog.functions)
+    stack.catalog = replace(stack.catalog, functions=fast)
+    _welcome(stack)
+    assert {f["error"] for f in stack.failures if f["function"] == "trigger_start"} == {"FunctionTimedOut"}
+    assert stack.dlq_depths()["nudgeloop-trigger-dlq"] == 1  # each try "timed out": retried, then kept
+    # locally the first try's work happened before it was declared timed out; its retries found
+    # the journey claimed and started: one journey, one mail
+    assert len(journeys(stack)) == 1 and [m["step_id"] for m in stack.outbox()] == ["welcome"]

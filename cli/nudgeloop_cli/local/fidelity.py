@@ -88,7 +88,13 @@ def _error(service: str, operation: str, code: str, message: str, status: int = 
     return ClientError(
         {
             "Error": {"Code": code, "Message": message},
-            "ResponseMetadata": {"HTTPStatusCode": status, "RequestId": str(uuid.uuid4()), "HTTPHeaders": {}},
+            "ResponseMetadata": {
+                "HTTPStatusCode": status,
+                "RequestId": str(uuid.uuid4()),
+                "HostId": "",
+                "HTTPHeaders": {},
+                "RetryAttempts": 0,
+            },
         },
         operation,
     )
@@ -155,7 +161,7 @@ class Enforcer:
     def install(self) -> None:
         if self._original is not None:
             return
-        original = BaseClient._make_api_call
+        original = BaseClient._make_api_call  # type: ignore[attr-defined]
         self._original = original
         enforcer = self
 
@@ -175,7 +181,7 @@ class Enforcer:
                 observe(service, operation_name, api_params, result)
             return result
 
-        BaseClient._make_api_call = _make_api_call  # type: ignore[method-assign]
+        BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
 
         original_submit = ThreadPoolExecutor.submit
         self._original_submit = original_submit
@@ -191,11 +197,11 @@ class Enforcer:
 
             return original_submit(pool, as_caller)
 
-        ThreadPoolExecutor.submit = submit  # type: ignore[method-assign]
+        ThreadPoolExecutor.submit = submit  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:
-            BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+            BaseClient._make_api_call = self._original  # type: ignore[attr-defined]
             self._original = None
         if self._original_submit is not None:
             ThreadPoolExecutor.submit = self._original_submit  # type: ignore[method-assign]

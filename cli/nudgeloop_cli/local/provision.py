@@ -110,10 +110,13 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     events.create_event_bus(Name=cat.bus_name)
     for rule in cat.rules:
         events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+        dlq_url = sqs.create_queue(QueueName=rule.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+        out.dlq_urls[rule.dlq_name] = dlq_url
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_targets(
             Rule=rule.name,
             EventBusName=rule.bus,
-            Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key]}],
+            Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key], "DeadLetterConfig": {"Arn": dlq_arn}}],
         )
     ses = boto3.client("sesv2", region_name=region)
     ses.create_email_identity(EmailIdentity=sender_domain)

@@ -52,6 +52,12 @@ class LocalError(RuntimeError):
     pass
 
 
+class FunctionTimedOut(RuntimeError):
+    """A handler ran past its configured timeout: Lambda ends such an invocation as failed."""
+
+    error_type = "Sandbox.Timedout"  # what Lambda (and so Step Functions) reports
+
+
 @dataclass
 class FakeContext:
     function_name: str
@@ -61,9 +67,10 @@ class FakeContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/local"
     log_stream_name: str = "local"
+    deadline: float = 0.0  # time.monotonic() at which Lambda would end the invocation
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
 
 
 @dataclass
@@ -253,7 +260,14 @@ class LocalStack:
     def _context(self, key: str) -> FakeContext:
         spec = self.catalog.function(key)
         assert self.res is not None
-        return FakeContext(spec.name, spec.memory_mb, self.res.function_arns[key], str(uuid.uuid4()))
+        return FakeContext(
+            spec.name,
+            spec.memory_mb,
+            self.res.function_arns[key],
+            str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{spec.name}",
+            deadline=time.monotonic() + spec.timeout_s,
+        )
 
     def call(self, key: str, event: dict[str, Any]) -> Any:
         from nudgeloop.observability import metrics
@@ -261,9 +275,15 @@ class LocalStack:
         with self.aws_lock:
             self.counters[key] = self.counters.get(key, 0) + 1
             assert self.enforcer is not None
+            context = self._context(key)
             try:
                 with self.enforcer.acting_as(key):
-                    return self.handlers[key](event, self._context(key))
+                    result = self.handlers[key](event, context)
+                if time.monotonic() > context.deadline:
+                    # Lambda would have ended it at its timeout (locally it ran on: what it did stays)
+                    timeout = self.catalog.function(key).timeout_s
+                    raise FunctionTimedOut(f"Task timed out after {timeout:.2f} seconds")
+                return result
             finally:
                 # Metrics are disabled locally (no EMF lines on stdout), but Powertools keeps
                 # disabled metrics in memory and prints them once 100 accumulate: drop them.
@@ -292,7 +312,8 @@ class LocalStack:
         except Exception as exc:  # Lambda reports an unhandled error as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
             self.failures.append({"function": spec.key, "error": type(exc).__name__, "message": str(exc)})
-            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
+            error_type = getattr(exc, "error_type", type(exc).__name__)
+            return json.dumps({"errorType": error_type, "errorMessage": str(exc)}).encode()
         finally:
             with self._inflight_lock:
                 self._inflight -= 1

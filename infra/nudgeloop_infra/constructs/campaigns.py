@@ -35,7 +35,14 @@ class Campaigns(Construct):
         plan_fn = functions.function("journey_plan")
         park_fn = functions.function("journey_park")
 
-        log_group = logs.LogGroup(self, "JourneyLogs", retention=logs.RetentionDays.THREE_MONTHS)
+        # under /aws/vendedlogs/states/: the prefix whose resource policy size AWS advises for Step Functions
+        log_group = logs.LogGroup(
+            self,
+            "JourneyLogs",
+            log_group_name=f"/aws/vendedlogs/states/{catalog.state_machine_name}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "Journey",

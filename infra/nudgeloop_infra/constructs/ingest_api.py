@@ -75,6 +75,14 @@ class IngestApi(Construct):
                 ),
                 throttling_rate_limit=200,
                 throttling_burst_limit=400,
+                # routes without an API key (no usage plan) get limits of their own
+                method_options={
+                    f"{route.path}/{route.method}": apigw.MethodDeploymentOptions(
+                        throttling_rate_limit=route.rate_limit, throttling_burst_limit=route.burst_limit
+                    )
+                    for route in catalog.routes
+                    if route.rate_limit is not None
+                },
             ),
         )
         integration = apigw.LambdaIntegration(api_fn)

@@ -10,13 +10,22 @@ from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from .functions import FunctionFactory
 
 
 class Observability(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory, alarm_email: str) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        functions: FunctionFactory,
+        alarm_email: str,
+        state_machine: sfn.IStateMachine | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.topic = sns.Topic(self, "Alarms", enforce_ssl=True)
         if alarm_email:
@@ -31,6 +40,14 @@ class Observability(Construct):
             )
         for key, fn in functions.functions.items():
             self._above_zero(f"{key}Errors", f"{key} raised errors", fn.metric_errors(period=cdk.Duration.minutes(5)))
+        if state_machine is not None:  # journeys that failed, ran out of time or were throttled
+            minute5 = cdk.Duration.minutes(5)
+            for name, metric in (
+                ("JourneysFailed", state_machine.metric_failed(period=minute5)),
+                ("JourneysTimedOut", state_machine.metric_timed_out(period=minute5)),
+                ("JourneysThrottled", state_machine.metric_throttled(period=minute5)),
+            ):
+                self._above_zero(f"{name}Alarm", f"{name}: journeys that ended without finishing (docs/operations.md)", metric)
         self._above_zero(
             "SendsInDoubtAlarm",
             "Mail reservations SES may or may not have sent (never retried): settle them (docs/operations.md)",

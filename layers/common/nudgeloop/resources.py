@@ -81,6 +81,11 @@ class RuleSpec:
     pattern: dict[str, Any]
     queue_key: str
 
+    @property
+    def dlq_name(self) -> str:
+        """Where EventBridge puts what it could not deliver to the queue."""
+        return f"{self.name}-dlq"
+
 
 @dataclass(frozen=True)
 class Grant:
@@ -162,6 +167,10 @@ class RouteSpec:
     method: str
     path: str
     api_key_required: bool = True
+    # requests per second and burst of this method on its own: a route without an API key has no
+    # usage plan, so without this a flood of it would use up the stage's limit for keyed callers
+    rate_limit: int | None = None
+    burst_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -589,9 +598,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             reserved_concurrency=10,
         ),
     )
-    functions = tuple(replace(f, grants=GRANTS[f.key]) for f in functions)
-    consumers = {f.queue_key: f for f in functions if f.queue_key}
-    queues = tuple(replace(q, visibility_timeout_s=6 * consumers[q.key].timeout_s + q.batching_window_s) for q in queues)
+    granted = tuple(replace(f, grants=GRANTS[f.key]) for f in functions)
+    consumers = {f.queue_key: f for f in granted if f.queue_key}
+    timed = tuple(replace(q, visibility_timeout_s=6 * consumers[q.key].timeout_s + q.batching_window_s) for q in queues)
     routes = (
         RouteSpec("POST", "/v1/events"),
         RouteSpec("GET", "/v1/customers/{customer_id}"),
@@ -602,11 +611,11 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/analytics/staircase"),
         RouteSpec("GET", "/v1/analytics/deliverability"),
         # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
-        RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False),
-        RouteSpec("GET", "/v1/openapi.json", api_key_required=False),
-        RouteSpec("GET", "/v1/unsubscribe", api_key_required=False),
-        RouteSpec("POST", "/v1/unsubscribe", api_key_required=False),
-        RouteSpec("GET", "/v1/consent/confirm", api_key_required=False),
+        RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False, rate_limit=50, burst_limit=100),
+        RouteSpec("GET", "/v1/openapi.json", api_key_required=False, rate_limit=5, burst_limit=10),
+        RouteSpec("GET", "/v1/unsubscribe", api_key_required=False, rate_limit=20, burst_limit=40),
+        RouteSpec("POST", "/v1/unsubscribe", api_key_required=False, rate_limit=50, burst_limit=100),
+        RouteSpec("GET", "/v1/consent/confirm", api_key_required=False, rate_limit=20, burst_limit=40),
     )
     streams = (
         StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),
@@ -632,9 +641,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         prefix=p,
         streams=streams,
         tables=tables,
-        queues=queues,
+        queues=timed,
         rules=rules,
-        functions=functions,
+        functions=granted,
         routes=routes,
         bus_name=bus,
         state_machine_name=f"{p}-journey",

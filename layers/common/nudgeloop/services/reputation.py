@@ -1,8 +1,8 @@
 """The reputation circuit breaker: measure the last 24 hours, pause marketing, resume it.
 
 Pausing turns the marketing configuration set's sending off (SES then refuses its mail) and
-records the pause; the send step holds marketing mails while it lasts (the journey waits and
-tries again hourly, nothing is dropped or sent twice). Service mail uses its own configuration
+records the pause; the send step holds marketing mails while it lasts (the journey parks until
+the resume releases it; nothing is dropped or sent twice). Service mail uses its own configuration
 set and keeps going. Resuming is one command (``nudgeloop sends resume-marketing``).
 """
 
