@@ -6,7 +6,8 @@ PYTHON ?= $(firstword $(foreach p,python$(LAMBDA_PYTHON) $(wildcard $(HOME)/.pye
 	$(wildcard /usr/local/bin/python$(LAMBDA_PYTHON)),$(shell $(p) -c 'print("$(p)")' 2>/dev/null)))
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# a new Lambda Python rebuilds the venv
+STAMP := $(VENV)/.installed-stamp-py$(LAMBDA_PYTHON)
 LAMBDA_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64
 CDK_CLI := aws-cdk@2.1100.0
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1

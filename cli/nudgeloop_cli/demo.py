@@ -229,6 +229,8 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     problems = [f"{k} DLQ holds {v} messages" for k, v in dlq.items() if v]
     problems += [f"{n} journeys {s.lower()}" for s, n in journeys.items() if s in ("FAILED", "TIMED_OUT", "ABORTED")]
     problems += [f"{f['function']} raised {f['error']}: {f['message']}" for f in stack.failures]
+    if stack.enforcer is not None:  # calls its role does not allow (also those the code caught)
+        problems += [f"{d['function']} may not {d['action']} on {d['resource']}" for d in stack.enforcer.denials]
     return {
         "now": clock.iso(stack.clock.now()),
         "segments": {s: segments.get(s, 0) for s in SEGMENTS},

@@ -332,3 +332,23 @@ def test_a_handler_running_past_its_timeout_fails_as_lambda_ends_it(stack) -> No
     # locally the first try's work happened before it was declared timed out; its retries found
     # the journey claimed and started: one journey, one mail
     assert len(journeys(stack)) == 1 and [m["step_id"] for m in stack.outbox()] == ["welcome"]
+
+
+def test_a_scheduled_job_that_keeps_failing_is_retried_once_then_kept_in_its_failure_queue(stack, monkeypatch) -> None:
+    from datetime import timedelta
+
+    def broken(event, context):
+        raise RuntimeError("the analytics job is broken")
+
+    monkeypatch.setitem(stack.handlers, "analytics", broken)
+    stack.advance(timedelta(days=1))  # its schedule fires once (04:45)
+    assert [f["error"] for f in stack.failures if f["function"] == "analytics"] == ["RuntimeError"] * 2
+    assert stack.dlq_depths()["nudgeloop-analytics-failures"] == 1
+    from nudgeloop.adapters.aws import client
+
+    with stack.aws_lock:
+        url = stack.res.dlq_urls["nudgeloop-analytics-failures"]
+        record = json.loads(client("sqs").receive_message(QueueUrl=url)["Messages"][0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"]["detail-type"] == "Scheduled Event"
+    assert record["responsePayload"]["errorMessage"] == "the analytics job is broken"

@@ -1,0 +1,47 @@
+"""The journey state machine's definition: what Step Functions does on failures and timeouts."""
+
+from __future__ import annotations
+
+from nudgeloop.journey_definition import MAX_PARK_S, definition
+
+
+def test_every_retrier_backs_off_with_full_jitter_and_a_ceiling() -> None:
+    states = definition()["States"]
+    retriers = [r for s in states.values() for r in s.get("Retry", [])]
+    assert retriers
+    for retrier in retriers:
+        assert retrier["JitterStrategy"] == "FULL"
+        assert 0 < retrier["MaxDelaySeconds"] <= 3600
+        assert retrier["BackoffRate"] > 1
+    lambda_errors = {e for r in retriers for e in r["ErrorEquals"] if e.startswith("Lambda.")}
+    assert {
+        "Lambda.ClientExecutionTimeoutException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.ServiceException",
+    } <= lambda_errors
+
+
+def test_a_park_that_times_out_goes_back_to_plan_and_never_outlives_a_month() -> None:
+    park = definition()["States"]["Park"]
+    assert park["TimeoutSecondsPath"] == "$.park_timeout_s" and "TimeoutSeconds" not in park
+    assert park["Catch"] == [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Plan"}]
+    assert MAX_PARK_S <= 30 * 86400  # far inside a Standard execution's year
+
+
+def test_plan_gives_every_wait_a_park_timeout_of_the_wait_plus_a_day_at_most_a_month() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from nudgeloop import clock
+    from nudgeloop.services.journey import _parked
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    previous = clock.use(clock.SimulatedClock(now))
+    try:
+        short = _parked({"action": "wait", "wait_until": clock.iso(now + timedelta(hours=3))})
+        long = _parked({"action": "wait", "wait_until": clock.iso(now + timedelta(days=90))})
+        past = _parked({"action": "wait", "wait_until": clock.iso(now - timedelta(hours=1))})
+    finally:
+        clock.use(previous)
+    assert short["park_timeout_s"] == 3 * 3600 + 86400
+    assert long["park_timeout_s"] == MAX_PARK_S
+    assert past["park_timeout_s"] == 86400
