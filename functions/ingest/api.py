@@ -107,7 +107,8 @@ def get_customer(customer_id: str) -> Response[Any]:
 @tracer.capture_method
 def get_customer_events(customer_id: str) -> Response[Any]:
     raw_limit = app.current_event.get_query_string_value("limit") or "50"
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+    # ASCII digits only ("²".isdigit() is true), and short: int() of 5,000 digits is refused
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
         return _error(400, "limit", "limit must be a whole number from 1 to 100")
     try:
         page = customers.history(customer_id, int(raw_limit), app.current_event.get_query_string_value("cursor"))

@@ -23,7 +23,7 @@ stairs = Staircase.from_json(settings.staircase)
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 current = {"rules": Rules(stairs)}
-outcomes = {"EventsApplied": 0, "EventsUnchanged": 0}  # per invocation: one metric each, not one per record
+outcomes = {"EventsApplied": 0, "EventsUnchanged": 0, "EventsFailed": 0}  # per invocation: one metric each, not one per record
 
 
 @tracer.capture_method
@@ -31,7 +31,12 @@ def record_handler(record: DynamoDBRecord) -> None:
     if record.dynamodb is None or record.dynamodb.new_image is None:
         return
     event = repo.event_from_image(record.dynamodb.new_image)
-    changed = process.apply(event, publisher, current["rules"])
+    try:
+        changed = process.apply(event, publisher, current["rules"])
+    except Exception:  # logged with its exception and counted; the record is retried, then kept
+        outcomes["EventsFailed"] += 1
+        logger.exception("event not applied", extra={"event_id": event.event_id, "event_type": event.type})
+        raise
     outcomes["EventsApplied" if changed else "EventsUnchanged"] += 1
 
 

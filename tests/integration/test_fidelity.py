@@ -352,3 +352,29 @@ def test_a_scheduled_job_that_keeps_failing_is_retried_once_then_kept_in_its_fai
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestPayload"]["detail-type"] == "Scheduled Event"
     assert record["responsePayload"]["errorMessage"] == "the analytics job is broken"
+
+
+def test_an_update_is_limited_by_the_size_of_the_item_it_results_in_as_in_dynamodb(stack) -> None:
+    """moto checked each action against the item as it was; DynamoDB checks the resulting item."""
+    from nudgeloop.adapters.aws import client
+
+    ddb = client("dynamodb")
+    key = {"key": {"S": "big"}}
+    ddb.put_item(TableName="nudgeloop-recs", Item={**key, "a": {"S": "x" * 300_000}, "b": {"S": "y" * 100_000}})
+    # grow b by 50 KB while a shrinks by 250 KB: the result is far inside the limit
+    ddb.update_item(
+        TableName="nudgeloop-recs",
+        Key=key,
+        UpdateExpression="SET b = :b, a = :a",
+        ExpressionAttributeValues={":b": {"S": "y" * 150_000}, ":a": {"S": "x" * 50_000}},
+    )
+    with pytest.raises(ClientError) as too_big:  # growing past the limit is still refused
+        ddb.update_item(
+            TableName="nudgeloop-recs",
+            Key=key,
+            UpdateExpression="SET c = :c",
+            ExpressionAttributeValues={":c": {"S": "z" * 300_000}},
+        )
+    assert too_big.value.response["Error"]["Code"] == "ValidationException"
+    held = ddb.get_item(TableName="nudgeloop-recs", Key=key)["Item"]
+    assert (len(held["a"]["S"]), len(held["b"]["S"]), "c" in held) == (50_000, 150_000, False)

@@ -182,6 +182,7 @@ class Enforcer:
             return result
 
         BaseClient._make_api_call = _make_api_call  # type: ignore[attr-defined]
+        correct_moto_item_size()
 
         original_submit = ThreadPoolExecutor.submit
         self._original_submit = original_submit
@@ -541,3 +542,41 @@ def _history_length(execution: Any) -> int:
     env = getattr(worker, "env", None) if worker else None
     manager = getattr(env, "event_manager", None)
     return len(manager._history_event_list) if manager is not None else 0
+
+
+# ------------------------------------------------------------------ where moto is stricter than AWS
+
+
+def correct_moto_item_size() -> None:
+    """DynamoDB limits the size of the item an update *results in*. moto checks the item after
+    each action of an update expression, against the item as it was (replaced values included),
+    so an update that grows one attribute and shrinks another fails there and succeeds in AWS.
+    Check as AWS does: the whole resulting item, once (moto's own limit, 405,000 bytes, is kept)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.parsing import executors
+
+    cls = executors.UpdateExpressionExecutor
+    if getattr(cls, "_nudgeloop_corrected", False):
+        return
+    original = cls.execute
+
+    def execute(self: Any, node: Any = None) -> None:
+        if node is not None:  # the executor's own recursion
+            original(self, node)
+            return
+        item = self.item
+        before = item.attrs
+        item.attrs = dict(before)  # no check per action
+        try:
+            original(self)
+            size = sum(len(k.encode()) + v.size() for k, v in item.attrs.items())
+            if size > 405000:
+                raise ItemSizeTooLarge
+        except BaseException:
+            item.attrs = before
+            raise
+        item.attrs = dynamo_type.LimitedSizeDict(item.attrs)
+
+    cls.execute = execute  # type: ignore[method-assign]
+    cls._nudgeloop_corrected = True  # type: ignore[attr-defined]

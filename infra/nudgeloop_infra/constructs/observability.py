@@ -49,6 +49,12 @@ class Observability(Construct):
             ):
                 self._above_zero(f"{name}Alarm", f"{name}: journeys that ended without finishing (docs/operations.md)", metric)
         self._above_zero(
+            "EventsFailedAlarm",
+            "Stored events that could not be applied (logged with their exception; retried, then in "
+            "nudgeloop-ingest-dlq): a batch's partial failures do not count as function errors",
+            _metric("EventsFailed", "Sum", cdk.Duration.minutes(5)),
+        )
+        self._above_zero(
             "SendsInDoubtAlarm",
             "Mail reservations SES may or may not have sent (never retried): settle them (docs/operations.md)",
             _metric("SendsInDoubt", "Maximum", cdk.Duration.minutes(5)),

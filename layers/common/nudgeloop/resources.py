@@ -271,6 +271,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("data", "put", IMPORT_PREFIX),  # the import's report
         Grant("queue", "imports", "send"),  # continuation of files longer than one run
         _table("events", "put"),
+        _table("customers"),  # what a customer holds already (attributes, bookings) bounds what is accepted
         _table("engine", "read_write"),  # checkpoints
     ),
     "ingest_archive": (_bucket("data", "put", ARCHIVE_PREFIX),),

@@ -16,10 +16,12 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
+from nudgeloop.domain import consent
 from nudgeloop.domain.aggregates import OrderFact
-from nudgeloop.domain.events import ORDER_TYPES, Event
+from nudgeloop.domain.events import MAX_ATTRIBUTES, ORDER_TYPES, Event
 from nudgeloop.domain.reputation import hour_key
 from nudgeloop.domain.step_counts import Tally
+from nudgeloop.observability import logger
 from nudgeloop.resources import COUNT_SHARDS, REVIEW_ATTRIBUTES, REVIEW_SHARDS, TIMER_SHARDS
 
 from .models import CustomerModel, EngineItem, EventModel, RecsItem
@@ -239,6 +241,44 @@ def save_customer(customer: CustomerModel) -> bool:
             return False
         raise
     return True
+
+
+def apply_consent_only(customer_id: str, purpose: str, status: str, occurred_at: str, source: str) -> bool:
+    """Record a consent statement with an update of the consents alone (for a customer whose full
+    update fails). A customer item too large to take even that (written before today's bounds)
+    is first brought within them: its attributes are cut to what ``events.MAX_ATTRIBUTES`` and
+    the 512-character values allow; an opt-out weighs more than an oversized attribute.
+    Returns whether the statement changed anything."""
+    for _attempt in range(8):
+        customer = get_customer(customer_id)
+        if customer is None:
+            return False
+        consents = dict(customer.consents or {})
+        if not consent.apply_statement(consents, purpose, status, occurred_at, source):
+            return False
+
+        def actions(consents: dict[str, Any] = consents) -> list[Action]:
+            # a new list each time: PynamoDB adds its version action to the one it is given
+            return [CustomerModel.consents.set(consents), CustomerModel.updated_at.set(clock.iso(clock.now()))]
+
+        try:
+            customer.update(actions=actions())
+            return True
+        except UpdateError as exc:
+            if _conditional_failed(exc):
+                continue  # changed meanwhile: read again
+            if "size" not in str(exc).lower():
+                raise
+        trimmed = dict(sorted((customer.attributes or {}).items())[:MAX_ATTRIBUTES])
+        trimmed = {k: v[:512] if isinstance(v, str) else v for k, v in trimmed.items()}
+        logger.error("customer item over the size bound: attributes trimmed to apply a consent statement")
+        try:
+            customer.update(actions=[*actions(), CustomerModel.attributes.set(trimmed)])
+            return True
+        except UpdateError as exc:
+            if not _conditional_failed(exc):
+                raise
+    raise RuntimeError("the customer kept changing while a consent statement was applied")
 
 
 # ---------------------------------------------------------------- customers per step, flows

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -26,9 +27,34 @@ from nudgeloop.domain import dates
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
 MAX_EVENT_BYTES = 100_000  # well inside DynamoDB's 400 KB item limit
+# What one customer item can hold, so that it stays far inside DynamoDB's 400 KB whatever clients
+# send: at most 100 attributes (keys <= 64 characters, values <= 512) and 50 upcoming bookings,
+# about 100 KB at worst. The API refuses an event that would go beyond (``ingest.accept_batch``);
+# processing keeps the bound too (``process``), logging and counting what a race pushed past it.
+MAX_ATTRIBUTES = 100
+MAX_ATTRIBUTES_PER_EVENT = 50
+MAX_BOOKINGS = 50
 
+# Every moment an event carries lies in these years: later code adds days and years to them (review
+# dates, windows, waits), which must never overflow; nothing a shop records lies outside them.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _bounded(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("a moment between 1970 and 2100") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError("a moment between 1970 and 2100")
+    return utc
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 Text = Annotated[str, StringConstraints(max_length=512)]
+AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}$")
 
 
@@ -45,7 +71,10 @@ class CustomerUpserted(_Props):
     birthday: str | None = None
     gender: Literal["female", "male", "other"] | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    # a null value removes the attribute
+    attributes: dict[AttributeKey, Text | int | float | bool | None] = Field(
+        default_factory=dict, max_length=MAX_ATTRIBUTES_PER_EVENT
+    )
 
     @field_validator("email")
     @classmethod
@@ -62,6 +91,8 @@ class CustomerUpserted(_Props):
                 dates.parse_birthday(value)
             except ValueError as exc:
                 raise ValueError("birthday must be YYYY-MM-DD or --MM-DD") from exc
+            if not value.startswith("--") and not 1900 <= int(value[:4]) <= clock.now().year:
+                raise ValueError("birthday must be a year from 1900 to this year (or --MM-DD)")
         return value
 
     @field_validator("timezone")
@@ -106,8 +137,8 @@ class OrderRefunded(_Props):
 class ServiceBooked(_Props):
     booking_id: Identifier
     service: Text
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _order(self) -> ServiceBooked:
@@ -210,7 +241,7 @@ class EventIn(BaseModel):
     event_id: Identifier | None = None
     type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     customer_id: Identifier
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     source: Annotated[str, StringConstraints(min_length=1, max_length=64)] = "api"
     properties: dict[str, Any] = Field(default_factory=dict)
 

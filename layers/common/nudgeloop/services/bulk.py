@@ -36,7 +36,7 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.dal import repo
 from nudgeloop.resources import IMPORT_PREFIX, IMPORT_SUFFIXES
-from nudgeloop.services.ingest import accept_batch
+from nudgeloop.services.ingest import BadRequest, accept_batch, parse_json
 
 CHUNK = 100  # rows per accept_batch call (the API's batch limit)
 MAX_REJECTIONS_KEPT = 500  # listed in the report with line numbers; all are counted
@@ -143,8 +143,8 @@ def _cell(value: str) -> Any:
     stripped = value.strip()
     if stripped[:1] in ("[", "{"):
         try:
-            return json.loads(stripped)
-        except json.JSONDecodeError:
+            return parse_json(stripped.encode())
+        except BadRequest:
             return value
     return value
 
@@ -203,9 +203,9 @@ def _jsonl_rows(stream: io.TextIOWrapper, default_type: str | None) -> Iterator[
             yield line, f"a line may be at most {MAX_LINE_BYTES} bytes"
             continue
         try:
-            event = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield line, f"malformed JSON: {exc.msg}"
+            event = parse_json(text.encode() if isinstance(text, str) else text)
+        except BadRequest as exc:
+            yield line, exc.reason
             continue
         if isinstance(event, dict):
             event.setdefault("source", "import")

@@ -11,7 +11,9 @@ from typing import Any
 from nudgeloop import clock
 from nudgeloop.dal import repo
 from nudgeloop.domain.events import (
+    MAX_ATTRIBUTES,
     MAX_BODY_BYTES,
+    MAX_BOOKINGS,
     MAX_EVENTS_PER_BATCH,
     Event,
     Rejection,
@@ -50,15 +52,65 @@ def parse_object(body: str | bytes | None, what: str = "body", shape: str = "bod
     """A JSON object body of at most ``MAX_BODY_BYTES``; ``what``/``shape`` name a non-object."""
     if not body:
         raise BadRequest("body", "request body is empty")
-    if len(body) > MAX_BODY_BYTES:
+    raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
+    if len(raw) > MAX_BODY_BYTES:  # bytes, not characters
         raise BadRequest("body", f"request body exceeds {MAX_BODY_BYTES} bytes", status=413)
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest("body", f"malformed JSON: {exc}") from exc
+    payload = parse_json(raw)
     if not isinstance(payload, dict):
         raise BadRequest(what, shape)
     return payload
+
+
+MAX_JSON_DEPTH = 32  # objects and arrays nested deeper than any event needs are refused
+MAX_NUMBER_CHARS = 40  # numbers longer than this are no amount, count or id we could use
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _number(text: str) -> Any:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    digits = text.lstrip("-")
+    return int(text) if digits.isascii() and digits.isdigit() else float(text)
+
+
+def _depth(text: bytes) -> int:
+    """How deeply brackets nest, outside strings (checked before parsing: no recursion)."""
+    if text.count(b"[") + text.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot nest deeper: no need to walk it
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON of a request: no NaN or Infinity, bounded numbers and nesting, so that what is
+    accepted can be stored, served back as valid JSON and computed with; anything else is a 400."""
+    if _depth(raw) > MAX_JSON_DEPTH:
+        raise BadRequest("body", f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(raw, parse_constant=_constant, parse_int=_number, parse_float=_number)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BadRequest("body", f"malformed JSON: {exc}") from exc
+    except ValueError as exc:
+        raise BadRequest("body", f"unusable JSON: {exc}") from exc
 
 
 def parse_batch(body: str | bytes | None) -> list[Any]:
@@ -76,6 +128,47 @@ def parse_batch(body: str | bytes | None) -> list[Any]:
     return events
 
 
+def over_capacity(events: list[tuple[int, Event]]) -> dict[int, Rejection]:
+    """The events that would make their customer hold more than a customer item can (attributes,
+    bookings): refused here, per event, rather than stored and then never applied."""
+    held: dict[str, tuple[set[str], set[str]]] = {}
+    out: dict[int, Rejection] = {}
+    for index, event in events:
+        attributes = event.properties.get("attributes") if event.type == "customer.upserted" else None
+        booking = event.properties.get("booking_id") if event.type == "service.booked" else None
+        if not attributes and not booking:
+            continue
+        if event.customer_id not in held:
+            customer = repo.get_customer(event.customer_id)
+            held[event.customer_id] = (
+                set((customer.attributes or {}) if customer else {}),
+                {str(b["booking_id"]) for b in (customer.bookings or [])} if customer else set(),
+            )
+        keys, bookings = held[event.customer_id]
+        if attributes:
+            after = (keys | {k for k, v in attributes.items() if v is not None}) - {k for k, v in attributes.items() if v is None}
+            if len(after) > MAX_ATTRIBUTES:
+                out[index] = Rejection(
+                    index=index,
+                    field=f"events[{index}].properties.attributes",
+                    reason=f"a customer holds at most {MAX_ATTRIBUTES} attributes; this event would make it "
+                    f"{len(after)} (set attributes to null to remove them)",
+                )
+                continue
+            keys.clear()
+            keys.update(after)
+        if booking and str(booking) not in bookings:
+            if len(bookings) >= MAX_BOOKINGS:
+                out[index] = Rejection(
+                    index=index,
+                    field=f"events[{index}].properties.booking_id",
+                    reason=f"a customer holds at most {MAX_BOOKINGS} current bookings",
+                )
+                continue
+            bookings.add(str(booking))
+    return out
+
+
 def accept_batch(raw_events: list[Any], max_future_skew_s: int, *, all_or_nothing: bool = False) -> BatchResult:
     """Validate and store each event exactly once; the events table's stream processes them.
 
@@ -86,13 +179,17 @@ def accept_batch(raw_events: list[Any], max_future_skew_s: int, *, all_or_nothin
     """
     received = clock.now()
     result = BatchResult()
-    valid: list[Event] = []
+    checked: list[tuple[int, Event]] = []
     for index, raw in enumerate(raw_events):
         outcome = validate_event(raw, index, received, timedelta(seconds=max_future_skew_s))
         if isinstance(outcome, Rejection):
             result.rejected.append(outcome)
         else:
-            valid.append(outcome)
+            checked.append((index, outcome))
+    over = over_capacity(checked)
+    result.rejected.extend(over.values())
+    result.rejected.sort(key=lambda r: r.index)
+    valid = [event for index, event in checked if index not in over]
     if all_or_nothing and result.rejected:
         return result
     seen: set[tuple[str, str]] = set()

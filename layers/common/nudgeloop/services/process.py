@@ -9,7 +9,7 @@ from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
-from nudgeloop.domain.events import INTERNAL_TYPES, ORDER_TYPES, Event
+from nudgeloop.domain.events import INTERNAL_TYPES, MAX_ATTRIBUTES, MAX_BOOKINGS, ORDER_TYPES, Event
 from nudgeloop.observability import logger
 from nudgeloop.services import segmenting
 from nudgeloop.services.segmenting import Rules
@@ -35,7 +35,7 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
             if name in props:
                 setattr(customer, name, props[name])
         if props.get("attributes"):
-            customer.attributes = {**(customer.attributes or {}), **props["attributes"]}
+            customer.attributes = _merged_attributes(customer.attributes or {}, props["attributes"])
         customer.profile_updated_at = when
         return True
     if event.type == "consent.changed":
@@ -45,9 +45,27 @@ def _apply_profile(customer: CustomerModel, event: Event) -> bool:
         customer.consents = consents
         return changed
     if event.type == "service.booked":
-        customer.bookings = segmenting.bookings_with(customer, props, clock.now() - timedelta(days=400))
+        bookings = segmenting.bookings_with(customer, props, clock.now() - timedelta(days=400))
+        if len(bookings) > MAX_BOOKINGS:  # the API refuses these; only a race gets here
+            bookings.sort(key=lambda b: str(b["ends_at"]), reverse=True)
+            logger.warning("bookings over the bound dropped", extra={"dropped": len(bookings) - MAX_BOOKINGS})
+            bookings = bookings[:MAX_BOOKINGS]
+        customer.bookings = bookings
         return True
     return False
+
+
+def _merged_attributes(held: dict[str, object], new: dict[str, object]) -> dict[str, object]:
+    """The customer's attributes with ``new`` applied (a null removes one), at most MAX_ATTRIBUTES:
+    the API refuses events that would pass the bound, so only concurrent upserts can; then the
+    attributes held stay and the newest keys past the bound are dropped, logged and counted."""
+    merged = {k: v for k, v in {**held, **new}.items() if v is not None}
+    if len(merged) <= MAX_ATTRIBUTES:
+        return merged
+    kept = [k for k in merged if k in held]
+    kept += [k for k in sorted(merged) if k not in held][: max(0, MAX_ATTRIBUTES - len(kept))]
+    logger.warning("attributes over the bound dropped", extra={"dropped": len(merged) - len(kept)})
+    return {k: merged[k] for k in kept}
 
 
 BEHAVIOUR_SOURCE = "nudgeloop.behaviour"
@@ -105,6 +123,25 @@ def _must_save(customer: CustomerModel, held: tuple[str | None, str | None], mig
 
 
 def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
+    """Apply one stored event to the customer; returns whether the customer changed.
+
+    A consent statement is applied even when the customer's full update fails (whatever else is
+    wrong with the customer): then on its own, as a small update of the consents alone."""
+    try:
+        return _apply(event, publisher, rules)
+    except Exception:
+        if event.type != "consent.changed":
+            raise
+        logger.exception("consent applied on its own: the customer's full update failed")
+        props = event.properties
+        applied = repo.apply_consent_only(
+            event.customer_id, props["purpose"], props["status"], event.occurred_iso(), props.get("source") or event.source
+        )
+        publisher.publish(_confirmation_requests(event))
+        return applied
+
+
+def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     """Apply one stored event to the customer; returns whether the customer changed.
 
     Safe to repeat (the stream delivers at least once): orders are read from the event log (one

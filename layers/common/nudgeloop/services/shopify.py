@@ -12,10 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from typing import Any
 
-from nudgeloop.services.ingest import BadRequest
+from nudgeloop.services.ingest import BadRequest, parse_json
 
 TOPIC = "orders/create"
 SOURCE = "shopify"
@@ -47,6 +46,9 @@ def _sku(line: dict[str, Any]) -> str | None:
 
 def customer_id_of(order: dict[str, Any]) -> str:
     customer = order.get("customer") or {}
+    for name in ("email", "first_name", "last_name"):
+        if customer.get(name) is not None and not isinstance(customer[name], str):
+            raise BadRequest(f"customer.{name}", f"customer.{name} must be a string")
     if customer.get("id"):
         return f"shopify-{customer['id']}"
     email = (order.get("email") or customer.get("email") or "").strip().lower()
@@ -62,10 +64,18 @@ def to_events(order: Any) -> list[dict[str, Any]]:
     for name in ("id", "created_at", "currency", "total_price"):
         if order.get(name) in (None, ""):
             raise BadRequest(name, f"a Shopify order has {name}")
+    for name, kind, what in (("customer", dict, "an object"), ("line_items", list, "an array")):
+        if order.get(name) is not None and not isinstance(order[name], kind):
+            raise BadRequest(name, f"{name} must be {what}")
+    for name in ("email", "processed_at", "created_at", "source_name"):
+        if order.get(name) is not None and not isinstance(order[name], str):
+            raise BadRequest(name, f"{name} must be a string")
     customer_id = customer_id_of(order)
     occurred_at = order.get("processed_at") or order["created_at"]
     items = []
     for index, line in enumerate(order.get("line_items") or []):
+        if not isinstance(line, dict):
+            raise BadRequest(f"line_items[{index}]", "a line item must be an object")
         sku = _sku(line)
         if sku is None:
             raise BadRequest(f"line_items[{index}].sku", "a line item needs a sku, variant_id or product_id")
@@ -120,7 +130,4 @@ def to_events(order: Any) -> list[dict[str, Any]]:
 
 
 def parse(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise BadRequest("body", f"malformed JSON: {exc}") from exc
+    return parse_json(body)
