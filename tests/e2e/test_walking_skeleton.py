@@ -80,9 +80,9 @@ def test_closed_loop_over_http(http: Client) -> None:
     assert repo.campaign_stats("welcome")["welcome"] == {"sent": 1, "delivered": 1, "opened": 1}
     # the simulated clock runs the three-day wait
     status, now = http.request("GET", "/_local/clock", key=False)
-    assert now["now"] == "2026-01-01T09:00:00Z"
+    assert now["now"] == "2026-01-01T09:00:00.000Z"
     status, moved = http.request("POST", "/_local/clock/advance", {"days": 3}, key=False)
-    assert status == 200 and moved["now"] == "2026-01-04T09:00:00Z"
+    assert status == 200 and moved["now"] == "2026-01-04T09:00:00.000Z"
     assert moved["staircase"] == {"new": 1}
     status, stairs = http.request("GET", "/_local/staircase", key=False)
     assert status == 200 and stairs["counts"] == {"new": 1}

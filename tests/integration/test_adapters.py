@@ -72,7 +72,7 @@ def test_shopify_order_becomes_an_order_and_a_profile(stack) -> None:
     placed = next(e for e in history["events"] if e["type"] == "order.completed")
     assert placed["source"] == "shopify"
     assert [i["sku"] for i in placed["properties"]["items"]] == ["IPOD2008RED", "variant-49148385"]
-    assert placed["occurred_at"] == "2025-12-30T21:15:47Z"
+    assert placed["occurred_at"] == "2025-12-30T21:15:47.000Z"
 
 
 def test_shopify_retries_are_stored_once(stack) -> None:
@@ -303,7 +303,7 @@ def test_every_stored_event_is_archived_by_arrival_date(stack) -> None:
         archived = archive.read(stack.res.buckets["data"], "2026-01-01")
     by_type = {e["type"]: e for e in archived}
     assert by_type["order.completed"]["properties"]["order_id"] == "o1"
-    assert by_type["order.completed"]["occurred_at"] == "2024-06-01T10:00:00Z"  # old, but arrived today
+    assert by_type["order.completed"]["occurred_at"] == "2024-06-01T10:00:00.000Z"  # old, but arrived today
     assert "segment.migrated" in by_type  # Nudgeloop's own history is archived too
     assert all(e["stream_sequence"] for e in archived)
 

@@ -95,7 +95,7 @@ def test_a_send_on_a_public_holiday_goes_out_at_the_next_slot_in_the_customers_t
     stack.advance(timedelta(days=1))
     (mail,) = stack.outbox()
     sent_at = next(e for e in repo.ledger("w1") if e.status == "sent").data["sent_at"]
-    assert sent_at == "2026-01-02T08:00:00Z" and mail["step_id"] == "welcome"  # Friday 09:00 in Berlin
+    assert sent_at == "2026-01-02T08:00:00.000Z" and mail["step_id"] == "welcome"  # Friday 09:00 in Berlin
 
 
 def test_a_branch_on_opens_follows_the_ses_feedback_of_this_journeys_mails(stack) -> None:

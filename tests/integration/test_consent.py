@@ -46,7 +46,7 @@ def test_a_pending_sign_up_gets_one_confirmation_mail_and_only_its_link_opts_in(
     statements = [e.properties for e in repo.customer_events("c1", 50) if e.type == "consent.changed"]
     assert {"form": "footer", "ip": "203.0.113.7"} in [s.get("proof") for s in statements]  # proof kept
     confirmed = next(s for s in statements if s["status"] == "opt_in")
-    assert confirmed["proof"]["method"] == "double-opt-in" and confirmed["proof"]["requested_at"] == "2025-12-31T08:00:00Z"
+    assert confirmed["proof"]["method"] == "double-opt-in" and confirmed["proof"]["requested_at"] == "2025-12-31T08:00:00.000Z"
     status, _h, _p = stack.api("GET", "/v1/consent/confirm", query={"token": confirmation_token(mails[0])})
     assert status == 200  # opened twice: still confirmed, nothing new stored
     stack.settle()

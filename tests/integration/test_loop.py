@@ -31,7 +31,7 @@ def test_first_order_migrates_and_starts_one_welcome_journey(stack) -> None:
     assert mail["to"] == "c1@customers.example"
     assert "Ada" in mail["subject"] and "Ada" in mail["html"] and "Ada" in mail["text"]
     assert mail["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    assert mail["sent_at"] == "2026-01-01T09:00:00Z"
+    assert mail["sent_at"] == "2026-01-01T09:00:00.000Z"
 
 
 def test_repeated_migration_events_start_nothing_new_and_send_nothing_twice(stack) -> None:

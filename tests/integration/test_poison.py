@@ -209,3 +209,22 @@ def test_signed_shopify_orders_with_wrong_types_are_a_400_naming_the_field(stack
     raw, headers = _signed({**ORDER, **over})
     status, answer = _post(stack, raw, "/v1/webhooks/shopify", headers)
     assert status == 400 and answer["error"]["field"] == field, answer
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_the_newer_statement_wins_within_a_second_for_consent_and_profile(stack, order) -> None:
+    statements = [
+        consent("c1", "opt_in", at="2025-12-31T23:45:00Z"),
+        consent("c1", "opt_out", at="2025-12-31T23:45:00.500Z"),
+        upsert("c1", at="2025-12-31T23:45:00Z", first_name="Old"),
+        upsert("c1", at="2025-12-31T23:45:00.500Z", first_name="New"),
+    ]
+    first, second = (statements[0::2], statements[1::2]) if order == "in order" else (statements[1::2], statements[0::2])
+    post_events(stack, first)
+    stack.settle()
+    post_events(stack, second)
+    stack.settle()
+    customer = get_customer(stack, "c1")[1]
+    assert customer["consents"]["newsletter"]["status"] == "opt_out"
+    assert customer["consents"]["newsletter"]["occurred_at"] == "2025-12-31T23:45:00.500Z"
+    assert customer["profile"]["first_name"] == "New"

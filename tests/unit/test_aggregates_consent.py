@@ -25,10 +25,10 @@ def test_no_orders() -> None:
 
 def test_latest_consent_statement_wins_regardless_of_arrival() -> None:
     consents: dict = {}
-    assert apply_statement(consents, "newsletter", "opt_out", "2026-01-05T00:00:00Z", "api")
-    assert not apply_statement(consents, "newsletter", "opt_in", "2026-01-01T00:00:00Z", "api")
+    assert apply_statement(consents, "newsletter", "opt_out", "2026-01-05T00:00:00.000Z", "api")
+    assert not apply_statement(consents, "newsletter", "opt_in", "2026-01-01T00:00:00.000Z", "api")
     assert consents["newsletter"]["status"] == "opt_out"
-    assert apply_statement(consents, "newsletter", "opt_in", "2026-01-06T00:00:00Z", "api")
+    assert apply_statement(consents, "newsletter", "opt_in", "2026-01-06T00:00:00.000Z", "api")
     assert allows(consents, "newsletter")
 
 

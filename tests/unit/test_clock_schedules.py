@@ -21,10 +21,21 @@ def test_simulated_clock_moves_only_forward() -> None:
 
 def test_iso_round_trip() -> None:
     moment = datetime(2026, 5, 1, 12, 30, tzinfo=UTC)
-    assert clock.iso(moment) == "2026-05-01T12:30:00Z"
+    assert clock.iso(moment) == "2026-05-01T12:30:00.000Z"
+    assert clock.parse_iso(clock.iso(moment)) == moment
     assert clock.parse_iso("2026-05-01T14:30:00+02:00") == moment
     with pytest.raises(ValueError, match="offset"):
         clock.parse_iso("2026-05-01T12:30:00")
+
+
+def test_instants_have_one_text_form_whose_order_is_time_order() -> None:
+    from datetime import timedelta
+
+    whole = datetime(2026, 5, 1, 23, 45, tzinfo=UTC)
+    half = whole + timedelta(milliseconds=500)
+    assert clock.iso(whole) < clock.iso(half)  # isoformat() gave "...:00+00:00" > "...:00.500000+00:00"
+    assert clock.iso(whole + timedelta(microseconds=999)) == clock.iso(whole)  # below a millisecond: simultaneous
+    assert len({len(clock.iso(whole + timedelta(microseconds=us))) for us in (0, 1, 1000, 999_999)}) == 1
 
 
 def test_daily_cron_fires_once_a_day_at_its_time() -> None:

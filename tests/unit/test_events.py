@@ -78,7 +78,7 @@ def test_oversized_event_is_rejected_by_index() -> None:
 
 
 def test_events_years_in_the_past_are_valid_historical_imports() -> None:
-    assert isinstance(validate_event(good(occurred_at="2019-05-01T00:00:00Z"), 0, NOW, SKEW), Event)
+    assert isinstance(validate_event(good(occurred_at="2019-05-01T00:00:00.000Z"), 0, NOW, SKEW), Event)
 
 
 def test_customer_email_is_validated_and_lowercased() -> None:

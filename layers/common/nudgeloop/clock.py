@@ -74,8 +74,11 @@ def today() -> date:
 
 
 def iso(moment: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` suffix, second precision or finer."""
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    """The one canonical form of an instant, stored and compared as text everywhere: RFC 3339 in
+    UTC, always with milliseconds (``2026-01-01T09:00:00.000Z``), so that text order is time order
+    (``isoformat()`` drops a zero fraction, and ``...:00Z`` would sort after ``...:00.500Z``).
+    Finer fractions are truncated: statements within one millisecond are simultaneous."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
