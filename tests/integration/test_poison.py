@@ -228,3 +228,35 @@ def test_the_newer_statement_wins_within_a_second_for_consent_and_profile(stack,
     assert customer["consents"]["newsletter"]["status"] == "opt_out"
     assert customer["consents"]["newsletter"]["occurred_at"] == "2025-12-31T23:45:00.500Z"
     assert customer["profile"]["first_name"] == "New"
+
+
+@pytest.mark.parametrize("address", ["victim,eve@example.com", "(support)eve@example.com", "a\x00b@example.com"])
+def test_an_address_that_cannot_be_sent_is_refused_at_the_door(stack, address) -> None:
+    _status, body = post_events(stack, [upsert("c1", email=address)])
+    assert body["rejected"][0]["field"] == "events[0].properties.email"
+
+
+def test_a_stored_address_that_cannot_be_sent_is_skipped_never_left_in_doubt(stack) -> None:
+    from nudgeloop.dal import repo
+    from tests.conftest import order
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    with stack.aws_lock:  # written before addresses were validated as one mailbox
+        customer = repo.get_customer("c1")
+        customer.email = "(support)eve@example.com"
+        customer.save()
+    post_events(stack, [order("c1", "o1")])
+    stack.settle()
+    assert stack.outbox() == []
+    with stack.aws_lock:
+        entries = repo.ledger("c1")
+    assert [(e.status, (e.data or {}).get("reason")) for e in entries] == [("skipped:no_address", "invalid_address")]
+
+
+def test_the_to_header_is_the_validated_address_verbatim(stack) -> None:
+    from tests.conftest import order
+
+    post_events(stack, [upsert("c1", email="Ada.Lovelace+News@Example.COM"), consent("c1"), order("c1", "o1")])
+    stack.settle()
+    assert stack.outbox()[0]["headers"]["To"] == "ada.lovelace+news@example.com"

@@ -153,3 +153,37 @@ def test_typed_properties_are_checked(kind: str, properties: dict, field: str) -
     outcome = validate_event(typed(kind, properties), 0, NOW, SKEW)
     assert isinstance(outcome, Rejection)
     assert outcome.field == field
+
+
+import pytest as _pytest  # noqa: E402
+
+
+@_pytest.mark.parametrize(
+    "address",
+    [
+        "victim,eve@example.com",
+        "a;b@example.com",
+        "a\u202e@example.com",
+        "a\x00b@example.com",
+        "(support)eve@example.com",
+        "group: a@b.example;",
+        "Eve <eve@example.com>",
+        '"quoted"@example.com',
+        "eve@[192.0.2.1]",
+        "jörg@example.de",  # SES does not take non-ASCII local parts (SMTPUTF8)
+        "x@localhost",
+    ],
+)
+def test_only_a_single_sendable_mailbox_is_an_address(address: str) -> None:
+    from nudgeloop.domain import addresses
+
+    with _pytest.raises(ValueError, match="not a valid email address"):
+        addresses.mailbox(address)
+
+
+def test_addresses_are_normalised_once() -> None:
+    from nudgeloop.domain import addresses
+
+    assert addresses.mailbox("Ada.Lovelace+News@Example.COM") == "ada.lovelace+news@example.com"
+    assert addresses.mailbox("a@münchen.de") == "a@xn--mnchen-3ya.de"
+    assert addresses.is_mailbox("a@b.example") and not addresses.is_mailbox("A@b.example")

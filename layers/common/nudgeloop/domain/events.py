@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -22,7 +21,7 @@ from pydantic import (
 )
 
 from nudgeloop import clock
-from nudgeloop.domain import dates
+from nudgeloop.domain import addresses, dates
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -55,7 +54,6 @@ Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
 Text = Annotated[str, StringConstraints(max_length=512)]
 AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[A-Za-z0-9.\-]{1,253}\.[A-Za-z]{2,63}$")
 
 
 class _Props(BaseModel):
@@ -79,9 +77,7 @@ class CustomerUpserted(_Props):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not EMAIL_RE.match(value):
-            raise ValueError("not a valid email address")
-        return value.lower() if value else value
+        return addresses.mailbox(value) if value is not None else None
 
     @field_validator("birthday")
     @classmethod
@@ -197,9 +193,7 @@ class ReferralCreated(_Props):
     @field_validator("referee_email")
     @classmethod
     def _email(cls, value: str) -> str:
-        if not EMAIL_RE.match(value):
-            raise ValueError("not a valid email address")
-        return value.lower()
+        return addresses.mailbox(value)
 
 
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {

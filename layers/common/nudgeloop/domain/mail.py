@@ -246,7 +246,7 @@ def build_message(
     classes: the modern header registry costs more than the whole render."""
     msg = MIMEMultipart("alternative", policy=_POLICY)
     msg["From"] = _address(sender)
-    msg["To"] = _address(recipient)
+    msg["To"] = recipient  # a validated bare mailbox (domain.addresses), verbatim: nothing to parse
     msg["Subject"] = _header(subject)
     msg["Date"] = format_datetime(sent_at)
     if unsubscribe_url:

@@ -17,7 +17,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain import consent, mail
+from nudgeloop.domain import addresses, consent, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.observability import logger
 from nudgeloop.resources import SENT_PREFIX
@@ -217,6 +217,8 @@ def send_step(
     skip: tuple[str, str] | None = None  # (the step's counter, the reason)
     if customer is None or not customer.email:
         skip = ("no_address", "no_address")
+    elif not addresses.is_mailbox(customer.email):  # stored before today's validation: never sent
+        skip = ("no_address", "invalid_address")
     elif not consent.allows(dict(customer.consents or {}), purpose):
         skip = ("no_consent", "no_consent")
     elif (suppressed := repo.suppression(customer.email)) is not None:
