@@ -235,11 +235,14 @@ def unsubscribe() -> Response[Any]:
         return claims
     everything = app.current_event.get_query_string_value("all") == "1"
     purposes = preferences.opt_out(claims, app.current_event.get_query_string_value("token") or "", everything)
-    metrics.add_metric(name="Unsubscribes", unit="Count", value=1)
+    if purposes:
+        metrics.add_metric(name="Unsubscribes", unit="Count", value=1)
+    # 200 either way (RFC 8058 clients only look at the status); nothing opted out when the
+    # person subscribed again after the link was sent
     return Response(
         status_code=200,
         content_type=content_types.APPLICATION_JSON,
-        body={"unsubscribed": True, "purpose": claims["p"], "purposes": purposes},
+        body={"unsubscribed": bool(purposes), "purpose": claims["p"], "purposes": purposes},
     )
 
 

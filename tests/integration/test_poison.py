@@ -260,3 +260,29 @@ def test_the_to_header_is_the_validated_address_verbatim(stack) -> None:
     post_events(stack, [upsert("c1", email="Ada.Lovelace+News@Example.COM"), consent("c1"), order("c1", "o1")])
     stack.settle()
     assert stack.outbox()[0]["headers"]["To"] == "ada.lovelace+news@example.com"
+
+
+def test_an_old_unsubscribe_link_replayed_after_a_new_opt_in_changes_nothing(stack) -> None:
+    from datetime import timedelta
+
+    from nudgeloop.adapters.secrets import signing_key
+    from nudgeloop.services import preferences
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    with stack.aws_lock:
+        url = preferences.unsubscribe_url(
+            "https://api.example", signing_key(stack.catalog.signing_secret_name), "c1", "newsletter"
+        )
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    status, _h, body = stack.api("POST", "/v1/unsubscribe", query={"token": token})
+    assert status == 200 and json.loads(body)["unsubscribed"] is True
+    stack.settle()
+    assert newsletter(stack) == "opt_out"
+    stack.advance(timedelta(days=10))
+    post_events(stack, [consent("c1", "opt_in", at="2026-01-11T09:00:00Z")])  # subscribed again
+    stack.settle()
+    status, _h, body = stack.api("POST", "/v1/unsubscribe", query={"token": token})  # the old mail's link
+    assert status == 200 and json.loads(body) == {"unsubscribed": False, "purpose": "newsletter", "purposes": []}
+    stack.settle()
+    assert newsletter(stack) == "opt_in"

@@ -186,6 +186,20 @@ def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in
     assert send(stack, request("x1"))["status"] == "duplicate"  # still never sent twice
 
 
+def test_the_in_doubt_sweep_runs_when_a_reservation_falls_into_doubt_even_with_no_timer_due(stack, ses) -> None:
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes(None)
+    with pytest.raises(ConnectionError):
+        send(stack, request("x1"))
+    del ses["ses"]
+    woken = stack.counters.get("journey_wake", 0)
+    stack.advance(timedelta(minutes=20))  # no journey waits: only the doubt is due
+    assert stack.counters.get("journey_wake", 0) == woken + 1
+    stack.advance(timedelta(days=2))  # reported once when it fell into doubt, not every minute after
+    assert stack.counters.get("journey_wake", 0) == woken + 1
+
+
 def test_sent_mails_are_archived_with_their_template_versions(stack) -> None:
     import boto3
 

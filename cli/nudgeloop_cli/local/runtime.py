@@ -650,8 +650,11 @@ class LocalStack:
         candidates: list[tuple[datetime, str]] = []
         for schedule in self.schedules:
             if schedule.function_key == "journey_wake":
-                # A once-a-minute sweep that has nothing to do is skipped: jump to the next due timer.
-                due = repo.next_timer_due()
+                # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
+                # timer, or the moment a reservation falls into doubt (the sweep reports those).
+                doubt = repo.next_in_doubt_at(self._last_fired[schedule.function_key])
+                dues = [d for d in (repo.next_timer_due(), doubt) if d is not None]
+                due = min(dues) if dues else None
                 if due is not None:
                     fire = schedule.next_after(max(due, self.clock.now()) - timedelta(microseconds=1))
                     candidates.append((fire, schedule.function_key))

@@ -568,6 +568,13 @@ def in_doubt(until: datetime) -> list[EngineItem]:
     return list(EngineItem.by_due.query(IN_DOUBT_SHARD, EngineItem.due_at <= clock.iso(until)))
 
 
+def next_in_doubt_at(after: datetime) -> datetime | None:
+    """The next moment after ``after`` an open reservation falls into doubt (the local runtime
+    wakes the sweep then, which reports it)."""
+    first = next(iter(EngineItem.by_due.query(IN_DOUBT_SHARD, EngineItem.due_at > clock.iso(after), limit=1)), None)
+    return clock.parse_iso(first.due_at) if first is not None and first.due_at else None
+
+
 def settle_in_doubt(customer_id: str, ledger_key: str, sent: bool, note: str) -> bool:
     """Record what an operator found out about an in-doubt reservation (sent or not sent).
     Either way it stays in the ledger, so the step is never sent to this person again."""

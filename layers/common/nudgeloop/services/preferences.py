@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -26,7 +26,7 @@ PURPOSE_NAMES = {"newsletter": "Newsletter", "marketing": "Offers and recommenda
 
 def unsubscribe_url(base_url: str, key: bytes, customer_id: str, purpose: str, mail: str | None = None) -> str:
     """``mail`` (``campaign#step``) names the mail the link is in: its unsubscribes are counted there."""
-    claims = {"k": "unsub", "c": customer_id, "p": purpose, **({"m": mail} if mail else {})}
+    claims = {"k": "unsub", "c": customer_id, "p": purpose, "i": int(clock.now().timestamp()), **({"m": mail} if mail else {})}
     token = tokens.sign(key, claims, clock.now() + UNSUBSCRIBE_VALID)
     return f"{base_url.rstrip('/')}/v1/unsubscribe?token={quote(token)}"
 
@@ -62,13 +62,22 @@ def _statement(customer_id: str, purpose: str, status: str, source: str, proof: 
 def opt_out(claims: dict[str, Any], token: str, everything: bool) -> list[str]:
     """Store the opt-out(s) the link asks for; returns the purposes opted out of."""
     purposes = list(consent.MARKETING_PURPOSES) if everything else [claims["p"]]
+    # A link does not outlive a later opt-in of its purpose: an old mail's link, replayed after the
+    # person subscribed again, changes nothing (links issued before "i" existed: 400 days before expiry).
+    issued_s = int(claims.get("i") or int(claims.get("x", 0)) - UNSUBSCRIBE_VALID.total_seconds())
+    issued = clock.iso(datetime.fromtimestamp(issued_s, UTC))
+    customer = repo.get_customer(claims["c"])
+    held = dict(customer.consents or {}) if customer else {}
+    purposes = [
+        p for p in purposes if not (held.get(p, {}).get("status") == "opt_in" and held[p].get("occurred_at", "") > issued)
+    ]
     stamp = clock.now().strftime("%Y%m%dT%H%M%S")
     for purpose in purposes:
         proof = {"method": "one-click" if not everything else "preference-page", "token": _token_id(token)}
         repo.store_event(
             _statement(claims["c"], purpose, "opt_out", "unsubscribe", proof, f"unsub-{purpose}-{stamp}-{_token_id(token)}")
         )
-    if "#" in str(claims.get("m", "")):  # counted for the mail the link was in, once per person
+    if purposes and "#" in str(claims.get("m", "")):  # counted for the mail the link was in, once per person
         campaign_id, step_id = str(claims["m"]).split("#", 1)
         repo.record_feedback(campaign_id, step_id, "unsubscribed", f"customer-{claims['c']}", clock.iso(clock.now()), {})
     return purposes
