@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from email import policy
 from email.parser import BytesParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -299,3 +300,18 @@ def test_the_frequency_cap_records_marketing_mails_over_the_limit_and_spares_ser
     assert send(stack, request("s1", consent_purpose="service"), **cap)["status"] == "sent"  # exempt
     stack.clock.advance(timedelta(days=7, seconds=1))
     assert send(stack, request("f4"), **cap)["status"] == "sent"  # the window moved on
+
+
+def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_versions_are(stack) -> None:
+    from tests.conftest import order
+
+    stack.settle()  # the shipped templates are checked
+    subject = (Path(__file__).resolve().parents[2] / "templates/welcome/subject.txt").read_text()
+    stack.put_template("welcome/subject.txt", b"{{ customer.first_name ")  # a syntax error
+    stack.settle()
+    assert stack.template_status("welcome")["status"] == "invalid"
+    post_events(stack, [upsert("c1"), consent("c1"), order("c1", "o1")])
+    stack.settle()
+    mails = stack.outbox()
+    assert [m["step_id"] for m in mails] == ["welcome"]
+    assert "{{" in subject and mails[0]["subject"].startswith("Hi Ada")  # rendered from the last valid version

@@ -79,3 +79,15 @@ def test_the_shipped_templates_are_valid() -> None:
     root = Path(__file__).resolve().parents[2] / "templates"
     result = CliRunner().invoke(app, ["templates", "validate", str(root)])
     assert result.exit_code == 0, result.output
+
+
+def test_template_errors_are_recorded_without_the_customers_values() -> None:
+    from types import SimpleNamespace
+
+    from nudgeloop.services.sender import redact
+
+    customer = SimpleNamespace(email="ada@example.com", first_name="Ada", last_name="Lovelace", attributes={"club": "Analytical"})
+    message = "UndefinedError: 'dict object' has no attribute 'Lovelace' (ada@example.com, Analytical Engine)"
+    cleaned = redact(message, customer)
+    assert "Lovelace" not in cleaned and "ada@example.com" not in cleaned and "Analytical" not in cleaned
+    assert cleaned.startswith("UndefinedError: 'dict object' has no attribute '<redacted>'")

@@ -50,28 +50,44 @@ _template_cache: dict[str, tuple[float, mail.Source | None]] = {}
 TEMPLATE_TTL_S = 60.0
 
 
-def template_fetch(bucket: str, cached: bool = True) -> mail.Fetch:
+def template_fetch(bucket: str, cached: bool = True, pinned: dict[str, str] | None = None) -> mail.Fetch:
     """Template files from S3 (``templates/<path>``), with their versions, cached a minute
-    (uncached for checking a just uploaded template)."""
+    (uncached for checking a just uploaded template). ``pinned`` (path -> S3 version) reads those
+    files at those versions: the last versions the upload check found valid."""
 
     def fetch(name: str) -> mail.Source | None:
         key = f"templates/{name}"
-        hit = _template_cache.get(key) if cached else None
+        version = (pinned or {}).get(name)
+        cache = f"{key}@{version}" if version else key
+        hit = _template_cache.get(cache) if cached else None
         if hit is not None and time.monotonic() - hit[0] < TEMPLATE_TTL_S:
             return hit[1]
         found: mail.Source | None
         try:
-            obj = client("s3").get_object(Bucket=bucket, Key=key)
+            obj = client("s3").get_object(Bucket=bucket, Key=key, **({"VersionId": version} if version else {}))
             found = mail.Source(obj["Body"].read().decode(), str(obj.get("VersionId") or obj.get("ETag", "-")).strip('"'))
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("NoSuchKey", "404"):
                 raise
             found = None
         if cached:
-            _template_cache[key] = (time.monotonic(), found)
+            _template_cache[cache] = (time.monotonic(), found)
         return found
 
     return fetch
+
+
+PROFILE_VALUES = ("email", "first_name", "last_name", "birthday", "country", "timezone", "locale")
+
+
+def redact(text: str, customer: Any) -> str:
+    """``text`` without any of the customer's profile or attribute values (a template error may
+    quote one, e.g. a missing key that is a last name): for logs and the ledger."""
+    values = [getattr(customer, name, None) for name in PROFILE_VALUES]
+    values += list((getattr(customer, "attributes", None) or {}).values())
+    for value in sorted({str(v) for v in values if isinstance(v, str | int | float) and len(str(v)) >= 2}, key=len, reverse=True):
+        text = text.replace(value, "<redacted>")
+    return text
 
 
 def voucher_code(key: bytes, prefix: str, customer_id: str, campaign_id: str, step_id: str) -> str:
@@ -256,10 +272,14 @@ def send_step(
     voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
     context = personal_context(customer, repo.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
     try:
-        fetch = template_fetch(templates_bucket)
+        status = repo.template_status(request["template"]) or {}
+        pinned = status.get("last_valid_versions") if status.get("status") == "invalid" else None
+        if status.get("status") == "invalid" and not pinned:
+            raise TemplateError(f"the upload check found {request['template']!r} invalid and no earlier version valid")
+        fetch = template_fetch(templates_bucket, pinned=pinned)  # an invalid upload: its last valid versions
         rendered = mail.render(fetch, request["template"], context, customer.locale, cache_key=templates_bucket)
     except TemplateError as exc:  # a broken template never becomes a broken mail
-        reason = f"template_error: {type(exc).__name__}: {exc}"[:300]
+        reason = redact(f"template_error: {type(exc).__name__}: {exc}", customer)[:300]
         repo.complete_send(reservation, "failed", {"reason": reason}, None)
         logger.error("template failed to render", extra={"template": request["template"], "error": reason})
         return {"status": "failed", "reason": reason}
