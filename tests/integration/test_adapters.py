@@ -311,6 +311,9 @@ def test_every_stored_event_is_archived_by_arrival_date(stack) -> None:
 # ---------------------------------------------------------------- dead letters
 
 
+FAILURE = "a bug in this release"
+
+
 def _fail_for(monkeypatch, customer: str) -> None:
     from nudgeloop.services import process
 
@@ -318,7 +321,7 @@ def _fail_for(monkeypatch, customer: str) -> None:
 
     def flaky(event, publisher, rules):
         if event.customer_id == customer:
-            raise RuntimeError("a bug in this release")
+            raise RuntimeError(FAILURE)
         return real(event, publisher, rules)
 
     monkeypatch.setattr(process, "apply", flaky)
@@ -331,8 +334,9 @@ def test_stream_dead_letters_are_redriven_after_the_fix(stack, monkeypatch) -> N
     assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
     assert get_customer(stack, "d1")[0] == 404
     assert get_customer(stack, "d2")[0] == 200
-    outcome = stack.redrive("nudgeloop-ingest-dlq")  # the bug is still there: stays in the DLQ
+    outcome = stack.redrive("nudgeloop-ingest-dlq")  # the bug is still there: stays in the DLQ, and says why
     assert (outcome["redriven"], outcome["failed"]) == (0, 1)
+    assert "failed again (stream): " in outcome["details"][0] and FAILURE in outcome["details"][0], outcome
     monkeypatch.undo()  # the fix is deployed
     outcome = stack.redrive("nudgeloop-ingest-dlq")
     assert outcome["redriven"] == 1, outcome

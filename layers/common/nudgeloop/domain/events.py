@@ -270,6 +270,11 @@ def _field_path(loc: tuple[int | str, ...], prefix: str) -> str:
     return path
 
 
+def _reason(message: str) -> str:
+    """pydantic's message for a client, without its "Value error, " prefix."""
+    return message.removeprefix("Value error, ")
+
+
 def content_id(raw: dict[str, Any]) -> str:
     """Deterministic id for events sent without ``event_id``: same content, same id."""
     canonical = json.dumps(
@@ -292,7 +297,7 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
         head = EventIn.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        return Rejection(index=index, field=_field_path(err["loc"], prefix), reason=err["msg"])
+        return Rejection(index=index, field=_field_path(err["loc"], prefix), reason=_reason(err["msg"]))
     if head.occurred_at > received_at + max_future_skew:
         return Rejection(
             index=index,
@@ -310,7 +315,7 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = _field_path(err["loc"], f"{prefix}.properties")
-            return Rejection(index=index, field=field, reason=err["msg"])
+            return Rejection(index=index, field=field, reason=_reason(err["msg"]))
     normalised = {**raw, "occurred_at": clock.iso(head.occurred_at), "source": head.source}
     return Event(
         event_id=head.event_id or content_id(normalised),

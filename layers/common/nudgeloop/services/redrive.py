@@ -151,6 +151,16 @@ def archive_bucket_for(cat: Catalog, spec: StreamSourceSpec, data_bucket: str) -
     return data_bucket if archived else None
 
 
+def why(result: dict[str, Any]) -> str:
+    """What a failed invocation says about its failure: the last line of its error (for a batch
+    whose every record failed, the records' own exception), or the records it could not apply."""
+    if result.get("errorType"):
+        lines = [line.strip() for line in str(result.get("errorMessage", "")).splitlines() if line.strip()]
+        return f"{result['errorType']}: {lines[-1] if lines else ''}"[:500]
+    failed = [str(f.get("itemIdentifier")) for f in result.get("batchItemFailures", [])]
+    return f"records {', '.join(failed)} not applied (the function's log has each exception: 'event not applied')"
+
+
 def redrive_stream(sqs: Any, streams: Any, dlq_url: str, archive_bucket: str | None, region: str, invoke: Invoke) -> Outcome:
     """Stream DLQ: re-invoke the function with each failed batch's records (from the stream, or
     from the archive when the table has one)."""
@@ -180,7 +190,7 @@ def redrive_stream(sqs: Any, streams: Any, dlq_url: str, archive_bucket: str | N
             if result.get("errorType") or result.get("batchItemFailures"):
                 _release(sqs, dlq_url, message)
                 outcome.failed += 1
-                outcome.details.append(f"{message['MessageId']}: failed again ({source})")
+                outcome.details.append(f"{message['MessageId']}: failed again ({source}): {why(result)}")
                 continue
             sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             outcome.redriven += 1
