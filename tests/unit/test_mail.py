@@ -134,3 +134,12 @@ def test_tokens_expire() -> None:
     assert tokens.verify(key, token, "confirm", datetime(2026, 1, 7, tzinfo=UTC))["c"] == "c1"
     with pytest.raises(tokens.BadToken, match="expired"):
         tokens.verify(key, token, "confirm", datetime(2026, 1, 9, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("token", ["no-dot-at-all", "", ".", "x.y", "W10.abc", "\u2603.\u2603"])
+def test_a_malformed_token_is_refused_in_our_words_not_pythons(token: str) -> None:
+    from nudgeloop.domain import tokens
+
+    with pytest.raises(tokens.BadToken) as refused:
+        tokens.verify(b"k" * 32, token, "unsub")
+    assert str(refused.value) in ("malformed token", "signature does not match")

@@ -40,8 +40,12 @@ def verify(key: bytes, token: str, kind: str, now: datetime | None = None) -> di
         if not hmac.compare_digest(mac.encode(), expected.encode()):
             raise BadToken("signature does not match")
         claims = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise BadToken(str(exc) or "malformed token") from exc
+    except BadToken:
+        raise
+    except (ValueError, json.JSONDecodeError) as exc:  # never Python's own words to a client
+        raise BadToken("malformed token") from exc
+    if not isinstance(claims, dict):
+        raise BadToken("malformed token")
     if claims.get("k") != kind:
         raise BadToken("token is not for this action")
     if now is not None and "x" in claims and now.timestamp() > float(claims["x"]):
