@@ -78,5 +78,5 @@ def test_a_full_rescan_fans_out_over_parallel_scan_segments(stack) -> None:
     before = stack.counters.get("segment_daily", 0)
     stack.advance(timedelta(days=1))  # the next run sees new rules
     assert stack.counters["segment_daily"] - before == 8  # the scheduled run and 7 segments it invoked
-    run_at = "2026-01-03T03:00:00Z"
+    run_at = "2026-01-03T03:00:00.000Z"
     assert {c.updated_at for c in CustomerModel.scan()} == {run_at}  # everyone re-placed, once
