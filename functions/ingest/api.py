@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import secret_bytes, signing_key
@@ -55,14 +56,10 @@ TRANSIENT = frozenset(
 
 
 def _aws_code(exc: BaseException) -> str | None:
-    """The AWS error code behind ``exc`` (PynamoDB wraps botocore's ClientError as its cause)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        response = getattr(seen, "response", None)
-        if isinstance(response, dict) and "Error" in response:
-            return str(response["Error"].get("Code"))
-        seen = getattr(seen, "cause", None) or seen.__cause__
-    return None
+    """The AWS error code behind ``exc``: botocore's, or the one PynamoDB's exceptions carry."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code"))
+    return getattr(exc, "cause_response_code", None)
 
 
 @app.exception_handler(Exception)

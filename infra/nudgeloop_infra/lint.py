@@ -33,8 +33,9 @@ IGNORED = {
 }
 
 
-def synthesize(work: Path) -> Path:
-    """Synthesize the app into ``work`` with a stub layer; returns the template's path."""
+def synthesize(work: Path) -> subprocess.CompletedProcess[str]:
+    """Synthesize the app into ``work/cdk.out`` with a stub layer (just our package), as `make
+    synth` does but with no wheels: what `make lint` and the infra tests check."""
     layer = work / "layer" / "python"
     shutil.copytree(ROOT / "layers/common/nudgeloop", layer / "nudgeloop", dirs_exist_ok=True)
     (work / "science" / "python" / "numpy").mkdir(parents=True, exist_ok=True)
@@ -47,12 +48,13 @@ def synthesize(work: Path) -> Path:
             {"layer_dir": str(work / "layer"), "science_layer_dir": str(work / "science"), "sender": SENDER}
         ),
     }
-    proc = subprocess.run(
+    return subprocess.run(
         [sys.executable, str(ROOT / "infra/app.py")], env=env, capture_output=True, text=True, timeout=600, check=False
     )
-    if proc.returncode != 0:
-        raise SystemExit(f"synth failed:\n{proc.stderr[-4000:]}")
-    return out / "Nudgeloop.template.json"
+
+
+def template_path(work: Path) -> Path:
+    return work / "cdk.out" / "Nudgeloop.template.json"
 
 
 def cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
@@ -89,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        template = synthesize(work)
-        lint = cfn_lint(template)
+        synth = synthesize(work)
+        if synth.returncode != 0:
+            raise SystemExit(f"synth failed:\n{synth.stderr[-4000:]}")
+        lint = cfn_lint(template_path(work))
         sys.stdout.write(f"cfn-lint (with cfn-lint-serverless): {'clean' if lint.returncode == 0 else 'FINDINGS'}\n")
         if lint.returncode != 0:
             sys.stdout.write(lint.stdout + lint.stderr)

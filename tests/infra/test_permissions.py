@@ -9,12 +9,13 @@ import pytest
 
 from nudgeloop.permissions import Arns, pairs
 from nudgeloop.resources import catalog
+from nudgeloop_infra import lint
 
 pytestmark = pytest.mark.slow
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 PSEUDO = {"AWS::Partition": "aws", "AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
-SENDER = "Shop <news@shop.example>"  # what tests/infra/conftest.py synthesizes with
+SENDER = lint.SENDER  # what the synth fixture synthesizes with
 
 
 def resolve(value: Any, template: dict[str, Any]) -> str:

@@ -1,5 +1,5 @@
 """The local runtime refuses what AWS refuses: each handler runs with its role's permissions, and
-requests beyond AWS's limits fail as they do in AWS (cli/nudgeloop_cli/local/fidelity.py)."""
+requests beyond AWS's limits fail as they do in AWS (cli/nudgeloop_cli/local/fidelity.py, limits.py)."""
 
 from __future__ import annotations
 
@@ -127,6 +127,17 @@ def test_a_missing_object_is_403_to_a_caller_who_may_not_list_the_bucket(stack) 
     with stack.enforcer.acting_as("journey_plan"), pytest.raises(ClientError) as missing:
         client("s3").get_object(Bucket=stack.res.buckets["campaigns"], Key="campaigns/none.yaml")
     assert missing.value.response["Error"]["Code"] == "NoSuchKey"
+    # a role that may read objects but not list the bucket learns nothing about what is missing
+    from nudgeloop_cli.local.fidelity import Policy, _glob
+
+    bucket = f"arn:aws:s3:::{stack.res.buckets['data']}"
+    stack.enforcer.policies["ingest_archive"] = Policy(rules=[([_glob("s3:GetObject")], [_glob(f"{bucket}/*")])])
+    with stack.enforcer.acting_as("ingest_archive"), pytest.raises(ClientError) as denied:
+        client("s3").get_object(Bucket=stack.res.buckets["data"], Key="imports/none.csv")
+    assert (denied.value.response["Error"]["Code"], denied.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "AccessDenied",
+        403,
+    )
 
 
 @pytest.mark.parametrize(
@@ -272,10 +283,10 @@ def test_an_execution_running_for_a_year_times_out(stack) -> None:
 
 def test_an_execution_reaching_25000_history_events_fails(stack, monkeypatch) -> None:
     from nudgeloop.adapters.aws import client
-    from nudgeloop_cli.local import fidelity
+    from nudgeloop_cli.local import limits
 
     _welcome(stack)
-    monkeypatch.setattr(fidelity, "STANDARD_MAX_HISTORY", 5)  # the welcome journey has more by now
+    monkeypatch.setattr(limits, "STANDARD_MAX_HISTORY", 5)  # the welcome journey has more by now
     with stack.aws_lock:
         assert stack.sfn_limits.sweep(stack.clock.now().timestamp()) == 1
         run = client("stepfunctions").describe_execution(executionArn=journeys(stack)[0]["executionArn"])

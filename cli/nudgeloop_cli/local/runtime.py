@@ -35,7 +35,8 @@ from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec,
 from nudgeloop.services import redrive
 from nudgeloop.services.redrive import lambda_record
 
-from .fidelity import Enforcer, StepFunctionsLimits, state_output_too_large
+from .fidelity import Enforcer
+from .limits import StepFunctionsLimits, state_output_too_large
 from .provision import ACCOUNT, Provisioned, provision
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -191,7 +192,6 @@ class LocalStack:
         self.enforcer = Enforcer(self.catalog, ACCOUNT, REGION, self.sender, self.res.secret_arns)
         self.enforcer.install()
         self.enforcer.observers.append(self._remember_configuration_set)
-        self.sfn_limits = StepFunctionsLimits(ACCOUNT, REGION)
         self.enforcer.observers.append(
             lambda service, op, params, result: self.sfn_limits.observe(service, op, params, result, self.clock.now().timestamp())
         )

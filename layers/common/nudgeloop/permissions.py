@@ -53,9 +53,17 @@ class Statement:
     resources: tuple[str, ...]
 
 
+def sender_identities(sender: str) -> tuple[str, ...]:
+    """The SES identities a From address may send as: its domain, and the address itself
+    (``Shop <news@shop.example>`` -> ``shop.example``, ``news@shop.example``)."""
+    address = sender.rsplit("<", 1)[-1].rstrip(">").strip()
+    return tuple(name for name in dict.fromkeys((address.rsplit("@", 1)[-1], address)) if name)
+
+
 @dataclass(frozen=True)
 class Arns:
-    """ARNs of the catalog's resources in one account and region (values or CloudFormation tokens)."""
+    """ARNs in one account and region (values or CloudFormation tokens): by resource name
+    (``*_named``, what the local runtime sees in a call) and by catalog key (what a grant names)."""
 
     catalog: Catalog
     account: str
@@ -63,24 +71,41 @@ class Arns:
     partition: str = "aws"
     sender: str = ""  # the From address: SES authorises sending on its address or domain identity
 
-    def _arn(self, service: str, resource: str, *, regional: bool = True) -> str:
-        where = f"{self.region}:{self.account}" if regional else ":"
-        return f"arn:{self.partition}:{service}:{where}:{resource}"
+    def _arn(self, service: str, resource: str) -> str:
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account}:{resource}"
+
+    def table_named(self, name: str) -> str:
+        return name if name.startswith("arn:") else self._arn("dynamodb", f"table/{name}")
+
+    def bucket_named(self, name: str) -> str:
+        return f"arn:{self.partition}:s3:::{name}"
+
+    def queue_named(self, name_or_url: str) -> str:
+        return self._arn("sqs", name_or_url.rstrip("/").rsplit("/", 1)[-1])
+
+    def bus_named(self, name: str) -> str:
+        return name if name.startswith("arn:") else self._arn("events", f"event-bus/{name}")
+
+    def function_named(self, name: str) -> str:
+        return self._arn("lambda", f"function:{name}")
+
+    def configuration_set_named(self, name: str) -> str:
+        return self._arn("ses", f"configuration-set/{name}")
+
+    def identity_named(self, name: str) -> str:
+        return self._arn("ses", f"identity/{name}")
 
     def table(self, key: str) -> str:
-        return self._arn("dynamodb", f"table/{self.catalog.table(key).name}")
+        return self.table_named(self.catalog.table(key).name)
 
     def bucket(self, key: str) -> str:
-        return f"arn:{self.partition}:s3:::{self.catalog.bucket_name(key, self.account, self.region)}"
+        return self.bucket_named(self.catalog.bucket_name(key, self.account, self.region))
 
     def queue(self, key: str) -> str:
-        return self._arn("sqs", self.catalog.queue(key).name)
-
-    def queue_named(self, name: str) -> str:
-        return self._arn("sqs", name)
+        return self.queue_named(self.catalog.queue(key).name)
 
     def bus(self, target: str) -> str:
-        return self._arn("events", f"event-bus/{self.catalog.bus_name if target == 'custom' else 'default'}")
+        return self.bus_named(self.catalog.bus_name if target == "custom" else "default")
 
     def secret(self, target: str) -> str:
         name = {"signing": self.catalog.signing_secret_name, "webhook": self.catalog.webhook_secret_name}[target]
@@ -90,19 +115,14 @@ class Arns:
         return self._arn("states", f"stateMachine:{self.catalog.state_machine_name}")
 
     def function(self, key: str) -> str:
-        return self._arn("lambda", f"function:{self.catalog.function(key).name}")
-
-    def function_named(self, name: str) -> str:
-        return self._arn("lambda", f"function:{name}")
+        return self.function_named(self.catalog.function(key).name)
 
     def configuration_set(self, target: str) -> str:
         name = {"marketing": self.catalog.configuration_set, "service": self.catalog.service_configuration_set}[target]
-        return self._arn("ses", f"configuration-set/{name}")
+        return self.configuration_set_named(name)
 
     def ses_identities(self) -> tuple[str, ...]:
-        address = self.sender.rsplit("<", 1)[-1].rstrip(">").strip()
-        domain = address.rsplit("@", 1)[-1]
-        return tuple(self._arn("ses", f"identity/{name}") for name in dict.fromkeys((domain, address)) if name)
+        return tuple(self.identity_named(name) for name in sender_identities(self.sender))
 
 
 def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:

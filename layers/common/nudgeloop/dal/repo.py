@@ -18,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 from nudgeloop import clock
 from nudgeloop.domain import consent
 from nudgeloop.domain.aggregates import OrderFact
-from nudgeloop.domain.events import MAX_ATTRIBUTES, ORDER_TYPES, Event
+from nudgeloop.domain.events import ORDER_TYPES, Event, bounded_attributes
 from nudgeloop.domain.reputation import hour_key
 from nudgeloop.domain.step_counts import Tally
 from nudgeloop.observability import logger
@@ -246,8 +246,7 @@ def save_customer(customer: CustomerModel) -> bool:
 def apply_consent_only(customer_id: str, purpose: str, status: str, occurred_at: str, source: str) -> bool:
     """Record a consent statement with an update of the consents alone (for a customer whose full
     update fails). A customer item too large to take even that (written before today's bounds)
-    is first brought within them: its attributes are cut to what ``events.MAX_ATTRIBUTES`` and
-    the 512-character values allow; an opt-out weighs more than an oversized attribute.
+    is first brought within them (``events.bounded_attributes``); an opt-out weighs more than an oversized attribute.
     Returns whether the statement changed anything."""
     for _attempt in range(8):
         customer = get_customer(customer_id)
@@ -269,8 +268,7 @@ def apply_consent_only(customer_id: str, purpose: str, status: str, occurred_at:
                 continue  # changed meanwhile: read again
             if "size" not in str(exc).lower():
                 raise
-        trimmed = dict(sorted((customer.attributes or {}).items())[:MAX_ATTRIBUTES])
-        trimmed = {k: v[:512] if isinstance(v, str) else v for k, v in trimmed.items()}
+        trimmed = bounded_attributes(customer.attributes or {})
         logger.error("customer item over the size bound: attributes trimmed to apply a consent statement")
         try:
             customer.update(actions=[*actions(), CustomerModel.attributes.set(trimmed)])
@@ -690,9 +688,8 @@ def park_timer(execution: str, token: str, due: datetime, data: dict[str, Any], 
 def release_held_timers(now: datetime) -> int:
     """Make every held journey's timer due now (marketing resumed); returns how many."""
     released = 0
-    for item in list(EngineItem.by_due.query(HELD_SHARD)):
-        full = EngineItem.get(item.pk, item.sk)
-        full.update(
+    for item in list(EngineItem.by_due.query(HELD_SHARD)):  # the index projects whole items
+        item.update(
             actions=[
                 EngineItem.due_shard.set(_shard(item.pk.removeprefix("TIMER#"), TIMER_SHARDS)),
                 EngineItem.due_at.set(clock.iso(now)),
@@ -834,16 +831,11 @@ def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetim
     at least ``days`` old; ``every_occurrence``: once per occurrence (the name carries it).
     A claim whose journey has not been started yet answers True again, so a trigger retried
     after a crash still starts it; once :func:`mark_entry_started`, it answers False."""
-    if reentry == "every_occurrence":
-        item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"CLAIM#{execution}")
-        condition = EngineItem.created_at.does_not_exist()
-        expires: datetime | None = now + timedelta(days=OCCURRENCE_CLAIM_DAYS)
-    else:
-        item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=f"LASTENTRY#{customer_id}")
-        condition = EngineItem.created_at.does_not_exist()
-        if reentry == "after_days":
-            condition = condition | (EngineItem.created_at <= clock.iso(now - timedelta(days=days or 0)))
-        expires = None
+    item = EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=_claim_key(customer_id, execution, reentry))
+    condition = EngineItem.created_at.does_not_exist()
+    if reentry == "after_days":
+        condition = condition | (EngineItem.created_at <= clock.iso(now - timedelta(days=days or 0)))
+    expires = now + timedelta(days=OCCURRENCE_CLAIM_DAYS) if reentry == "every_occurrence" else None
     try:
         item.update(
             actions=[
@@ -862,10 +854,14 @@ def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetim
     return True
 
 
+def _claim_key(customer_id: str, execution: str, reentry: str) -> str:
+    """One claim per occurrence (the execution name carries it), else one per customer."""
+    return f"CLAIM#{execution}" if reentry == "every_occurrence" else f"LASTENTRY#{customer_id}"
+
+
 def mark_entry_started(campaign_id: str, customer_id: str, execution: str, reentry: str) -> None:
-    sk = f"CLAIM#{execution}" if reentry == "every_occurrence" else f"LASTENTRY#{customer_id}"
     try:
-        EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=sk).update(
+        EngineItem(pk=f"CAMPAIGN#{campaign_id}", sk=_claim_key(customer_id, execution, reentry)).update(
             actions=[EngineItem.data.set({"started": True})], condition=EngineItem.status == execution
         )
     except UpdateError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -44,20 +45,33 @@ def _bounded(value: datetime) -> datetime:
     try:
         utc = value.astimezone(UTC)
     except OverflowError:
-        raise ValueError("a moment between 1970 and 2100") from None
+        raise ValueError(f"a moment between {EARLIEST.year} and {LATEST.year}") from None
     if not EARLIEST <= utc < LATEST:
-        raise ValueError("a moment between 1970 and 2100")
+        raise ValueError(f"a moment between {EARLIEST.year} and {LATEST.year}")
     return utc
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
-Text = Annotated[str, StringConstraints(max_length=512)]
+MAX_TEXT = 512  # characters of a name, title or attribute value
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
 
 class _Props(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def bounded_attributes(attributes: dict[str, Any], keep: Iterable[str] = ()) -> dict[str, Any]:
+    """``attributes`` within what a customer can hold: at most MAX_ATTRIBUTES (the keys in
+    ``keep`` first, then the others in sorted order), values of at most MAX_TEXT characters."""
+    first = [k for k in keep if k in attributes]
+    order = first + sorted(set(attributes) - set(first))
+    return {k: (v[:MAX_TEXT] if isinstance(v, str) else v) for k in order[:MAX_ATTRIBUTES] for v in (attributes[k],)}
+
+
+# The profile a customer.upserted event sets (and everything in it is personal data).
+PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
 
 
 class CustomerUpserted(_Props):

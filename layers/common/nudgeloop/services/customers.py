@@ -10,6 +10,7 @@ from typing import Any
 from nudgeloop import clock
 from nudgeloop.dal import repo
 from nudgeloop.domain.aggregates import aggregate
+from nudgeloop.domain.events import PROFILE_FIELDS
 
 
 def view(customer_id: str) -> dict[str, Any] | None:
@@ -19,11 +20,7 @@ def view(customer_id: str) -> dict[str, Any] | None:
     agg = aggregate(repo.order_facts(customer_id))
     return {
         "customer_id": customer.customer_id,
-        "profile": {
-            name: getattr(customer, name)
-            for name in ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
-            if getattr(customer, name) is not None
-        },
+        "profile": {name: getattr(customer, name) for name in PROFILE_FIELDS if getattr(customer, name) is not None},
         "attributes": customer.attributes or {},
         "segment": customer.segment,
         "segment_since": customer.segment_since,

@@ -9,12 +9,19 @@ from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
-from nudgeloop.domain.events import INTERNAL_TYPES, MAX_ATTRIBUTES, MAX_BOOKINGS, ORDER_TYPES, Event
+from nudgeloop.domain.events import (
+    INTERNAL_TYPES,
+    MAX_ATTRIBUTES,
+    MAX_BOOKINGS,
+    ORDER_TYPES,
+    PROFILE_FIELDS,
+    Event,
+    bounded_attributes,
+)
 from nudgeloop.observability import logger
 from nudgeloop.services import segmenting
 from nudgeloop.services.segmenting import Rules
 
-PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
 DATE_FIELDS = frozenset({"timezone", "birthday"})
 ATTEMPTS = 8
 INTERNAL_SOURCES = frozenset({"ses", "nudgeloop.segment"})
@@ -62,10 +69,8 @@ def _merged_attributes(held: dict[str, object], new: dict[str, object]) -> dict[
     merged = {k: v for k, v in {**held, **new}.items() if v is not None}
     if len(merged) <= MAX_ATTRIBUTES:
         return merged
-    kept = [k for k in merged if k in held]
-    kept += [k for k in sorted(merged) if k not in held][: max(0, MAX_ATTRIBUTES - len(kept))]
-    logger.warning("attributes over the bound dropped", extra={"dropped": len(merged) - len(kept)})
-    return {k: merged[k] for k in kept}
+    logger.warning("attributes over the bound dropped", extra={"dropped": len(merged) - MAX_ATTRIBUTES})
+    return bounded_attributes(merged, keep=held)
 
 
 BEHAVIOUR_SOURCE = "nudgeloop.behaviour"

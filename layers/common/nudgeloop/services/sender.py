@@ -19,6 +19,7 @@ from nudgeloop.dal import repo
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import addresses, consent, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
+from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.observability import logger
 from nudgeloop.resources import SENT_PREFIX
 from nudgeloop.services import preferences, recommend
@@ -77,13 +78,10 @@ def template_fetch(bucket: str, cached: bool = True, pinned: dict[str, str] | No
     return fetch
 
 
-PROFILE_VALUES = ("email", "first_name", "last_name", "birthday", "country", "timezone", "locale")
-
-
 def redact(text: str, customer: Any) -> str:
     """``text`` without any of the customer's profile or attribute values (a template error may
     quote one, e.g. a missing key that is a last name): for logs and the ledger."""
-    values = [getattr(customer, name, None) for name in PROFILE_VALUES]
+    values = [getattr(customer, name, None) for name in PROFILE_FIELDS]
     values += list((getattr(customer, "attributes", None) or {}).values())
     for value in sorted({str(v) for v in values if isinstance(v, str | int | float) and len(str(v)) >= 2}, key=len, reverse=True):
         text = text.replace(value, "<redacted>")
