@@ -95,9 +95,6 @@ def wcu(customers: int, orders: int, seed: int = 3) -> dict[str, Any]:
     from wcu import WriteMeter
 
     sys.path.insert(0, str(ROOT / "bench"))
-    from segmentation import _skip_moto_transaction_backups
-
-    _skip_moto_transaction_backups()  # moto copies whole tables per transaction; AWS does not
     rng = random.Random(seed)
     stack = _stack()  # no campaigns loaded: journeys (the campaign engine's writes) stay out
     meter = WriteMeter()
@@ -259,11 +256,6 @@ def http(events: int) -> dict[str, Any]:
     from nudgeloop.adapters import aws
     from nudgeloop_cli.local.server import Background, free_port
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from segmentation import _skip_moto_transaction_backups
-
-    if os.environ.get("NUDGELOOP_BENCH_MOTO_BACKUPS") != "1":
-        _skip_moto_transaction_backups()  # moto copies whole tables per transaction; AWS does not
     stack = _stack()
     port = free_port()
     background = Background(stack, port, pump=False).start()  # the request path alone; processing after
@@ -338,10 +330,6 @@ def profile(events: int) -> dict[str, Any]:
     import cProfile
     import pstats
 
-    sys.path.insert(0, str(ROOT / "bench"))
-    from segmentation import _skip_moto_transaction_backups
-
-    _skip_moto_transaction_backups()
     stack = _stack()
     try:
         _post(stack, _events(events))

@@ -41,24 +41,12 @@ def classification_throughput(n: int = 50_000, seed: int = 1) -> float:
     return n / (time.perf_counter() - began)
 
 
-def _skip_moto_transaction_backups() -> None:
-    """moto deep-copies every table a transaction touches (to roll back), which makes each
-    migration's save cost O(customers) on the emulator. AWS has no such cost, and these
-    transactions do not fail here, so the bench skips the backup. Counts are unaffected."""
-    import types
-
-    from moto.dynamodb import models
-
-    models.copy = types.SimpleNamespace(deepcopy=lambda value, *a: value, copy=models.copy.copy)  # type: ignore[attr-defined]
-
-
 def daily_run_reads(customers: int, due_share: float, seed: int = 2) -> dict[str, Any]:
     from nudgeloop.adapters import aws
     from nudgeloop.resources import REVIEW_SHARDS
     from nudgeloop_cli.local.runtime import LocalStack
 
     rng = random.Random(seed)
-    _skip_moto_transaction_backups()
     stack = LocalStack(start=START).start()
     try:
         ddb = aws.client("dynamodb")

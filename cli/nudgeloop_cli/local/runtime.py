@@ -35,6 +35,7 @@ from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, FunctionSpec,
 from nudgeloop.services import redrive
 from nudgeloop.services.redrive import lambda_record
 
+from . import dynamodb
 from .fidelity import Enforcer
 from .limits import StepFunctionsLimits, state_output_too_large
 from .provision import ACCOUNT, Provisioned, provision
@@ -186,6 +187,7 @@ class LocalStack:
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         _teach_moto_sending_options()
+        dynamodb.install()  # moto's DynamoDB without its O(table) paths (dynamodb.py)
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
         # From here on every handler's AWS calls are checked against its role (fidelity.py).
