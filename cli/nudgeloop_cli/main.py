@@ -441,6 +441,37 @@ def openapi() -> None:
     typer.echo(json.dumps(document(), indent=2, sort_keys=True))
 
 
+@app.command("import")
+def import_file(
+    file: Annotated[Path, typer.Argument(help="A .csv or .jsonl file of events, as the S3 drop takes them", exists=True)],
+    event_type: Annotated[str | None, typer.Option("--type", help="The event type of rows without one")] = None,
+    aws: Annotated[bool, typer.Option("--aws", help="Into the deployed stack's data bucket (default AWS credentials)")] = False,
+    prefix: PrefixOption = "nudgeloop",
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the report")] = 3600,
+    url: UrlOption = None,
+) -> None:
+    """Import a file through the stack's S3 drop, with a progress bar; prints the file's report."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nudgeloop_cli import imports
+
+    try:
+        target = imports.AwsTarget(prefix) if aws else imports.LocalTarget(url)
+        with Progress(
+            TextColumn(f"importing {file.name}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+        ) as bar:
+            task = bar.add_task("rows", total=None)
+            report = imports.run(
+                target, file, event_type, lambda done, total: bar.update(task, completed=done, total=total), timeout
+            )
+    except imports.ImportFailed as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(report, indent=2))
+    if report.get("status") != "done":
+        raise typer.Exit(1)
+
+
 @app.command("demo")
 def demo(
     customers: Annotated[int, typer.Option(min=1, max=5000, help="Simulated webshop customers")] = 40,

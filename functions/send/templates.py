@@ -1,6 +1,10 @@
-"""SQS consumer of S3 notifications for ``templates/``: checks the uploaded template (every
-template, when a shared layout or partial changed) and records its status in the engine table
-(``nudgeloop templates status``; an invalid template also logs an error, which alarms)."""
+"""SQS consumer of S3 notifications for ``templates/``: checks the uploaded templates (every
+template, when a shared layout or partial changed) and records their status in the engine table
+(``nudgeloop templates status``; an invalid template also logs an error, which alarms).
+
+The notifications of one batch (a folder pushed at once) are checked together: each affected
+template once, against the files as they are now. If the check fails, every message of the
+batch comes back (a check is idempotent)."""
 
 from __future__ import annotations
 
@@ -8,9 +12,8 @@ import json
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.adapters.aws import client
@@ -19,7 +22,6 @@ from nudgeloop.runtime import boot
 from nudgeloop.services import sender, templates
 
 settings = boot("engine_table", "templates_bucket")
-processor = BatchProcessor(event_type=EventType.SQS)
 ROOT = "templates/"
 
 
@@ -30,15 +32,17 @@ def _all_paths() -> list[str]:
     return paths
 
 
-@tracer.capture_method
-def record_handler(record: SQSRecord) -> None:
-    keys = [
+def uploaded(body: str) -> list[str]:
+    """The template files an S3 notification names (none for S3's test event)."""
+    return [
         unquote_plus(r["s3"]["object"]["key"]).removeprefix(ROOT)
-        for r in json.loads(record.body).get("Records", [])
+        for r in json.loads(body).get("Records", [])
         if str(r.get("eventName", "")).startswith("ObjectCreated")
     ]
-    if not keys:
-        return  # S3's test event
+
+
+@tracer.capture_method
+def check_uploads(keys: set[str]) -> None:
     paths = _all_paths()
     named = templates.templates_in(paths)
     touched = {k.split("/", 1)[0] for k in keys}
@@ -59,4 +63,13 @@ def record_handler(record: SQSRecord) -> None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    records = list(SQSEvent(event).records)
+    keys = {key for record in records for key in uploaded(record.body)}
+    if not keys:
+        return {"batchItemFailures": []}
+    try:
+        check_uploads(keys)
+    except Exception:  # every notification of the batch comes back (the check is idempotent)
+        logger.exception("template check failed", extra={"files": len(keys)})
+        return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records]}
+    return {"batchItemFailures": []}

@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
 DEFAULT_API_KEY = "local-dev-key"
 SETTLE_TIMEOUT_S = 120.0
+STOP_GRACE_S = 5.0  # how long stop() waits for a handler still running
 _module_ids = itertools.count()
 
 
@@ -136,6 +137,8 @@ class LocalStack:
         self.sender = sender
         self.handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         self.lock = threading.RLock()  # one driver at a time (settle, advance)
+        # set by interrupt(): settle and advance return at their next step, new work is refused
+        self.stopping = threading.Event()
         # moto's backends are not thread-safe; Step Functions runs executions in threads. Every
         # call into moto from handlers or the driver holds this lock (AWS itself needs no such thing).
         self.aws_lock = threading.RLock()
@@ -148,6 +151,8 @@ class LocalStack:
         self._last_fired: dict[str, datetime] = {}
         self.counters: dict[str, int] = {}
         self._stream_positions: dict[str, str] = {}
+        self._streams: Any = None  # the DynamoDB Streams client the pollers use
+        self._shards: dict[str, list[str]] = {}
         self._stream_attempts: dict[str, int] = {}
         self.failures: list[dict[str, Any]] = []
         self.enforcer: Enforcer | None = None
@@ -205,12 +210,30 @@ class LocalStack:
         self._last_fired = {s.function_key: self.clock.now() for s in self.schedules}
         return self
 
-    def stop(self) -> None:
-        if self.enforcer is not None:
-            self.enforcer.uninstall()
+    def interrupt(self) -> None:
+        """Begin stopping: settle and advance return after the step they are in, journeys'
+        task calls are refused, the HTTP front door answers 503. stop() then tears down."""
+        self.stopping.set()
+
+    def resume(self) -> None:
+        """Undo interrupt() (a driver that stopped its server may still use the stack)."""
         if self._mock is not None:
-            self._mock.stop()
-            self._mock = None
+            self.stopping.clear()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        # a request or delivery still inside a handler finishes first (its answer is sent),
+        # so nothing reaches for AWS once moto is gone
+        locked = self.aws_lock.acquire(timeout=STOP_GRACE_S)
+        try:
+            if self.enforcer is not None:
+                self.enforcer.uninstall()
+            if self._mock is not None:
+                self._mock.stop()
+                self._mock = None
+        finally:
+            if locked:
+                self.aws_lock.release()
         if self._previous_clock is not None:
             clock.use(self._previous_clock)
             self._previous_clock = None
@@ -292,9 +315,9 @@ class LocalStack:
                 metrics.clear_metrics()
 
     def _invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        if self._mock is None:  # an execution thread outliving its stack: never reach real AWS
+        if self._mock is None or self.stopping.is_set():  # an execution thread outliving its stack: never reach real AWS
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": "LocalStackStopped", "errorMessage": "the local stack is stopped"}).encode()
+            return json.dumps({"errorType": "LocalStackStopped", "errorMessage": "the local stack is stopping"}).encode()
         name = function_arn.rsplit(":", maxsplit=1)[-1]
         spec = next((f for f in self.catalog.functions if f.name == name), None)
         if spec is None:
@@ -392,14 +415,19 @@ class LocalStack:
         checkpoint after success, retry from the first failed record, and after the retries
         are spent an on-failure message to the DLQ."""
         assert self.res is not None
-        streams = self._streams_client()
+        if self._streams is None:
+            self._streams = self._streams_client()
+        streams = self._streams
         handled = 0
         for spec in self.catalog.streams:
             arn = self.res.stream_arns[spec.table_key]
-            for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-                shard_id = shard["ShardId"]
+            if arn not in self._shards:  # a table's stream keeps its shard (moto has one per table)
+                self._shards[arn] = [s["ShardId"] for s in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]]
+            for shard_id in self._shards[arn]:
                 cursor = f"{spec.function_key}/{shard_id}"  # each consumer reads the stream on its own
                 position = self._stream_positions.get(cursor)
+                if not _stream_has_records_after(self.catalog.table(spec.table_key).name, position):
+                    continue  # what the poller would find: nothing (no request made for it)
                 iterator = streams.get_shard_iterator(
                     StreamArn=arn,
                     ShardId=shard_id,
@@ -485,6 +513,8 @@ class LocalStack:
                 continue
             spec = self.catalog.queue(fn.queue_key)
             url = self.res.queue_urls[fn.queue_key]
+            if not _queue_holds_messages(spec.name):
+                continue  # the poller's receive would come back empty
             messages = sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=spec.batch_size, AttributeNames=["All"], WaitTimeSeconds=0
             ).get("Messages", [])
@@ -545,7 +575,7 @@ class LocalStack:
 
         deadline = time.monotonic() + timeout_s
         with self.lock:
-            while True:
+            while not self.stopping.is_set():
                 if self.pump_once():
                     continue
                 if not self._journeys_quiet():
@@ -672,7 +702,7 @@ class LocalStack:
         with self.lock:
             target = self.clock.now() + delta
             self.settle()
-            while True:
+            while not self.stopping.is_set():
                 nxt = self._next_fire()
                 if nxt is None or nxt[0] > target:
                     break
@@ -832,6 +862,31 @@ class LocalStack:
                 count += 1
         return count
 
+    def put_import(self, name: str, body: bytes) -> dict[str, str]:
+        """Drop a file under the data bucket's imports/ (what `nudgeloop import` does against a
+        deployed stack); S3's notification has it imported. Returns its key and version."""
+        from nudgeloop.resources import IMPORT_PREFIX
+
+        assert self.res is not None
+        key = IMPORT_PREFIX + name
+        with self.aws_lock:
+            put = aws.client("s3").put_object(Bucket=self.res.buckets["data"], Key=key, Body=body)
+        return {"key": key, "version": str(put["ETag"]).strip('"')}
+
+    def import_status(self, key: str, version: str) -> dict[str, Any]:
+        """Where an import file stands: its checkpointed progress, and its report once done."""
+        from nudgeloop.dal import repo
+        from nudgeloop.services.bulk import REPORT_SUFFIX
+
+        assert self.res is not None
+        with self.aws_lock:
+            state = repo.import_state(key, version) or {}
+            report = None
+            if state.get("status") == "done":
+                body = aws.client("s3").get_object(Bucket=self.res.buckets["data"], Key=key + REPORT_SUFFIX)["Body"].read()
+                report = json.loads(body)
+        return {"status": state.get("status", "queued"), "progress": state.get("progress", {}), "report": report}
+
     def put_template(self, path: str, body: bytes) -> None:
         """Upload one template file (what `templates push` does); the S3 notification has it checked."""
         assert self.res is not None
@@ -973,6 +1028,27 @@ class LocalStack:
             )
             for name, url in self.res.dlq_urls.items()
         }
+
+
+def _stream_has_records_after(table_name: str, position: str | None) -> bool:
+    """Whether a table's stream holds a record after ``position`` (None: any record), read
+    from moto's backend: the pollers ask moto only when there is something to deliver."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[ACCOUNT][REGION].tables.get(table_name)
+    shard = getattr(table, "stream_shard", None)
+    if shard is None or not shard.items:
+        return False
+    if position is None:
+        return True
+    return int(shard.items[-1].record["dynamodb"]["SequenceNumber"]) > int(position)
+
+
+def _queue_holds_messages(queue_name: str) -> bool:
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
+    return queue is None or bool(queue._messages)  # an unknown queue: let the receive say so
 
 
 def _teach_moto_sending_options() -> None:

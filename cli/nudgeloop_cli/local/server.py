@@ -17,6 +17,8 @@ from nudgeloop import clock
 from .runtime import SETTLE_TIMEOUT_S, LocalError, LocalStack
 
 MAX_BODY = 2_000_000
+MAX_IMPORT_BODY = 256_000_000  # a file for /_local/imports (S3 itself takes up to 5 GB a PUT)
+_IMPORT_NAME = re.compile(r"(?:type=[A-Za-z0-9._-]+/)?[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:csv|jsonl)")
 log = logging.getLogger("nudgeloop.local")
 
 
@@ -24,8 +26,10 @@ def _json(status: int, payload: Any) -> tuple[int, dict[str, str], str]:
     return status, {"content-type": "application/json"}, json.dumps(payload, default=str)
 
 
-def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, dict[str, str], str]:
-    """Local-only routes (never deployed)."""
+def control(
+    stack: LocalStack, method: str, path: str, body: str, query_string: str = "", data: bytes | None = None
+) -> tuple[int, dict[str, str], str]:
+    """Local-only routes (never deployed). ``data`` is the body as sent (files are bytes)."""
     if method == "GET" and path == "/_local/clock":
         return _json(200, {"now": clock.iso(stack.clock.now()), "mode": stack.clock_mode})
     if method == "POST" and path == "/_local/clock/advance":
@@ -93,6 +97,18 @@ def control(stack: LocalStack, method: str, path: str, body: str) -> tuple[int, 
             return _json(200, stack.preview(found.group(1), found.group(2)))
         except LocalError as exc:
             return _json(422, {"error": {"field": "template", "reason": str(exc)}})
+    found = re.fullmatch(r"/_local/imports/(.+)", path)
+    if method == "PUT" and found:
+        if not _IMPORT_NAME.fullmatch(found.group(1)):
+            return _json(
+                400, {"error": {"field": "name", "reason": "a .csv or .jsonl file name, optionally under type=<event type>/"}}
+            )
+        return _json(201, stack.put_import(found.group(1), body.encode() if data is None else data))
+    if method == "GET" and path == "/_local/imports":
+        query = dict(parse_qsl(query_string))
+        if not query.get("key") or not query.get("version"):
+            return _json(400, {"error": {"field": "key" if not query.get("key") else "version", "reason": "required"}})
+        return _json(200, stack.import_status(query["key"], query["version"]))
     found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/status", path)
     if method == "GET" and found:
         status = stack.template_status(found.group(1))
@@ -133,14 +149,21 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
         def _serve(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("content-length") or 0)
-            if length > MAX_BODY:
+            limit = MAX_IMPORT_BODY if method == "PUT" and parts.path.startswith("/_local/imports/") else MAX_BODY
+            if stack.stopping.is_set():  # refused cleanly; the client may retry against the next start
+                status, headers, body = _json(503, {"message": "the local stack is stopping"})
+                self.close_connection = True
+                if length <= limit:
+                    self.rfile.read(length)
+            elif length > limit:
                 status, headers, body = _json(413, {"error": {"field": "body", "reason": "request body too large"}})
                 self.rfile.read(length)
             else:
-                raw = self.rfile.read(length).decode("utf-8", errors="replace") if length else ""
+                data = self.rfile.read(length) if length else b""
+                raw = data.decode("utf-8", errors="replace")
                 try:
                     if parts.path.startswith("/_local/"):
-                        status, headers, body = control(stack, method, parts.path, raw)
+                        status, headers, body = control(stack, method, parts.path, raw, parts.query, data)
                     else:
                         status, headers, body = stack.api(
                             method,
@@ -199,7 +222,7 @@ class Background:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self.server.serve_forever, daemon=True)]
+        self._threads = [threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)]
         if pump:  # off only for measurements of the request path alone
             self._threads.append(threading.Thread(target=self._pump, daemon=True))
 
@@ -223,8 +246,10 @@ class Background:
         """Stop serving and wait for the pump to finish what it is doing, so nothing touches
         the stack (or, once moto is stopped, the real network) afterwards."""
         self._stop.set()
+        self.stack.interrupt()  # the pump returns after the batch it is delivering
         self.server.shutdown()
         self.server.server_close()
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=SETTLE_TIMEOUT_S + 10)
+        self.stack.resume()  # the stack's owner may still drive it; its stop() ends it

@@ -382,8 +382,9 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", batch_size=1),
         # double opt-in: one confirmation mail per pending sign-up
         QueueSpec(key="confirmations", name=f"{p}-confirmations", dlq_name=f"{p}-confirmations-dlq"),
-        # uploaded templates, checked one notification at a time
-        QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", batch_size=1),
+        # uploaded templates: the notifications of a batch (a folder pushed at once) are checked
+        # together, each affected template once
+        QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", batching_window_s=5),
     )
     bus = f"{p}-bus"
     rules = (

@@ -1,0 +1,130 @@
+"""How fast ``nudgeloop local serve`` stops on SIGTERM, idle and busy. Prints its figures.
+
+    .venv/bin/python bench/stop.py [--runs 3]
+
+Idle: the server has answered one request and sits waiting. Busy: two clients keep posting
+batches of 100 events (the pump is processing what they posted) when the signal arrives. The
+figure is the time from the signal until the process has exited; the answers the clients got
+after the signal are counted by status (202 answered, 503 refused while stopping, or the
+connection refused once the port is closed), and stderr is checked for tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _post(url: str, n: int, prefix: str) -> int:
+    events = [
+        {
+            "event_id": f"{prefix}-{i}",
+            "type": "page.viewed",
+            "customer_id": f"stop-{i % 50}",
+            "occurred_at": "2026-01-01T08:00:00Z",
+            "properties": {"url": f"/p/{i}"},
+        }
+        for i in range(n)
+    ]
+    req = urllib.request.Request(f"{url}/v1/events", data=json.dumps({"events": events}).encode(), method="POST")  # noqa: S310
+    req.add_header("x-api-key", "local-dev-key")
+    req.add_header("content-type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _start(port: int) -> subprocess.Popen[str]:
+    exe = str(Path(sys.executable).parent / "nudgeloop")
+    proc = subprocess.Popen(
+        [exe, "local", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NUDGELOOP_API_KEY": "local-dev-key"},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("ready"), line + (proc.stderr.read() if proc.stderr else "")
+    return proc
+
+
+def once(busy: bool) -> dict[str, Any]:
+    from nudgeloop_cli.local.server import free_port
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = _start(port)
+    answers: Counter[str] = Counter()
+    signalled = threading.Event()
+    clients: list[threading.Thread] = []
+    assert _post(url, 1, "warm") == 202
+
+    def keep_posting(name: str) -> None:
+        n = 0
+        while True:
+            n += 1
+            try:
+                status = str(_post(url, 100, f"{name}-{n}"))
+            except (urllib.error.URLError, ConnectionError, OSError):
+                status = "connection refused"
+            if signalled.is_set():
+                answers[status] += 1
+                if status == "connection refused":
+                    return
+
+    if busy:
+        clients = [threading.Thread(target=keep_posting, args=(f"c{i}",), daemon=True) for i in range(2)]
+        for client in clients:
+            client.start()
+        time.sleep(3)  # the pump has work by now
+    began = time.perf_counter()
+    signalled.set()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    stopped = time.perf_counter() - began
+    for client in clients:
+        client.join(timeout=10)
+    stderr = proc.stderr.read() if proc.stderr else ""
+    return {
+        "seconds": round(stopped, 3),
+        "exit_code": proc.returncode,
+        "answers_after_signal": dict(answers),
+        "traceback_on_stderr": "Traceback" in stderr,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    result: dict[str, Any] = {}
+    for mode in ("idle", "busy"):
+        runs = [once(mode == "busy") for _ in range(args.runs)]
+        result[mode] = {
+            "seconds_median": statistics.median(r["seconds"] for r in runs),
+            "seconds_max": max(r["seconds"] for r in runs),
+            "runs": runs,
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
