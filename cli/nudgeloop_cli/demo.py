@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,10 @@ def _history(rng: random.Random, cid: str, role: str | None, start: Any) -> list
     return [_order(rng, cid, n, clock.iso(start - timedelta(days=age, hours=rng.randint(0, 8)))) for n, age in enumerate(ages, 1)]
 
 
-def simulate(client: Client, rng: random.Random, customers: int, days: int) -> dict[str, int]:
+def simulate(
+    client: Client, rng: random.Random, customers: int, days: int, on_day: Callable[[int, dict[str, int]], None] | None = None
+) -> dict[str, int]:
+    """Drive the shop day by day over HTTP; ``on_day(day, traffic so far)`` after each day."""
     ids = [f"demo-{i:05d}" for i in range(customers)]
     role = dict(zip(ids, ROLES, strict=False))
     # a third are existing customers, imported with their order history on the first day
@@ -138,7 +142,7 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
     propensity = {cid: 0.0 if rng.random() < 0.2 else rng.uniform(0.02, 0.15) for cid in ids}
     orders: Counter[str] = Counter()
     seen_mails: set[str] = set()
-    sent = {"events": 0, "opens": 0, "clicks": 0}
+    sent = {"events": 0, "opens": 0, "clicks": 0, "mails": 0}
     start = clock.parse_iso(client.request("GET", "/_local/clock", key=False)[1]["now"])
     for day in range(days):
         now = clock.parse_iso(client.request("GET", "/_local/clock", key=False)[1]["now"])
@@ -205,6 +209,9 @@ def simulate(client: Client, rng: random.Random, customers: int, days: int) -> d
                     )
                     sent["clicks"] += 1
         client.advance(days=1)
+        sent["mails"] = len(seen_mails)
+        if on_day is not None:
+            on_day(day + 1, sent)
     return sent
 
 
@@ -243,8 +250,19 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     }
 
 
+def _journeys(stack: LocalStack) -> int:
+    """Journeys started so far (every execution of the state machine)."""
+    from nudgeloop.adapters.aws import client
+
+    assert stack.res is not None
+    with stack.aws_lock:
+        pages = client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn)
+        return sum(len(page["executions"]) for page in pages)
+
+
 def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, Any]:
     from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     console = Console()
@@ -256,8 +274,22 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
     try:
         client = Client(background.url, stack.api_key)
         start = stack.clock.now()
-        with console.status(f"simulating {customers} customers over {days} days"):
-            traffic = simulate(client, random.Random(seed), customers, days)
+        with Progress(
+            TextColumn("[bold]simulated day"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[figures]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("days", total=days, figures="")
+
+            def on_day(day: int, traffic: dict[str, int]) -> None:
+                figures = f"events {traffic['events']} · journeys {_journeys(stack)} · mails {traffic['mails']}"
+                progress.update(task, completed=day, figures=figures)
+
+            traffic = simulate(client, random.Random(seed), customers, days, on_day)
         report = {**collect(stack), "traffic": traffic, "customers": customers, "days": days, "seed": seed}
         # the same page `nudgeloop report` writes, over the simulated period, plus the run's own figures
         page = pages.gather(client, first=start.date().isoformat(), last=stack.clock.now().date().isoformat())

@@ -18,6 +18,8 @@ from jinja2 import StrictUndefined, TemplateNotFound
 from jinja2.loaders import BaseLoader
 from jinja2.sandbox import SandboxedEnvironment
 
+from nudgeloop import warm
+
 
 @dataclass(frozen=True)
 class Source:
@@ -64,6 +66,7 @@ class _FetchLoader(BaseLoader):
 
 
 _ENVIRONMENTS: dict[str, tuple[_FetchLoader, SandboxedEnvironment, SandboxedEnvironment]] = {}
+warm.keeps(_ENVIRONMENTS.clear)
 
 
 def environments(fetch: Fetch, cache_key: str | None = None) -> tuple[SandboxedEnvironment, SandboxedEnvironment]:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from nudgeloop import warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger, ScheduleTrigger
 from nudgeloop.domain.dates import ALWAYS, DateRule
@@ -117,6 +118,9 @@ def forget() -> None:
     """Drop the parsed definitions (a warm container's cache)."""
     _by_version.clear()
     _entries.clear()
+
+
+warm.keeps(forget)
 
 
 def entries(bucket: str) -> list[Entry]:

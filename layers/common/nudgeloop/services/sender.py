@@ -12,7 +12,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from jinja2 import TemplateError
 
-from nudgeloop import clock
+from nudgeloop import clock, warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import repo
@@ -48,6 +48,7 @@ class SendThrottled(RuntimeError):
 
 
 _template_cache: dict[str, tuple[float, mail.Source | None]] = {}
+warm.keeps(_template_cache.clear)
 TEMPLATE_TTL_S = 60.0
 
 

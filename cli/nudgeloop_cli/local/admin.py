@@ -1,0 +1,205 @@
+"""The product's local admin routes (``/_local/...``, never deployed): what the operator
+commands do against AWS (push templates and campaigns, import a file, preview, simulate,
+redrive), done on the local stack by calling the same services."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from nudgeloop import clock
+from nudgeloop.adapters import aws
+from nudgeloop.resources import QueueSpec
+from nudgeloop.services import redrive
+
+from .base import REGION, ROOT, LocalError
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
+
+
+class Admin:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def push_directory(self, bucket_key: str, source: Path, prefix: str) -> int:
+        """Upload every file below ``source`` to ``prefix`` in one of the stack's buckets."""
+        assert self.stack.res is not None
+        s3 = aws.client("s3")
+        count = 0
+        for path in sorted(source.rglob("*")):
+            if path.is_file():
+                key = prefix + path.relative_to(source).as_posix()
+                s3.put_object(Bucket=self.stack.res.buckets[bucket_key], Key=key, Body=path.read_bytes())
+                count += 1
+        return count
+
+    def load_examples(self) -> None:
+        """The shipped example templates and campaigns, as `templates push` / `campaigns push` do."""
+        self.push_directory("templates", ROOT / "templates", "templates/")
+        self.push_directory("campaigns", ROOT / "campaigns" / "examples", "campaigns/")
+        self.push_directory("campaigns", ROOT / "catalog", "catalog/")
+
+    def put_import(self, name: str, body: bytes) -> dict[str, str]:
+        """Drop a file under the data bucket's imports/ (what `nudgeloop import` does against a
+        deployed stack); S3's notification has it imported. Returns its key and version."""
+        from nudgeloop.resources import IMPORT_PREFIX
+
+        assert self.stack.res is not None
+        key = IMPORT_PREFIX + name
+        with self.stack.aws_lock:
+            put = aws.client("s3").put_object(Bucket=self.stack.res.buckets["data"], Key=key, Body=body)
+        return {"key": key, "version": str(put["ETag"]).strip('"')}
+
+    def import_status(self, key: str, version: str) -> dict[str, Any]:
+        """Where an import file stands: its checkpointed progress, and its report once done."""
+        from nudgeloop.dal import repo
+        from nudgeloop.services.bulk import REPORT_SUFFIX
+
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            state = repo.import_state(key, version) or {}
+            report = None
+            if state.get("status") == "done":
+                body = aws.client("s3").get_object(Bucket=self.stack.res.buckets["data"], Key=key + REPORT_SUFFIX)["Body"].read()
+                report = json.loads(body)
+        return {"status": state.get("status", "queued"), "progress": state.get("progress", {}), "report": report}
+
+    def put_template(self, path: str, body: bytes) -> None:
+        """Upload one template file (what `templates push` does); the S3 notification has it checked."""
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            aws.client("s3").put_object(Bucket=self.stack.res.buckets["templates"], Key=f"templates/{path}", Body=body)
+
+    def preview(self, name: str, customer_id: str) -> dict[str, Any]:
+        """Render a template for a real customer of this stack, exactly as a send would (no mail)."""
+        from jinja2 import TemplateError
+
+        from nudgeloop.dal import repo
+        from nudgeloop.domain import mail
+        from nudgeloop.services import sender
+
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            customer = repo.get_customer(customer_id)
+            if customer is None:
+                raise LocalError(f"no customer {customer_id}")
+            request = {"campaign_id": "preview", "step_id": "preview", "customer_id": customer_id}
+            context = sender.personal_context(
+                customer,
+                repo.order_facts(customer_id),
+                request,
+                unsubscribe="https://preview.invalid/unsubscribe",
+                voucher="PREVIEW-0000",
+            )
+            try:
+                out = mail.render(
+                    sender.template_fetch(self.stack.res.buckets["templates"], cached=False), name, context, customer.locale
+                )
+            except TemplateError as exc:
+                raise LocalError(f"{type(exc).__name__}: {exc}") from exc
+            return {"subject": out.subject, "html": out.html, "text": out.text, "versions": out.versions}
+
+    def put_campaign(self, name: str, body: bytes) -> None:
+        """Upload one campaign definition (what `campaigns push` does)."""
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            aws.client("s3").put_object(Bucket=self.stack.res.buckets["campaigns"], Key=f"campaigns/{name}", Body=body)
+
+    def campaigns(self) -> list[dict[str, Any]]:
+        from nudgeloop.services import campaign_store
+
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            return campaign_store.listing(self.stack.res.buckets["campaigns"])
+
+    def resume_marketing(self) -> dict[str, Any]:
+        """``nudgeloop sends resume-marketing --local``: lift a reputation pause."""
+        from nudgeloop.services import reputation
+
+        with self.stack.aws_lock:
+            lifted = reputation.resume(self.stack.catalog.configuration_set)
+        return {"resumed": True, "was_paused_for": (lifted or {}).get("reason")}
+
+    def simulate(self, text: str, days: int) -> dict[str, Any]:
+        """Forecast a campaign definition against this stack's data (``campaigns simulate``);
+        raises ``InvalidCampaign`` for a definition that would be rejected on upload."""
+        from nudgeloop.config import from_environ
+        from nudgeloop.domain.staircase import Staircase
+        from nudgeloop.domain.windows import SendWindow
+        from nudgeloop.services import campaign_store, forecast
+
+        campaign = campaign_store.parse(text)
+        config = from_environ(self.stack.settings_env())
+        window = SendWindow.model_validate_json(config.send_window) if config.send_window else None
+        with self.stack.aws_lock:
+            return forecast.forecast(
+                campaign,
+                days,
+                Staircase.from_json(config.staircase),
+                default_window=window,
+                frequency_cap=config.frequency_cap(),
+            )
+
+    def template_status(self, name: str) -> dict[str, Any] | None:
+        from nudgeloop.dal import repo
+
+        with self.stack.aws_lock:
+            return repo.template_status(name)
+
+    def staircase(self) -> dict[str, Any]:
+        """Customers per step now and today's migrations (what the report draws)."""
+        from nudgeloop.dal import repo
+
+        with self.stack.aws_lock:
+            today = self.stack.clock.now().date()
+            return {
+                "now": clock.iso(self.stack.clock.now()),
+                "counts": {k: v for k, v in repo.segment_counts().items() if v},
+                "flows_today": repo.segment_flows(today),
+            }
+
+    def redrive(self, dlq_name: str) -> dict[str, Any]:
+        """What `nudgeloop dlq redrive` does in AWS: queue DLQs move back to their queue; stream
+        DLQs re-invoke their function with the failed records (from the stream or the archive)."""
+        assert self.stack.res is not None
+        with self.stack.lock, self.stack.aws_lock:
+            sqs = aws.client("sqs")
+            url = self.stack.res.dlq_urls.get(dlq_name)
+            source = redrive.source_of(self.stack.catalog, dlq_name)
+            if url is None or source is None:
+                raise LocalError(f"no such dead-letter queue: {dlq_name}; known: {sorted(self.stack.res.dlq_urls)}")
+            if isinstance(source, QueueSpec):
+                outcome = redrive.move_back(sqs, url, self.stack.res.queue_urls[source.key])
+            else:
+                spec = source
+
+                def invoke(event: dict[str, Any]) -> dict[str, Any]:
+                    try:
+                        return self.stack.call(spec.function_key, event) or {}
+                    except Exception as exc:
+                        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+
+                archive = redrive.archive_bucket_for(self.stack.catalog, spec, self.stack.res.buckets["data"])
+                outcome = redrive.redrive_stream(sqs, self.stack.pumps.streams_client(), url, archive, REGION, invoke)
+        self.stack.settle()
+        return outcome.as_dict()
+
+    def dlq_depths(self) -> dict[str, int]:
+        with self.stack.aws_lock:
+            return self._dlq_depths()
+
+    def _dlq_depths(self) -> dict[str, int]:
+        assert self.stack.res is not None
+        sqs = boto3.client("sqs", region_name=REGION)
+        return {
+            name: int(
+                sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"][
+                    "ApproximateNumberOfMessages"
+                ]
+            )
+            for name, url in self.stack.res.dlq_urls.items()
+        }

@@ -1,0 +1,77 @@
+"""API Gateway in front of the ingest function: routes of the catalog, the API key, the proxy
+event, and API Gateway's own answers (403 for an unknown route or a wrong key, 502 for a
+function error)."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
+
+
+class ApiGateway:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: str | None = None,
+        query: dict[str, str] | None = None,
+    ) -> tuple[int, dict[str, str], str]:
+        """What API Gateway does in front of the ingest function: route, API key, proxy event."""
+        headers = {k.lower(): v for k, v in (headers or {}).items()}
+        route = self._match_route(method, path)
+        if route is None:  # what API Gateway answers for a path or method it does not have
+            return 403, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})
+        spec, params = route
+        if spec.api_key_required and headers.get("x-api-key") != self.stack.api_key:
+            return 403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"})
+        event = {
+            "resource": spec.path,
+            "path": path,
+            "httpMethod": method,
+            "headers": headers,
+            "multiValueHeaders": {k: [v] for k, v in headers.items()},
+            "queryStringParameters": query or None,
+            "multiValueQueryStringParameters": {k: [v] for k, v in (query or {}).items()} or None,
+            "pathParameters": params or None,
+            "stageVariables": None,
+            "requestContext": {
+                "resourcePath": spec.path,
+                "httpMethod": method,
+                "path": f"/prod{path}",
+                "stage": "prod",
+                "requestId": str(uuid.uuid4()),
+                "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")},
+                "requestTimeEpoch": int(self.stack.clock.now().timestamp() * 1000),
+            },
+            "body": body,
+            "isBase64Encoded": False,
+        }
+        try:
+            response = self.stack.call("ingest_api", event)
+        except Exception as exc:  # a function error: API Gateway's answer to a failed proxy integration
+            self.stack.failed("ingest_api", type(exc).__name__, str(exc))
+            return 502, {"content-type": "application/json"}, json.dumps({"message": "Internal server error"})
+        out_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            out_headers[name.lower()] = ", ".join(values)
+        return int(response["statusCode"]), out_headers, response.get("body") or ""
+
+    def _match_route(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
+        for route in self.stack.catalog.routes:
+            if route.method != method:
+                continue
+            pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path) + "$"
+            found = re.match(pattern, path)
+            if found:
+                return route, found.groupdict()
+        return None

@@ -1,0 +1,149 @@
+"""SES's side of a send: the outbox of accepted mails, and what the recipients' mail servers
+answer (SES's mailbox simulator addresses bounce and complain; all else is delivered),
+published as the configuration set's EventBridge destination publishes SES events."""
+
+from __future__ import annotations
+
+import json
+from email import policy
+from email.parser import BytesParser
+from typing import TYPE_CHECKING, Any
+
+from nudgeloop import clock
+from nudgeloop.adapters import aws
+
+from .base import REGION, LocalError
+from .provision import ACCOUNT
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
+
+SIMULATOR_DOMAIN = "simulator.amazonses.com"  # SES's mailbox simulator (see _mailbox_answers)
+
+
+class Mailbox:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.sent_with: dict[str, str] = {}  # SES message id -> the configuration set it was sent with
+        self._accepted: list[str] = []  # mails SES accepted whose recipients' servers have not answered yet
+
+    def answer_accepted(self) -> None:
+        """Every mail SES accepted (journeys' and service mail) gets its answer."""
+        while self._accepted:
+            self._mailbox_answers(self._accepted.pop(0))
+
+    def emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
+        with self.stack.aws_lock:
+            self._emit_ses_event(message_id, event_type, extra)
+
+    def _emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
+        """Publish an SES event as the configuration set's EventBridge destination would."""
+        detail_types = {
+            "Delivery": ("Email Delivered", "delivery"),
+            "Open": ("Email Opened", "open"),
+            "Click": ("Email Clicked", "click"),
+            "Bounce": ("Email Bounced", "bounce"),
+            "Complaint": ("Email Complaint Received", "complaint"),
+        }
+        if event_type not in detail_types:
+            raise LocalError(f"unsupported SES event type {event_type}; use one of {sorted(detail_types)}")
+        detail_type, key = detail_types[event_type]
+        message = self._raw_message(message_id)
+        if message is None:
+            raise LocalError(f"no such message {message_id}")
+        now = clock.iso(self.stack.clock.now())
+        detail = {
+            "eventType": event_type,
+            "mail": {
+                "timestamp": now,
+                "messageId": message_id,
+                "source": message.source,
+                "destination": list(message.destinations.get("ToAddresses", []))
+                if isinstance(message.destinations, dict)
+                else list(message.destinations or []),
+                "tags": {"ses:configuration-set": [self.sent_with.get(message_id, self.stack.catalog.configuration_set)]},
+            },
+            key: {"timestamp": now, **(extra or {})},
+        }
+        aws.client("events").put_events(
+            Entries=[
+                {
+                    "Source": "aws.ses",
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": "default",
+                }
+            ]
+        )
+
+    def remember_configuration_set(self, service: str, operation: str, params: dict[str, Any], result: Any) -> None:
+        if service == "sesv2" and operation == "SendEmail":
+            if params.get("ConfigurationSetName"):
+                self.sent_with[result["MessageId"]] = params["ConfigurationSetName"]
+            self._accepted.append(result["MessageId"])  # answered by the driver, not as the sender
+
+    def _mailbox_answers(self, message_id: str) -> None:
+        """What the recipient's mail server answers, as SES's mailbox simulator does: mail to
+        ``bounce[+label]@simulator.amazonses.com`` bounces (permanent), mail to
+        ``complaint[+label]@...`` is delivered and then reported as spam; all else is delivered."""
+        with self.stack.aws_lock:
+            message = self._raw_message(message_id)
+            destinations = message.destinations if message is not None else []
+            to = list(destinations.get("ToAddresses", []) if isinstance(destinations, dict) else destinations or [])
+            local, _, domain = (to[0] if to else "").lower().partition("@")
+            kind = local.split("+", 1)[0] if domain == SIMULATOR_DOMAIN else ""
+            if kind == "bounce":
+                self._emit_ses_event(message_id, "Bounce", {"bounceType": "Permanent", "bounceSubType": "General"})
+                return
+            self._emit_ses_event(message_id, "Delivery")
+            if kind == "complaint":
+                self._emit_ses_event(message_id, "Complaint", {"complaintFeedbackType": "abuse"})
+
+    def _ses_backend(self) -> Any:
+        from moto.ses.models import ses_backends
+
+        return ses_backends[ACCOUNT][REGION]
+
+    def _raw_message(self, message_id: str) -> Any:
+        return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
+
+    def outbox(self, after: int = 0) -> list[dict[str, Any]]:
+        """The mails SES accepted, in order (those after the first ``after``)."""
+        with self.stack.aws_lock:
+            return self._outbox(after)
+
+    def _outbox(self, after: int = 0) -> list[dict[str, Any]]:
+        from nudgeloop.dal import repo
+
+        mails = []
+        for message in list(self._ses_backend().sent_messages)[after:]:
+            raw = getattr(message, "raw_data", None)
+            if raw is None:
+                continue
+            parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+            html = parsed.get_body(preferencelist=("html",))
+            text = parsed.get_body(preferencelist=("plain",))
+            record = repo.message_record(message.id) or {}
+            sent_at = None
+            if record:
+                entry = next(
+                    (e for e in repo.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id),
+                    None,
+                )
+                sent_at = (entry.data or {}).get("sent_at") if entry else None
+            mails.append(
+                {
+                    "message_id": message.id,
+                    "to": parsed["To"],
+                    "from": parsed["From"],
+                    "subject": parsed["Subject"],
+                    "html": html.get_content() if html is not None else None,
+                    "text": text.get_content() if text is not None else None,
+                    "headers": {k: str(v) for k, v in parsed.items()},
+                    "campaign_id": record.get("campaign_id"),
+                    "step_id": record.get("step_id"),
+                    "customer_id": record.get("customer_id"),
+                    "sent_at": sent_at,
+                }
+            )
+        return mails

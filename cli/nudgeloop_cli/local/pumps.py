@@ -1,0 +1,194 @@
+"""The event source mappings: table streams and SQS queues polled into their consumers as
+Lambda polls them (batches, checkpoints, retries, on-failure messages), asking moto only when
+a stream or queue holds something to deliver."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from nudgeloop import clock
+from nudgeloop.adapters import aws
+from nudgeloop.services.redrive import lambda_record
+
+from .base import REGION
+from .provision import ACCOUNT
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
+
+
+class Pumps:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self._stream_positions: dict[str, str] = {}  # consumer/shard -> last sequence number handled
+        self._stream_attempts: dict[str, int] = {}
+        self._streams: Any = None  # the DynamoDB Streams client the pollers use
+        self._shards: dict[str, list[str]] = {}
+
+    def streams_client(self) -> Any:
+        # moto serves DynamoDB Streams only on the regional endpoint, not the account-based one.
+        return boto3.client(
+            "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
+        )
+
+    def pump_streams(self) -> int:
+        """What the Lambda event source mapping does for a table stream: batches of records,
+        checkpoint after success, retry from the first failed record, and after the retries
+        are spent an on-failure message to the DLQ."""
+        assert self.stack.res is not None
+        if self._streams is None:
+            self._streams = self.streams_client()
+        streams = self._streams
+        handled = 0
+        for spec in self.stack.catalog.streams:
+            arn = self.stack.res.stream_arns[spec.table_key]
+            if arn not in self._shards:  # a table's stream keeps its shard (moto has one per table)
+                self._shards[arn] = [s["ShardId"] for s in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]]
+            for shard_id in self._shards[arn]:
+                cursor = f"{spec.function_key}/{shard_id}"  # each consumer reads the stream on its own
+                position = self._stream_positions.get(cursor)
+                if not _stream_has_records_after(self.stack.catalog.table(spec.table_key).name, position):
+                    continue  # what the poller would find: nothing (no request made for it)
+                iterator = streams.get_shard_iterator(
+                    StreamArn=arn,
+                    ShardId=shard_id,
+                    **(
+                        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+                        if position
+                        else {"ShardIteratorType": "TRIM_HORIZON"}
+                    ),
+                )["ShardIterator"]
+                fetched = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)["Records"]
+                if not fetched:
+                    continue
+                records = [r for r in fetched if r["eventName"] in spec.event_names]
+                if not records:
+                    self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    continue
+                handled += len(records)
+                event = {"Records": [lambda_record(r, arn, REGION) for r in records]}
+                try:
+                    result = self.stack.call(spec.function_key, event) or {}
+                    failed = [f["itemIdentifier"] for f in result.get("batchItemFailures", [])]
+                    if failed:
+                        self.stack.failed(spec.function_key, "BatchItemFailure", ", ".join(failed))
+                except Exception as exc:  # the whole batch failed
+                    self.stack.failed(spec.function_key, type(exc).__name__, str(exc))
+                    failed = [records[0]["dynamodb"]["SequenceNumber"]]
+                if not failed:
+                    self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    continue
+                first = min(failed, key=int)
+                before = [r["dynamodb"]["SequenceNumber"] for r in fetched if int(r["dynamodb"]["SequenceNumber"]) < int(first)]
+                if before:
+                    self._stream_positions[cursor] = before[-1]
+                attempt_key = f"{spec.function_key}/{first}"
+                attempts = self._stream_attempts[attempt_key] = self._stream_attempts.get(attempt_key, 0) + 1
+                if attempts > spec.retry_attempts:
+                    # moto stamps records with the wall clock; locally the simulated clock is the time
+                    arrived_iso = clock.iso(self.stack.clock.now())
+                    # What Lambda sends to an SQS on-failure destination: where the batch was, not its records.
+                    aws.client("sqs").send_message(
+                        QueueUrl=self.stack.res.dlq_urls[spec.dlq_name],
+                        MessageBody=json.dumps(
+                            {
+                                "requestContext": {
+                                    "requestId": str(uuid.uuid4()),
+                                    "functionArn": self.stack.res.function_arns[spec.function_key],
+                                    "condition": "RetryAttemptsExhausted",
+                                    "approximateInvokeCount": attempts,
+                                },
+                                "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": None},
+                                "version": "1.0",
+                                "timestamp": clock.iso(self.stack.clock.now()),
+                                "DDBStreamBatchInfo": {
+                                    "shardId": shard_id,
+                                    "startSequenceNumber": first,
+                                    "endSequenceNumber": first,
+                                    "approximateArrivalOfFirstRecord": arrived_iso,
+                                    "approximateArrivalOfLastRecord": arrived_iso,
+                                    "batchSize": 1,
+                                    "streamArn": arn,
+                                },
+                            }
+                        ),
+                    )
+                    self._stream_positions[cursor] = first
+        return handled
+
+    def pump_queues(self) -> int:
+        """What the SQS event source mappings do: a batch per queue to its consumer, deleting
+        what succeeded; failures are visible again at once (moto dead-letters them after
+        ``maxReceiveCount``). Returns messages handled."""
+        assert self.stack.res is not None
+        handled = 0
+        sqs = aws.client("sqs")
+        for fn in self.stack.catalog.functions:
+            if fn.queue_key is None:
+                continue
+            spec = self.stack.catalog.queue(fn.queue_key)
+            url = self.stack.res.queue_urls[fn.queue_key]
+            if not _queue_holds_messages(spec.name):
+                continue  # the poller's receive would come back empty
+            messages = sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=spec.batch_size, AttributeNames=["All"], WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not messages:
+                continue
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                        "attributes": m.get("Attributes", {}),
+                        "messageAttributes": {},
+                        "md5OfBody": m["MD5OfBody"],
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": self.stack.res.queue_arns[fn.queue_key],
+                        "awsRegion": REGION,
+                    }
+                    for m in messages
+                ]
+            }
+            try:
+                result = self.stack.call(fn.key, event) or {}
+                failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+                if failed:
+                    self.stack.failed(fn.key, "BatchItemFailure", ", ".join(sorted(failed)))
+            except Exception as exc:  # Lambda failed the whole batch: every message comes back
+                self.stack.failed(fn.key, type(exc).__name__, str(exc))
+                failed = {m["MessageId"] for m in messages}
+            for m in messages:
+                if m["MessageId"] in failed:
+                    # Visible again at once; moto moves it to the DLQ after maxReceiveCount.
+                    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            handled += len(messages)
+        return handled
+
+
+def _stream_has_records_after(table_name: str, position: str | None) -> bool:
+    """Whether a table's stream holds a record after ``position`` (None: any record), read
+    from moto's backend: the pollers ask moto only when there is something to deliver."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[ACCOUNT][REGION].tables.get(table_name)
+    shard = getattr(table, "stream_shard", None)
+    if shard is None or not shard.items:
+        return False
+    if position is None:
+        return True
+    return int(shard.items[-1].record["dynamodb"]["SequenceNumber"]) > int(position)
+
+
+def _queue_holds_messages(queue_name: str) -> bool:
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
+    return queue is None or bool(queue._messages)  # an unknown queue: let the receive say so

@@ -1,0 +1,168 @@
+"""EventBridge Scheduler and DynamoDB's TTL on the stack's clock: schedules fire (invoked
+asynchronously: retried, then sent to the function's on-failure queue), expired items go."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from nudgeloop import clock
+from nudgeloop.adapters import aws
+
+from .base import REGION, LocalError
+from .provision import ACCOUNT
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
+
+
+@dataclass
+class Schedule:
+    function_key: str
+    expression: str
+
+    def next_after(self, moment: datetime) -> datetime:
+        """The first fire time strictly after ``moment`` (cron with fixed minute/hour, or rate)."""
+        cron = re.fullmatch(r"cron\((\d+) (\d+) (\*|\?) \* (\?|\*|[A-Z]{3}) \*\)", self.expression)
+        if cron:
+            minute, hour, weekday = int(cron.group(1)), int(cron.group(2)), cron.group(4)
+            days = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+            fire = moment.replace(hour=hour, minute=minute, second=0, microsecond=0)
+            while fire <= moment or (weekday in days and fire.weekday() != days.index(weekday)):
+                fire += timedelta(days=1)
+            return fire
+        rate = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", self.expression)
+        if rate:
+            unit = {"m": 60, "h": 3600, "d": 86400}[rate.group(2)[0]] * int(rate.group(1))
+            epoch = int(moment.timestamp())
+            return datetime.fromtimestamp((epoch // unit + 1) * unit, tz=UTC)
+        raise LocalError(f"schedule expression not supported locally: {self.expression}")
+
+
+class Scheduler:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.schedules = [Schedule(f.key, f.schedule) for f in stack.catalog.functions if f.schedule]
+        self._last_fired: dict[str, datetime] = {}
+
+    def start(self) -> None:
+        self._last_fired = {s.function_key: self.stack.clock.now() for s in self.schedules}
+
+    def fired(self, key: str, moment: datetime) -> None:
+        self._last_fired[key] = moment
+
+    def scheduled_event(self, key: str) -> dict[str, Any]:
+        spec = self.stack.catalog.function(key)
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Scheduled Event",
+            "source": "aws.events",
+            "account": ACCOUNT,
+            "time": clock.iso(self.stack.clock.now()),
+            "region": REGION,
+            "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{spec.name}"],
+            "detail": {},
+        }
+
+    def fire(self, key: str) -> None:
+        """A schedule invokes asynchronously: as Lambda does, a failed invocation is retried
+        ``async_retries`` times, then sent to the function's on-failure queue."""
+        if key == "segment_daily":
+            self.expire_items()
+        event = self.scheduled_event(key)
+        spec = self.stack.catalog.function(key)
+        invocations = spec.async_retries + 1
+        for _ in range(invocations):
+            try:
+                self.stack.call(key, event)
+                return
+            except Exception as exc:
+                self.stack.failed(key, type(exc).__name__, str(exc))
+                error = exc
+        assert self.stack.res is not None
+        failures = self.stack.catalog.failure_queue(spec)
+        if failures:
+            with self.stack.aws_lock:
+                aws.client("sqs").send_message(
+                    QueueUrl=self.stack.res.dlq_urls[failures],
+                    MessageBody=json.dumps(
+                        {  # what Lambda sends to an on-failure destination
+                            "version": "1.0",
+                            "timestamp": clock.iso(self.stack.clock.now()),
+                            "requestContext": {
+                                "requestId": str(uuid.uuid4()),
+                                "functionArn": f"{self.stack.res.function_arns[key]}:$LATEST",
+                                "condition": "RetriesExhausted",
+                                "approximateInvokeCount": invocations,
+                            },
+                            "requestPayload": event,
+                            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+                            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)[:500]},
+                        }
+                    ),
+                )
+
+    def expire_items(self) -> int:
+        """DynamoDB's TTL, which moto does not run: items whose TTL attribute has passed are
+        deleted (AWS does so within a few days; here once a simulated day). Returns how many."""
+        now = int(self.stack.clock.now().timestamp())
+        deleted = 0
+        with self.stack.aws_lock:
+            dynamodb = aws.client("dynamodb")
+            for spec in self.stack.catalog.tables:
+                if not spec.ttl_attribute:
+                    continue
+                keys = [spec.partition_key[0], *([spec.sort_key[0]] if spec.sort_key else [])]
+                paginator = dynamodb.get_paginator("scan")
+                pages = paginator.paginate(
+                    TableName=spec.name,
+                    FilterExpression="#ttl < :now",
+                    ExpressionAttributeNames={"#ttl": spec.ttl_attribute},
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                    ProjectionExpression=", ".join(keys),
+                )
+                for page in pages:
+                    for item in page.get("Items", []):
+                        dynamodb.delete_item(TableName=spec.name, Key={k: item[k] for k in keys})
+                        deleted += 1
+        return deleted
+
+    def next_fire(self) -> tuple[datetime, str] | None:
+        with self.stack.aws_lock:
+            return self._next_fire_locked()
+
+    def _next_fire_locked(self) -> tuple[datetime, str] | None:
+        from nudgeloop.dal import repo
+
+        candidates: list[tuple[datetime, str]] = []
+        for schedule in self.schedules:
+            if schedule.function_key == "journey_wake":
+                # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
+                # timer, or the moment a reservation falls into doubt (the sweep reports those).
+                doubt = repo.next_in_doubt_at(self._last_fired[schedule.function_key])
+                dues = [d for d in (repo.next_timer_due(), doubt) if d is not None]
+                due = min(dues) if dues else None
+                if due is not None:
+                    fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
+                    candidates.append((fire, schedule.function_key))
+                continue
+            candidates.append((schedule.next_after(self._last_fired[schedule.function_key]), schedule.function_key))
+        return min(candidates) if candidates else None
+
+    def fire_due(self) -> None:
+        """System-clock mode: fire every schedule whose time has come (called periodically)."""
+        with self.stack.lock:
+            now = self.stack.clock.now()
+            for schedule in self.schedules:
+                if schedule.function_key == "journey_wake":
+                    continue  # settle() wakes due journeys itself
+                nxt = schedule.next_after(self._last_fired[schedule.function_key])
+                if nxt <= now:
+                    self._last_fired[schedule.function_key] = now
+                    self.fire(schedule.function_key)
+            self.stack.settle()
