@@ -50,6 +50,15 @@ def install() -> None:
         _transactions_roll_back_what_they_touched()
 
 
+def writes(table_name: str, account: str, region: str) -> int:
+    """How many writes the table has taken (a driver's cache of what it read stays good while
+    this stands still)."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account][region].tables.get(table_name)
+    return int(table.__dict__.get("_nudgeloop_writes", 0)) if table is not None else 0
+
+
 @contextmanager
 def as_shipped() -> Iterator[None]:
     """moto as it ships, for the tests that compare its answers with ours."""
@@ -59,6 +68,7 @@ def as_shipped() -> Iterator[None]:
         try:
             yield
         finally:
+            _IndexEntries.generation += 1  # what moto wrote meanwhile did not update our entries
             for owner, name, _shipped, ours in _replaced:
                 setattr(owner, name, ours)
 
@@ -79,8 +89,127 @@ def _matches(item: Any, conditions: list[tuple[str, Any]]) -> bool:
     return True
 
 
+def _every_item(table: Any) -> Iterator[Any]:
+    for partition in table.items.values():
+        yield from (partition.values() if table.range_key_attr else [partition])
+
+
+def _primary(item: Any) -> tuple[Any, ...]:
+    return (item.hash_key.type, item.hash_key.value, *((item.range_key.type, item.range_key.value) if item.range_key else ()))
+
+
+class _IndexEntries:
+    """One secondary index's entries, kept as DynamoDB keeps them: by the index's partition key
+    (string values), updated on every write of the table (put, update, delete, a cancelled
+    transaction's restore), built from the table on the index's first Query."""
+
+    def __init__(self, table: Any, index: Any) -> None:
+        self.names = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+        self.entries: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = {}
+        self.where: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.built = _IndexEntries.generation
+        for item in _every_item(table):
+            self.put(item)
+
+    generation = 0  # moves when writes may have bypassed the entries (moto as shipped ran)
+
+    @staticmethod
+    def of(table: Any, index: Any) -> _IndexEntries:
+        kept: dict[str, _IndexEntries] = table.__dict__.setdefault("_nudgeloop_index_entries", {})
+        entries = kept.get(index.name)
+        if entries is None or entries.built != _IndexEntries.generation:
+            entries = kept[index.name] = _IndexEntries(table, index)
+        return entries
+
+    def _key(self, item: Any) -> tuple[str, ...] | None:
+        values = []
+        for name in self.names:
+            value = item.attrs.get(name)
+            if value is None or value.type != "S":
+                return None  # not in the index (sparse), or not a string key: found by a scan
+            values.append(value.value)
+        return tuple(values)
+
+    def put(self, item: Any) -> None:
+        self.remove(_primary(item))
+        key = self._key(item)
+        if key is not None:
+            self.entries.setdefault(key, {})[_primary(item)] = item
+            self.where[_primary(item)] = key
+
+    def remove(self, primary: tuple[Any, ...]) -> None:
+        key = self.where.pop(primary, None)
+        if key is not None:
+            bucket = self.entries[key]
+            bucket.pop(primary, None)
+            if not bucket:
+                del self.entries[key]
+
+    def matching(self, conditions: list[tuple[str, Any]]) -> list[Any]:
+        by_name = {name: value.value for name, value in conditions}
+        if set(by_name) != set(self.names):
+            return [item for bucket in self.entries.values() for item in bucket.values() if _matches(item, conditions)]
+        return list(self.entries.get(tuple(by_name[n] for n in self.names), {}).values())
+
+    @staticmethod
+    def written(table: Any, primary: tuple[Any, ...], item: Any) -> None:
+        """After a write of the item with key ``primary`` (``item`` None: it is gone)."""
+        table.__dict__["_nudgeloop_writes"] = table.__dict__.get("_nudgeloop_writes", 0) + 1
+        for entries in table.__dict__.get("_nudgeloop_index_entries", {}).values():
+            if item is None:
+                entries.remove(primary)
+            else:
+                entries.put(item)
+
+
+def _stored(table: Any, hash_value: Any, range_value: Any) -> Any:
+    if table.range_key_attr:
+        return table.items.get(hash_value, {}).get(range_value) if range_value is not None else None
+    return table.items.get(hash_value)
+
+
+def _key_tuple(hash_value: Any, range_value: Any) -> tuple[Any, ...]:
+    return (hash_value.type, hash_value.value, *((range_value.type, range_value.value) if range_value is not None else ()))
+
+
 def _partition_queries() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
+
+    put_item = Table.put_item
+    delete_item = Table.delete_item
+    update_item = DynamoDBBackend.update_item
+
+    def indexed_put(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        item = put_item(self, item_attrs, *args, **kwargs)
+        _IndexEntries.written(self, _primary(item), item)
+        return item
+
+    def indexed_delete(self: Table, hash_key: Any, range_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return delete_item(self, hash_key, range_key, *args, **kwargs)
+        finally:
+            hash_value = DynamoType(hash_key) if isinstance(hash_key, dict) else hash_key
+            range_value = DynamoType(range_key) if isinstance(range_key, dict) else range_key
+            if isinstance(hash_value, DynamoType):
+                current = _stored(self, hash_value, range_value if self.range_key_attr else None)
+                _IndexEntries.written(self, _key_tuple(hash_value, range_value if self.range_key_attr else None), current)
+
+    def indexed_update(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:  # moto updates the stored item in place: its index keys may have changed
+            table = self.tables.get(table_name)
+            if table is not None and table.hash_key_attr in key:
+                hash_value = DynamoType(key[table.hash_key_attr])
+                range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+                current = _stored(table, hash_value, range_value)
+                _IndexEntries.written(table, _key_tuple(hash_value, range_value), current)
+
+    _replace(Table, "put_item", indexed_put)
+    _replace(Table, "delete_item", indexed_delete)
+    _replace(DynamoDBBackend, "update_item", indexed_update)
 
     all_items: Callable[[Table], list[Any]] = Table.all_items
     query = Table.query
@@ -101,12 +230,10 @@ def _partition_queries() -> None:
             index = {i.name: i for i in self.all_indexes()}.get(index_name)
             if index is None or not conditions:
                 return query(self, hash_key, *args, **kwargs)  # moto's own error or path
-            found = [
-                item
-                for partition in self.items.values()
-                for item in (partition.values() if self.range_key_attr else [partition])
-                if _matches(item, conditions)
-            ]
+            if all(value.type == "S" for _name, value in conditions):
+                found = _IndexEntries.of(self, index).matching(conditions)
+            else:  # numbers and binaries compare by value: moto's comparison, item by item
+                found = [item for item in _every_item(self) if _matches(item, conditions)]
         elif hash_key is not None and hash_key.type == "S":
             partition = self.items.get(hash_key)
             found = [] if partition is None else list(partition.values()) if self.range_key_attr else [partition]
@@ -205,6 +332,7 @@ def _transactions_roll_back_what_they_touched() -> None:
             transact(self, transact_items)
         except BaseException:
             for table, hash_value, range_value, item in reversed(before):
+                _IndexEntries.written(table, _key_tuple(hash_value, range_value), item)
                 if table.range_key_attr:
                     partition = table.items.get(hash_value)
                     if item is not None:

@@ -16,11 +16,13 @@ local runtime refuses what AWS refuses, and where moto is made as fast as AWS is
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,7 @@ class LocalStack:
         self.scheduler = Scheduler(self)
         self.mailbox = Mailbox(self)
         self.admin = Admin(self)
+        self._engine_views: dict[str, tuple[tuple[object, ...], Any]] = {}
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -236,6 +239,16 @@ class LocalStack:
             self.mailbox.answer_accepted()
             return self.pumps.pump_streams() + self.pumps.pump_queues()
 
+    def engine_view(self, name: str, read: Callable[[], Any], *also: object) -> Any:
+        """What the driver reads of the engine table (parked and due timers), read again only
+        when the table has been written since (or ``also`` changed): the driver polls it on
+        every step, and most steps write nothing there."""
+        stamp = (dynamodb.writes(self.catalog.table("engine").name, ACCOUNT, REGION), *also)
+        held = self._engine_views.get(name)
+        if held is None or held[0] != stamp:
+            held = self._engine_views[name] = (stamp, read())
+        return held[1]
+
     def _journeys_quiet(self) -> bool:
         from nudgeloop.dal import repo
 
@@ -249,11 +262,10 @@ class LocalStack:
                 stateMachineArn=self.res.state_machine_arn, statusFilter="RUNNING"
             ):
                 running.update(e["name"] for e in page["executions"])
-            return running <= repo.parked_executions()
+            return not running or running <= self.engine_view("parked", repo.parked_executions)
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""
-        from nudgeloop.dal import repo
 
         deadline = time.monotonic() + timeout_s
         with self.lock:
@@ -266,7 +278,8 @@ class LocalStack:
                     time.sleep(0.005)
                     continue
                 with self.aws_lock:
-                    due = any(True for _ in repo.due_timers(self.clock.now()))
+                    now = self.clock.now()
+                    due = self.engine_view("due", functools.partial(_any_due, now), now)
                 if due:
                     self.call("journey_wake", self.scheduler.scheduled_event("journey_wake"))
                     continue
@@ -386,6 +399,12 @@ class LocalStack:
 
     def dlq_depths(self) -> dict[str, int]:
         return self.admin.dlq_depths()
+
+
+def _any_due(now: datetime) -> bool:
+    from nudgeloop.dal import repo
+
+    return any(True for _ in repo.due_timers(now))
 
 
 def _teach_moto_sending_options() -> None:

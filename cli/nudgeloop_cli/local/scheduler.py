@@ -3,6 +3,7 @@ asynchronously: retried, then sent to the function's on-failure queue), expired 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
@@ -144,8 +145,9 @@ class Scheduler:
             if schedule.function_key == "journey_wake":
                 # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
                 # timer, or the moment a reservation falls into doubt (the sweep reports those).
-                doubt = repo.next_in_doubt_at(self._last_fired[schedule.function_key])
-                dues = [d for d in (repo.next_timer_due(), doubt) if d is not None]
+                last = self._last_fired[schedule.function_key]
+                doubt = self.stack.engine_view("doubt", functools.partial(repo.next_in_doubt_at, last), last)
+                dues = [d for d in (self.stack.engine_view("next_timer", repo.next_timer_due), doubt) if d is not None]
                 due = min(dues) if dues else None
                 if due is not None:
                     fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
