@@ -61,3 +61,33 @@ def test_summary_from_orders_in_days_and_weeks() -> None:
     weeks = summarise("c", orders, date(2026, 2, 26), unit_days=7)
     assert weeks is not None and (weeks.t_x, weeks.T) == (6.0, 8.0)
     assert summarise("c", orders, date(2025, 12, 31)) is None
+
+
+# The demo shop's order log at one weekly fit (x, t_x, T, m in days): repeat customers who all
+# spend about alike, so the Gamma-Gamma likelihood rises towards infinite shape parameters.
+DEMO_SHOP = [
+    (3, 142, 145, 56.7), (0, 0, 203, 0), (0, 0, 19, 0), (1, 1, 18, 29.0), (2, 111, 132, 39.7), (1, 70, 150, 38.8),
+    (1, 4, 20, 28.0), (2, 50, 68, 47.35), (0, 0, 2, 0), (3, 62, 199, 35.0), (6, 164, 166, 52.68), (2, 6, 8, 61.55),
+    (4, 205, 210, 39.48), (1, 124, 223, 25.3), (4, 183, 189, 54.15), (4, 95, 118, 40.72), (0, 0, 7, 0), (0, 0, 12, 0),
+    (0, 0, 7, 0), (3, 105, 106, 47.97), (0, 0, 205, 0), (2, 142, 154, 11.25), (5, 181, 183, 36.46), (0, 0, 150, 0),
+    (6, 206, 210, 51.93), (0, 0, 15, 0), (0, 0, 1, 0), (2, 14, 22, 21.5),
+]  # fmt: skip
+
+
+def test_a_shop_without_spend_heterogeneity_fits_quietly_with_sane_means() -> None:
+    import warnings
+
+    summaries = [Summary(f"c{i}", x, float(t_x), float(T), float(m)) for i, (x, t_x, T, m) in enumerate(DEMO_SHOP)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # overflow in the search is handled, not printed
+        model = fit_gamma_gamma(summaries)
+        bgnbd = fit_bgnbd(summaries)
+        one_time = expected_value(model, 0, 0.0)
+        values = [expected_value(model, s.x, s.m) for s in summaries]
+        purchases = [expected_purchases(bgnbd, 90, s.x, s.t_x, s.T) for s in summaries]
+    repeat_spend = [s.m for s in summaries if s.x > 0]
+    mean = sum(repeat_spend) / len(repeat_spend)
+    # the population mean a one-time buyer gets follows the data (unbounded it was about 3e11)
+    assert 0.75 * mean < one_time < 1.25 * mean
+    assert all(min(repeat_spend) * 0.5 < v < max(repeat_spend) * 1.5 for v in values)
+    assert all(0 <= p < 10 for p in purchases)
