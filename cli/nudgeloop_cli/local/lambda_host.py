@@ -67,6 +67,7 @@ class LambdaHost:
         self.counters: dict[str, int] = {}  # invocations per function
         self._inflight = 0  # Step Functions' task invocations running now
         self._inflight_lock = threading.Lock()
+        self.progress = threading.Event()  # set whenever a Step Functions task invocation returns
 
     def load(self) -> None:
         for fn in self.stack.catalog.functions:
@@ -136,3 +137,4 @@ class LambdaHost:
         finally:
             with self._inflight_lock:
                 self._inflight -= 1
+            self.progress.set()

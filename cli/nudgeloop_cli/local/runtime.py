@@ -16,7 +16,6 @@ local runtime refuses what AWS refuses, and where moto is made as fast as AWS is
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import threading
@@ -32,7 +31,7 @@ from nudgeloop.adapters import aws
 from nudgeloop.config import env_name, reload
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, catalog
 
-from . import dynamodb
+from . import dynamodb, moto_hot_paths
 from .admin import Admin
 from .api_gateway import ApiGateway
 from .base import DEFAULT_API_KEY, REGION, ROOT, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
@@ -43,6 +42,8 @@ from .mailbox import SIMULATOR_DOMAIN, Mailbox
 from .provision import ACCOUNT, Provisioned, provision
 from .pumps import Pumps
 from .scheduler import Schedule, Scheduler
+
+JOURNEY_POLL_S = 0.05  # how long settle waits for running journeys before looking again
 
 __all__ = [
     "ACCOUNT",
@@ -136,6 +137,7 @@ class LocalStack:
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         _teach_moto_sending_options()
         dynamodb.install()  # moto's DynamoDB without its O(table) paths (dynamodb.py)
+        moto_hot_paths.install()  # JSONPaths parsed once, SQS retention read from the queue
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
         # From here on every handler's AWS calls are checked against its role (fidelity.py).
@@ -249,6 +251,12 @@ class LocalStack:
             held = self._engine_views[name] = (stamp, read())
         return held[1]
 
+    def next_timer_due(self) -> datetime | None:
+        """The earliest parked journey timer (the wake sweep's work), as the driver sees it."""
+        from nudgeloop.dal import repo
+
+        return self.engine_view("next_timer", repo.next_timer_due)  # type: ignore[no-any-return]
+
     def _journeys_quiet(self) -> bool:
         from nudgeloop.dal import repo
 
@@ -270,17 +278,18 @@ class LocalStack:
         deadline = time.monotonic() + timeout_s
         with self.lock:
             while not self.stopping.is_set():
+                self.host.progress.clear()
                 if self.pump_once():
                     continue
                 if not self._journeys_quiet():
                     if time.monotonic() > deadline:
                         raise LocalError("journeys did not settle in time")
-                    time.sleep(0.005)
+                    # until a journey's task returns (or a state without one may have moved it)
+                    self.host.progress.wait(JOURNEY_POLL_S)
                     continue
                 with self.aws_lock:
-                    now = self.clock.now()
-                    due = self.engine_view("due", functools.partial(_any_due, now), now)
-                if due:
+                    due = self.next_timer_due()
+                if due is not None and due <= self.clock.now():
                     self.call("journey_wake", self.scheduler.scheduled_event("journey_wake"))
                     continue
                 if self.pump_once():
@@ -399,12 +408,6 @@ class LocalStack:
 
     def dlq_depths(self) -> dict[str, int]:
         return self.admin.dlq_depths()
-
-
-def _any_due(now: datetime) -> bool:
-    from nudgeloop.dal import repo
-
-    return any(True for _ in repo.due_timers(now))
 
 
 def _teach_moto_sending_options() -> None:

@@ -147,7 +147,7 @@ class Scheduler:
                 # timer, or the moment a reservation falls into doubt (the sweep reports those).
                 last = self._last_fired[schedule.function_key]
                 doubt = self.stack.engine_view("doubt", functools.partial(repo.next_in_doubt_at, last), last)
-                dues = [d for d in (self.stack.engine_view("next_timer", repo.next_timer_due), doubt) if d is not None]
+                dues = [d for d in (self.stack.next_timer_due(), doubt) if d is not None]
                 due = min(dues) if dues else None
                 if due is not None:
                     fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
