@@ -35,6 +35,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from baseline import batch_write_seconds
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NOW = datetime(1998, 7, 1, 9, 0, tzinfo=UTC)
@@ -108,45 +110,6 @@ def _request(url: str, method: str = "GET", body: Any = None) -> Any:
         return resp.status, json.loads(resp.read() or b"null")
 
 
-def batch_write(stack: Any, items: list[dict[str, Any]]) -> float:
-    """Seconds moto takes to BatchWriteItem these events (25 a request) into a fresh table."""
-    from nudgeloop.adapters import aws
-
-    table = stack.catalog.table("events").name + "-direct"
-    with stack.aws_lock:
-        ddb = aws.client("dynamodb")
-        ddb.create_table(
-            TableName=table,
-            KeySchema=[{"AttributeName": "customer_id", "KeyType": "HASH"}, {"AttributeName": "event_id", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "customer_id", "AttributeType": "S"},
-                {"AttributeName": "event_id", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        began = time.perf_counter()
-        for i in range(0, len(items), 25):
-            ddb.batch_write_item(
-                RequestItems={
-                    table: [
-                        {
-                            "PutRequest": {
-                                "Item": {
-                                    "customer_id": {"S": e["customer_id"]},
-                                    "event_id": {"S": e["event_id"]},
-                                    "type": {"S": e["type"]},
-                                    "occurred_at": {"S": e["occurred_at"]},
-                                    "properties": {"S": json.dumps(e["properties"])},
-                                }
-                            }
-                        }
-                        for e in items[i : i + 25]
-                    ]
-                }
-            )
-        return time.perf_counter() - began
-
-
 def run(customers: int | None, profile: str | None) -> dict[str, Any]:
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background, free_port
@@ -193,7 +156,7 @@ def run(customers: int | None, profile: str | None) -> dict[str, Any]:
         failures = list(stack.failures)
     finally:
         background.stop()
-        direct = batch_write(stack, batch)
+        direct = batch_write_seconds(stack, batch)
         stack.stop()
     if profiler is not None and profile:
         profiler.dump_stats(profile)

@@ -255,7 +255,8 @@ def http(events: int) -> dict[str, Any]:
     """The local HTTP path (real sockets, API emulation, handler, moto) against BatchWriteItem."""
     import urllib.request
 
-    from nudgeloop.adapters import aws
+    from baseline import batch_write_seconds
+
     from nudgeloop_cli.local.server import Background, free_port
 
     stack = _stack()
@@ -276,42 +277,7 @@ def http(events: int) -> dict[str, Any]:
         began = time.perf_counter()
         stack.settle()  # what the stream consumers then do with them (processing, archive)
         processing = time.perf_counter() - began
-        table = stack.catalog.table("events").name + "-direct"
-        with stack.aws_lock:
-            ddb = aws.client("dynamodb")
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "customer_id", "KeyType": "HASH"},
-                    {"AttributeName": "event_id", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "customer_id", "AttributeType": "S"},
-                    {"AttributeName": "event_id", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
-            began = time.perf_counter()
-            for i in range(0, len(batch), 25):
-                ddb.batch_write_item(
-                    RequestItems={
-                        table: [
-                            {
-                                "PutRequest": {
-                                    "Item": {
-                                        "customer_id": {"S": e["customer_id"]},
-                                        "event_id": {"S": e["event_id"]},
-                                        "type": {"S": e["type"]},
-                                        "occurred_at": {"S": e["occurred_at"]},
-                                        "properties": {"S": json.dumps(e["properties"])},
-                                    }
-                                }
-                            }
-                            for e in batch[i : i + 25]
-                        ]
-                    }
-                )
-            direct = time.perf_counter() - began
+        direct = batch_write_seconds(stack, batch)
     finally:
         background.stop()
         stack.stop()

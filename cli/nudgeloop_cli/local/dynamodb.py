@@ -27,27 +27,24 @@ import copy
 import inspect
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-_lock = threading.Lock()
+from .patching import Replacements
+
 _candidates = threading.local()  # the items moto's query may look at, set for one Query
-# (owner, attribute, moto's own value, ours) for every replacement made
-_replaced: list[tuple[Any, str, Any, Any]] = []
 
 
-def _replace(owner: Any, name: str, value: Any) -> None:
-    _replaced.append((owner, name, getattr(owner, name), value))
-    setattr(owner, name, value)
+def _moto_ran_as_shipped() -> None:
+    _IndexEntries.generation += 1  # what moto wrote meanwhile did not update our entries
+
+
+_replacements = Replacements(restored=_moto_ran_as_shipped)
+_replace = _replacements.replace
+as_shipped = _replacements.as_shipped
 
 
 def install() -> None:
-    with _lock:
-        if _replaced:
-            return
-        _partition_queries()
-        _attribute_values_as_they_are()
-        _transactions_roll_back_what_they_touched()
+    _replacements.install(_partition_queries, _attribute_values_as_they_are, _transactions_roll_back_what_they_touched)
 
 
 def writes(table_name: str, account: str, region: str) -> int:
@@ -57,20 +54,6 @@ def writes(table_name: str, account: str, region: str) -> int:
 
     table = dynamodb_backends[account][region].tables.get(table_name)
     return int(table.__dict__.get("_nudgeloop_writes", 0)) if table is not None else 0
-
-
-@contextmanager
-def as_shipped() -> Iterator[None]:
-    """moto as it ships, for the tests that compare its answers with ours."""
-    with _lock:
-        for owner, name, shipped, _ours in reversed(_replaced):
-            setattr(owner, name, shipped)
-        try:
-            yield
-        finally:
-            _IndexEntries.generation += 1  # what moto wrote meanwhile did not update our entries
-            for owner, name, _shipped, ours in _replaced:
-                setattr(owner, name, ours)
 
 
 # ---------------------------------------------------------------------------- queries

@@ -16,38 +16,17 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
 from __future__ import annotations
 
 import functools
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-_lock = threading.Lock()
-_replaced: list[tuple[Any, str, Any, Any]] = []
+from .patching import Replacements
 
-
-def _replace(owner: Any, name: str, value: Any) -> None:
-    _replaced.append((owner, name, getattr(owner, name), value))
-    setattr(owner, name, value)
+_replacements = Replacements()
+_replace = _replacements.replace
+as_shipped = _replacements.as_shipped
 
 
 def install() -> None:
-    with _lock:
-        if _replaced:
-            return
-        _parse_json_paths_once()
-        _retention_from_the_queue()
-
-
-@contextmanager
-def as_shipped() -> Iterator[None]:
-    with _lock:
-        for owner, name, shipped, _ours in reversed(_replaced):
-            setattr(owner, name, shipped)
-        try:
-            yield
-        finally:
-            for owner, name, _shipped, ours in _replaced:
-                setattr(owner, name, ours)
+    _replacements.install(_parse_json_paths_once, _retention_from_the_queue)
 
 
 def _parse_json_paths_once() -> None:
