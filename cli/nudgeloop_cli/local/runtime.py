@@ -99,6 +99,7 @@ class LocalStack:
         self.sfn_limits = StepFunctionsLimits(ACCOUNT, REGION)
         self.host = LambdaHost(self)
         self.gateway = ApiGateway(self)
+        self.api = self.gateway.api  # what API Gateway does in front of the ingest function
         self.pumps = Pumps(self)
         self.scheduler = Scheduler(self)
         self.mailbox = Mailbox(self)
@@ -346,17 +347,6 @@ class LocalStack:
 
     def call(self, key: str, event: dict[str, Any]) -> Any:
         return self.host.call(key, event)
-
-    def api(
-        self,
-        method: str,
-        path: str,
-        *,
-        headers: dict[str, str] | None = None,
-        body: str | None = None,
-        query: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, str], str]:
-        return self.gateway.api(method, path, headers=headers, body=body, query=query)
 
     def _scheduled_event(self, key: str) -> dict[str, Any]:
         return self.scheduler.scheduled_event(key)
