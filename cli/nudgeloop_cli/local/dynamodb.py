@@ -8,7 +8,9 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   (``all_items``) on every Query, then keeps the partition asked for; DynamoDB reads the
   partition. Here a Query of the table sees only its partition's items, and a Query of an
   index only the items whose index key matches, before moto's own sorting, paging, key
-  conditions, filters and projections run on them unchanged.
+  conditions, filters and projections run on them unchanged. A table Query without a
+  projection does not deep-copy what it found (moto copies so that projecting cannot change
+  stored items; such a Query only reads them).
 - **Attribute values are serialized as they are.** moto 5.2 serializes responses by walking
   the service model, trying ten union members with attribute pickers for every attribute
   value of every item. An ``AttributeValue`` is a union with exactly one member set, so only
@@ -155,8 +157,22 @@ def _key_tuple(hash_value: Any, range_value: Any) -> tuple[Any, ...]:
     return (hash_value.type, hash_value.value, *((range_value.type, range_value.value) if range_value is not None else ()))
 
 
+class _QueryResultsUncopied:
+    """Stands in for ``copy`` in moto's table module: the results of a read-only Query (see
+    partition_query) are copied as a list, not item by item; every other copy is deep."""
+
+    copy = staticmethod(copy.copy)
+
+    @staticmethod
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        if getattr(_candidates, "read_only", False) and isinstance(value, list):
+            return list(value)
+        return copy.deepcopy(value, memo)
+
+
 def _partition_queries() -> None:
     from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models import table as table_module
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.table import Table
 
@@ -224,12 +240,17 @@ def _partition_queries() -> None:
             return query(self, hash_key, *args, **kwargs)
         previous = getattr(_candidates, "items", None)
         _candidates.items = (self, found)
+        # moto deep-copies what a Query found, so that projecting cannot change stored items;
+        # a table Query without projection only reads them (filters, serialization)
+        _candidates.read_only = not index_name and not named.get("projection_expressions")
         try:
             return query(self, hash_key, *args, **kwargs)
         finally:
             _candidates.items = previous
+            _candidates.read_only = False
 
     _replace(Table, "all_items", scoped_all_items)
+    _replace(table_module, "copy", _QueryResultsUncopied)
     _replace(Table, "query", partition_query)
 
 
