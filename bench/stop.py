@@ -5,8 +5,9 @@
 Idle: the server has answered one request and sits waiting. Busy: two clients keep posting
 batches of 100 events (the pump is processing what they posted) when the signal arrives. The
 figure is the time from the signal until the process has exited; the answers the clients got
-after the signal are counted by status (202 answered, 503 refused while stopping, or the
-connection refused once the port is closed), and stderr is checked for tracebacks.
+after the signal are counted by status (202 answered, 503 refused while stopping, the
+connection refused once the port is closed, or "cut": a request that got no answer), and stderr
+is checked for tracebacks.
 """
 
 from __future__ import annotations
@@ -83,8 +84,10 @@ def once(busy: bool) -> dict[str, Any]:
             n += 1
             try:
                 status = str(_post(url, 100, f"{name}-{n}"))
-            except (urllib.error.URLError, ConnectionError, OSError):
-                status = "connection refused"
+            except urllib.error.URLError as exc:  # nobody listens on the port any more
+                status = "connection refused" if isinstance(exc.reason, ConnectionRefusedError) else f"cut: {exc.reason}"
+            except (ConnectionError, OSError) as exc:  # a request cut off without an answer
+                status = f"cut: {type(exc).__name__}"
             if signalled.is_set():
                 answers[status] += 1
                 if status == "connection refused":

@@ -133,6 +133,8 @@ def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
 
 
 @pytest.mark.slow

@@ -110,9 +110,9 @@ class LambdaHost:
                 metrics.clear_metrics()
 
     def invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
-        if not self.stack.running:  # an execution thread outliving its stack: never reach real AWS
+        if not self.stack.started:  # an execution thread outliving its stack: never reach real AWS
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": "LocalStackStopped", "errorMessage": "the local stack is stopping"}).encode()
+            return json.dumps({"errorType": "LocalStackStopped", "errorMessage": "the local stack is stopped"}).encode()
         name = function_arn.rsplit(":", maxsplit=1)[-1]
         spec = next((f for f in self.stack.catalog.functions if f.name == name), None)
         if spec is None:

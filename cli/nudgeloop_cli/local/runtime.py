@@ -156,13 +156,14 @@ class LocalStack:
         return self
 
     @property
-    def running(self) -> bool:
-        """Started and not stopping: the parts may reach moto."""
-        return self._mock is not None and not self.stopping.is_set()
+    def started(self) -> bool:
+        """moto is up: the parts may reach it (after stop() they must not)."""
+        return self._mock is not None
 
     def interrupt(self) -> None:
-        """Begin stopping: settle and advance return after the step they are in, journeys'
-        task calls are refused, the HTTP front door answers 503. stop() then tears down."""
+        """Begin stopping: settle and advance return after the step they are in and the HTTP
+        front door answers 503; a journey task already asked for still runs (stop() waits for
+        the handler in flight, then tears down, and later task calls are refused)."""
         self.stopping.set()
 
     def resume(self) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import socket
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from nudgeloop import clock
 
+from .base import STOP_GRACE_S
 from .runtime import SETTLE_TIMEOUT_S, LocalError, LocalStack
 
 MAX_BODY = 2_000_000
@@ -139,7 +142,36 @@ def _simulate(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
         return _json(422, {"error": {"field": exc.field or "campaign", "line": exc.line, "reason": exc.reason}})
 
 
-def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+class InFlight:
+    """Requests being answered now: stopping waits until each has written its answer."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    @contextlib.contextmanager
+    def counting(self) -> Iterator[None]:
+        with self._idle:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._count -= 1
+                self._idle.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._count == 0, timeout=timeout_s)
+
+
+class LocalServer(ThreadingHTTPServer):
+    requests: InFlight
+
+
+def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> LocalServer:
+    requests = InFlight()
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -147,6 +179,10 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
             return
 
         def _serve(self, method: str) -> None:
+            with requests.counting():
+                self._answer(method)
+
+        def _answer(self, method: str) -> None:
             parts = urlsplit(self.path)
             length = int(self.headers.get("content-length") or 0)
             limit = MAX_IMPORT_BODY if method == "PUT" and parts.path.startswith("/_local/imports/") else MAX_BODY
@@ -201,8 +237,9 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> Thread
                 return lambda: self._serve(name[3:])
             raise AttributeError(name)
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    server = LocalServer((host, port), Handler)
     server.daemon_threads = True
+    server.requests = requests
     return server
 
 
@@ -237,6 +274,24 @@ class Background:
                 log.exception("local pump failed; retrying")
                 self._stop.wait(0.5)
 
+    def _refuse_waiting_connections(self) -> None:
+        """Connections the kernel accepted but the server loop no longer will: each gets its 503
+        (the stack is stopping) instead of a reset when the socket closes."""
+        listening = self.server.socket
+        listening.setblocking(False)
+        while True:
+            try:
+                connection, address = listening.accept()
+            except (BlockingIOError, OSError):
+                return
+            connection.settimeout(0.5)  # a client that sends nothing is not waited for
+            try:
+                self.server.finish_request(connection, address)
+            except OSError:
+                pass
+            finally:
+                self.server.shutdown_request(connection)
+
     def start(self) -> Background:
         for thread in self._threads:
             thread.start()
@@ -248,7 +303,9 @@ class Background:
         self._stop.set()
         self.stack.interrupt()  # the pump returns after the batch it is delivering
         self.server.shutdown()
+        self._refuse_waiting_connections()
         self.server.server_close()
+        self.server.requests.wait_idle(STOP_GRACE_S)  # the answers in flight are written
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=SETTLE_TIMEOUT_S + 10)
