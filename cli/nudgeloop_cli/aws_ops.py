@@ -11,6 +11,14 @@ from nudgeloop.resources import QueueSpec, catalog
 from nudgeloop.services import redrive as service
 
 
+def bind_engine(prefix: str) -> None:
+    """Point the data layer at the deployed stack's engine table (operator commands)."""
+    from nudgeloop.config import Settings
+    from nudgeloop.dal.models import bind
+
+    bind(Settings(prefix=prefix, engine_table=catalog(prefix).table("engine").name))
+
+
 def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
     cat = catalog(prefix)
     session = boto3.session.Session()

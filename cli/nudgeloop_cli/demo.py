@@ -215,8 +215,21 @@ def simulate(
     return sent
 
 
-def collect(stack: LocalStack) -> dict[str, Any]:
+def journey_statuses(stack: LocalStack) -> Counter[str]:
+    """The journeys started so far, by status (every execution of the state machine)."""
     from nudgeloop.adapters.aws import client
+
+    assert stack.res is not None
+    statuses: Counter[str] = Counter()
+    with stack.aws_lock:
+        for page in (
+            client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn)
+        ):
+            statuses.update(e["status"] for e in page["executions"])
+    return statuses
+
+
+def collect(stack: LocalStack) -> dict[str, Any]:
     from nudgeloop.dal import repo
     from nudgeloop.dal.models import CustomerModel, EventModel
 
@@ -226,11 +239,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     )
     outbox = stack.outbox()
     mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
-    assert stack.res is not None
-    sfn = client("stepfunctions")
-    journeys: Counter[str] = Counter()
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn):
-        journeys.update(e["status"] for e in page["executions"])
+    journeys = journey_statuses(stack)
     feedback = repo.campaign_stats("welcome")
     dlq = stack.dlq_depths()
     problems = [f"{k} DLQ holds {v} messages" for k, v in dlq.items() if v]
@@ -248,16 +257,6 @@ def collect(stack: LocalStack) -> dict[str, Any]:
         "dlq": dlq,
         "problems": problems,
     }
-
-
-def _journeys(stack: LocalStack) -> int:
-    """Journeys started so far (every execution of the state machine)."""
-    from nudgeloop.adapters.aws import client
-
-    assert stack.res is not None
-    with stack.aws_lock:
-        pages = client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn)
-        return sum(len(page["executions"]) for page in pages)
 
 
 def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, Any]:
@@ -286,7 +285,7 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
             task = progress.add_task("days", total=days, figures="")
 
             def on_day(day: int, traffic: dict[str, int]) -> None:
-                figures = f"events {traffic['events']} · journeys {_journeys(stack)} · mails {traffic['mails']}"
+                figures = f"events {traffic['events']} · journeys {journey_statuses(stack).total()} · mails {traffic['mails']}"
                 progress.update(task, completed=day, figures=figures)
 
             traffic = simulate(client, random.Random(seed), customers, days, on_day)

@@ -64,16 +64,14 @@ class AwsTarget:
     def __init__(self, prefix: str) -> None:
         import boto3
 
-        from nudgeloop.config import Settings
-        from nudgeloop.dal.models import bind
         from nudgeloop.resources import catalog
+        from nudgeloop_cli.aws_ops import bind_engine
 
         session = boto3.session.Session()
         account = session.client("sts").get_caller_identity()["Account"]
-        cat = catalog(prefix)
-        self.bucket = cat.bucket_name("data", account, str(session.region_name))
+        self.bucket = catalog(prefix).bucket_name("data", account, str(session.region_name))
         self.s3 = session.client("s3")
-        bind(Settings(prefix=prefix, engine_table=cat.table("engine").name))
+        bind_engine(prefix)
 
     def upload(self, name: str, body: bytes) -> tuple[str, str]:
         key = IMPORT_PREFIX + name
@@ -81,16 +79,9 @@ class AwsTarget:
         return key, str(put["ETag"]).strip('"')
 
     def status(self, key: str, version: str) -> dict[str, Any]:
-        import json
+        from nudgeloop.services import bulk
 
-        from nudgeloop.dal import repo
-        from nudgeloop.services.bulk import REPORT_SUFFIX
-
-        state = repo.import_state(key, version) or {}
-        report = None
-        if state.get("status") == "done":
-            report = json.loads(self.s3.get_object(Bucket=self.bucket, Key=key + REPORT_SUFFIX)["Body"].read())
-        return {"status": state.get("status", "queued"), "progress": state.get("progress", {}), "report": report}
+        return bulk.status(self.s3, self.bucket, key, version)
 
 
 def run(

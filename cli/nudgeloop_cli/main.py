@@ -340,10 +340,9 @@ PrefixOption = Annotated[str, typer.Option(help="The stack's resource prefix")]
 
 
 def _bind_engine(prefix: str) -> None:
-    from nudgeloop.config import Settings
-    from nudgeloop.dal.models import bind
+    from nudgeloop_cli.aws_ops import bind_engine
 
-    bind(Settings(prefix=prefix, engine_table=f"{prefix}-engine"))
+    bind_engine(prefix)
 
 
 @sends_app.command("in-doubt")

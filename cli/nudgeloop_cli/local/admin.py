@@ -4,7 +4,6 @@ redrive), done on the local stack by calling the same services."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,17 +55,11 @@ class Admin:
 
     def import_status(self, key: str, version: str) -> dict[str, Any]:
         """Where an import file stands: its checkpointed progress, and its report once done."""
-        from nudgeloop.dal import repo
-        from nudgeloop.services.bulk import REPORT_SUFFIX
+        from nudgeloop.services import bulk
 
         assert self.stack.res is not None
         with self.stack.aws_lock:
-            state = repo.import_state(key, version) or {}
-            report = None
-            if state.get("status") == "done":
-                body = aws.client("s3").get_object(Bucket=self.stack.res.buckets["data"], Key=key + REPORT_SUFFIX)["Body"].read()
-                report = json.loads(body)
-        return {"status": state.get("status", "queued"), "progress": state.get("progress", {}), "report": report}
+            return bulk.status(aws.client("s3"), self.stack.res.buckets["data"], key, version)
 
     def put_template(self, path: str, body: bytes) -> None:
         """Upload one template file (what `templates push` does); the S3 notification has it checked."""

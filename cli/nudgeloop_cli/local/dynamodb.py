@@ -80,7 +80,7 @@ def _every_item(table: Any) -> Iterator[Any]:
 
 
 def _primary(item: Any) -> tuple[Any, ...]:
-    return (item.hash_key.type, item.hash_key.value, *((item.range_key.type, item.range_key.value) if item.range_key else ()))
+    return _key_tuple(item.hash_key, item.range_key)
 
 
 class _IndexEntries:
@@ -192,8 +192,8 @@ def _partition_queries() -> None:
             hash_value = DynamoType(hash_key) if isinstance(hash_key, dict) else hash_key
             range_value = DynamoType(range_key) if isinstance(range_key, dict) else range_key
             if isinstance(hash_value, DynamoType):
-                current = _stored(self, hash_value, range_value if self.range_key_attr else None)
-                _IndexEntries.written(self, _key_tuple(hash_value, range_value if self.range_key_attr else None), current)
+                range_value = range_value if self.range_key_attr else None
+                _IndexEntries.written(self, _key_tuple(hash_value, range_value), _stored(self, hash_value, range_value))
 
     def indexed_update(self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         try:
@@ -203,8 +203,7 @@ def _partition_queries() -> None:
             if table is not None and table.hash_key_attr in key:
                 hash_value = DynamoType(key[table.hash_key_attr])
                 range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
-                current = _stored(table, hash_value, range_value)
-                _IndexEntries.written(table, _key_tuple(hash_value, range_value), current)
+                _IndexEntries.written(table, _key_tuple(hash_value, range_value), _stored(table, hash_value, range_value))
 
     _replace(Table, "put_item", indexed_put)
     _replace(Table, "delete_item", indexed_delete)
@@ -316,9 +315,11 @@ def _transactions_roll_back_what_they_touched() -> None:
     transact = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        if len(transact_items) > 100:
+            return transact(self, transact_items)  # moto refuses it before writing anything
         before: list[tuple[Any, DynamoType, DynamoType | None, Any]] = []
         streams: dict[int, tuple[Any, int]] = {}
-        for entry in transact_items[:100] if len(transact_items) <= 100 else []:
+        for entry in transact_items:
             if len(entry) != 1:
                 continue
             ((op_type, op),) = entry.items()
@@ -328,8 +329,7 @@ def _transactions_roll_back_what_they_touched() -> None:
                 continue
             hash_value = DynamoType(key[table.hash_key_attr])
             range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
-            current = table.items.get(hash_value, {}).get(range_value) if table.range_key_attr else table.items.get(hash_value)
-            before.append((table, hash_value, range_value, copy.deepcopy(current)))
+            before.append((table, hash_value, range_value, copy.deepcopy(_stored(table, hash_value, range_value))))
             if table.stream_shard is not None:
                 streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
         try:

@@ -34,31 +34,18 @@ from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, catalog
 from . import dynamodb, moto_hot_paths
 from .admin import Admin
 from .api_gateway import ApiGateway
-from .base import DEFAULT_API_KEY, REGION, ROOT, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
+from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
 from .fidelity import Enforcer
-from .lambda_host import FakeContext, FunctionTimedOut, LambdaHost, load_handler
+from .lambda_host import LambdaHost
 from .limits import StepFunctionsLimits
-from .mailbox import SIMULATOR_DOMAIN, Mailbox
+from .mailbox import Mailbox
 from .provision import ACCOUNT, Provisioned, provision
 from .pumps import Pumps
 from .scheduler import Schedule, Scheduler
 
 JOURNEY_POLL_S = 0.05  # how long settle waits for running journeys before looking again
 
-__all__ = [
-    "ACCOUNT",
-    "DEFAULT_API_KEY",
-    "REGION",
-    "ROOT",
-    "SETTLE_TIMEOUT_S",
-    "SIMULATOR_DOMAIN",
-    "FakeContext",
-    "FunctionTimedOut",
-    "LocalError",
-    "LocalStack",
-    "Schedule",
-    "load_handler",
-]
+__all__ = ["SETTLE_TIMEOUT_S", "LocalError", "LocalStack", "Schedule"]
 
 
 class LocalStack:
@@ -276,7 +263,6 @@ class LocalStack:
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""
-
         deadline = time.monotonic() + timeout_s
         with self.lock:
             while not self.stopping.is_set():

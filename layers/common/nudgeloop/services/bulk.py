@@ -300,6 +300,16 @@ def run(
     return report
 
 
+def status(s3: Any, bucket: str, key: str, version: str) -> dict[str, Any]:
+    """Where an import file stands: its checkpointed progress, and its report once done
+    (what `nudgeloop import` follows)."""
+    state = repo.import_state(key, version) or {}
+    report = None
+    if state.get("status") == "done":
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key + REPORT_SUFFIX)["Body"].read())
+    return {"status": state.get("status", "queued"), "progress": state.get("progress", {}), "report": report}
+
+
 def _version_arg(file: ImportFile) -> dict[str, str]:
     """Read exactly the upload that was notified: by version, or else by ETag."""
     if file.version_id:
