@@ -29,7 +29,8 @@ publisher = EventBridgePublisher(settings.bus_name)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    rules = Rules(stairs, campaign_store.date_rules(settings.campaigns_bucket))
+    campaigns = campaign_store.active(settings.campaigns_bucket)  # one List of the bucket per run
+    rules = Rules(stairs, campaign_store.date_rules(campaigns))
 
     def fan_out(payload: dict[str, Any]) -> None:
         client("lambda").invoke(FunctionName=context.invoked_function_arn, InvocationType="Event", Payload=json.dumps(payload))
@@ -43,7 +44,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         previous_run=event.get("previous_run"),
         fan_out=fan_out,
         rescan_segments=settings.rescan_segments,
-        schedules=campaign_store.schedules(settings.campaigns_bucket),
+        schedules=campaign_store.schedules(campaigns),
     )
     metrics.add_metric(name="CustomersReviewed", unit="Count", value=result.examined)
     metrics.add_metric(name="Migrations", unit="Count", value=result.migrated)

@@ -441,3 +441,53 @@ def test_index_answers_follow_every_kind_of_write_as_shipped(ddb: Any) -> None:
         }
         ours, shipped = both(lambda r=request: ddb.query(**r))  # type: ignore[misc]
         assert ours == shipped
+
+
+def test_the_index_stamp_moves_with_writes_to_its_partitions_only(ddb: Any) -> None:
+    def stamp() -> tuple[Any, ...]:
+        return dynamodb.index_writes(TABLE, "by-due", ("1",), "123456789012", "eu-west-1")
+
+    def lane_1() -> list[Any]:
+        query = ddb.query(
+            TableName=TABLE,
+            IndexName="by-due",
+            KeyConditionExpression="lane = :l",
+            ExpressionAttributeValues={":l": {"S": "1"}},
+        )
+        return query["Items"]
+
+    before_any_query = stamp()
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "x"}, "sk": {"S": "1"}})
+    assert stamp() != before_any_query  # before the index is read, any write of the table moves it
+    seen = lane_1()
+    start = stamp()
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "x"}, "sk": {"S": "2"}, "lane": {"S": "2"}, "due": {"S": "d"}})
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "x"}, "sk": {"S": "3"}})  # in no partition
+    assert stamp() == start and lane_1() == seen  # nothing entered, left or changed in lane 1
+    moves = [
+        lambda: ddb.put_item(TableName=TABLE, Item={"pk": {"S": "x"}, "sk": {"S": "4"}, "lane": {"S": "1"}, "due": {"S": "d"}}),
+        lambda: ddb.update_item(  # changes in place
+            TableName=TABLE,
+            Key={"pk": {"S": "x"}, "sk": {"S": "4"}},
+            UpdateExpression="SET due = :d",
+            ExpressionAttributeValues={":d": {"S": "e"}},
+        ),
+        lambda: ddb.update_item(  # moves to lane 2: leaves lane 1
+            TableName=TABLE,
+            Key={"pk": {"S": "x"}, "sk": {"S": "4"}},
+            UpdateExpression="SET lane = :l",
+            ExpressionAttributeValues={":l": {"S": "2"}},
+        ),
+        lambda: ddb.update_item(  # back into lane 1 from lane 2
+            TableName=TABLE,
+            Key={"pk": {"S": "x"}, "sk": {"S": "2"}},
+            UpdateExpression="SET lane = :l",
+            ExpressionAttributeValues={":l": {"S": "1"}},
+        ),
+        lambda: ddb.delete_item(TableName=TABLE, Key={"pk": {"S": "x"}, "sk": {"S": "2"}}),
+    ]
+    for move in moves:
+        previous, answer = stamp(), lane_1()
+        move()
+        assert stamp() != previous
+        assert lane_1() != answer

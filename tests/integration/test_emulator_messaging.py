@@ -87,3 +87,103 @@ def test_receive_honours_the_retention_period_as_shipped(aws: dict[str, Any]) ->
         with moto_hot_paths.as_shipped():
             shipped = receive_after_aging(age)
         assert ours == shipped == (1 if age < 60 else 0)
+
+
+MACHINE = {
+    "StartAt": "Shape",
+    "States": {
+        "Shape": {"Type": "Pass", "Parameters": {"n.$": "$.n", "tag": "shaped"}, "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 5, "Next": "Big"}], "Default": "Small"},
+        "Big": {"Type": "Pass", "Result": "big", "ResultPath": "$.size", "End": True},
+        "Small": {"Type": "Fail", "Error": "Small", "Cause": "n is small"},
+    },
+}
+
+
+def _run_machine(sfn: Any, arn: str, inputs: list[int], run: str) -> list[tuple[str, Any, list[str]]]:
+    import time
+
+    started = [
+        sfn.start_execution(stateMachineArn=arn, name=f"{run}-{i}", input=json.dumps({"n": n}))["executionArn"]
+        for i, n in enumerate(inputs)
+    ]
+    outcomes = []
+    for execution in started:
+        for _ in range(500):
+            described = sfn.describe_execution(executionArn=execution)
+            if described["status"] != "RUNNING":
+                break
+            time.sleep(0.01)
+        history = sfn.get_execution_history(executionArn=execution)["events"]
+        outcomes.append((described["status"], json.loads(described.get("output", "null")), [e["type"] for e in history]))
+    return outcomes
+
+
+@pytest.fixture
+def executing() -> Iterator[Any]:
+    """Step Functions as the local runtime runs it: executions interpreted."""
+    for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(var, "testing")
+    moto_hot_paths.install()
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield boto3.client("stepfunctions", region_name=REGION)
+
+
+def test_executions_of_one_parsed_definition_run_apart_as_shipped(executing: Any) -> None:
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    sfn = executing
+    role = "arn:aws:iam::123456789012:role/journey"
+    arn = sfn.create_state_machine(name="m", definition=json.dumps(MACHINE), roleArn=role)["stateMachineArn"]
+    inputs = [1, 9, 3, 12, 7, 2]
+    parse = execution_worker.AmazonStateLanguageParser.parse
+    before = parse.cache_info().hits
+    ours = _run_machine(sfn, arn, inputs, "ours")
+    assert parse.cache_info().hits >= before + len(inputs) - 1  # parsed once, shared
+    with moto_hot_paths.as_shipped():
+        shipped = _run_machine(sfn, arn, inputs, "shipped")
+    assert ours == shipped
+    assert [status for status, _, _ in ours] == ["FAILED", "SUCCEEDED", "FAILED", "SUCCEEDED", "SUCCEEDED", "FAILED"]
+    assert ours[1][1] == {"n": 9, "tag": "shaped", "size": "big"}
+
+
+def test_requests_carry_the_same_user_agent_and_get_the_same_answers_as_shipped(aws: dict[str, Any]) -> None:
+    sent: list[tuple[str, str | None, bool]] = []
+
+    def record(request: Any, **_: Any) -> None:
+        sent.append((request.headers.get("User-Agent", b"").decode(), request.url.split("/")[2], "Authorization" in request.headers))
+
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    s3 = boto3.client("s3", region_name=REGION)
+    for client in (dynamodb, s3):
+        client.meta.events.register_last("before-send", record)
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    s3.create_bucket(Bucket="a-bucket", CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def calls() -> list[Any]:
+        dynamodb.put_item(TableName="t", Item={"pk": {"S": "a"}, "n": {"N": "1"}})
+        s3.put_object(Bucket="a-bucket", Key="k", Body=b"body")
+        answers = [
+            dynamodb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"],
+            dynamodb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})["Items"],
+            s3.get_object(Bucket="a-bucket", Key="k")["Body"].read(),
+        ]
+        with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
+            dynamodb.get_item(TableName="missing", Key={"pk": {"S": "a"}})
+        return answers
+
+    sent.clear()
+    ours, ours_sent = calls(), list(sent)
+    sent.clear()
+    with moto_hot_paths.as_shipped():
+        shipped, shipped_sent = calls(), list(sent)
+    assert ours == shipped
+    assert [(ua, host) for ua, host, _ in ours_sent] == [(ua, host) for ua, host, _ in shipped_sent]
+    # DynamoDB's requests go unsigned (moto reads no signature), S3's stay signed
+    assert [signed for _, host, signed in ours_sent] == [not host.startswith("dynamodb") for _, host, _ in ours_sent]
+    assert all(signed for _, _, signed in shipped_sent)

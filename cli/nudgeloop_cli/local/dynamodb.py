@@ -58,6 +58,21 @@ def writes(table_name: str, account: str, region: str) -> int:
     return int(table.__dict__.get("_nudgeloop_writes", 0)) if table is not None else 0
 
 
+def index_writes(table_name: str, index_name: str, partitions: tuple[str, ...], account: str, region: str) -> tuple[Any, ...]:
+    """A stamp that moves whenever an item enters, leaves or changes in one of the index's
+    ``partitions`` (string partition keys): what a driver read of them stays good while it
+    stands still. Before the index's first Query, the table's write count stands in."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    table = dynamodb_backends[account][region].tables.get(table_name)
+    if table is None:
+        return ("missing",)
+    entries = table.__dict__.get("_nudgeloop_index_entries", {}).get(index_name)
+    if entries is None or entries.built != _IndexEntries.generation:
+        return ("table", table.__dict__.get("_nudgeloop_writes", 0))
+    return ("index", entries.serial, sum(entries.changes.get((p,), 0) for p in partitions))
+
+
 # ---------------------------------------------------------------------------- queries
 
 
@@ -92,11 +107,15 @@ class _IndexEntries:
         self.names = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
         self.entries: dict[tuple[str, ...], dict[tuple[Any, ...], Any]] = {}
         self.where: dict[tuple[Any, ...], tuple[str, ...]] = {}
+        self.changes: dict[tuple[str, ...], int] = {}  # index partition -> writes that changed it
         self.built = _IndexEntries.generation
+        _IndexEntries.serial += 1
+        self.serial = _IndexEntries.serial
         for item in _every_item(table):
             self.put(item)
 
     generation = 0  # moves when writes may have bypassed the entries (moto as shipped ran)
+    serial = 0  # one per build: counts of changes start again with each
 
     @staticmethod
     def of(table: Any, index: Any) -> _IndexEntries:
@@ -121,10 +140,12 @@ class _IndexEntries:
         if key is not None:
             self.entries.setdefault(key, {})[_primary(item)] = item
             self.where[_primary(item)] = key
+            self.changes[key] = self.changes.get(key, 0) + 1
 
     def remove(self, primary: tuple[Any, ...]) -> None:
         key = self.where.pop(primary, None)
         if key is not None:
+            self.changes[key] = self.changes.get(key, 0) + 1
             bucket = self.entries[key]
             bucket.pop(primary, None)
             if not bucket:

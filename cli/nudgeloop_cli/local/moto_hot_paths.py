@@ -9,6 +9,24 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
 - **A message's retention is read from its queue.** moto's ReceiveMessage asks, for every
   message it considers, for the queue's attributes (computing all of them, counts of the whole
   queue included) to read one number, the retention period.
+- **A state machine's definition is parsed once.** moto's Step Functions parses the definition
+  (an ANTLR grammar, about 20 ms for the journey) again for every execution it starts. The
+  parsed program holds no execution's state (each runs in its own environment), so each
+  definition is parsed once and its program shared.
+- **Step Functions keeps its clients.** moto's Step Functions creates a new boto3 client (about
+  8 ms) for every task it runs (each Lambda invoke of a journey); here one client per region,
+  service and endpoint is kept, as a service would (botocore clients are thread-safe).
+- **DynamoDB requests are not signed.** SigV4 signing is a fifth of a small request's time, and
+  moto checks no signature; it takes the region from the endpoint and, without credentials in
+  the request, the default account, as it does for the local stack's credentials. Only
+  DynamoDB's (and its streams') standard requests skip it, most of the stack's calls; S3 (whose
+  payload hashing moto reads) and presigned URLs are signed as ever.
+- **A request is dispatched without reflection.** moto lists a response class's methods with
+  ``inspect.getmembers`` on every request to see whether it implements the action (about a
+  tenth of a small request's time); the list is made once per class.
+- **A client's User-Agent header is built once.** botocore assembles the same header from a
+  dozen sanitized components, twice per request (about a tenth again); it is built once per
+  client state and set of request features (what it contains), and reused.
 
 ``install()`` is idempotent; ``as_shipped()`` undoes it for the tests.
 """
@@ -16,6 +34,7 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 from .patching import Replacements
@@ -26,7 +45,15 @@ as_shipped = _replacements.as_shipped
 
 
 def install() -> None:
-    _replacements.install(_parse_json_paths_once, _retention_from_the_queue)
+    _replacements.install(
+        _parse_json_paths_once,
+        _retention_from_the_queue,
+        _parse_definitions_once,
+        _state_clients_kept,
+        _method_names_once,
+        _dynamodb_requests_unsigned,
+        _user_agent_once,
+    )
 
 
 def _parse_json_paths_once() -> None:
@@ -53,3 +80,85 @@ def _retention_from_the_queue() -> None:
         return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)
+
+
+def _parse_definitions_once() -> None:
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+    from moto.stepfunctions.parser.backend import execution_worker
+
+    shipped = AmazonStateLanguageParser.parse
+    cached = functools.lru_cache(maxsize=64)(shipped)
+
+    class Parser(AmazonStateLanguageParser):  # what the execution worker parses with
+        parse = staticmethod(cached)
+
+    _replace(execution_worker, "AmazonStateLanguageParser", Parser)
+
+
+def _state_clients_kept() -> None:
+    import types
+
+    import boto3
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    lock = threading.Lock()
+    kept: dict[tuple[Any, ...], Any] = {}
+
+    def client(*, region_name: str, service_name: str, endpoint_url: str | None = None, **kwargs: Any) -> Any:
+        key = (region_name, service_name, endpoint_url)  # the rest is the same on every call
+        with lock:
+            if key not in kept:
+                kept[key] = boto3.client(
+                    region_name=region_name, service_name=service_name, endpoint_url=endpoint_url, **kwargs
+                )
+            return kept[key]
+
+    _replace(boto_client, "boto3", types.SimpleNamespace(client=client))
+
+
+def _dynamodb_requests_unsigned() -> None:
+    from botocore.signers import RequestSigner
+
+    shipped = RequestSigner.sign
+
+    def sign(self: RequestSigner, operation_name: str, request: Any, *args: Any, **kwargs: Any) -> Any:
+        standard = (args[1] if len(args) > 1 else kwargs.get("signing_type", "standard")) == "standard"
+        if standard and self._signing_name == "dynamodb":  # type: ignore[attr-defined]
+            return None
+        return shipped(self, operation_name, request, *args, **kwargs)
+
+    _replace(RequestSigner, "sign", sign)
+
+
+def _method_names_once() -> None:
+    from moto.core import responses, utils
+
+    @functools.lru_cache(maxsize=512)
+    def method_names_from_class(clazz: type) -> frozenset[str]:  # only asked "is it one of them"
+        return frozenset(utils.method_names_from_class(clazz))
+
+    _replace(responses, "method_names_from_class", method_names_from_class)
+
+
+def _user_agent_once() -> None:
+    from botocore.context import get_context
+    from botocore.useragent import UserAgentString
+
+    shipped = UserAgentString.to_string
+    built: dict[tuple[Any, ...], tuple[UserAgentString, str]] = {}
+
+    def to_string(self: UserAgentString) -> str:
+        context = get_context()
+        state = tuple(
+            (name, frozenset(value) if isinstance(value, set) else value if isinstance(value, str | None) else id(value))
+            for name, value in vars(self).items()
+        )
+        key = (id(self), state, frozenset(context.features) if context is not None else None)
+        held = built.get(key)
+        if held is None:
+            if len(built) > 4096:
+                built.clear()
+            held = built[key] = (self, shipped(self))  # ``self`` held: its id is not reused meanwhile
+        return held[1]
+
+    _replace(UserAgentString, "to_string", to_string)

@@ -230,11 +230,13 @@ class LocalStack:
             self.mailbox.answer_accepted()
             return self.pumps.pump_streams() + self.pumps.pump_queues()
 
-    def engine_view(self, name: str, read: Callable[[], Any], *also: object) -> Any:
-        """What the driver reads of the engine table (parked and due timers), read again only
-        when the table has been written since (or ``also`` changed): the driver polls it on
-        every step, and most steps write nothing there."""
-        stamp = (dynamodb.writes(self.catalog.table("engine").name, ACCOUNT, REGION), *also)
+    def engine_view(self, name: str, read: Callable[[], Any], partitions: tuple[str, ...], *also: object) -> Any:
+        """What the driver reads of the engine table's ``by_due`` index (parked and due timers,
+        reservations in doubt), read again only when an item entered, left or changed in one of
+        the index ``partitions`` the read covers (or ``also`` changed): the driver polls these on
+        every step, and most steps change none of them."""
+        table = self.catalog.table("engine").name
+        stamp = (dynamodb.index_writes(table, "by_due", partitions, ACCOUNT, REGION), *also)
         held = self._engine_views.get(name)
         if held is None or held[0] != stamp:
             held = self._engine_views[name] = (stamp, read())
@@ -244,22 +246,29 @@ class LocalStack:
         """The earliest parked journey timer (the wake sweep's work), as the driver sees it."""
         from nudgeloop.dal import repo
 
-        return self.engine_view("next_timer", repo.next_timer_due)  # type: ignore[no-any-return]
+        return self.engine_view("next_timer", repo.next_timer_due, repo.TIMER_PARTITIONS)  # type: ignore[no-any-return]
+
+    def _running_executions(self) -> set[str]:
+        """The names of the journeys Step Functions runs (what ListExecutions with the RUNNING
+        filter answers), read from moto's backend: the driver asks on every step."""
+        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+        assert self.res is not None
+        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        machine = next((m for m in backend.state_machines if m.arn == self.res.state_machine_arn), None)
+        return {e.name for e in list(machine.executions) if e.status == "RUNNING"} if machine is not None else set()
 
     def _journeys_quiet(self) -> bool:
         from nudgeloop.dal import repo
 
         if self.host.busy():
             return False
-        assert self.res is not None
         with self.aws_lock:
-            sfn = aws.client("stepfunctions")
-            running: set[str] = set()
-            for page in sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=self.res.state_machine_arn, statusFilter="RUNNING"
-            ):
-                running.update(e["name"] for e in page["executions"])
-            return not running or running <= self.engine_view("parked", repo.parked_executions)
+            running = self._running_executions()
+            if not running:
+                return True
+            parked = self.engine_view("parked", repo.parked_executions, (*repo.TIMER_PARTITIONS, repo.HELD_SHARD))
+            return running <= parked  # type: ignore[no-any-return]
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""

@@ -146,7 +146,9 @@ class Scheduler:
                 # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
                 # timer, or the moment a reservation falls into doubt (the sweep reports those).
                 last = self._last_fired[schedule.function_key]
-                doubt = self.stack.engine_view("doubt", functools.partial(repo.next_in_doubt_at, last), last)
+                doubt = self.stack.engine_view(
+                    "doubt", functools.partial(repo.next_in_doubt_at, last), (repo.IN_DOUBT_SHARD,), last
+                )
                 dues = [d for d in (self.stack.next_timer_due(), doubt) if d is not None]
                 due = min(dues) if dues else None
                 if due is not None:

@@ -667,6 +667,7 @@ def ledger(customer_id: str) -> list[EngineItem]:
 
 
 HELD_SHARD = "HELD"  # timers of journeys held by a marketing pause: woken by resume, not by time
+TIMER_PARTITIONS = tuple(str(shard) for shard in range(TIMER_SHARDS))  # by_due partitions of parked timers
 
 
 def park_timer(execution: str, token: str, due: datetime, data: dict[str, Any], *, held: bool = False) -> None:
@@ -701,15 +702,15 @@ def release_held_timers(now: datetime) -> int:
 
 
 def due_timers(until: datetime) -> Iterator[EngineItem]:
-    for shard in range(TIMER_SHARDS):
-        yield from EngineItem.by_due.query(str(shard), EngineItem.due_at <= clock.iso(until))
+    for shard in TIMER_PARTITIONS:
+        yield from EngineItem.by_due.query(shard, EngineItem.due_at <= clock.iso(until))
 
 
 def next_timer_due() -> datetime | None:
     """The earliest parked timer (the local runtime jumps its clock there)."""
     earliest: str | None = None
-    for shard in range(TIMER_SHARDS):
-        for item in EngineItem.by_due.query(str(shard), limit=1):
+    for shard in TIMER_PARTITIONS:
+        for item in EngineItem.by_due.query(shard, limit=1):
             if item.due_at and (earliest is None or item.due_at < earliest):
                 earliest = item.due_at
     return clock.parse_iso(earliest) if earliest else None
@@ -717,8 +718,8 @@ def next_timer_due() -> datetime | None:
 
 def parked_executions() -> set[str]:
     names: set[str] = set()
-    for shard in (*range(TIMER_SHARDS), HELD_SHARD):
-        for item in EngineItem.by_due.query(str(shard)):
+    for shard in (*TIMER_PARTITIONS, HELD_SHARD):
+        for item in EngineItem.by_due.query(shard):
             names.add(item.pk.removeprefix("TIMER#"))
     return names
 

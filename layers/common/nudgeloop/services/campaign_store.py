@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,20 +181,23 @@ def listing(bucket: str) -> list[dict[str, Any]]:
     return rows
 
 
-def date_rules(bucket: str) -> tuple[DateRule, ...]:
+# What the enabled campaigns (``active``, listed once by the caller) ask the pipeline to watch:
+
+
+def date_rules(campaigns: Iterable[Pinned]) -> tuple[DateRule, ...]:
     """The date occasions to watch: the yearly ones plus every N-day offset a campaign asks for."""
-    asked = {p.campaign.trigger.rule() for p in active(bucket) if isinstance(p.campaign.trigger, DateTrigger)}
+    asked = {p.campaign.trigger.rule() for p in campaigns if isinstance(p.campaign.trigger, DateTrigger)}
     return tuple(sorted(set(ALWAYS) | asked))
 
 
-def behaviour_events(bucket: str) -> frozenset[str]:
+def behaviour_events(campaigns: Iterable[Pinned]) -> frozenset[str]:
     """The event types enabled campaigns start on (``behaviour`` triggers)."""
-    return frozenset(p.campaign.trigger.event for p in active(bucket) if isinstance(p.campaign.trigger, BehaviourTrigger))
+    return frozenset(p.campaign.trigger.event for p in campaigns if isinstance(p.campaign.trigger, BehaviourTrigger))
 
 
-def schedules(bucket: str) -> list[tuple[str, ScheduleTrigger]]:
+def schedules(campaigns: Iterable[Pinned]) -> list[tuple[str, ScheduleTrigger]]:
     """The recurring sends of enabled campaigns (newsletters), by campaign id."""
-    return [(p.campaign.id, p.campaign.trigger) for p in active(bucket) if isinstance(p.campaign.trigger, ScheduleTrigger)]
+    return [(p.campaign.id, p.campaign.trigger) for p in campaigns if isinstance(p.campaign.trigger, ScheduleTrigger)]
 
 
 def key_for(campaign_id: str) -> str:
