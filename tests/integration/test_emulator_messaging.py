@@ -151,7 +151,8 @@ def test_requests_carry_the_same_user_agent_and_get_the_same_answers_as_shipped(
     sent: list[tuple[str, str | None, bool]] = []
 
     def record(request: Any, **_: Any) -> None:
-        sent.append((request.headers.get("User-Agent", b"").decode(), request.url.split("/")[2], "Authorization" in request.headers))
+        agent = request.headers.get("User-Agent", b"").decode()
+        sent.append((agent, request.url.split("/")[2], "Authorization" in request.headers))
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     s3 = boto3.client("s3", region_name=REGION)
@@ -170,7 +171,9 @@ def test_requests_carry_the_same_user_agent_and_get_the_same_answers_as_shipped(
         s3.put_object(Bucket="a-bucket", Key="k", Body=b"body")
         answers = [
             dynamodb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"],
-            dynamodb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})["Items"],
+            dynamodb.query(TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "a"}})[
+                "Items"
+            ],
             s3.get_object(Bucket="a-bucket", Key="k")["Body"].read(),
         ]
         with pytest.raises(dynamodb.exceptions.ResourceNotFoundException):
