@@ -108,7 +108,9 @@ def _state_clients_kept() -> None:
         key = (region_name, service_name, endpoint_url)  # the rest is the same on every call
         with lock:
             if key not in kept:
-                kept[key] = boto3.client(region_name=region_name, service_name=service_name, endpoint_url=endpoint_url, **kwargs)
+                kept[key] = boto3.client(  # type: ignore[call-overload]
+                    region_name=region_name, service_name=service_name, endpoint_url=endpoint_url, **kwargs
+                )
             return kept[key]
 
     _replace(boto_client, "boto3", types.SimpleNamespace(client=client))
