@@ -190,3 +190,25 @@ def test_requests_carry_the_same_user_agent_and_get_the_same_answers_as_shipped(
     # DynamoDB's requests go unsigned (moto reads no signature), S3's stay signed
     assert [signed for _, host, signed in ours_sent] == [not host.startswith("dynamodb") for _, host, _ in ours_sent]
     assert all(signed for _, _, signed in shipped_sent)
+
+
+def test_random_identifiers_keep_their_alphabet_length_and_seeding() -> None:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    moto_hot_paths.install()
+    for _ in range(50):
+        drawn = mock_random.get_random_string(length=52)
+        assert len(drawn) == 52 and set(drawn) <= set(string.ascii_letters + string.digits)
+        assert set(mock_random.get_random_string(length=30, include_digits=False, lower_case=True)) <= set(string.ascii_lowercase)
+        assert len(hexed := mock_random.get_random_hex(12)) == 12 and set(hexed) <= set("0123456789abcdef")
+    assert len({mock_random.get_random_string() for _ in range(100)}) == 100
+    mock_random.seed(7)
+    first = [mock_random.get_random_string(), mock_random.get_random_hex()]
+    mock_random.seed(7)
+    assert [mock_random.get_random_string(), mock_random.get_random_hex()] == first
+    mock_random.seed()  # random again for what runs next
+    with moto_hot_paths.as_shipped():
+        shipped = mock_random.get_random_string(length=52)
+    assert len(shipped) == 52 and set(shipped) <= set(string.ascii_letters + string.digits)

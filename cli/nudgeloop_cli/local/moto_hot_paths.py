@@ -21,6 +21,10 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
   the request, the default account, as it does for the local stack's credentials. Only
   DynamoDB's (and its streams') standard requests skip it, most of the stack's calls; S3 (whose
   payload hashing moto reads) and presigned URLs are signed as ever.
+- **Random identifiers are drawn at once.** moto draws each character of a request id (52 per
+  request) and of its other identifiers with a call of its own; here they are drawn together
+  from the same seedable generator and alphabet (the same distribution: ids stay random and
+  ``moto_api`` seeding still makes them repeatable).
 - **A request is dispatched without reflection.** moto lists a response class's methods with
   ``inspect.getmembers`` on every request to see whether it implements the action (about a
   tenth of a small request's time); the list is made once per class.
@@ -51,6 +55,7 @@ def install() -> None:
         _parse_definitions_once,
         _state_clients_kept,
         _method_names_once,
+        _random_strings_at_once,
         _dynamodb_requests_unsigned,
         _user_agent_once,
     )
@@ -128,6 +133,25 @@ def _dynamodb_requests_unsigned() -> None:
         return shipped(self, operation_name, request, *args, **kwargs)
 
     _replace(RequestSigner, "sign", sign)
+
+
+def _random_strings_at_once() -> None:
+    import string
+
+    from moto.moto_api._internal.moto_random import HEX_CHARS, MotoRandom
+
+    hex_digits = [str(c) for c in HEX_CHARS]
+
+    def get_random_hex(self: MotoRandom, length: int = 8) -> str:
+        return "".join(self.choices(hex_digits, k=length))
+
+    def get_random_string(self: MotoRandom, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        drawn = "".join(self.choices(pool, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    _replace(MotoRandom, "get_random_hex", get_random_hex)
+    _replace(MotoRandom, "get_random_string", get_random_string)
 
 
 def _method_names_once() -> None:

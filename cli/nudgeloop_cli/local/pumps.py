@@ -14,7 +14,7 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.services.redrive import lambda_record
 
-from .base import REGION
+from .base import REGION, LocalError
 from .provision import ACCOUNT
 
 if TYPE_CHECKING:
@@ -26,6 +26,7 @@ class Pumps:
         self.stack = stack
         self._stream_positions: dict[str, str] = {}  # consumer/shard -> last sequence number handled
         self._stream_attempts: dict[str, int] = {}
+        self._iterators: dict[str, str] = {}  # consumer/shard -> the iterator after what it handled
         self._streams: Any = None  # the DynamoDB Streams client the pollers use
         self._shards: dict[str, list[str]] = {}
 
@@ -53,21 +54,28 @@ class Pumps:
                 position = self._stream_positions.get(cursor)
                 if not _stream_has_records_after(self.stack.catalog.table(spec.table_key).name, position):
                     continue  # what the poller would find: nothing (no request made for it)
-                iterator = streams.get_shard_iterator(
-                    StreamArn=arn,
-                    ShardId=shard_id,
-                    **(
-                        {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
-                        if position
-                        else {"ShardIteratorType": "TRIM_HORIZON"}
-                    ),
-                )["ShardIterator"]
-                fetched = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)["Records"]
+                # As Lambda's poller does, the next batch is read with the iterator the last one
+                # returned; after a failure, from the checkpoint.
+                iterator = (
+                    self._iterators.pop(cursor, None)
+                    or streams.get_shard_iterator(
+                        StreamArn=arn,
+                        ShardId=shard_id,
+                        **(
+                            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
+                            if position
+                            else {"ShardIteratorType": "TRIM_HORIZON"}
+                        ),
+                    )["ShardIterator"]
+                )
+                page = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)
+                fetched = page["Records"]
                 if not fetched:
                     continue
                 records = [r for r in fetched if r["eventName"] in spec.event_names]
                 if not records:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    self._iterators[cursor] = page["NextShardIterator"]
                     continue
                 handled += len(records)
                 event = {"Records": [lambda_record(r, arn, REGION) for r in records]}
@@ -81,6 +89,7 @@ class Pumps:
                     failed = [records[0]["dynamodb"]["SequenceNumber"]]
                 if not failed:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
+                    self._iterators[cursor] = page["NextShardIterator"]
                     continue
                 first = min(failed, key=int)
                 before = [r["dynamodb"]["SequenceNumber"] for r in fetched if int(r["dynamodb"]["SequenceNumber"]) < int(first)]
@@ -167,8 +176,13 @@ class Pumps:
                 if m["MessageId"] in failed:
                     # Visible again at once; moto moves it to the DLQ after maxReceiveCount.
                     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
-                else:
-                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            done = [m for m in messages if m["MessageId"] not in failed]
+            if done:  # as the mapping deletes them: one DeleteMessageBatch per batch (at most 10)
+                answer = sqs.delete_message_batch(
+                    QueueUrl=url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                )
+                if answer.get("Failed"):
+                    raise LocalError(f"the pump could not remove handled messages of {spec.name}: {answer['Failed']}")
             handled += len(messages)
         return handled
 

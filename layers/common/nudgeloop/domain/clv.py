@@ -103,7 +103,7 @@ def _fit(negative_ll: Any, start: Array) -> Array:
         np.log(start),
         method="Nelder-Mead",
         bounds=bounds,
-        options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 20000, "maxfev": 40000},
+        options={"xatol": 1e-6, "fatol": 1e-8, "maxiter": 4000, "maxfev": 4000},
     )
     refined = optimize.minimize(objective, best.x, method="L-BFGS-B", bounds=bounds)
     chosen = refined.x if refined.fun <= best.fun else best.x
