@@ -1,18 +1,29 @@
 """The yardstick the local-runtime benches divide by: moto writing the same number of items
-into one table with BatchWriteItem (25 a request), in the same run."""
+into one table with BatchWriteItem (25 a request), in the same run: the median of three runs,
+each into a fresh table (one run alone varies by a third on this machine)."""
 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Any
 
 
-def batch_write_seconds(stack: Any, items: list[dict[str, Any]]) -> float:
-    """Seconds moto takes to BatchWriteItem these events (25 a request) into a fresh table."""
+def batch_write_seconds(stack: Any, items: list[dict[str, Any]], runs: int = 3) -> float:
+    """Seconds moto takes to BatchWriteItem these events (25 a request) into a fresh table,
+    the median of ``runs``; each run's figure is printed."""
+    import statistics
+
+    figures = [_batch_write_once(stack, items, f"-direct-{run}") for run in range(runs)]
+    print("BatchWriteItem runs (s):", ", ".join(f"{f:.2f}" for f in figures), file=sys.stderr)
+    return statistics.median(figures)
+
+
+def _batch_write_once(stack: Any, items: list[dict[str, Any]], suffix: str) -> float:
     from nudgeloop.adapters import aws
 
-    table = stack.catalog.table("events").name + "-direct"
+    table = stack.catalog.table("events").name + suffix
     with stack.aws_lock:
         ddb = aws.client("dynamodb")
         ddb.create_table(

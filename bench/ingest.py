@@ -149,17 +149,17 @@ def wcu(customers: int, orders: int, seed: int = 3) -> dict[str, Any]:
 
 
 def _segment(customer_id: str) -> str | None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import customer_store
 
-    found = repo.get_customer(customer_id)
+    found = customer_store.get_customer(customer_id)
     return found.segment if found else None
 
 
 def _migrations(stack: Any) -> int:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
     with stack.aws_lock:
-        return sum(sum(v.values()) if isinstance(v, dict) else 0 for v in [repo.segment_flows(START.date())])
+        return sum(sum(v.values()) if isinstance(v, dict) else 0 for v in [step_tallies.segment_flows(START.date())])
 
 
 def _events(n: int, seed: int = 5) -> list[dict[str, Any]]:

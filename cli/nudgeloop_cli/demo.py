@@ -230,7 +230,7 @@ def journey_statuses(stack: LocalStack) -> Counter[str]:
 
 
 def collect(stack: LocalStack) -> dict[str, Any]:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import campaign_stats
     from nudgeloop.dal.models import CustomerModel, EventModel
 
     segments = Counter(c.segment for c in CustomerModel.scan())
@@ -240,7 +240,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     outbox = stack.outbox()
     mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
     journeys = journey_statuses(stack)
-    feedback = repo.campaign_stats("welcome")
+    feedback = campaign_stats.campaign_stats("welcome")
     dlq = stack.dlq_depths()
     problems = [f"{k} DLQ holds {v} messages" for k, v in dlq.items() if v]
     problems += [f"{n} journeys {s.lower()}" for s, n in journeys.items() if s in ("FAILED", "TIMED_OUT", "ABORTED")]

@@ -349,12 +349,12 @@ def _bind_engine(prefix: str) -> None:
 def sends_in_doubt(prefix: PrefixOption = "nudgeloop") -> None:
     """List reservations SES may or may not have sent (customer, ledger key, reserved at)."""
     from nudgeloop import clock
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     _bind_engine(prefix)
     rows = [
         {"customer_id": i.pk.removeprefix("SEND#"), "ledger_key": i.sk, "reserved_at": i.created_at}
-        for i in repo.in_doubt(clock.now())
+        for i in ledger.in_doubt(clock.now())
     ]
     typer.echo(json.dumps(rows, indent=2))
 
@@ -368,10 +368,10 @@ def sends_settle(
     prefix: PrefixOption = "nudgeloop",
 ) -> None:
     """Record the outcome of an in-doubt mail. Either way it is never sent again."""
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     _bind_engine(prefix)
-    if not repo.settle_in_doubt(customer, ledger_key, sent, note or "settled by an operator"):
+    if not ledger.settle_in_doubt(customer, ledger_key, sent, note or "settled by an operator"):
         typer.echo("no reservation in doubt under that key", err=True)
         raise typer.Exit(1)
 
@@ -383,11 +383,11 @@ def sends_resume(
     prefix: PrefixOption = "nudgeloop",
 ) -> None:
     """Let a campaign step send again after SES refused it (fix the cause first)."""
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability
 
     _bind_engine(prefix)
-    reason = repo.step_stop(campaign, step)
-    repo.resume_step(campaign, step)
+    reason = deliverability.step_stop(campaign, step)
+    deliverability.resume_step(campaign, step)
     typer.echo(json.dumps({"campaign": campaign, "step": step, "was_stopped_for": reason}))
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.adapters.bus import EventBridgePublisher
-from nudgeloop.dal import repo
+from nudgeloop.dal import event_log
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
@@ -30,7 +30,7 @@ outcomes = {"EventsApplied": 0, "EventsUnchanged": 0, "EventsFailed": 0}  # per 
 def record_handler(record: DynamoDBRecord) -> None:
     if record.dynamodb is None or record.dynamodb.new_image is None:
         return
-    event = repo.event_from_image(record.dynamodb.new_image)
+    event = event_log.event_from_image(record.dynamodb.new_image)
     try:
         changed = process.apply(event, publisher, current["rules"])
     except Exception:  # logged with its exception and counted; the record is retried, then kept

@@ -75,9 +75,9 @@ def test_closed_loop_over_http(http: Client) -> None:
     settle(http)
     status, customer = http.request("GET", "/v1/customers/shop-1")
     assert customer["mails"][0]["status"] == "sent"
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import campaign_stats
 
-    assert repo.campaign_stats("welcome")["welcome"] == {"sent": 1, "delivered": 1, "opened": 1}
+    assert campaign_stats.campaign_stats("welcome")["welcome"] == {"sent": 1, "delivered": 1, "opened": 1}
     # the simulated clock runs the three-day wait
     status, now = http.request("GET", "/_local/clock", key=False)
     assert now["now"] == "2026-01-01T09:00:00.000Z"

@@ -40,7 +40,7 @@ def figures(stack, campaign_id: str = "promo") -> dict:
 
 
 def test_campaign_kpis_attribution_refund_and_holdout_uplift_match_the_hand_computed_scenario(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability, ledger
     from nudgeloop.domain.campaigns import in_holdout
 
     stack.put_campaign("promo.yaml", PROMO.encode())
@@ -53,12 +53,12 @@ def test_campaign_kpis_attribution_refund_and_holdout_uplift_match_the_hand_comp
         post_events(stack, [upsert(cid, **({"email": simulator[cid]} if cid in simulator else {})), consent(cid)])
     stack.settle()
     now = clock.now()
-    repo.suppress(f"{t[5]}@customers.example", "hard_bounce", clock.iso(now))  # suppressed
+    deliverability.suppress(f"{t[5]}@customers.example", "hard_bounce", clock.iso(now))  # suppressed
     for i in range(3):  # three newsletters this week already: the contact policy caps t6
-        item = repo.reserve_send(
+        item = ledger.reserve_send(
             t[6], f"other#x#{i}", {"customer_id": t[6], "campaign_id": "other", "step_id": "x", "purpose": "newsletter"}
         )
-        repo.complete_send(item, "sent", {"campaign_id": "other", "step_id": "x", "sent_at": clock.iso(now)}, f"earlier-{i}")
+        ledger.complete_send(item, "sent", {"campaign_id": "other", "step_id": "x", "sent_at": clock.iso(now)}, f"earlier-{i}")
     post_events(stack, [promo(cid) for cid in treated + held])
     stack.settle()
     mails = {m["customer_id"]: m for m in stack.outbox() if m["campaign_id"] == "promo"}

@@ -31,7 +31,7 @@ def test_an_invalid_upload_leaves_the_previous_version_running(stack) -> None:
 
 
 def test_holdout_entrants_get_no_mail_and_every_entry_is_counted_once(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import campaign_stats
     from nudgeloop.domain.campaigns import in_holdout
 
     stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never", "reentry: never\nholdout_percent: 50").encode())
@@ -43,7 +43,7 @@ def test_holdout_entrants_get_no_mail_and_every_entry_is_counted_once(stack) -> 
     assert 0 < len(held) < len(ids)  # this sample has both groups
     assert {m["customer_id"] for m in stack.outbox()} == set(ids) - held
     with stack.aws_lock:
-        assert repo.campaign_entries("welcome") == {"entered": len(ids) - len(held), "holdout": len(held)}
+        assert campaign_stats.campaign_entries("welcome") == {"entered": len(ids) - len(held), "holdout": len(held)}
 
 
 def abandoned(cid: str, event_id: str, at: str) -> dict:
@@ -84,7 +84,7 @@ def test_an_order_after_the_abandoned_cart_ends_the_reminder_journey(stack) -> N
 def test_a_send_on_a_public_holiday_goes_out_at_the_next_slot_in_the_customers_time(stack) -> None:
     from datetime import timedelta
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     window = "send_window:\n  weekdays: [mon, tue, wed, thu, fri]\n  from_hour: 9\n  to_hour: 18\n"
     stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never\n", "reentry: never\n" + window).encode())
@@ -94,7 +94,7 @@ def test_a_send_on_a_public_holiday_goes_out_at_the_next_slot_in_the_customers_t
     assert stack.outbox() == []  # parked, not dropped
     stack.advance(timedelta(days=1))
     (mail,) = stack.outbox()
-    sent_at = next(e for e in repo.ledger("w1") if e.status == "sent").data["sent_at"]
+    sent_at = next(e for e in ledger.ledger("w1") if e.status == "sent").data["sent_at"]
     assert sent_at == "2026-01-02T08:00:00.000Z" and mail["step_id"] == "welcome"  # Friday 09:00 in Berlin
 
 

@@ -41,16 +41,16 @@ def test_a_pending_sign_up_gets_one_confirmation_mail_and_only_its_link_opts_in(
     stack.settle()
     held = newsletter(stack)
     assert (held["status"], held["source"]) == ("opt_in", "double_opt_in")
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
 
-    statements = [e.properties for e in repo.customer_events("c1", 50) if e.type == "consent.changed"]
+    statements = [e.properties for e in event_log.customer_events("c1", 50) if e.type == "consent.changed"]
     assert {"form": "footer", "ip": "203.0.113.7"} in [s.get("proof") for s in statements]  # proof kept
     confirmed = next(s for s in statements if s["status"] == "opt_in")
     assert confirmed["proof"]["method"] == "double-opt-in" and confirmed["proof"]["requested_at"] == "2025-12-31T08:00:00.000Z"
     status, _h, _p = stack.api("GET", "/v1/consent/confirm", query={"token": confirmation_token(mails[0])})
     assert status == 200  # opened twice: still confirmed, nothing new stored
     stack.settle()
-    assert len([e for e in repo.customer_events("c1", 50) if e.type == "consent.changed"]) == 2
+    assert len([e for e in event_log.customer_events("c1", 50) if e.type == "consent.changed"]) == 2
 
 
 def test_confirmation_links_expire_and_cannot_be_forged(stack) -> None:
@@ -121,12 +121,12 @@ def test_the_preference_page_can_opt_out_of_all_marketing_and_expired_links_are_
 
 def test_a_bounced_confirmation_mail_reaches_the_feedback_path_and_suppresses_the_address(stack) -> None:
     """Service mail has its own configuration set; its bounces must be read too (the rule matches both)."""
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability, event_log
 
     address = "bounce+signup@simulator.amazonses.com"
     post_events(stack, [upsert("c1", email=address), pending()])
     stack.settle()
     mail = next(m for m in stack.outbox() if m["campaign_id"] == "double-opt-in")
     assert stack.sent_with[mail["message_id"]] == stack.catalog.service_configuration_set
-    assert repo.suppression(address) == "hard_bounce"
-    assert "email.bounced" in [e.type for e in repo.customer_events("c1", 50)]
+    assert deliverability.suppression(address) == "hard_bounce"
+    assert "email.bounced" in [e.type for e in event_log.customer_events("c1", 50)]

@@ -491,3 +491,34 @@ def test_the_index_stamp_moves_with_writes_to_its_partitions_only(ddb: Any) -> N
         move()
         assert stamp() != previous
         assert lane_1() != answer
+
+
+def test_one_condition_with_other_values_or_names_is_judged_anew(ddb: Any) -> None:
+    def put(condition: str, names: dict[str, str], values: dict[str, Any]) -> str:
+        try:
+            ddb.put_item(
+                TableName=TABLE,
+                Item={"pk": {"S": "p0"}, "sk": {"S": "s01"}, "n": {"N": "5"}},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return "written"
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    asked = [
+        ("#a > :v", {"#a": "n"}, {":v": {"N": "100"}}),
+        ("#a > :v", {"#a": "n"}, {":v": {"N": "-100"}}),
+        ("#a > :v", {"#a": "n"}, {":v": {"N": "100"}}),  # the first again, after the second
+        ("#a > :v", {"#a": "missing"}, {":v": {"N": "-100"}}),
+        ("#a = :v", {"#a": "n"}, {":v": {"N": "5"}}),  # the stored value is 5 since the second
+        ("#a = :v", {"#a": "n"}, {":v": {"S": "5"}}),
+    ]
+    ours = [put(*a) for a in asked]
+    ddb.put_item(TableName=TABLE, Item={"pk": {"S": "p0"}, "sk": {"S": "s01"}, "n": {"N": "-3"}})
+    with dynamodb.as_shipped():
+        shipped = [put(*a) for a in asked]
+    assert ours == shipped
+    failed, written = "ConditionalCheckFailedException", "written"
+    assert ours == [failed, written, failed, failed, written, failed]

@@ -170,11 +170,11 @@ def test_replaying_every_kind_of_trigger_any_number_of_times_never_sends_a_secon
     stack.advance(timedelta(days=4))  # past every wait: all journeys complete
     replay(3)  # and after they finished
     stack.advance(timedelta(days=1))
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     # each step of each journey was decided exactly once: sent, or held back by the contact policy
     # (at most 3 marketing mails in 7 days: five steps in four days meet it)
-    decided = [(e.data["campaign_id"], e.data["step_id"], e.status) for e in repo.ledger("x1")]
+    decided = [(e.data["campaign_id"], e.data["step_id"], e.status) for e in ledger.ledger("x1")]
     steps = sorted((c, s) for c, s, _ in decided)
     assert steps == sorted(
         [

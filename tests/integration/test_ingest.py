@@ -38,12 +38,12 @@ def test_bad_requests_are_4xx_json_naming_the_field(stack) -> None:
 def test_throttled_storage_is_a_retryable_503(stack, monkeypatch) -> None:
     from botocore.exceptions import ClientError
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
 
     def throttled(event):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}, "PutItem")
 
-    monkeypatch.setattr(repo, "store_event", throttled)
+    monkeypatch.setattr(event_log, "store_event", throttled)
     status, body = post_events(stack, [upsert("c1")])
     assert status == 503
     assert "retry" in body["error"]["reason"]
@@ -52,12 +52,12 @@ def test_throttled_storage_is_a_retryable_503(stack, monkeypatch) -> None:
 
 def test_an_unexpected_failure_is_a_function_error_not_a_quiet_503(stack, monkeypatch) -> None:
     """It reaches Lambda's Errors metric (and its alarm); API Gateway answers 502."""
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
 
     def broken(event):
         raise RuntimeError("a defect")
 
-    monkeypatch.setattr(repo, "store_event", broken)
+    monkeypatch.setattr(event_log, "store_event", broken)
     status, body = post_events(stack, [upsert("c1")])
     assert (status, body) == (502, {"message": "Internal server error"})
     assert [f["error"] for f in stack.failures if f["function"] == "ingest_api"] == ["RuntimeError"]
@@ -165,12 +165,12 @@ def test_refund_moves_the_customer_back(stack) -> None:
 def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> None:
     from datetime import UTC, datetime
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
     from nudgeloop.domain.events import Event
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
     # stored without validation (as an older release might have): processing cannot succeed
-    repo.store_event(
+    event_log.store_event(
         Event(
             event_id="bad",
             type="order.completed",
@@ -235,7 +235,7 @@ def test_openapi_document_is_served_without_a_key(stack) -> None:
 def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_correct(stack) -> None:
     from datetime import timedelta
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import customer_store, event_log
 
     # No campaign watching "N days after the last purchase" (the shipped cross-sell does: with it,
     # a repeat order moves the review date sooner, which is a write).
@@ -243,21 +243,21 @@ def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_corr
     stack.put_campaign("cross-sell.yaml", cross_sell.replace("name: Cross-sell", "name: Cross-sell\nenabled: false").encode())
     post_events(stack, [upsert("r1"), order("r1", "o1", at="2025-09-03T10:00:00Z")])  # 120 days before START
     stack.settle()
-    before = repo.get_customer("r1")
+    before = customer_store.get_customer("r1")
     assert before.segment == "active"
     assert before.review_on == "2026-03-03"  # the day the order is 181 days old: at risk
 
     post_events(stack, [order("r1", "o2", at="2026-01-01T08:00:00Z")])
     stack.settle()
-    after = repo.get_customer("r1")
+    after = customer_store.get_customer("r1")
     assert after.version == before.version  # not written: still active, its review may come later
     assert after.review_on == "2026-03-03"
     _status, view = get_customer(stack, "r1")
     assert (view["aggregates"]["orders"], view["aggregates"]["last_order_at"]) == (2, "2026-01-01T08:00:00.000Z")
 
     stack.advance(timedelta(days=62))  # the held review date passes: re-placed from the event log
-    later = repo.get_customer("r1")
+    later = customer_store.get_customer("r1")
     assert later.segment == "active"  # the second order keeps them active
     assert later.review_on == "2026-07-01"  # 181 days after the second order
-    moves = [e.properties["to"] for e in repo.customer_events("r1") if e.type == "segment.migrated"]
+    moves = [e.properties["to"] for e in event_log.customer_events("r1") if e.type == "segment.migrated"]
     assert "at_risk" not in moves

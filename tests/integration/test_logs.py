@@ -13,7 +13,7 @@ NAMES = ("Ada", "Lovelace")
 
 
 def test_a_whole_loop_logs_no_email_addresses_or_names(stack, monkeypatch) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
     from nudgeloop.observability import logger
 
     captured = io.StringIO()
@@ -33,7 +33,7 @@ def test_a_whole_loop_logs_no_email_addresses_or_names(stack, monkeypatch) -> No
         def broken(event):  # an exception whose text quotes the address reaches logger.exception
             raise RuntimeError(f"could not store event of {event.properties.get('email')}")
 
-        monkeypatch.setattr(repo, "store_event", broken)
+        monkeypatch.setattr(event_log, "store_event", broken)
         status, _h, _b = stack.api(
             "POST",
             "/v1/events",
@@ -54,7 +54,7 @@ def test_a_whole_loop_logs_no_email_addresses_or_names(stack, monkeypatch) -> No
 
 
 def test_a_correlation_id_follows_an_order_event_to_the_mail_it_caused(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
     from nudgeloop.observability import logger
 
     post_events(stack, [upsert("k1"), consent("k1")])
@@ -75,5 +75,5 @@ def test_a_correlation_id_follows_an_order_event_to_the_mail_it_caused(stack) ->
     mine = [line["message"] for line in lines if line.get("correlation_id") == first_order["event_id"]]
     # the move up the staircase, the journey it started and the mail, all under the order's id
     assert {"customer migrated", "journey started", "mail sent"} <= set(mine)
-    sent = [e for e in repo.ledger("k1") if e.status == "sent"]
+    sent = [e for e in ledger.ledger("k1") if e.status == "sent"]
     assert [e.data["correlation_id"] for e in sent] == [first_order["event_id"]]

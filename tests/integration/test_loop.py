@@ -37,10 +37,10 @@ def test_first_order_migrates_and_starts_one_welcome_journey(stack) -> None:
 def test_repeated_migration_events_start_nothing_new_and_send_nothing_twice(stack) -> None:
     welcome_customer(stack)
     from nudgeloop.adapters.bus import EventBridgePublisher
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
     from nudgeloop.services import segmenting
 
-    event = repo.customer_events("c1")
+    event = event_log.customer_events("c1")
     migration = next(e for e in event if e.type == "segment.migrated")
     replay = segmenting.BusEvent(
         source=segmenting.SOURCE,
@@ -114,9 +114,9 @@ def test_daily_run_migrates_due_customers_once(stack) -> None:
     stack.advance(timedelta(days=2))
     customer = get_customer(stack, "c1")[1]
     assert customer["segment"] == "active"
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
 
-    history = [e.properties for e in repo.customer_events("c1", limit=50) if e.type == "segment.migrated"]
+    history = [e.properties for e in event_log.customer_events("c1", limit=50) if e.type == "segment.migrated"]
     assert sorted((h["from"], h["to"]) for h in history) == [("new", "active"), ("prospect", "new")]
     result = stack.call("segment_daily", {})  # same day again: nothing due, nothing emitted
     assert result == {"examined": 0, "migrated": 0, "occasions": 0, "full_scan": False}
@@ -129,11 +129,13 @@ def test_feedback_is_stored_against_customer_and_campaign(stack) -> None:
     stack.emit_ses_event(message_id, "Open")  # SES may repeat an event: counted once
     stack.emit_ses_event(message_id, "Click", {"link": "https://shop.example/x"})
     stack.settle()
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import campaign_stats, event_log
 
-    stats = {k: v for k, v in repo.campaign_stats("welcome").items() if not k.startswith("_")}  # "_entries": entry counters
+    stats = {
+        k: v for k, v in campaign_stats.campaign_stats("welcome").items() if not k.startswith("_")
+    }  # "_entries": entry counters
     assert stats == {"welcome": {"sent": 1, "delivered": 1, "opened": 1, "clicked": 1}}
-    kinds = sorted(e.type for e in repo.customer_events("c1", limit=50) if e.type.startswith("email."))
+    kinds = sorted(e.type for e in event_log.customer_events("c1", limit=50) if e.type.startswith("email."))
     assert kinds == ["email.clicked", "email.delivered", "email.opened"]
 
 
@@ -156,21 +158,21 @@ def test_one_click_unsubscribe_opts_out_and_forged_tokens_fail(stack) -> None:
 def test_customers_per_step_and_daily_flows_are_counted_exactly(stack) -> None:
     from datetime import date
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
     post_events(stack, [upsert("a"), upsert("b"), upsert("c"), order("a", "1"), order("b", "1")])
     stack.settle()
     post_events(stack, [order("a", "1")])  # a duplicate changes nothing
     stack.settle()
-    assert {k: v for k, v in repo.segment_counts().items() if v} == {"prospect": 1, "new": 2}
-    assert repo.segment_flows(date(2026, 1, 1)) == {"prospect>new": 2}
+    assert {k: v for k, v in step_tallies.segment_counts().items() if v} == {"prospect": 1, "new": 2}
+    assert step_tallies.segment_flows(date(2026, 1, 1)) == {"prospect>new": 2}
     stack.advance(timedelta(days=92))
-    counts = {k: v for k, v in repo.segment_counts().items() if v}
+    counts = {k: v for k, v in step_tallies.segment_counts().items() if v}
     assert counts == {"prospect": 1, "active": 2}
-    days = repo.segment_days(date(2026, 1, 1), date(2026, 4, 30))
+    days = step_tallies.segment_days(date(2026, 1, 1), date(2026, 4, 30))
     assert days["2026-01-02"] == {"prospect": 1, "new": 2}
     assert {k: v for k, v in days["2026-04-02"].items() if v} == {"prospect": 1, "active": 2}
-    assert sum(repo.segment_flows(date(2026, 4, 1)).values()) == 2
+    assert sum(step_tallies.segment_flows(date(2026, 4, 1)).values()) == 2
 
 
 def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
@@ -191,17 +193,17 @@ def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
     post_events(stack, [basket("c1", "o0", ["SKU-TEA-01"])])
     stack.settle()
     assert stack.call("recommend", {})["written"] > 0
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import customer_store, event_log
     from nudgeloop.dal.models import RecsItem
     from nudgeloop.domain.aggregates import recent_skus
     from nudgeloop.services import recommend
 
-    owned = recent_skus(repo.order_facts("c1"))
+    owned = recent_skus(event_log.order_facts("c1"))
     assert "SKU-TEA-01" in owned
     calls: list[str] = []
     ddb = RecsItem._get_connection().connection.client
     ddb.meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    blocks = recommend.for_customer(repo.get_customer("c1"), owned)
+    blocks = recommend.for_customer(customer_store.get_customer("c1"), owned)
     assert calls == ["BatchGetItem"]
     assert [p["sku"] for p in blocks["also_bought"]] == ["SKU-HON-01", "SKU-MUG-01"]
     assert [p["sku"] for p in blocks["we_recommend"]] == ["SKU-POT-01", "SKU-HON-01"]
@@ -218,7 +220,9 @@ def test_migrations_in_both_directions(stack) -> None:
     post_events(stack, [order("u1", "again", at="2026-01-01T08:00:00Z")])
     stack.settle()
     assert get_customer(stack, "u1")[1]["segment"] == "active"
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import event_log
 
-    moves = sorted((e.properties["from"], e.properties["to"]) for e in repo.customer_events("u1") if e.type == "segment.migrated")
+    moves = sorted(
+        (e.properties["from"], e.properties["to"]) for e in event_log.customer_events("u1") if e.type == "segment.migrated"
+    )
     assert moves == [("at_risk", "active"), ("prospect", "at_risk")]

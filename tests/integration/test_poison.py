@@ -24,20 +24,20 @@ def poison(stack, cid: str = "c1") -> None:
     unbounded merge of attributes made them."""
     from pynamodb.exceptions import PutError
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import customer_store
 
     low, high = 300_000, 409_600  # the largest blob the item still takes, by bisection
     with stack.aws_lock:
         while high - low > 1:
             middle = (low + high) // 2
-            customer = repo.get_customer(cid)
+            customer = customer_store.get_customer(cid)
             customer.attributes = {"blob": "x" * middle}
             try:
                 customer.save()
                 low = middle
             except PutError:
                 high = middle
-        customer = repo.get_customer(cid)
+        customer = customer_store.get_customer(cid)
         assert len(customer.attributes["blob"]) == low
 
 
@@ -237,20 +237,20 @@ def test_an_address_that_cannot_be_sent_is_refused_at_the_door(stack, address) -
 
 
 def test_a_stored_address_that_cannot_be_sent_is_skipped_never_left_in_doubt(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import customer_store, ledger
     from tests.conftest import order
 
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()
     with stack.aws_lock:  # written before addresses were validated as one mailbox
-        customer = repo.get_customer("c1")
+        customer = customer_store.get_customer("c1")
         customer.email = "(support)eve@example.com"
         customer.save()
     post_events(stack, [order("c1", "o1")])
     stack.settle()
     assert stack.outbox() == []
     with stack.aws_lock:
-        entries = repo.ledger("c1")
+        entries = ledger.ledger("c1")
     assert [(e.status, (e.data or {}).get("reason")) for e in entries] == [("skipped:no_address", "invalid_address")]
 
 

@@ -99,14 +99,14 @@ def test_a_long_pause_parks_held_journeys_until_resume_without_growing_their_his
     """Held journeys wait on a timer only resume releases: 60 paused days add no history (an
     hourly retry loop would have added ~25 events an hour and failed at 25,000 in ~40 days)."""
     from nudgeloop.adapters.aws import client
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability, keys, models
     from nudgeloop.services import reputation
 
     stack.put_campaign("promo.yaml", PROMO.encode())
     post_events(stack, [upsert("h1"), consent("h1")])
     stack.settle()
     with stack.aws_lock:
-        repo.pause_marketing("bounce_rate", {"sent": 0})
+        deliverability.pause_marketing("bounce_rate", {"sent": 0})
     post_events(stack, [promo("h1")])
     stack.settle()
 
@@ -125,7 +125,7 @@ def test_a_long_pause_parks_held_journeys_until_resume_without_growing_their_his
     stack.advance(timedelta(days=60))
     assert history() == before and promos(stack, "h1") == []
     with stack.aws_lock:
-        assert {t.status for t in repo.EngineItem.by_due.query(repo.HELD_SHARD)} == {"held"}
+        assert {t.status for t in models.EngineItem.by_due.query(keys.HELD_SHARD)} == {"held"}
         reputation.resume(stack.catalog.configuration_set)
     stack.advance(timedelta(minutes=2))
     assert len(promos(stack, "h1")) == 1

@@ -79,12 +79,12 @@ def ses(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_a_hard_bounce_suppresses_the_address_for_every_purpose_without_changing_consent(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability
 
     welcome_customer(stack)
     stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Permanent"})
     stack.settle()
-    assert repo.suppression(ADDRESS) == "hard_bounce"
+    assert deliverability.suppression(ADDRESS) == "hard_bounce"
     assert get_customer(stack, "c1")[1]["consents"]["newsletter"]["status"] == "opt_in"
     stack.advance(timedelta(days=4))
     assert len(stack.outbox()) == 1  # the follow-up is not sent
@@ -92,21 +92,21 @@ def test_a_hard_bounce_suppresses_the_address_for_every_purpose_without_changing
 
 
 def test_a_soft_bounce_suppresses_nothing(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability
 
     welcome_customer(stack)
     stack.emit_ses_event(stack.outbox()[0]["message_id"], "Bounce", {"bounceType": "Transient"})
     stack.settle()
-    assert repo.suppression(ADDRESS) is None
+    assert deliverability.suppression(ADDRESS) is None
 
 
 def test_a_complaint_suppresses_the_address_and_opts_out_of_marketing(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability
 
     welcome_customer(stack)
     stack.emit_ses_event(stack.outbox()[0]["message_id"], "Complaint")
     stack.settle()
-    assert repo.suppression(ADDRESS) == "complaint"
+    assert deliverability.suppression(ADDRESS) == "complaint"
     consents = get_customer(stack, "c1")[1]["consents"]
     assert consents["newsletter"]["status"] == consents["marketing"]["status"] == "opt_out"
 
@@ -116,30 +116,30 @@ def test_a_complaint_suppresses_the_address_and_opts_out_of_marketing(stack) -> 
     ["MessageRejected", "SendingPausedException", "AccountSuspendedException", "MailFromDomainNotVerifiedException"],
 )
 def test_refusals_are_not_retried_and_stop_the_campaign_step_with_the_reason(stack, ses, code: str) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability, ledger
 
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()
     ses["ses"] = FakeSes(code)
     assert send(stack, request("x1")) == {"status": "failed", "reason": code}
-    assert repo.ledger_entry("c1", "welcome#welcome#x1").status == "failed"
-    assert repo.step_stop("welcome", "welcome") == code
+    assert ledger.ledger_entry("c1", "welcome#welcome#x1").status == "failed"
+    assert deliverability.step_stop("welcome", "welcome") == code
     assert send(stack, request("x2")) == {"status": "skipped", "reason": f"step_stopped:{code}"}
     assert ses["ses"].calls == 1  # the second customer's mail never reached SES
     with stack.aws_lock:
-        repo.resume_step("welcome", "welcome")
+        deliverability.resume_step("welcome", "welcome")
     del ses["ses"]
     assert send(stack, request("x3"))["status"] == "sent"
 
 
 def test_a_bad_request_fails_that_mail_only(stack, ses) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import deliverability
 
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()
     ses["ses"] = FakeSes("BadRequestException")
     assert send(stack, request("x1")) == {"status": "failed", "reason": "BadRequestException"}
-    assert repo.step_stop("welcome", "welcome") is None
+    assert deliverability.step_stop("welcome", "welcome") is None
 
 
 def test_throttling_releases_the_reservation_for_a_retry(stack, ses) -> None:
@@ -169,7 +169,7 @@ def test_the_maximum_send_rate_holds_across_senders(stack) -> None:
 
 def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in_doubt(stack, ses) -> None:
     from nudgeloop import clock
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()
@@ -179,11 +179,11 @@ def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in
     del ses["ses"]
     assert send(stack, request("x1")) == {"status": "duplicate", "ledger": "reserved"}  # the retry
     with stack.aws_lock:
-        assert repo.in_doubt(clock.now()) == []  # not yet: it may still be completing
-        doubtful = repo.in_doubt(clock.now() + timedelta(minutes=16))
+        assert ledger.in_doubt(clock.now()) == []  # not yet: it may still be completing
+        doubtful = ledger.in_doubt(clock.now() + timedelta(minutes=16))
         assert [(i.pk, i.sk) for i in doubtful] == [("SEND#c1", "welcome#welcome#x1")]
-        assert repo.settle_in_doubt("c1", "welcome#welcome#x1", sent=False, note="not in SES's sending history")
-        assert repo.in_doubt(clock.now() + timedelta(minutes=16)) == []
+        assert ledger.settle_in_doubt("c1", "welcome#welcome#x1", sent=False, note="not in SES's sending history")
+        assert ledger.in_doubt(clock.now() + timedelta(minutes=16)) == []
     assert send(stack, request("x1"))["status"] == "duplicate"  # still never sent twice
 
 
@@ -204,10 +204,10 @@ def test_the_in_doubt_sweep_runs_when_a_reservation_falls_into_doubt_even_with_n
 def test_sent_mails_are_archived_with_their_template_versions(stack) -> None:
     import boto3
 
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     welcome_customer(stack)
-    entry = next(e for e in repo.ledger("c1") if e.status == "sent")
+    entry = next(e for e in ledger.ledger("c1") if e.status == "sent")
     data = dict(entry.data or {})
     assert set(data["template_versions"]) >= {"welcome/subject.txt", "welcome/body.html", "welcome/body.txt", "layouts/base.html"}
     with stack.aws_lock:
@@ -288,14 +288,14 @@ def test_preview_renders_for_a_real_customer_in_their_language(stack) -> None:
 
 
 def test_the_frequency_cap_records_marketing_mails_over_the_limit_and_spares_service_mails(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import ledger
 
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()
     cap = {"frequency_cap": (3, 7)}
     assert [send(stack, request(f"f{i}"), **cap)["status"] for i in range(3)] == ["sent"] * 3
     assert send(stack, request("f3"), **cap) == {"status": "capped", "reason": "frequency_cap:3/7d"}
-    assert repo.ledger_entry("c1", "welcome#welcome#f3").status == "capped"
+    assert ledger.ledger_entry("c1", "welcome#welcome#f3").status == "capped"
     assert send(stack, request("f3"), **cap)["status"] == "duplicate"  # recorded: not sent later
     assert send(stack, request("s1", consent_purpose="service"), **cap)["status"] == "sent"  # exempt
     stack.clock.advance(timedelta(days=7, seconds=1))

@@ -39,13 +39,13 @@ BATCH = [
 
 
 def counts() -> dict[str, int]:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
-    return {k: v for k, v in repo.segment_counts().items() if v}
+    return {k: v for k, v in step_tallies.segment_counts().items() if v}
 
 
 def test_a_retried_batch_is_counted_once_also_when_it_comes_back_longer(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
     stack.call("segment_counts", {"Records": BATCH[:2]})
     assert counts() == {"new": 1}
@@ -53,29 +53,29 @@ def test_a_retried_batch_is_counted_once_also_when_it_comes_back_longer(stack) -
     assert counts() == {"new": 1}
     stack.call("segment_counts", {"Records": BATCH[:4]})  # a retry from the same record, longer
     assert counts() == {"new": 2}
-    assert repo.segment_flows(date(2026, 1, 1)) == {"prospect>new": 2}
+    assert step_tallies.segment_flows(date(2026, 1, 1)) == {"prospect>new": 2}
     stack.call("segment_counts", {"Records": BATCH[4:]})
     assert counts() == {"new": 1}
 
 
 def test_folding_moves_tallies_into_the_counters_and_keeps_them_as_markers(stack) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
     for n in range(len(BATCH)):  # one record per batch: five tallies
         stack.call("segment_counts", {"Records": BATCH[n : n + 1]})
-    before = (counts(), repo.segment_flows(date(2026, 1, 1)))
+    before = (counts(), step_tallies.segment_flows(date(2026, 1, 1)))
     with stack.aws_lock:
-        assert repo.fold_step_tallies(limit=4) == 4  # several small transactions
-        assert repo.fold_step_tallies() == 0
-    assert (counts(), repo.segment_flows(date(2026, 1, 1))) == before == ({"new": 1}, {"prospect>new": 2})
+        assert step_tallies.fold_step_tallies(limit=4) == 4  # several small transactions
+        assert step_tallies.fold_step_tallies() == 0
+    assert (counts(), step_tallies.segment_flows(date(2026, 1, 1))) == before == ({"new": 1}, {"prospect>new": 2})
     stack.call("segment_counts", {"Records": BATCH[1:3]})  # a late retry of folded batches
     assert counts() == {"new": 1}
 
 
 def test_a_failing_count_batch_is_retried_and_counted_once(stack, monkeypatch) -> None:
-    from nudgeloop.dal import repo
+    from nudgeloop.dal import step_tallies
 
-    real = repo.save_step_tally
+    real = step_tallies.save_step_tally
     calls = {"n": 0}
 
     def flaky(*args: Any, **kwargs: Any) -> bool:
@@ -84,7 +84,7 @@ def test_a_failing_count_batch_is_retried_and_counted_once(stack, monkeypatch) -
             raise RuntimeError("throttled")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(repo, "save_step_tally", flaky)
+    monkeypatch.setattr(step_tallies, "save_step_tally", flaky)
     post_events(stack, [upsert("a"), upsert("b"), order("a", "1")])
     stack.settle()
     assert calls["n"] >= 2
@@ -92,4 +92,4 @@ def test_a_failing_count_batch_is_retried_and_counted_once(stack, monkeypatch) -
     assert any(f["function"] == "segment_counts" for f in stack.failures)
     stack.advance(timedelta(days=1))  # the daily run folds; the totals stay
     assert counts() == {"prospect": 1, "new": 1}
-    assert repo.segment_days(date(2026, 1, 1), date(2026, 1, 1)) == {DAY: {"prospect": 1, "new": 1}}
+    assert step_tallies.segment_days(date(2026, 1, 1), date(2026, 1, 1)) == {DAY: {"prospect": 1, "new": 1}}

@@ -71,19 +71,19 @@ class Admin:
         """Render a template for a real customer of this stack, exactly as a send would (no mail)."""
         from jinja2 import TemplateError
 
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import customer_store, event_log
         from nudgeloop.domain import mail
         from nudgeloop.services import sender
 
         assert self.stack.res is not None
         with self.stack.aws_lock:
-            customer = repo.get_customer(customer_id)
+            customer = customer_store.get_customer(customer_id)
             if customer is None:
                 raise LocalError(f"no customer {customer_id}")
             request = {"campaign_id": "preview", "step_id": "preview", "customer_id": customer_id}
             context = sender.personal_context(
                 customer,
-                repo.order_facts(customer_id),
+                event_log.order_facts(customer_id),
                 request,
                 unsubscribe="https://preview.invalid/unsubscribe",
                 voucher="PREVIEW-0000",
@@ -138,21 +138,21 @@ class Admin:
             )
 
     def template_status(self, name: str) -> dict[str, Any] | None:
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import deliverability
 
         with self.stack.aws_lock:
-            return repo.template_status(name)
+            return deliverability.template_status(name)
 
     def staircase(self) -> dict[str, Any]:
         """Customers per step now and today's migrations (what the report draws)."""
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import step_tallies
 
         with self.stack.aws_lock:
             today = self.stack.clock.now().date()
             return {
                 "now": clock.iso(self.stack.clock.now()),
-                "counts": {k: v for k, v in repo.segment_counts().items() if v},
-                "flows_today": repo.segment_flows(today),
+                "counts": {k: v for k, v in step_tallies.segment_counts().items() if v},
+                "flows_today": step_tallies.segment_flows(today),
             }
 
     def redrive(self, dlq_name: str) -> dict[str, Any]:

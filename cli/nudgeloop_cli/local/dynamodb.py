@@ -15,6 +15,11 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   the service model, trying ten union members with attribute pickers for every attribute
   value of every item. An ``AttributeValue`` is a union with exactly one member set, so only
   that member is serialized, by moto's own serializer methods.
+- **A condition is parsed once.** moto parses every ``ConditionExpression`` and
+  ``FilterExpression`` (a lexer and parser in Python) on every request; most requests repeat
+  the same few (``attribute_not_exists(pk)`` on every store-once write). The parsed
+  expression is a tree of pure operations over the item, so one parse serves every request
+  with the same expression, names and values.
 - **Transactions roll back what they touched.** moto deep-copies every table a transaction
   touches, before running it, to roll back on failure: O(table) per transaction. DynamoDB
   has no such cost. Here the items the transaction names (and the table's stream) are
@@ -46,7 +51,12 @@ as_shipped = _replacements.as_shipped
 
 
 def install() -> None:
-    _replacements.install(_partition_queries, _attribute_values_as_they_are, _transactions_roll_back_what_they_touched)
+    _replacements.install(
+        _partition_queries,
+        _attribute_values_as_they_are,
+        _conditions_parsed_once,
+        _transactions_roll_back_what_they_touched,
+    )
 
 
 def writes(table_name: str, account: str, region: str) -> int:
@@ -298,6 +308,31 @@ def _attribute_values_as_they_are() -> None:
         structure(self, serialized, value, shape, key)
 
     _replace(BaseJSONSerializer, "_serialize_type_structure", serialize_structure)
+
+
+# ---------------------------------------------------------------------------- conditions
+
+
+def _conditions_parsed_once() -> None:
+    import functools
+    import json
+
+    from moto.dynamodb import models
+
+    shipped = models.get_filter_expression  # type: ignore[attr-defined]
+
+    @functools.lru_cache(maxsize=2048)
+    def parsed(expression: str | None, names: str, values: str) -> Any:
+        return shipped(expression, json.loads(names), json.loads(values))
+
+    def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
+        try:
+            key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+        except TypeError:  # a value JSON cannot hold (bytes): parsed for this request alone
+            return shipped(expression, names, values)
+        return parsed(expression, *key)
+
+    _replace(models, "get_filter_expression", get_filter_expression)
 
 
 # ---------------------------------------------------------------------------- transactions

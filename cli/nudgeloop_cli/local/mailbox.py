@@ -113,7 +113,7 @@ class Mailbox:
             return self._outbox(after)
 
     def _outbox(self, after: int = 0) -> list[dict[str, Any]]:
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import ledger
 
         mails = []
         for message in list(self._ses_backend().sent_messages)[after:]:
@@ -123,11 +123,11 @@ class Mailbox:
             parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
             html = parsed.get_body(preferencelist=("html",))
             text = parsed.get_body(preferencelist=("plain",))
-            record = repo.message_record(message.id) or {}
+            record = ledger.message_record(message.id) or {}
             sent_at = None
             if record:
                 entry = next(
-                    (e for e in repo.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id),
+                    (e for e in ledger.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id),
                     None,
                 )
                 sent_at = (entry.data or {}).get("sent_at") if entry else None

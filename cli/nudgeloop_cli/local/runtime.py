@@ -244,9 +244,9 @@ class LocalStack:
 
     def next_timer_due(self) -> datetime | None:
         """The earliest parked journey timer (the wake sweep's work), as the driver sees it."""
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import keys, timers
 
-        return self.engine_view("next_timer", repo.next_timer_due, repo.TIMER_PARTITIONS)  # type: ignore[no-any-return]
+        return self.engine_view("next_timer", timers.next_timer_due, keys.TIMER_PARTITIONS)  # type: ignore[no-any-return]
 
     def _running_executions(self) -> set[str]:
         """The names of the journeys Step Functions runs (what ListExecutions with the RUNNING
@@ -259,7 +259,7 @@ class LocalStack:
         return {e.name for e in list(machine.executions) if e.status == "RUNNING"} if machine is not None else set()
 
     def _journeys_quiet(self) -> bool:
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import keys, timers
 
         if self.host.busy():
             return False
@@ -267,7 +267,7 @@ class LocalStack:
             running = self._running_executions()
             if not running:
                 return True
-            parked = self.engine_view("parked", repo.parked_executions, (*repo.TIMER_PARTITIONS, repo.HELD_SHARD))
+            parked = self.engine_view("parked", timers.parked_executions, (*keys.TIMER_PARTITIONS, keys.HELD_SHARD))
             return running <= parked  # type: ignore[no-any-return]
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:

@@ -138,7 +138,7 @@ class Scheduler:
             return self._next_fire_locked()
 
     def _next_fire_locked(self) -> tuple[datetime, str] | None:
-        from nudgeloop.dal import repo
+        from nudgeloop.dal import keys, ledger
 
         candidates: list[tuple[datetime, str]] = []
         for schedule in self.schedules:
@@ -147,7 +147,7 @@ class Scheduler:
                 # timer, or the moment a reservation falls into doubt (the sweep reports those).
                 last = self._last_fired[schedule.function_key]
                 doubt = self.stack.engine_view(
-                    "doubt", functools.partial(repo.next_in_doubt_at, last), (repo.IN_DOUBT_SHARD,), last
+                    "doubt", functools.partial(ledger.next_in_doubt_at, last), (keys.IN_DOUBT_SHARD,), last
                 )
                 dues = [d for d in (self.stack.next_timer_due(), doubt) if d is not None]
                 due = min(dues) if dues else None

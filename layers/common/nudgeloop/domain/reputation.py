@@ -37,6 +37,15 @@ class Window:
         return self.complained / self.sent if self.sent else 0.0
 
 
+# What the sending reputation counts: every mail sent and, of their feedback, these kinds.
+COUNTED_FEEDBACK = frozenset({"bounced", "complained"})
+
+
+def counts_feedback(kind: str) -> bool:
+    """Whether an SES feedback event of ``kind`` counts against the sending reputation."""
+    return kind in COUNTED_FEEDBACK
+
+
 def hour_key(at: datetime) -> str:
     """The hourly bucket a mail or its feedback is counted in: ``2026-01-01T09``."""
     return at.strftime("%Y-%m-%dT%H")

@@ -17,7 +17,7 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
-from nudgeloop.dal import repo
+from nudgeloop.dal import campaign_stats, event_log, jobs, keys, ledger, step_tallies
 from nudgeloop.domain.analytics import Touch, funnel, last_touch, uplift
 from nudgeloop.observability import logger
 from nudgeloop.resources import ANALYTICS_PREFIX
@@ -31,10 +31,10 @@ def touches(customer_id: str) -> list[Touch]:
     """The customer's campaign mails (sent) and clicks in them."""
     found = [
         Touch(clock.parse_iso(str(e.data["sent_at"])), str(e.data["campaign_id"]), str(e.data["step_id"]), "sent")
-        for e in repo.ledger(customer_id)
+        for e in ledger.ledger(customer_id)
         if e.status == "sent" and (e.data or {}).get("sent_at") and (e.data or {}).get("campaign_id")
     ]
-    for event in repo.customer_events(customer_id, limit=1000):
+    for event in event_log.customer_events(customer_id, limit=1000):
         props = event.properties or {}
         if event.type == "email.clicked" and props.get("campaign_id"):
             found.append(Touch(clock.parse_iso(event.occurred_at), str(props["campaign_id"]), str(props["step_id"]), "clicked"))
@@ -61,14 +61,14 @@ def attribute(events: list[dict[str, Any]], window_days: int) -> dict[str, int]:
         if not order_id:
             continue
         if event["type"] == "order.refunded":
-            done["refunded"] += int(repo.reverse_conversion(event["customer_id"], order_id))
+            done["refunded"] += int(campaign_stats.reverse_conversion(event["customer_id"], order_id))
             continue
         touch = last_touch(clock.parse_iso(event["occurred_at"]), touches(event["customer_id"]), window_days)
         cents = _cents(props.get("total"))
         if touch is None or cents is None:
             done["unattributed"] += 1
             continue
-        new = repo.record_conversion(
+        new = campaign_stats.record_conversion(
             order_id,
             event["customer_id"],
             touch.campaign_id,
@@ -85,14 +85,15 @@ def compare_entries(now: datetime, window_days: int) -> int:
     """Count every entry whose attribution window has closed as converted or not (the holdout
     comparison); returns how many were counted."""
     counted = 0
-    for item in list(repo.entries_due(now)):
+    for item in list(campaign_stats.entries_due(now)):
         entered = clock.parse_iso(str(item.created_at))
         closes = entered + timedelta(days=window_days)
         customer_id = str((item.data or {}).get("customer_id", ""))
         ordered = any(
-            entered < o.occurred_at <= closes and not o.refunded for o in (repo.order_facts(customer_id) if customer_id else [])
+            entered < o.occurred_at <= closes and not o.refunded
+            for o in (event_log.order_facts(customer_id) if customer_id else [])
         )
-        counted += int(repo.evaluate_entry(item, ordered))
+        counted += int(campaign_stats.evaluate_entry(item, ordered))
     return counted
 
 
@@ -113,7 +114,7 @@ def campaigns(bucket: str) -> list[dict[str, Any]]:
 def campaign(campaign_id: str) -> dict[str, Any]:
     """``GET /v1/analytics/campaigns/{id}``: entries, the funnel per step and in total, revenue,
     and uplift against the holdout group."""
-    stats = repo.campaign_stats(campaign_id)
+    stats = campaign_stats.campaign_stats(campaign_id)
     steps: dict[str, dict[str, int]] = {}
     revenue: dict[str, dict[str, Decimal]] = {}
     for step_id, kinds in stats.items():
@@ -124,8 +125,8 @@ def campaign(campaign_id: str) -> dict[str, Any]:
                 revenue.setdefault(step_id, {})[kind.split(":", 1)[1]] = (Decimal(value) / 100).quantize(CENT)
             else:
                 steps.setdefault(step_id, {})[kind] = value
-    out = funnel(steps, revenue, stats.get(repo.ENTRIES, {}))
-    u = stats.get(repo.UPLIFT, {})
+    out = funnel(steps, revenue, stats.get(keys.ENTRIES, {}))
+    u = stats.get(keys.UPLIFT, {})
     out["uplift"] = uplift(u.get("treated", 0), u.get("treated_converted", 0), u.get("control", 0), u.get("control_converted", 0))
     return {"campaign_id": campaign_id, **out}
 
@@ -137,13 +138,13 @@ def staircase(first: date, last: date) -> dict[str, Any]:
         raise ValueError("to is before from")
     if (last - first).days >= MAX_STAIRCASE_DAYS:
         raise ValueError(f"at most {MAX_STAIRCASE_DAYS} days")
-    snapshots = repo.segment_days(first, last)
+    snapshots = step_tallies.segment_days(first, last)
     days = []
     day = first
     while day <= last:
-        days.append({"day": day.isoformat(), "counts": snapshots.get(day.isoformat()), "flows": repo.segment_flows(day)})
+        days.append({"day": day.isoformat(), "counts": snapshots.get(day.isoformat()), "flows": step_tallies.segment_flows(day)})
         day += timedelta(days=1)
-    return {"from": first.isoformat(), "to": last.isoformat(), "now": repo.segment_counts(), "days": days}
+    return {"from": first.isoformat(), "to": last.isoformat(), "now": step_tallies.segment_counts(), "days": days}
 
 
 def export(bucket: str, day: date, campaign_ids: list[str]) -> list[str]:
@@ -154,8 +155,8 @@ def export(bucket: str, day: date, campaign_ids: list[str]) -> list[str]:
     # yesterday's tallies were folded by the daily segment run before this job
     flows = {
         "day": day.isoformat(),
-        "counts": repo.segment_days(day, day).get(day.isoformat()),
-        "flows": repo.segment_flows(day, include_open=False),
+        "counts": step_tallies.segment_days(day, day).get(day.isoformat()),
+        "flows": step_tallies.segment_flows(day, include_open=False),
     }
     keys = {
         f"{ANALYTICS_PREFIX}campaigns/dt={day.isoformat()}/campaigns.jsonl": "\n".join(rows) + ("\n" if rows else ""),
@@ -176,7 +177,7 @@ def daily(data_bucket: str, campaign_ids: list[str], window_days: int) -> dict[s
     conversions and comparisons are recorded once, exports replace their own objects."""
     now = clock.now()
     yesterday = now.date() - timedelta(days=1)
-    state = repo.run_state(RUN_KEY)
+    state = jobs.run_state(RUN_KEY)
     first = date.fromisoformat(state["day"]) + timedelta(days=1) if state else yesterday
     first = max(first, yesterday - timedelta(days=CATCH_UP_DAYS - 1))
     result: dict[str, Any] = {"converted": 0, "unattributed": 0, "refunded": 0, "repeated": 0, "days": [], "exported": []}
@@ -186,7 +187,7 @@ def daily(data_bucket: str, campaign_ids: list[str], window_days: int) -> dict[s
             result[key] += value
         result["exported"] += export(data_bucket, day, campaign_ids)
         result["days"].append(day.isoformat())
-        repo.save_run_state(RUN_KEY, {"day": day.isoformat(), "at": clock.iso(now)})
+        jobs.save_run_state(RUN_KEY, {"day": day.isoformat(), "at": clock.iso(now)})
         day += timedelta(days=1)
     result["entries_compared"] = compare_entries(now, window_days)
     logger.info("analytics run", extra={k: v for k, v in result.items() if k != "exported"})

@@ -34,7 +34,7 @@ from urllib.parse import unquote_plus
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
-from nudgeloop.dal import repo
+from nudgeloop.dal import jobs
 from nudgeloop.resources import IMPORT_PREFIX, IMPORT_SUFFIXES
 from nudgeloop.services.ingest import BadRequest, accept_batch, parse_json
 
@@ -241,7 +241,7 @@ def run(
     Rows up to the checkpoint are skipped (read, not stored again). When ``time_left_ms`` drops
     under ``reserve_ms`` the progress is saved and ``continue_later`` asks for another run.
     """
-    state = repo.import_state(file.key, file.version) or {}
+    state = jobs.import_state(file.key, file.version) or {}
     if state.get("status") == "done":
         return None  # S3 repeated its notification: the report already stands
     progress = Progress.from_dict(state.get("progress", {}))
@@ -269,9 +269,9 @@ def run(
                 _flush(chunk, progress, max_future_skew_s)
                 chunk = []
                 if progress.rows % (CHUNK * 10) == 0:
-                    repo.save_import_state(file.key, file.version, "running", {"progress": progress.as_dict()})
+                    jobs.save_import_state(file.key, file.version, "running", {"progress": progress.as_dict()})
                 if time_left_ms() < reserve_ms:
-                    repo.save_import_state(file.key, file.version, "running", {"progress": progress.as_dict()})
+                    jobs.save_import_state(file.key, file.version, "running", {"progress": progress.as_dict()})
                     continue_later(file)
                     return None
         if chunk:
@@ -296,14 +296,14 @@ def run(
         Body=json.dumps(report, indent=2).encode(),
         ContentType="application/json",
     )
-    repo.save_import_state(file.key, file.version, "done", {"progress": progress.as_dict(), "status": status})
+    jobs.save_import_state(file.key, file.version, "done", {"progress": progress.as_dict(), "status": status})
     return report
 
 
 def status(s3: Any, bucket: str, key: str, version: str) -> dict[str, Any]:
     """Where an import file stands: its checkpointed progress, and its report once done
     (what `nudgeloop import` follows)."""
-    state = repo.import_state(key, version) or {}
+    state = jobs.import_state(key, version) or {}
     report = None
     if state.get("status") == "done":
         report = json.loads(s3.get_object(Bucket=bucket, Key=key + REPORT_SUFFIX)["Body"].read())

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import event_log, insights
 from nudgeloop.domain import clv
 
 UNITS = {"days": 1, "weeks": 7}
@@ -30,7 +30,7 @@ def fit(until: date, unit: str = "days", store: bool = True) -> dict[str, Any]:
         raise ValueError(f"unit must be one of {sorted(UNITS)}")
     per = UNITS[unit]
     summaries = []
-    for customer_id, orders in repo.orders_by_customer():
+    for customer_id, orders in event_log.orders_by_customer():
         summary = clv.summarise(
             customer_id, [(o.occurred_at.date(), float(o.total)) for o in orders if not o.refunded], until, per
         )
@@ -53,5 +53,5 @@ def fit(until: date, unit: str = "days", store: bool = True) -> dict[str, Any]:
             }
             for s in summaries
         }
-        repo.save_clv(values, {**params, "until": until.isoformat(), "unit": unit, "fitted_at": clock.iso(clock.now())})
+        insights.save_clv(values, {**params, "until": until.isoformat(), "unit": unit, "fitted_at": clock.iso(clock.now())})
     return params

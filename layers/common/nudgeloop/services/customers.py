@@ -8,16 +8,16 @@ import json
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, event_log, insights, ledger
 from nudgeloop.domain.aggregates import aggregate
 from nudgeloop.domain.events import PROFILE_FIELDS
 
 
 def view(customer_id: str) -> dict[str, Any] | None:
-    customer = repo.get_customer(customer_id)
+    customer = customer_store.get_customer(customer_id)
     if customer is None:
         return None
-    agg = aggregate(repo.order_facts(customer_id))
+    agg = aggregate(event_log.order_facts(customer_id))
     return {
         "customer_id": customer.customer_id,
         "profile": {name: getattr(customer, name) for name in PROFILE_FIELDS if getattr(customer, name) is not None},
@@ -32,14 +32,14 @@ def view(customer_id: str) -> dict[str, Any] | None:
             "last_order_at": clock.iso(agg.last_order_at) if agg.last_order_at else None,
             "avg_days_between_orders": agg.avg_days_between_orders,
         },
-        "clv": repo.clv_of(customer_id),
+        "clv": insights.clv_of(customer_id),
         "mails": [
             {
                 "campaign_step": item.sk,
                 "status": item.status,
                 **{k: v for k, v in (item.data or {}).items() if k in ("message_id", "sent_at")},
             }
-            for item in repo.ledger(customer_id)
+            for item in ledger.ledger(customer_id)
         ],
     }
 
@@ -71,7 +71,7 @@ def _decode(cursor: str | None, customer_id: str) -> tuple[str, str] | None:
 
 def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of the customer's events, newest first, with the cursor for the next page."""
-    items, last = repo.customer_events_page(customer_id, limit, _decode(cursor, customer_id))
+    items, last = event_log.customer_events_page(customer_id, limit, _decode(cursor, customer_id))
     return {
         "events": [
             {

@@ -10,7 +10,7 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import MAX_ENTRIES, BusEvent, Publisher
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, event_log, jobs, step_tallies
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
 from nudgeloop.domain.campaigns import ScheduleTrigger
@@ -52,9 +52,9 @@ def run(
     if segment == 0:
         # Customers per step at the end of yesterday: the counting consumer has tallied
         # yesterday's moves from the customers table's stream by now; fold them, then snapshot.
-        repo.fold_step_tallies()
-        repo.save_segment_day(now.date() - timedelta(days=1), repo.segment_counts())
-    state = repo.run_state(RUN_KEY)
+        step_tallies.fold_step_tallies()
+        step_tallies.save_segment_day(now.date() - timedelta(days=1), step_tallies.segment_counts())
+    state = jobs.run_state(RUN_KEY)
     if previous_run:
         previous = clock.parse_iso(previous_run)
     else:
@@ -66,9 +66,9 @@ def run(
         for other in range(1, total_segments):
             fan_out({"segment": other, "total_segments": total_segments, "full": True, "previous_run": clock.iso(previous)})
     if result.full_scan:
-        due = list(repo.scan_for_placement(segment, total_segments))
+        due = list(customer_store.scan_for_placement(segment, total_segments))
     else:
-        due = list({c.customer_id: c for c in repo.due_for_review(now.date())}.values())
+        due = list({c.customer_id: c for c in customer_store.due_for_review(now.date())}.values())
     for start in range(0, len(due), MAX_ENTRIES):
         chunk = due[start : start + MAX_ENTRIES]
         for _attempt in range(5):
@@ -76,12 +76,12 @@ def run(
             if not retry:
                 break
             # Someone changed them since the index was read: reload them whole and place again.
-            chunk = [c for c in (repo.get_customer(i) for i in retry) if c is not None]
+            chunk = [c for c in (customer_store.get_customer(i) for i in retry) if c is not None]
         else:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
     if segment == 0:
         result.scheduled = _scheduled_sends(publisher, schedules, now)
-        repo.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
+        jobs.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
     return result
 
 
@@ -98,13 +98,13 @@ def _place_chunk(
             customer,
             rules,
             "schedule",
-            repo.order_facts(customer_id),  # one Query of the customer's event partition
+            event_log.order_facts(customer_id),  # one Query of the customer's event partition
             covered_until=now,
             not_before=now.date() + timedelta(days=1),
         )
         migration = placed_now.migration
         found = dates.occurrences(placed_now.dates, rules.dates, previous, now)
-        fresh = [o for o in found if not repo.occasion_fired(customer_id, o.key())]
+        fresh = [o for o in found if not jobs.occasion_fired(customer_id, o.key())]
         placed.append((customer, migration, fresh))
     events = [m for _, m, _ in placed if m is not None]
     events += [segmenting.date_reached(c.customer_id, o) for c, _, occ in placed for o in occ]
@@ -113,9 +113,9 @@ def _place_chunk(
     retry = []
     for customer, migration, fresh in placed:
         for occurrence in fresh:
-            repo.mark_occasion(customer.customer_id, occurrence.key(), now)
+            jobs.mark_occasion(customer.customer_id, occurrence.key(), now)
         result.occasions += len(fresh)
-        if repo.save_placement(customer):
+        if customer_store.save_placement(customer):
             segmenting.record(migration)
             result.examined += 1
             result.migrated += migration is not None
@@ -133,7 +133,7 @@ def _scheduled_sends(publisher: Publisher, schedules: Sequence[tuple[str, Schedu
         if not schedule.due(today):
             continue
         batch: list[BusEvent] = []
-        for customer_id in repo.customers_on(schedule.segments):
+        for customer_id in customer_store.customers_on(schedule.segments):
             detail = {"customer_id": customer_id, "campaign_id": campaign_id, "on": today.isoformat(), "at": clock.iso(now)}
             batch.append(BusEvent(source=segmenting.SOURCE, detail_type="ScheduleReached", detail=detail))
             if len(batch) == MAX_ENTRIES:

@@ -6,8 +6,8 @@ import hashlib
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
-from nudgeloop.domain import consent
+from nudgeloop.dal import campaign_stats, customer_store, deliverability, event_log, ledger
+from nudgeloop.domain import consent, reputation
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger
 
@@ -43,7 +43,7 @@ def handle_ses_event(detail: dict[str, Any]) -> str:
     if kind is None or not message_id:
         logger.warning("unrecognised SES event ignored", extra={"event_type": detail.get("eventType")})
         return "ignored"
-    record = repo.message_record(message_id)
+    record = ledger.message_record(message_id)
     if record is None:
         logger.warning("SES event for an unknown message", extra={"kind": kind})
         return "unknown_message"
@@ -68,9 +68,15 @@ def handle_ses_event(detail: dict[str, Any]) -> str:
         properties=props,
         received_at=clock.now(),
     )
-    repo.store_event(event)
-    counted = repo.record_feedback(
-        record["campaign_id"], record["step_id"], kind, message_id, at, {"customer_id": record["customer_id"]}
+    event_log.store_event(event)
+    counted = campaign_stats.record_feedback(
+        record["campaign_id"],
+        record["step_id"],
+        kind,
+        message_id,
+        at,
+        {"customer_id": record["customer_id"]},
+        reputation=reputation.counts_feedback(kind),
     )
     if kind in ("bounced", "complained"):
         _suppress(record["customer_id"], kind, props.get("bounce_type"))
@@ -82,11 +88,11 @@ def _suppress(customer_id: str, kind: str, bounce_type: str | None) -> None:
     purpose goes there again); a complaint also opts the customer out of marketing."""
     if kind == "bounced" and bounce_type != "Permanent":
         return  # soft bounces (mailbox full, ...) are SES's to retry
-    customer = repo.get_customer(customer_id)
+    customer = customer_store.get_customer(customer_id)
     if customer is None or not customer.email:
         return
     now = clock.iso(clock.now())
-    repo.suppress(customer.email, "hard_bounce" if kind == "bounced" else "complaint", now)
+    deliverability.suppress(customer.email, "hard_bounce" if kind == "bounced" else "complaint", now)
     if kind != "complained":
         return
     for _attempt in range(5):
@@ -94,9 +100,9 @@ def _suppress(customer_id: str, kind: str, bounce_type: str | None) -> None:
         statement = {"status": "opt_out", "occurred_at": now, "source": "ses:complaint"}
         consents.update(dict.fromkeys(consent.MARKETING_PURPOSES, statement))
         customer.consents = consents
-        if repo.save_customer(customer):
+        if customer_store.save_customer(customer):
             return
-        reloaded = repo.get_customer(customer_id)
+        reloaded = customer_store.get_customer(customer_id)
         if reloaded is None:
             return
         customer = reloaded

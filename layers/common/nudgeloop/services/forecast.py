@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, deliverability, event_log
 from nudgeloop.domain import consent
 from nudgeloop.domain.aggregates import aggregate, counted
 from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign
@@ -23,14 +23,14 @@ PURPOSES = ("newsletter", "marketing", "service")
 
 def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> list[Subject]:
     """Every customer as the forecast needs them (orders, consent, suppression, recent mail)."""
-    orders = dict(repo.orders_by_customer())
+    orders = dict(event_log.orders_by_customer())
     behaviour: dict[str, list[tuple[datetime, str, frozenset[str]]]] = defaultdict(list)
     if isinstance(campaign.trigger, BehaviourTrigger):
-        for event in repo.events_of_types_since((campaign.trigger.event,), now - timedelta(days=days)):
+        for event in event_log.events_of_types_since((campaign.trigger.event,), now - timedelta(days=days)):
             props = frozenset(k for k, v in (event.properties or {}).items() if v not in (None, "", [], {}))
             behaviour[event.customer_id].append((clock.parse_iso(event.occurred_at), event.type, props))
     found = []
-    for customer in repo.all_customers():
+    for customer in customer_store.all_customers():
         kept = counted(orders.get(customer.customer_id, []))
         facts = date_facts(customer, aggregate(kept))
         consents = dict(customer.consents or {})
@@ -42,7 +42,7 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
                 order_values=tuple(o.total for o in kept),
                 consents_ok=frozenset(p for p in PURPOSES if consent.allows(consents, p)),
                 has_email=bool(customer.email),
-                suppressed=bool(customer.email) and repo.suppression(customer.email) is not None,
+                suppressed=bool(customer.email) and deliverability.suppression(customer.email) is not None,
                 attributes=dict(customer.attributes or {}),
                 timezone=customer.timezone,
                 country=customer.country,

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, event_log
 from nudgeloop.domain.events import (
     MAX_ATTRIBUTES,
     MAX_BODY_BYTES,
@@ -139,7 +139,7 @@ def over_capacity(events: list[tuple[int, Event]]) -> dict[int, Rejection]:
         if not attributes and not booking:
             continue
         if event.customer_id not in held:
-            customer = repo.get_customer(event.customer_id)
+            customer = customer_store.get_customer(event.customer_id)
             held[event.customer_id] = (
                 set((customer.attributes or {}) if customer else {}),
                 {str(b["booking_id"]) for b in (customer.bookings or [])} if customer else set(),
@@ -203,9 +203,9 @@ def accept_batch(raw_events: list[Any], max_future_skew_s: int, *, all_or_nothin
             unique.append(event)
     if len(unique) > 1:
         with ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(unique))) as pool:
-            stored = list(pool.map(repo.store_event, unique))
+            stored = list(pool.map(event_log.store_event, unique))
     else:
-        stored = [repo.store_event(e) for e in unique]
+        stored = [event_log.store_event(e) for e in unique]
     for event, fresh in zip(unique, stored, strict=True):
         (result.accepted if fresh else result.duplicates).append(event)
     return result

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import repo
+from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, timers
 from nudgeloop.domain import consent
 from nudgeloop.domain.campaigns import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
@@ -40,13 +40,13 @@ def plan(
             }
         )
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
-    customer = repo.get_customer(state["customer_id"])
+    customer = customer_store.get_customer(state["customer_id"])
     if customer is None:
         return {**state, "action": "end", "reason": "unknown_customer"}
     entered = clock.parse_iso(state["entered_at"])
-    counted = sorted(o.occurred_at for o in repo.order_facts(customer.customer_id) if not o.refunded)
+    counted = sorted(o.occurred_at for o in event_log.order_facts(customer.customer_id) if not o.refunded)
     ordered = any(at > entered for at in counted)
-    engaged = repo.engagement_since(customer.customer_id, campaign.id, entered)
+    engaged = event_log.engagement_since(customer.customer_id, campaign.id, entered)
     facts = Facts(
         segment=customer.segment,
         ordered_since_entry=ordered,
@@ -69,7 +69,7 @@ def plan(
     if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
         now = clock.now()
         closes = clock.iso(now + timedelta(days=attribution_days))  # then compared with the holdout group
-        repo.record_entry(
+        campaign_stats.record_entry(
             campaign.id, state.get("execution") or "", result["entry"], clock.iso(now), customer.customer_id, closes
         )
     result["correlation_id"] = correlation  # always present: the Send task passes it on
@@ -95,7 +95,7 @@ def park(event: dict[str, Any]) -> dict[str, Any]:
     state = event["state"]
     due = clock.parse_iso(state["wait_until"])
     held = str(state.get("waiting", "")).startswith("held:")
-    repo.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]}, held=held)
+    timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]}, held=held)
     return {"parked_until": "resume" if held else clock.iso(due)}
 
 
@@ -104,7 +104,7 @@ def wake() -> int:
     now = clock.now()
     woken = 0
     sfn = client("stepfunctions")
-    for timer in list(repo.due_timers(now)):
+    for timer in list(timers.due_timers(now)):
         token = (timer.data or {}).get("token")
         try:
             sfn.send_task_success(taskToken=token, output=json.dumps({"woke_at": clock.iso(now)}))
@@ -114,14 +114,14 @@ def wake() -> int:
             if code not in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist"):
                 raise
             logger.warning("timer for a finished journey dropped", extra={"code": code})
-        repo.delete_timer(timer)
+        timers.delete_timer(timer)
     return woken
 
 
 def sends_in_doubt() -> int:
-    """How many send reservations are in doubt now (see ``repo.in_doubt``); each is logged
+    """How many send reservations are in doubt now (see ``ledger.in_doubt``); each is logged
     with its ledger key (no personal data) so an operator can settle it."""
-    found = repo.in_doubt(clock.now())
+    found = ledger.in_doubt(clock.now())
     for item in found:
         logger.error("send in doubt", extra={"ledger": item.sk, "reserved_at": item.created_at})
     return len(found)

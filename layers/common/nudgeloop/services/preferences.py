@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import campaign_stats, customer_store, event_log
 from nudgeloop.domain import consent, tokens
 from nudgeloop.domain.events import Event
 
@@ -66,7 +66,7 @@ def opt_out(claims: dict[str, Any], token: str, everything: bool) -> list[str]:
     # person subscribed again, changes nothing (links issued before "i" existed: 400 days before expiry).
     issued_s = int(claims.get("i") or int(claims.get("x", 0)) - UNSUBSCRIBE_VALID.total_seconds())
     issued = clock.iso(datetime.fromtimestamp(issued_s, UTC))
-    customer = repo.get_customer(claims["c"])
+    customer = customer_store.get_customer(claims["c"])
     held = dict(customer.consents or {}) if customer else {}
     purposes = [
         p for p in purposes if not (held.get(p, {}).get("status") == "opt_in" and held[p].get("occurred_at", "") > issued)
@@ -74,18 +74,20 @@ def opt_out(claims: dict[str, Any], token: str, everything: bool) -> list[str]:
     stamp = clock.now().strftime("%Y%m%dT%H%M%S")
     for purpose in purposes:
         proof = {"method": "one-click" if not everything else "preference-page", "token": _token_id(token)}
-        repo.store_event(
+        event_log.store_event(
             _statement(claims["c"], purpose, "opt_out", "unsubscribe", proof, f"unsub-{purpose}-{stamp}-{_token_id(token)}")
         )
     if purposes and "#" in str(claims.get("m", "")):  # counted for the mail the link was in, once per person
         campaign_id, step_id = str(claims["m"]).split("#", 1)
-        repo.record_feedback(campaign_id, step_id, "unsubscribed", f"customer-{claims['c']}", clock.iso(clock.now()), {})
+        campaign_stats.record_feedback(
+            campaign_id, step_id, "unsubscribed", f"customer-{claims['c']}", clock.iso(clock.now()), {}
+        )
     return purposes
 
 
 def preference_page(claims: dict[str, Any], token: str) -> str:
     """The page behind the unsubscribe link: what this person gets, one button per choice."""
-    customer = repo.get_customer(claims["c"])
+    customer = customer_store.get_customer(claims["c"])
     consents = dict(customer.consents or {}) if customer else {}
     safe = html.escape(quote(token))
     rows = "".join(
@@ -108,7 +110,7 @@ def confirm(claims: dict[str, Any], token: str) -> str:
     """Double opt-in: turn the pending statement the link was sent for into ``opt_in``.
     Returns ``confirmed``, or ``replaced`` when a newer statement has replaced that request
     (an opt-out after the sign-up is not overturned by an old link)."""
-    customer = repo.get_customer(claims["c"])
+    customer = customer_store.get_customer(claims["c"])
     held = dict(customer.consents or {}).get(claims["p"]) if customer else None
     if held is None:
         return "replaced"
@@ -117,7 +119,7 @@ def confirm(claims: dict[str, Any], token: str) -> str:
     if held.get("status") != "pending" or held.get("occurred_at") != claims["r"]:
         return "replaced"
     proof = {"method": "double-opt-in", "token": _token_id(token), "requested_at": claims["r"]}
-    repo.store_event(_statement(claims["c"], claims["p"], "opt_in", "double_opt_in", proof, f"doi-{_token_id(token)}"))
+    event_log.store_event(_statement(claims["c"], claims["p"], "opt_in", "double_opt_in", proof, f"doi-{_token_id(token)}"))
     return "confirmed"
 
 

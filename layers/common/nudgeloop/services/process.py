@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, event_log
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
 from nudgeloop.domain.events import (
@@ -139,7 +139,7 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             raise
         logger.exception("consent applied on its own: the customer's full update failed")
         props = event.properties
-        applied = repo.apply_consent_only(
+        applied = customer_store.apply_consent_only(
             event.customer_id, props["purpose"], props["status"], event.occurred_iso(), props.get("source") or event.source
         )
         publisher.publish(_confirmation_requests(event))
@@ -161,10 +161,10 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
         publisher.publish([behaviour])
     for _attempt in range(ATTEMPTS):
-        customer = repo.get_customer(event.customer_id)
+        customer = customer_store.get_customer(event.customer_id)
         created = customer is None
         if customer is None:
-            customer = repo.new_customer(event.customer_id)
+            customer = customer_store.new_customer(event.customer_id)
         held = (customer.review_on, customer.staircase_version)
         changed = _apply_profile(customer, event)
         migration = None
@@ -174,7 +174,7 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
                 customer,
                 rules,
                 event.type,
-                repo.order_facts(event.customer_id),
+                event_log.order_facts(event.customer_id),
                 covered_until=now - timedelta(days=1),
                 not_before=now.date(),
             ).migration
@@ -187,7 +187,7 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
         outgoing += _confirmation_requests(event)
         if outgoing:  # before the save: a crash may repeat an event, never lose one
             publisher.publish(outgoing)
-        if repo.save_customer(customer):
+        if customer_store.save_customer(customer):
             segmenting.record(migration)
             if migration is not None:
                 logger.info("customer migrated", extra={"from": migration.detail["from"], "to": migration.detail["to"]})

@@ -9,7 +9,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import repo
+from nudgeloop.dal import event_log, insights
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import recommend
 
@@ -41,13 +41,13 @@ def aggregate(bucket: str, top_n: int = recommend.TOP_N) -> AggregateResult:
     if not isinstance(curated_raw, dict):
         raise recommend.CatalogueError(f"{CURATED_KEY}: expected a mapping of step to SKUs")
     curated = {str(step): [str(s) for s in skus or []] for step, skus in curated_raw.items()}
-    co = recommend.co_purchases(repo.all_baskets(), top_n)
-    written, deleted = repo.recs_replace(recommend.items(co, catalogue, curated))
+    co = recommend.co_purchases(event_log.all_baskets(), top_n)
+    written, deleted = insights.recs_replace(recommend.items(co, catalogue, curated))
     return AggregateResult(len(catalogue), written, deleted)
 
 
 def for_customer(customer: CustomerModel, owned: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The "customers also bought", "related products" and "we recommend" blocks for a customer
     who bought ``owned`` (most recent first): one BatchGetItem."""
-    found = repo.recs_get(recommend.keys_for(owned, customer.segment))
+    found = insights.recs_get(recommend.keys_for(owned, customer.segment))
     return recommend.from_items(owned, customer.segment, found)

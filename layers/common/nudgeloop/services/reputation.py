@@ -12,7 +12,7 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import repo
+from nudgeloop.dal import deliverability, timers
 from nudgeloop.domain.reputation import Thresholds, Window, verdict, window_keys
 from nudgeloop.observability import logger
 
@@ -20,10 +20,10 @@ from nudgeloop.observability import logger
 def window(thresholds: Thresholds) -> Window:
     """The last ``window_hours`` of mail, counted afresh from the last resume."""
     keys = window_keys(clock.now(), thresholds.window_hours)
-    baseline = repo.reputation_baseline()
+    baseline = deliverability.reputation_baseline()
     if baseline is not None:
         keys = [k for k in keys if k >= baseline["hour"]]
-    counts = repo.reputation_counts(keys) if keys else {"sent": 0, "bounced": 0, "complained": 0}
+    counts = deliverability.reputation_counts(keys) if keys else {"sent": 0, "bounced": 0, "complained": 0}
     if baseline is not None and baseline["hour"] in keys:
         counts = {k: counts[k] - int(baseline.get(k, 0)) for k in counts}
     return Window(sent=counts["sent"], bounced=counts["bounced"], complained=counts["complained"])
@@ -45,7 +45,7 @@ def figures(thresholds: Thresholds) -> dict[str, Any]:
             "complaint_rate": thresholds.complaint_rate,
             "min_sends": thresholds.min_sends,
         },
-        "paused": repo.marketing_pause(),
+        "paused": deliverability.marketing_pause(),
     }
 
 
@@ -60,7 +60,7 @@ def check(thresholds: Thresholds, configuration_set: str) -> str | None:
         "bounce_rate": round(current.bounce_rate, 5),
         "complaint_rate": round(current.complaint_rate, 6),
     }
-    if not repo.pause_marketing(reason, rates):
+    if not deliverability.pause_marketing(reason, rates):
         return None  # paused already
     set_sending(configuration_set, enabled=False)
     logger.error("marketing sending paused: reputation", extra={"reason": reason, **rates})
@@ -69,9 +69,9 @@ def check(thresholds: Thresholds, configuration_set: str) -> str | None:
 
 def resume(configuration_set: str) -> dict[str, Any] | None:
     """Turn marketing sending back on and measure afresh; returns the pause that was lifted."""
-    lifted = repo.resume_marketing()
+    lifted = deliverability.resume_marketing()
     set_sending(configuration_set, enabled=True)
-    released = repo.release_held_timers(clock.now())  # the held journeys go on at the next sweep
+    released = timers.release_held_timers(clock.now())  # the held journeys go on at the next sweep
     logger.warning("marketing sending resumed", extra={"was": (lifted or {}).get("reason"), "journeys_released": released})
     return lifted
 

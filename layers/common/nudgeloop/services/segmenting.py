@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, event_log
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
@@ -58,7 +58,7 @@ def history_event(migration: BusEvent) -> Event:
 def record(migration: BusEvent | None) -> None:
     """Keep a saved migration in the customer's history (idempotent by id)."""
     if migration is not None:
-        repo.store_event(history_event(migration))
+        event_log.store_event(history_event(migration))
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def refresh(
     facts = date_facts(customer, agg)
     occasion = dates.next_review(facts, rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]
-    repo.set_review(customer, min(reviews) if reviews else None)
+    customer_store.set_review(customer, min(reviews) if reviews else None)
     previous = customer.segment or "prospect"
     customer.staircase_version = rules.stairs.version
     if placement.segment == previous:

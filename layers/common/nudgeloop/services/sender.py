@@ -15,7 +15,7 @@ from jinja2 import TemplateError
 from nudgeloop import clock, warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
-from nudgeloop.dal import repo
+from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
 from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import addresses, consent, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
@@ -106,7 +106,7 @@ def personal_context(
     """What a template may use (the same names ``nudgeloop templates validate`` checks)."""
     agg = aggregate(orders)
     latest = max(counted(orders), key=lambda o: o.occurred_at, default=None)
-    clv = repo.clv_of(customer.customer_id)
+    clv = insights.clv_of(customer.customer_id)
     return mail.context(
         customer={
             "id": customer.customer_id,
@@ -160,7 +160,7 @@ def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
     cutoff = clock.iso(since)
     return sorted(
         clock.parse_iso(str(entry.data["sent_at"]))
-        for entry in repo.ledger(customer_id)
+        for entry in ledger.ledger(customer_id)
         if entry.status == "sent"
         and (entry.data or {}).get("purpose", "newsletter") in consent.MARKETING_PURPOSES
         and str((entry.data or {}).get("sent_at", "")) >= cutoff
@@ -227,7 +227,7 @@ def send_step(
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
     if request.get("correlation_id"):
         logger.set_correlation_id(str(request["correlation_id"]))
-    customer = repo.get_customer(customer_id)
+    customer = customer_store.get_customer(customer_id)
     purpose = request.get("consent_purpose", "newsletter")
     skip: tuple[str, str] | None = None  # (the step's counter, the reason)
     if customer is None or not customer.email:
@@ -236,42 +236,42 @@ def send_step(
         skip = ("no_address", "invalid_address")
     elif not consent.allows(dict(customer.consents or {}), purpose):
         skip = ("no_consent", "no_consent")
-    elif (suppressed := repo.suppression(customer.email)) is not None:
+    elif (suppressed := deliverability.suppression(customer.email)) is not None:
         skip = ("suppressed", f"suppressed:{suppressed}")
-    elif (stopped := repo.step_stop(campaign_id, step_id)) is not None:
+    elif (stopped := deliverability.step_stop(campaign_id, step_id)) is not None:
         skip = ("stopped", f"step_stopped:{stopped}")
     if skip is not None or customer is None:
         kind, reason = skip or ("no_address", "no_address")
-        repo.record_skip(customer_id, ledger_key, {**meta, "reason": reason}, kind)  # counted once per journey
+        ledger.record_skip(customer_id, ledger_key, {**meta, "reason": reason}, kind)  # counted once per journey
         return {"status": "skipped", "reason": reason}
-    if purpose in consent.MARKETING_PURPOSES and (paused := repo.marketing_pause()) is not None:
+    if purpose in consent.MARKETING_PURPOSES and (paused := deliverability.marketing_pause()) is not None:
         # the reputation circuit breaker: held, not dropped; the journey tries again later
         return {"status": "held", "reason": f"marketing_paused:{paused.get('reason')}"}
-    reservation = repo.reserve_send(
+    reservation = ledger.reserve_send(
         customer_id,
         ledger_key,
         {**meta, "template": request["template"], "purpose": purpose, "correlation_id": request.get("correlation_id")},
         in_doubt_after_s=IN_DOUBT_AFTER_S,
     )
     if reservation is None:
-        held = repo.ledger_entry(customer_id, ledger_key)
+        held = ledger.ledger_entry(customer_id, ledger_key)
         return {"status": "duplicate", "ledger": held.status if held else "unknown"}
     now = clock.now()
     if frequency_cap is not None and purpose in consent.MARKETING_PURPOSES:
         mails, days = frequency_cap
         recent = marketing_mails_since(customer_id, now - timedelta(days=days))
         if recent >= mails:  # recorded as capped: this step is not sent to this person later either
-            repo.complete_send(reservation, "capped", {"reason": f"{recent} marketing mails in {days} days"}, None)
+            ledger.complete_send(reservation, "capped", {"reason": f"{recent} marketing mails in {days} days"}, None)
             return {"status": "capped", "reason": f"frequency_cap:{mails}/{days}d"}
-    if max_send_rate and not repo.take_send_slot(now, max_send_rate):
+    if max_send_rate and not ledger.take_send_slot(now, max_send_rate):
         reservation.delete()
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
     unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose, f"{campaign_id}#{step_id}")
     prefix = request.get("voucher_prefix")
     voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
-    context = personal_context(customer, repo.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
+    context = personal_context(customer, event_log.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
     try:
-        status = repo.template_status(request["template"]) or {}
+        status = deliverability.template_status(request["template"]) or {}
         pinned = status.get("last_valid_versions") if status.get("status") == "invalid" else None
         if status.get("status") == "invalid" and not pinned:
             raise TemplateError(f"the upload check found {request['template']!r} invalid and no earlier version valid")
@@ -279,7 +279,7 @@ def send_step(
         rendered = mail.render(fetch, request["template"], context, customer.locale, cache_key=templates_bucket)
     except TemplateError as exc:  # a broken template never becomes a broken mail
         reason = redact(f"template_error: {type(exc).__name__}: {exc}", customer)[:300]
-        repo.complete_send(reservation, "failed", {"reason": reason}, None)
+        ledger.complete_send(reservation, "failed", {"reason": reason}, None)
         logger.error("template failed to render", extra={"template": request["template"], "error": reason})
         return {"status": "failed", "reason": reason}
     message = mail.build_message(
@@ -309,16 +309,16 @@ def send_step(
             raise SendThrottled(code) from exc
         if code in STOPS_STEP or code in FAILS_MESSAGE:
             if code in STOPS_STEP:
-                repo.stop_step(campaign_id, step_id, code)
+                deliverability.stop_step(campaign_id, step_id, code)
                 logger.error("SES refused; campaign step stopped", extra={"code": code, **meta})
-            repo.complete_send(reservation, "failed", {"reason": code}, None)
+            ledger.complete_send(reservation, "failed", {"reason": code}, None)
             return {"status": "failed", "reason": code}
         raise  # unknown outcome: the reservation stays, is reported in doubt, and is never resent
     message_id = response["MessageId"]
     done = {**meta, "message_id": message_id, "sent_at": clock.iso(now), "template_versions": rendered.versions}
     if archive_key:
         done["archive_key"] = archive_key
-    repo.complete_send(reservation, "sent", done, message_id)
+    ledger.complete_send(reservation, "sent", done, message_id)
     logger.info("mail sent", extra={"campaign_id": campaign_id, "step_id": step_id, "message_id": message_id})
     return {"status": "sent", "message_id": message_id}
 

@@ -4,14 +4,14 @@ Exactly once per change record, with one write per stream batch: the batch's tal
 as one item keyed by the batch's first record and holding the sequence number it counted
 through. Lambda retries a failed stream batch from the same first record (bisecting is off for
 this consumer), so a retry finds that item and skips what it covered. The daily run folds the
-tallies into the counters (``repo.fold_step_tallies``).
+tallies into the counters (``step_tallies.fold_step_tallies``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from nudgeloop.dal import repo
+from nudgeloop.dal import step_tallies
 from nudgeloop.domain.step_counts import StepChange, tally
 
 
@@ -20,7 +20,7 @@ def record(changes: Sequence[StepChange]) -> int:
     remaining = list(changes)
     counted = 0
     while remaining:
-        held = repo.step_tally(remaining[0].record_id)
+        held = step_tallies.step_tally(remaining[0].record_id)
         if held is not None:  # a retry: this batch (or its beginning) was counted already
             through = int(held["through"])
             remaining = [c for c in remaining if int(c.sequence) > through]
@@ -28,7 +28,7 @@ def record(changes: Sequence[StepChange]) -> int:
         found = tally(remaining)
         if not found:
             break  # nobody moved (profile, consent or review-date writes): nothing to store
-        if repo.save_step_tally(remaining[0].record_id, remaining[-1].sequence, found.as_data()):
+        if step_tallies.save_step_tally(remaining[0].record_id, remaining[-1].sequence, found.as_data()):
             counted += len(remaining)
             remaining = []
     return counted

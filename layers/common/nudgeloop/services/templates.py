@@ -17,7 +17,7 @@ from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError, TemplateNotFound
 
 from nudgeloop import clock
-from nudgeloop.dal import repo
+from nudgeloop.dal import deliverability
 from nudgeloop.domain import mail
 
 
@@ -96,9 +96,9 @@ def check_all(fetch: mail.Fetch, paths: Iterable[str]) -> list[Report]:
 
 def record(report: Report) -> None:
     """Keep a template's status (as the S3-event check found it) in the engine table."""
-    previous = repo.template_status(report.template) or {}
+    previous = deliverability.template_status(report.template) or {}
     # sends keep using the last versions found valid until a valid upload replaces them
     last_valid = report.versions if report.ok else previous.get("last_valid_versions")
-    repo.save_template_status(
+    deliverability.save_template_status(
         report.template, {**report.as_dict(), "checked_at": clock.iso(clock.now()), "last_valid_versions": last_valid}
     )

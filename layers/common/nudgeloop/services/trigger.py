@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import repo
+from nudgeloop.dal import campaign_stats
 from nudgeloop.domain.campaigns import execution_name
 from nudgeloop.observability import logger
 from nudgeloop.services.campaign_store import Pinned
@@ -63,7 +63,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
         if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
             continue  # addressed to another campaign
         name = execution_name(campaign, customer_id, occurrence)
-        if not repo.claim_entry(campaign.id, customer_id, name, clock.now(), campaign.reentry, campaign.reentry_days):
+        if not campaign_stats.claim_entry(campaign.id, customer_id, name, clock.now(), campaign.reentry, campaign.reentry_days):
             logger.info("entered already", extra={"campaign_id": campaign.id, "reentry": campaign.reentry})
             results.append(Started(campaign.id, name, False))
             continue
@@ -81,7 +81,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             "cursor": 0,
         }
         started = _start(state_machine_arn, name, state)
-        repo.mark_entry_started(campaign.id, customer_id, name, campaign.reentry)
+        campaign_stats.mark_entry_started(campaign.id, customer_id, name, campaign.reentry)
         results.append(Started(campaign.id, name, started))
     return results
 

@@ -1,0 +1,47 @@
+"""CLV values and recommendation blocks in the read model (the recs table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nudgeloop import clock
+
+from . import keys
+from .models import RecsItem
+
+
+def save_clv(values: dict[str, dict[str, Any]], model: dict[str, Any]) -> None:
+    """Per-customer CLV values and the fitted model, in the read model (BatchWriteItem, 25 a request)."""
+    now = clock.iso(clock.now())
+    with RecsItem.batch_write() as batch:
+        for customer_id, data in values.items():
+            batch.save(RecsItem(key=keys.clv(customer_id), data=data, updated_at=now))
+        batch.save(RecsItem(key=keys.CLV_MODEL, data=model, updated_at=now))
+
+
+def clv_of(customer_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(RecsItem.get(keys.clv(customer_id)).data or {})
+    except RecsItem.DoesNotExist:
+        return None
+
+
+def recs_get(keys: list[str]) -> dict[str, Any]:
+    """One BatchGetItem for a customer's recommendation blocks (at most 100 keys)."""
+    unique = list(dict.fromkeys(keys))[:100]
+    return {item.key: item.data for item in RecsItem.batch_get(unique)} if unique else {}
+
+
+def recs_replace(new: dict[str, Any]) -> tuple[int, int]:
+    """Write changed items and delete vanished ones (BatchWriteItem, 25 per request); returns
+    (written, deleted)."""
+    old = {item.key: item.data for item in RecsItem.scan()}
+    now = clock.iso(clock.now())
+    changed = [k for k, v in new.items() if old.get(k) != v]
+    gone = [k for k in old if k not in new]
+    with RecsItem.batch_write() as batch:
+        for key in changed:
+            batch.save(RecsItem(key=key, data=new[key], updated_at=now))
+        for key in gone:
+            batch.delete(RecsItem(key=key))
+    return len(changed), len(gone)

@@ -1,0 +1,57 @@
+"""What scheduled and bulk jobs keep between runs: the daily run's state, the date occasions it fired, import checkpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from nudgeloop import clock
+
+from . import keys
+from .models import EngineItem
+
+
+def run_state(name: str) -> dict[str, Any] | None:
+    try:
+        return dict(EngineItem.get(keys.run(name), keys.RUN_STATE, consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def save_run_state(name: str, data: dict[str, Any]) -> None:
+    EngineItem(pk=keys.run(name), sk=keys.RUN_STATE, data=data, created_at=clock.iso(clock.now())).save()
+
+
+def occasion_fired(customer_id: str, key: str) -> bool:
+    try:
+        EngineItem.get(keys.fired(customer_id), key)
+    except EngineItem.DoesNotExist:
+        return False
+    return True
+
+
+def mark_occasion(customer_id: str, key: str, at: datetime) -> None:
+    """Remember a fired date occasion (kept ~2 years, longer than any occasion's window)."""
+    EngineItem(
+        pk=keys.fired(customer_id), sk=key, status="fired", created_at=clock.iso(at), expires_at=at + timedelta(days=800)
+    ).save()
+
+
+def import_state(file_key: str, version: str) -> dict[str, Any] | None:
+    try:
+        return dict(EngineItem.get(keys.import_file(file_key), version, consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def save_import_state(file_key: str, version: str, status: str, data: dict[str, Any]) -> None:
+    """Checkpoint of one import file (kept 90 days): where to resume and what it has counted."""
+    now = clock.now()
+    EngineItem(
+        pk=keys.import_file(file_key),
+        sk=version,
+        status=status,
+        data=data,
+        created_at=clock.iso(now),
+        expires_at=now + timedelta(days=90),
+    ).save()

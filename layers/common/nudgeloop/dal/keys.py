@@ -1,0 +1,190 @@
+"""The key scheme of the engine table (and of the recommendations read model): every partition
+key, sort key and index partition the data layer writes is built here and nowhere else.
+
+The engine table holds many kinds of item side by side; each kind is told apart by the prefix of
+its partition key (``SEND#``, ``CAMPAIGN#``, ``TIMER#`` ...). The ``by_due`` index holds the items
+waiting for a moment (journey timers, reservations in doubt, entries awaiting their uplift
+comparison), partitioned by the shard names below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from nudgeloop.resources import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
+
+
+def shard(key: str, shards: int) -> str:
+    """A stable shard (``"0"`` .. ``str(shards - 1)``) for a key: spreads hot partitions."""
+    return str(int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % shards)
+
+
+# ---------------------------------------------------------------- the by_due index's partitions
+
+IN_DOUBT_SHARD = "DOUBT"  # send reservations until they are completed
+HELD_SHARD = "HELD"  # timers of journeys held by a marketing pause: woken by resume, not by time
+UPLIFT_SHARD = "UPLIFT"  # journey entries until their attribution window closes
+TIMER_PARTITIONS = tuple(str(s) for s in range(TIMER_SHARDS))  # parked journey timers
+
+
+def timer_partition(execution: str) -> str:
+    return shard(execution, TIMER_SHARDS)
+
+
+# ---------------------------------------------------------------- the customers table's by_review index
+
+REVIEW_PARTITIONS = tuple(str(s) for s in range(REVIEW_SHARDS))
+
+
+def review_partition(customer_id: str) -> str:
+    return shard(customer_id, REVIEW_SHARDS)
+
+
+# ---------------------------------------------------------------- customers per step
+
+STEP_COUNT = "STEPCOUNT"  # sort key: the step
+STEP_DAY = "SEGDAY"  # sort key: the day of the snapshot
+
+
+def step_tally(record_id: str) -> str:
+    """The partition of the tally of the stream batch that began with ``record_id``."""
+    return f"STEPTALLY#{shard(record_id, COUNT_SHARDS)}"
+
+
+def step_tally_partitions() -> list[str]:
+    return [f"STEPTALLY#{s}" for s in range(COUNT_SHARDS)]
+
+
+def step_flow(day: str) -> str:
+    """Migrations between steps on ``day`` (ISO date); sort key ``from>to``."""
+    return f"STEPFLOW#{day}"
+
+
+# ---------------------------------------------------------------- runs, occasions, imports
+
+RUN_STATE = "STATE"
+
+
+def run(name: str) -> str:
+    return f"RUN#{name}"
+
+
+def fired(customer_id: str) -> str:
+    """The date occasions fired for a customer; sort key: the occasion's key."""
+    return f"FIRED#{customer_id}"
+
+
+def import_file(file_key: str) -> str:
+    """Checkpoints of an import file; sort key: the object version."""
+    return f"IMPORT#{file_key}"
+
+
+# ---------------------------------------------------------------- the send ledger
+
+MESSAGE = "MSG"
+SEND_RATE = "SENDRATE"  # sort key: the second
+
+
+def sends(customer_id: str) -> str:
+    """The ledger of a customer's sends; sort key: the ledger key of the journey step."""
+    return f"SEND#{customer_id}"
+
+
+def customer_of_sends(partition: str) -> str:
+    return partition.removeprefix("SEND#")
+
+
+def message(message_id: str) -> str:
+    """What an SES message id was sent for (feedback finds its campaign by it)."""
+    return f"MSG#{message_id}"
+
+
+# ---------------------------------------------------------------- deliverability
+
+TEMPLATE_STATUS = "STATUS"
+ADDRESS = "ADDRESS"
+REPUTATION = "REPUTATION"  # hourly counters of mails sent, bounced, complained (all campaigns)
+CONTROL = "CONTROL"  # switches of the whole stack
+PAUSE = "MARKETING_PAUSE"
+RESUMED = "MARKETING_RESUMED"
+
+
+def template(name: str) -> str:
+    return f"TEMPLATE#{name}"
+
+
+def suppressed(address: str) -> str:
+    """An address on the suppression list, by hash: the list holds no addresses."""
+    return "SUPPRESS#" + hashlib.sha256(address.strip().lower().encode()).hexdigest()[:40]
+
+
+def reputation_bucket(hour: str, kind: str) -> str:
+    return f"{hour}#{kind}"
+
+
+# ---------------------------------------------------------------- campaigns
+
+ENTRIES = "_entries"  # pseudo step of the entry counters (step ids never start with "_")
+UPLIFT = "_uplift"  # pseudo step of the holdout comparison counters
+STATS_PREFIX = "STATS#"
+CONVERSION = "CONVERSION"
+
+
+def campaign(campaign_id: str) -> str:
+    """A campaign's partition: its counters, stops, entries, claims and feedback."""
+    return f"CAMPAIGN#{campaign_id}"
+
+
+def campaign_of(partition: str) -> str:
+    return partition.removeprefix("CAMPAIGN#")
+
+
+def stats(step_id: str, kind: str) -> str:
+    return f"{STATS_PREFIX}{step_id}#{kind}"
+
+
+def step_stop(step_id: str) -> str:
+    return f"STOP#{step_id}"
+
+
+def feedback(step_id: str, kind: str, message_id: str) -> str:
+    return f"FEEDBACK#{step_id}#{kind}#{message_id}"
+
+
+def entry(execution: str) -> str:
+    return f"ENTRY#{execution}"
+
+
+def claim(customer_id: str, execution: str, reentry: str) -> str:
+    """One claim per occurrence (the execution name carries it), else one per customer."""
+    return f"CLAIM#{execution}" if reentry == "every_occurrence" else f"LASTENTRY#{customer_id}"
+
+
+def conversion(customer_id: str, order_id: str) -> str:
+    """An attributed order (order ids are the customer's: keyed by both)."""
+    return f"CONVERSION#{customer_id}#{order_id}"
+
+
+# ---------------------------------------------------------------- journey timers
+
+
+def timer(execution: str) -> str:
+    return f"TIMER#{execution}"
+
+
+def execution_of_timer(partition: str) -> str:
+    return partition.removeprefix("TIMER#")
+
+
+def timer_token(token: str) -> str:
+    """The sort key of a parked task token (tokens are long; their hash is the key)."""
+    return hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+# ---------------------------------------------------------------- the recommendations read model
+
+CLV_MODEL = "CLV#MODEL"
+
+
+def clv(customer_id: str) -> str:
+    return f"CLV#{customer_id}"
