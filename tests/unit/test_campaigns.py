@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from nudgeloop.domain.campaigns import EXECUTION_NAME_RE, Audience, Campaign, Facts, execution_name, in_holdout, next_action
+from nudgeloop.domain.campaigns import Audience, Campaign, Facts, in_holdout, next_action
 from nudgeloop.services.campaign_store import InvalidCampaign, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,17 +41,6 @@ def test_branch_ends_the_journey_when_they_ordered_again(welcome: Campaign) -> N
 
 def test_marketing_journey_stops_when_consent_is_gone(welcome: Campaign) -> None:
     assert next_action(welcome, {"cursor": 0}, facts(consent_ok=False), NOW)["reason"] == "no_consent"
-
-
-def test_execution_names_are_deterministic_and_valid(welcome: Campaign) -> None:
-    weird = "cust/ü?*" + "x" * 300
-    name = execution_name(welcome, weird, "prospect>new@2026-01-01")
-    assert EXECUTION_NAME_RE.match(name)
-    assert len(name) <= 80
-    assert name == execution_name(welcome, weird, "other occurrence")  # reentry: never
-    assert name != execution_name(welcome, weird + "1", "prospect>new@2026-01-01")
-    again = welcome.model_copy(update={"reentry": "every_occurrence"})
-    assert execution_name(again, "c", "a") != execution_name(again, "c", "b")
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from nudgeloop.domain.events import Event, Rejection, content_id, validate_event
+from nudgeloop.domain.events import Event, Rejection, validate_event
 from nudgeloop.services.ingest import BadRequest, parse_batch
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -30,10 +30,6 @@ def test_valid_event_is_normalised_with_a_content_id() -> None:
     assert event.event_id.startswith("c-")
     assert event.properties["total"] == "19.90"
     assert validate_event(good(), 0, NOW, SKEW).event_id == event.event_id  # same content, same id
-
-
-def test_content_id_differs_when_content_differs() -> None:
-    assert content_id(good()) != content_id(good(customer_id="c-2"))
 
 
 @pytest.mark.parametrize(

@@ -499,7 +499,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         FunctionSpec(
             key="analytics",
             name=f"{p}-analytics",
-            code_dir="segment",
+            code_dir="insights",
             handler="analytics.handler",
             description="Attributes yesterday's orders to campaigns, compares holdout groups, exports the figures",
             timeout_s=900,
@@ -510,7 +510,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         FunctionSpec(
             key="recommend",
             name=f"{p}-recommend",
-            code_dir="segment",
+            code_dir="insights",
             handler="recommend.handler",
             description="Aggregates co-purchases, catalogue relations and curated lists for sending",
             timeout_s=900,
@@ -521,7 +521,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         FunctionSpec(
             key="clv",
             name=f"{p}-clv",
-            code_dir="segment",
+            code_dir="insights",
             handler="clv.handler",
             description="Fits BG/NBD and Gamma-Gamma on the order log; stores CLV per customer",
             timeout_s=900,

@@ -50,6 +50,11 @@ def record_skip(customer_id: str, ledger_key: str, data: dict[str, Any], kind: s
     return once(write)
 
 
+def release(reservation: EngineItem) -> None:
+    """Give a reservation back (SES was not called: throttled): the step may be sent later."""
+    reservation.delete()
+
+
 def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
     try:
         return EngineItem.get(keys.sends(customer_id), ledger_key, consistent_read=True)

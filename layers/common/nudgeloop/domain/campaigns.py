@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -15,7 +14,6 @@ from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 StepId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
-EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 END = "end"
 
 
@@ -319,21 +317,6 @@ def past_budget(state: dict[str, Any], until: datetime) -> bool:
     """Whether a wait ending at ``until`` would outlive the journey's execution."""
     entered = state.get("entered_at")
     return bool(entered) and until > datetime.fromisoformat(str(entered)) + timedelta(days=MAX_JOURNEY_DAYS)
-
-
-def execution_name(campaign: Campaign, customer_id: str, occurrence: str) -> str:
-    """A deterministic, AWS-valid Step Functions execution name: the journey's idempotency key.
-
-    The same (campaign, customer, occurrence) always gives the same name, so a repeated trigger
-    starts nothing. Names are 1-80 characters of ``[A-Za-z0-9_-]``; we validate that ourselves
-    because moto accepts names AWS rejects.
-    """
-    who = hashlib.sha256(customer_id.encode()).hexdigest()[:20]
-    when = "once" if campaign.reentry == "never" else hashlib.sha256(occurrence.encode()).hexdigest()[:16]
-    name = f"{campaign.id}-{who}-{when}"
-    if not EXECUTION_NAME_RE.match(name):
-        raise ValueError(f"invalid execution name {name!r}")
-    return name
 
 
 class Facts(BaseModel):

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from nudgeloop.domain import idempotency
+
 DateKind = Literal[
     "birthday",
     "first_purchase_anniversary",
@@ -62,7 +64,7 @@ class Occurrence:
 
     def key(self) -> str:
         """Unique per occurrence: the exactly-once marker and the journey occurrence key."""
-        return f"{self.rule.kind}:{self.rule.days}:{self.on.isoformat()}:{self.ref}"
+        return idempotency.date_occurrence(self.rule.kind, self.rule.days, self.on, self.ref)
 
 
 TZ_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}$")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -22,7 +21,7 @@ from pydantic import (
 )
 
 from nudgeloop import clock
-from nudgeloop.domain import addresses, dates
+from nudgeloop.domain import addresses, dates, idempotency
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -289,17 +288,6 @@ def _reason(message: str) -> str:
     return message.removeprefix("Value error, ")
 
 
-def content_id(raw: dict[str, Any]) -> str:
-    """Deterministic id for events sent without ``event_id``: same content, same id."""
-    canonical = json.dumps(
-        {k: raw.get(k) for k in ("type", "customer_id", "occurred_at", "source", "properties")},
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return "c-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
-
-
 def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew: timedelta) -> Event | Rejection:
     """Validate one raw event; return the normalised event or a rejection naming the field."""
     prefix = f"events[{index}]"
@@ -332,7 +320,7 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
             return Rejection(index=index, field=field, reason=_reason(err["msg"]))
     normalised = {**raw, "occurred_at": clock.iso(head.occurred_at), "source": head.source}
     return Event(
-        event_id=head.event_id or content_id(normalised),
+        event_id=head.event_id or idempotency.event_id_from_content(normalised),
         type=head.type,
         customer_id=head.customer_id,
         occurred_at=head.occurred_at.astimezone(received_at.tzinfo),

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.dal import campaign_stats, customer_store, deliverability, event_log, ledger
-from nudgeloop.domain import consent, reputation
+from nudgeloop.domain import consent, idempotency, reputation
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger
 
@@ -58,9 +57,8 @@ def handle_ses_event(detail: dict[str, Any]) -> str:
         props["bounce_type"] = sub.get("bounceType")
     if kind == "clicked" and sub.get("link"):
         props["link"] = sub["link"]
-    suffix = hashlib.sha256(f"{message_id}|{kind}|{props.get('link', '')}".encode()).hexdigest()[:32]
     event = Event(
-        event_id=f"ses-{suffix}",
+        event_id=idempotency.feedback_event_id(message_id, kind, str(props.get("link", ""))),
         type=f"email.{kind}",
         customer_id=record["customer_id"],
         occurred_at=clock.parse_iso(at),

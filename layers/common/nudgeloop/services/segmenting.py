@@ -10,7 +10,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
 from nudgeloop.dal import customer_store, event_log
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain import dates
+from nudgeloop.domain import dates, idempotency
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
@@ -45,7 +45,7 @@ def history_event(migration: BusEvent) -> Event:
     """The migration as an entry in the customer's event history (segment history)."""
     d = migration.detail
     return Event(
-        event_id=f"seg-{d['on']}-{d['from']}-{d['to']}",
+        event_id=idempotency.migration_event_id(d["on"], d["from"], d["to"]),
         type="segment.migrated",
         customer_id=d["customer_id"],
         occurred_at=clock.parse_iso(d["at"]),

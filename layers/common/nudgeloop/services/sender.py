@@ -17,7 +17,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain import addresses, consent, mail
+from nudgeloop.domain import addresses, consent, idempotency, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.observability import logger
@@ -141,7 +141,7 @@ def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_k
     """The send request for a double opt-in confirmation mail (``ConsentConfirmationRequested``).
     A service mail (the person has not agreed to marketing yet), once per sign-up statement."""
     requested = str(detail["requested_at"])
-    once = hashlib.sha256(f"{detail['purpose']}|{requested}".encode()).hexdigest()[:24]
+    once = idempotency.confirmation(str(detail["purpose"]), requested)
     return {
         "customer_id": detail["customer_id"],
         "campaign_id": CONFIRM_CAMPAIGN,
@@ -223,7 +223,7 @@ def send_step(
     """
     customer_id = request["customer_id"]
     campaign_id, step_id = request["campaign_id"], request["step_id"]
-    ledger_key = f"{campaign_id}#{step_id}#{request['execution']}"
+    ledger_key = idempotency.ledger_key(campaign_id, step_id, request["execution"])
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
     if request.get("correlation_id"):
         logger.set_correlation_id(str(request["correlation_id"]))
@@ -264,7 +264,7 @@ def send_step(
             ledger.complete_send(reservation, "capped", {"reason": f"{recent} marketing mails in {days} days"}, None)
             return {"status": "capped", "reason": f"frequency_cap:{mails}/{days}d"}
     if max_send_rate and not ledger.take_send_slot(now, max_send_rate):
-        reservation.delete()
+        ledger.release(reservation)
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
     unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose, f"{campaign_id}#{step_id}")
     prefix = request.get("voucher_prefix")
@@ -305,7 +305,7 @@ def send_step(
     except ClientError as exc:
         code = exc.response["Error"]["Code"]
         if code in THROTTLED:
-            reservation.delete()
+            ledger.release(reservation)
             raise SendThrottled(code) from exc
         if code in STOPS_STEP or code in FAILS_MESSAGE:
             if code in STOPS_STEP:
@@ -326,7 +326,7 @@ def send_step(
 def _archive(bucket: str, raw: bytes, now: Any, ledger_key: str, customer_id: str, versions: dict[str, str]) -> str:
     """Keep the exact message (raw MIME) before it goes out: what was sent to whom, when, with
     which template versions. Keyed by the ledger entry, so a retry overwrites, never adds."""
-    name = hashlib.sha256(f"{customer_id}|{ledger_key}".encode()).hexdigest()[:32]
+    name = idempotency.archived_mail(customer_id, ledger_key)
     key = f"{SENT_PREFIX}dt={now.date().isoformat()}/{name}.eml"
     client("s3").put_object(
         Bucket=bucket,

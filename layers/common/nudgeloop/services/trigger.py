@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import campaign_stats
-from nudgeloop.domain.campaigns import execution_name
+from nudgeloop.domain import idempotency
 from nudgeloop.observability import logger
 from nudgeloop.services.campaign_store import Pinned
 
@@ -31,17 +31,6 @@ TRIGGER_TYPES = {
 }
 
 
-def occurrence_of(detail_type: str, detail: dict[str, Any]) -> str:
-    """What makes one trigger distinct from another of the same campaign and customer."""
-    if detail_type == "DateReached":
-        return str(detail["occurrence"])
-    if detail_type == "BehaviourObserved":
-        return str(detail["event_id"])
-    if detail_type == "ScheduleReached":
-        return f"{detail['campaign_id']}@{detail['on']}"
-    return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
-
-
 def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_machine_arn: str) -> list[Started]:
     """Start a journey for every enabled campaign (``campaign_store.active``, read once per
     batch) whose trigger the event matches."""
@@ -50,7 +39,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
         return []
     detail = envelope["detail"]
     customer_id = detail["customer_id"]
-    occurrence = occurrence_of(envelope["detail-type"], detail)
+    occurrence = idempotency.trigger_occurrence(envelope["detail-type"], detail)
     # the id that follows a customer's event through to the mail it causes (the event's id; for
     # the daily run's triggers, the occurrence)
     correlation = str(detail.get("correlation_id") or f"{trigger_type}:{occurrence}")
@@ -62,7 +51,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             continue
         if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
             continue  # addressed to another campaign
-        name = execution_name(campaign, customer_id, occurrence)
+        name = idempotency.execution_name(campaign.id, campaign.reentry, customer_id, occurrence)
         if not campaign_stats.claim_entry(campaign.id, customer_id, name, clock.now(), campaign.reentry, campaign.reentry_days):
             logger.info("entered already", extra={"campaign_id": campaign.id, "reentry": campaign.reentry})
             results.append(Started(campaign.id, name, False))
