@@ -334,6 +334,21 @@ def campaign_schema() -> None:
     typer.echo(json.dumps(json_schema(), indent=2))
 
 
+@app.command("settings")
+def settings_list() -> None:
+    """The tunable settings: CDK context key (``-c name=value``), local variable, default, meaning
+    (declared once in nudgeloop/config.py)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from nudgeloop.config import LOCAL_PREFIX, describe_tunables
+
+    table = Table("context key", "locally", "default", "meaning")
+    for row in describe_tunables():
+        table.add_row(row["name"], LOCAL_PREFIX + row["name"].upper(), row["default"] or "(none)", row["meaning"])
+    Console(width=160).print(table)
+
+
 sends_app = typer.Typer(help="Deployed stack: mails in doubt and stopped campaign steps.", no_args_is_help=True)
 app.add_typer(sends_app, name="sends")
 PrefixOption = Annotated[str, typer.Option(help="The stack's resource prefix")]

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aws_cdk as cdk
 from constructs import Construct
 
-from nudgeloop.domain.staircase import Staircase
-from nudgeloop.domain.windows import SendWindow
+from nudgeloop.config import TUNABLES, tunable_values
 from nudgeloop.resources import (
     DEFAULT_SEGMENT_SCHEDULE,
     LAMBDA_PYTHON,
@@ -32,19 +30,20 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class StackConfig:
+    """What the stack is built from: where and how it is deployed (below), and the tunable
+    settings of the functions, declared once in ``nudgeloop.config`` (``nudgeloop settings``)."""
+
     prefix: str = "nudgeloop"
-    sender: str = "Nudgeloop <news@example.com>"
     public_base_url: str = ""  # default: the API's own URL
     layer_dir: str = str(ROOT / "build" / "layer")
     science_layer_dir: str = str(ROOT / "build" / "layer-science")
     alarm_email: str = ""
     segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE
-    staircase: str = "{}"  # JSON: threshold overrides or a full definition (docs/staircase.md)
-    max_send_rate: str = "14"  # mails per second, at most your SES account's sending quota
-    frequency_cap: str = "3/7"  # at most N marketing mails per customer in D days ("0/7": off)
-    send_window: str = ""  # JSON: the global send window of marketing mails (docs/campaigns.md)
-    attribution_days: str = "7"  # orders within N days after a campaign mail convert for it
-    reputation_min_sends: str = "200"  # mails in 24 h before the circuit breaker judges rates
+    settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
+
+    @property
+    def sender(self) -> str:
+        return self.settings["sender"]
 
     @classmethod
     def from_context(cls, scope: Construct) -> StackConfig:
@@ -57,53 +56,19 @@ class StackConfig:
         base = cls()
         return cls(
             prefix=ctx("prefix", base.prefix),
-            sender=ctx("sender", base.sender),
             public_base_url=ctx("public_base_url", base.public_base_url),
             layer_dir=ctx("layer_dir", base.layer_dir),
             science_layer_dir=ctx("science_layer_dir", base.science_layer_dir),
             alarm_email=ctx("alarm_email", base.alarm_email),
             segment_schedule=ctx("segment_schedule", base.segment_schedule),
-            staircase=_json_context(node.try_get_context("staircase"), base.staircase),
-            max_send_rate=ctx("max_send_rate", base.max_send_rate),
-            frequency_cap=ctx("frequency_cap", base.frequency_cap),
-            send_window=_json_context(node.try_get_context("send_window"), base.send_window),
-            attribution_days=ctx("attribution_days", base.attribution_days),
-            reputation_min_sends=ctx("reputation_min_sends", base.reputation_min_sends),
+            # an invalid value fails the synth, never a Lambda
+            settings=tunable_values({name: node.try_get_context(name) for name in TUNABLES}),
         )
-
-
-def _cap(text: str) -> dict[str, str]:
-    """``"3/7"`` -> the send functions' frequency-cap settings; anything else fails the synth."""
-    mails, _, days = text.partition("/")
-    if not (mails.isdigit() and days.isdigit() and int(days) > 0):
-        raise ValueError(f"frequency_cap must look like 3/7 (mails/days), not {text!r}")
-    return {"frequency_cap_mails": mails, "frequency_cap_days": days}
-
-
-def _days(text: str) -> str:
-    if not (text.isdigit() and 1 <= int(text) <= 90):
-        raise ValueError(f"attribution_days must be a whole number of days from 1 to 90, not {text!r}")
-    return text
-
-
-def _positive(name: str, text: str) -> str:
-    if not (text.isdigit() and int(text) > 0):
-        raise ValueError(f"{name} must be a positive whole number, not {text!r}")
-    return text
-
-
-def _json_context(value: object, default: str) -> str:
-    if value is None:
-        return default
-    return value if isinstance(value, str) else json.dumps(value)
 
 
 class NudgeloopStack(cdk.Stack):
     def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs: object) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        Staircase.from_json(config.staircase)  # an invalid staircase fails the synth, never a Lambda
-        if config.send_window:
-            SendWindow.model_validate_json(config.send_window)  # so does an invalid send window
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
@@ -115,15 +80,7 @@ class NudgeloopStack(cdk.Stack):
             catalog=cat,
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
-            settings={
-                "staircase": config.staircase,
-                "sender": config.sender,
-                "max_send_rate": config.max_send_rate,
-                "send_window": config.send_window,
-                "attribution_days": _days(config.attribution_days),
-                "reputation_min_sends": _positive("reputation_min_sends", config.reputation_min_sends),
-                **_cap(config.frequency_cap),
-            },
+            settings=config.settings,
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)

@@ -134,7 +134,7 @@ class Admin:
                 days,
                 Staircase.from_json(config.staircase),
                 default_window=window,
-                frequency_cap=config.frequency_cap(),
+                frequency_cap=config.frequency_cap_limit(),
             )
 
     def template_status(self, name: str) -> dict[str, Any] | None:

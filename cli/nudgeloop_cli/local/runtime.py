@@ -28,7 +28,7 @@ from typing import Any
 
 from nudgeloop import clock, warm
 from nudgeloop.adapters import aws
-from nudgeloop.config import env_name, reload
+from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name, reload, tunable_values
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, catalog
 
 from . import dynamodb, moto_hot_paths
@@ -184,9 +184,17 @@ class LocalStack:
         self.stop()
 
     def settings_env(self) -> dict[str, str]:
+        """The functions' environment: the stack's resources, and the tunable settings as
+        declared (``nudgeloop.config``), each overridable by ``NUDGELOOP_<NAME>``."""
         assert self.res is not None
         c = self.catalog
+        local = {
+            "sender": self.sender,
+            "max_send_rate": "0",  # no limit of our own: the simulated clock stands still between advances
+        }
+        overrides = {name: os.environ.get(LOCAL_PREFIX + name.upper(), local.get(name)) for name in TUNABLES}
         values = {
+            **declared_defaults(),
             "prefix": c.prefix,
             "log_level": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             "customers_table": c.table("customers").name,
@@ -199,22 +207,12 @@ class LocalStack:
             "state_machine_arn": self.res.state_machine_arn,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,
-            "reputation_min_sends": os.environ.get("NUDGELOOP_REPUTATION_MIN_SENDS", "200"),
-            "sender": self.sender,
             "public_base_url": self.public_base_url,
             "signing_secret_name": c.signing_secret_name,
             "webhook_secret_name": c.webhook_secret_name,
             "data_bucket": self.res.buckets["data"],
             "imports_queue_url": self.res.queue_urls["imports"],
-            "service": "nudgeloop",
-            "staircase": os.environ.get("NUDGELOOP_STAIRCASE", "{}"),
-            "max_future_skew_s": "3600",
-            "rescan_segments": "8",
-            "max_send_rate": "0",  # the simulated clock stands still between advances
-            "send_window": os.environ.get("NUDGELOOP_SEND_WINDOW", ""),
-            "frequency_cap_mails": "3",
-            "frequency_cap_days": "7",
-            "attribution_days": os.environ.get("NUDGELOOP_ATTRIBUTION_DAYS", "7"),
+            **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from nudgeloop.config import env_name
+from nudgeloop.config import declared_defaults, env_name
 from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import LAMBDA_PYTHON, Catalog
 from nudgeloop_infra.nag import acknowledge
@@ -54,6 +54,7 @@ class FunctionFactory(Construct):
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         c, d = self.catalog, self.data
         known = {
+            **declared_defaults(),
             "prefix": c.prefix,
             "customers_table": d.tables["customers"].table_name,
             "events_table": d.tables["events"].table_name,
@@ -67,12 +68,7 @@ class FunctionFactory(Construct):
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,
-            "log_level": "INFO",
-            "staircase": "{}",
-            "rescan_segments": "8",
-            "max_future_skew_s": "3600",
             **self.settings,
-            "service": "nudgeloop",
             **extra,
         }
         return known

@@ -30,7 +30,7 @@ class IngestApi(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         # Each function's permissions come from the catalog (nudgeloop.resources.GRANTS).
-        api_fn = functions.function("ingest_api", {"max_future_skew_s": "3600"})
+        api_fn = functions.function("ingest_api")
         functions.function("ingest_process")
         functions.stream_source("ingest_process")
         functions.function("ingest_archive")

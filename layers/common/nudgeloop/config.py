@@ -1,18 +1,35 @@
 """Runtime settings, read from environment variables once per cold start and validated.
 
 Every field maps to ``NL_<FIELD>``; the CDK stack and the local runtime set the same variables
-(see ``nudgeloop.resources.FunctionSpec.env``).
+(which function gets which: ``nudgeloop.resources.FunctionSpec.env``).
+
+The **tunable** settings (``tunable(...)`` below) are declared here once, with their default,
+constraints and meaning: an operator sets them as CDK context (``cdk.json`` or ``-c name=value``)
+and locally as ``NUDGELOOP_<NAME>``; the synth, the local runtime and each function's cold start
+validate them by this declaration (``tunable_values``). ``nudgeloop settings`` lists them.
+Adding one: declare it here, name the functions that receive it in ``resources.py``, use it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from nudgeloop.domain.staircase import Staircase
+from nudgeloop.domain.windows import SendWindow
 
 ENV_PREFIX = "NL_"
+LOCAL_PREFIX = "NUDGELOOP_"  # what sets a tunable setting for the local stack
+
+
+def tunable(default: Any, description: str, **constraints: Any) -> Any:
+    """A setting operators choose (deploy context, local environment), validated as declared."""
+    return Field(default, description=description, json_schema_extra={"tunable": True}, **constraints)
 
 
 class Settings(BaseModel):
@@ -31,28 +48,54 @@ class Settings(BaseModel):
     state_machine_arn: str = ""
     configuration_set: str = ""  # marketing mail
     service_configuration_set: str = ""  # service mail
-    sender: str = ""
     public_base_url: str = ""
     signing_secret_name: str = ""
     webhook_secret_name: str = ""
     data_bucket: str = ""
     imports_queue_url: str = ""
-    staircase: str = ""  # JSON overrides of the default staircase thresholds
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
-    max_send_rate: int = 0  # mails per second across all senders; 0: no limit of our own
-    # contact policy: at most this many marketing mails per customer in the last N days (0: off)
-    send_window: str = ""  # JSON of a SendWindow: the global window of marketing mails ("" none)
-    frequency_cap_mails: int = 3
-    frequency_cap_days: int = 7
-    # an order within this many days after a campaign mail (its send or a click in it) converts
-    # for the last such mail; also the window the holdout comparison looks at after entry
-    attribution_days: int = 7
-    # the reputation circuit breaker judges the last 24 hours once this many mails went out
-    reputation_min_sends: int = 200
+    staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")
+    sender: str = tunable("Nudgeloop <news@example.com>", "From address; its domain must be a verified SES identity")
+    max_send_rate: int = tunable(
+        14, "mails per second across all senders, at most your SES sending quota (0: no limit of our own)", ge=0
+    )
+    send_window: str = tunable(
+        "", "JSON: the global send window of marketing mails, as a campaign's send_window (docs/campaigns.md); none by default"
+    )
+    frequency_cap: str = tunable(
+        "3/7",
+        "contact policy: at most N marketing mails per customer in D days, as N/D (service mails exempt; 0/7: off)",
+        pattern=r"^[0-9]+/[1-9][0-9]*$",
+    )
+    attribution_days: int = tunable(
+        7,
+        "an order within N days after a campaign mail (its send or a click in it) converts for the last such mail; "
+        "also the window after entry in which treated and holdout customers are compared",
+        ge=1,
+        le=90,
+    )
+    reputation_min_sends: int = tunable(
+        200, "the circuit breaker judges the last 24 hours' bounce and complaint rates once this many mails went out", ge=1
+    )
 
-    def frequency_cap(self) -> tuple[int, int] | None:
-        return (self.frequency_cap_mails, self.frequency_cap_days) if self.frequency_cap_mails > 0 else None
+    @field_validator("staircase")
+    @classmethod
+    def _staircase(cls, value: str) -> str:
+        Staircase.from_json(value)  # raises ValueError saying what is wrong
+        return value
+
+    @field_validator("send_window")
+    @classmethod
+    def _send_window(cls, value: str) -> str:
+        if value:
+            SendWindow.model_validate_json(value)
+        return value
+
+    def frequency_cap_limit(self) -> tuple[int, int] | None:
+        """(mails, days) of the contact policy, or None when it is off."""
+        mails, _, days = self.frequency_cap.partition("/")
+        return (int(mails), int(days)) if int(mails) > 0 else None
 
     def require(self, *fields: str) -> Settings:
         missing = [f for f in fields if not getattr(self, f)]
@@ -60,6 +103,49 @@ class Settings(BaseModel):
             names = ", ".join(ENV_PREFIX + f.upper() for f in missing)
             raise RuntimeError(f"missing configuration: {names}")
         return self
+
+
+TUNABLES = tuple(
+    name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("tunable")
+)
+
+
+class InvalidSetting(ValueError):
+    """A tunable setting its declaration refuses; the message names it."""
+
+
+def tunable_values(given: Mapping[str, object]) -> dict[str, str]:
+    """Every tunable setting as the functions' environment holds it: ``given`` (deploy context
+    or local overrides; None: not given; JSON settings may be given as objects) over the
+    declared defaults, validated by the declaration."""
+    unknown = sorted(set(given) - set(TUNABLES))
+    if unknown:
+        raise InvalidSetting(f"not a tunable setting: {', '.join(unknown)} (nudgeloop settings lists them)")
+    raw = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in given.items() if v is not None}
+    try:
+        checked = Settings(**raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        raise InvalidSetting(f"setting {name}: {error['msg']}") from None
+    return {name: str(getattr(checked, name)) for name in TUNABLES}
+
+
+def declared_defaults() -> dict[str, str]:
+    """Every setting with a default, as the environment holds it: what the stack and the local
+    runtime give a function unless a resource name or a tunable value replaces it."""
+    return {name: str(field.default) for name, field in Settings.model_fields.items() if field.default not in ("", None)}
+
+
+def describe_tunables() -> list[dict[str, str]]:
+    """Name, default and meaning of each tunable setting (``nudgeloop settings``)."""
+    rows = []
+    for name in TUNABLES:
+        field = Settings.model_fields[name]
+        rows.append({"name": name, "default": str(field.default), "meaning": field.description or ""})
+    return rows
 
 
 def env_name(field: str) -> str:

@@ -236,8 +236,7 @@ _SEND = (
     "signing_secret_name",
     "data_bucket",
     "max_send_rate",
-    "frequency_cap_mails",
-    "frequency_cap_days",
+    "frequency_cap",
 )
 
 

@@ -197,7 +197,7 @@ def send_configured(request: dict[str, Any], settings: Settings, signing_key: by
         signing_key=signing_key,
         archive_bucket=settings.data_bucket,
         max_send_rate=settings.max_send_rate,
-        frequency_cap=settings.frequency_cap(),
+        frequency_cap=settings.frequency_cap_limit(),
     )
 
 
