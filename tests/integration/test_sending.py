@@ -187,6 +187,21 @@ def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in
     assert send(stack, request("x1"))["status"] == "duplicate"  # still never sent twice
 
 
+def test_the_in_doubt_window_is_the_operators_setting(stack, ses) -> None:
+    from nudgeloop import clock
+    from nudgeloop.dal import ledger
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    ses["ses"] = FakeSes(None)
+    with pytest.raises(ConnectionError):
+        send(stack, request("x2"), in_doubt_after_s=120)
+    del ses["ses"]
+    with stack.aws_lock:
+        assert ledger.in_doubt(clock.now() + timedelta(seconds=119)) == []
+        assert [i.sk for i in ledger.in_doubt(clock.now() + timedelta(seconds=121))] == ["welcome#welcome#x2"]
+
+
 def test_the_in_doubt_sweep_runs_when_a_reservation_falls_into_doubt_even_with_no_timer_due(stack, ses) -> None:
     post_events(stack, [upsert("c1"), consent("c1")])
     stack.settle()

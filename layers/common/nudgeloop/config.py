@@ -75,6 +75,9 @@ class Settings(BaseModel):
         ge=1,
         le=90,
     )
+    in_doubt_after_s: int = tunable(
+        900, "seconds after which a reservation whose send never completed is reported in doubt (docs/operations.md)", ge=60
+    )
     reputation_min_sends: int = tunable(
         200, "the circuit breaker judges the last 24 hours' bounce and complaint rates once this many mails went out", ge=1
     )

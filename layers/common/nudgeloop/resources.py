@@ -237,6 +237,7 @@ _SEND = (
     "data_bucket",
     "max_send_rate",
     "frequency_cap",
+    "in_doubt_after_s",
 )
 
 

@@ -39,7 +39,6 @@ STOPS_STEP = frozenset(
 # Refused for this one message (for example an address SES cannot parse): recorded, not retried.
 FAILS_MESSAGE = frozenset({"BadRequestException"})
 THROTTLED = frozenset({"TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException"})
-IN_DOUBT_AFTER_S = 15 * 60  # a reservation neither sent nor failed after this is in doubt
 
 
 class SendThrottled(RuntimeError):
@@ -198,6 +197,7 @@ def send_configured(request: dict[str, Any], settings: Settings, signing_key: by
         archive_bucket=settings.data_bucket,
         max_send_rate=settings.max_send_rate,
         frequency_cap=settings.frequency_cap_limit(),
+        in_doubt_after_s=settings.in_doubt_after_s,
     )
 
 
@@ -213,6 +213,7 @@ def send_step(
     max_send_rate: int = 0,
     frequency_cap: tuple[int, int] | None = None,
     service_configuration_set: str | None = None,
+    in_doubt_after_s: int = 900,
 ) -> dict[str, Any]:
     """Send at most once per (customer, campaign, step, journey).
 
@@ -251,7 +252,7 @@ def send_step(
         customer_id,
         ledger_key,
         {**meta, "template": request["template"], "purpose": purpose, "correlation_id": request.get("correlation_id")},
-        in_doubt_after_s=IN_DOUBT_AFTER_S,
+        in_doubt_after_s=in_doubt_after_s,
     )
     if reservation is None:
         held = ledger.ledger_entry(customer_id, ledger_key)
