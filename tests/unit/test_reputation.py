@@ -17,3 +17,19 @@ def test_marketing_pauses_at_half_of_the_ses_review_levels_once_the_volume_means
 def test_the_window_is_the_last_24_hourly_buckets() -> None:
     keys = window_keys(datetime(2026, 1, 2, 9, 30, tzinfo=UTC), 24)
     assert keys[0] == "2026-01-02T09" and keys[-1] == "2026-01-01T10" and len(set(keys)) == 24
+
+
+def test_the_ses_vocabulary_is_one_table_every_place_reads() -> None:
+    from nudgeloop.domain import ses_events
+    from nudgeloop.domain.events import INTERNAL_TYPES
+    from nudgeloop.resources import catalog
+
+    rule = next(r for r in catalog().rules if "detail-type" in r.pattern and "Email Bounced" in r.pattern["detail-type"])
+    assert rule.pattern["detail-type"] == list(ses_events.DETAIL_TYPES)
+    assert {f"email.{t.kind}" for t in ses_events.VOCABULARY if t.kind} == INTERNAL_TYPES
+    bounce = ses_events.by_event_type("Bounce")
+    assert bounce is not None and (bounce.detail_type, bounce.detail_key, bounce.kind) == ("Email Bounced", "bounce", "bounced")
+    assert ses_events.by_event_type("RenderingFailure") == ses_events.by_event_type("Rendering Failure")
+    assert ses_events.by_event_type("Subscription") is not None and ses_events.by_event_type("Subscription").kind is None
+    assert ses_events.by_event_type("Nonsense") is None
+    assert len({t.event_type for t in ses_events.VOCABULARY}) == len({t.detail_type for t in ses_events.VOCABULARY}) == 10

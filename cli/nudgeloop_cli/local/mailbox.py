@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
+from nudgeloop.domain import ses_events
 
 from .base import REGION, LocalError
 from .provision import ACCOUNT
@@ -18,6 +19,7 @@ from .provision import ACCOUNT
 if TYPE_CHECKING:
     from .runtime import LocalStack
 
+SIMULATED = ("Delivery", "Open", "Click", "Bounce", "Complaint")  # what the local mailbox can answer with
 SIMULATOR_DOMAIN = "simulator.amazonses.com"  # SES's mailbox simulator (see _mailbox_answers)
 
 
@@ -38,16 +40,10 @@ class Mailbox:
 
     def _emit_ses_event(self, message_id: str, event_type: str, extra: dict[str, Any] | None = None) -> None:
         """Publish an SES event as the configuration set's EventBridge destination would."""
-        detail_types = {
-            "Delivery": ("Email Delivered", "delivery"),
-            "Open": ("Email Opened", "open"),
-            "Click": ("Email Clicked", "click"),
-            "Bounce": ("Email Bounced", "bounce"),
-            "Complaint": ("Email Complaint Received", "complaint"),
-        }
-        if event_type not in detail_types:
-            raise LocalError(f"unsupported SES event type {event_type}; use one of {sorted(detail_types)}")
-        detail_type, key = detail_types[event_type]
+        known = ses_events.by_event_type(event_type)
+        if known is None or event_type not in SIMULATED:
+            raise LocalError(f"unsupported SES event type {event_type}; use one of {sorted(SIMULATED)}")
+        detail_type, key = known.detail_type, known.detail_key
         message = self._raw_message(message_id)
         if message is None:
             raise LocalError(f"no such message {message_id}")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from nudgeloop.domain import ses_events
+
 DEFAULT_PREFIX = "nudgeloop"
 # The Lambda runtime's Python: the CDK stack deploys it, `make` builds the layer for it and runs
 # the suite on it (tests/infra/test_stack.py fails when the interpreter differs).
@@ -210,19 +212,6 @@ class Catalog:
         return f"{self.bucket_stems[key]}-{account}-{region}"
 
 
-SES_EVENT_DETAIL_TYPES = (
-    "Email Sent",
-    "Email Delivered",
-    "Email Opened",
-    "Email Clicked",
-    "Email Bounced",
-    "Email Complaint Received",
-    "Email Rejected",
-    "Email Rendering Failed",
-    "Email Delivery Delayed",
-    "Email Subscribed",
-)
-
 # Settings each function receives as environment variables (see nudgeloop.config.Settings).
 _DATA = ("customers_table", "events_table", "engine_table")
 _SEND = (
@@ -411,7 +400,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             bus="default",
             pattern={
                 "source": ["aws.ses"],
-                "detail-type": list(SES_EVENT_DETAIL_TYPES),
+                "detail-type": list(ses_events.DETAIL_TYPES),
                 # marketing and service mail: bounces and complaints of both feed the suppression list
                 "detail": {"mail": {"tags": {"ses:configuration-set": [f"{p}-mail", f"{p}-service"]}}},
             },

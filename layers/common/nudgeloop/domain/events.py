@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from nudgeloop import clock
-from nudgeloop.domain import addresses, dates, idempotency
+from nudgeloop.domain import addresses, dates, idempotency, ses_events
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -225,19 +225,7 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
 # The events that make up a customer's orders (read back from the event log).
 ORDER_TYPES = ("order.completed", "order.refunded")
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
-INTERNAL_TYPES = frozenset(
-    {
-        "email.sent",
-        "email.delivered",
-        "email.opened",
-        "email.clicked",
-        "email.bounced",
-        "email.complained",
-        "email.rejected",
-        "email.rendering_failed",
-        "email.delivery_delayed",
-    }
-)
+INTERNAL_TYPES = ses_events.FEEDBACK_TYPES
 
 
 class EventIn(BaseModel):

@@ -6,47 +6,25 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.dal import campaign_stats, customer_store, deliverability, event_log, ledger
-from nudgeloop.domain import consent, idempotency, reputation
+from nudgeloop.domain import consent, idempotency, reputation, ses_events
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger
-
-KINDS = {
-    "Send": "sent",
-    "Delivery": "delivered",
-    "Open": "opened",
-    "Click": "clicked",
-    "Bounce": "bounced",
-    "Complaint": "complained",
-    "Reject": "rejected",
-    "Rendering Failure": "rendering_failed",
-    "RenderingFailure": "rendering_failed",
-    "DeliveryDelay": "delivery_delayed",
-}
-_DETAIL_KEYS = {
-    "delivered": "delivery",
-    "opened": "open",
-    "clicked": "click",
-    "bounced": "bounce",
-    "complained": "complaint",
-    "rejected": "reject",
-    "delivery_delayed": "deliveryDelay",
-    "rendering_failed": "failure",
-}
 
 
 def handle_ses_event(detail: dict[str, Any]) -> str:
     """Store one SES event against its customer and campaign; returns what happened."""
-    kind = KINDS.get(detail.get("eventType", ""))
+    known = ses_events.by_event_type(str(detail.get("eventType", "")))
     mail = detail.get("mail", {})
     message_id = mail.get("messageId")
-    if kind is None or not message_id:
+    if known is None or known.kind is None or not message_id:
         logger.warning("unrecognised SES event ignored", extra={"event_type": detail.get("eventType")})
         return "ignored"
+    kind = known.kind
     record = ledger.message_record(message_id)
     if record is None:
         logger.warning("SES event for an unknown message", extra={"kind": kind})
         return "unknown_message"
-    sub = detail.get(_DETAIL_KEYS.get(kind, ""), {}) or {}
+    sub = detail.get(known.detail_key) or {}
     at = sub.get("timestamp") or mail.get("timestamp") or clock.iso(clock.now())
     props: dict[str, Any] = {
         "message_id": message_id,
