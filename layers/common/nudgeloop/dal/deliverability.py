@@ -3,6 +3,7 @@ the sending reputation and the marketing pause."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -44,6 +45,31 @@ def suppression(address: str) -> str | None:
         return EngineItem.get(keys.suppressed(address), keys.ADDRESS).status
     except EngineItem.DoesNotExist:
         return None
+
+
+@dataclass(frozen=True)
+class SendChecks:
+    suppressed: str | None  # why the address is suppressed
+    stopped: str | None  # why the campaign step was stopped
+    paused: str | None  # why marketing sending is paused (asked only for marketing mail)
+
+
+def send_checks(address: str | None, campaign_id: str, step_id: str, *, marketing: bool) -> SendChecks:
+    """What the contact policy asks of this table before a send, in one BatchGetItem: the
+    address's suppression, the step's stop and (for marketing mail) the marketing pause."""
+    stop = (keys.campaign(campaign_id), keys.step_stop(step_id))
+    suppression_key = (keys.suppressed(address), keys.ADDRESS) if address else None
+    pause_key = (keys.CONTROL, keys.PAUSE) if marketing else None
+    wanted = [k for k in (stop, suppression_key, pause_key) if k is not None]
+    found = {(item.pk, item.sk): item for item in EngineItem.batch_get(wanted)}
+    suppressed = found.get(suppression_key) if suppression_key else None
+    stopped = found.get(stop)
+    pause = found.get(pause_key) if pause_key else None
+    return SendChecks(
+        suppressed=suppressed.status if suppressed is not None else None,
+        stopped=stopped.status if stopped is not None else None,
+        paused=str((pause.data or {}).get("reason")) if pause is not None else None,
+    )
 
 
 def unsuppress(address: str) -> None:

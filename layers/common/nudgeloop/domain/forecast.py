@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nudgeloop.domain import dates
+from nudgeloop.domain import contact_policy, dates
 from nudgeloop.domain.campaigns import (
     BehaviourTrigger,
     Campaign,
@@ -157,7 +157,6 @@ def simulate(
     *,
     default_window: SendWindow | None = None,
     frequency_cap: tuple[int, int] | None = None,
-    marketing_purposes: frozenset[str] = frozenset({"newsletter", "marketing"}),
 ) -> Forecast:
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be 1 to {MAX_DAYS}")
@@ -168,7 +167,7 @@ def simulate(
             result.entries["reentry_too_soon"] += too_soon
         sent = sorted(subject.marketing_sent)
         for entered in admitted:
-            sent = _journey(campaign, subject, stairs, entered, result, sent, default_window, frequency_cap, marketing_purposes)
+            sent = _journey(campaign, subject, stairs, entered, result, sent, default_window, frequency_cap)
     return result
 
 
@@ -181,13 +180,12 @@ def _journey(
     sent: list[datetime],
     window: SendWindow | None,
     cap: tuple[int, int] | None,
-    marketing_purposes: frozenset[str],
 ) -> list[datetime]:
     """Walk one journey with the real interpreter; returns the customer's marketing sends so far."""
     bookings = {b.booking_id: (b.starts_at, b.ends_at) for b in subject.bookings}
     state: dict[str, Any] = {"cursor": 0, "customer_id": subject.customer_id, "trigger": {}}
     now = entered
-    marketing = campaign.consent_purpose in marketing_purposes
+    marketing = contact_policy.is_marketing(campaign.consent_purpose)
     for _ in range(4 * len(campaign.steps) + 4):
         facts = Facts(
             segment=_segment_on(subject, stairs, now.date()),
@@ -231,15 +229,15 @@ def _journey(
 def _send_outcome(
     campaign: Campaign, subject: Subject, now: datetime, sent: list[datetime], cap: tuple[int, int] | None, marketing: bool
 ) -> str:
-    """What the send step would do at ``now`` (the checks ``sender.send_step`` makes)."""
-    if not subject.has_email:
-        return "no_address"
-    if campaign.consent_purpose not in subject.consents_ok:
-        return "no_consent"
-    if subject.suppressed:
-        return "suppressed"
-    if cap is not None and marketing:
-        mails, days = cap
-        if sum(1 for t in sent if now - timedelta(days=days) <= t <= now) >= mails:
-            return "capped"
-    return "sent"
+    """What the send step would do at ``now``: the contact policy's answer, as sending asks it."""
+    facts = contact_policy.Facts(
+        address="ok" if subject.has_email else "missing",
+        consent=campaign.consent_purpose in subject.consents_ok,
+        marketing=marketing,
+        suppressed="suppressed" if subject.suppressed else None,
+    )
+    refusal = contact_policy.before_reserving(facts)
+    if refusal is None and cap is not None:
+        recent = sum(1 for t in sent if now - timedelta(days=cap[1]) <= t <= now)
+        refusal = contact_policy.over_cap(marketing, recent, cap)
+    return refusal.counter if refusal is not None else "sent"

@@ -74,6 +74,5 @@ def forecast(
         days,
         default_window=default_window,
         frequency_cap=frequency_cap,
-        marketing_purposes=frozenset(consent.MARKETING_PURPOSES),
     )
     return result.as_dict()

@@ -17,7 +17,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain import addresses, consent, idempotency, mail
+from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.observability import logger
@@ -161,7 +161,7 @@ def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
         clock.parse_iso(str(entry.data["sent_at"]))
         for entry in ledger.ledger(customer_id)
         if entry.status == "sent"
-        and (entry.data or {}).get("purpose", "newsletter") in consent.MARKETING_PURPOSES
+        and contact_policy.is_marketing(str((entry.data or {}).get("purpose", "newsletter")))
         and str((entry.data or {}).get("sent_at", "")) >= cutoff
     )
 
@@ -230,24 +230,28 @@ def send_step(
         logger.set_correlation_id(str(request["correlation_id"]))
     customer = customer_store.get_customer(customer_id)
     purpose = request.get("consent_purpose", "newsletter")
-    skip: tuple[str, str] | None = None  # (the step's counter, the reason)
-    if customer is None or not customer.email:
-        skip = ("no_address", "no_address")
-    elif not addresses.is_mailbox(customer.email):  # stored before today's validation: never sent
-        skip = ("no_address", "invalid_address")
-    elif not consent.allows(dict(customer.consents or {}), purpose):
-        skip = ("no_consent", "no_consent")
-    elif (suppressed := deliverability.suppression(customer.email)) is not None:
-        skip = ("suppressed", f"suppressed:{suppressed}")
-    elif (stopped := deliverability.step_stop(campaign_id, step_id)) is not None:
-        skip = ("stopped", f"step_stopped:{stopped}")
-    if skip is not None or customer is None:
-        kind, reason = skip or ("no_address", "no_address")
-        ledger.record_skip(customer_id, ledger_key, {**meta, "reason": reason}, kind)  # counted once per journey
-        return {"status": "skipped", "reason": reason}
-    if purpose in consent.MARKETING_PURPOSES and (paused := deliverability.marketing_pause()) is not None:
-        # the reputation circuit breaker: held, not dropped; the journey tries again later
-        return {"status": "held", "reason": f"marketing_paused:{paused.get('reason')}"}
+    marketing = contact_policy.is_marketing(purpose)
+    email = customer.email if customer is not None else None
+    checks = deliverability.send_checks(email, campaign_id, step_id, marketing=marketing)
+    facts = contact_policy.Facts(
+        address="missing"
+        if not email
+        else "ok"
+        if addresses.is_mailbox(email)
+        else "invalid",  # invalid: stored before today's validation
+        consent=customer is not None and consent.allows(dict(customer.consents or {}), purpose),
+        marketing=marketing,
+        suppressed=checks.suppressed,
+        stopped=checks.stopped,
+        paused=checks.paused,
+    )
+    refusal = contact_policy.before_reserving(facts)
+    if refusal is not None and refusal.status == "skipped":
+        ledger.record_skip(customer_id, ledger_key, {**meta, "reason": refusal.reason}, refusal.counter)  # once per journey
+        return {"status": "skipped", "reason": refusal.reason}
+    if refusal is not None:  # the reputation circuit breaker: held, not dropped; the journey tries again later
+        return {"status": refusal.status, "reason": refusal.reason}
+    assert customer is not None and email is not None
     reservation = ledger.reserve_send(
         customer_id,
         ledger_key,
@@ -258,12 +262,13 @@ def send_step(
         held = ledger.ledger_entry(customer_id, ledger_key)
         return {"status": "duplicate", "ledger": held.status if held else "unknown"}
     now = clock.now()
-    if frequency_cap is not None and purpose in consent.MARKETING_PURPOSES:
-        mails, days = frequency_cap
+    if frequency_cap is not None and marketing:
+        days = frequency_cap[1]
         recent = marketing_mails_since(customer_id, now - timedelta(days=days))
-        if recent >= mails:  # recorded as capped: this step is not sent to this person later either
-            ledger.complete_send(reservation, "capped", {"reason": f"{recent} marketing mails in {days} days"}, None)
-            return {"status": "capped", "reason": f"frequency_cap:{mails}/{days}d"}
+        capped = contact_policy.over_cap(marketing, recent, frequency_cap)
+        if capped is not None:  # recorded as capped: this step is not sent to this person later either
+            ledger.complete_send(reservation, capped.counter, {"reason": f"{recent} marketing mails in {days} days"}, None)
+            return {"status": capped.status, "reason": capped.reason}
     if max_send_rate and not ledger.take_send_slot(now, max_send_rate):
         ledger.release(reservation)
         raise SendThrottled(f"more than {max_send_rate} mails in this second")

@@ -1,0 +1,64 @@
+"""The contact policy, one pure gate: whether a mail may go to a customer now, and if not, how
+the refusal is recorded. Sending (``services/sender.py``) and the forecast
+(``domain/forecast.py``) both ask it, so a forecast counts what sending would do.
+
+In order: an address that is a mailbox, consent for the mail's purpose, the suppression list,
+a stopped journey step (all recorded as skips, counted once per journey), then for marketing
+mail the reputation circuit breaker's pause (held: tried again later, not recorded), and, once
+the send is reserved, the frequency cap (recorded as capped).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from nudgeloop.domain import consent
+
+
+def is_marketing(purpose: str) -> bool:
+    """The mail kind: marketing mail needs consent for a marketing purpose, counts for the cap
+    and is paused by the circuit breaker; service mail (confirmations, reminders) is neither."""
+    return purpose in consent.MARKETING_PURPOSES
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the gate judges, read by the caller."""
+
+    address: Literal["ok", "missing", "invalid"]
+    consent: bool  # the customer's current consent allows the mail's purpose
+    marketing: bool
+    suppressed: str | None = None  # why the address is suppressed
+    stopped: str | None = None  # why the journey step was stopped
+    paused: str | None = None  # why marketing sending is paused
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: Literal["skipped", "held", "capped"]
+    counter: str  # the journey step's counter it is counted under ("" for held: not counted)
+    reason: str
+
+
+def before_reserving(facts: Facts) -> Refusal | None:
+    """Why the mail may not go out now, or None (reserve it, then ask :func:`over_cap`)."""
+    if facts.address != "ok":
+        return Refusal("skipped", "no_address", "no_address" if facts.address == "missing" else "invalid_address")
+    if not facts.consent:
+        return Refusal("skipped", "no_consent", "no_consent")
+    if facts.suppressed is not None:
+        return Refusal("skipped", "suppressed", f"suppressed:{facts.suppressed}")
+    if facts.stopped is not None:
+        return Refusal("skipped", "stopped", f"step_stopped:{facts.stopped}")
+    if facts.marketing and facts.paused is not None:
+        return Refusal("held", "", f"marketing_paused:{facts.paused}")
+    return None
+
+
+def over_cap(marketing: bool, recent: int, cap: tuple[int, int] | None) -> Refusal | None:
+    """The frequency cap: ``recent`` marketing mails in the cap's window already went out."""
+    if cap is None or not marketing:
+        return None
+    mails, days = cap
+    return Refusal("capped", "capped", f"frequency_cap:{mails}/{days}d") if recent >= mails else None
