@@ -256,3 +256,25 @@ def test_a_wait_past_the_journey_budget_ends_it_instead_of_letting_aws_time_it_o
     state = {**state, "cursor": 4}
     out = next_action(campaign, state, facts(), late)
     assert (out["action"], out["reason"]) == ("end", "time_limit:w2")
+
+
+@pytest.mark.parametrize(
+    ("purpose", "consent_purpose", "valid"),
+    [
+        ("marketing", "newsletter", True),
+        ("marketing", "marketing", True),
+        ("service", "service", True),
+        ("service", "newsletter", False),
+        ("marketing", "service", False),
+    ],
+)
+def test_a_campaigns_mail_kind_is_decided_once(purpose: str, consent_purpose: str, valid: bool) -> None:
+    text = (
+        f"id: kind\nname: k\npurpose: {purpose}\nconsent_purpose: {consent_purpose}\n"
+        "trigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: send, template: welcome}]"
+    )
+    if valid:
+        assert parse(text).marketing == (purpose == "marketing")
+    else:
+        with pytest.raises(InvalidCampaign, match="purpose and consent_purpose disagree"):
+            parse(text)

@@ -45,3 +45,21 @@ def test_plan_gives_every_wait_a_park_timeout_of_the_wait_plus_a_day_at_most_a_m
     assert short["park_timeout_s"] == 3 * 3600 + 86400
     assert long["park_timeout_s"] == MAX_PARK_S
     assert past["park_timeout_s"] == 86400
+
+
+def test_the_send_state_passes_the_send_request_field_by_field() -> None:
+    import pytest
+    from pydantic import ValidationError
+
+    from nudgeloop.domain.journey_contract import JOURNEY_FIELDS, SendRequest
+
+    payload = definition()["States"]["Send"]["Parameters"]["Payload"]
+    assert set(payload) == {f"{name}.$" for name in JOURNEY_FIELDS}
+    assert payload["execution.$"] == "$$.Execution.Name"  # the journey's own name: with the step, the ledger key
+    assert "confirm_url" not in JOURNEY_FIELDS  # the confirmation mail's alone
+    request = SendRequest.model_validate(
+        {"customer_id": "c1", "campaign_id": "w", "step_id": "s", "template": "t", "execution": "e", "voucher_prefix": None}
+    )
+    assert (request.consent_purpose, request.correlation_id) == ("newsletter", None)
+    with pytest.raises(ValidationError, match="template"):
+        SendRequest.model_validate({"customer_id": "c1", "campaign_id": "w", "step_id": "s", "execution": "e"})

@@ -11,6 +11,7 @@ import boto3
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
+from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.resources import QueueSpec
 from nudgeloop.services import redrive
 
@@ -80,7 +81,9 @@ class Admin:
             customer = customer_store.get_customer(customer_id)
             if customer is None:
                 raise LocalError(f"no customer {customer_id}")
-            request = {"campaign_id": "preview", "step_id": "preview", "customer_id": customer_id}
+            request = SendRequest(
+                customer_id=customer_id, campaign_id="preview", step_id="preview", template=name, execution="preview"
+            )
             context = sender.personal_context(
                 customer,
                 event_log.order_facts(customer_id),

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from nudgeloop.domain.journey_contract import JOURNEY_FIELDS
+
 PLACEHOLDERS = {
     "PlanFunctionArn": "journey_plan",
     "SendFunctionArn": "send",
@@ -70,15 +72,8 @@ def definition() -> dict[str, Any]:
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {
                     "FunctionName": "${SendFunctionArn}",
-                    "Payload": {
-                        "customer_id.$": "$.customer_id",
-                        "campaign_id.$": "$.campaign_id",
-                        "step_id.$": "$.step_id",
-                        "template.$": "$.template",
-                        "consent_purpose.$": "$.consent_purpose",
-                        "voucher_prefix.$": "$.voucher_prefix",
-                        "execution.$": "$$.Execution.Name",
-                        "correlation_id.$": "$.correlation_id",
+                    "Payload": {  # the send request (domain/journey_contract.py), field by field
+                        f"{name}.$": "$$.Execution.Name" if name == "execution" else f"$.{name}" for name in JOURNEY_FIELDS
                     },
                 },
                 "ResultSelector": {"status.$": "$.Payload.status"},

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from nudgeloop.domain import contact_policy
 from nudgeloop.domain.dates import DateKind, DateRule, zone
 from nudgeloop.domain.windows import SendWindow
 
@@ -237,6 +238,21 @@ class Campaign(_Strict):
     send_window: SendWindow | None = None
     steps: list[Step] = Field(min_length=1, max_length=50)
 
+    @property
+    def marketing(self) -> bool:
+        """The mail kind, decided by the contact policy from the consent purpose (and ``purpose``
+        must agree): marketing mail needs consent, keeps to the send window, is capped and paused."""
+        return contact_policy.is_marketing(self.consent_purpose)
+
+    @model_validator(mode="after")
+    def _mail_kind(self) -> Campaign:
+        if (self.purpose == "marketing") != contact_policy.is_marketing(self.consent_purpose):
+            raise ValueError(
+                "purpose and consent_purpose disagree: a marketing campaign needs a marketing consent purpose "
+                "(newsletter, marketing), a service campaign the service one"
+            )
+        return self
+
     @model_validator(mode="after")
     def _reentry(self) -> Campaign:
         if (self.reentry == "after_days") != (self.reentry_days is not None):
@@ -418,7 +434,7 @@ def next_action(
         return {**new, "action": "end", "reason": "converted"}
     if campaign.exit_unless_segment_in is not None and facts.segment not in campaign.exit_unless_segment_in:
         return {**new, "action": "end", "reason": "left_segment"}
-    if campaign.purpose == "marketing" and not facts.consent_ok:
+    if campaign.marketing and not facts.consent_ok:
         return {**new, "action": "end", "reason": "no_consent"}
     cursor = int(state.get("cursor", 0))
     for _ in range(len(campaign.steps) + 1):
@@ -427,7 +443,7 @@ def next_action(
         step = campaign.steps[cursor]
         if isinstance(step, SendStep):
             window = campaign.send_window or default_window
-            if window is not None and (campaign.purpose == "marketing" or campaign.send_window is not None):
+            if window is not None and (campaign.marketing or campaign.send_window is not None):
                 slot = window.next_slot(now, facts.timezone, facts.country)
                 if slot > now and past_budget(state, slot):
                     return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}

@@ -76,7 +76,6 @@ def plan(
     if result["action"] == "wait":
         result = _parked(result)
     if result["action"] == "send":
-        result["purpose"] = campaign.purpose
         result["consent_purpose"] = campaign.consent_purpose
     return result
 

@@ -20,6 +20,7 @@ from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.events import PROFILE_FIELDS
+from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.observability import logger
 from nudgeloop.resources import SENT_PREFIX
 from nudgeloop.services import preferences, recommend
@@ -97,7 +98,7 @@ def voucher_code(key: bytes, prefix: str, customer_id: str, campaign_id: str, st
 def personal_context(
     customer: CustomerModel,
     orders: list[OrderFact],
-    request: dict[str, Any],
+    request: SendRequest,
     *,
     unsubscribe: str,
     voucher: str | None,
@@ -126,31 +127,31 @@ def personal_context(
         ),
         recommendations=recommend.for_customer(customer, recent_skus(orders)),
         voucher=voucher,
-        campaign_id=request["campaign_id"],
-        step_id=request["step_id"],
+        campaign_id=request.campaign_id,
+        step_id=request.step_id,
         unsubscribe_url=unsubscribe,
-        confirm_url=request.get("confirm_url"),
+        confirm_url=request.confirm_url,
     )
 
 
 CONFIRM_CAMPAIGN, CONFIRM_STEP, CONFIRM_TEMPLATE = "double-opt-in", "confirm", "confirm-subscription"
 
 
-def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_key: bytes) -> dict[str, Any]:
+def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_key: bytes) -> SendRequest:
     """The send request for a double opt-in confirmation mail (``ConsentConfirmationRequested``).
     A service mail (the person has not agreed to marketing yet), once per sign-up statement."""
     requested = str(detail["requested_at"])
     once = idempotency.confirmation(str(detail["purpose"]), requested)
-    return {
-        "customer_id": detail["customer_id"],
-        "campaign_id": CONFIRM_CAMPAIGN,
-        "step_id": CONFIRM_STEP,
-        "template": CONFIRM_TEMPLATE,
-        "execution": once,
-        "consent_purpose": "service",
-        "correlation_id": detail.get("correlation_id"),
-        "confirm_url": preferences.confirm_url(public_base_url, signing_key, detail["customer_id"], detail["purpose"], requested),
-    }
+    return SendRequest(
+        customer_id=detail["customer_id"],
+        campaign_id=CONFIRM_CAMPAIGN,
+        step_id=CONFIRM_STEP,
+        template=CONFIRM_TEMPLATE,
+        execution=once,
+        consent_purpose="service",
+        correlation_id=detail.get("correlation_id"),
+        confirm_url=preferences.confirm_url(public_base_url, signing_key, detail["customer_id"], detail["purpose"], requested),
+    )
 
 
 def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
@@ -184,7 +185,7 @@ SEND_SETTINGS = (
 )
 
 
-def send_configured(request: dict[str, Any], settings: Settings, signing_key: bytes) -> dict[str, Any]:
+def send_configured(request: dict[str, Any] | SendRequest, settings: Settings, signing_key: bytes) -> dict[str, Any]:
     """:func:`send_step` with the stack's settings (both send handlers use this)."""
     return send_step(
         request,
@@ -202,7 +203,7 @@ def send_configured(request: dict[str, Any], settings: Settings, signing_key: by
 
 
 def send_step(
-    request: dict[str, Any],
+    raw_request: dict[str, Any] | SendRequest,
     *,
     templates_bucket: str,
     configuration_set: str,
@@ -222,14 +223,14 @@ def send_step(
     conditionally before SES is called and completed after. A reservation that already exists
     means sent or in doubt: we never send again.
     """
-    customer_id = request["customer_id"]
-    campaign_id, step_id = request["campaign_id"], request["step_id"]
-    ledger_key = idempotency.ledger_key(campaign_id, step_id, request["execution"])
+    request = SendRequest.model_validate(raw_request)
+    customer_id, campaign_id, step_id = request.customer_id, request.campaign_id, request.step_id
+    ledger_key = idempotency.ledger_key(campaign_id, step_id, request.execution)
     meta = {"customer_id": customer_id, "campaign_id": campaign_id, "step_id": step_id}
-    if request.get("correlation_id"):
-        logger.set_correlation_id(str(request["correlation_id"]))
+    if request.correlation_id:
+        logger.set_correlation_id(request.correlation_id)
     customer = customer_store.get_customer(customer_id)
-    purpose = request.get("consent_purpose", "newsletter")
+    purpose = request.consent_purpose
     marketing = contact_policy.is_marketing(purpose)
     email = customer.email if customer is not None else None
     checks = deliverability.send_checks(email, campaign_id, step_id, marketing=marketing)
@@ -255,7 +256,7 @@ def send_step(
     reservation = ledger.reserve_send(
         customer_id,
         ledger_key,
-        {**meta, "template": request["template"], "purpose": purpose, "correlation_id": request.get("correlation_id")},
+        {**meta, "template": request.template, "purpose": purpose, "correlation_id": request.correlation_id},
         in_doubt_after_s=in_doubt_after_s,
     )
     if reservation is None:
@@ -273,20 +274,20 @@ def send_step(
         ledger.release(reservation)
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
     unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose, f"{campaign_id}#{step_id}")
-    prefix = request.get("voucher_prefix")
+    prefix = request.voucher_prefix
     voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
     context = personal_context(customer, event_log.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
     try:
-        status = deliverability.template_status(request["template"]) or {}
+        status = deliverability.template_status(request.template) or {}
         pinned = status.get("last_valid_versions") if status.get("status") == "invalid" else None
         if status.get("status") == "invalid" and not pinned:
-            raise TemplateError(f"the upload check found {request['template']!r} invalid and no earlier version valid")
+            raise TemplateError(f"the upload check found {request.template!r} invalid and no earlier version valid")
         fetch = template_fetch(templates_bucket, pinned=pinned)  # an invalid upload: its last valid versions
-        rendered = mail.render(fetch, request["template"], context, customer.locale, cache_key=templates_bucket)
+        rendered = mail.render(fetch, request.template, context, customer.locale, cache_key=templates_bucket)
     except TemplateError as exc:  # a broken template never becomes a broken mail
         reason = redact(f"template_error: {type(exc).__name__}: {exc}", customer)[:300]
         ledger.complete_send(reservation, "failed", {"reason": reason}, None)
-        logger.error("template failed to render", extra={"template": request["template"], "error": reason})
+        logger.error("template failed to render", extra={"template": request.template, "error": reason})
         return {"status": "failed", "reason": reason}
     message = mail.build_message(
         sender=sender,
