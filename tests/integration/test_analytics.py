@@ -41,7 +41,7 @@ def figures(stack, campaign_id: str = "promo") -> dict:
 
 def test_campaign_kpis_attribution_refund_and_holdout_uplift_match_the_hand_computed_scenario(stack) -> None:
     from nudgeloop.dal import deliverability, ledger
-    from nudgeloop.domain.campaigns import in_holdout
+    from nudgeloop.domain.journeys import in_holdout
 
     stack.put_campaign("promo.yaml", PROMO.encode())
     candidates = [f"a{i:02d}" for i in range(40)]

@@ -32,7 +32,7 @@ def test_an_invalid_upload_leaves_the_previous_version_running(stack) -> None:
 
 def test_holdout_entrants_get_no_mail_and_every_entry_is_counted_once(stack) -> None:
     from nudgeloop.dal import campaign_stats
-    from nudgeloop.domain.campaigns import in_holdout
+    from nudgeloop.domain.journeys import in_holdout
 
     stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never", "reentry: never\nholdout_percent: 50").encode())
     ids = [f"h{i}" for i in range(8)]

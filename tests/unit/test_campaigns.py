@@ -3,7 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from nudgeloop.domain.campaigns import Audience, Campaign, Facts, in_holdout, next_action
+from nudgeloop.domain.campaigns import Audience, Campaign
+from nudgeloop.domain.journeys import Facts, in_holdout, next_action
 from nudgeloop.services.campaign_store import InvalidCampaign, parse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,7 +173,7 @@ def test_a_wait_until_a_fixed_date_and_one_already_past_costs_no_wait() -> None:
 
 
 def test_a_wait_timed_from_the_customers_average_days_between_orders() -> None:
-    from nudgeloop.domain.campaigns import average_gap_days
+    from nudgeloop.domain.journeys import average_gap_days
 
     campaign = _waiting("{anchor: last_order, order_gap_multiple: 1.5, fallback_days: 7, at_hour: 10, max_days: 90}")
     orders = [datetime(2025, 10, 1, tzinfo=UTC), datetime(2025, 11, 10, tzinfo=UTC), datetime(2025, 12, 20, tzinfo=UTC)]

@@ -21,13 +21,11 @@ from nudgeloop.domain.campaigns import (
     BehaviourTrigger,
     Campaign,
     DateTrigger,
-    Facts,
     MigrationTrigger,
     ScheduleTrigger,
     SendStep,
-    average_gap_days,
-    next_action,
 )
+from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
 

@@ -12,7 +12,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, timers
 from nudgeloop.domain import consent
-from nudgeloop.domain.campaigns import Facts, average_gap_days, next_action
+from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.journey_definition import MAX_PARK_S, PARK_GRACE_S
 from nudgeloop.observability import logger

@@ -1,0 +1,195 @@
+"""The journey interpreter: from a journey's state and what is known of the customer now, its
+next outward action (send, wait or end). Pure: the plan function (``services/journey.py``) reads
+the facts and records the entry; the forecast walks journeys with the same interpreter."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from nudgeloop.domain.campaigns import (
+    END,
+    MAX_JOURNEY_DAYS,
+    BranchStep,
+    Campaign,
+    Condition,
+    SendStep,
+    SplitStep,
+    Until,
+    WaitStep,
+)
+from nudgeloop.domain.dates import zone
+from nudgeloop.domain.windows import SendWindow
+
+
+def past_budget(state: dict[str, Any], until: datetime) -> bool:
+    """Whether a wait ending at ``until`` would outlive the journey's execution."""
+    entered = state.get("entered_at")
+    return bool(entered) and until > datetime.fromisoformat(str(entered)) + timedelta(days=MAX_JOURNEY_DAYS)
+
+
+class Facts(BaseModel):
+    """What the interpreter may know about the customer at a decision point."""
+
+    segment: str
+    ordered_since_entry: bool
+    consent_ok: bool
+    has_email: bool
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    timezone: str | None = None
+    country: str | None = None
+    opened_since_entry: bool = False
+    clicked_since_entry: bool = False
+    # counted orders (refunds excluded) and bookings, for waits until a customer's date
+    first_order_at: datetime | None = None
+    last_order_at: datetime | None = None
+    average_gap_days: float | None = None  # between counted orders; None below two orders
+    bookings: dict[str, tuple[datetime, datetime]] = Field(default_factory=dict)  # id -> (starts, ends)
+
+
+def average_gap_days(order_times: list[datetime]) -> float | None:
+    """The customer's average days between counted orders (None with fewer than two)."""
+    if len(order_times) < 2:
+        return None
+    ordered = sorted(order_times)
+    return (ordered[-1] - ordered[0]).total_seconds() / 86400 / (len(ordered) - 1)
+
+
+def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
+    """Whether the customer belongs to the campaign's control group (stable per pair)."""
+    if percent <= 0:
+        return False
+    bucket = int(hashlib.sha256(f"holdout|{campaign_id}|{customer_id}".encode()).hexdigest()[:8], 16) / 0x100000000
+    return bucket < percent / 100
+
+
+def entry_outcome(campaign: Campaign, customer_id: str, facts: Facts) -> str:
+    """How an entry ends up: ``entered``, ``not_in_audience`` or ``holdout`` (checked in that order)."""
+    if campaign.audience is not None and not campaign.audience.admits(facts.segment, facts.attributes):
+        return "not_in_audience"
+    if in_holdout(campaign.id, customer_id, campaign.holdout_percent):
+        return "holdout"
+    return "entered"
+
+
+def _holds(cond: Condition, facts: Facts) -> bool:
+    for name in ("ordered_since_entry", "opened_since_entry", "clicked_since_entry"):
+        wanted = getattr(cond, name)
+        if wanted is not None and wanted != getattr(facts, name):
+            return False
+    if cond.attributes and any(facts.attributes.get(k) != v for k, v in cond.attributes.items()):
+        return False
+    return cond.segment_in is None or facts.segment in cond.segment_in
+
+
+def wait_target(until: Until, state: dict[str, Any], facts: Facts, now: datetime, window: SendWindow | None) -> datetime | None:
+    """When an ``until`` wait ends (UTC), or None when its anchor is missing."""
+    if until.anchor == "send_window":
+        return (window or SendWindow()).next_slot(now, facts.timezone, facts.country)
+    tz = zone(facts.timezone)
+    anchor: date | None
+    if until.anchor == "date":
+        anchor = until.day
+    elif until.anchor in ("booking_start", "booking_end"):
+        booking = facts.bookings.get(str((state.get("trigger") or {}).get("ref", "")))
+        anchor = None if booking is None else booking[0 if until.anchor == "booking_start" else 1].astimezone(tz).date()
+    else:
+        moment = facts.last_order_at if until.anchor == "last_order" else facts.first_order_at
+        anchor = None if moment is None else moment.astimezone(tz).date()
+    if anchor is None:
+        return None
+    days = until.offset_days
+    if until.order_gap_multiple is not None:
+        gap = facts.average_gap_days
+        days += until.fallback_days if gap is None else round(gap * until.order_gap_multiple)
+    local = datetime.combine(anchor + timedelta(days=days), time(until.at_hour), tz)
+    target = local.astimezone(ZoneInfo("UTC"))
+    if until.max_days is not None:
+        target = min(target, now + timedelta(days=until.max_days))
+    return target
+
+
+def next_action(
+    campaign: Campaign, state: dict[str, Any], facts: Facts, now: datetime, default_window: SendWindow | None = None
+) -> dict[str, Any]:
+    """Advance a journey from ``state`` to its next outward action.
+
+    Returns a new state whose ``action`` is ``send`` (with ``step_id`` and ``template``),
+    ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
+    here, so they cost no extra state transitions.
+    """
+    new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last", "voucher_prefix")}
+    if "entry" not in new:  # the first decision: audience and holdout, once per journey
+        new["entry"] = entry_outcome(campaign, str(state.get("customer_id", "")), facts)
+        if new["entry"] != "entered":
+            return {**new, "action": "end", "reason": new["entry"]}
+    if campaign.exit_on_order and facts.ordered_since_entry:
+        return {**new, "action": "end", "reason": "converted"}
+    if campaign.exit_unless_segment_in is not None and facts.segment not in campaign.exit_unless_segment_in:
+        return {**new, "action": "end", "reason": "left_segment"}
+    if campaign.marketing and not facts.consent_ok:
+        return {**new, "action": "end", "reason": "no_consent"}
+    cursor = int(state.get("cursor", 0))
+    for _ in range(len(campaign.steps) + 1):
+        if cursor >= len(campaign.steps):
+            return {**new, "cursor": cursor, "action": "end", "reason": "completed"}
+        step = campaign.steps[cursor]
+        if isinstance(step, SendStep):
+            window = campaign.send_window or default_window
+            if window is not None and (campaign.marketing or campaign.send_window is not None):
+                slot = window.next_slot(now, facts.timezone, facts.country)
+                if slot > now and past_budget(state, slot):
+                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
+                if slot > now:  # outside the window: wait for the next allowed moment, never drop
+                    return {
+                        **new,
+                        "cursor": cursor,
+                        "action": "wait",
+                        "waiting": f"window:{step.id}",
+                        "wait_until": slot.isoformat(),
+                    }
+            return {
+                **new,
+                "cursor": cursor + 1,
+                "action": "send",
+                "step_id": step.id,
+                "template": step.template,
+                "voucher_prefix": step.voucher_prefix,  # None: no voucher (always present for the state machine)
+            }
+        if isinstance(step, WaitStep):
+            until = new.get("wait_until")
+            if new.get("waiting") == step.id and until and now >= datetime.fromisoformat(until):
+                new.pop("waiting", None)
+                new.pop("wait_until", None)
+                cursor += 1
+                continue
+            if new.get("waiting") != step.id:
+                if step.until is None:
+                    until = (now + step.duration()).isoformat()
+                else:
+                    ends = wait_target(step.until, state, facts, now, campaign.send_window or default_window)
+                    if ends is None:
+                        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"no_date:{step.id}"}
+                    if ends <= now:  # already past: no wait at all
+                        cursor += 1
+                        continue
+                    until = ends.isoformat()
+                if past_budget(state, datetime.fromisoformat(until)):
+                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
+            return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
+        if isinstance(step, BranchStep | SplitStep):
+            if isinstance(step, SplitStep):
+                target = step.pick(campaign.id, str(state.get("customer_id", "")))
+                new["variants"] = {**new.get("variants", {}), step.id: target}  # which arm, for the results
+            else:
+                target = step.then if _holds(step.when, facts) else step.otherwise
+            if target == END:
+                return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"branch:{step.id}"}
+            cursor = campaign.index(target)
+            continue
+        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"exit:{step.id}"}
+    return {**new, "action": "end", "reason": "loop"}
