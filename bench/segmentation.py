@@ -43,7 +43,7 @@ def classification_throughput(n: int = 50_000, seed: int = 1) -> float:
 
 def daily_run_reads(customers: int, due_share: float, seed: int = 2) -> dict[str, Any]:
     from nudgeloop.adapters import aws
-    from nudgeloop.resources import REVIEW_SHARDS
+    from nudgeloop.layout import REVIEW_SHARDS
     from nudgeloop_cli.local.runtime import LocalStack
 
     rng = random.Random(seed)

@@ -7,8 +7,9 @@ from typing import Any
 
 import boto3
 
-from nudgeloop.resources import QueueSpec, catalog
+from nudgeloop.resources import catalog
 from nudgeloop.services import redrive as service
+from nudgeloop.specs import QueueSpec
 
 
 def bind_engine(prefix: str) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from nudgeloop.resources import IMPORT_PREFIX, IMPORT_SUFFIXES
+from nudgeloop.layout import IMPORT_PREFIX, IMPORT_SUFFIXES
 
 POLL_S = 0.5
 

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from constructs import IConstruct
 
 from nudgeloop.permissions import Arns, resources_of
-from nudgeloop.resources import Catalog
+from nudgeloop.specs import Catalog
 
 PACK = "AwsSolutions::AwsSolutions"
 

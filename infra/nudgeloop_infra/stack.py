@@ -9,11 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.config import TUNABLES, tunable_values
-from nudgeloop.resources import (
-    DEFAULT_SEGMENT_SCHEDULE,
-    LAMBDA_PYTHON,
-    catalog,
-)
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, LAMBDA_PYTHON, catalog
 
 from .constructs.analytics import Analytics
 from .constructs.campaigns import Campaigns

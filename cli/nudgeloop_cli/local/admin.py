@@ -12,8 +12,8 @@ import boto3
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.domain.journey_contract import SendRequest
-from nudgeloop.resources import QueueSpec
 from nudgeloop.services import redrive
+from nudgeloop.specs import QueueSpec
 
 from .base import REGION, ROOT, LocalError
 
@@ -46,7 +46,7 @@ class Admin:
     def put_import(self, name: str, body: bytes) -> dict[str, str]:
         """Drop a file under the data bucket's imports/ (what `nudgeloop import` does against a
         deployed stack); S3's notification has it imported. Returns its key and version."""
-        from nudgeloop.resources import IMPORT_PREFIX
+        from nudgeloop.layout import IMPORT_PREFIX
 
         assert self.stack.res is not None
         key = IMPORT_PREFIX + name

@@ -32,7 +32,7 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
 from nudgeloop.permissions import Arns, sender_identities, statements
-from nudgeloop.resources import Catalog, FunctionSpec
+from nudgeloop.specs import Catalog, FunctionSpec
 
 from .limits import aws_error, check_limits, correct_moto_item_size
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from nudgeloop.resources import FunctionSpec
+from nudgeloop.specs import FunctionSpec
 
 from .base import ROOT, LocalError
 from .limits import state_output_too_large

@@ -10,7 +10,8 @@ from typing import Any
 import boto3
 
 from nudgeloop.journey_definition import PLACEHOLDERS, render
-from nudgeloop.resources import LAMBDA_PYTHON, Catalog
+from nudgeloop.resources import LAMBDA_PYTHON
+from nudgeloop.specs import Catalog
 
 ACCOUNT = "123456789012"  # moto's default (fake) account
 LOCAL_WEBHOOK_SECRET = "local-shopify-webhook-secret"  # noqa: S105 - a local stand-in, never a real secret

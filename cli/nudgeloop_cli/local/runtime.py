@@ -29,7 +29,8 @@ from typing import Any
 from nudgeloop import clock, warm
 from nudgeloop.adapters import aws
 from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name, reload, tunable_values
-from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, Catalog, catalog
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
+from nudgeloop.specs import Catalog
 
 from . import dynamodb, moto_hot_paths
 from .admin import Admin

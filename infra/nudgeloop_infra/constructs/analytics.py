@@ -11,4 +11,4 @@ from .functions import FunctionFactory
 class Analytics(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, functions: FunctionFactory, data: Data) -> None:
         super().__init__(scope, construct_id)
-        self.function = functions.function("analytics")  # its permissions: nudgeloop.resources.GRANTS
+        self.function = functions.function("analytics")  # its permissions: nudgeloop.grants.GRANTS

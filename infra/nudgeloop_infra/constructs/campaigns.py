@@ -12,7 +12,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from nudgeloop.journey_definition import PLACEHOLDERS, definition
-from nudgeloop.resources import Catalog
+from nudgeloop.specs import Catalog
 
 from .data import Data
 from .functions import FunctionFactory
@@ -31,7 +31,7 @@ class Campaigns(Construct):
         send_function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Each function's permissions come from the catalog (nudgeloop.resources.GRANTS).
+        # Each function's permissions come from the catalog (nudgeloop.grants.GRANTS).
         plan_fn = functions.function("journey_plan")
         park_fn = functions.function("journey_park")
 

@@ -8,7 +8,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secrets
 from constructs import Construct
 
-from nudgeloop.resources import Catalog, IndexSpec
+from nudgeloop.specs import Catalog, IndexSpec
 from nudgeloop_infra.nag import acknowledge
 
 _TYPES = {"S": ddb.AttributeType.STRING, "N": ddb.AttributeType.NUMBER, "B": ddb.AttributeType.BINARY}

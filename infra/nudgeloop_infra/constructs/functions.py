@@ -17,7 +17,8 @@ from constructs import Construct
 
 from nudgeloop.config import declared_defaults, env_name
 from nudgeloop.permissions import Arns, statements
-from nudgeloop.resources import LAMBDA_PYTHON, Catalog
+from nudgeloop.resources import LAMBDA_PYTHON
+from nudgeloop.specs import Catalog
 from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
@@ -167,7 +168,7 @@ class FunctionFactory(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn])
         )
-        # What the handler may call, from the catalog's one declaration (nudgeloop.resources.GRANTS).
+        # What the handler may call, from the catalog's one declaration (nudgeloop.grants.GRANTS).
         arns = Arns(self.catalog, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION, cdk.Aws.PARTITION, sender=values.get("sender", ""))
         for statement in statements(spec, arns):
             role.add_to_policy(iam.PolicyStatement(actions=list(statement.actions), resources=list(statement.resources)))

@@ -10,7 +10,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
-from nudgeloop.resources import Catalog
+from nudgeloop.specs import Catalog
 from nudgeloop_infra.nag import acknowledge
 
 from .data import Data
@@ -29,7 +29,7 @@ class IngestApi(Construct):
         bus: events.IEventBus,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Each function's permissions come from the catalog (nudgeloop.resources.GRANTS).
+        # Each function's permissions come from the catalog (nudgeloop.grants.GRANTS).
         api_fn = functions.function("ingest_api")
         functions.function("ingest_process")
         functions.stream_source("ingest_process")

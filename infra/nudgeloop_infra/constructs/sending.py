@@ -6,7 +6,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_ses as ses
 from constructs import Construct
 
-from nudgeloop.resources import Catalog
+from nudgeloop.specs import Catalog
 
 from .data import Data
 from .functions import FunctionFactory

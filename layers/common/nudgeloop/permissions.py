@@ -1,4 +1,4 @@
-"""Each function's grants (``nudgeloop.resources.GRANTS``) rendered as IAM policy statements.
+"""Each function's grants (``nudgeloop.grants.GRANTS``) rendered as IAM policy statements.
 
 One rendering for three readers: the CDK stack adds these statements to each function's role
 (with CloudFormation's pseudo parameters for account, region and partition), the local runtime
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from nudgeloop.resources import Catalog, FunctionSpec, Grant
+from nudgeloop.specs import Catalog, FunctionSpec, Grant
 
 # (kind, access) -> IAM actions. Least privilege: only what the code calls.
 ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {

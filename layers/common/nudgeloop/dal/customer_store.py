@@ -12,8 +12,8 @@ from pynamodb.expressions.update import Action
 from nudgeloop import clock
 from nudgeloop.domain import consent
 from nudgeloop.domain.events import bounded_attributes
+from nudgeloop.layout import REVIEW_ATTRIBUTES
 from nudgeloop.observability import logger
-from nudgeloop.resources import REVIEW_ATTRIBUTES
 
 from . import keys
 from .models import CustomerModel

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from nudgeloop.resources import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
+from nudgeloop.layout import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
 
 
 def shard(key: str, shards: int) -> str:

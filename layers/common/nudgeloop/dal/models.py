@@ -15,7 +15,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from nudgeloop.config import Settings
-from nudgeloop.resources import REVIEW_ATTRIBUTES
+from nudgeloop.layout import REVIEW_ATTRIBUTES
 
 
 class _Meta:

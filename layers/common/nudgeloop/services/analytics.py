@@ -19,8 +19,8 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.dal import campaign_stats, event_log, jobs, keys, ledger, step_tallies
 from nudgeloop.domain.analytics import Touch, funnel, last_touch, uplift
+from nudgeloop.layout import ANALYTICS_PREFIX
 from nudgeloop.observability import logger
-from nudgeloop.resources import ANALYTICS_PREFIX
 from nudgeloop.services import archive, campaign_store
 
 MAX_STAIRCASE_DAYS = 400

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nudgeloop.adapters import aws
-from nudgeloop.resources import ARCHIVE_PREFIX
+from nudgeloop.layout import ARCHIVE_PREFIX
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,7 @@ from urllib.parse import unquote_plus
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.dal import jobs
-from nudgeloop.resources import IMPORT_PREFIX, IMPORT_SUFFIXES
+from nudgeloop.layout import IMPORT_PREFIX, IMPORT_SUFFIXES
 from nudgeloop.services.ingest import BadRequest, accept_batch, parse_json
 
 CHUNK = 100  # rows per accept_batch call (the API's batch limit)

@@ -21,8 +21,8 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from nudgeloop import clock
-from nudgeloop.resources import Catalog, QueueSpec, StreamSourceSpec
 from nudgeloop.services import archive
+from nudgeloop.specs import Catalog, QueueSpec, StreamSourceSpec
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 

@@ -21,8 +21,8 @@ from nudgeloop.domain import addresses, consent, contact_policy, idempotency, ma
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.domain.journey_contract import SendRequest
+from nudgeloop.layout import SENT_PREFIX
 from nudgeloop.observability import logger
-from nudgeloop.resources import SENT_PREFIX
 from nudgeloop.services import preferences, recommend
 
 # SES errors after which no mail of this campaign step can go out (the message itself, or the

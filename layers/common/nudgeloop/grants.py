@@ -1,0 +1,98 @@
+"""What each function's role may do: the one declaration of the stack's permissions
+(``Grant``, in ``specs.py``). The CDK stack renders it into IAM policies (``permissions.py``),
+the local runtime enforces it on every AWS call a handler makes, and
+``tests/infra/test_permissions.py`` compares it with the synthesized roles."""
+
+from __future__ import annotations
+
+from nudgeloop.layout import ANALYTICS_PREFIX, ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX
+from nudgeloop.specs import Grant
+
+
+def _table(key: str, access: str = "read") -> Grant:
+    return Grant("table", key, access)
+
+
+def _bucket(key: str, access: str = "read", prefix: str = "") -> Grant:
+    return Grant("bucket", key, access, prefix)
+
+
+_READ_DATA = (_table("customers"), _table("events"))
+_SENDING = (
+    *_READ_DATA,
+    _table("engine", "read_write"),  # ledger, reservations, counters
+    _table("recs"),
+    _bucket("templates"),
+    _bucket("data", "put", SENT_PREFIX),
+    Grant("secret", "signing", "read"),
+    Grant("ses", "", "send"),
+)
+
+# What each function's role may do: the one declaration of the stack's permissions.
+GRANTS: dict[str, tuple[Grant, ...]] = {
+    "ingest_api": (
+        _table("events"),
+        _table("events", "put"),  # store-once: conditional PutItem only, no updates or deletes
+        _table("customers"),
+        _table("engine", "read_write"),  # unsubscribe and confirmation counters
+        _table("recs"),
+        _bucket("campaigns"),  # which campaigns exist (analytics)
+        Grant("secret", "signing", "read"),
+        Grant("secret", "webhook", "read"),
+    ),
+    "ingest_import": (
+        _bucket("data", "read", IMPORT_PREFIX),
+        _bucket("data", "put", IMPORT_PREFIX),  # the import's report
+        Grant("queue", "imports", "send"),  # continuation of files longer than one run
+        _table("events", "put"),
+        _table("customers"),  # what a customer holds already (attributes, bookings) bounds what is accepted
+        _table("engine", "read_write"),  # checkpoints
+    ),
+    "ingest_archive": (_bucket("data", "put", ARCHIVE_PREFIX),),
+    "ingest_process": (
+        _table("events", "read_write"),
+        _table("customers", "read_write"),
+        _bucket("campaigns"),
+        Grant("bus", "custom", "put_events"),
+    ),
+    "ingest_feedback": (
+        _table("events", "read_write"),
+        _table("engine", "read_write"),
+        _table("customers", "read_write"),
+        # the reputation circuit breaker turns marketing mail's configuration set off
+        Grant("ses", "marketing", "sending_options"),
+    ),
+    "segment_counts": (_table("engine", "read_write"),),
+    "segment_daily": (
+        _table("customers", "read_write"),
+        _table("events", "read_write"),
+        _table("engine", "read_write"),
+        _bucket("campaigns"),
+        Grant("bus", "custom", "put_events"),
+        Grant("function", "segment_daily", "invoke"),  # fans a full re-placement out to itself
+    ),
+    "analytics": (
+        *_READ_DATA,
+        _table("engine", "read_write"),  # ledger reads; conversions and counters
+        _bucket("campaigns"),
+        _bucket("data", "read", ARCHIVE_PREFIX),
+        _bucket("data", "put", ANALYTICS_PREFIX),
+    ),
+    "recommend": (_table("events"), _table("recs", "read_write"), _bucket("campaigns")),
+    "clv": (_table("events"), _table("recs", "read_write")),
+    "trigger_start": (
+        _bucket("campaigns"),
+        _table("engine", "read_write"),  # entries and re-entry claims
+        Grant("state_machine", "journey", "start"),
+    ),
+    "journey_plan": (
+        _bucket("campaigns"),
+        *_READ_DATA,
+        _table("engine", "read_write"),  # the journey's entry, recorded once
+    ),
+    "journey_park": (_table("engine", "read_write"),),  # reads the execution's earlier timer to replace it
+    "journey_wake": (_table("engine", "read_write"), Grant("state_machine", "journey", "task_response")),
+    "send_confirmation": _SENDING,
+    "templates_check": (_bucket("templates"), _table("engine", "read_write")),
+    "send": _SENDING,
+}

@@ -1,0 +1,28 @@
+"""Layout constants of the stack's data: how indexes are sharded, what the daily run reads of a
+customer, and where things live in the buckets. Read by the catalog, the data layer, the
+services and the grants alike."""
+
+from __future__ import annotations
+
+REVIEW_SHARDS = 16
+TIMER_SHARDS = 4
+# What the daily run needs of a due customer besides their orders (read from the event log).
+REVIEW_ATTRIBUTES = (
+    "segment",
+    "segment_since",
+    "version",
+    "staircase_version",
+    "timezone",
+    "birthday",
+    "bookings",
+)
+COUNT_SHARDS = 8
+# The data bucket: files dropped under IMPORT_PREFIX are imported; every stored event is
+# archived under ARCHIVE_PREFIX (dt=YYYY-MM-DD partitions, for Athena and other BI tools).
+IMPORT_PREFIX = "imports/"
+IMPORT_SUFFIXES = (".csv", ".jsonl")
+ARCHIVE_PREFIX = "archive/events/"
+SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
+ANALYTICS_PREFIX = "analytics/"  # the daily export of campaign and staircase figures (JSON lines)
+TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
+TEMPLATE_SUFFIXES = (".html", ".txt")

@@ -1,0 +1,172 @@
+"""The vocabulary of the catalog (``resources.catalog``): what a table, queue, rule, function,
+stream source, notification, route and grant is. Pure declarations; the CDK constructs and the
+local runtime both read them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None = None
+    projection: str = "ALL"  # ALL | KEYS_ONLY | INCLUDE
+    include: tuple[str, ...] = ()  # non-key attributes of an INCLUDE projection
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    key: str  # logical name used in code and env vars
+    name: str
+    partition_key: tuple[str, str]
+    sort_key: tuple[str, str] | None = None
+    global_indexes: tuple[IndexSpec, ...] = ()
+    local_indexes: tuple[IndexSpec, ...] = ()
+    ttl_attribute: str | None = None
+    stream_view: str | None = None  # NEW_IMAGE: the table's stream feeds a function
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    key: str
+    name: str
+    dlq_name: str
+    # set from the consumer by catalog(): 6 x its timeout + the batching window, as AWS advises
+    visibility_timeout_s: int = 0
+    max_receive_count: int = 5
+    batch_size: int = 10
+    batching_window_s: int = 1
+    # the event source's maximum concurrency (2-1000): how many consumers at most poll the queue
+    max_concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    key: str
+    name: str
+    bus: str  # "default" for the account's default bus (SES events arrive there)
+    pattern: dict[str, Any]
+    queue_key: str
+
+    @property
+    def dlq_name(self) -> str:
+        """Where EventBridge puts what it could not deliver to the queue."""
+        return f"{self.name}-dlq"
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One permission of a function's role, declared here once: the CDK stack builds the role's
+    policy from it (``nudgeloop.permissions``), the local runtime enforces it on every AWS call the
+    handler makes, and ``tests/infra/test_permissions.py`` compares it with the synthesized role.
+
+    ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only), ``bucket``
+    read|put (objects under ``prefix``), ``queue`` send, ``bus`` put_events (``target`` "custom"
+    or "default"), ``secret`` read ("signing" or "webhook"), ``state_machine``
+    start|task_response, ``function`` invoke, ``ses`` send (the sender's identities, both
+    configuration sets) | sending_options (``target`` "marketing" or "service").
+    """
+
+    kind: str
+    target: str
+    access: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    key: str
+    name: str
+    code_dir: str  # folder under functions/
+    handler: str  # module.function inside code_dir
+    description: str
+    timeout_s: int = 30
+    memory_mb: int = 512
+    queue_key: str | None = None  # SQS event source
+    schedule: str | None = None  # EventBridge schedule expression
+    env: tuple[str, ...] = ()  # keys of Settings fields this function needs
+    layers: tuple[str, ...] = ("common",)  # "science" adds numpy and scipy
+    grants: tuple[Grant, ...] = ()  # what its role may do (beyond logs, tracing, its event sources)
+    # reserved concurrency (None: the account's unreserved pool); docs/operations.md says why each
+    reserved_concurrency: int | None = None
+    # asynchronous invocations (schedules, fan-out): Lambda's retries (0-2) and the oldest event it
+    # still runs (60 s - 6 h) before the invocation goes to the function's on-failure queue
+    async_retries: int = 1
+    async_max_age_s: int = 6 * 3600
+
+
+@dataclass(frozen=True)
+class StreamSourceSpec:
+    """How a table's stream feeds a function (mirrors the Lambda event source mapping)."""
+
+    table_key: str
+    function_key: str
+    dlq_name: str
+    batch_size: int = 100
+    retry_attempts: int = 5
+    event_names: tuple[str, ...] = ("INSERT",)
+    max_batching_window_s: int = 1
+    # Split a failing batch in halves to isolate a bad record. Off for a consumer whose
+    # idempotency relies on a retry starting from the same first record (the step counts).
+    bisect_on_error: bool = True
+
+
+@dataclass(frozen=True)
+class NotificationSpec:
+    """S3 ObjectCreated notifications of a bucket prefix to a queue (one per suffix)."""
+
+    bucket_key: str
+    prefix: str
+    suffixes: tuple[str, ...]
+    queue_key: str
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    method: str
+    path: str
+    api_key_required: bool = True
+    # requests per second and burst of this method on its own: a route without an API key has no
+    # usage plan, so without this a flood of it would use up the stage's limit for keyed callers
+    rate_limit: int | None = None
+    burst_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class Catalog:
+    prefix: str
+    tables: tuple[TableSpec, ...]
+    queues: tuple[QueueSpec, ...]
+    rules: tuple[RuleSpec, ...]
+    functions: tuple[FunctionSpec, ...]
+    routes: tuple[RouteSpec, ...]
+    streams: tuple[StreamSourceSpec, ...]
+    bus_name: str
+    state_machine_name: str
+    configuration_set: str  # marketing mail: paused by the reputation circuit breaker
+    service_configuration_set: str  # service mail (confirmations, booking reminders): never paused
+    signing_secret_name: str
+    webhook_secret_name: str
+    bucket_stems: dict[str, str] = field(default_factory=dict)
+    notifications: tuple[NotificationSpec, ...] = ()
+
+    def table(self, key: str) -> TableSpec:
+        return next(t for t in self.tables if t.key == key)
+
+    def queue(self, key: str) -> QueueSpec:
+        return next(q for q in self.queues if q.key == key)
+
+    def function(self, key: str) -> FunctionSpec:
+        return next(f for f in self.functions if f.key == key)
+
+    def failure_queue(self, spec: FunctionSpec) -> str | None:
+        """The on-failure destination of a function invoked asynchronously (by its schedule, and
+        the daily run's fan-out to itself): where an invocation goes once its retries are spent."""
+        return f"{spec.name}-failures" if spec.schedule else None
+
+    def bucket_name(self, key: str, account: str, region: str) -> str:
+        """Bucket names are global: the stem plus account and region keeps them unique."""
+        return f"{self.bucket_stems[key]}-{account}-{region}"
