@@ -1,0 +1,205 @@
+"""``nudgeloop templates`` and ``nudgeloop campaigns``: what marketers write, checked, previewed and
+uploaded to the local stack or a deployed one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nudgeloop.layout import TEMPLATE_SUFFIXES
+
+from .options import UrlOption
+
+templates_app = typer.Typer(help="Mail templates: check, preview, upload.", no_args_is_help=True)
+
+
+def _template_files(directory: Path) -> dict[str, Path]:
+    if not directory.is_dir():
+        raise typer.BadParameter(f"not a directory: {directory}")
+    return {
+        p.relative_to(directory).as_posix(): p
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.suffix in TEMPLATE_SUFFIXES
+    }
+
+
+@templates_app.command("validate")
+def templates_validate(
+    directory: Annotated[Path, typer.Argument(help="A templates folder (as in the bucket's templates/)")],
+) -> None:
+    """Render every template and locale variant against every name a send provides; print the
+    problems by file and line; exit 1 if any template is invalid."""
+    from nudgeloop.domain import mail
+    from nudgeloop.services import templates
+
+    files = _template_files(directory)
+
+    def fetch(path: str) -> mail.Source | None:
+        found = files.get(path)
+        return mail.Source(found.read_text(), "local") if found else None
+
+    reports = [r.as_dict() for r in templates.check_all(fetch, files)]
+    typer.echo(json.dumps(reports, indent=2))
+    if not reports or any(r["status"] != "valid" for r in reports):
+        raise typer.Exit(1)
+
+
+@templates_app.command("push")
+def templates_push(
+    directory: Annotated[Path, typer.Argument(help="A templates folder")],
+    aws: Annotated[bool, typer.Option("--aws", help="Upload to the deployed stack's templates bucket")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The templates bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Validate, then upload every template file (S3 keeps each version; the upload is checked
+    again by the stack, see `templates status`)."""
+    templates_validate(directory)
+    files = _template_files(directory)
+    _upload("templates", files, bucket, aws, url)
+    typer.echo(f"uploaded {len(files)} files")
+
+
+def _upload(prefix: str, files: dict[str, Path], bucket: str | None, aws: bool, url: str | None) -> None:
+    """Upload ``files`` (key under ``prefix`` -> file) to the deployed bucket (``--aws``) or the
+    running local stack (which does what S3 does: stores, notifies, checks)."""
+    if aws:
+        import boto3
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        s3 = boto3.client("s3")
+        for rel, path in files.items():
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=path.read_bytes())
+        return
+    from nudgeloop_cli.client import Client
+
+    client = Client(url)
+    for rel, path in files.items():
+        status, body = client.request("PUT", f"/_local/{prefix}/{rel}", key=False, raw=path.read_bytes())
+        if status != 201:
+            typer.echo(json.dumps(body), err=True)
+            raise typer.Exit(1)
+
+
+@templates_app.command("preview")
+def templates_preview(
+    name: Annotated[str, typer.Argument(help="Template name, e.g. welcome")],
+    customer: Annotated[str, typer.Option("--customer", help="A customer id in the running local stack")],
+    out: Annotated[Path | None, typer.Option(help="Write the HTML here (default out/preview/NAME-CUSTOMER.html)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Render a template for a real customer of the running local stack and write the HTML."""
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", f"/_local/templates/{name}/preview/{customer}", key=False)
+    if status != 200:
+        typer.echo(json.dumps(body), err=True)
+        raise typer.Exit(1)
+    target = out or Path("out") / "preview" / f"{name}-{customer}.html"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(body["html"])
+    typer.echo(json.dumps({"subject": body["subject"], "html": str(target), "text": body["text"], "versions": body["versions"]}))
+
+
+@templates_app.command("status")
+def templates_status(name: Annotated[str, typer.Argument(help="Template name")], url: UrlOption = None) -> None:
+    """What the stack's check of the uploaded template found."""
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", f"/_local/templates/{name}/status", key=False)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200 or body.get("status") != "valid":
+        raise typer.Exit(1)
+
+
+campaigns_app = typer.Typer(help="Campaign definitions: check, upload, list.", no_args_is_help=True)
+
+
+def _campaign_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"no such file or directory: {path}")
+    return files
+
+
+@campaigns_app.command("validate")
+def campaigns_validate(paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")]) -> None:
+    """Check definitions against the campaign schema (docs/campaign.schema.json); print each
+    problem with file, line and field; exit 1 if any is invalid."""
+    from nudgeloop.services.campaign_store import InvalidCampaign, parse
+
+    rows = []
+    for path in _campaign_files(paths):
+        try:
+            campaign = parse(path.read_bytes())
+            rows.append({"file": str(path), "id": campaign.id, "valid": True})
+        except InvalidCampaign as exc:
+            rows.append({"file": str(path), "valid": False, "line": exc.line, "field": exc.field, "reason": exc.reason})
+    typer.echo(json.dumps(rows, indent=2))
+    if not rows or not all(r["valid"] for r in rows):
+        raise typer.Exit(1)
+
+
+@campaigns_app.command("push")
+def campaigns_push(
+    paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")],
+    aws: Annotated[bool, typer.Option("--aws", help="Upload to the deployed stack's campaigns bucket")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Validate, then upload (S3 keeps every version; a running journey keeps the version it
+    entered with, and an invalid upload never replaces a running version)."""
+    campaigns_validate(paths)
+    files = _campaign_files(paths)
+    _upload("campaigns", {path.name: path for path in files}, bucket, aws, url)
+    typer.echo(f"uploaded {len(files)} campaigns")
+
+
+@campaigns_app.command("list")
+def campaigns_list(
+    aws: Annotated[bool, typer.Option("--aws", help="List the deployed stack's campaigns")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Each definition: id, enabled, the version that runs, the latest upload and its problem."""
+    if aws:
+        from nudgeloop.services import campaign_store
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        typer.echo(json.dumps(campaign_store.listing(bucket), indent=2))
+        return
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", "/_local/campaigns", key=False)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
+
+
+@campaigns_app.command("simulate")
+def campaigns_simulate(
+    path: Annotated[Path, typer.Argument(help="A campaign YAML file")],
+    days: Annotated[int, typer.Option("--days", help="How many days ahead to forecast (1-366)")] = 30,
+    url: UrlOption = None,
+) -> None:
+    """Forecast, against the data in the running local stack, how many customers would enter,
+    get each step, be capped or exit in the next N days, before the campaign goes live."""
+    from nudgeloop_cli.client import Client
+
+    if not path.is_file():
+        raise typer.BadParameter(f"no such file: {path}")
+    status, body = Client(url).request(
+        "POST", "/_local/campaigns/simulate", {"campaign": path.read_text(), "days": days}, key=False
+    )
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
