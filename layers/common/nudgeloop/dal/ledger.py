@@ -62,10 +62,12 @@ def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
         return None
 
 
-def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_id: str | None) -> None:
+def complete_send(
+    item: EngineItem, status: str, data: dict[str, Any], message_id: str | None, *, reputation: bool = False
+) -> None:
     """Close a reservation with its outcome, counted for its step in the same transaction; a
-    sent one (``message_id``) also counts for the sending reputation and records what the
-    message id was sent for."""
+    sent one (``message_id``) records what the message id was sent for and, with
+    ``reputation``, counts in the sending reputation's hourly bucket."""
     actions: list[Action] = [
         EngineItem.status.set(status),
         EngineItem.data.set({**(item.data or {}), **data}),
@@ -81,7 +83,8 @@ def complete_send(item: EngineItem, status: str, data: dict[str, Any], message_i
     with transaction() as tx:
         tx.update(item, actions=actions)
         count(tx, data["campaign_id"], data["step_id"], "sent")
-        count_reputation(tx, "sent")
+        if reputation:
+            count_reputation(tx, "sent")
         tx.save(
             EngineItem(
                 pk=keys.message(message_id),

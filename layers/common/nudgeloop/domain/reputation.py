@@ -41,6 +41,12 @@ class Window:
 COUNTED_FEEDBACK = frozenset({"bounced", "complained"})
 
 
+def counts_sent() -> bool:
+    """Whether a sent mail counts in the reputation's denominator: every one does, service mail
+    too (SES judges the account's whole sending, not one kind of mail)."""
+    return True
+
+
 def counts_feedback(kind: str) -> bool:
     """Whether an SES feedback event of ``kind`` counts against the sending reputation."""
     return kind in COUNTED_FEEDBACK

@@ -17,7 +17,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
 from nudgeloop.dal.models import CustomerModel
-from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail
+from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail, reputation
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.domain.journey_contract import SendRequest
@@ -325,7 +325,7 @@ def send_step(
     done = {**meta, "message_id": message_id, "sent_at": clock.iso(now), "template_versions": rendered.versions}
     if archive_key:
         done["archive_key"] = archive_key
-    ledger.complete_send(reservation, "sent", done, message_id)
+    ledger.complete_send(reservation, "sent", done, message_id, reputation=reputation.counts_sent())
     logger.info("mail sent", extra={"campaign_id": campaign_id, "step_id": step_id, "message_id": message_id})
     return {"status": "sent", "message_id": message_id}
 
