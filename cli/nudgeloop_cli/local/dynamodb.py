@@ -59,15 +59,6 @@ def install() -> None:
     )
 
 
-def writes(table_name: str, account: str, region: str) -> int:
-    """How many writes the table has taken (a driver's cache of what it read stays good while
-    this stands still)."""
-    from moto.dynamodb.models import dynamodb_backends
-
-    table = dynamodb_backends[account][region].tables.get(table_name)
-    return int(table.__dict__.get("_nudgeloop_writes", 0)) if table is not None else 0
-
-
 def index_writes(table_name: str, index_name: str, partitions: tuple[str, ...], account: str, region: str) -> tuple[Any, ...]:
     """A stamp that moves whenever an item enters, leaves or changes in one of the index's
     ``partitions`` (string partition keys): what a driver read of them stays good while it
