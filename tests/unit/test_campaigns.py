@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from nudgeloop.domain.campaigns import Audience, Campaign
+from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, in_holdout, next_action
 from nudgeloop.services.campaign_store import InvalidCampaign, parse
 
@@ -21,27 +22,27 @@ def facts(**over) -> Facts:
 
 
 def test_welcome_journey_sends_waits_then_follows_up(welcome: Campaign) -> None:
-    state = {"cursor": 0}
+    state = JourneyState(cursor=0)
     first = next_action(welcome, state, facts(), NOW)
-    assert (first["action"], first["step_id"], first["template"]) == ("send", "welcome", "welcome")
+    assert (first.action, first.step_id, first.template) == ("send", "welcome", "welcome")
     wait = next_action(welcome, first, facts(), NOW)
-    assert wait["action"] == "wait"
-    assert datetime.fromisoformat(wait["wait_until"]) == NOW + timedelta(days=3)
+    assert wait.action == "wait"
+    assert datetime.fromisoformat(wait.wait_until) == NOW + timedelta(days=3)
     early = next_action(welcome, wait, facts(), NOW + timedelta(days=1))
-    assert early["action"] == "wait" and early["wait_until"] == wait["wait_until"]
+    assert early.action == "wait" and early.wait_until == wait.wait_until
     follow = next_action(welcome, wait, facts(), NOW + timedelta(days=3))
-    assert (follow["action"], follow["step_id"]) == ("send", "followup")
-    assert next_action(welcome, follow, facts(), NOW + timedelta(days=3))["action"] == "end"
+    assert (follow.action, follow.step_id) == ("send", "followup")
+    assert next_action(welcome, follow, facts(), NOW + timedelta(days=3)).action == "end"
 
 
 def test_branch_ends_the_journey_when_they_ordered_again(welcome: Campaign) -> None:
-    wait = next_action(welcome, next_action(welcome, {"cursor": 0}, facts(), NOW), facts(), NOW)
+    wait = next_action(welcome, next_action(welcome, JourneyState(cursor=0), facts(), NOW), facts(), NOW)
     done = next_action(welcome, wait, facts(ordered_since_entry=True), NOW + timedelta(days=3))
-    assert (done["action"], done["reason"]) == ("end", "branch:ordered-again")
+    assert (done.action, done.reason) == ("end", "branch:ordered-again")
 
 
 def test_marketing_journey_stops_when_consent_is_gone(welcome: Campaign) -> None:
-    assert next_action(welcome, {"cursor": 0}, facts(consent_ok=False), NOW)["reason"] == "no_consent"
+    assert next_action(welcome, JourneyState(cursor=0), facts(consent_ok=False), NOW).reason == "no_consent"
 
 
 @pytest.mark.parametrize(
@@ -65,13 +66,13 @@ def test_invalid_campaigns_are_rejected_with_the_field(text: str, message: str) 
 
 def test_the_audience_is_checked_at_entry_only(welcome: Campaign) -> None:
     picky = welcome.model_copy(update={"audience": Audience(segment_in=["new"], attributes={"tier": "gold"})})
-    state = {"cursor": 0, "customer_id": "c1"}
-    assert next_action(picky, state, facts(attributes={"tier": "silver"}), NOW)["reason"] == "not_in_audience"
-    assert next_action(picky, state, facts(segment="vip", attributes={"tier": "gold"}), NOW)["reason"] == "not_in_audience"
+    state = JourneyState(cursor=0, customer_id="c1")
+    assert next_action(picky, state, facts(attributes={"tier": "silver"}), NOW).reason == "not_in_audience"
+    assert next_action(picky, state, facts(segment="vip", attributes={"tier": "gold"}), NOW).reason == "not_in_audience"
     first = next_action(picky, state, facts(attributes={"tier": "gold"}), NOW)
-    assert (first["action"], first["entry"]) == ("send", "entered")
+    assert (first.action, first.entry) == ("send", "entered")
     # later decisions do not re-check it: a customer who moves on stays in their journey
-    assert next_action(picky, first, facts(segment="vip"), NOW)["action"] == "wait"
+    assert next_action(picky, first, facts(segment="vip"), NOW).action == "wait"
 
 
 def test_the_holdout_is_a_stable_share_of_entrants_who_get_nothing(welcome: Campaign) -> None:
@@ -82,10 +83,10 @@ def test_the_holdout_is_a_stable_share_of_entrants_who_get_nothing(welcome: Camp
     assert not any(in_holdout("welcome", c, 0) for c in ids[:100])
     assert set(held[:50]) != {c for c in ids if in_holdout("other", c, 10)}  # per campaign
     control = welcome.model_copy(update={"holdout_percent": 10})
-    out = next_action(control, {"cursor": 0, "customer_id": held[0]}, facts(), NOW)
-    assert (out["action"], out["reason"], out["entry"]) == ("end", "holdout", "holdout")
+    out = next_action(control, JourneyState(cursor=0, customer_id=held[0]), facts(), NOW)
+    assert (out.action, out.reason, out.entry) == ("end", "holdout", "holdout")
     free = next(c for c in ids if c not in held)
-    assert next_action(control, {"cursor": 0, "customer_id": free}, facts(), NOW)["action"] == "send"
+    assert next_action(control, JourneyState(cursor=0, customer_id=free), facts(), NOW).action == "send"
 
 
 def test_a_send_outside_the_window_waits_for_the_next_slot_and_is_never_dropped(welcome: Campaign) -> None:
@@ -93,14 +94,14 @@ def test_a_send_outside_the_window_waits_for_the_next_slot_and_is_never_dropped(
 
     office = SendWindow(weekdays=["mon", "tue", "wed", "thu", "fri"], from_hour=9, to_hour=18)
     saturday = datetime(2026, 3, 7, 10, tzinfo=UTC)
-    state = {"cursor": 0, "customer_id": "c1"}
+    state = JourneyState(cursor=0, customer_id="c1")
     held = next_action(welcome, state, facts(timezone="UTC"), saturday, office)
-    assert (held["action"], held["wait_until"], held["cursor"]) == ("wait", "2026-03-09T09:00:00+00:00", 0)
+    assert (held.action, held.wait_until, held.cursor) == ("wait", "2026-03-09T09:00:00+00:00", 0)
     monday = datetime(2026, 3, 9, 9, tzinfo=UTC)
     sent = next_action(welcome, held, facts(timezone="UTC"), monday, office)
-    assert (sent["action"], sent["step_id"]) == ("send", "welcome")
+    assert (sent.action, sent.step_id) == ("send", "welcome")
     own = welcome.model_copy(update={"send_window": office.model_copy(update={"weekdays": ["sat"]})})
-    assert next_action(own, state, facts(timezone="UTC"), saturday, office)["action"] == "send"  # its own window wins
+    assert next_action(own, state, facts(timezone="UTC"), saturday, office).action == "send"  # its own window wins
 
 
 SPLIT = """
@@ -119,23 +120,23 @@ steps:
 
 def test_a_split_sends_each_customer_one_stable_way_by_weight() -> None:
     ab = parse(SPLIT)
-    arms = [next_action(ab, {"cursor": 0, "customer_id": f"c{i}"}, facts(), NOW) for i in range(4000)]
-    share_a = sum(a["step_id"] == "a" for a in arms if a["action"] == "send") / len(arms)
+    arms = [next_action(ab, JourneyState(cursor=0, customer_id=f"c{i}"), facts(), NOW) for i in range(4000)]
+    share_a = sum(a.step_id == "a" for a in arms if a.action == "send") / len(arms)
     assert 0.72 <= share_a <= 0.78
-    again = next_action(ab, {"cursor": 0, "customer_id": "c7"}, facts(), NOW)
-    assert again == arms[7] and again["variants"] == {"pick": "a" if again.get("step_id") == "a" else "b"}
+    again = next_action(ab, JourneyState(cursor=0, customer_id="c7"), facts(), NOW)
+    assert again == arms[7] and again.variants == {"pick": "a" if again.step_id == "a" else "b"}
 
 
 def test_branches_on_engagement_and_attributes_and_exit_when_leaving_the_segment() -> None:
     ab = parse(SPLIT)
     b_customer = next(
-        f"c{i}" for i in range(100) if next_action(ab, {"cursor": 0, "customer_id": f"c{i}"}, facts(), NOW)["step_id"] == "c"
+        f"c{i}" for i in range(100) if next_action(ab, JourneyState(cursor=0, customer_id=f"c{i}"), facts(), NOW).step_id == "c"
     )
-    start = {"cursor": 0, "customer_id": b_customer}
+    start = JourneyState(cursor=0, customer_id=b_customer)
     engaged = facts(opened_since_entry=True, attributes={"tier": "gold"})
-    assert next_action(ab, start, engaged, NOW)["reason"] == "branch:b"
-    assert next_action(ab, start, facts(opened_since_entry=True), NOW)["step_id"] == "c"  # not gold
-    assert next_action(ab, start, facts(segment="at_risk"), NOW)["reason"] == "left_segment"
+    assert next_action(ab, start, engaged, NOW).reason == "branch:b"
+    assert next_action(ab, start, facts(opened_since_entry=True), NOW).step_id == "c"  # not gold
+    assert next_action(ab, start, facts(segment="at_risk"), NOW).reason == "left_segment"
 
 
 def test_split_targets_must_exist() -> None:
@@ -153,23 +154,23 @@ def _waiting(until: str) -> Campaign:
 def test_a_wait_until_the_booking_end_resumes_the_day_after_at_the_hour_in_the_customers_time() -> None:
     campaign = _waiting("{anchor: booking_end, offset_days: 1, at_hour: 10}")
     stay = (datetime(2026, 1, 3, 14, tzinfo=UTC), datetime(2026, 1, 7, 9, tzinfo=UTC))
-    state = {"cursor": 0, "trigger": {"ref": "b-1"}}
+    state = JourneyState(cursor=0, trigger={"ref": "b-1"})
     berlin = facts(timezone="Europe/Berlin", bookings={"b-1": stay, "b-2": (NOW, NOW)})
     held = next_action(campaign, state, berlin, NOW)
-    assert (held["action"], held["wait_until"]) == ("wait", "2026-01-08T09:00:00+00:00")  # 10:00 in Berlin
-    assert next_action(campaign, held, berlin, NOW + timedelta(days=6))["action"] == "wait"
-    assert next_action(campaign, held, berlin, datetime(2026, 1, 8, 9, tzinfo=UTC))["step_id"] == "s"
+    assert (held.action, held.wait_until) == ("wait", "2026-01-08T09:00:00+00:00")  # 10:00 in Berlin
+    assert next_action(campaign, held, berlin, NOW + timedelta(days=6)).action == "wait"
+    assert next_action(campaign, held, berlin, datetime(2026, 1, 8, 9, tzinfo=UTC)).step_id == "s"
     # the journey's booking is gone (cancelled): nothing to follow up
     gone = next_action(campaign, state, facts(bookings={"b-2": stay}), NOW)
-    assert (gone["action"], gone["reason"]) == ("end", "no_date:w")
+    assert (gone.action, gone.reason) == ("end", "no_date:w")
 
 
 def test_a_wait_until_a_fixed_date_and_one_already_past_costs_no_wait() -> None:
     campaign = _waiting("{anchor: date, day: 2026-12-24, at_hour: 8}")
-    held = next_action(campaign, {"cursor": 0}, facts(), NOW)
-    assert held["wait_until"] == "2026-12-24T08:00:00+00:00"
-    late = next_action(campaign, {"cursor": 0}, facts(), datetime(2026, 12, 25, tzinfo=UTC))
-    assert (late["action"], late["step_id"]) == ("send", "s")
+    held = next_action(campaign, JourneyState(cursor=0), facts(), NOW)
+    assert held.wait_until == "2026-12-24T08:00:00+00:00"
+    late = next_action(campaign, JourneyState(cursor=0), facts(), datetime(2026, 12, 25, tzinfo=UTC))
+    assert (late.action, late.step_id) == ("send", "s")
 
 
 def test_a_wait_timed_from_the_customers_average_days_between_orders() -> None:
@@ -180,22 +181,22 @@ def test_a_wait_timed_from_the_customers_average_days_between_orders() -> None:
     assert average_gap_days(orders) == 40.0
     rare = facts(last_order_at=orders[-1], average_gap_days=average_gap_days(orders))
     # 1.5 x 40 days after the last order (20 December): 18 February
-    assert next_action(campaign, {"cursor": 0}, rare, NOW)["wait_until"] == "2026-02-18T10:00:00+00:00"
+    assert next_action(campaign, JourneyState(cursor=0), rare, NOW).wait_until == "2026-02-18T10:00:00+00:00"
     once = facts(last_order_at=orders[-1], average_gap_days=average_gap_days(orders[-1:]))
     # one order: the fallback (7 days after it, already past on 1 January) sends at once
-    assert next_action(campaign, {"cursor": 0}, once, NOW)["action"] == "send"
+    assert next_action(campaign, JourneyState(cursor=0), once, NOW).action == "send"
     # a very slow buyer waits at most max_days
     slow = facts(last_order_at=orders[-1], average_gap_days=300.0)
-    assert next_action(campaign, {"cursor": 0}, slow, NOW)["wait_until"] == (NOW + timedelta(days=90)).isoformat()
+    assert next_action(campaign, JourneyState(cursor=0), slow, NOW).wait_until == (NOW + timedelta(days=90)).isoformat()
     # no order at all: no anchor
-    assert next_action(campaign, {"cursor": 0}, facts(), NOW)["reason"] == "no_date:w"
+    assert next_action(campaign, JourneyState(cursor=0), facts(), NOW).reason == "no_date:w"
 
 
 def test_a_wait_until_the_send_window_opens() -> None:
     campaign = _waiting("{anchor: send_window}")
     windowed = campaign.model_copy(update={"send_window": parse_window({"weekdays": ["mon"], "from_hour": 9})})
-    held = next_action(windowed, {"cursor": 0}, facts(), NOW)  # 1 January 2026 is a Thursday
-    assert held["wait_until"] == "2026-01-05T09:00:00+00:00"
+    held = next_action(windowed, JourneyState(cursor=0), facts(), NOW)  # 1 January 2026 is a Thursday
+    assert held.wait_until == "2026-01-05T09:00:00+00:00"
 
 
 def parse_window(data: dict) -> object:
@@ -252,11 +253,11 @@ def test_steps_that_loop_back_are_refused() -> None:
 
 def test_a_wait_past_the_journey_budget_ends_it_instead_of_letting_aws_time_it_out() -> None:
     campaign = parse(LONG.replace("days: 200", "days: 20"))
-    state = {"cursor": 0, "entered_at": "2026-01-01T00:00:00+00:00"}
+    state = JourneyState(cursor=0, entered_at="2026-01-01T00:00:00+00:00")
     late = NOW + timedelta(days=345)  # the 170-day wait would end 155 days past the budget
-    state = {**state, "cursor": 4}
+    state = state.advanced(cursor=4)
     out = next_action(campaign, state, facts(), late)
-    assert (out["action"], out["reason"]) == ("end", "time_limit:w2")
+    assert (out.action, out.reason) == ("end", "time_limit:w2")
 
 
 @pytest.mark.parametrize(

@@ -32,19 +32,20 @@ def test_plan_gives_every_wait_a_park_timeout_of_the_wait_plus_a_day_at_most_a_m
     from datetime import UTC, datetime, timedelta
 
     from nudgeloop import clock
+    from nudgeloop.domain.journey_contract import JourneyState
     from nudgeloop.services.journey import _parked
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     previous = clock.use(clock.SimulatedClock(now))
     try:
-        short = _parked({"action": "wait", "wait_until": clock.iso(now + timedelta(hours=3))})
-        long = _parked({"action": "wait", "wait_until": clock.iso(now + timedelta(days=90))})
-        past = _parked({"action": "wait", "wait_until": clock.iso(now - timedelta(hours=1))})
+        short = _parked(JourneyState(action="wait", wait_until=clock.iso(now + timedelta(hours=3))))
+        long = _parked(JourneyState(action="wait", wait_until=clock.iso(now + timedelta(days=90))))
+        past = _parked(JourneyState(action="wait", wait_until=clock.iso(now - timedelta(hours=1))))
     finally:
         clock.use(previous)
-    assert short["park_timeout_s"] == 3 * 3600 + 86400
-    assert long["park_timeout_s"] == MAX_PARK_S
-    assert past["park_timeout_s"] == 86400
+    assert short.park_timeout_s == 3 * 3600 + 86400
+    assert long.park_timeout_s == MAX_PARK_S
+    assert past.park_timeout_s == 86400
 
 
 def test_the_send_state_passes_the_send_request_field_by_field() -> None:
@@ -63,3 +64,20 @@ def test_the_send_state_passes_the_send_request_field_by_field() -> None:
     assert (request.consent_purpose, request.correlation_id) == ("newsletter", None)
     with pytest.raises(ValidationError, match="template"):
         SendRequest.model_validate({"customer_id": "c1", "campaign_id": "w", "step_id": "s", "execution": "e"})
+
+
+def test_the_journey_state_travels_whole_so_every_path_the_state_machine_reads_exists() -> None:
+    """Step Functions fails a path to a missing field ($.park_timeout_s, $.voucher_prefix): the
+    state goes out with every field, and a state from an older version still reads."""
+    import json
+    import re
+
+    from nudgeloop.domain.journey_contract import JourneyState
+
+    wire = JourneyState(campaign_id="w", customer_id="c1").wire()
+    text = json.dumps(definition())
+    read = set(re.findall(r'"\$\.(\w+)', text)) - {"Payload"}
+    assert read and read <= set(wire), read - set(wire)
+    assert wire["park_timeout_s"] is None and wire["cursor"] == 0
+    old = JourneyState.model_validate({**wire, "retired_field": 1, "cursor": "2"})
+    assert old.cursor == 2 and "retired_field" not in old.wire()

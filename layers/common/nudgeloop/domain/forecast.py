@@ -25,6 +25,7 @@ from nudgeloop.domain.campaigns import (
     ScheduleTrigger,
     SendStep,
 )
+from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
@@ -181,7 +182,8 @@ def _journey(
 ) -> list[datetime]:
     """Walk one journey with the real interpreter; returns the customer's marketing sends so far."""
     bookings = {b.booking_id: (b.starts_at, b.ends_at) for b in subject.bookings}
-    state: dict[str, Any] = {"cursor": 0, "customer_id": subject.customer_id, "trigger": {}}
+    state = JourneyState(customer_id=subject.customer_id)
+    counted = False
     now = entered
     marketing = contact_policy.is_marketing(campaign.consent_purpose)
     for _ in range(4 * len(campaign.steps) + 4):
@@ -199,22 +201,21 @@ def _journey(
             bookings=bookings,
         )
         state = next_action(campaign, state, facts, now, window)
-        if "entry" in state and not state.get("_counted"):
-            result.entries[state["entry"]] += 1
-            state["_counted"] = True
-        action = state["action"]
-        if action == "end":
-            if state["reason"] not in ("holdout", "not_in_audience"):
-                result.exits[state["reason"]] += 1
+        if state.entry is not None and not counted:
+            result.entries[state.entry] += 1
+            counted = True
+        if state.action == "end":
+            if state.reason not in ("holdout", "not_in_audience"):
+                result.exits[str(state.reason)] += 1
             return sent
-        if action == "wait":
-            until = datetime.fromisoformat(state["wait_until"])
+        if state.action == "wait":
+            until = datetime.fromisoformat(str(state.wait_until))
             if until > result.end:
-                result.waiting[str(state.get("waiting", "")).removeprefix("window:")] += 1
+                result.waiting[(state.waiting or "").removeprefix("window:")] += 1
                 return sent
             now = until
             continue
-        step = campaign.steps[int(state["cursor"]) - 1]
+        step = campaign.steps[state.cursor - 1]
         assert isinstance(step, SendStep)
         outcome = _send_outcome(campaign, subject, now, sent, cap, marketing)
         result.steps[step.id][outcome] += 1

@@ -1,11 +1,20 @@
-"""What a journey hands to sending: the send request, typed once. The journey's plan produces
-its fields, the state machine's Send state passes them (its payload is built from this model,
-``journey_definition.py``), and ``services/sender.send_step`` validates them on arrival; the
-double opt-in confirmation builds the same request without a journey."""
+"""The journey's contract, typed once: its state and the send request it hands to sending.
+
+- :class:`JourneyState` is what the state machine carries between its tasks: the trigger starts it
+  (``services/trigger.py``), the interpreter advances it (``domain/journeys.next_action``, through
+  ``services/journey.plan``), Park stores it, the forecast walks it.
+- :class:`SendRequest` is what the Send state passes from that state (its payload is built from
+  this model, ``journey_definition.py``); ``services/sender.send_step`` validates it on arrival; the
+  double opt-in confirmation builds the same request without a journey.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["send", "wait", "end"]
 
 
 class SendRequest(BaseModel):
@@ -30,3 +39,52 @@ JOURNEY_FIELDS = tuple(
     for name, field in SendRequest.model_fields.items()
     if not (isinstance(field.json_schema_extra, dict) and field.json_schema_extra.get("journey") is False)
 )
+
+
+class JourneyState(BaseModel):
+    """One journey's state between the state machine's tasks (JSON in the execution).
+
+    Dumped whole (:meth:`wire`, every field present, None as null): the state machine's paths
+    (``$.action``, ``$.park_timeout_s``, the Send payload's fields) fail on a missing field in
+    Step Functions. Unknown fields (a state written by an older version) are dropped on reading.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    # set at entry (the trigger)
+    campaign_id: str = ""
+    version_id: str | None = None  # the campaign version pinned at entry
+    customer_id: str = ""
+    execution: str = ""  # the execution's name (an idempotency key, domain/idempotency.execution_name)
+    entered_at: str | None = None
+    correlation_id: str | None = None
+    trigger: dict[str, Any] = Field(default_factory=dict)  # what started it (from, to, kind, ref, ...)
+    # the interpreter's position
+    cursor: int = 0  # the next journey step
+    entry: str | None = None  # entered, not_in_audience or holdout: decided once, at the first plan
+    variants: dict[str, str] = Field(default_factory=dict)  # split step -> the arm taken
+    # the next action and its details
+    action: Action | None = None
+    reason: str | None = None  # why it ended
+    waiting: str | None = None  # the wait step (or "window:<step>", "held:<step>") parked on
+    wait_until: str | None = None
+    park_timeout_s: int | None = None
+    step_id: str | None = None  # the send step
+    template: str | None = None
+    voucher_prefix: str | None = None
+    consent_purpose: str = "newsletter"
+    last: dict[str, Any] | None = None  # the Send task's result ({"status": ...})
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def advanced(self, **changes: Any) -> JourneyState:
+        """A copy with ``changes`` applied (validated)."""
+        return JourneyState.model_validate({**self.model_dump(), **changes})
+
+
+# Every field the Send state passes comes from the journey's state (checked at import: a field
+# added to one side only fails here, not at the first send on AWS).
+_missing = set(JOURNEY_FIELDS) - set(JourneyState.model_fields)
+if _missing:  # pragma: no cover - a programming error
+    raise TypeError(f"the send request needs journey state fields it does not have: {sorted(_missing)}")

@@ -23,12 +23,13 @@ from nudgeloop.domain.campaigns import (
     WaitStep,
 )
 from nudgeloop.domain.dates import zone
+from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.windows import SendWindow
 
 
-def past_budget(state: dict[str, Any], until: datetime) -> bool:
+def past_budget(state: JourneyState, until: datetime) -> bool:
     """Whether a wait ending at ``until`` would outlive the journey's execution."""
-    entered = state.get("entered_at")
+    entered = state.entered_at
     return bool(entered) and until > datetime.fromisoformat(str(entered)) + timedelta(days=MAX_JOURNEY_DAYS)
 
 
@@ -86,7 +87,7 @@ def _holds(cond: Condition, facts: Facts) -> bool:
     return cond.segment_in is None or facts.segment in cond.segment_in
 
 
-def wait_target(until: Until, state: dict[str, Any], facts: Facts, now: datetime, window: SendWindow | None) -> datetime | None:
+def wait_target(until: Until, state: JourneyState, facts: Facts, now: datetime, window: SendWindow | None) -> datetime | None:
     """When an ``until`` wait ends (UTC), or None when its anchor is missing."""
     if until.anchor == "send_window":
         return (window or SendWindow()).next_slot(now, facts.timezone, facts.country)
@@ -95,7 +96,7 @@ def wait_target(until: Until, state: dict[str, Any], facts: Facts, now: datetime
     if until.anchor == "date":
         anchor = until.day
     elif until.anchor in ("booking_start", "booking_end"):
-        booking = facts.bookings.get(str((state.get("trigger") or {}).get("ref", "")))
+        booking = facts.bookings.get(str(state.trigger.get("ref", "")))
         anchor = None if booking is None else booking[0 if until.anchor == "booking_start" else 1].astimezone(tz).date()
     else:
         moment = facts.last_order_at if until.anchor == "last_order" else facts.first_order_at
@@ -114,82 +115,75 @@ def wait_target(until: Until, state: dict[str, Any], facts: Facts, now: datetime
 
 
 def next_action(
-    campaign: Campaign, state: dict[str, Any], facts: Facts, now: datetime, default_window: SendWindow | None = None
-) -> dict[str, Any]:
+    campaign: Campaign, state: JourneyState, facts: Facts, now: datetime, default_window: SendWindow | None = None
+) -> JourneyState:
     """Advance a journey from ``state`` to its next outward action.
 
     Returns a new state whose ``action`` is ``send`` (with ``step_id`` and ``template``),
     ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
     here, so they cost no extra state transitions.
     """
-    new = {k: v for k, v in state.items() if k not in ("action", "template", "reason", "last", "voucher_prefix")}
-    if "entry" not in new:  # the first decision: audience and holdout, once per journey
-        new["entry"] = entry_outcome(campaign, str(state.get("customer_id", "")), facts)
-        if new["entry"] != "entered":
-            return {**new, "action": "end", "reason": new["entry"]}
+    new = state.model_copy(update={"action": None, "template": None, "reason": None, "last": None, "voucher_prefix": None})
+
+    def end(reason: str, **changes: Any) -> JourneyState:
+        return new.advanced(action="end", reason=reason, **changes)
+
+    if new.entry is None:  # the first decision: audience and holdout, once per journey
+        new = new.advanced(entry=entry_outcome(campaign, state.customer_id, facts))
+        if new.entry != "entered":
+            return end(str(new.entry))
     if campaign.exit_on_order and facts.ordered_since_entry:
-        return {**new, "action": "end", "reason": "converted"}
+        return end("converted")
     if campaign.exit_unless_segment_in is not None and facts.segment not in campaign.exit_unless_segment_in:
-        return {**new, "action": "end", "reason": "left_segment"}
+        return end("left_segment")
     if campaign.marketing and not facts.consent_ok:
-        return {**new, "action": "end", "reason": "no_consent"}
-    cursor = int(state.get("cursor", 0))
+        return end("no_consent")
+    finished = len(campaign.steps)
+    cursor = state.cursor
     for _ in range(len(campaign.steps) + 1):
-        if cursor >= len(campaign.steps):
-            return {**new, "cursor": cursor, "action": "end", "reason": "completed"}
+        if cursor >= finished:
+            return end("completed", cursor=cursor)
         step = campaign.steps[cursor]
         if isinstance(step, SendStep):
             window = campaign.send_window or default_window
             if window is not None and (campaign.marketing or campaign.send_window is not None):
                 slot = window.next_slot(now, facts.timezone, facts.country)
                 if slot > now and past_budget(state, slot):
-                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
+                    return end(f"time_limit:{step.id}", cursor=finished)
                 if slot > now:  # outside the window: wait for the next allowed moment, never drop
-                    return {
-                        **new,
-                        "cursor": cursor,
-                        "action": "wait",
-                        "waiting": f"window:{step.id}",
-                        "wait_until": slot.isoformat(),
-                    }
-            return {
-                **new,
-                "cursor": cursor + 1,
-                "action": "send",
-                "step_id": step.id,
-                "template": step.template,
-                "voucher_prefix": step.voucher_prefix,  # None: no voucher (always present for the state machine)
-            }
+                    return new.advanced(cursor=cursor, action="wait", waiting=f"window:{step.id}", wait_until=slot.isoformat())
+            return new.advanced(
+                cursor=cursor + 1, action="send", step_id=step.id, template=step.template, voucher_prefix=step.voucher_prefix
+            )
         if isinstance(step, WaitStep):
-            until = new.get("wait_until")
-            if new.get("waiting") == step.id and until and now >= datetime.fromisoformat(until):
-                new.pop("waiting", None)
-                new.pop("wait_until", None)
+            until = new.wait_until
+            if new.waiting == step.id and until and now >= datetime.fromisoformat(until):
+                new = new.advanced(waiting=None, wait_until=None)
                 cursor += 1
                 continue
-            if new.get("waiting") != step.id:
+            if new.waiting != step.id:
                 if step.until is None:
                     until = (now + step.duration()).isoformat()
                 else:
                     ends = wait_target(step.until, state, facts, now, campaign.send_window or default_window)
                     if ends is None:
-                        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"no_date:{step.id}"}
+                        return end(f"no_date:{step.id}", cursor=finished)
                     if ends <= now:  # already past: no wait at all
                         cursor += 1
                         continue
                     until = ends.isoformat()
                 if past_budget(state, datetime.fromisoformat(until)):
-                    return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"time_limit:{step.id}"}
-            return {**new, "cursor": cursor, "action": "wait", "waiting": step.id, "wait_until": until}
+                    return end(f"time_limit:{step.id}", cursor=finished)
+            return new.advanced(cursor=cursor, action="wait", waiting=step.id, wait_until=until)
         if isinstance(step, BranchStep | SplitStep):
             if isinstance(step, SplitStep):
-                target = step.pick(campaign.id, str(state.get("customer_id", "")))
-                new["variants"] = {**new.get("variants", {}), step.id: target}  # which arm, for the results
+                target = step.pick(campaign.id, state.customer_id)
+                new = new.advanced(variants={**new.variants, step.id: target})  # which arm, for the results
             else:
                 target = step.then if _holds(step.when, facts) else step.otherwise
             if target == END:
-                return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"branch:{step.id}"}
+                return end(f"branch:{step.id}", cursor=finished)
             cursor = campaign.index(target)
             continue
-        return {**new, "cursor": len(campaign.steps), "action": "end", "reason": f"exit:{step.id}"}
-    return {**new, "action": "end", "reason": "loop"}
+        return end(f"exit:{step.id}", cursor=finished)
+    return end("loop")

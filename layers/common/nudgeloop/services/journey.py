@@ -12,6 +12,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, timers
 from nudgeloop.domain import consent
+from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
 from nudgeloop.journey_definition import MAX_PARK_S, PARK_GRACE_S
@@ -20,30 +21,34 @@ from nudgeloop.services import campaign_store
 
 
 def plan(
-    state: dict[str, Any], bucket: str, default_window: SendWindow | None = None, attribution_days: int = 7
+    raw_state: dict[str, Any], bucket: str, default_window: SendWindow | None = None, attribution_days: int = 7
 ) -> dict[str, Any]:
-    """Decide the journey's next action from the campaign version pinned at entry."""
-    correlation = str(state.get("correlation_id") or state.get("execution") or "")
+    """Decide the journey's next action from the campaign version pinned at entry (the state
+    machine's Plan task: its input and output are a :class:`JourneyState` on the wire)."""
+    return _plan(JourneyState.model_validate(raw_state), bucket, default_window, attribution_days).wire()
+
+
+def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, attribution_days: int) -> JourneyState:
+    correlation = str(state.correlation_id or state.execution or "")
     logger.set_correlation_id(correlation)
-    if (state.get("last") or {}).get("status") == "held":
+    if (state.last or {}).get("status") == "held":
         # Marketing is paused (the reputation circuit breaker): back to the held send step, parked
         # until marketing resumes (``reputation.resume`` releases it; no hourly polling, no
         # history growing while paused). Exits are checked then as always; nothing is sent twice.
-        retry = {k: v for k, v in state.items() if k not in ("last", "action", "template", "reason")}
+        held = state.model_copy(update={"last": None, "template": None, "reason": None})
         return _parked(
-            {
-                **retry,
-                "cursor": int(state["cursor"]) - 1,
-                "action": "wait",
-                "waiting": f"held:{state.get('step_id')}",
-                "wait_until": clock.iso(clock.now() + timedelta(seconds=MAX_PARK_S)),
-            }
+            held.advanced(
+                cursor=state.cursor - 1,
+                action="wait",
+                waiting=f"held:{state.step_id}",
+                wait_until=clock.iso(clock.now() + timedelta(seconds=MAX_PARK_S)),
+            )
         )
-    campaign = campaign_store.load_version(bucket, campaign_store.key_for(state["campaign_id"]), state["version_id"])
-    customer = customer_store.get_customer(state["customer_id"])
+    campaign = campaign_store.load_version(bucket, campaign_store.key_for(state.campaign_id), str(state.version_id))
+    customer = customer_store.get_customer(state.customer_id)
     if customer is None:
-        return {**state, "action": "end", "reason": "unknown_customer"}
-    entered = clock.parse_iso(state["entered_at"])
+        return state.advanced(action="end", reason="unknown_customer")
+    entered = clock.parse_iso(str(state.entered_at))
     counted = sorted(o.occurred_at for o in event_log.order_facts(customer.customer_id) if not o.refunded)
     ordered = any(at > entered for at in counted)
     engaged = event_log.engagement_since(customer.customer_id, campaign.id, entered)
@@ -66,35 +71,32 @@ def plan(
         },
     )
     result = next_action(campaign, state, facts, clock.now(), default_window)
-    if "entry" not in state:  # counted once per journey (a retried Plan finds it recorded)
+    if state.entry is None and result.entry is not None:  # counted once per journey (a retried Plan finds it recorded)
         now = clock.now()
         closes = clock.iso(now + timedelta(days=attribution_days))  # then compared with the holdout group
-        campaign_stats.record_entry(
-            campaign.id, state.get("execution") or "", result["entry"], clock.iso(now), customer.customer_id, closes
-        )
-    result["correlation_id"] = correlation  # always present: the Send task passes it on
-    if result["action"] == "wait":
+        campaign_stats.record_entry(campaign.id, state.execution, result.entry, clock.iso(now), customer.customer_id, closes)
+    result = result.advanced(correlation_id=correlation)  # always present: the Send task passes it on
+    if result.action == "wait":
         result = _parked(result)
-    if result["action"] == "send":
-        result["consent_purpose"] = campaign.consent_purpose
+    if result.action == "send":
+        result = result.advanced(consent_purpose=campaign.consent_purpose)
     return result
 
 
-def _parked(result: dict[str, Any]) -> dict[str, Any]:
+def _parked(result: JourneyState) -> JourneyState:
     """The Park task's timeout: the wait plus a day of grace, at most MAX_PARK_S (the safety net
     for a timer the sweep never woke; Plan then parks again). Held journeys re-check monthly."""
-    left = (clock.parse_iso(str(result["wait_until"])) - clock.now()).total_seconds()
-    result["park_timeout_s"] = int(min(max(left, 0) + PARK_GRACE_S, MAX_PARK_S))
-    return result
+    left = (clock.parse_iso(str(result.wait_until)) - clock.now()).total_seconds()
+    return result.advanced(park_timeout_s=int(min(max(left, 0) + PARK_GRACE_S, MAX_PARK_S)))
 
 
 def park(event: dict[str, Any]) -> dict[str, Any]:
     """Store a waiting journey's task token until its ``wait_until`` (the wake sweep resumes it),
     or, for a journey held by a marketing pause, until marketing resumes."""
-    state = event["state"]
-    due = clock.parse_iso(state["wait_until"])
-    held = str(state.get("waiting", "")).startswith("held:")
-    timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state["campaign_id"]}, held=held)
+    state = JourneyState.model_validate(event["state"])
+    due = clock.parse_iso(str(state.wait_until))
+    held = (state.waiting or "").startswith("held:")
+    timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state.campaign_id}, held=held)
     return {"parked_until": "resume" if held else clock.iso(due)}
 
 

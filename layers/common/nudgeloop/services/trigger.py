@@ -12,6 +12,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import campaign_stats
 from nudgeloop.domain import idempotency
+from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.observability import logger
 from nudgeloop.services.campaign_store import Pinned
 
@@ -29,6 +30,8 @@ TRIGGER_TYPES = {
     "BehaviourObserved": "behaviour",
     "ScheduleReached": "schedule",
 }
+# what a journey keeps of the event that started it (its templates and date waits read these)
+TRIGGER_DETAILS = ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id")
 
 
 def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_machine_arn: str) -> list[Started]:
@@ -56,32 +59,28 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             logger.info("entered already", extra={"campaign_id": campaign.id, "reentry": campaign.reentry})
             results.append(Started(campaign.id, name, False))
             continue
-        state = {
-            "campaign_id": campaign.id,
-            "version_id": pinned.version_id,
-            "customer_id": customer_id,
-            "execution": name,
-            "entered_at": clock.iso(clock.now()),
-            "correlation_id": correlation,
-            "trigger": {
-                "type": trigger_type,
-                **{k: v for k, v in detail.items() if k in ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id")},
-            },
-            "cursor": 0,
-        }
+        state = JourneyState(
+            campaign_id=campaign.id,
+            version_id=pinned.version_id,
+            customer_id=customer_id,
+            execution=name,
+            entered_at=clock.iso(clock.now()),
+            correlation_id=correlation,
+            trigger={"type": trigger_type, **{k: v for k, v in detail.items() if k in TRIGGER_DETAILS}},
+        )
         started = _start(state_machine_arn, name, state)
         campaign_stats.mark_entry_started(campaign.id, customer_id, name, campaign.reentry)
         results.append(Started(campaign.id, name, started))
     return results
 
 
-def _start(state_machine_arn: str, name: str, state: dict[str, Any]) -> bool:
+def _start(state_machine_arn: str, name: str, state: JourneyState) -> bool:
     try:
-        client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(state))
+        client("stepfunctions").start_execution(stateMachineArn=state_machine_arn, name=name, input=json.dumps(state.wire()))
     except ClientError as exc:
         if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
             logger.info("journey already started", extra={"execution": name})
             return False
         raise
-    logger.info("journey started", extra={"execution": name, "campaign_id": state["campaign_id"]})
+    logger.info("journey started", extra={"execution": name, "campaign_id": state.campaign_id})
     return True
