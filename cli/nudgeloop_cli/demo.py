@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.domain.staircase import SEGMENTS
+from nudgeloop.domain.staircase import STEPS
 
 from . import report as pages
 from .client import Client
@@ -233,7 +233,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     from nudgeloop.dal import campaign_stats
     from nudgeloop.dal.models import CustomerModel, EventModel
 
-    segments = Counter(c.segment for c in CustomerModel.scan())
+    segments = Counter(c.step for c in CustomerModel.scan())
     migrations = Counter(
         f"{e.properties['from']} -> {e.properties['to']}" for e in EventModel.scan(EventModel.type == "segment.migrated")
     )
@@ -249,7 +249,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
         problems += [f"{d['function']} may not {d['action']} on {d['resource']}" for d in stack.enforcer.denials]
     return {
         "now": clock.iso(stack.clock.now()),
-        "segments": {s: segments.get(s, 0) for s in SEGMENTS},
+        "segments": {s: segments.get(s, 0) for s in STEPS},
         "migrations": dict(sorted(migrations.items())),
         "journeys": dict(journeys),
         "mails": dict(sorted(mails.items())),

@@ -173,12 +173,11 @@ def _bind_engine(prefix: str) -> None:
 def sends_in_doubt(prefix: PrefixOption = "nudgeloop") -> None:
     """List reservations SES may or may not have sent (customer, ledger key, reserved at)."""
     from nudgeloop import clock
-    from nudgeloop.dal import keys, ledger
+    from nudgeloop.dal import ledger
 
     _bind_engine(prefix)
     rows = [
-        {"customer_id": keys.customer_of_sends(i.pk), "ledger_key": i.sk, "reserved_at": i.created_at}
-        for i in ledger.in_doubt(clock.now())
+        {"customer_id": i.customer_id, "ledger_key": i.key, "reserved_at": i.created_at} for i in ledger.in_doubt(clock.now())
     ]
     typer.echo(json.dumps(rows, indent=2))
 

@@ -1,8 +1,8 @@
 """Scheduled run (EventBridge schedule): re-places customers whose step or date occasion is due.
 
 When the staircase or the watched date occasions changed, the scheduled invocation re-places
-everyone: it invokes itself asynchronously for parallel-scan segments 1..n-1
-(``{"segment": i, "total_segments": n, "full": true, "previous_run": ...}``) and scans segment 0.
+everyone: it invokes itself asynchronously for the scan parts 1..n-1 of a parallel scan
+(``{"part": i, "parts": n, "full": true, "previous_run": ...}``) and scans part 0.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = daily.run(
         publisher,
         rules,
-        segment=int(event.get("segment", 0)),
-        total_segments=int(event.get("total_segments", 1)),
+        part=int(event.get("part", 0)),
+        parts=int(event.get("parts", 1)),
         full=bool(event.get("full", False)),
         previous_run=event.get("previous_run"),
         fan_out=fan_out,

@@ -244,7 +244,7 @@ def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_corr
     post_events(stack, [upsert("r1"), order("r1", "o1", at="2025-09-03T10:00:00Z")])  # 120 days before START
     stack.settle()
     before = customer_store.get_customer("r1")
-    assert before.segment == "active"
+    assert before.step == "active"
     assert before.review_on == "2026-03-03"  # the day the order is 181 days old: at risk
 
     post_events(stack, [order("r1", "o2", at="2026-01-01T08:00:00Z")])
@@ -257,7 +257,7 @@ def test_a_repeat_order_that_moves_nobody_costs_no_customer_write_and_stays_corr
 
     stack.advance(timedelta(days=62))  # the held review date passes: re-placed from the event log
     later = customer_store.get_customer("r1")
-    assert later.segment == "active"  # the second order keeps them active
+    assert later.step == "active"  # the second order keeps them active
     assert later.review_on == "2026-07-01"  # 181 days after the second order
     moves = [e.properties["to"] for e in event_log.customer_events("r1") if e.type == "segment.migrated"]
     assert "at_risk" not in moves

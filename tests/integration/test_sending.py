@@ -181,7 +181,7 @@ def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in
     with stack.aws_lock:
         assert ledger.in_doubt(clock.now()) == []  # not yet: it may still be completing
         doubtful = ledger.in_doubt(clock.now() + timedelta(minutes=16))
-        assert [(i.pk, i.sk) for i in doubtful] == [("SEND#c1", "welcome#welcome#x1")]
+        assert [(i.customer_id, i.key) for i in doubtful] == [("c1", "welcome#welcome#x1")]
         assert ledger.settle_in_doubt("c1", "welcome#welcome#x1", sent=False, note="not in SES's sending history")
         assert ledger.in_doubt(clock.now() + timedelta(minutes=16)) == []
     assert send(stack, request("x1"))["status"] == "duplicate"  # still never sent twice
@@ -199,7 +199,7 @@ def test_the_in_doubt_window_is_the_operators_setting(stack, ses) -> None:
     del ses["ses"]
     with stack.aws_lock:
         assert ledger.in_doubt(clock.now() + timedelta(seconds=119)) == []
-        assert [i.sk for i in ledger.in_doubt(clock.now() + timedelta(seconds=121))] == ["welcome#welcome#x2"]
+        assert [i.key for i in ledger.in_doubt(clock.now() + timedelta(seconds=121))] == ["welcome#welcome#x2"]
 
 
 def test_the_in_doubt_sweep_runs_when_a_reservation_falls_into_doubt_even_with_no_timer_due(stack, ses) -> None:

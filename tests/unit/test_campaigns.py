@@ -18,7 +18,7 @@ def welcome() -> Campaign:
 
 
 def facts(**over) -> Facts:
-    return Facts(**{"segment": "new", "ordered_since_entry": False, "consent_ok": True, "has_email": True, **over})
+    return Facts(**{"step": "new", "ordered_since_entry": False, "consent_ok": True, "has_email": True, **over})
 
 
 def test_welcome_journey_sends_waits_then_follows_up(welcome: Campaign) -> None:
@@ -68,11 +68,11 @@ def test_the_audience_is_checked_at_entry_only(welcome: Campaign) -> None:
     picky = welcome.model_copy(update={"audience": Audience(segment_in=["new"], attributes={"tier": "gold"})})
     state = JourneyState(cursor=0, customer_id="c1")
     assert next_action(picky, state, facts(attributes={"tier": "silver"}), NOW).reason == "not_in_audience"
-    assert next_action(picky, state, facts(segment="vip", attributes={"tier": "gold"}), NOW).reason == "not_in_audience"
+    assert next_action(picky, state, facts(step="vip", attributes={"tier": "gold"}), NOW).reason == "not_in_audience"
     first = next_action(picky, state, facts(attributes={"tier": "gold"}), NOW)
     assert (first.action, first.entry) == ("send", "entered")
     # later decisions do not re-check it: a customer who moves on stays in their journey
-    assert next_action(picky, first, facts(segment="vip"), NOW).action == "wait"
+    assert next_action(picky, first, facts(step="vip"), NOW).action == "wait"
 
 
 def test_the_holdout_is_a_stable_share_of_entrants_who_get_nothing(welcome: Campaign) -> None:
@@ -136,7 +136,7 @@ def test_branches_on_engagement_and_attributes_and_exit_when_leaving_the_segment
     engaged = facts(opened_since_entry=True, attributes={"tier": "gold"})
     assert next_action(ab, start, engaged, NOW).reason == "branch:b"
     assert next_action(ab, start, facts(opened_since_entry=True), NOW).step_id == "c"  # not gold
-    assert next_action(ab, start, facts(segment="at_risk"), NOW).reason == "left_segment"
+    assert next_action(ab, start, facts(step="at_risk"), NOW).reason == "left_segment"
 
 
 def test_split_targets_must_exist() -> None:
@@ -261,22 +261,24 @@ def test_a_wait_past_the_journey_budget_ends_it_instead_of_letting_aws_time_it_o
 
 
 @pytest.mark.parametrize(
-    ("purpose", "consent_purpose", "valid"),
+    ("field", "kind", "consent_purpose", "valid"),
     [
-        ("marketing", "newsletter", True),
-        ("marketing", "marketing", True),
-        ("service", "service", True),
-        ("service", "newsletter", False),
-        ("marketing", "service", False),
+        ("mail_kind", "marketing", "newsletter", True),
+        ("mail_kind", "marketing", "marketing", True),
+        ("mail_kind", "service", "service", True),
+        ("purpose", "service", "service", True),  # the older name is still read
+        ("mail_kind", "service", "newsletter", False),
+        ("purpose", "marketing", "service", False),
     ],
 )
-def test_a_campaigns_mail_kind_is_decided_once(purpose: str, consent_purpose: str, valid: bool) -> None:
+def test_a_campaigns_mail_kind_is_decided_once(field: str, kind: str, consent_purpose: str, valid: bool) -> None:
     text = (
-        f"id: kind\nname: k\npurpose: {purpose}\nconsent_purpose: {consent_purpose}\n"
+        f"id: kind\nname: k\n{field}: {kind}\nconsent_purpose: {consent_purpose}\n"
         "trigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: send, template: welcome}]"
     )
     if valid:
-        assert parse(text).marketing == (purpose == "marketing")
+        campaign = parse(text)
+        assert (campaign.mail_kind, campaign.marketing) == (kind, kind == "marketing")
     else:
-        with pytest.raises(InvalidCampaign, match="purpose and consent_purpose disagree"):
+        with pytest.raises(InvalidCampaign, match="mail_kind and consent_purpose disagree"):
             parse(text)

@@ -124,3 +124,16 @@ def test_an_archived_mail_is_one_object_per_ledger_entry() -> None:
     assert keys.archived_mail("c-2", "welcome#welcome#exec-1") != base
     assert keys.archived_mail("c-1", "welcome#followup#exec-1") != base
     assert "c-1" not in base
+
+
+def test_the_entry_claim_covers_the_occurrence_or_the_customer_as_the_reentry_rule_says() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 6, 1, tzinfo=UTC)
+    never = keys.entry_claim("never", None, now)
+    assert (never.scope, never.reclaimable_before, never.expires) == ("customer", None, None)  # once, ever
+    later = keys.entry_claim("after_days", 30, now)
+    assert (later.scope, later.reclaimable_before, later.expires) == ("customer", now - timedelta(days=30), None)
+    every = keys.entry_claim("every_occurrence", None, now)
+    assert every.scope == "occurrence" and every.reclaimable_before is None
+    assert every.expires == now + timedelta(days=keys.OCCURRENCE_CLAIM_DAYS)  # a replay within this finds it

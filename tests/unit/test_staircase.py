@@ -13,43 +13,43 @@ def ago(days: int) -> date:
 
 
 def test_no_orders_is_prospect_with_nothing_to_review() -> None:
-    assert place([], TODAY).segment == "prospect"
+    assert place([], TODAY).step == "prospect"
     assert place([], TODAY).review_on is None
 
 
 @pytest.mark.parametrize(("first_age", "segment"), [(0, "new"), (90, "new"), (91, "active")])
 def test_new_boundary_at_day_90(first_age: int, segment: str) -> None:
-    assert place([ago(first_age)], TODAY).segment == segment
+    assert place([ago(first_age)], TODAY).step == segment
 
 
 @pytest.mark.parametrize(("last_age", "segment"), [(180, "active"), (181, "at_risk"), (365, "at_risk"), (366, "inactive")])
 def test_active_at_risk_inactive_boundaries(last_age: int, segment: str) -> None:
-    assert place([ago(400), ago(last_age)], TODAY).segment == segment
+    assert place([ago(400), ago(last_age)], TODAY).step == segment
 
 
 def test_fourth_order_within_365_days_makes_vip() -> None:
     three = [ago(300), ago(200), ago(100)]
-    assert place(three, TODAY).segment == "active"
-    assert place([*three, ago(1)], TODAY).segment == "vip"
-    assert place([ago(366), ago(200), ago(100), ago(1)], TODAY).segment == "active"
+    assert place(three, TODAY).step == "active"
+    assert place([*three, ago(1)], TODAY).step == "vip"
+    assert place([ago(366), ago(200), ago(100), ago(1)], TODAY).step == "active"
 
 
 def test_vip_takes_precedence_over_new() -> None:
-    assert place([ago(3), ago(2), ago(1), ago(0)], TODAY).segment == "vip"
+    assert place([ago(3), ago(2), ago(1), ago(0)], TODAY).step == "vip"
 
 
 def test_review_date_is_the_first_day_the_segment_changes_by_itself() -> None:
     placement = place([ago(10)], TODAY)
-    assert placement.segment == "new"
+    assert placement.step == "new"
     assert placement.review_on == ago(10) + timedelta(days=91)
-    assert place([ago(10)], placement.review_on).segment == "active"
-    assert place([ago(10)], placement.review_on - timedelta(days=1)).segment == "new"
+    assert place([ago(10)], placement.review_on).step == "active"
+    assert place([ago(10)], placement.review_on - timedelta(days=1)).step == "new"
 
 
 def test_vip_review_when_fourth_latest_order_ages_out() -> None:
     orders = [ago(360), ago(50), ago(40), ago(30)]
     placement = place(orders, TODAY)
-    assert placement.segment == "vip"
+    assert placement.step == "vip"
     assert placement.review_on == ago(360) + timedelta(days=366)
 
 
@@ -58,12 +58,12 @@ def test_inactive_never_changes_by_itself() -> None:
 
 
 def test_future_dated_orders_do_not_count_yet() -> None:
-    assert place([TODAY + timedelta(days=1)], TODAY).segment == "prospect"
+    assert place([TODAY + timedelta(days=1)], TODAY).step == "prospect"
 
 
 def test_staircase_thresholds_are_configurable_and_validated() -> None:
     stairs = Staircase.from_json('{"new_days": 30, "version": "shop-2"}')
-    assert place([ago(31)], TODAY, stairs).segment == "active"
+    assert place([ago(31)], TODAY, stairs).step == "active"
     with pytest.raises(ValueError, match="unknown"):
         Staircase.from_json('{"nwe_days": 30}')
     with pytest.raises(ValueError, match="new_days < active_days"):
@@ -84,8 +84,8 @@ def test_extra_steps_from_a_definition() -> None:
     }
     stairs = Staircase.from_json(json.dumps(definition))
     assert stairs.names() == ["prospect", "big_spender", "lapsed", "customer"]
-    assert place([(ago(10), Decimal("600"))], TODAY, stairs).segment == "big_spender"
-    assert place([(ago(100), Decimal("20")), (ago(61), Decimal("20"))], TODAY, stairs).segment == "lapsed"
+    assert place([(ago(10), Decimal("600"))], TODAY, stairs).step == "big_spender"
+    assert place([(ago(100), Decimal("20")), (ago(61), Decimal("20"))], TODAY, stairs).step == "lapsed"
     fresh = place([(ago(100), Decimal("20")), (ago(10), Decimal("20"))], TODAY, stairs)
     assert fresh == Placement("customer", ago(10) + timedelta(days=61))  # lapses by itself on day 61
 

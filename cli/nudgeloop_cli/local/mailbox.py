@@ -123,10 +123,10 @@ class Mailbox:
             sent_at = None
             if record:
                 entry = next(
-                    (e for e in ledger.ledger(record["customer_id"]) if (e.data or {}).get("message_id") == message.id),
+                    (e for e in ledger.ledger(record["customer_id"]) if e.data.get("message_id") == message.id),
                     None,
                 )
-                sent_at = (entry.data or {}).get("sent_at") if entry else None
+                sent_at = entry.sent_at if entry else None
             mails.append(
                 {
                     "message_id": message.id,

@@ -5,13 +5,15 @@ What counts where is the caller's decision; this module keeps the counts."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
+from nudgeloop.domain.idempotency import EntryClaim
+from nudgeloop.domain.journey_contract import JourneyEntry
 
 from . import keys
 from .deliverability import count_reputation
@@ -47,21 +49,16 @@ def count(tx: TransactWrite, campaign_id: str, step_id: str, kind: str, by: int 
     tx.update(counter, actions=[EngineItem.counter.add(by)])
 
 
-OCCURRENCE_CLAIM_DAYS = 400  # a replay of an older occurrence than this may enter again
-
-
-def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetime, reentry: str, days: int | None) -> bool:
-    """Whether this trigger may start ``execution`` (the campaign's re-entry rule, decided in
-    our table, not by Step Functions' execution names, which AWS forgets 90 days after an
-    execution closes). ``never``: one entry per customer, ever; ``after_days``: the last entry is
-    at least ``days`` old; ``every_occurrence``: once per occurrence (the name carries it).
+def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetime, claim: EntryClaim) -> bool:
+    """Whether this trigger may start ``execution``: ``claim`` (the campaign's re-entry rule,
+    ``domain/idempotency.entry_claim``) taken with one conditional write.
     A claim whose journey has not been started yet answers True again, so a trigger retried
     after a crash still starts it; once :func:`mark_entry_started`, it answers False."""
-    item = EngineItem(pk=keys.campaign(campaign_id), sk=keys.claim(customer_id, execution, reentry))
+    item = EngineItem(pk=keys.campaign(campaign_id), sk=keys.claim(customer_id, execution, claim.scope))
     condition = EngineItem.created_at.does_not_exist()
-    if reentry == "after_days":
-        condition = condition | (EngineItem.created_at <= clock.iso(now - timedelta(days=days or 0)))
-    expires = now + timedelta(days=OCCURRENCE_CLAIM_DAYS) if reentry == "every_occurrence" else None
+    if claim.reclaimable_before is not None:
+        condition = condition | (EngineItem.created_at <= clock.iso(claim.reclaimable_before))
+    expires = claim.expires
     try:
         item.update(
             actions=[
@@ -80,10 +77,10 @@ def claim_entry(campaign_id: str, customer_id: str, execution: str, now: datetim
     return True
 
 
-def mark_entry_started(campaign_id: str, customer_id: str, execution: str, reentry: str) -> None:
+def mark_entry_started(campaign_id: str, customer_id: str, execution: str, claim: EntryClaim) -> None:
     # False: a later entry claimed it meanwhile, nothing to mark
     update_if(
-        EngineItem(pk=keys.campaign(campaign_id), sk=keys.claim(customer_id, execution, reentry)),
+        EngineItem(pk=keys.campaign(campaign_id), sk=keys.claim(customer_id, execution, claim.scope)),
         [EngineItem.data.set({"started": True})],
         EngineItem.status == execution,
     )
@@ -113,16 +110,23 @@ def record_entry(
     return once(write)
 
 
-def entries_due(until: datetime) -> Iterator[EngineItem]:
+def entries_due(until: datetime) -> Iterator[JourneyEntry]:
     """Entries whose attribution window has closed and that are not compared yet."""
-    yield from EngineItem.by_due.query(keys.UPLIFT_SHARD, EngineItem.due_at <= clock.iso(until))
+    for item in EngineItem.by_due.query(keys.UPLIFT_SHARD, EngineItem.due_at <= clock.iso(until)):
+        yield JourneyEntry(
+            campaign_id=keys.campaign_of(item.pk),
+            execution=keys.execution_of_entry(item.sk),
+            outcome=str(item.status),
+            customer_id=str((item.data or {}).get("customer_id", "")),
+            entered_at=str(item.created_at),
+        )
 
 
-def evaluate_entry(item: EngineItem, converted: bool) -> bool:
-    """Count an entry in its group (treated or holdout) and whether the customer ordered within
-    the window, once: the entry leaves the index in the same transaction."""
-    campaign_id = keys.campaign_of(item.pk)
-    group = "treated" if item.status == "entered" else "control"
+def evaluate_entry(entry: JourneyEntry, group: str, converted: bool) -> bool:
+    """Count an entry in ``group`` (``treated`` or ``control``) and whether the customer ordered
+    within the window, once: the entry leaves the index in the same transaction."""
+    campaign_id = entry.campaign_id
+    item = EngineItem(pk=keys.campaign(campaign_id), sk=keys.entry(entry.execution))
 
     def write(tx: TransactWrite) -> None:
         tx.update(
@@ -130,7 +134,7 @@ def evaluate_entry(item: EngineItem, converted: bool) -> bool:
             actions=[
                 EngineItem.due_shard.remove(),
                 EngineItem.due_at.remove(),
-                EngineItem.data.set({**(item.data or {}), "converted": converted}),
+                EngineItem.data.set({"customer_id": entry.customer_id, "converted": converted}),
             ],
             condition=EngineItem.due_shard.exists(),
         )
@@ -187,6 +191,6 @@ def campaign_stats(campaign_id: str) -> dict[str, dict[str, int]]:
     """Per step, how many mails were sent and how many of each feedback kind came back."""
     stats: dict[str, dict[str, int]] = {}
     for item in EngineItem.query(keys.campaign(campaign_id), EngineItem.sk.startswith(keys.STATS_PREFIX)):
-        _, step_id, kind = item.sk.split("#", 2)
+        step_id, kind = keys.stats_of(item.sk)
         stats.setdefault(step_id, {})[kind] = int(item.counter or 0)
     return stats

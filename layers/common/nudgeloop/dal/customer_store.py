@@ -1,4 +1,8 @@
-"""Customers (the customers table): profiles and consents, review dates, placements on the staircase."""
+"""Customers (the customers table): profiles and consents, review dates, placements on the staircase.
+
+The services get and give plain :class:`~nudgeloop.domain.customer.Customer` values; the stored
+item (``models.CustomerModel``) stays in this module.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pynamodb.expressions.update import Action
 
 from nudgeloop import clock
 from nudgeloop.domain import consent
+from nudgeloop.domain.customer import FIRST_STEP, Customer
 from nudgeloop.domain.events import bounded_attributes
 from nudgeloop.layout import REVIEW_ATTRIBUTES
 from nudgeloop.observability import logger
@@ -19,32 +24,58 @@ from . import keys
 from .models import CustomerModel
 from .writes import conditional_failed, update_if
 
+_FIELDS = tuple(f for f in Customer.__dataclass_fields__)
+_STORED_ONLY = ("review_shard",)  # the index's partition: derived from review_on, never a domain fact
 
-def get_customer(customer_id: str) -> CustomerModel | None:
+
+def _value(item: CustomerModel) -> Customer:
+    """The plain value of a stored item (or of the part of it a projection read)."""
+    data: dict[str, Any] = {name: getattr(item, name, None) for name in _FIELDS}
+    data["attributes"] = dict(data["attributes"] or {})
+    data["bookings"] = list(data["bookings"] or [])
+    data["consents"] = dict(data["consents"] or {})
+    data["step"] = data["step"] or FIRST_STEP
+    return Customer(**data)
+
+
+def _item(customer: Customer) -> CustomerModel:
+    values = {name: getattr(customer, name) for name in _FIELDS}
+    if values["version"] is None:  # never saved: PynamoDB writes it only if absent
+        del values["version"]
+    item = CustomerModel(**values)
+    item.attributes = customer.attributes or None  # empty: not stored
+    item.bookings = customer.bookings or None
+    item.review_shard = keys.review_partition(customer.customer_id) if customer.review_on else None
+    return item
+
+
+def get_customer(customer_id: str) -> Customer | None:
     try:
-        return CustomerModel.get(customer_id, consistent_read=True)
+        return _value(CustomerModel.get(customer_id, consistent_read=True))
     except CustomerModel.DoesNotExist:
         return None
 
 
-def new_customer(customer_id: str) -> CustomerModel:
-    now = clock.iso(clock.now())
-    return CustomerModel(customer_id=customer_id, consents={}, segment="prospect", created_at=now)
+def new_customer(customer_id: str) -> Customer:
+    return Customer(customer_id=customer_id, created_at=clock.iso(clock.now()))
 
 
-def save_customer(customer: CustomerModel) -> bool:
+def save_customer(customer: Customer) -> bool:
     """Save with optimistic locking; False when someone else saved first (reload and retry).
+    On success the value carries the new version (it may be saved again).
 
     One plain write: the per-step counts and flows are tallied from the table's stream
-    (:func:`save_step_tally`), not written here.
+    (``step_tallies``), not written here.
     """
     customer.updated_at = clock.iso(clock.now())
+    item = _item(customer)
     try:
-        customer.save()
+        item.save()
     except PutError as exc:
         if conditional_failed(exc):
             return False
         raise
+    customer.version = item.version
     return True
 
 
@@ -54,8 +85,9 @@ def apply_consent_only(customer_id: str, purpose: str, status: str, occurred_at:
     is first brought within them (``events.bounded_attributes``); an opt-out weighs more than an oversized attribute.
     Returns whether the statement changed anything."""
     for _attempt in range(8):
-        customer = get_customer(customer_id)
-        if customer is None:
+        try:
+            customer = CustomerModel.get(customer_id, consistent_read=True)
+        except CustomerModel.DoesNotExist:
             return False
         consents = dict(customer.consents or {})
         if not consent.apply_statement(consents, purpose, status, occurred_at, source):
@@ -84,51 +116,51 @@ def apply_consent_only(customer_id: str, purpose: str, status: str, occurred_at:
     raise RuntimeError("the customer kept changing while a consent statement was applied")
 
 
-def set_review(customer: CustomerModel, review_on: date | None) -> None:
-    customer.review_on = review_on.isoformat() if review_on else None
-    customer.review_shard = keys.review_partition(customer.customer_id) if review_on else None
-
-
-def due_for_review(until: date) -> Iterator[CustomerModel]:
+def due_for_review(until: date) -> Iterator[Customer]:
     """Customers whose review date is on or before ``until`` (all shards), with just the
     attributes placement needs (the index's projection): one read per due customer."""
     for partition in keys.REVIEW_PARTITIONS:
-        yield from CustomerModel.by_review.query(partition, CustomerModel.review_on <= until.isoformat())
+        for item in CustomerModel.by_review.query(partition, CustomerModel.review_on <= until.isoformat()):
+            yield _value(item)
 
 
-def save_placement(customer: CustomerModel) -> bool:
+def save_placement(customer: Customer) -> bool:
     """Write only what placement changes (step, review date, staircase version), conditional on
-    the version read. False on a conflict."""
+    the version read. False on a conflict; on success the value carries the new version."""
     customer.updated_at = clock.iso(clock.now())
+    item = _item(customer)
     actions: list[Action] = [
-        CustomerModel.segment.set(customer.segment),
-        CustomerModel.staircase_version.set(customer.staircase_version),
-        CustomerModel.updated_at.set(customer.updated_at),
+        CustomerModel.step.set(item.step),
+        CustomerModel.staircase_version.set(item.staircase_version),
+        CustomerModel.updated_at.set(item.updated_at),
     ]
     for attribute, value in (
-        (CustomerModel.segment_since, customer.segment_since),
-        (CustomerModel.review_on, customer.review_on),
-        (CustomerModel.review_shard, customer.review_shard),
+        (CustomerModel.step_since, item.step_since),
+        (CustomerModel.review_on, item.review_on),
+        (CustomerModel.review_shard, item.review_shard),
     ):
         actions.append(attribute.set(value) if value is not None else attribute.remove())
     # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
-    return update_if(customer, actions, CustomerModel.customer_id.exists())
+    if not update_if(item, actions, CustomerModel.customer_id.exists()):
+        return False
+    customer.version = item.version
+    return True
 
 
 def customers_on(steps: list[str]) -> Iterator[str]:
     """Ids of everyone on one of ``steps`` (a scan: for scheduled sends such as newsletters)."""
-    for item in CustomerModel.scan(CustomerModel.segment.is_in(*steps), attributes_to_get=["customer_id"]):
+    for item in CustomerModel.scan(CustomerModel.step.is_in(*steps), attributes_to_get=["customer_id"]):
         yield item.customer_id
 
 
-def all_customers() -> Iterator[CustomerModel]:
+def all_customers() -> Iterator[Customer]:
     """Every customer, whole (a full scan: for forecasts, never on a hot path)."""
-    yield from CustomerModel.scan()
+    for item in CustomerModel.scan():
+        yield _value(item)
 
 
-def scan_for_placement(segment: int = 0, total_segments: int = 1) -> Iterator[CustomerModel]:
-    """Every customer with the attributes placement needs (one segment of a parallel scan): the
-    full re-placement after the rules changed."""
-    yield from CustomerModel.scan(
-        segment=segment, total_segments=total_segments, attributes_to_get=["customer_id", *REVIEW_ATTRIBUTES]
-    )
+def scan_for_placement(part: int = 0, parts: int = 1) -> Iterator[Customer]:
+    """Every customer with the attributes placement needs (one part of a parallel scan: DynamoDB's
+    ``Segment`` of ``TotalSegments``): the full re-placement after the rules changed."""
+    for item in CustomerModel.scan(segment=part, total_segments=parts, attributes_to_get=["customer_id", *REVIEW_ATTRIBUTES]):
+        yield _value(item)

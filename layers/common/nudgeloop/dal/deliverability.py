@@ -105,7 +105,7 @@ def reputation_counts(hours: list[str]) -> dict[str, int]:
     wanted = set(hours)
     totals = {"sent": 0, "bounced": 0, "complained": 0}
     for item in EngineItem.query(keys.REPUTATION, EngineItem.sk.between(min(hours), max(hours) + "#~")):
-        hour, _, kind = item.sk.partition("#")
+        hour, kind = keys.reputation_bucket_of(item.sk)
         if hour in wanted and kind in totals:
             totals[kind] += int(item.counter or 0)
     return totals

@@ -44,18 +44,31 @@ def event_from_image(image: dict[str, Any]) -> Event:
     )
 
 
+def _event(item: EventModel) -> Event:
+    """The plain value of a stored event (stored events were validated when they came in)."""
+    return Event.model_construct(
+        event_id=item.event_id,
+        type=item.type,
+        customer_id=item.customer_id,
+        occurred_at=clock.parse_iso(item.occurred_at),
+        source=item.source,
+        properties=dict(item.properties or {}),
+        received_at=clock.parse_iso(item.received_at),
+    )
+
+
 def _newest_first(items: list[EventModel]) -> list[EventModel]:
     return sorted(items, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 
 
-def customer_events(customer_id: str, limit: int = 100) -> list[EventModel]:
+def customer_events(customer_id: str, limit: int = 100) -> list[Event]:
     """The customer's newest events (one Query of their partition, sorted here)."""
-    return _newest_first(list(EventModel.query(customer_id)))[:limit]
+    return [_event(i) for i in _newest_first(list(EventModel.query(customer_id)))[:limit]]
 
 
 def customer_events_page(
     customer_id: str, limit: int, before: tuple[str, str] | None
-) -> tuple[list[EventModel], tuple[str, str] | None]:
+) -> tuple[list[Event], tuple[str, str] | None]:
     """One page of a customer's history, newest first: the events older than ``before``
     (occurred_at, event_id) and the position to continue from. The partition is read whole and
     sorted, which keeps every event write at one unit (no index); a customer's history is
@@ -65,7 +78,7 @@ def customer_events_page(
     ]
     page = ordered[:limit]
     more = len(ordered) > limit
-    return page, ((page[-1].occurred_at, page[-1].event_id) if more and page else None)
+    return [_event(i) for i in page], ((page[-1].occurred_at, page[-1].event_id) if more and page else None)
 
 
 def engagement_since(customer_id: str, campaign_id: str, since: datetime) -> set[str]:
@@ -135,8 +148,9 @@ def all_baskets() -> Iterator[set[str]]:
             yield basket
 
 
-def events_of_types_since(types: tuple[str, ...], since: datetime) -> Iterator[EventModel]:
+def events_of_types_since(types: tuple[str, ...], since: datetime) -> Iterator[Event]:
     """Stored events of these types that occurred after ``since`` (a filtered full scan: for
     forecasts, never on a hot path)."""
     cutoff = clock.iso(since)
-    yield from EventModel.scan(filter_condition=EventModel.type.is_in(*types) & (EventModel.occurred_at > cutoff))
+    for item in EventModel.scan(filter_condition=EventModel.type.is_in(*types) & (EventModel.occurred_at > cutoff)):
+        yield _event(item)

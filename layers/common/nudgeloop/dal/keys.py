@@ -122,6 +122,12 @@ def reputation_bucket(hour: str, kind: str) -> str:
     return f"{hour}#{kind}"
 
 
+def reputation_bucket_of(sort_key: str) -> tuple[str, str]:
+    """(hour, kind) of a reputation counter's sort key."""
+    hour, _, kind = sort_key.partition("#")
+    return hour, kind
+
+
 # ---------------------------------------------------------------- campaigns
 
 ENTRIES = "_entries"  # pseudo step of the entry counters (step ids never start with "_")
@@ -143,6 +149,12 @@ def stats(step_id: str, kind: str) -> str:
     return f"{STATS_PREFIX}{step_id}#{kind}"
 
 
+def stats_of(sort_key: str) -> tuple[str, str]:
+    """(step_id, kind) of a campaign counter's sort key (step ids hold no ``#``)."""
+    step_id, _, kind = sort_key.removeprefix(STATS_PREFIX).partition("#")
+    return step_id, kind
+
+
 def step_stop(step_id: str) -> str:
     return f"STOP#{step_id}"
 
@@ -155,9 +167,14 @@ def entry(execution: str) -> str:
     return f"ENTRY#{execution}"
 
 
-def claim(customer_id: str, execution: str, reentry: str) -> str:
-    """One claim per occurrence (the execution name carries it), else one per customer."""
-    return f"CLAIM#{execution}" if reentry == "every_occurrence" else f"LASTENTRY#{customer_id}"
+def execution_of_entry(sort_key: str) -> str:
+    return sort_key.removeprefix("ENTRY#")
+
+
+def claim(customer_id: str, execution: str, scope: str) -> str:
+    """One claim per occurrence (the execution name carries it), or one per customer
+    (``domain/idempotency.entry_claim`` decides which)."""
+    return f"CLAIM#{execution}" if scope == "occurrence" else f"LASTENTRY#{customer_id}"
 
 
 def conversion(customer_id: str, order_id: str) -> str:

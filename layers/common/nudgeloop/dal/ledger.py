@@ -10,6 +10,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
+from nudgeloop.domain.sends import LedgerEntry
 
 from . import keys
 from .campaign_stats import count
@@ -18,7 +19,16 @@ from .models import EngineItem
 from .writes import once, put_once, transaction, update_if
 
 
-def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any], in_doubt_after_s: int = 900) -> EngineItem | None:
+def _entry(item: EngineItem) -> LedgerEntry:
+    return LedgerEntry(keys.customer_of_sends(item.pk), item.sk, str(item.status), dict(item.data or {}), item.created_at)
+
+
+def _stored(entry: LedgerEntry) -> EngineItem:
+    """The item behind an entry, for an update or delete (keys and the data as read)."""
+    return EngineItem(pk=keys.sends(entry.customer_id), sk=entry.key, data=entry.data)
+
+
+def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any], in_doubt_after_s: int = 900) -> LedgerEntry | None:
     """Reserve the right to send; returns None when a reservation exists (sent or in doubt).
 
     The reservation sits on the ``by_due`` index until it is completed; one still there after
@@ -33,7 +43,7 @@ def reserve_send(customer_id: str, ledger_key: str, data: dict[str, Any], in_dou
         data=data,
         created_at=clock.iso(now),
     )
-    return item if put_once(item, EngineItem.pk) else None
+    return _entry(item) if put_once(item, EngineItem.pk) else None
 
 
 def record_skip(customer_id: str, ledger_key: str, data: dict[str, Any], kind: str) -> bool:
@@ -50,35 +60,36 @@ def record_skip(customer_id: str, ledger_key: str, data: dict[str, Any], kind: s
     return once(write)
 
 
-def release(reservation: EngineItem) -> None:
+def release(reservation: LedgerEntry) -> None:
     """Give a reservation back (SES was not called: throttled): the step may be sent later."""
-    reservation.delete()
+    _stored(reservation).delete()
 
 
-def ledger_entry(customer_id: str, ledger_key: str) -> EngineItem | None:
+def ledger_entry(customer_id: str, ledger_key: str) -> LedgerEntry | None:
     try:
-        return EngineItem.get(keys.sends(customer_id), ledger_key, consistent_read=True)
+        return _entry(EngineItem.get(keys.sends(customer_id), ledger_key, consistent_read=True))
     except EngineItem.DoesNotExist:
         return None
 
 
 def complete_send(
-    item: EngineItem, status: str, data: dict[str, Any], message_id: str | None, *, reputation: bool = False
+    reservation: LedgerEntry, status: str, data: dict[str, Any], message_id: str | None, *, reputation: bool = False
 ) -> None:
     """Close a reservation with its outcome, counted for its step in the same transaction; a
     sent one (``message_id``) records what the message id was sent for and, with
     ``reputation``, counts in the sending reputation's hourly bucket."""
+    item = _stored(reservation)
     actions: list[Action] = [
         EngineItem.status.set(status),
-        EngineItem.data.set({**(item.data or {}), **data}),
+        EngineItem.data.set({**reservation.data, **data}),
         EngineItem.due_shard.remove(),
         EngineItem.due_at.remove(),
     ]
     if message_id is None:  # capped or failed: counted with the completion, once
         with transaction() as tx:
             tx.update(item, actions=actions)
-            if "campaign_id" in (item.data or {}):
-                count(tx, item.data["campaign_id"], item.data["step_id"], status)
+            if "campaign_id" in reservation.data:
+                count(tx, reservation.data["campaign_id"], reservation.data["step_id"], status)
         return
     with transaction() as tx:
         tx.update(item, actions=actions)
@@ -96,10 +107,10 @@ def complete_send(
         )
 
 
-def in_doubt(until: datetime) -> list[EngineItem]:
+def in_doubt(until: datetime) -> list[LedgerEntry]:
     """Reservations neither completed nor released by ``until``: SES may have sent them. They
     are never retried blindly; an operator settles each (:func:`settle_in_doubt`)."""
-    return list(EngineItem.by_due.query(keys.IN_DOUBT_SHARD, EngineItem.due_at <= clock.iso(until)))
+    return [_entry(i) for i in EngineItem.by_due.query(keys.IN_DOUBT_SHARD, EngineItem.due_at <= clock.iso(until))]
 
 
 def next_in_doubt_at(after: datetime) -> datetime | None:
@@ -137,6 +148,6 @@ def message_record(message_id: str) -> dict[str, Any] | None:
     return dict(item.data or {})
 
 
-def ledger(customer_id: str) -> list[EngineItem]:
+def ledger(customer_id: str) -> list[LedgerEntry]:
     """Every send and skip of a customer, in ledger-key order."""
-    return list(EngineItem.query(keys.sends(customer_id)))
+    return [_entry(i) for i in EngineItem.query(keys.sends(customer_id))]

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from nudgeloop import clock
+from nudgeloop.domain.journey_contract import ParkedTimer
 
 from . import keys
 from .models import EngineItem
@@ -43,9 +44,11 @@ def release_held_timers(now: datetime) -> int:
     return released
 
 
-def due_timers(until: datetime) -> Iterator[EngineItem]:
+def due_timers(until: datetime) -> Iterator[ParkedTimer]:
+    """Parked timers due by ``until`` (all shards; held ones wait for a resume instead)."""
     for shard in keys.TIMER_PARTITIONS:
-        yield from EngineItem.by_due.query(shard, EngineItem.due_at <= clock.iso(until))
+        for item in EngineItem.by_due.query(shard, EngineItem.due_at <= clock.iso(until)):
+            yield ParkedTimer(keys.execution_of_timer(item.pk), str((item.data or {}).get("token")), str(item.due_at))
 
 
 def next_timer_due() -> datetime | None:
@@ -66,5 +69,5 @@ def parked_executions() -> set[str]:
     return names
 
 
-def delete_timer(item: EngineItem) -> None:
-    item.delete()
+def delete_timer(timer: ParkedTimer) -> None:
+    EngineItem(pk=keys.timer(timer.execution), sk=keys.timer_token(timer.token)).delete()

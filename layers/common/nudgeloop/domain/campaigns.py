@@ -6,7 +6,7 @@ import hashlib
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain import contact_policy
 from nudgeloop.domain.dates import DateKind, DateRule
@@ -220,7 +220,10 @@ class Audience(_Strict):
 class Campaign(_Strict):
     id: CampaignId
     name: str
-    purpose: Literal["marketing", "service"] = "marketing"
+    # the mail kind (the glossary's ``mail_kind``; ``purpose``, its older name, is still read)
+    mail_kind: Literal["marketing", "service"] = Field(
+        default="marketing", validation_alias=AliasChoices("mail_kind", "purpose")
+    )
     consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
     enabled: bool = True
     trigger: Trigger
@@ -239,15 +242,15 @@ class Campaign(_Strict):
 
     @property
     def marketing(self) -> bool:
-        """The mail kind, decided by the contact policy from the consent purpose (and ``purpose``
+        """The mail kind, decided by the contact policy from the consent purpose (and ``mail_kind``
         must agree): marketing mail needs consent, keeps to the send window, is capped and paused."""
         return contact_policy.is_marketing(self.consent_purpose)
 
     @model_validator(mode="after")
     def _mail_kind(self) -> Campaign:
-        if (self.purpose == "marketing") != contact_policy.is_marketing(self.consent_purpose):
+        if (self.mail_kind == "marketing") != contact_policy.is_marketing(self.consent_purpose):
             raise ValueError(
-                "purpose and consent_purpose disagree: a marketing campaign needs a marketing consent purpose "
+                "mail_kind and consent_purpose disagree: a marketing campaign needs a marketing consent purpose "
                 "(newsletter, marketing), a service campaign the service one"
             )
         return self

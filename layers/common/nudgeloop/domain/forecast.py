@@ -91,7 +91,7 @@ def _run_time(day: date, hour: int) -> datetime:
 
 def _segment_on(subject: Subject, stairs: Staircase, day: date) -> str:
     orders = [(t.date(), v) for t, v in zip(subject.order_times, subject.order_values, strict=True)]
-    return stairs.segment(orders, day)
+    return stairs.step_of(orders, day)
 
 
 def entries(
@@ -188,7 +188,7 @@ def _journey(
     marketing = contact_policy.is_marketing(campaign.consent_purpose)
     for _ in range(4 * len(campaign.steps) + 4):
         facts = Facts(
-            segment=_segment_on(subject, stairs, now.date()),
+            step=_segment_on(subject, stairs, now.date()),
             ordered_since_entry=False,
             consent_ok=campaign.consent_purpose in subject.consents_ok,
             has_email=subject.has_email,

@@ -16,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import date
-from typing import Any
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 EXECUTION_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,80}$")  # what Step Functions accepts
 
@@ -86,6 +87,31 @@ def execution_name(campaign_id: str, reentry: str, customer_id: str, occurrence:
     if not EXECUTION_NAME_RE.match(name):
         raise ValueError(f"invalid execution name {name!r}")
     return name
+
+
+OCCURRENCE_CLAIM_DAYS = 400  # a replay of an older occurrence than this may enter again
+
+
+@dataclass(frozen=True)
+class EntryClaim:
+    """The campaign's re-entry rule as one conditional claim (``dal/campaign_stats.claim_entry``):
+    decided in our table, not by Step Functions' execution names, which AWS forgets 90 days
+    after an execution closes."""
+
+    scope: Literal["occurrence", "customer"]  # what one claim covers
+    reclaimable_before: datetime | None  # a claim made before this may be taken again; None: never
+    expires: datetime | None  # when the claim item may go (TTL); None: kept
+
+
+def entry_claim(reentry: str, days: int | None, now: datetime) -> EntryClaim:
+    """``never``: one entry per customer, ever; ``after_days``: again once the last entry is
+    ``days`` old; ``every_occurrence``: once per occurrence (the execution name carries it),
+    the claim kept long enough that a replay of the occurrence finds it."""
+    if reentry == "every_occurrence":
+        return EntryClaim("occurrence", None, now + timedelta(days=OCCURRENCE_CLAIM_DAYS))
+    if reentry == "after_days":
+        return EntryClaim("customer", now - timedelta(days=days or 0), None)
+    return EntryClaim("customer", None, None)
 
 
 # ---------------------------------------------------------------- sending

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -88,3 +89,26 @@ class JourneyState(BaseModel):
 _missing = set(JOURNEY_FIELDS) - set(JourneyState.model_fields)
 if _missing:  # pragma: no cover - a programming error
     raise TypeError(f"the send request needs journey state fields it does not have: {sorted(_missing)}")
+
+
+@dataclass(frozen=True)
+class ParkedTimer:
+    """A waiting journey's task token, parked until ``due_at`` (``dal/timers.py``); the wake sweep
+    resumes the journey with it."""
+
+    execution: str
+    token: str
+    due_at: str
+
+
+@dataclass(frozen=True)
+class JourneyEntry:
+    """How a journey's entry ended up (``entered``, ``holdout``, ``not_in_audience``), recorded once
+    per execution (``dal/campaign_stats.record_entry``); entered and holdout ones are compared
+    when their attribution window closes."""
+
+    campaign_id: str
+    execution: str
+    outcome: str
+    customer_id: str
+    entered_at: str

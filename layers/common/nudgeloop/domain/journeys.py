@@ -36,7 +36,7 @@ def past_budget(state: JourneyState, until: datetime) -> bool:
 class Facts(BaseModel):
     """What the interpreter may know about the customer at a decision point."""
 
-    segment: str
+    step: str  # the customer's step on the staircase now
     ordered_since_entry: bool
     consent_ok: bool
     has_email: bool
@@ -70,7 +70,7 @@ def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
 
 def entry_outcome(campaign: Campaign, customer_id: str, facts: Facts) -> str:
     """How an entry ends up: ``entered``, ``not_in_audience`` or ``holdout`` (checked in that order)."""
-    if campaign.audience is not None and not campaign.audience.admits(facts.segment, facts.attributes):
+    if campaign.audience is not None and not campaign.audience.admits(facts.step, facts.attributes):
         return "not_in_audience"
     if in_holdout(campaign.id, customer_id, campaign.holdout_percent):
         return "holdout"
@@ -84,7 +84,7 @@ def _holds(cond: Condition, facts: Facts) -> bool:
             return False
     if cond.attributes and any(facts.attributes.get(k) != v for k, v in cond.attributes.items()):
         return False
-    return cond.segment_in is None or facts.segment in cond.segment_in
+    return cond.segment_in is None or facts.step in cond.segment_in
 
 
 def wait_target(until: Until, state: JourneyState, facts: Facts, now: datetime, window: SendWindow | None) -> datetime | None:
@@ -134,7 +134,7 @@ def next_action(
             return end(str(new.entry))
     if campaign.exit_on_order and facts.ordered_since_entry:
         return end("converted")
-    if campaign.exit_unless_segment_in is not None and facts.segment not in campaign.exit_unless_segment_in:
+    if campaign.exit_unless_segment_in is not None and facts.step not in campaign.exit_unless_segment_in:
         return end("left_segment")
     if campaign.marketing and not facts.consent_ok:
         return end("no_consent")

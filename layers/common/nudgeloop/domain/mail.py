@@ -178,6 +178,7 @@ def sample_context(locale: str | None = None) -> dict[str, Any]:
             "last_name": "Lovelace",
             "gender": "female",
             "locale": locale,
+            "step": "active",
             "segment": "active",
             "orders": 3,
             "revenue": "120.00",

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-SEGMENTS = ("prospect", "new", "active", "vip", "at_risk", "inactive")
+STEPS = ("prospect", "new", "active", "vip", "at_risk", "inactive")
 
 
 class _Strict(BaseModel):
@@ -137,25 +137,25 @@ class Staircase(_Strict):
     def names(self) -> list[str]:
         return [s.name for s in self.steps]
 
-    def segment(self, orders: list[tuple[date, Decimal]], today: date) -> str:
+    def step_of(self, orders: list[tuple[date, Decimal]], today: date) -> str:
         past = [(d, v) for d, v in orders if d <= today]
         return next(s.name for s in self.steps if s.when.holds(past, today))
 
 
 @dataclass(frozen=True)
 class Placement:
-    segment: str
-    review_on: date | None  # first date on which the segment changes without new orders
+    step: str
+    review_on: date | None  # first date on which the step changes without new orders
 
 
 def place(orders: list[tuple[date, Decimal]] | list[date], today: date, stairs: Staircase | None = None) -> Placement:
     """Classify a customer from their counted orders (UTC date, value) or just their dates."""
     s = stairs or Staircase.default()
     facts = [o if isinstance(o, tuple) else (o, Decimal(0)) for o in orders]
-    current = s.segment(facts, today)
+    current = s.step_of(facts, today)
     offsets = {d + 1 for step in s.steps for d in step.when.day_thresholds()}
     candidates = sorted({d + timedelta(days=o) for d, _ in facts for o in offsets if d + timedelta(days=o) > today})
     for day in candidates:
-        if s.segment(facts, day) != current:
+        if s.step_of(facts, day) != current:
             return Placement(current, day)
     return Placement(current, None)

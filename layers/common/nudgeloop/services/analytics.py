@@ -30,14 +30,14 @@ CENT = Decimal("0.01")
 def touches(customer_id: str) -> list[Touch]:
     """The customer's campaign mails (sent) and clicks in them."""
     found = [
-        Touch(clock.parse_iso(str(e.data["sent_at"])), str(e.data["campaign_id"]), str(e.data["step_id"]), "sent")
+        Touch(clock.parse_iso(e.sent_at), str(e.data["campaign_id"]), str(e.data["step_id"]), "sent")
         for e in ledger.ledger(customer_id)
-        if e.status == "sent" and (e.data or {}).get("sent_at") and (e.data or {}).get("campaign_id")
+        if e.status == "sent" and e.sent_at and e.data.get("campaign_id")
     ]
     for event in event_log.customer_events(customer_id, limit=1000):
         props = event.properties or {}
         if event.type == "email.clicked" and props.get("campaign_id"):
-            found.append(Touch(clock.parse_iso(event.occurred_at), str(props["campaign_id"]), str(props["step_id"]), "clicked"))
+            found.append(Touch(event.occurred_at, str(props["campaign_id"]), str(props["step_id"]), "clicked"))
     return found
 
 
@@ -85,15 +85,15 @@ def compare_entries(now: datetime, window_days: int) -> int:
     """Count every entry whose attribution window has closed as converted or not (the holdout
     comparison); returns how many were counted."""
     counted = 0
-    for item in list(campaign_stats.entries_due(now)):
-        entered = clock.parse_iso(str(item.created_at))
+    for entry in list(campaign_stats.entries_due(now)):
+        entered = clock.parse_iso(entry.entered_at)
         closes = entered + timedelta(days=window_days)
-        customer_id = str((item.data or {}).get("customer_id", ""))
         ordered = any(
             entered < o.occurred_at <= closes and not o.refunded
-            for o in (event_log.order_facts(customer_id) if customer_id else [])
+            for o in (event_log.order_facts(entry.customer_id) if entry.customer_id else [])
         )
-        counted += int(campaign_stats.evaluate_entry(item, ordered))
+        group = "treated" if entry.outcome == "entered" else "control"  # the holdout is the control group
+        counted += int(campaign_stats.evaluate_entry(entry, group, ordered))
     return counted
 
 

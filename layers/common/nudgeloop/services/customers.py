@@ -22,8 +22,8 @@ def view(customer_id: str) -> dict[str, Any] | None:
         "customer_id": customer.customer_id,
         "profile": {name: getattr(customer, name) for name in PROFILE_FIELDS if getattr(customer, name) is not None},
         "attributes": customer.attributes or {},
-        "segment": customer.segment,
-        "segment_since": customer.segment_since,
+        "segment": customer.step,
+        "segment_since": customer.step_since,
         "consents": dict(customer.consents or {}),
         "aggregates": {
             "orders": agg.orders,
@@ -35,9 +35,9 @@ def view(customer_id: str) -> dict[str, Any] | None:
         "clv": insights.clv_of(customer_id),
         "mails": [
             {
-                "campaign_step": item.sk,
+                "campaign_step": item.key,
                 "status": item.status,
-                **{k: v for k, v in (item.data or {}).items() if k in ("message_id", "sent_at")},
+                **{k: v for k, v in item.data.items() if k in ("message_id", "sent_at")},
             }
             for item in ledger.ledger(customer_id)
         ],
@@ -77,10 +77,10 @@ def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
             {
                 "event_id": e.event_id,
                 "type": e.type,
-                "occurred_at": e.occurred_at,
-                "received_at": e.received_at,
+                "occurred_at": e.occurred_iso(),
+                "received_at": clock.iso(e.received_at),
                 "source": e.source,
-                "properties": e.properties or {},
+                "properties": e.properties,
             }
             for e in items
         ],

@@ -11,9 +11,9 @@ from typing import Any
 from nudgeloop import clock
 from nudgeloop.adapters.bus import MAX_ENTRIES, BusEvent, Publisher
 from nudgeloop.dal import customer_store, event_log, jobs, step_tallies
-from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import dates
 from nudgeloop.domain.campaigns import ScheduleTrigger
+from nudgeloop.domain.customer import Customer
 from nudgeloop.services import segmenting
 from nudgeloop.services.segmenting import Rules
 
@@ -33,8 +33,8 @@ def run(
     publisher: Publisher,
     rules: Rules,
     *,
-    segment: int = 0,
-    total_segments: int = 1,
+    part: int = 0,
+    parts: int = 1,
     full: bool = False,
     previous_run: str | None = None,
     fan_out: Callable[[dict[str, Any]], None] | None = None,
@@ -46,10 +46,10 @@ def run(
     Events are published before customers and exactly-once markers are saved, so a crash can
     repeat an event but never lose one (journeys start idempotently); a re-run of the same day
     finds nobody due and nothing new in its date window. A full scan can be split across
-    ``total_segments`` parallel invocations (DynamoDB parallel scan).
+    ``parts`` parallel invocations (the scan parts of a DynamoDB parallel scan).
     """
     now = clock.now()
-    if segment == 0:
+    if part == 0:
         # Customers per step at the end of yesterday: the counting consumer has tallied
         # yesterday's moves from the customers table's stream by now; fold them, then snapshot.
         step_tallies.fold_step_tallies()
@@ -60,13 +60,13 @@ def run(
     else:
         previous = clock.parse_iso(state["at"]) if state else now - timedelta(days=1)
     result = RunResult(full_scan=full or (state is not None and state.get("fingerprint") != rules.fingerprint()))
-    if result.full_scan and total_segments == 1 and fan_out is not None and rescan_segments > 1:
-        # Rules changed: re-place everyone, one parallel-scan segment per invocation.
-        total_segments = rescan_segments
-        for other in range(1, total_segments):
-            fan_out({"segment": other, "total_segments": total_segments, "full": True, "previous_run": clock.iso(previous)})
+    if result.full_scan and parts == 1 and fan_out is not None and rescan_segments > 1:
+        # Rules changed: re-place everyone, one scan part per invocation.
+        parts = rescan_segments
+        for other in range(1, parts):
+            fan_out({"part": other, "parts": parts, "full": True, "previous_run": clock.iso(previous)})
     if result.full_scan:
-        due = list(customer_store.scan_for_placement(segment, total_segments))
+        due = list(customer_store.scan_for_placement(part, parts))
     else:
         due = list({c.customer_id: c for c in customer_store.due_for_review(now.date())}.values())
     for start in range(0, len(due), MAX_ENTRIES):
@@ -79,19 +79,19 @@ def run(
             chunk = [c for c in (customer_store.get_customer(i) for i in retry) if c is not None]
         else:
             raise RuntimeError(f"{len(retry)} customers kept changing; the run will be retried")
-    if segment == 0:
+    if part == 0:
         result.scheduled = _scheduled_sends(publisher, schedules, now)
         jobs.save_run_state(RUN_KEY, {"at": clock.iso(now), "fingerprint": rules.fingerprint()})
     return result
 
 
 def _place_chunk(
-    customers: list[CustomerModel], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult
+    customers: list[Customer], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult
 ) -> list[str]:
     """Place up to 10 customers, publish their events in one call, save each; returns the ids
     that changed meanwhile (to retry)."""
     now = clock.now()
-    placed: list[tuple[CustomerModel, BusEvent | None, list[dates.Occurrence]]] = []
+    placed: list[tuple[Customer, BusEvent | None, list[dates.Occurrence]]] = []
     for customer in customers:
         customer_id = customer.customer_id
         placed_now = segmenting.refresh(

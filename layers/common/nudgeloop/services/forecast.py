@@ -28,7 +28,7 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
     if isinstance(campaign.trigger, BehaviourTrigger):
         for event in event_log.events_of_types_since((campaign.trigger.event,), now - timedelta(days=days)):
             props = frozenset(k for k, v in (event.properties or {}).items() if v not in (None, "", [], {}))
-            behaviour[event.customer_id].append((clock.parse_iso(event.occurred_at), event.type, props))
+            behaviour[event.customer_id].append((event.occurred_at, event.type, props))
     found = []
     for customer in customer_store.all_customers():
         kept = counted(orders.get(customer.customer_id, []))
@@ -37,12 +37,12 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
         found.append(
             Subject(
                 customer_id=customer.customer_id,
-                segment=customer.segment,
+                segment=customer.step,
                 order_times=tuple(o.occurred_at for o in kept),
                 order_values=tuple(o.total for o in kept),
                 consents_ok=frozenset(p for p in PURPOSES if consent.allows(consents, p)),
                 has_email=bool(customer.email),
-                suppressed=bool(customer.email) and deliverability.suppression(customer.email) is not None,
+                suppressed=customer.email is not None and deliverability.suppression(customer.email) is not None,
                 attributes=dict(customer.attributes or {}),
                 timezone=customer.timezone,
                 country=customer.country,

@@ -53,7 +53,7 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
     ordered = any(at > entered for at in counted)
     engaged = event_log.engagement_since(customer.customer_id, campaign.id, entered)
     facts = Facts(
-        segment=customer.segment,
+        step=customer.step,
         ordered_since_entry=ordered,
         consent_ok=consent.allows(dict(customer.consents or {}), campaign.consent_purpose),
         has_email=bool(customer.email),
@@ -106,7 +106,7 @@ def wake() -> int:
     woken = 0
     sfn = client("stepfunctions")
     for timer in list(timers.due_timers(now)):
-        token = (timer.data or {}).get("token")
+        token = timer.token
         try:
             sfn.send_task_success(taskToken=token, output=json.dumps({"woke_at": clock.iso(now)}))
             woken += 1
@@ -124,5 +124,5 @@ def sends_in_doubt() -> int:
     with its ledger key (no personal data) so an operator can settle it."""
     found = ledger.in_doubt(clock.now())
     for item in found:
-        logger.error("send in doubt", extra={"ledger": item.sk, "reserved_at": item.created_at})
+        logger.error("send in doubt", extra={"ledger": item.key, "reserved_at": item.created_at})
     return len(found)

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import customer_store, event_log
-from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import consent
+from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import (
     INTERNAL_TYPES,
     MAX_ATTRIBUTES,
@@ -32,7 +32,7 @@ class ConcurrentUpdate(RuntimeError):
     """The customer kept changing under us; the record is retried."""
 
 
-def _apply_profile(customer: CustomerModel, event: Event) -> bool:
+def _apply_profile(customer: Customer, event: Event) -> bool:
     when = event.occurred_iso()
     props = event.properties
     if event.type == "customer.upserted":
@@ -116,7 +116,7 @@ def _needs_placement(event: Event, created: bool) -> bool:
     return event.type == "customer.upserted" and bool(DATE_FIELDS & set(event.properties))
 
 
-def _must_save(customer: CustomerModel, held: tuple[str | None, str | None], migration: object) -> bool:
+def _must_save(customer: Customer, held: tuple[str | None, str | None], migration: object) -> bool:
     """Whether placement changed anything the customer item must hold now: the step, the
     staircase version, or a review date that has to come sooner. A later review date can wait:
     the daily run re-places the customer on the held (earlier) date from the log and moves it

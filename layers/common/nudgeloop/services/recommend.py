@@ -10,8 +10,8 @@ from botocore.exceptions import ClientError
 
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import event_log, insights
-from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import recommend
+from nudgeloop.domain.customer import Customer
 
 CATALOGUE_KEY = "catalog/products.jsonl"
 CURATED_KEY = "catalog/recommended.yaml"
@@ -46,8 +46,8 @@ def aggregate(bucket: str, top_n: int = recommend.TOP_N) -> AggregateResult:
     return AggregateResult(len(catalogue), written, deleted)
 
 
-def for_customer(customer: CustomerModel, owned: list[str]) -> dict[str, list[dict[str, Any]]]:
+def for_customer(customer: Customer, owned: list[str]) -> dict[str, list[dict[str, Any]]]:
     """The "customers also bought", "related products" and "we recommend" blocks for a customer
     who bought ``owned`` (most recent first): one BatchGetItem."""
-    found = insights.recs_get(recommend.keys_for(owned, customer.segment))
-    return recommend.from_items(owned, customer.segment, found)
+    found = insights.recs_get(recommend.keys_for(owned, customer.step))
+    return recommend.from_items(owned, customer.step, found)

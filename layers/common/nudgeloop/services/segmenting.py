@@ -8,10 +8,10 @@ from datetime import date, datetime
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
-from nudgeloop.dal import customer_store, event_log
-from nudgeloop.dal.models import CustomerModel
+from nudgeloop.dal import event_log
 from nudgeloop.domain import dates, idempotency
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
+from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
 
@@ -31,10 +31,10 @@ class Rules:
         return dates.fingerprint(self.dates, self.stairs.version)
 
 
-def date_facts(customer: CustomerModel, agg: Aggregates) -> dates.DateFacts:
+def date_facts(customer: Customer, agg: Aggregates) -> dates.DateFacts:
     bookings = tuple(
         dates.Booking(b["booking_id"], b.get("service", ""), clock.parse_iso(b["starts_at"]), clock.parse_iso(b["ends_at"]))
-        for b in (customer.bookings or [])
+        for b in customer.bookings
     )
     first = agg.first_order_at.date() if agg.first_order_at else None
     last = agg.last_order_at.date() if agg.last_order_at else None
@@ -70,7 +70,7 @@ class Placed:
 
 
 def refresh(
-    customer: CustomerModel,
+    customer: Customer,
     rules: Rules,
     reason: str,
     orders: list[OrderFact],
@@ -90,20 +90,20 @@ def refresh(
     facts = date_facts(customer, agg)
     occasion = dates.next_review(facts, rules.dates, covered_until, not_before)
     reviews = [d for d in (placement.review_on, occasion) if d is not None]
-    customer_store.set_review(customer, min(reviews) if reviews else None)
-    previous = customer.segment or "prospect"
+    customer.review_on = min(reviews).isoformat() if reviews else None
+    previous = customer.step
     customer.staircase_version = rules.stairs.version
-    if placement.segment == previous:
+    if placement.step == previous:
         return Placed(None, facts)
-    customer.segment = placement.segment
-    customer.segment_since = today.isoformat()
+    customer.step = placement.step
+    customer.step_since = today.isoformat()
     migration = BusEvent(
         source=SOURCE,
         detail_type="SegmentMigrated",
         detail={
             "customer_id": customer.customer_id,
             "from": previous,
-            "to": placement.segment,
+            "to": placement.step,
             "at": clock.iso(clock.now()),
             "on": today.isoformat(),
             "reason": reason,
@@ -129,8 +129,8 @@ def date_reached(customer_id: str, occurrence: dates.Occurrence) -> BusEvent:
     )
 
 
-def bookings_with(customer: CustomerModel, props: dict[str, object], horizon: datetime) -> list[dict[str, object]]:
+def bookings_with(customer: Customer, props: dict[str, object], horizon: datetime) -> list[dict[str, object]]:
     """The customer's bookings with this one added or replaced, past ones (before ``horizon``) dropped."""
-    kept = [b for b in (customer.bookings or []) if b["booking_id"] != props["booking_id"]]
+    kept = [b for b in customer.bookings if b["booking_id"] != props["booking_id"]]
     kept.append({k: props[k] for k in ("booking_id", "service", "starts_at", "ends_at")})
     return [b for b in kept if clock.parse_iso(str(b["ends_at"])) >= horizon]

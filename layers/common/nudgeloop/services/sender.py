@@ -16,9 +16,9 @@ from nudgeloop import clock, warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
-from nudgeloop.dal.models import CustomerModel
 from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail, reputation
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
+from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.layout import SENT_PREFIX
@@ -96,7 +96,7 @@ def voucher_code(key: bytes, prefix: str, customer_id: str, campaign_id: str, st
 
 
 def personal_context(
-    customer: CustomerModel,
+    customer: Customer,
     orders: list[OrderFact],
     request: SendRequest,
     *,
@@ -114,7 +114,8 @@ def personal_context(
             "last_name": customer.last_name,
             "gender": customer.gender,
             "locale": customer.locale,
-            "segment": customer.segment,
+            "step": customer.step,
+            "segment": customer.step,  # the older name, kept for existing templates
             "orders": agg.orders,
             "revenue": str(agg.revenue),
             "attributes": dict(customer.attributes or {}),
@@ -159,11 +160,12 @@ def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
     policy's count)."""
     cutoff = clock.iso(since)
     return sorted(
-        clock.parse_iso(str(entry.data["sent_at"]))
+        clock.parse_iso(entry.sent_at)
         for entry in ledger.ledger(customer_id)
         if entry.status == "sent"
-        and contact_policy.is_marketing(str((entry.data or {}).get("purpose", "newsletter")))
-        and str((entry.data or {}).get("sent_at", "")) >= cutoff
+        and entry.sent_at is not None
+        and entry.sent_at >= cutoff
+        and contact_policy.is_marketing(str(entry.data.get("purpose", "newsletter")))
     )
 
 
@@ -291,7 +293,7 @@ def send_step(
         return {"status": "failed", "reason": reason}
     message = mail.build_message(
         sender=sender,
-        recipient=customer.email,
+        recipient=email,
         subject=rendered.subject,
         html=rendered.html,
         text=rendered.text,
@@ -303,7 +305,7 @@ def send_step(
     try:
         response = client("sesv2").send_email(
             FromEmailAddress=sender,
-            Destination={"ToAddresses": [customer.email]},
+            Destination={"ToAddresses": [email]},
             Content={"Raw": {"Data": raw}},
             # service mail has its own configuration set: a reputation pause never stops it
             ConfigurationSetName=(service_configuration_set or configuration_set) if purpose == "service" else configuration_set,

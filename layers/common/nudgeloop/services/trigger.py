@@ -55,7 +55,8 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
         if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
             continue  # addressed to another campaign
         name = idempotency.execution_name(campaign.id, campaign.reentry, customer_id, occurrence)
-        if not campaign_stats.claim_entry(campaign.id, customer_id, name, clock.now(), campaign.reentry, campaign.reentry_days):
+        claim = idempotency.entry_claim(campaign.reentry, campaign.reentry_days, clock.now())
+        if not campaign_stats.claim_entry(campaign.id, customer_id, name, clock.now(), claim):
             logger.info("entered already", extra={"campaign_id": campaign.id, "reentry": campaign.reentry})
             results.append(Started(campaign.id, name, False))
             continue
@@ -69,7 +70,7 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             trigger={"type": trigger_type, **{k: v for k, v in detail.items() if k in TRIGGER_DETAILS}},
         )
         started = _start(state_machine_arn, name, state)
-        campaign_stats.mark_entry_started(campaign.id, customer_id, name, campaign.reentry)
+        campaign_stats.mark_entry_started(campaign.id, customer_id, name, claim)
         results.append(Started(campaign.id, name, started))
     return results
 
