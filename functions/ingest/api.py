@@ -22,7 +22,7 @@ from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
 from nudgeloop.services import analytics, customers, ingest, preferences, reputation, shopify
 
-settings = boot("customers_table", "events_table", "signing_secret_name", "webhook_secret_name")
+settings = boot()
 app = APIGatewayRestResolver()
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 OPENAPI = document()
@@ -131,7 +131,7 @@ def put_customer(customer_id: str) -> Response[Any]:
 @app.get("/v1/analytics/campaigns")
 @tracer.capture_method
 def campaigns_analytics() -> Response[Any]:
-    rows = analytics.campaigns(settings.require("campaigns_bucket").campaigns_bucket)
+    rows = analytics.campaigns(settings.campaigns_bucket)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"campaigns": rows})
 
 

@@ -15,7 +15,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import bulk
 
-settings = boot("customers_table", "events_table", "engine_table", "data_bucket", "imports_queue_url")
+settings = boot()
 processor = BatchProcessor(event_type=EventType.SQS)
 current: dict[str, Any] = {}
 

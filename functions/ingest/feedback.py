@@ -15,7 +15,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import feedback, reputation
 
-settings = boot("customers_table", "events_table", "engine_table", "configuration_set")
+settings = boot()
 THRESHOLDS = Thresholds(min_sends=settings.reputation_min_sends)
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -12,14 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.adapters.bus import EventBridgePublisher
 from nudgeloop.dal import event_log
-from nudgeloop.domain.staircase import Staircase
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, process
 from nudgeloop.services.segmenting import Rules
 
-settings = boot("customers_table", "events_table", "bus_name", "campaigns_bucket")
-stairs = Staircase.from_json(settings.staircase)
+settings = boot()
+stairs = settings.stairs()
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
 current = {"rules": Rules(stairs)}

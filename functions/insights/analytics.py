@@ -10,7 +10,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import analytics, campaign_store
 
-settings = boot("customers_table", "events_table", "engine_table", "data_bucket", "campaigns_bucket")
+settings = boot()
 
 
 @logger.inject_lambda_context(clear_state=True)

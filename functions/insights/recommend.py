@@ -10,7 +10,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import recommend
 
-settings = boot("events_table", "recs_table", "campaigns_bucket")
+settings = boot()
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -14,7 +14,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import step_counts
 
-settings = boot("engine_table")
+settings = boot()
 
 
 @logger.inject_lambda_context(clear_state=True)

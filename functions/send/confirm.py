@@ -16,7 +16,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import sender
 
-settings = boot(*sender.SEND_SETTINGS)
+settings = boot()
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

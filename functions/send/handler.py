@@ -11,7 +11,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import sender
 
-settings = boot(*sender.SEND_SETTINGS)
+settings = boot()
 
 
 @logger.inject_lambda_context(clear_state=True)

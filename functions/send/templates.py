@@ -21,7 +21,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import sender, templates
 
-settings = boot("engine_table", "templates_bucket")
+settings = boot()
 ROOT = "templates/"
 
 

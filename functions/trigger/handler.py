@@ -14,7 +14,7 @@ from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, trigger
 
-settings = boot("campaigns_bucket", "state_machine_arn", "engine_table")
+settings = boot()
 processor = BatchProcessor(event_type=EventType.SQS)
 batch: dict[str, list[campaign_store.Pinned]] = {"campaigns": []}
 

@@ -6,20 +6,19 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from nudgeloop.domain.windows import SendWindow
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import journey
 
-settings = boot("customers_table", "events_table", "engine_table")
+settings = boot()
 # the stack's global send window (JSON), for campaigns without their own
-WINDOW = SendWindow.model_validate_json(settings.send_window) if settings.send_window else None
+WINDOW = settings.window()
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 def plan_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return journey.plan(event, settings.require("campaigns_bucket").campaigns_bucket, WINDOW, settings.attribution_days)
+    return journey.plan(event, settings.campaigns_bucket, WINDOW, settings.attribution_days)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -55,3 +55,38 @@ def test_internal_defaults_reach_the_environment_from_the_declaration() -> None:
     defaults = declared_defaults()
     assert defaults["max_future_skew_s"] == "3600" and defaults["rescan_segments"] == "8"
     assert "customers_table" not in defaults  # a resource name: the stack gives it
+
+
+def test_a_cold_start_requires_what_the_catalog_passes_its_function_and_nothing_else(monkeypatch) -> None:
+    """Each handler's needs come from its catalog entry (no list of its own): the function Lambda
+    runs is named by AWS_LAMBDA_FUNCTION_NAME."""
+    import os
+
+    from nudgeloop.config import ENV_PREFIX, settings
+    from nudgeloop.dal.models import bind
+    from nudgeloop.resources import catalog
+    from nudgeloop.runtime import boot, needs
+
+    def cold_start():
+        settings.cache_clear()
+        return boot()
+
+    send = catalog("nudgeloop").function("send")
+    assert "templates_bucket" in needs(send) and "frequency_cap" not in needs(send)  # tunables have defaults
+    try:
+        for var in list(os.environ):
+            if var.startswith(ENV_PREFIX):
+                monkeypatch.delenv(var)
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", send.name)
+        with pytest.raises(RuntimeError, match=f"{ENV_PREFIX}TEMPLATES_BUCKET"):
+            cold_start()
+        for name in needs(send):
+            monkeypatch.setenv(f"{ENV_PREFIX}{name.upper()}", "x")
+        assert cold_start().templates_bucket == "x"
+        monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "someone-else")
+        with pytest.raises(RuntimeError, match="not a function of the nudgeloop stack"):
+            cold_start()
+    finally:
+        monkeypatch.undo()
+        settings.cache_clear()
+        bind(settings())

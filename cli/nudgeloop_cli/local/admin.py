@@ -124,18 +124,16 @@ class Admin:
         """Forecast a campaign definition against this stack's data (``campaigns simulate``);
         raises ``InvalidCampaign`` for a definition that would be rejected on upload."""
         from nudgeloop.config import from_environ
-        from nudgeloop.domain.staircase import Staircase
-        from nudgeloop.domain.windows import SendWindow
         from nudgeloop.services import campaign_store, forecast
 
         campaign = campaign_store.parse(text)
         config = from_environ(self.stack.settings_env())
-        window = SendWindow.model_validate_json(config.send_window) if config.send_window else None
+        window = config.window()
         with self.stack.aws_lock:
             return forecast.forecast(
                 campaign,
                 days,
-                Staircase.from_json(config.staircase),
+                config.stairs(),
                 default_window=window,
                 frequency_cap=config.frequency_cap_limit(),
             )

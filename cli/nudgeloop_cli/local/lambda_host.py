@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import os
 import threading
 import time
 import uuid
@@ -56,7 +57,16 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
     if module_spec is None or module_spec.loader is None:
         raise LocalError(f"cannot load {path}")
     module: ModuleType = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
+    # the cold start runs as this function (``runtime.boot`` checks the settings its entry needs)
+    held = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.name
+    try:
+        module_spec.loader.exec_module(module)
+    finally:
+        if held is None:
+            os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+        else:
+            os.environ["AWS_LAMBDA_FUNCTION_NAME"] = held
     return getattr(module, func)  # type: ignore[no-any-return]
 
 

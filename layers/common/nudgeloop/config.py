@@ -95,6 +95,14 @@ class Settings(BaseModel):
             SendWindow.model_validate_json(value)
         return value
 
+    def stairs(self) -> Staircase:
+        """The staircase the ``staircase`` setting describes (validated when the settings were read)."""
+        return Staircase.from_json(self.staircase)
+
+    def window(self) -> SendWindow | None:
+        """The global send window of marketing mails, or None."""
+        return SendWindow.model_validate_json(self.send_window) if self.send_window else None
+
     def frequency_cap_limit(self) -> tuple[int, int] | None:
         """(mails, days) of the contact policy, or None when it is off."""
         mails, _, days = self.frequency_cap.partition("/")

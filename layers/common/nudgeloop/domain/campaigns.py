@@ -221,9 +221,7 @@ class Campaign(_Strict):
     id: CampaignId
     name: str
     # the mail kind (the glossary's ``mail_kind``; ``purpose``, its older name, is still read)
-    mail_kind: Literal["marketing", "service"] = Field(
-        default="marketing", validation_alias=AliasChoices("mail_kind", "purpose")
-    )
+    mail_kind: Literal["marketing", "service"] = Field(default="marketing", validation_alias=AliasChoices("mail_kind", "purpose"))
     consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
     enabled: bool = True
     trigger: Trigger

@@ -173,20 +173,6 @@ def marketing_mails_since(customer_id: str, since: datetime) -> int:
     return len(marketing_sends_since(customer_id, since))
 
 
-SEND_SETTINGS = (
-    "customers_table",
-    "engine_table",
-    "recs_table",
-    "templates_bucket",
-    "configuration_set",
-    "service_configuration_set",
-    "sender",
-    "public_base_url",
-    "signing_secret_name",
-    "data_bucket",
-)
-
-
 def send_configured(request: dict[str, Any] | SendRequest, settings: Settings, signing_key: bytes) -> dict[str, Any]:
     """:func:`send_step` with the stack's settings (both send handlers use this)."""
     return send_step(
