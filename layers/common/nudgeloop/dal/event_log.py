@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.domain.aggregates import OrderFact
+from nudgeloop.domain.aggregates import OrderFact, OrderLine
 from nudgeloop.domain.events import ORDER_TYPES, Event
 
 from .models import EventModel
@@ -107,17 +107,25 @@ def _facts(items: list[EventModel]) -> list[OrderFact]:
             held = completed.get(order_id)
             if held is None or (item.received_at, item.event_id) > (held.received_at, held.event_id):
                 completed[order_id] = item
-    return [
-        OrderFact(
-            order_id=order_id,
-            occurred_at=clock.parse_iso(item.occurred_at),
-            total=Decimal(str((item.properties or {}).get("total", "0"))),
-            currency=str((item.properties or {}).get("currency", "")),
-            refunded=order_id in refunded,
-            skus=tuple(str(i.get("sku")) for i in (item.properties or {}).get("items", []) if i.get("sku")),
-        )
-        for order_id, item in completed.items()
-    ]
+    return [_fact(order_id, item, order_id in refunded) for order_id, item in completed.items()]
+
+
+def _fact(order_id: str, item: EventModel, refunded: bool) -> OrderFact:
+    props = item.properties or {}
+    items = [i for i in props.get("items", []) if i.get("sku")]
+    return OrderFact(
+        order_id=order_id,
+        occurred_at=clock.parse_iso(item.occurred_at),
+        total=Decimal(str(props.get("total", "0"))),
+        currency=str(props.get("currency", "")),
+        refunded=refunded,
+        skus=tuple(str(i["sku"]) for i in items),
+        channel=str(props.get("channel", "webshop")),
+        lines=tuple(
+            OrderLine(str(i["sku"]), i.get("category"), int(i.get("quantity", 1)), Decimal(str(i.get("price", "0"))))
+            for i in items
+        ),
+    )
 
 
 def order_facts(customer_id: str) -> list[OrderFact]:
@@ -146,6 +154,12 @@ def all_baskets() -> Iterator[set[str]]:
         basket = {sku for o in orders if not o.refunded for sku in o.skus}
         if basket:
             yield basket
+
+
+def all_events() -> Iterator[Event]:
+    """Every stored event (a full scan: for audience snapshots, never on a hot path)."""
+    for item in EventModel.scan():
+        yield _event(item)
 
 
 def events_of_types_since(types: tuple[str, ...], since: datetime) -> Iterator[Event]:

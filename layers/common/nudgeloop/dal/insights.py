@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from nudgeloop import clock
@@ -24,6 +25,13 @@ def clv_of(customer_id: str) -> dict[str, Any] | None:
         return dict(RecsItem.get(keys.clv(customer_id)).data or {})
     except RecsItem.DoesNotExist:
         return None
+
+
+def all_clv() -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every customer's latest CLV values (a scan of the read model's CLV items)."""
+    for item in RecsItem.scan(RecsItem.key.startswith(keys.CLV_PREFIX)):
+        if item.key != keys.CLV_MODEL:
+            yield keys.customer_of_clv(item.key), dict(item.data or {})
 
 
 def recs_get(keys: list[str]) -> dict[str, Any]:

@@ -200,8 +200,13 @@ def timer_token(token: str) -> str:
 
 # ---------------------------------------------------------------- the recommendations read model
 
+CLV_PREFIX = "CLV#"
 CLV_MODEL = "CLV#MODEL"
 
 
 def clv(customer_id: str) -> str:
-    return f"CLV#{customer_id}"
+    return f"{CLV_PREFIX}{customer_id}"
+
+
+def customer_of_clv(key: str) -> str:
+    return key.removeprefix(CLV_PREFIX)

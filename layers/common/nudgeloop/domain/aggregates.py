@@ -13,6 +13,14 @@ from itertools import pairwise
 
 
 @dataclass(frozen=True)
+class OrderLine:
+    sku: str
+    category: str | None
+    quantity: int
+    price: Decimal
+
+
+@dataclass(frozen=True)
 class OrderFact:
     order_id: str
     occurred_at: datetime
@@ -20,6 +28,8 @@ class OrderFact:
     currency: str
     refunded: bool = False
     skus: tuple[str, ...] = ()
+    channel: str = "webshop"
+    lines: tuple[OrderLine, ...] = ()
 
 
 @dataclass(frozen=True)
