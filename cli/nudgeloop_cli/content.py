@@ -118,11 +118,12 @@ def templates_status(name: Annotated[str, typer.Argument(help="Template name")],
 campaigns_app = typer.Typer(help="Campaign definitions: check, upload, list.", no_args_is_help=True)
 
 
-def _campaign_files(paths: list[Path]) -> list[Path]:
+def definition_files(paths: list[Path], suffixes: tuple[str, ...] = (".yaml", ".yml")) -> list[Path]:
+    """The definition files named, folders read for files of ``suffixes``."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+            files += sorted(p for p in path.iterdir() if p.suffix in suffixes)
         elif path.is_file():
             files.append(path)
         else:
@@ -137,7 +138,7 @@ def campaigns_validate(paths: Annotated[list[Path], typer.Argument(help="Campaig
     from nudgeloop.services.campaign_store import InvalidCampaign, parse
 
     rows = []
-    for path in _campaign_files(paths):
+    for path in definition_files(paths):
         try:
             campaign = parse(path.read_bytes())
             rows.append({"file": str(path), "id": campaign.id, "valid": True})
@@ -158,7 +159,7 @@ def campaigns_push(
     """Validate, then upload (S3 keeps every version; a running journey keeps the version it
     entered with, and an invalid upload never replaces a running version)."""
     campaigns_validate(paths)
-    files = _campaign_files(paths)
+    files = definition_files(paths)
     _upload("campaigns", {path.name: path for path in files}, bucket, aws, url)
     typer.echo(f"uploaded {len(files)} campaigns")
 

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from . import content
+from . import audiences, content
 from .options import PrefixOption, UrlOption
 
 app = typer.Typer(help="Nudgeloop: closed-loop marketing automation on AWS.", no_args_is_help=True)
@@ -134,6 +134,7 @@ def dlq_redrive(
 
 app.add_typer(content.templates_app, name="templates")
 app.add_typer(content.campaigns_app, name="campaigns")
+app.add_typer(audiences.audiences_app, name="audiences")
 
 
 @app.command("campaign-schema")

@@ -138,6 +138,29 @@ class Admin:
                 frequency_cap=config.frequency_cap_limit(),
             )
 
+    def preview_audience(self, text: str, limit: int) -> dict[str, Any]:
+        """Evaluate an audience definition against this stack's data now (``audiences preview``):
+        the audience tables snapshotted from the tables, the compiled query run by the embedded
+        engine that stands in for Athena. Raises ``InvalidAudience`` for a definition that would
+        be rejected on upload."""
+        from nudgeloop.services import audience_tables, audiences
+        from nudgeloop_cli.local.audience_engine import DuckDBEngine
+
+        audience = audiences.parse(text)
+        with self.stack.aws_lock:
+            rows = audience_tables.snapshot()
+        engine = DuckDBEngine(rows)
+        try:
+            found = audiences.evaluate(audience, engine)
+        finally:
+            engine.close()
+        return {
+            "audience": audience.id,
+            "count": found.count,
+            "evaluated_at": clock.iso(found.evaluated_at),
+            "sample": [{"customer_id": m.customer_id, "qualified_by": m.qualified_by} for m in found.members[:limit]],
+        }
+
     def template_status(self, name: str) -> dict[str, Any] | None:
         from nudgeloop.dal import deliverability
 

@@ -90,6 +90,8 @@ def control(
         return _json(200, stack.campaigns())
     if method == "POST" and path == "/_local/campaigns/simulate":
         return _simulate(stack, body)
+    if method == "POST" and path == "/_local/audiences/preview":
+        return _audience_preview(stack, body)
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*\.ya?ml)", path)
     if method == "PUT" and found:
         stack.put_campaign(found.group(1), body.encode())
@@ -140,6 +142,24 @@ def _simulate(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
         return _json(200, stack.simulate(payload["campaign"], days))
     except InvalidCampaign as exc:
         return _json(422, {"error": {"field": exc.field or "campaign", "line": exc.line, "reason": exc.reason}})
+
+
+def _audience_preview(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
+    from nudgeloop.services.audiences import InvalidAudience
+
+    try:
+        payload = json.loads(body or "{}")
+    except json.JSONDecodeError:
+        return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+    if not isinstance(payload, dict) or not isinstance(payload.get("audience"), str):
+        return _json(400, {"error": {"field": "audience", "reason": "the audience definition (YAML or JSON text)"}})
+    limit = payload.get("limit", 20)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 0 <= limit <= 1000:
+        return _json(400, {"error": {"field": "limit", "reason": "a whole number from 0 to 1000"}})
+    try:
+        return _json(200, stack.admin.preview_audience(payload["audience"], limit))
+    except InvalidAudience as exc:
+        return _json(422, {"error": {"field": exc.field or "audience", "line": exc.line, "reason": exc.reason}})
 
 
 class InFlight:
