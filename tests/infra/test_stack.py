@@ -321,3 +321,24 @@ def test_routes_without_an_api_key_have_their_own_throttling(template: dict[str,
         setting = limits[("/" + route.path.replace("/", "~1"), route.method)]  # how API Gateway escapes paths
         assert (setting["ThrottlingRateLimit"], setting["ThrottlingBurstLimit"]) == (route.rate_limit, route.burst_limit)
     assert stage["MethodSettings"][0]["ThrottlingRateLimit"] == 200  # every other route: the stage's limit
+
+
+def test_every_function_is_deployed_with_what_its_cold_start_requires(template: dict[str, Any]) -> None:
+    """``runtime.boot`` refuses to start without the settings its catalog entry passes it: the
+    deployed environment must carry each of them (the local runtime sees one environment for all)."""
+    from nudgeloop.config import ENV_PREFIX
+    from nudgeloop.resources import catalog
+    from nudgeloop.runtime import needs
+
+    deployed = {
+        f["Properties"].get("FunctionName"): f["Properties"].get("Environment", {}).get("Variables", {})
+        for f in resources(template, "AWS::Lambda::Function").values()
+    }
+    checked = 0
+    for spec in catalog("nudgeloop").functions:
+        variables = deployed[spec.name]
+        for name in needs(spec):
+            value = variables.get(ENV_PREFIX + name.upper())
+            assert value not in (None, ""), (spec.name, name)
+            checked += 1
+    assert checked > 50
