@@ -46,7 +46,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     # The date occasions campaigns watch decide each customer's next review, and the behaviour
     # they start on is all that is published (one List of the campaigns bucket per batch).
     campaigns = campaign_store.active(settings.campaigns_bucket)
-    current["rules"] = Rules(stairs, campaign_store.date_rules(campaigns), campaign_store.behaviour_events(campaigns))
+    current["rules"] = Rules(stairs, campaign_store.date_rules(campaigns), campaign_store.behaviour_triggers(campaigns))
     outcomes.update(dict.fromkeys(outcomes, 0))
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -24,6 +24,15 @@ def test_an_order_is_attributed_to_the_last_touch_within_the_window() -> None:
     assert last_touch(T0, edge, 7) == edge[0]
 
 
+def test_a_mail_at_the_orders_own_moment_is_not_its_cause() -> None:
+    """The welcome an order triggers goes out at the order's moment (the simulated clock) or
+    after it: it must not be credited with the order that caused it."""
+    caused = [Touch(T0, "welcome", "welcome", "sent")]
+    assert last_touch(T0, caused, 7) is None
+    before = [Touch(T0 - timedelta(microseconds=1), "welcome", "welcome", "sent")]
+    assert last_touch(T0, before, 7) == before[0]
+
+
 def test_newcombe_interval_matches_the_published_example() -> None:
     # Newcombe (1998), Table II, example (a): 56/70 versus 48/80, method 10
     d, lo, hi = difference_interval(56, 70, 48, 80)

@@ -61,6 +61,14 @@ def _newest_first(items: list[EventModel]) -> list[EventModel]:
     return sorted(items, key=lambda e: (e.occurred_at, e.event_id), reverse=True)
 
 
+def get_event(customer_id: str, event_id: str) -> Event | None:
+    """One stored event (a consistent GetItem), or None."""
+    try:
+        return _event(EventModel.get(customer_id, event_id, consistent_read=True))
+    except EventModel.DoesNotExist:
+        return None
+
+
 def customer_events(customer_id: str, limit: int = 100) -> list[Event]:
     """The customer's newest events (one Query of their partition, sorted here)."""
     return [_event(i) for i in _newest_first(list(EventModel.query(customer_id)))[:limit]]

@@ -43,10 +43,11 @@ class Touch:
 
 
 def last_touch(order_at: datetime, touches: list[Touch], window_days: int) -> Touch | None:
-    """The campaign mail an order is attributed to: the latest touch at or before the order and
-    no older than the window (None: the order converts for no campaign)."""
+    """The campaign mail an order is attributed to: the latest touch strictly before the order
+    and no older than the window (None: the order converts for no campaign). A mail at the
+    order's own moment is one the order caused (the welcome it triggered), not its cause."""
     since = order_at - timedelta(days=window_days)
-    eligible = [t for t in touches if since <= t.at <= order_at]
+    eligible = [t for t in touches if since <= t.at < order_at]
     return max(eligible) if eligible else None
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain import contact_policy
+from nudgeloop.domain.audiences import Match
 from nudgeloop.domain.dates import DateKind, DateRule
 from nudgeloop.domain.windows import SendWindow
 
@@ -54,19 +55,35 @@ class DateTrigger(_Strict):
 
 
 class BehaviourTrigger(_Strict):
-    """A customer's own action: ``cart.abandoned``, ``signup``, ``referral.created``, ... or a
+    """A customer's own action: ``order.completed``, ``cart.abandoned``, ``signup``, ... or a
     ``custom.*`` event; one journey per event (re-entry every occurrence is what it means)."""
 
     type: Literal["behaviour"]
     event: Annotated[
         str,
         StringConstraints(
-            pattern=r"^(cart\.abandoned|cart\.updated|signup|referral\.created|page\.viewed|custom\.[a-z0-9_.-]{1,60})$"
+            pattern=r"^(order\.completed|order\.refunded|cart\.abandoned|cart\.updated|signup|referral\.created"
+            r"|page\.viewed|service\.booked|custom\.[a-z0-9_.-]{1,60})$"
         ),
     ]
 
     # only events that carry these properties (e.g. a ``signup`` with a ``referral_code``)
     with_properties: list[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]] | None = None
+    # only events whose properties match, as an audience's ``events`` condition matches them
+    # (``total: {min: 100}``, ``channel: {in: [store]}``, ``seconds: {gt: 20}``)
+    where: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")], Match] = Field(
+        default_factory=dict, max_length=20
+    )
+
+    def holds(self, event_type: str, properties: dict[str, Any]) -> bool:
+        """Whether an event starts this trigger: its type, the properties it carries, their values.
+        Decided where the event's values are (processing); the bus carries ids and names only."""
+        if event_type != self.event:
+            return False
+        present = {k for k, v in properties.items() if v not in (None, "", [], {})}
+        if not set(self.with_properties or ()) <= present:
+            return False
+        return all(m.holds(properties.get(name)) for name, m in self.where.items())
 
     def matches(self, detail: dict[str, Any]) -> bool:
         if detail.get("event_type") != self.event:

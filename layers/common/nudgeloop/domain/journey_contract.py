@@ -29,6 +29,9 @@ class SendRequest(BaseModel):
     consent_purpose: str = "newsletter"  # the purpose whose consent the mail needs; decides the mail kind
     voucher_prefix: str | None = None  # a personal voucher code with this prefix, or none
     correlation_id: str | None = None  # carried from the event that started the journey, for the logs
+    # what started the journey (its type and the ids it names: the event, the migration, the
+    # date); the template reads the rest (the event's properties) through ``trigger``
+    trigger: dict[str, Any] = Field(default_factory=dict)
     # set by the confirmation mail only (not from a journey):
     confirm_url: str | None = Field(default=None, json_schema_extra={"journey": False})
 

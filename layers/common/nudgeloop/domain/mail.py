@@ -65,6 +65,16 @@ class _FetchLoader(BaseLoader):
         return found.text, template, uptodate
 
 
+class _Environment(SandboxedEnvironment):
+    """Sandboxed, and a mapping's keys come before its methods: ``trigger.data.items`` is the
+    cart's items, as a template author means it, not ``dict.items``."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 _ENVIRONMENTS: dict[str, tuple[_FetchLoader, SandboxedEnvironment, SandboxedEnvironment]] = {}
 warm.keeps(_ENVIRONMENTS.clear)
 
@@ -77,8 +87,8 @@ def environments(fetch: Fetch, cache_key: str | None = None) -> tuple[SandboxedE
         held[0].fetch, held[0].used = fetch, {}
         return held[1], held[2]
     loader = _FetchLoader(fetch)
-    html = SandboxedEnvironment(loader=loader, autoescape=True, undefined=StrictUndefined, auto_reload=True)
-    text = SandboxedEnvironment(loader=loader, autoescape=False, undefined=StrictUndefined, auto_reload=True)
+    html = _Environment(loader=loader, autoescape=True, undefined=StrictUndefined, auto_reload=True)
+    text = _Environment(loader=loader, autoescape=False, undefined=StrictUndefined, auto_reload=True)
     if cache_key:
         _ENVIRONMENTS[cache_key] = (loader, html, text)
     return html, text
@@ -149,10 +159,14 @@ def context(
     step_id: str,
     unsubscribe_url: str,
     confirm_url: str | None = None,
+    trigger: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every name a template may use. ``clv``, ``order``, ``voucher`` and ``confirm_url`` (only
-    in the double opt-in mail) may be None (use ``{% if order %}``); the rest is always there."""
+    in the double opt-in mail) may be None (use ``{% if order %}``); the rest is always there.
+    ``trigger`` is what started the journey (docs/templates.md): its ``type``, ``data`` (the
+    triggering event's properties, empty for other triggers) and the trigger's own fields."""
     return {
+        "trigger": {"type": None, "data": {}, **(trigger or {})},
         "customer": customer,
         "salutation": salutation(customer.get("first_name"), customer.get("locale"), customer.get("gender")),
         "clv": clv,
@@ -192,7 +206,42 @@ def sample_context(locale: str | None = None) -> dict[str, Any]:
         step_id="sample",
         unsubscribe_url="https://api.example/v1/unsubscribe?token=sample",
         confirm_url="https://api.example/v1/consent/confirm?token=sample",
+        trigger=SAMPLE_TRIGGER,
     )
+
+
+# What validation renders ``trigger`` with: every name some trigger provides (a template used by
+# one trigger type only may use its names unguarded; docs/templates.md).
+SAMPLE_TRIGGER: dict[str, Any] = {
+    "type": "behaviour",
+    "event_type": "cart.abandoned",
+    "event_id": "sample",
+    "occurred_at": "2026-01-01T10:00:00Z",
+    "from": "new",
+    "to": "active",
+    "kind": "birthday",
+    "days": 0,
+    "on": "2026-01-01",
+    "ref": "b-1",
+    "booking": {
+        "booking_id": "b-1",
+        "service": "Inspection",
+        "starts_at": "2026-01-08T09:00:00Z",
+        "ends_at": "2026-01-08T10:00:00Z",
+    },
+    "data": {
+        "cart_id": "k-1",
+        "cart_url": "https://shop.example/cart/k-1",
+        "order_id": "o-1",
+        "total": "40.00",
+        "currency": "EUR",
+        "channel": "webshop",
+        "items": [{"sku": "SKU-1", "name": "Sample product", "category": "tea", "quantity": 1, "price": "9.90"}],
+        "code": "FRIEND-1",
+        "referral_code": "FRIEND-1",
+        "tracking_number": "TRACK-1",
+    },
+}
 
 
 GREETINGS: dict[str, tuple[str, str, dict[str, str]]] = {

@@ -149,9 +149,10 @@ def date_rules(campaigns: Iterable[Pinned]) -> tuple[DateRule, ...]:
     return tuple(sorted(set(ALWAYS) | asked))
 
 
-def behaviour_events(campaigns: Iterable[Pinned]) -> frozenset[str]:
-    """The event types enabled campaigns start on (``behaviour`` triggers)."""
-    return frozenset(p.campaign.trigger.event for p in campaigns if isinstance(p.campaign.trigger, BehaviourTrigger))
+def behaviour_triggers(campaigns: Iterable[Pinned]) -> tuple[tuple[str, BehaviourTrigger], ...]:
+    """The ``behaviour`` triggers of enabled campaigns, by campaign id (processing judges each
+    event against them, where its values are)."""
+    return tuple((p.campaign.id, p.campaign.trigger) for p in campaigns if isinstance(p.campaign.trigger, BehaviourTrigger))
 
 
 def schedules(campaigns: Iterable[Pinned]) -> list[tuple[str, ScheduleTrigger]]:

@@ -27,6 +27,8 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
     behaviour: dict[str, list[tuple[datetime, str, frozenset[str]]]] = defaultdict(list)
     if isinstance(campaign.trigger, BehaviourTrigger):
         for event in event_log.events_of_types_since((campaign.trigger.event,), now - timedelta(days=days)):
+            if not campaign.trigger.holds(event.type, event.properties):
+                continue
             props = frozenset(k for k, v in (event.properties or {}).items() if v not in (None, "", [], {}))
             behaviour[event.customer_id].append((event.occurred_at, event.type, props))
     found = []

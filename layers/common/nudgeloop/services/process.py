@@ -8,6 +8,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import customer_store, event_log
 from nudgeloop.domain import consent
+from nudgeloop.domain.campaigns import BehaviourTrigger
 from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import (
     INTERNAL_TYPES,
@@ -77,9 +78,13 @@ BEHAVIOUR_SOURCE = "nudgeloop.behaviour"
 FRESH = timedelta(days=2)  # older behaviour (imports of history) starts no journey
 
 
-def _behaviour(event: Event, now: datetime) -> BusEvent | None:
-    """A customer's own action that a campaign starts on (``BehaviourObserved``), if fresh."""
+def _behaviour(event: Event, now: datetime, triggers: tuple[tuple[str, BehaviourTrigger], ...]) -> BusEvent | None:
+    """A customer's own action that campaigns start on (``BehaviourObserved``), if fresh: the
+    campaigns whose trigger holds for the event's values are named in it."""
     if now - event.occurred_at > FRESH:
+        return None
+    campaigns = sorted(cid for cid, trigger in triggers if trigger.holds(event.type, event.properties))
+    if not campaigns:
         return None
     detail = {
         "customer_id": event.customer_id,
@@ -89,6 +94,7 @@ def _behaviour(event: Event, now: datetime) -> BusEvent | None:
         "correlation_id": event.event_id,  # follows the event to the journey and the mail it causes
         # which properties it carries (names only, never values: no personal data on the bus)
         "properties": sorted(k for k, v in event.properties.items() if v not in (None, "", [], {})),
+        "campaigns": campaigns,  # whose trigger holds for its values
     }
     return BusEvent(source=BEHAVIOUR_SOURCE, detail_type="BehaviourObserved", detail=detail)
 
@@ -157,7 +163,7 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
         return False  # history written by Nudgeloop itself (feedback, migrations)
     logger.set_correlation_id(event.event_id)  # the event's id follows it to the mail it causes
     now = clock.now()
-    behaviour = _behaviour(event, now) if event.type in rules.behaviours else None
+    behaviour = _behaviour(event, now, rules.behaviours)
     if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
         publisher.publish([behaviour])
     for _attempt in range(ATTEMPTS):

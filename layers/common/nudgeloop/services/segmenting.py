@@ -11,6 +11,7 @@ from nudgeloop.adapters.bus import BusEvent
 from nudgeloop.dal import event_log
 from nudgeloop.domain import dates, idempotency
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
+from nudgeloop.domain.campaigns import BehaviourTrigger
 from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.staircase import Staircase, place
@@ -24,8 +25,9 @@ class Rules:
 
     stairs: Staircase = field(default_factory=Staircase.default)
     dates: tuple[dates.DateRule, ...] = dates.ALWAYS
-    # the behaviour events some enabled campaign starts on (only those are published)
-    behaviours: frozenset[str] = frozenset()
+    # the behaviour triggers of enabled campaigns, by campaign id (only events one of them holds
+    # for are published, naming those campaigns)
+    behaviours: tuple[tuple[str, BehaviourTrigger], ...] = ()
 
     def fingerprint(self) -> str:
         return dates.fingerprint(self.dates, self.stairs.version)

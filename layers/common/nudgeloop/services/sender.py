@@ -132,7 +132,26 @@ def personal_context(
         step_id=request.step_id,
         unsubscribe_url=unsubscribe,
         confirm_url=request.confirm_url,
+        trigger=trigger_context(request.trigger, customer),
     )
+
+
+def trigger_context(trigger: dict[str, Any], customer: Customer) -> dict[str, Any]:
+    """What started the journey, for the template: the trigger's fields, the triggering event's
+    properties (read from the event log by its id: the bus and the journey carry ids, not
+    personal data) and, for a date of a booking, the booking."""
+    found: dict[str, Any] = {**trigger, "data": {}}
+    event_id = trigger.get("event_id")
+    if event_id:
+        event = event_log.get_event(customer.customer_id, str(event_id))
+        if event is not None:
+            found["data"] = event.properties
+            found["occurred_at"] = event.occurred_iso()
+    ref = trigger.get("ref")
+    booking = next((b for b in customer.bookings if str(b.get("booking_id")) == str(ref)), None) if ref else None
+    if booking is not None:
+        found["booking"] = booking
+    return found
 
 
 CONFIRM_CAMPAIGN, CONFIRM_STEP, CONFIRM_TEMPLATE = "double-opt-in", "confirm", "confirm-subscription"

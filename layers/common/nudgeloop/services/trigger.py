@@ -54,6 +54,8 @@ def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_ma
             continue
         if "campaign_id" in detail and detail["campaign_id"] != campaign.id:
             continue  # addressed to another campaign
+        if "campaigns" in detail and campaign.id not in detail["campaigns"]:
+            continue  # the event's values do not hold for this campaign's trigger (judged in processing)
         name = idempotency.execution_name(campaign.id, campaign.reentry, customer_id, occurrence)
         claim = idempotency.entry_claim(campaign.reentry, campaign.reentry_days, clock.now())
         if not campaign_stats.claim_entry(campaign.id, customer_id, name, clock.now(), claim):
