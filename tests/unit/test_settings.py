@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from nudgeloop.config import TUNABLES, InvalidSetting, Settings, declared_defaults, describe_tunables, tunable_values
+from nudgeloop.config import DAYTIME, TUNABLES, InvalidSetting, Settings, declared_defaults, describe_tunables, tunable_values
 
 
 def test_every_tunable_has_its_default_and_a_meaning() -> None:
@@ -20,7 +20,22 @@ def test_given_values_replace_defaults_and_json_may_be_given_as_objects() -> Non
     values = tunable_values({"attribution_days": 30, "staircase": {"new_days": 60}, "send_window": None})
     assert values["attribution_days"] == "30"
     assert values["staircase"] == '{"new_days": 60}'
-    assert values["send_window"] == ""  # None: not given
+    assert values["send_window"] == DAYTIME  # None: not given, so the default: daytime
+    assert tunable_values({"send_window": ""})["send_window"] == ""  # any time, when a stack says so
+
+
+def test_marketing_mail_waits_for_the_customers_daytime_by_default() -> None:
+    """No mail at 03:00 unless a stack asks for it: the default window is 08:00-21:00 local."""
+    from datetime import UTC, datetime
+
+    from nudgeloop.config import Settings
+
+    window = Settings().window()
+    assert window is not None
+    night = datetime(2026, 3, 4, 3, 0, tzinfo=UTC)
+    assert window.next_slot(night, "Europe/Berlin", "DE") == datetime(2026, 3, 4, 7, 0, tzinfo=UTC)  # 08:00 in Berlin
+    assert window.next_slot(night, "America/New_York", "US") == datetime(2026, 3, 4, 13, 0, tzinfo=UTC)  # 22:00 there
+    assert window.next_slot(night, "Asia/Tokyo", "JP") == night  # noon in Tokyo: at once
 
 
 @pytest.mark.parametrize(

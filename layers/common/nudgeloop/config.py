@@ -32,6 +32,10 @@ def tunable(default: Any, description: str, **constraints: Any) -> Any:
     return Field(default, description=description, json_schema_extra={"tunable": True}, **constraints)
 
 
+# Marketing mail reaches people in their daytime unless the stack or a campaign says otherwise.
+DAYTIME = '{"from_hour": 8, "to_hour": 21, "skip_holidays": false}'
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -61,7 +65,9 @@ class Settings(BaseModel):
         14, "mails per second across all senders, at most your SES sending quota (0: no limit of our own)", ge=0
     )
     send_window: str = tunable(
-        "", "JSON: the global send window of marketing mails, as a campaign's send_window (docs/campaigns.md); none by default"
+        DAYTIME,
+        "JSON: the global send window of marketing mails, as a campaign's send_window (docs/campaigns.md); "
+        'by default 08:00-21:00 in the customer\'s time, every day; "" for any time',
     )
     frequency_cap: str = tunable(
         "3/7",
@@ -100,7 +106,7 @@ class Settings(BaseModel):
         return Staircase.from_json(self.staircase)
 
     def window(self) -> SendWindow | None:
-        """The global send window of marketing mails, or None."""
+        """The global send window of marketing mails, or None (the setting empty: any time)."""
         return SendWindow.model_validate_json(self.send_window) if self.send_window else None
 
     def frequency_cap_limit(self) -> tuple[int, int] | None:
