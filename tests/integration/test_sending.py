@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from nudgeloop import clock
 from tests.conftest import consent, get_customer, order, post_events, upsert
 
 ADDRESS = "c1@customers.example"
@@ -317,6 +318,23 @@ def test_the_frequency_cap_records_marketing_mails_over_the_limit_and_spares_ser
     assert send(stack, request("f4"), **cap)["status"] == "sent"  # the window moved on
 
 
+def test_a_capped_mail_within_its_deferral_limit_is_deferred_not_recorded(stack) -> None:
+    from nudgeloop.dal import ledger
+
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    cap = {"frequency_cap": (3, 7)}
+    for i in range(3):
+        assert send(stack, request(f"f{i}"), **cap)["status"] == "sent"
+    sent_at = ledger.ledger_entry("c1", "welcome#welcome#f0").data["sent_at"]
+    deferred = send(stack, request("f3", cap_deferral_days=7), **cap)
+    assert deferred["status"] == "deferred" and deferred["reason"] == "frequency_cap:3/7d"
+    assert deferred["retry_at"] == (clock.parse_iso(sent_at) + timedelta(days=7, seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert ledger.ledger_entry("c1", "welcome#welcome#f3") is None  # given back: it may be sent later
+    stack.clock.advance(timedelta(days=7, seconds=1))
+    assert send(stack, request("f3", cap_deferral_days=7), **cap)["status"] == "sent"
+
+
 def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_versions_are(stack) -> None:
     from tests.conftest import order
 
@@ -330,3 +348,44 @@ def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_ve
     mails = stack.outbox()
     assert [m["step_id"] for m in mails] == ["welcome"]
     assert "{{" in subject and mails[0]["subject"].startswith("Hi Ada")  # rendered from the last valid version
+
+
+PROMO = """
+id: promo
+name: Promo
+consent_purpose: newsletter
+trigger: {type: behaviour, event: custom.promo}
+reentry: every_occurrence
+steps:
+  - {id: offer, type: send, template: newsletter}
+"""
+
+
+def test_a_journeys_mail_over_the_cap_is_sent_when_the_cap_allows_it(stack) -> None:
+    """The welcome after three promotions the same day: deferred by the cap (3 in 7 days), it
+    goes out a week later instead of being dropped; the ledger holds one welcome."""
+    from nudgeloop.dal import ledger
+
+    stack.put_campaign("promo.yaml", PROMO.encode())
+    promos = [
+        {
+            "event_id": f"p{i}",
+            "type": "custom.promo",
+            "customer_id": "c1",
+            "occurred_at": "2026-01-01T08:30:00Z",
+            "properties": {},
+        }  # fmt: skip
+        for i in range(3)
+    ]
+    post_events(stack, [upsert("c1"), consent("c1"), *promos])
+    stack.settle()
+    assert [m["campaign_id"] for m in stack.outbox()] == ["promo"] * 3
+    post_events(stack, [order("c1", "o1")])  # prospect -> new: the welcome
+    stack.settle()
+    assert [m["campaign_id"] for m in stack.outbox()].count("welcome") == 0  # deferred, not capped
+    assert not [e for e in ledger.ledger("c1") if e.status == "capped"]
+    stack.advance(timedelta(days=7, hours=1))
+    welcomes = [m for m in stack.outbox() if m["campaign_id"] == "welcome"]
+    assert [m["step_id"] for m in welcomes] == ["welcome"]
+    entry = next(e for e in ledger.ledger("c1") if e.key.startswith("welcome#welcome#"))
+    assert entry.status == "sent" and entry.sent_at is not None and entry.sent_at >= "2026-01-08T09:00"

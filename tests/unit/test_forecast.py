@@ -41,13 +41,23 @@ def test_the_forecast_counts_entries_sends_caps_exits_and_journeys_still_waiting
         active("d", "2025-09-01"),  # at risk on 1 March: after the horizon
         active("e", "2025-07-28"),  # at risk on 25 January: voucher, then still waiting on 31 January
     ]
-    result = simulate(parse(WINBACK), subjects, Staircase.default(), START, 30, frequency_cap=(3, 7)).as_dict()
+    no_deferral = parse(WINBACK + "cap_deferral_days: 0\n")
+    result = simulate(no_deferral, subjects, Staircase.default(), START, 30, frequency_cap=(3, 7)).as_dict()
     assert result["customers_considered"] == 5
     assert result["entries"] == {"entered": 4}
     assert result["steps"] == {"voucher": {"sent": 2, "capped": 1}, "reminder": {"sent": 2}}  # a, e; b capped
     assert result["exits"] == {"no_consent": 1, "completed": 2}
     assert result["waiting_at_end"] == {"wait-2-weeks": 1}
     assert result["to"] == "2026-01-31T09:00:00+00:00"
+
+
+def test_a_capped_mail_is_forecast_as_sending_when_the_cap_allows_it() -> None:
+    """The default deferral (7 days): b's voucher of 7 January waits until the three mails of
+    5 January leave the window (12 January, 10:00), then goes; its reminder follows 14 days on."""
+    b = active("b", "2025-07-10", marketing_sent=(datetime(2026, 1, 5, 10, tzinfo=UTC),) * 3)
+    result = simulate(parse(WINBACK), [b], Staircase.default(), START, 30, frequency_cap=(3, 7)).as_dict()
+    assert result["steps"] == {"voucher": {"deferred": 1, "sent": 1}, "reminder": {"sent": 1}}
+    assert result["exits"] == {"completed": 1}
 
 
 def test_holdout_audience_and_reentry_policy_shape_the_forecast() -> None:

@@ -76,7 +76,7 @@ def definition() -> dict[str, Any]:
                         f"{name}.$": "$$.Execution.Name" if name == "execution" else f"$.{name}" for name in JOURNEY_FIELDS
                     },
                 },
-                "ResultSelector": {"status.$": "$.Payload.status"},
+                "ResultSelector": {"status.$": "$.Payload.status", "result.$": "$.Payload"},
                 "ResultPath": "$.last",
                 "Retry": [
                     {

@@ -253,6 +253,9 @@ class Campaign(_Strict):
     holdout_percent: float = Field(default=0, ge=0, le=50)
     # when its mails may go out, in the customer's time (else the stack's global window, if any)
     send_window: SendWindow | None = None
+    # a marketing mail over the frequency cap waits up to this many days for the cap to allow
+    # it, then is skipped as capped (0: skipped at once)
+    cap_deferral_days: int = Field(default=7, ge=0, le=30)
     steps: list[Step] = Field(min_length=1, max_length=50)
 
     @property

@@ -5,12 +5,14 @@ the refusal is recorded. Sending (``services/sender.py``) and the forecast
 In order: an address that is a mailbox, consent for the mail's purpose, the suppression list,
 a stopped journey step (all recorded as skips, counted once per journey), then for marketing
 mail the reputation circuit breaker's pause (held: tried again later, not recorded), and, once
-the send is reserved, the frequency cap (recorded as capped).
+the send is reserved, the frequency cap: a capped mail is deferred to the moment the cap allows
+it, when that is within the campaign's deferral limit, and only then recorded as capped.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Literal
 
 from nudgeloop.domain import consent
@@ -36,9 +38,10 @@ class Facts:
 
 @dataclass(frozen=True)
 class Refusal:
-    status: Literal["skipped", "held", "capped"]
-    counter: str  # the journey step's counter it is counted under ("" for held: not counted)
+    status: Literal["skipped", "held", "capped", "deferred"]
+    counter: str  # the journey step's counter it is counted under ("" for held and deferred: not counted)
     reason: str
+    retry_at: datetime | None = None  # deferred: when the cap allows the mail
 
 
 def before_reserving(facts: Facts) -> Refusal | None:
@@ -56,9 +59,23 @@ def before_reserving(facts: Facts) -> Refusal | None:
     return None
 
 
-def over_cap(marketing: bool, recent: int, cap: tuple[int, int] | None) -> Refusal | None:
-    """The frequency cap: ``recent`` marketing mails in the cap's window already went out."""
+def over_cap(
+    marketing: bool, recent: list[datetime], cap: tuple[int, int] | None, now: datetime, defer_days: int = 0
+) -> Refusal | None:
+    """The frequency cap: ``recent`` are the customer's marketing mails in the cap's window.
+
+    Over the cap, the mail is deferred to when enough of them have aged out of the window (the
+    next slot the cap allows), if that is at most ``defer_days`` away; otherwise it is capped."""
     if cap is None or not marketing:
         return None
     mails, days = cap
-    return Refusal("capped", "capped", f"frequency_cap:{mails}/{days}d") if recent >= mails else None
+    if len(recent) < mails:
+        return None
+    reason = f"frequency_cap:{mails}/{days}d"
+    if mails > 0:
+        # the window holds fewer than ``mails`` once the oldest len - mails + 1 have left it
+        leaves = sorted(recent)[len(recent) - mails] + timedelta(days=days)
+        if leaves - now <= timedelta(days=defer_days):
+            # a second past the window's edge (a mail exactly ``days`` old still counts)
+            return Refusal("deferred", "", reason, max(leaves + timedelta(seconds=1), now))
+    return Refusal("capped", "capped", reason)

@@ -217,18 +217,24 @@ def _journey(
             continue
         step = campaign.steps[state.cursor - 1]
         assert isinstance(step, SendStep)
-        outcome = _send_outcome(campaign, subject, now, sent, cap, marketing)
+        outcome, retry_at = _send_outcome(campaign, subject, now, sent, cap, marketing)
         result.steps[step.id][outcome] += 1
         if outcome == "sent" and marketing:
             sent = [*sent, now]
+        if retry_at is not None:  # deferred by the cap: the same step again when it allows
+            if retry_at > result.end:
+                result.waiting[f"deferred:{step.id}"] += 1
+                return sent
+            state, now = state.advanced(cursor=state.cursor - 1), retry_at
     result.exits["loop"] += 1
     return sent
 
 
 def _send_outcome(
     campaign: Campaign, subject: Subject, now: datetime, sent: list[datetime], cap: tuple[int, int] | None, marketing: bool
-) -> str:
-    """What the send step would do at ``now``: the contact policy's answer, as sending asks it."""
+) -> tuple[str, datetime | None]:
+    """What the send step would do at ``now``: the contact policy's answer, as sending asks it
+    (and, deferred by the cap, when to try again)."""
     facts = contact_policy.Facts(
         address="ok" if subject.has_email else "missing",
         consent=campaign.consent_purpose in subject.consents_ok,
@@ -237,6 +243,8 @@ def _send_outcome(
     )
     refusal = contact_policy.before_reserving(facts)
     if refusal is None and cap is not None:
-        recent = sum(1 for t in sent if now - timedelta(days=cap[1]) <= t <= now)
-        refusal = contact_policy.over_cap(marketing, recent, cap)
-    return refusal.counter if refusal is not None else "sent"
+        recent = [t for t in sent if now - timedelta(days=cap[1]) <= t <= now]
+        refusal = contact_policy.over_cap(marketing, recent, cap, now, campaign.cap_deferral_days)
+    if refusal is None:
+        return "sent", None
+    return (refusal.status if refusal.status == "deferred" else refusal.counter), refusal.retry_at

@@ -28,6 +28,8 @@ class SendRequest(BaseModel):
     execution: str = Field(min_length=1)  # the journey (its execution name): with the step, the ledger key
     consent_purpose: str = "newsletter"  # the purpose whose consent the mail needs; decides the mail kind
     voucher_prefix: str | None = None  # a personal voucher code with this prefix, or none
+    # how many days a capped marketing mail may wait for the frequency cap (0: capped at once)
+    cap_deferral_days: int = Field(default=0, ge=0, le=30)
     correlation_id: str | None = None  # carried from the event that started the journey, for the logs
     # what started the journey (its type and the ids it names: the event, the migration, the
     # date); the template reads the rest (the event's properties) through ``trigger``
@@ -77,7 +79,8 @@ class JourneyState(BaseModel):
     template: str | None = None
     voucher_prefix: str | None = None
     consent_purpose: str = "newsletter"
-    last: dict[str, Any] | None = None  # the Send task's result ({"status": ...})
+    cap_deferral_days: int = 0
+    last: dict[str, Any] | None = None  # the Send task's result ({"status": ..., "result": {...}})
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -31,7 +31,21 @@ def plan(
 def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, attribution_days: int) -> JourneyState:
     correlation = str(state.correlation_id or state.execution or "")
     logger.set_correlation_id(correlation)
-    if (state.last or {}).get("status") == "held":
+    last = state.last or {}
+    if last.get("status") == "deferred" and (last.get("result") or {}).get("retry_at"):
+        # Over the frequency cap: back to the same send step, parked until the cap allows it
+        # (the sender found when; the deferral limit was applied there). Exits and the send
+        # window are checked again then; nothing is sent twice (the ledger reservation was given back).
+        deferred = state.model_copy(update={"last": None, "template": None, "reason": None})
+        return _parked(
+            deferred.advanced(
+                cursor=state.cursor - 1,
+                action="wait",
+                waiting=f"deferred:{state.step_id}",
+                wait_until=str(last["result"]["retry_at"]),
+            )
+        )
+    if last.get("status") == "held":
         # Marketing is paused (the reputation circuit breaker): back to the held send step, parked
         # until marketing resumes (``reputation.resume`` releases it; no hourly polling, no
         # history growing while paused). Exits are checked then as always; nothing is sent twice.
@@ -79,7 +93,7 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
     if result.action == "wait":
         result = _parked(result)
     if result.action == "send":
-        result = result.advanced(consent_purpose=campaign.consent_purpose)
+        result = result.advanced(consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days)
     return result
 
 

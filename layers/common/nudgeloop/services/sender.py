@@ -188,10 +188,6 @@ def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
     )
 
 
-def marketing_mails_since(customer_id: str, since: datetime) -> int:
-    return len(marketing_sends_since(customer_id, since))
-
-
 def send_configured(request: dict[str, Any] | SendRequest, settings: Settings, signing_key: bytes) -> dict[str, Any]:
     """:func:`send_step` with the stack's settings (both send handlers use this)."""
     return send_step(
@@ -272,10 +268,15 @@ def send_step(
     now = clock.now()
     if frequency_cap is not None and marketing:
         days = frequency_cap[1]
-        recent = marketing_mails_since(customer_id, now - timedelta(days=days))
-        capped = contact_policy.over_cap(marketing, recent, frequency_cap)
+        recent = marketing_sends_since(customer_id, now - timedelta(days=days))
+        capped = contact_policy.over_cap(marketing, recent, frequency_cap, now, request.cap_deferral_days)
+        if capped is not None and capped.retry_at is not None:  # deferred: the journey tries again then
+            ledger.release(reservation)
+            logger.info("send deferred by the frequency cap", extra={"retry_at": clock.iso(capped.retry_at)})
+            return {"status": capped.status, "reason": capped.reason, "retry_at": clock.iso(capped.retry_at)}
         if capped is not None:  # recorded as capped: this step is not sent to this person later either
-            ledger.complete_send(reservation, capped.counter, {"reason": f"{recent} marketing mails in {days} days"}, None)
+            note = f"{len(recent)} marketing mails in {days} days"
+            ledger.complete_send(reservation, capped.counter, {"reason": note}, None)
             return {"status": capped.status, "reason": capped.reason}
     if max_send_rate and not ledger.take_send_slot(now, max_send_rate):
         ledger.release(reservation)
