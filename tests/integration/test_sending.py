@@ -374,7 +374,7 @@ def test_a_journeys_mail_over_the_cap_is_sent_when_the_cap_allows_it(stack) -> N
             "customer_id": "c1",
             "occurred_at": "2026-01-01T08:30:00Z",
             "properties": {},
-        }  # fmt: skip
+        }
         for i in range(3)
     ]
     post_events(stack, [upsert("c1"), consent("c1"), *promos])
