@@ -191,3 +191,23 @@ def test_shipped_examples_service_reminder_and_refer_a_friend_run(stack) -> None
     reminders = [m for m in stack.outbox() if m["campaign_id"] == "service-reminder"]
     assert [m["customer_id"] for m in reminders] == ["s1"]
     assert "List-Unsubscribe" not in reminders[0]["headers"]  # a service mail
+
+
+def test_a_draft_or_a_campaign_before_its_start_takes_no_entries(stack) -> None:
+    from datetime import timedelta
+
+    stack.put_campaign("welcome.yaml", WELCOME.replace("reentry: never\n", "reentry: never\ndraft: true\n").encode())
+    post_events(stack, [upsert("d1"), consent("d1"), order("d1", "o1")])
+    stack.settle()
+    assert stack.outbox() == []  # a draft: validated, never entered
+    later = WELCOME.replace("reentry: never\n", "reentry: never\nstarts_at: 2026-01-02T00:00:00Z\n")
+    stack.put_campaign("welcome.yaml", later.encode())
+    post_events(stack, [upsert("d2"), consent("d2"), order("d2", "o1")])
+    stack.settle()
+    assert stack.outbox() == []  # before its start
+    stack.advance(timedelta(days=1))
+    post_events(stack, [upsert("d3"), consent("d3"), order("d3", "o1", at="2026-01-02T09:30:00Z")])
+    stack.settle()
+    assert [m["customer_id"] for m in stack.outbox()] == ["d3"]
+    listed = {row["id"]: row for row in stack.campaigns()}
+    assert listed["welcome"]["takes_entries"] is True and listed["welcome"]["draft"] is False

@@ -282,3 +282,22 @@ def test_a_campaigns_mail_kind_is_decided_once(field: str, kind: str, consent_pu
     else:
         with pytest.raises(InvalidCampaign, match="mail_kind and consent_purpose disagree"):
             parse(text)
+
+
+def test_a_campaign_takes_entries_only_enabled_not_drafted_and_within_its_period() -> None:
+    from datetime import UTC, datetime
+
+    base = "id: p\nname: p\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: send, template: welcome}]\n"
+    now = datetime(2026, 6, 1, 12, tzinfo=UTC)
+    assert parse(base).takes_entries(now)
+    assert not parse(base + "draft: true\n").takes_entries(now)
+    assert not parse(base + "enabled: false\n").takes_entries(now)
+    period = parse(base + "starts_at: 2026-06-01T12:00:00Z\nends_at: 2026-06-30T00:00:00+02:00\n")
+    assert period.takes_entries(now)  # from its start, inclusive
+    assert not period.takes_entries(now.replace(hour=11, minute=59))
+    assert period.takes_entries(datetime(2026, 6, 29, 21, 59, tzinfo=UTC))
+    assert not period.takes_entries(datetime(2026, 6, 29, 22, 0, tzinfo=UTC))  # its end, exclusive (local midnight)
+    with pytest.raises(InvalidCampaign, match="ends_at must be after starts_at"):
+        parse(base + "starts_at: 2026-06-02T00:00:00Z\nends_at: 2026-06-01T00:00:00Z\n")
+    with pytest.raises(InvalidCampaign, match="timezone"):
+        parse(base + "starts_at: 2026-06-02T00:00:00\n")  # an instant needs its offset

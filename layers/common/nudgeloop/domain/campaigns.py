@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain import contact_policy
 from nudgeloop.domain.audiences import Match
@@ -241,6 +241,11 @@ class Campaign(_Strict):
     mail_kind: Literal["marketing", "service"] = Field(default="marketing", validation_alias=AliasChoices("mail_kind", "purpose"))
     consent_purpose: Literal["newsletter", "marketing", "service"] = "newsletter"
     enabled: bool = True
+    # a draft is validated and can be simulated, but nobody enters it
+    draft: bool = False
+    # entries only from ``starts_at`` and before ``ends_at`` (journeys already running go on)
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
     trigger: Trigger
     reentry: Literal["never", "every_occurrence", "after_days"] = "never"
     reentry_days: int | None = Field(default=None, ge=1, le=3650)  # with ``after_days``
@@ -271,6 +276,18 @@ class Campaign(_Strict):
                 "mail_kind and consent_purpose disagree: a marketing campaign needs a marketing consent purpose "
                 "(newsletter, marketing), a service campaign the service one"
             )
+        return self
+
+    def takes_entries(self, now: datetime) -> bool:
+        """Whether a trigger may start a journey of this campaign at ``now``."""
+        if not self.enabled or self.draft:
+            return False
+        return (self.starts_at is None or self.starts_at <= now) and (self.ends_at is None or now < self.ends_at)
+
+    @model_validator(mode="after")
+    def _period(self) -> Campaign:
+        if self.starts_at is not None and self.ends_at is not None and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
         return self
 
     @model_validator(mode="after")

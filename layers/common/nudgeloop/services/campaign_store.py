@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from nudgeloop import warm
+from nudgeloop import clock, warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.domain import definitions
 from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger, ScheduleTrigger
@@ -114,9 +114,10 @@ def entries(bucket: str) -> list[Entry]:
 
 
 def active(bucket: str) -> list[Pinned]:
-    """The enabled campaigns, each in the version that runs (one List call; bodies fetched only
-    when they change)."""
-    return [e.running for e in entries(bucket) if e.running is not None and e.running.campaign.enabled]
+    """The campaigns that take entries now (enabled, not drafts, within their period), each in
+    the version that runs (one List call; bodies fetched only when they change)."""
+    now = clock.now()
+    return [e.running for e in entries(bucket) if e.running is not None and e.running.campaign.takes_entries(now)]
 
 
 def listing(bucket: str) -> list[dict[str, Any]]:
@@ -129,6 +130,8 @@ def listing(bucket: str) -> list[dict[str, Any]]:
                 "key": entry.key,
                 "id": running.campaign.id if running else None,
                 "enabled": running.campaign.enabled if running else False,
+                "draft": running.campaign.draft if running else False,
+                "takes_entries": running.campaign.takes_entries(clock.now()) if running else False,
                 "running_version": running.version_id if running else None,
                 "latest_version": entry.latest_version,
                 "latest_valid": entry.error is None,
