@@ -93,3 +93,20 @@ def test_a_failing_count_batch_is_retried_and_counted_once(stack, monkeypatch) -
     stack.advance(timedelta(days=1))  # the daily run folds; the totals stay
     assert counts() == {"prospect": 1, "new": 1}
     assert step_tallies.segment_days(date(2026, 1, 1), date(2026, 1, 1)) == {DAY: {"prospect": 1, "new": 1}}
+
+
+def test_a_days_snapshot_counts_that_day_only_not_the_hours_before_the_daily_run(stack) -> None:
+    """The daily run takes yesterday's snapshot at 03:00: a customer who arrived and moved after
+    midnight belongs to today's, not to yesterday's (the changes since are taken back out)."""
+    from nudgeloop.dal import step_tallies
+
+    post_events(stack, [upsert("a"), upsert("b"), order("a", "1")])  # 1 January: a new, b prospect
+    stack.settle()
+    stack.advance(timedelta(hours=16))  # 2 January, 01:00: before the daily run
+    post_events(stack, [upsert("c", at="2026-01-02T00:30:00Z"), order("b", "2", at="2026-01-02T00:40:00Z")])
+    stack.settle()
+    stack.advance(timedelta(hours=3))  # the 03:00 run: snapshot of 1 January
+    assert step_tallies.segment_days(date(2026, 1, 1), date(2026, 1, 1)) == {DAY: {"prospect": 1, "new": 1}}
+    assert counts() == {"prospect": 1, "new": 2}  # now: c arrived, b moved
+    stack.advance(timedelta(days=1))
+    assert step_tallies.segment_days(date(2026, 1, 2), date(2026, 1, 2)) == {"2026-01-02": {"prospect": 1, "new": 2}}

@@ -60,6 +60,11 @@ def step_flow(day: str) -> str:
     return f"STEPFLOW#{day}"
 
 
+def step_delta(day: str) -> str:
+    """The change in customers per step on ``day`` (ISO date); sort key: the step."""
+    return f"STEPDELTA#{day}"
+
+
 # ---------------------------------------------------------------- runs, occasions, imports
 
 RUN_STATE = "STATE"

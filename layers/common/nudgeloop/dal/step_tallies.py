@@ -59,9 +59,10 @@ def fold_step_tallies(limit: int = 100) -> int:
         chunk: list[EngineItem] = []
         total = Tally()
         for item in pending:
-            trial = Tally(dict(total.counts), {d: dict(f) for d, f in total.flows.items()})
+            trial = Tally()
+            trial.merge(total.as_data())
             trial.merge(item.data or {})
-            counters = len(trial.counts) + sum(len(f) for f in trial.flows.values())
+            counters = len(trial.counts) + sum(len(f) for f in (*trial.flows.values(), *trial.day_counts.values()))
             if chunk and counters + len(chunk) + 1 > limit:
                 break
             chunk.append(item)
@@ -74,6 +75,13 @@ def fold_step_tallies(limit: int = 100) -> int:
             for day, flows in total.flows.items():
                 for key, n in flows.items():
                     tx.update(EngineItem(pk=keys.step_flow(day), sk=key), actions=[EngineItem.counter.add(n)])
+            for day, changes in total.day_counts.items():
+                for step, n in changes.items():
+                    if n:
+                        tx.update(
+                            EngineItem(pk=keys.step_delta(day), sk=step),
+                            actions=[EngineItem.counter.add(n), EngineItem.expires_at.set(expires)],
+                        )
             for item in chunk:
                 tx.update(
                     item,
@@ -96,6 +104,23 @@ def segment_counts() -> dict[str, int]:
     counts = dict(_open_tally().counts)
     for item in EngineItem.query(keys.STEP_COUNT):
         counts[item.sk] = counts.get(item.sk, 0) + int(item.counter or 0)
+    return counts
+
+
+def segment_counts_at_end_of(day: date, today: date) -> dict[str, int]:
+    """Customers per step at the end of ``day``: the counts now less every change since (the
+    days after it, through ``today``), folded or not. A snapshot taken the next morning then
+    describes its own day, not the hours after midnight too."""
+    counts = segment_counts()
+    open_days = _open_tally().day_counts
+    later = day + timedelta(days=1)
+    while later <= today:
+        changes = dict(open_days.get(later.isoformat(), {}))
+        for item in EngineItem.query(keys.step_delta(later.isoformat())):
+            changes[item.sk] = changes.get(item.sk, 0) + int(item.counter or 0)
+        for step, n in changes.items():
+            counts[step] = counts.get(step, 0) - n
+        later += timedelta(days=1)
     return counts
 
 

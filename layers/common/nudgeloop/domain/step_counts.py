@@ -44,14 +44,20 @@ class StepChange:
 class Tally:
     counts: dict[str, int] = field(default_factory=dict)  # step -> change in customers
     flows: dict[str, dict[str, int]] = field(default_factory=dict)  # day -> "from>to" -> moves
+    # day -> step -> change in customers that day: a day's snapshot taken later is the counts
+    # then less the changes of the days after it
+    day_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def add(self, change: StepChange) -> None:
         if change.before == change.after:
             return  # a profile, consent or review-date write: nobody moved
+        on_day = self.day_counts.setdefault(change.day, {}) if change.day else {}
         if change.before is not None:
             self.counts[change.before] = self.counts.get(change.before, 0) - 1
+            on_day[change.before] = on_day.get(change.before, 0) - 1
         if change.after is not None:
             self.counts[change.after] = self.counts.get(change.after, 0) + 1
+            on_day[change.after] = on_day.get(change.after, 0) + 1
         # A new customer placed straight onto a later step (their first event was an order)
         # moved from the entry step, as the SegmentMigrated event said.
         source = change.before if change.before is not None else ENTRY_STEP
@@ -64,16 +70,22 @@ class Tally:
         """Add a stored tally (``{"counts": ..., "flows": ...}``) to this one."""
         for step, n in (other.get("counts") or {}).items():
             self.counts[step] = self.counts.get(step, 0) + int(n)
-        for day, flows in (other.get("flows") or {}).items():
-            held = self.flows.setdefault(day, {})
-            for key, n in flows.items():
-                held[key] = held.get(key, 0) + int(n)
+        for name, per_day in (("flows", self.flows), ("day_counts", self.day_counts)):
+            for day, values in (other.get(name) or {}).items():
+                held = per_day.setdefault(day, {})
+                for key, n in values.items():
+                    held[key] = held.get(key, 0) + int(n)
 
     def __bool__(self) -> bool:
         return any(self.counts.values()) or any(self.flows.values())
 
     def as_data(self) -> dict[str, Any]:
-        return {"counts": {k: v for k, v in self.counts.items() if v}, "flows": self.flows}
+        day_counts = {d: {k: v for k, v in c.items() if v} for d, c in self.day_counts.items()}
+        return {
+            "counts": {k: v for k, v in self.counts.items() if v},
+            "flows": self.flows,
+            "day_counts": {d: c for d, c in day_counts.items() if c},
+        }
 
 
 def tally(changes: Iterable[StepChange]) -> Tally:

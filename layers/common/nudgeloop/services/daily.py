@@ -53,7 +53,8 @@ def run(
         # Customers per step at the end of yesterday: the counting consumer has tallied
         # yesterday's moves from the customers table's stream by now; fold them, then snapshot.
         step_tallies.fold_step_tallies()
-        step_tallies.save_segment_day(now.date() - timedelta(days=1), step_tallies.segment_counts())
+        yesterday = now.date() - timedelta(days=1)
+        step_tallies.save_segment_day(yesterday, step_tallies.segment_counts_at_end_of(yesterday, now.date()))
     state = jobs.run_state(RUN_KEY)
     if previous_run:
         previous = clock.parse_iso(previous_run)
