@@ -20,7 +20,7 @@ from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import analytics, customers, ingest, preferences, reputation, shopify
+from nudgeloop.services import analytics, customers, ingest, preferences, reputation, shopify, vouchers
 
 settings = boot()
 app = APIGatewayRestResolver()
@@ -126,6 +126,37 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.get("/v1/vouchers/<code>")
+@tracer.capture_method
+def get_voucher(code: str) -> Response[Any]:
+    found = vouchers.get(code) if vouchers.well_formed(code) else None
+    if found is None:
+        return _error(404, "code", "no such voucher")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=vouchers.view(found))
+
+
+@app.post("/v1/vouchers/<code>/redeem")
+@tracer.capture_method
+def redeem_voucher(code: str) -> Response[Any]:
+    raw = ingest.parse_object(app.current_event.body)
+    order_id = raw.get("order_id")
+    if set(raw) - {"order_id"}:
+        return _error(400, sorted(set(raw) - {"order_id"})[0], "unknown field")
+    if not isinstance(order_id, str) or not 1 <= len(order_id) <= 128:
+        return _error(400, "order_id", "the order's id (1 to 128 characters)")
+    if not vouchers.well_formed(code):
+        return _error(404, "code", "no such voucher")
+    done = vouchers.redeem(code, order_id)
+    if done.voucher is None:
+        return _error(404, "code", "no such voucher")
+    if done.outcome in ("taken", "expired"):
+        reason = "redeemed already by another order" if done.outcome == "taken" else "expired"
+        return _error(409, "code", reason)
+    if done.outcome == "redeemed":
+        metrics.add_metric(name="VouchersRedeemed", unit="Count", value=1)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=vouchers.view(done.voucher))
 
 
 @app.get("/v1/analytics/campaigns")

@@ -266,8 +266,21 @@ def test_order_and_voucher_reach_the_template(stack) -> None:
     send(stack, request("v1", step="again", voucher_prefix="WELCOME"))
     sender._template_cache.clear()
     text = stack.outbox()[-1]["text"]
-    code = sender.voucher_code(b"k" * 32, "WELCOME", "c1", "welcome", "again")
-    assert text.strip() == f"o1 {code} 0" and code.startswith("WELCOME-") and len(code) == 16
+    from nudgeloop.dal import vouchers
+    from nudgeloop.domain.vouchers import code as voucher_code
+
+    code = voucher_code(b"k" * 32, "WELCOME", "c1", "welcome", "again", "v1")
+    assert text.strip() == f"o1 {code} 0" and code.startswith("WELCOME-") and len(code) == 18
+    with stack.aws_lock:
+        stored = vouchers.get(code)
+    assert stored is not None and (stored.customer_id, stored.step_id, stored.state(stored.issued_at)) == (
+        "c1",
+        "again",
+        "issued",
+    )
+    assert (stored.expires_at - stored.issued_at).days == 30  # the step's default validity
+    other = voucher_code(b"k" * 32, "WELCOME", "c1", "welcome", "again", "v2")
+    assert other != code  # one per recipient and occurrence
 
 
 def test_an_uploaded_template_is_checked_and_its_status_recorded(stack) -> None:

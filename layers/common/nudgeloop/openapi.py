@@ -70,6 +70,7 @@ def _errors(*codes: str) -> dict[str, Any]:
         "401": "the webhook signature is missing or does not match",
         "403": "missing or wrong API key, or a forged token",
         "404": "not found",
+        "409": "refused in the resource's state (the body says why)",
         "413": "too large",
         "503": "temporarily unavailable; retrying is safe",
     }
@@ -79,6 +80,7 @@ def _errors(*codes: str) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     customer_id = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
     token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
+    voucher = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
         "openapi": "3.1.0",
@@ -177,6 +179,44 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": {"description": "the figures", "content": {"application/json": {"schema": {"type": "object"}}}},
                         **_errors("400", "403"),
+                    },
+                }
+            },
+            "/v1/vouchers/{code}": {
+                "get": {
+                    "summary": "A voucher a mail carried: its state (issued, redeemed, expired), owner, step and dates",
+                    "security": keyed,
+                    "parameters": [voucher],
+                    "responses": {
+                        "200": {"description": "the voucher", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        **_errors("403", "404"),
+                    },
+                }
+            },
+            "/v1/vouchers/{code}/redeem": {
+                "post": {
+                    "summary": "Redeem a voucher for an order, once; the same order again gets the same answer",
+                    "security": keyed,
+                    "parameters": [voucher],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["order_id"],
+                                    "properties": {"order_id": {"type": "string", "minLength": 1, "maxLength": 128}},
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "redeemed by this order (now or before)",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors("400", "403", "404", "409"),
                     },
                 }
             },

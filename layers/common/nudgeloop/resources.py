@@ -334,6 +334,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        RouteSpec("GET", "/v1/vouchers/{code}"),
+        RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
         RouteSpec("GET", "/v1/analytics/campaigns"),
         RouteSpec("GET", "/v1/analytics/campaigns/{campaign_id}"),
         RouteSpec("GET", "/v1/analytics/staircase"),

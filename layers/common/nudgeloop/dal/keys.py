@@ -99,6 +99,14 @@ def customer_of_sends(partition: str) -> str:
     return partition.removeprefix("SEND#")
 
 
+VOUCHER_SK = "VOUCHER"
+
+
+def voucher(code: str) -> str:
+    """A voucher's own partition (codes are unique; looked up by the shop's code)."""
+    return f"VOUCHER#{code}"
+
+
 def message(message_id: str) -> str:
     """What an SES message id was sent for (feedback finds its campaign by it)."""
     return f"MSG#{message_id}"

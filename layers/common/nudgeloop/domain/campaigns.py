@@ -122,8 +122,10 @@ class SendStep(_Strict):
     id: StepId
     type: Literal["send"]
     template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
-    # a unique voucher code per customer and step (``PREFIX-7F3K9QXM``) as ``voucher`` in the template
+    # a unique voucher code per recipient and journey (``PREFIX-7F3K9QXM4T``) as ``voucher`` in
+    # the template, stored when the mail goes and valid ``voucher_days`` (``voucher_expires_on``)
     voucher_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
+    voucher_days: int = Field(default=30, ge=1, le=366)
 
 
 class Until(_Strict):

@@ -225,7 +225,8 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
 # The events that make up a customer's orders (read back from the event log).
 ORDER_TYPES = ("order.completed", "order.refunded")
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
-INTERNAL_TYPES = ses_events.FEEDBACK_TYPES
+VOUCHER_REDEEMED = "voucher.redeemed"
+INTERNAL_TYPES = ses_events.FEEDBACK_TYPES | {VOUCHER_REDEEMED}
 
 
 class EventIn(BaseModel):

@@ -48,6 +48,11 @@ def feedback_event_id(message_id: str, kind: str, link: str = "") -> str:
     return "ses-" + _digest(f"{message_id}|{kind}|{link}", 32)
 
 
+def voucher_redeemed_event_id(code: str) -> str:
+    """A voucher's redemption in the customer's history: one per code (it is redeemed once)."""
+    return "voucher-" + _digest(code, 32)
+
+
 def migration_event_id(on: str, from_step: str, to_step: str) -> str:
     """A staircase migration in the customer's history: one per day and move (a re-run of the
     daily run, or the stream delivering the change again, records it once)."""

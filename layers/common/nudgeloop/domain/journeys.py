@@ -153,7 +153,12 @@ def next_action(
                 if slot > now:  # outside the window: wait for the next allowed moment, never drop
                     return new.advanced(cursor=cursor, action="wait", waiting=f"window:{step.id}", wait_until=slot.isoformat())
             return new.advanced(
-                cursor=cursor + 1, action="send", step_id=step.id, template=step.template, voucher_prefix=step.voucher_prefix
+                cursor=cursor + 1,
+                action="send",
+                step_id=step.id,
+                template=step.template,
+                voucher_prefix=step.voucher_prefix,
+                voucher_days=step.voucher_days,
             )
         if isinstance(step, WaitStep):
             until = new.wait_until

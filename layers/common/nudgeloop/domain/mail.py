@@ -160,6 +160,7 @@ def context(
     unsubscribe_url: str,
     confirm_url: str | None = None,
     trigger: dict[str, Any] | None = None,
+    voucher_expires_on: str | None = None,
 ) -> dict[str, Any]:
     """Every name a template may use. ``clv``, ``order``, ``voucher`` and ``confirm_url`` (only
     in the double opt-in mail) may be None (use ``{% if order %}``); the rest is always there.
@@ -173,6 +174,7 @@ def context(
         "order": order,
         "recommendations": {k: recommendations.get(k, []) for k in ("also_bought", "related", "we_recommend")},
         "voucher": voucher,
+        "voucher_expires_on": voucher_expires_on,  # YYYY-MM-DD (UTC), with ``voucher``
         "campaign_id": campaign_id,
         "step_id": step_id,
         "unsubscribe_url": unsubscribe_url,
@@ -202,6 +204,7 @@ def sample_context(locale: str | None = None) -> dict[str, Any]:
         order={"order_id": "o-1", "total": "40.00", "occurred_at": "2026-01-01T10:00:00Z"},
         recommendations={"also_bought": [card], "related": [card], "we_recommend": [card]},
         voucher="SAMPLE-0000",
+        voucher_expires_on="2026-01-31",
         campaign_id="sample",
         step_id="sample",
         unsubscribe_url="https://api.example/v1/unsubscribe?token=sample",

@@ -3,8 +3,6 @@ archive, completion."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,14 +14,16 @@ from nudgeloop import clock, warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings
 from nudgeloop.dal import customer_store, deliverability, event_log, insights, ledger
-from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail, reputation
+from nudgeloop.domain import addresses, consent, contact_policy, idempotency, mail, reputation, vouchers
 from nudgeloop.domain.aggregates import OrderFact, aggregate, counted, recent_skus
 from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.domain.journey_contract import SendRequest
+from nudgeloop.domain.vouchers import Voucher
 from nudgeloop.layout import SENT_PREFIX
 from nudgeloop.observability import logger
 from nudgeloop.services import preferences, recommend
+from nudgeloop.services import vouchers as voucher_service
 
 # SES errors after which no mail of this campaign step can go out (the message itself, or the
 # account, is refused): never retried; the step is stopped with the reason until an operator
@@ -89,19 +89,13 @@ def redact(text: str, customer: Any) -> str:
     return text
 
 
-def voucher_code(key: bytes, prefix: str, customer_id: str, campaign_id: str, step_id: str) -> str:
-    """A unique, unguessable, repeatable code per customer and step (``WELCOME-7F3K9QXM``)."""
-    digest = hmac.new(key, f"voucher|{customer_id}|{campaign_id}|{step_id}".encode(), hashlib.sha256).hexdigest()
-    return f"{prefix}-{digest[:8].upper()}"
-
-
 def personal_context(
     customer: Customer,
     orders: list[OrderFact],
     request: SendRequest,
     *,
     unsubscribe: str,
-    voucher: str | None,
+    voucher: Voucher | None,
 ) -> dict[str, Any]:
     """What a template may use (the same names ``nudgeloop templates validate`` checks)."""
     agg = aggregate(orders)
@@ -127,7 +121,8 @@ def personal_context(
             else None
         ),
         recommendations=recommend.for_customer(customer, recent_skus(orders)),
-        voucher=voucher,
+        voucher=voucher.code if voucher else None,
+        voucher_expires_on=voucher.expires_at.date().isoformat() if voucher else None,
         campaign_id=request.campaign_id,
         step_id=request.step_id,
         unsubscribe_url=unsubscribe,
@@ -283,7 +278,10 @@ def send_step(
         raise SendThrottled(f"more than {max_send_rate} mails in this second")
     unsub = preferences.unsubscribe_url(public_base_url, signing_key, customer_id, purpose, f"{campaign_id}#{step_id}")
     prefix = request.voucher_prefix
-    voucher = voucher_code(signing_key, prefix, customer_id, campaign_id, step_id) if prefix else None
+    voucher = None
+    if prefix:  # stored before the mail goes: the shop can check and redeem what the mail says
+        code = vouchers.code(signing_key, prefix, customer_id, campaign_id, step_id, request.execution)
+        voucher = voucher_service.issue(code, customer_id, campaign_id, step_id, request.voucher_days)
     context = personal_context(customer, event_log.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
     try:
         status = deliverability.template_status(request.template) or {}
