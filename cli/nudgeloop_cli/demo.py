@@ -185,7 +185,9 @@ def simulate(
                             code=f"REF-{friend}",
                         )
                     )
-                if mine not in ("winback", "cart") and rng.random() < propensity[cid]:
+                if (mine == "referee" and day == signup[cid] + 1) or (
+                    mine not in ("winback", "cart") and rng.random() < propensity[cid]
+                ):  # the friend's first order rewards the referrer
                     orders[cid] += 1
                     batch.append(_order(rng, cid, orders[cid], at))
         for chunk in range(0, len(batch), 100):

@@ -179,11 +179,20 @@ def test_shipped_examples_service_reminder_and_refer_a_friend_run(stack) -> None
         "type": "referral.created",
         "customer_id": "f1",
         "occurred_at": "2026-01-01T08:30:00Z",
-        "properties": {"referee_email": "friend@customers.example"},
+        "properties": {"referee_email": "friend@customers.example", "code": "F1-CODE"},
+    }
+    friend = {
+        "event_id": "signup-f9",
+        "type": "signup",
+        "customer_id": "f9",
+        "occurred_at": "2026-01-01T08:40:00Z",
+        "properties": {"referral_code": "F1-CODE"},
     }
     post_events(stack, [upsert("s1"), booking, upsert("f1"), consent("f1")])  # s1 gave no marketing consent
     stack.settle()
-    post_events(stack, [referral])
+    post_events(stack, [referral, upsert("f9"), friend])
+    stack.settle()
+    post_events(stack, [order("f9", "o1")])  # the friend's first order rewards the referrer
     stack.settle()
     thanks = [m for m in stack.outbox() if m["campaign_id"] == "refer-a-friend"]
     assert len(thanks) == 1 and "Your reward code: FRIEND-" in thanks[0]["text"]

@@ -58,7 +58,7 @@ def test_after_a_service_the_offer_follows_the_day_after_the_booking_ends_with_c
     assert sorted(m["customer_id"] for m in mails(stack, "service-reminder")) == ["s1", "s2"]
 
 
-def test_refer_a_friend_rewards_the_referrer_and_the_referred_friend_with_their_own_codes(stack) -> None:
+def test_refer_a_friend_rewards_the_referrer_when_the_friend_first_orders_and_the_friend_at_sign_up(stack) -> None:
     referral = {
         "event_id": "ref-1",
         "type": "referral.created",
@@ -80,10 +80,15 @@ def test_refer_a_friend_rewards_the_referrer_and_the_referred_friend_with_their_
     post_events(stack, [upsert("f2"), consent("f2"), signup("f2", referral_code="F1CODE")])
     post_events(stack, [upsert("f3"), consent("f3"), signup("f3", form="footer")])  # no referral
     stack.settle()
+    assert mails(stack, "refer-a-friend") == []  # a referral alone earns nothing yet
+    post_events(stack, [order("f3", "o1"), order("f2", "o1", at="2026-01-01T08:50:00Z")])  # the friend's first order
+    stack.settle()
+    post_events(stack, [order("f2", "o2", at="2026-01-01T08:55:00Z")])  # a second order rewards nothing more
+    stack.settle()
     referrer = mails(stack, "refer-a-friend")
     referee = mails(stack, "referral-welcome")
     assert [m["customer_id"] for m in referrer] == ["f1"] and [m["customer_id"] for m in referee] == ["f2"]
-    codes = {m["customer_id"]: m["text"].split("FRIEND-")[1][:8] for m in referrer + referee}
+    codes = {m["customer_id"]: m["text"].split("FRIEND-")[1][:10] for m in referrer + referee}
     assert len(set(codes.values())) == 2  # unique per customer
     post_events(stack, [signup("f2", referral_code="F1CODE") | {"event_id": "signup-f2-again"}])
     stack.settle()

@@ -52,6 +52,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "ingest_process": (
         _table("events", "read_write"),
         _table("customers", "read_write"),
+        _table("engine", "read_write"),  # referral codes: whose a friend's code is
         _bucket("campaigns"),
         Grant("bus", "custom", "put_events"),
     ),

@@ -99,6 +99,14 @@ def customer_of_sends(partition: str) -> str:
     return partition.removeprefix("SEND#")
 
 
+REFERRAL_SK = "REFERRAL"
+
+
+def referral(code: str) -> str:
+    """Who a referral code belongs to (the referrer), stored when they referred someone."""
+    return f"REFERRAL#{code}"
+
+
 VOUCHER_SK = "VOUCHER"
 
 

@@ -52,6 +52,7 @@ class CustomerModel(Model):
     # they are read from the event log when needed, so a repeat order costs no write here.
     profile_updated_at = UnicodeAttribute(null=True)
     consents = JSONAttribute(null=True)
+    referral_code = UnicodeAttribute(null=True)
     # the staircase step: stored under its older name (the glossary, docs/architecture.md)
     step = UnicodeAttribute(default="prospect", attr_name="segment")
     step_since = UnicodeAttribute(null=True, attr_name="segment_since")

@@ -62,7 +62,7 @@ class BehaviourTrigger(_Strict):
     event: Annotated[
         str,
         StringConstraints(
-            pattern=r"^(order\.completed|order\.refunded|cart\.abandoned|cart\.updated|signup|referral\.created"
+            pattern=r"^(order\.completed|order\.refunded|cart\.abandoned|cart\.updated|signup|referral\.created|referral\.converted"
             r"|page\.viewed|service\.booked|custom\.[a-z0-9_.-]{1,60})$"
         ),
     ]

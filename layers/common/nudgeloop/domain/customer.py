@@ -31,6 +31,7 @@ class Customer:
     bookings: list[dict[str, Any]] = field(default_factory=list)
     profile_updated_at: str | None = None
     consents: dict[str, Any] = field(default_factory=dict)
+    referral_code: str | None = None  # the friend's code the customer signed up with, if any
     step: str = FIRST_STEP
     step_since: str | None = None
     staircase_version: str | None = None

@@ -48,6 +48,12 @@ def feedback_event_id(message_id: str, kind: str, link: str = "") -> str:
     return "ses-" + _digest(f"{message_id}|{kind}|{link}", 32)
 
 
+def referral_converted_event_id(referee_customer_id: str) -> str:
+    """A referred friend's first order in the referrer's history: one per friend (a friend
+    becomes a customer once, however many orders follow)."""
+    return "referral-" + _digest(referee_customer_id, 32)
+
+
 def voucher_redeemed_event_id(code: str) -> str:
     """A voucher's redemption in the customer's history: one per code (it is redeemed once)."""
     return "voucher-" + _digest(code, 32)

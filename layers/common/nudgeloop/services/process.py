@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
-from nudgeloop.dal import customer_store, event_log
-from nudgeloop.domain import consent
+from nudgeloop.dal import customer_store, event_log, referrals
+from nudgeloop.domain import consent, idempotency
 from nudgeloop.domain.campaigns import BehaviourTrigger
-from nudgeloop.domain.customer import Customer
+from nudgeloop.domain.customer import FIRST_STEP, Customer
 from nudgeloop.domain.events import (
     INTERNAL_TYPES,
     MAX_ATTRIBUTES,
@@ -60,6 +60,9 @@ def _apply_profile(customer: Customer, event: Event) -> bool:
             bookings = bookings[:MAX_BOOKINGS]
         customer.bookings = bookings
         return True
+    if event.type == "signup" and props.get("referral_code") and customer.referral_code is None:
+        customer.referral_code = str(props["referral_code"])  # a friend's code: their reward waits for an order
+        return True
     return False
 
 
@@ -97,6 +100,44 @@ def _behaviour(event: Event, now: datetime, triggers: tuple[tuple[str, Behaviour
         "campaigns": campaigns,  # whose trigger holds for its values
     }
     return BusEvent(source=BEHAVIOUR_SOURCE, detail_type="BehaviourObserved", detail=detail)
+
+
+REFERRAL_SOURCE = "nudgeloop.referrals"
+REFERRAL_CONVERTED = "referral.converted"
+
+
+def _record_referral(event: Event) -> None:
+    """A customer referred a friend with a code: the code is theirs (for the friend's first order)."""
+    code = event.properties.get("code")
+    if event.type == "referral.created" and code:
+        referrals.record(str(code), event.customer_id)
+
+
+def _reward_referrer(customer: Customer, event: Event) -> None:
+    """A referred friend's first counted order: ``referral.converted`` in the referrer's history
+    (once per friend), which a campaign rewards (``refer-a-friend``)."""
+    if not customer.referral_code:
+        return
+    referrer = referrals.referrer_of(customer.referral_code)
+    if referrer is None or referrer == customer.customer_id:
+        logger.info("referral code without a referrer: no reward", extra={"customer_id": customer.customer_id})
+        return
+    now = clock.now()
+    event_log.store_event(
+        Event(
+            event_id=idempotency.referral_converted_event_id(customer.customer_id),
+            type=REFERRAL_CONVERTED,
+            customer_id=referrer,
+            occurred_at=now,
+            source=REFERRAL_SOURCE,
+            properties={
+                "referee_customer_id": customer.customer_id,
+                "code": customer.referral_code,
+                "order_id": event.properties.get("order_id"),
+            },
+            received_at=now,
+        )
+    )
 
 
 def _confirmation_requests(event: Event) -> list[BusEvent]:
@@ -164,6 +205,7 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     logger.set_correlation_id(event.event_id)  # the event's id follows it to the mail it causes
     now = clock.now()
     behaviour = _behaviour(event, now, rules.behaviours)
+    _record_referral(event)
     if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
         publisher.publish([behaviour])
     for _attempt in range(ATTEMPTS):
@@ -195,6 +237,8 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
             publisher.publish(outgoing)
         if customer_store.save_customer(customer):
             segmenting.record(migration)
+            if migration is not None and migration.detail["from"] == FIRST_STEP:
+                _reward_referrer(customer, event)
             if migration is not None:
                 logger.info("customer migrated", extra={"from": migration.detail["from"], "to": migration.detail["to"]})
             return True
