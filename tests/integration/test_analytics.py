@@ -18,6 +18,7 @@ name: Promo
 consent_purpose: newsletter
 trigger: {type: behaviour, event: custom.promo}
 holdout_percent: 50
+cap_deferral_days: 0  # over the cap: capped at once (the hand-computed scenario counts it)
 steps:
   - {id: offer, type: send, template: newsletter}
 """

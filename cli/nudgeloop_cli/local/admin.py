@@ -4,6 +4,7 @@ redrive), done on the local stack by calling the same services."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +13,7 @@ import boto3
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.domain.journey_contract import SendRequest
+from nudgeloop.domain.vouchers import Voucher
 from nudgeloop.services import redrive
 from nudgeloop.specs import QueueSpec
 
@@ -89,7 +91,8 @@ class Admin:
                 event_log.order_facts(customer_id),
                 request,
                 unsubscribe="https://preview.invalid/unsubscribe",
-                voucher="PREVIEW-0000",
+                # where a step's code goes (a sample, never stored: a preview issues nothing)
+                voucher=Voucher("PREVIEW-0000", customer_id, "preview", "preview", clock.now(), clock.now() + timedelta(days=30)),
             )
             try:
                 out = mail.render(
