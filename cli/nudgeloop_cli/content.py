@@ -62,23 +62,30 @@ def templates_push(
     typer.echo(f"uploaded {len(files)} files")
 
 
-def _upload(prefix: str, files: dict[str, Path], bucket: str | None, aws: bool, url: str | None) -> None:
+def _upload(prefix: str, files: dict[str, Path], bucket: str | None, aws: bool, url: str | None, by: str | None = None) -> None:
     """Upload ``files`` (key under ``prefix`` -> file) to the deployed bucket (``--aws``) or the
-    running local stack (which does what S3 does: stores, notifies, checks)."""
+    running local stack (which does what S3 does: stores, notifies, checks); ``by`` names the
+    uploader in each version's metadata (``campaigns history``)."""
+    from urllib.parse import quote
+
+    from nudgeloop.services.campaign_store import UPLOADED_BY
+
     if aws:
         import boto3
 
         if not bucket:
             raise typer.BadParameter("--bucket is required with --aws")
         s3 = boto3.client("s3")
+        metadata = {UPLOADED_BY: by} if by else {}
         for rel, path in files.items():
-            s3.put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=path.read_bytes())
+            s3.put_object(Bucket=bucket, Key=f"{prefix}/{rel}", Body=path.read_bytes(), Metadata=metadata)
         return
     from nudgeloop_cli.client import Client
 
     client = Client(url)
+    suffix = f"?by={quote(by)}" if by else ""
     for rel, path in files.items():
-        status, body = client.request("PUT", f"/_local/{prefix}/{rel}", key=False, raw=path.read_bytes())
+        status, body = client.request("PUT", f"/_local/{prefix}/{rel}{suffix}", key=False, raw=path.read_bytes())
         if status != 201:
             typer.echo(json.dumps(body), err=True)
             raise typer.Exit(1)
@@ -154,13 +161,16 @@ def campaigns_push(
     paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")],
     aws: Annotated[bool, typer.Option("--aws", help="Upload to the deployed stack's campaigns bucket")] = False,
     bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who uploads (kept with the version; default: $USER)")] = None,
     url: UrlOption = None,
 ) -> None:
     """Validate, then upload (S3 keeps every version; a running journey keeps the version it
     entered with, and an invalid upload never replaces a running version)."""
+    import os
+
     campaigns_validate(paths)
     files = definition_files(paths)
-    _upload("campaigns", {path.name: path for path in files}, bucket, aws, url)
+    _upload("campaigns", {path.name: path for path in files}, bucket, aws, url, by or os.environ.get("USER"))
     typer.echo(f"uploaded {len(files)} campaigns")
 
 
@@ -181,6 +191,30 @@ def campaigns_list(
     from nudgeloop_cli.client import Client
 
     status, body = Client(url).request("GET", "/_local/campaigns", key=False)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
+
+
+@campaigns_app.command("history")
+def campaigns_history(
+    campaign_id: Annotated[str, typer.Argument(help="The campaign's id")],
+    aws: Annotated[bool, typer.Option("--aws", help="The deployed stack's campaigns bucket")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The campaigns bucket (with --aws)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Every version of a definition, newest first: when and by whom it was uploaded, whether it
+    is valid (and why not), and which one runs."""
+    if aws:
+        from nudgeloop.services import campaign_store
+
+        if not bucket:
+            raise typer.BadParameter("--bucket is required with --aws")
+        typer.echo(json.dumps(campaign_store.history(bucket, campaign_id), indent=2))
+        return
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", f"/_local/campaigns/{campaign_id}/history", key=False)
     typer.echo(json.dumps(body, indent=2))
     if status != 200:
         raise typer.Exit(1)

@@ -220,3 +220,23 @@ def test_a_draft_or_a_campaign_before_its_start_takes_no_entries(stack) -> None:
     assert [m["customer_id"] for m in stack.outbox()] == ["d3"]
     listed = {row["id"]: row for row in stack.campaigns()}
     assert listed["welcome"]["takes_entries"] is True and listed["welcome"]["draft"] is False
+
+
+def test_a_campaigns_history_lists_every_version_with_who_uploaded_it_and_which_runs(stack) -> None:
+    import json
+
+    from nudgeloop_cli.local.server import control
+
+    stack.admin.put_campaign("welcome.yaml", WELCOME.replace("name: Welcome series", "name: v2").encode(), by="ann")
+    stack.admin.put_campaign("welcome.yaml", WELCOME.replace("reentry: never", "reentry: sometimes").encode(), by="bob")
+    stack.settle()
+    status, _headers, body = control(stack, "GET", "/_local/campaigns/welcome/history", "")
+    rows = json.loads(body)
+    assert status == 200 and len(rows) == 3  # the shipped one, ann's, bob's: newest first
+    assert [(r["uploaded_by"], r["valid"], r["running"]) for r in rows] == [
+        ("bob", False, False),
+        ("ann", True, True),
+        (None, True, False),
+    ]
+    assert rows[0]["problem"]["field"] == "reentry" and rows[0]["problem"]["line"] is not None
+    assert rows[0]["uploaded_at"] >= rows[1]["uploaded_at"] >= rows[2]["uploaded_at"]

@@ -102,11 +102,23 @@ class Admin:
                 raise LocalError(f"{type(exc).__name__}: {exc}") from exc
             return {"subject": out.subject, "html": out.html, "text": out.text, "versions": out.versions}
 
-    def put_campaign(self, name: str, body: bytes) -> None:
-        """Upload one campaign definition (what `campaigns push` does)."""
+    def put_campaign(self, name: str, body: bytes, by: str | None = None) -> None:
+        """Upload one campaign definition (what `campaigns push` does), naming who did."""
+        from nudgeloop.services.campaign_store import UPLOADED_BY
+
+        assert self.stack.res is not None
+        metadata = {UPLOADED_BY: by} if by else {}
+        with self.stack.aws_lock:
+            aws.client("s3").put_object(
+                Bucket=self.stack.res.buckets["campaigns"], Key=f"campaigns/{name}", Body=body, Metadata=metadata
+            )
+
+    def campaign_history(self, campaign_id: str) -> list[dict[str, Any]]:
+        from nudgeloop.services import campaign_store
+
         assert self.stack.res is not None
         with self.stack.aws_lock:
-            aws.client("s3").put_object(Bucket=self.stack.res.buckets["campaigns"], Key=f"campaigns/{name}", Body=body)
+            return campaign_store.history(self.stack.res.buckets["campaigns"], campaign_id)
 
     def campaigns(self) -> list[dict[str, Any]]:
         from nudgeloop.services import campaign_store

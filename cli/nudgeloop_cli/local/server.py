@@ -94,8 +94,12 @@ def control(
         return _audience_preview(stack, body)
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*\.ya?ml)", path)
     if method == "PUT" and found:
-        stack.put_campaign(found.group(1), body.encode())
+        by = dict(parse_qsl(query_string)).get("by")
+        stack.admin.put_campaign(found.group(1), body.encode(), by=by)
         return _json(201, {"stored": found.group(1)})
+    found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*)/history", path)
+    if method == "GET" and found:
+        return _json(200, stack.admin.campaign_history(found.group(1)))
     found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/preview/([^/]+)", path)
     if method == "GET" and found:
         try:

@@ -143,6 +143,38 @@ def listing(bucket: str) -> list[dict[str, Any]]:
     return rows
 
 
+UPLOADED_BY = "uploaded-by"  # the object metadata naming who uploaded a version
+
+
+def history(bucket: str, campaign_id: str) -> list[dict[str, Any]]:
+    """``nudgeloop campaigns history ID``: every version of a definition, newest first, with when
+    and by whom it was uploaded, whether it is valid (and why not) and which one runs."""
+    key = key_for(campaign_id)
+    running = next((e.running.version_id for e in entries(bucket) if e.key == key and e.running), None)
+    s3 = client("s3")
+    versions = [v for v in s3.list_object_versions(Bucket=bucket, Prefix=key).get("Versions", []) if v["Key"] == key]
+    rows = []
+    for version in sorted(versions, key=lambda v: v["LastModified"], reverse=True):
+        version_id = version["VersionId"]
+        found = s3.get_object(Bucket=bucket, Key=key, VersionId=version_id)
+        problem = None
+        try:
+            parse(found["Body"].read())
+        except InvalidCampaign as exc:
+            problem = {"line": exc.line, "field": exc.field, "reason": exc.reason}
+        rows.append(
+            {
+                "version": version_id,
+                "uploaded_at": clock.iso(version["LastModified"]),
+                "uploaded_by": (found.get("Metadata") or {}).get(UPLOADED_BY),
+                "valid": problem is None,
+                "problem": problem,
+                "running": version_id == running,
+            }
+        )
+    return rows
+
+
 # What the enabled campaigns (``active``, listed once by the caller) ask the pipeline to watch:
 
 
