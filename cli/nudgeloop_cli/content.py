@@ -111,6 +111,37 @@ def templates_preview(
     typer.echo(json.dumps({"subject": body["subject"], "html": str(target), "text": body["text"], "versions": body["versions"]}))
 
 
+@templates_app.command("test-send")
+def templates_test_send(
+    name: Annotated[str, typer.Argument(help="Template name, e.g. welcome")],
+    to: Annotated[str, typer.Option("--to", help="Where to send the test")],
+    customer: Annotated[str | None, typer.Option("--customer", help="Render as this customer gets it (else the sample)")] = None,
+    aws: Annotated[bool, typer.Option("--aws", help="From the deployed stack's templates bucket, with SES")] = False,
+    bucket: Annotated[str | None, typer.Option(help="The templates bucket (with --aws)")] = None,
+    sender: Annotated[str | None, typer.Option("--sender", help="The From address (with --aws; a verified identity)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Send a template to an address as a test: subject marked [TEST], nothing recorded or
+    counted. Locally as a customer of the running stack gets it (or the sample); with --aws,
+    the sample context, from the deployed templates bucket through SES with your credentials."""
+    if aws:
+        from nudgeloop.domain import mail
+        from nudgeloop.services import sender as sending
+
+        if not bucket or not sender:
+            raise typer.BadParameter("--bucket and --sender are required with --aws")
+        typer.echo(json.dumps(sending.send_test(bucket, name, to, mail.sample_context(), None, sender), indent=2))
+        return
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request(
+        "POST", f"/_local/templates/{name}/test-send", {"to": to, "customer_id": customer}, key=False
+    )
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)
+
+
 @templates_app.command("status")
 def templates_status(name: Annotated[str, typer.Argument(help="Template name")], url: UrlOption = None) -> None:
     """What the stack's check of the uploaded template found."""

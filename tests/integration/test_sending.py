@@ -402,3 +402,27 @@ def test_a_journeys_mail_over_the_cap_is_sent_when_the_cap_allows_it(stack) -> N
     assert [m["step_id"] for m in welcomes] == ["welcome"]
     entry = next(e for e in ledger.ledger("c1") if e.key.startswith("welcome#welcome#"))
     assert entry.status == "sent" and entry.sent_at is not None and entry.sent_at >= "2026-01-08T09:00"
+
+
+def test_a_test_send_goes_to_the_given_address_marked_and_recorded_nowhere(stack) -> None:
+    import json
+
+    from nudgeloop.dal import ledger
+    from nudgeloop_cli.local.server import control
+
+    post_events(stack, [upsert("de1", locale="de-AT", gender="female"), order("de1", "o1")])
+    stack.settle()
+    before = len(stack.outbox())
+    payload = {"to": "marketer@shop.example", "customer_id": "de1"}
+    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps(payload))
+    assert status == 200, body
+    mail = stack.outbox()[-1]
+    assert len(stack.outbox()) == before + 1 and mail["to"] == "marketer@shop.example"
+    assert mail["subject"] == "[TEST] Liebe Ada, willkommen bei uns!" and "List-Unsubscribe" not in mail["headers"]
+    assert mail["campaign_id"] is None  # no message record, so no feedback is counted for it
+    assert [e.key for e in ledger.ledger("de1") if "test" in e.key] == []
+    sample = {"to": "marketer@shop.example"}  # no customer: the sample context validation uses
+    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps(sample))
+    assert status == 200 and json.loads(body)["subject"].startswith("[TEST] ")
+    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps({"to": "not an address"}))
+    assert status == 400 and json.loads(body)["error"]["field"] == "to"

@@ -70,34 +70,57 @@ class Admin:
         with self.stack.aws_lock:
             aws.client("s3").put_object(Bucket=self.stack.res.buckets["templates"], Key=f"templates/{path}", Body=body)
 
+    def _context(self, name: str, customer_id: str | None) -> tuple[dict[str, Any], str | None]:
+        """What a send would render ``name`` with for a real customer (or the sample context
+        validation uses), and their locale. Called under the AWS lock."""
+        from nudgeloop.dal import customer_store, event_log
+        from nudgeloop.domain import mail
+        from nudgeloop.services import sender
+
+        if customer_id is None:
+            return mail.sample_context(), None
+        customer = customer_store.get_customer(customer_id)
+        if customer is None:
+            raise LocalError(f"no customer {customer_id}")
+        request = SendRequest(
+            customer_id=customer_id, campaign_id="preview", step_id="preview", template=name, execution="preview"
+        )
+        context = sender.personal_context(
+            customer,
+            event_log.order_facts(customer_id),
+            request,
+            unsubscribe="https://preview.invalid/unsubscribe",
+            # where a step's code goes (a sample, never stored: a preview issues nothing)
+            voucher=Voucher("PREVIEW-0000", customer_id, "preview", "preview", clock.now(), clock.now() + timedelta(days=30)),
+        )
+        return context, customer.locale
+
+    def test_send(self, name: str, to: str, customer_id: str | None) -> dict[str, Any]:
+        """``templates test-send``: the template as a customer (or the sample) would get it, to ``to``."""
+        from jinja2 import TemplateError
+
+        from nudgeloop.services import sender
+
+        assert self.stack.res is not None
+        with self.stack.aws_lock:
+            context, locale = self._context(name, customer_id)
+            try:
+                return sender.send_test(self.stack.res.buckets["templates"], name, to, context, locale, self.stack.sender)
+            except TemplateError as exc:
+                raise LocalError(f"{type(exc).__name__}: {exc}") from exc
+
     def preview(self, name: str, customer_id: str) -> dict[str, Any]:
         """Render a template for a real customer of this stack, exactly as a send would (no mail)."""
         from jinja2 import TemplateError
 
-        from nudgeloop.dal import customer_store, event_log
         from nudgeloop.domain import mail
         from nudgeloop.services import sender
 
         assert self.stack.res is not None
         with self.stack.aws_lock:
-            customer = customer_store.get_customer(customer_id)
-            if customer is None:
-                raise LocalError(f"no customer {customer_id}")
-            request = SendRequest(
-                customer_id=customer_id, campaign_id="preview", step_id="preview", template=name, execution="preview"
-            )
-            context = sender.personal_context(
-                customer,
-                event_log.order_facts(customer_id),
-                request,
-                unsubscribe="https://preview.invalid/unsubscribe",
-                # where a step's code goes (a sample, never stored: a preview issues nothing)
-                voucher=Voucher("PREVIEW-0000", customer_id, "preview", "preview", clock.now(), clock.now() + timedelta(days=30)),
-            )
+            context, locale = self._context(name, customer_id)
             try:
-                out = mail.render(
-                    sender.template_fetch(self.stack.res.buckets["templates"], cached=False), name, context, customer.locale
-                )
+                out = mail.render(sender.template_fetch(self.stack.res.buckets["templates"], cached=False), name, context, locale)
             except TemplateError as exc:
                 raise LocalError(f"{type(exc).__name__}: {exc}") from exc
             return {"subject": out.subject, "html": out.html, "text": out.text, "versions": out.versions}

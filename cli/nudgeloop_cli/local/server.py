@@ -100,6 +100,9 @@ def control(
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*)/history", path)
     if method == "GET" and found:
         return _json(200, stack.admin.campaign_history(found.group(1)))
+    found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/test-send", path)
+    if method == "POST" and found:
+        return _test_send(stack, found.group(1), body)
     found = re.fullmatch(r"/_local/templates/([a-z0-9][a-z0-9-]*)/preview/([^/]+)", path)
     if method == "GET" and found:
         try:
@@ -146,6 +149,24 @@ def _simulate(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
         return _json(200, stack.simulate(payload["campaign"], days))
     except InvalidCampaign as exc:
         return _json(422, {"error": {"field": exc.field or "campaign", "line": exc.line, "reason": exc.reason}})
+
+
+def _test_send(stack: LocalStack, name: str, body: str) -> tuple[int, dict[str, str], str]:
+    try:
+        payload = json.loads(body or "{}")
+    except json.JSONDecodeError:
+        return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+    if not isinstance(payload, dict) or not isinstance(payload.get("to"), str):
+        return _json(400, {"error": {"field": "to", "reason": "the address to send the test to"}})
+    customer = payload.get("customer_id")
+    if customer is not None and not isinstance(customer, str):
+        return _json(400, {"error": {"field": "customer_id", "reason": "a customer id, or none for the sample"}})
+    try:
+        return _json(200, stack.admin.test_send(name, payload["to"], customer))
+    except ValueError as exc:  # not one mailbox
+        return _json(400, {"error": {"field": "to", "reason": str(exc)}})
+    except LocalError as exc:
+        return _json(422, {"error": {"field": "template", "reason": str(exc)}})
 
 
 def _audience_preview(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:

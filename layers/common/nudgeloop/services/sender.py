@@ -131,6 +131,31 @@ def personal_context(
     )
 
 
+def send_test(
+    templates_bucket: str, template: str, to: str, context: dict[str, Any], locale: str | None, sender: str
+) -> dict[str, Any]:
+    """A test send of ``template`` rendered with ``context`` to ``to``, the subject marked
+    ``[TEST]``: no ledger entry, no counts, no configuration set (so no feedback reaches the
+    analytics), and no working unsubscribe link. Raises ``ValueError`` for an address that is
+    not one mailbox and ``TemplateError`` for a template that does not render."""
+    recipient = addresses.mailbox(to)
+    rendered = mail.render(template_fetch(templates_bucket, cached=False), template, context, locale)
+    message = mail.build_message(
+        sender=sender,
+        recipient=recipient,
+        subject=f"[TEST] {rendered.subject}",
+        html=rendered.html,
+        text=rendered.text,
+        sent_at=clock.now(),
+        unsubscribe_url=None,
+    )
+    response = client("sesv2").send_email(
+        FromEmailAddress=sender, Destination={"ToAddresses": [recipient]}, Content={"Raw": {"Data": message.as_bytes()}}
+    )
+    return {"message_id": response["MessageId"], "to": recipient, "subject": f"[TEST] {rendered.subject}",
+            "versions": rendered.versions}  # fmt: skip
+
+
 def trigger_context(trigger: dict[str, Any], customer: Customer) -> dict[str, Any]:
     """What started the journey, for the template: the trigger's fields, the triggering event's
     properties (read from the event log by its id: the bus and the journey carry ids, not
