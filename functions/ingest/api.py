@@ -20,7 +20,17 @@ from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
-from nudgeloop.services import analytics, customers, ingest, preferences, reputation, shopify, vouchers
+from nudgeloop.services import (
+    analytics,
+    campaign_mails,
+    cursors,
+    customers,
+    ingest,
+    preferences,
+    reputation,
+    shopify,
+    vouchers,
+)
 
 settings = boot()
 app = APIGatewayRestResolver()
@@ -109,7 +119,7 @@ def get_customer_events(customer_id: str) -> Response[Any]:
         return _error(400, "limit", "limit must be a whole number from 1 to 100")
     try:
         page = customers.history(customer_id, int(raw_limit), app.current_event.get_query_string_value("cursor"))
-    except customers.BadCursor as exc:
+    except cursors.BadCursor as exc:
         return _error(400, "cursor", str(exc))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page)
 
@@ -126,6 +136,21 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.get("/v1/campaigns/<campaign_id>/mails")
+@tracer.capture_method
+def get_campaign_mails(campaign_id: str) -> Response[Any]:
+    raw_limit = app.current_event.get_query_string_value("limit") or "50"
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
+        return _error(400, "limit", "limit must be a whole number from 1 to 100")
+    try:
+        found = campaign_mails.page(
+            campaign_id, int(raw_limit), app.current_event.get_query_string_value("cursor"), settings.data_bucket
+        )
+    except cursors.BadCursor as exc:
+        return _error(400, "cursor", str(exc))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
 @app.get("/v1/vouchers/<code>")

@@ -37,6 +37,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("engine", "read_write"),  # unsubscribe and confirmation counters
         _table("recs"),
         _bucket("campaigns"),  # which campaigns exist (analytics)
+        _bucket("data", "read", SENT_PREFIX),  # the links to a campaign's archived mails are signed by this role
         Grant("secret", "signing", "read"),
         Grant("secret", "webhook", "read"),
     ),

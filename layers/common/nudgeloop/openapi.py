@@ -182,6 +182,24 @@ def document() -> dict[str, Any]:
                     },
                 }
             },
+            "/v1/campaigns/{campaign_id}/mails": {
+                "get": {
+                    "summary": "A campaign's sent mails, newest first, each with a 15-minute link to the archived message",
+                    "security": keyed,
+                    "parameters": [
+                        {"name": "campaign_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 40}},
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "one page: mails (message_id, sent_at, customer_id, step_id, archived) and next",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors("400", "403"),
+                    },
+                }
+            },
             "/v1/vouchers/{code}": {
                 "get": {
                     "summary": "A voucher a mail carried: its state (issued, redeemed, expired), owner, step and dates",

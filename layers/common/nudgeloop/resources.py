@@ -161,6 +161,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
                 "max_future_skew_s",
                 "reputation_min_sends",
                 "campaigns_bucket",
+                "data_bucket",  # links to archived sent mails
             ),
         ),
         FunctionSpec(
@@ -334,6 +335,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/customers/{customer_id}"),
         RouteSpec("PUT", "/v1/customers/{customer_id}"),
         RouteSpec("GET", "/v1/customers/{customer_id}/events"),
+        RouteSpec("GET", "/v1/campaigns/{campaign_id}/mails"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
         RouteSpec("GET", "/v1/analytics/campaigns"),

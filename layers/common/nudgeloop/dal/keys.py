@@ -184,6 +184,28 @@ def feedback(step_id: str, kind: str, message_id: str) -> str:
     return f"FEEDBACK#{step_id}#{kind}#{message_id}"
 
 
+MAIL_SHARDS = 8  # a newsletter's sends spread over partitions, not one hot one
+
+
+def campaign_mails(campaign_id: str, part: int) -> str:
+    """One of a campaign's sent-mail index partitions; sort key ``sent_at#message_id``."""
+    return f"CAMPAIGNMAIL#{campaign_id}#{part}"
+
+
+def campaign_mail_part(message_id: str) -> int:
+    return int(shard(message_id, MAIL_SHARDS))
+
+
+def campaign_mail(sent_at: str, message_id: str) -> str:
+    return f"{sent_at}#{message_id}"
+
+
+def campaign_mail_of(sort_key: str) -> tuple[str, str]:
+    """(sent_at, message_id) of a campaign mail's sort key."""
+    sent_at, _, message_id = sort_key.partition("#")
+    return sent_at, message_id
+
+
 def entry(execution: str) -> str:
     return f"ENTRY#{execution}"
 

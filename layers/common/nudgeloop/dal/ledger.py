@@ -105,6 +105,40 @@ def complete_send(
                 created_at=clock.iso(clock.now()),
             )
         )
+        if "campaign_id" in data and "sent_at" in data:  # the campaign's sent mails, for GET .../mails
+            tx.save(
+                EngineItem(
+                    pk=keys.campaign_mails(data["campaign_id"], keys.campaign_mail_part(message_id)),
+                    sk=keys.campaign_mail(data["sent_at"], message_id),
+                    status="sent",
+                    data={k: data[k] for k in ("customer_id", "step_id", "archive_key") if k in data},
+                    expires_at=clock.now() + MAIL_INDEX_KEEP,
+                )
+            )
+
+
+MAIL_INDEX_KEEP = timedelta(days=400)
+
+
+def campaign_mails(
+    campaign_id: str, limit: int, before: tuple[str, str] | None
+) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+    """A campaign's sent mails, newest first: ``limit`` of those sent before ``before`` (a
+    ``(sent_at, message_id)`` position), and the position to go on from (None at the end). One
+    Query per index partition, merged."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    start = keys.campaign_mail(*before) if before else None
+    for part in range(keys.MAIL_SHARDS):
+        condition = EngineItem.sk < start if start else None
+        for item in EngineItem.query(
+            keys.campaign_mails(campaign_id, part), range_key_condition=condition, scan_index_forward=False, limit=limit
+        ):
+            sent_at, message_id = keys.campaign_mail_of(item.sk)
+            found.append((item.sk, {"message_id": message_id, "sent_at": sent_at, **(item.data or {})}))
+    found.sort(key=lambda pair: pair[0], reverse=True)
+    page = found[:limit]
+    more = len(found) > limit
+    return [row for _, row in page], (keys.campaign_mail_of(page[-1][0]) if more and page else None)
 
 
 def in_doubt(until: datetime) -> list[LedgerEntry]:

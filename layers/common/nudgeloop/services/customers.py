@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.dal import customer_store, event_log, insights, ledger
 from nudgeloop.domain.aggregates import aggregate
 from nudgeloop.domain.events import PROFILE_FIELDS
+from nudgeloop.services import cursors
 
 
 def view(customer_id: str) -> dict[str, Any] | None:
@@ -44,34 +42,9 @@ def view(customer_id: str) -> dict[str, Any] | None:
     }
 
 
-class BadCursor(ValueError):
-    pass
-
-
-def _encode(customer_id: str, position: tuple[str, str] | None) -> str | None:
-    if position is None:
-        return None
-    key = {"c": customer_id, "at": position[0], "id": position[1]}
-    return base64.urlsafe_b64encode(json.dumps(key, separators=(",", ":")).encode()).decode()
-
-
-def _decode(cursor: str | None, customer_id: str) -> tuple[str, str] | None:
-    if not cursor:
-        return None
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error) as exc:
-        raise BadCursor("cursor is not one this API gave out") from exc
-    if not isinstance(key, dict) or not isinstance(key.get("at"), str) or not isinstance(key.get("id"), str):
-        raise BadCursor("cursor is not one this API gave out")
-    if key.get("c") != customer_id:
-        raise BadCursor("cursor belongs to another listing")
-    return key["at"], key["id"]
-
-
 def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """A page of the customer's events, newest first, with the cursor for the next page."""
-    items, last = event_log.customer_events_page(customer_id, limit, _decode(cursor, customer_id))
+    items, last = event_log.customer_events_page(customer_id, limit, cursors.decode(cursor, customer_id))
     return {
         "events": [
             {
@@ -84,5 +57,5 @@ def history(customer_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
             }
             for e in items
         ],
-        "next": _encode(customer_id, last),
+        "next": cursors.encode(customer_id, last),
     }
