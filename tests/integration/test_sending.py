@@ -456,3 +456,16 @@ def test_a_campaigns_sent_mails_are_listed_newest_first_with_links_to_the_archiv
     assert archived.status_code == 200 and b"Subject:" in archived.content
     status, _headers, body = stack.api("GET", "/v1/campaigns/birthday/mails", headers=KEY, query={"cursor": first["next"]})
     assert status == 400 and json.loads(body)["error"]["field"] == "cursor"  # a cursor of another listing
+
+
+def test_the_cap_counts_only_earlier_mails_at_least_as_important(stack) -> None:
+    post_events(stack, [upsert("c1"), consent("c1")])
+    stack.settle()
+    cap = {"frequency_cap": (3, 7)}
+    for i in range(3):  # three promotions (priority 5)
+        assert send(stack, request(f"p{i}"), **cap)["status"] == "sent"
+    assert send(stack, request("g1", step="greeting", priority=8), **cap)["status"] == "sent"  # the birthday goes
+    assert send(stack, request("p3"), **cap)["status"] == "capped"  # another promotion does not
+    for i in range(2):
+        assert send(stack, request(f"g{i + 2}", step="greeting", priority=8), **cap)["status"] == "sent"
+    assert send(stack, request("g9", step="greeting", priority=8), **cap)["status"] == "capped"  # three as important

@@ -260,6 +260,8 @@ class Campaign(_Strict):
     holdout_percent: float = Field(default=0, ge=0, le=50)
     # when its mails may go out, in the customer's time (else the stack's global window, if any)
     send_window: SendWindow | None = None
+    # 1-10: the frequency cap of a campaign's mail counts only earlier mails at least as important
+    priority: int = Field(default=5, ge=1, le=10)
     # a marketing mail over the frequency cap waits up to this many days for the cap to allow
     # it, then is skipped as capped (0: skipped at once)
     cap_deferral_days: int = Field(default=7, ge=0, le=30)

@@ -24,6 +24,16 @@ def is_marketing(purpose: str) -> bool:
     return purpose in consent.MARKETING_PURPOSES
 
 
+DEFAULT_PRIORITY = 5  # a campaign's priority (1-10) unless it says otherwise
+
+
+def counts_for_cap(sent_priority: int, priority: int) -> bool:
+    """Whether a marketing mail sent earlier (of ``sent_priority``) counts against the cap of one
+    of ``priority``: only mails at least as important do, so three promotions do not keep a
+    birthday greeting (priority 8) from going out, while three greetings would."""
+    return sent_priority >= priority
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the gate judges, read by the caller."""

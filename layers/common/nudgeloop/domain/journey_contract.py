@@ -31,6 +31,7 @@ class SendRequest(BaseModel):
     voucher_days: int = Field(default=30, ge=1, le=366)  # how long the voucher is valid
     # how many days a capped marketing mail may wait for the frequency cap (0: capped at once)
     cap_deferral_days: int = Field(default=0, ge=0, le=30)
+    priority: int = Field(default=5, ge=1, le=10)  # the campaign's: which earlier mails count against its cap
     correlation_id: str | None = None  # carried from the event that started the journey, for the logs
     # what started the journey (its type and the ids it names: the event, the migration, the
     # date); the template reads the rest (the event's properties) through ``trigger``
@@ -82,6 +83,7 @@ class JourneyState(BaseModel):
     voucher_days: int = 30
     consent_purpose: str = "newsletter"
     cap_deferral_days: int = 0
+    priority: int = 5
     last: dict[str, Any] | None = None  # the Send task's result ({"status": ..., "result": {...}})
 
     def wire(self) -> dict[str, Any]:

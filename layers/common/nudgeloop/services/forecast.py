@@ -50,7 +50,9 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
                 country=customer.country,
                 birthday=customer.birthday,
                 bookings=facts.bookings,
-                marketing_sent=tuple(sender.marketing_sends_since(customer.customer_id, now - timedelta(days=cap_days))),
+                marketing_sent=tuple(
+                    sender.marketing_sends_since(customer.customer_id, now - timedelta(days=cap_days), campaign.priority)
+                ),
                 behaviour=tuple(sorted(behaviour.get(customer.customer_id, []))),
             )
         )

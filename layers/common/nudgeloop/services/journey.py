@@ -93,7 +93,9 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
     if result.action == "wait":
         result = _parked(result)
     if result.action == "send":
-        result = result.advanced(consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days)
+        result = result.advanced(
+            consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days, priority=campaign.priority
+        )
     return result
 
 

@@ -194,9 +194,9 @@ def confirmation_request(detail: dict[str, Any], public_base_url: str, signing_k
     )
 
 
-def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
-    """When marketing mails went to the customer since ``since``, oldest first (the contact
-    policy's count)."""
+def marketing_sends_since(customer_id: str, since: datetime, priority: int = contact_policy.DEFAULT_PRIORITY) -> list[datetime]:
+    """When marketing mails that count against the cap of a mail of ``priority`` went to the
+    customer since ``since``, oldest first (the contact policy's count)."""
     cutoff = clock.iso(since)
     return sorted(
         clock.parse_iso(entry.sent_at)
@@ -205,6 +205,7 @@ def marketing_sends_since(customer_id: str, since: datetime) -> list[datetime]:
         and entry.sent_at is not None
         and entry.sent_at >= cutoff
         and contact_policy.is_marketing(str(entry.data.get("purpose", "newsletter")))
+        and contact_policy.counts_for_cap(int(entry.data.get("priority", contact_policy.DEFAULT_PRIORITY)), priority)
     )
 
 
@@ -279,7 +280,13 @@ def send_step(
     reservation = ledger.reserve_send(
         customer_id,
         ledger_key,
-        {**meta, "template": request.template, "purpose": purpose, "correlation_id": request.correlation_id},
+        {
+            **meta,
+            "template": request.template,
+            "purpose": purpose,
+            "priority": request.priority,
+            "correlation_id": request.correlation_id,
+        },
         in_doubt_after_s=in_doubt_after_s,
     )
     if reservation is None:
@@ -288,7 +295,7 @@ def send_step(
     now = clock.now()
     if frequency_cap is not None and marketing:
         days = frequency_cap[1]
-        recent = marketing_sends_since(customer_id, now - timedelta(days=days))
+        recent = marketing_sends_since(customer_id, now - timedelta(days=days), request.priority)
         capped = contact_policy.over_cap(marketing, recent, frequency_cap, now, request.cap_deferral_days)
         if capped is not None and capped.retry_at is not None:  # deferred: the journey tries again then
             ledger.release(reservation)
