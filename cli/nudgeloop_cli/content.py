@@ -11,7 +11,7 @@ import typer
 
 from nudgeloop.layout import TEMPLATE_SUFFIXES
 
-from .options import UrlOption
+from .options import UrlOption, ask_local, validate_definitions
 
 templates_app = typer.Typer(help="Mail templates: check, preview, upload.", no_args_is_help=True)
 
@@ -132,14 +132,7 @@ def templates_test_send(
             raise typer.BadParameter("--bucket and --sender are required with --aws")
         typer.echo(json.dumps(sending.send_test(bucket, name, to, mail.sample_context(), None, sender), indent=2))
         return
-    from nudgeloop_cli.client import Client
-
-    status, body = Client(url).request(
-        "POST", f"/_local/templates/{name}/test-send", {"to": to, "customer_id": customer}, key=False
-    )
-    typer.echo(json.dumps(body, indent=2))
-    if status != 200:
-        raise typer.Exit(1)
+    ask_local(url, "POST", f"/_local/templates/{name}/test-send", {"to": to, "customer_id": customer})
 
 
 @templates_app.command("status")
@@ -173,18 +166,9 @@ def definition_files(paths: list[Path], suffixes: tuple[str, ...] = (".yaml", ".
 def campaigns_validate(paths: Annotated[list[Path], typer.Argument(help="Campaign YAML files or folders")]) -> None:
     """Check definitions against the campaign schema (docs/campaign.schema.json); print each
     problem with file, line and field; exit 1 if any is invalid."""
-    from nudgeloop.services.campaign_store import InvalidCampaign, parse
+    from nudgeloop.services.campaign_store import parse
 
-    rows = []
-    for path in definition_files(paths):
-        try:
-            campaign = parse(path.read_bytes())
-            rows.append({"file": str(path), "id": campaign.id, "valid": True})
-        except InvalidCampaign as exc:
-            rows.append({"file": str(path), "valid": False, "line": exc.line, "field": exc.field, "reason": exc.reason})
-    typer.echo(json.dumps(rows, indent=2))
-    if not rows or not all(r["valid"] for r in rows):
-        raise typer.Exit(1)
+    validate_definitions(definition_files(paths), parse)
 
 
 @campaigns_app.command("push")
@@ -219,12 +203,7 @@ def campaigns_list(
             raise typer.BadParameter("--bucket is required with --aws")
         typer.echo(json.dumps(campaign_store.listing(bucket), indent=2))
         return
-    from nudgeloop_cli.client import Client
-
-    status, body = Client(url).request("GET", "/_local/campaigns", key=False)
-    typer.echo(json.dumps(body, indent=2))
-    if status != 200:
-        raise typer.Exit(1)
+    ask_local(url, "GET", "/_local/campaigns")
 
 
 @campaigns_app.command("history")
@@ -243,12 +222,7 @@ def campaigns_history(
             raise typer.BadParameter("--bucket is required with --aws")
         typer.echo(json.dumps(campaign_store.history(bucket, campaign_id), indent=2))
         return
-    from nudgeloop_cli.client import Client
-
-    status, body = Client(url).request("GET", f"/_local/campaigns/{campaign_id}/history", key=False)
-    typer.echo(json.dumps(body, indent=2))
-    if status != 200:
-        raise typer.Exit(1)
+    ask_local(url, "GET", f"/_local/campaigns/{campaign_id}/history")
 
 
 @campaigns_app.command("simulate")
@@ -259,13 +233,6 @@ def campaigns_simulate(
 ) -> None:
     """Forecast, against the data in the running local stack, how many customers would enter,
     get each step, be capped or exit in the next N days, before the campaign goes live."""
-    from nudgeloop_cli.client import Client
-
     if not path.is_file():
         raise typer.BadParameter(f"no such file: {path}")
-    status, body = Client(url).request(
-        "POST", "/_local/campaigns/simulate", {"campaign": path.read_text(), "days": days}, key=False
-    )
-    typer.echo(json.dumps(body, indent=2))
-    if status != 200:
-        raise typer.Exit(1)
+    ask_local(url, "POST", "/_local/campaigns/simulate", {"campaign": path.read_text(), "days": days})

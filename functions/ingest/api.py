@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -113,15 +114,7 @@ def get_customer(customer_id: str) -> Response[Any]:
 @app.get("/v1/customers/<customer_id>/events")
 @tracer.capture_method
 def get_customer_events(customer_id: str) -> Response[Any]:
-    raw_limit = app.current_event.get_query_string_value("limit") or "50"
-    # ASCII digits only ("²".isdigit() is true), and short: int() of 5,000 digits is refused
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
-        return _error(400, "limit", "limit must be a whole number from 1 to 100")
-    try:
-        page = customers.history(customer_id, int(raw_limit), app.current_event.get_query_string_value("cursor"))
-    except cursors.BadCursor as exc:
-        return _error(400, "cursor", str(exc))
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=page)
+    return _page(lambda limit, cursor: customers.history(customer_id, limit, cursor))
 
 
 @app.put("/v1/customers/<customer_id>")
@@ -141,13 +134,18 @@ def put_customer(customer_id: str) -> Response[Any]:
 @app.get("/v1/campaigns/<campaign_id>/mails")
 @tracer.capture_method
 def get_campaign_mails(campaign_id: str) -> Response[Any]:
+    return _page(lambda limit, cursor: campaign_mails.page(campaign_id, limit, cursor, settings.data_bucket))
+
+
+def _page(read: Callable[[int, str | None], dict[str, Any]]) -> Response[Any]:
+    """A paged listing: ``limit`` (1-100, default 50) and ``cursor`` from the query, refused
+    with the field named."""
     raw_limit = app.current_event.get_query_string_value("limit") or "50"
+    # ASCII digits only ("²".isdigit() is true), and short: int() of 5,000 digits is refused
     if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
         return _error(400, "limit", "limit must be a whole number from 1 to 100")
     try:
-        found = campaign_mails.page(
-            campaign_id, int(raw_limit), app.current_event.get_query_string_value("cursor"), settings.data_bucket
-        )
+        found = read(int(raw_limit), app.current_event.get_query_string_value("cursor"))
     except cursors.BadCursor as exc:
         return _error(400, "cursor", str(exc))
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)

@@ -169,7 +169,6 @@ def test_the_maximum_send_rate_holds_across_senders(stack) -> None:
 
 
 def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in_doubt(stack, ses) -> None:
-    from nudgeloop import clock
     from nudgeloop.dal import ledger
 
     post_events(stack, [upsert("c1"), consent("c1")])
@@ -189,7 +188,6 @@ def test_a_crash_between_reservation_and_send_is_never_resent_and_is_reported_in
 
 
 def test_the_in_doubt_window_is_the_operators_setting(stack, ses) -> None:
-    from nudgeloop import clock
     from nudgeloop.dal import ledger
 
     post_events(stack, [upsert("c1"), consent("c1")])
@@ -331,23 +329,6 @@ def test_the_frequency_cap_records_marketing_mails_over_the_limit_and_spares_ser
     assert send(stack, request("f4"), **cap)["status"] == "sent"  # the window moved on
 
 
-def test_a_capped_mail_within_its_deferral_limit_is_deferred_not_recorded(stack) -> None:
-    from nudgeloop.dal import ledger
-
-    post_events(stack, [upsert("c1"), consent("c1")])
-    stack.settle()
-    cap = {"frequency_cap": (3, 7)}
-    for i in range(3):
-        assert send(stack, request(f"f{i}"), **cap)["status"] == "sent"
-    sent_at = ledger.ledger_entry("c1", "welcome#welcome#f0").data["sent_at"]
-    deferred = send(stack, request("f3", cap_deferral_days=7), **cap)
-    assert deferred["status"] == "deferred" and deferred["reason"] == "frequency_cap:3/7d"
-    assert deferred["retry_at"] == (clock.parse_iso(sent_at) + timedelta(days=7, seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    assert ledger.ledger_entry("c1", "welcome#welcome#f3") is None  # given back: it may be sent later
-    stack.clock.advance(timedelta(days=7, seconds=1))
-    assert send(stack, request("f3", cap_deferral_days=7), **cap)["status"] == "sent"
-
-
 def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_versions_are(stack) -> None:
     from tests.conftest import order
 
@@ -361,111 +342,3 @@ def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_ve
     mails = stack.outbox()
     assert [m["step_id"] for m in mails] == ["welcome"]
     assert "{{" in subject and mails[0]["subject"].startswith("Hi Ada")  # rendered from the last valid version
-
-
-PROMO = """
-id: promo
-name: Promo
-consent_purpose: newsletter
-trigger: {type: behaviour, event: custom.promo}
-reentry: every_occurrence
-steps:
-  - {id: offer, type: send, template: newsletter}
-"""
-
-
-def test_a_journeys_mail_over_the_cap_is_sent_when_the_cap_allows_it(stack) -> None:
-    """The welcome after three promotions the same day: deferred by the cap (3 in 7 days), it
-    goes out a week later instead of being dropped; the ledger holds one welcome."""
-    from nudgeloop.dal import ledger
-
-    stack.put_campaign("promo.yaml", PROMO.encode())
-    promos = [
-        {
-            "event_id": f"p{i}",
-            "type": "custom.promo",
-            "customer_id": "c1",
-            "occurred_at": "2026-01-01T08:30:00Z",
-            "properties": {},
-        }
-        for i in range(3)
-    ]
-    post_events(stack, [upsert("c1"), consent("c1"), *promos])
-    stack.settle()
-    assert [m["campaign_id"] for m in stack.outbox()] == ["promo"] * 3
-    post_events(stack, [order("c1", "o1")])  # prospect -> new: the welcome
-    stack.settle()
-    assert [m["campaign_id"] for m in stack.outbox()].count("welcome") == 0  # deferred, not capped
-    assert not [e for e in ledger.ledger("c1") if e.status == "capped"]
-    stack.advance(timedelta(days=7, hours=1))
-    welcomes = [m for m in stack.outbox() if m["campaign_id"] == "welcome"]
-    assert [m["step_id"] for m in welcomes] == ["welcome"]
-    entry = next(e for e in ledger.ledger("c1") if e.key.startswith("welcome#welcome#"))
-    assert entry.status == "sent" and entry.sent_at is not None and entry.sent_at >= "2026-01-08T09:00"
-
-
-def test_a_test_send_goes_to_the_given_address_marked_and_recorded_nowhere(stack) -> None:
-    import json
-
-    from nudgeloop.dal import ledger
-    from nudgeloop_cli.local.server import control
-
-    post_events(stack, [upsert("de1", locale="de-AT", gender="female"), order("de1", "o1")])
-    stack.settle()
-    before = len(stack.outbox())
-    payload = {"to": "marketer@shop.example", "customer_id": "de1"}
-    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps(payload))
-    assert status == 200, body
-    mail = stack.outbox()[-1]
-    assert len(stack.outbox()) == before + 1 and mail["to"] == "marketer@shop.example"
-    assert mail["subject"] == "[TEST] Liebe Ada, willkommen bei uns!" and "List-Unsubscribe" not in mail["headers"]
-    assert mail["campaign_id"] is None  # no message record, so no feedback is counted for it
-    assert [e.key for e in ledger.ledger("de1") if "test" in e.key] == []
-    sample = {"to": "marketer@shop.example"}  # no customer: the sample context validation uses
-    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps(sample))
-    assert status == 200 and json.loads(body)["subject"].startswith("[TEST] ")
-    status, _headers, body = control(stack, "POST", "/_local/templates/welcome/test-send", json.dumps({"to": "not an address"}))
-    assert status == 400 and json.loads(body)["error"]["field"] == "to"
-
-
-def test_a_campaigns_sent_mails_are_listed_newest_first_with_links_to_the_archived_copies(stack) -> None:
-    import json
-
-    import requests
-
-    from tests.conftest import KEY
-
-    for i in range(3):
-        post_events(stack, [upsert(f"m{i}"), consent(f"m{i}"), order(f"m{i}", "o1", at=f"2025-12-31T10:0{i}:00Z")])
-        stack.settle()
-        stack.clock.advance(timedelta(minutes=1))
-    status, _headers, body = stack.api("GET", "/v1/campaigns/welcome/mails", headers=KEY, query={"limit": "2"})
-    first = json.loads(body)
-    assert status == 200 and [m["customer_id"] for m in first["mails"]] == ["m2", "m1"] and first["next"]
-    status, _headers, body = stack.api(
-        "GET", "/v1/campaigns/welcome/mails", headers=KEY, query={"limit": "2", "cursor": first["next"]}
-    )
-    second = json.loads(body)
-    assert [m["customer_id"] for m in second["mails"]] == ["m0"] and second["next"] is None
-    mail = first["mails"][0]
-    assert mail["step_id"] == "welcome" and mail["message_id"] == next(
-        m["message_id"] for m in stack.outbox() if m["customer_id"] == "m2"
-    )
-    with stack.aws_lock:  # moto answers the presigned link (it intercepts requests in process)
-        archived = requests.get(mail["archived"], timeout=10)
-    assert archived.status_code == 200 and b"Subject:" in archived.content
-    status, _headers, body = stack.api("GET", "/v1/campaigns/birthday/mails", headers=KEY, query={"cursor": first["next"]})
-    assert status == 400 and json.loads(body)["error"]["field"] == "cursor"  # a cursor of another listing
-
-
-def test_the_cap_counts_only_earlier_mails_at_least_as_important(stack) -> None:
-    post_events(stack, [upsert("c1"), consent("c1")])
-    stack.settle()
-    cap = {"frequency_cap": (3, 7)}
-    for i in range(3):  # three promotions (priority 5)
-        assert send(stack, request(f"p{i}"), **cap)["status"] == "sent"
-    assert send(stack, request("g1", step="greeting", priority=8), **cap)["status"] == "sent"  # the birthday goes
-    assert send(stack, request("p3"), **cap)["status"] == "capped"  # another promotion does not
-    for i in range(2):
-        assert send(stack, request(f"g{i + 2}", step="greeting", priority=8), **cap)["status"] == "sent"
-    assert send(stack, request("g9", step="greeting", priority=8), **cap)["status"] == "capped"  # three as important

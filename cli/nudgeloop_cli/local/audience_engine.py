@@ -1,5 +1,5 @@
 """The embedded engine that stands in for Athena locally: DuckDB, in memory, holding the
-audience tables (``domain/audience_sql.TABLES``) and running the compiled queries as they are."""
+audience tables (``domain/audience_schema.TABLES``) and running the compiled queries as they are."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import duckdb
 
-from nudgeloop.domain.audience_sql import TABLES
+from nudgeloop.domain.audience_schema import TABLES
 
 
 class DuckDBEngine:

@@ -25,64 +25,7 @@ import sqlglot
 
 from nudgeloop.domain import audiences as a
 from nudgeloop.domain.dates import yearly
-
-# The audience tables and their columns (docs/audiences.md); both engines hold the same ones.
-TABLES: dict[str, tuple[tuple[str, str], ...]] = {
-    "customers": (
-        ("customer_id", "VARCHAR"),
-        ("email", "VARCHAR"),
-        ("first_name", "VARCHAR"),
-        ("last_name", "VARCHAR"),
-        ("country", "VARCHAR"),
-        ("locale", "VARCHAR"),
-        ("timezone", "VARCHAR"),
-        ("gender", "VARCHAR"),
-        ("birthday", "VARCHAR"),  # YYYY-MM-DD or --MM-DD
-        ("attributes", "VARCHAR"),  # JSON object
-        ("step", "VARCHAR"),
-        ("step_since", "VARCHAR"),  # YYYY-MM-DD
-    ),
-    "consents": (("customer_id", "VARCHAR"), ("purpose", "VARCHAR"), ("status", "VARCHAR"), ("stated_at", "TIMESTAMP")),
-    "orders": (
-        ("customer_id", "VARCHAR"),
-        ("order_id", "VARCHAR"),
-        ("occurred_at", "TIMESTAMP"),
-        ("occurred_s", "BIGINT"),  # epoch seconds, for spans
-        ("channel", "VARCHAR"),
-        ("currency", "VARCHAR"),
-        ("total", "DOUBLE"),
-        ("refunded", "BOOLEAN"),
-    ),
-    "order_items": (
-        ("customer_id", "VARCHAR"),
-        ("order_id", "VARCHAR"),
-        ("occurred_at", "TIMESTAMP"),
-        ("channel", "VARCHAR"),
-        ("currency", "VARCHAR"),
-        ("sku", "VARCHAR"),
-        ("category", "VARCHAR"),
-        ("quantity", "BIGINT"),
-        ("amount", "DOUBLE"),  # price x quantity
-        ("refunded", "BOOLEAN"),
-    ),
-    "events": (
-        ("customer_id", "VARCHAR"),
-        ("event_id", "VARCHAR"),
-        ("type", "VARCHAR"),
-        ("occurred_at", "TIMESTAMP"),
-        ("day", "VARCHAR"),  # the UTC day, YYYY-MM-DD
-        ("properties", "VARCHAR"),  # JSON object
-    ),
-    "migrations": (("customer_id", "VARCHAR"), ("from_step", "VARCHAR"), ("to_step", "VARCHAR"), ("occurred_at", "TIMESTAMP")),
-    "mails": (("customer_id", "VARCHAR"), ("message_id", "VARCHAR"), ("kind", "VARCHAR"), ("occurred_at", "TIMESTAMP")),
-    "clv": (
-        ("customer_id", "VARCHAR"),
-        ("expected_value_12m", "DOUBLE"),
-        ("p_alive", "DOUBLE"),
-        ("expected_purchases_90d", "DOUBLE"),
-    ),
-    "bookings": (("customer_id", "VARCHAR"), ("booking_id", "VARCHAR"), ("service", "VARCHAR"), ("starts_at", "TIMESTAMP")),
-}
+from nudgeloop.domain.matches import Match, Range, Scalar
 
 _ANCHORS: dict[str, tuple[str, str]] = {  # anchor -> (aggregate, channel filter)
     "first_order": ("MIN", ""),
@@ -112,7 +55,7 @@ def _day(day: date) -> str:
     return f"DATE '{day.isoformat()}'"
 
 
-def _range(expr: str, r: a.Range) -> str:
+def _range(expr: str, r: Range) -> str:
     parts = []
     for bound, op in ((r.min, ">="), (r.max, "<="), (r.gt, ">"), (r.lt, "<")):
         if bound is not None:
@@ -120,7 +63,7 @@ def _range(expr: str, r: a.Range) -> str:
     return " AND ".join(parts)
 
 
-def _whole(r: a.Range) -> tuple[int | None, int | None]:
+def _whole(r: Range) -> tuple[int | None, int | None]:
     """Inclusive whole-number bounds of a range (of days or years)."""
     low = [math.ceil(r.min)] if r.min is not None else []
     low += [math.floor(r.gt) + 1] if r.gt is not None else []
@@ -129,7 +72,7 @@ def _whole(r: a.Range) -> tuple[int | None, int | None]:
     return (max(low) if low else None), (min(high) if high else None)
 
 
-def _match(expr: str, m: a.Match) -> str:
+def _match(expr: str, m: Match) -> str:
     """A test of a text value (a column or a JSON property); numbers compare as numbers."""
     parts = []
     if m.exists is not None:
@@ -139,11 +82,11 @@ def _match(expr: str, m: a.Match) -> str:
     if m.in_ is not None:
         parts.append("(" + " OR ".join(_eq(expr, v) for v in m.in_) + ")")
     if m.numeric():
-        parts.append(_range(f"TRY_CAST({expr} AS DOUBLE)", a.Range(min=m.min, max=m.max, gt=m.gt, lt=m.lt)))
+        parts.append(_range(f"TRY_CAST({expr} AS DOUBLE)", Range(min=m.min, max=m.max, gt=m.gt, lt=m.lt)))
     return " AND ".join(parts)
 
 
-def _eq(expr: str, value: a.Scalar) -> str:
+def _eq(expr: str, value: Scalar) -> str:
     if isinstance(value, bool):
         return f"LOWER({expr}) = {lit('true' if value else 'false')}"
     if isinstance(value, int | float):
@@ -360,7 +303,7 @@ def _month_day(column: str) -> str:
     return f"SUBSTR({column}, LENGTH({column}) - 4)"  # MM-DD of YYYY-MM-DD and --MM-DD alike
 
 
-def _age(plan: _Plan, r: a.Range, label: str) -> str:
+def _age(plan: _Plan, r: Range, label: str) -> str:
     """Whole years today (UTC); a 29 February birthday counts on 28 February in non-leap years."""
     today = plan.today
     md = _month_day("c.birthday")

@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain import contact_policy
-from nudgeloop.domain.audiences import Match
 from nudgeloop.domain.dates import DateKind, DateRule
+from nudgeloop.domain.matches import Match
 from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]

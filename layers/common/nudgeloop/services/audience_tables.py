@@ -1,4 +1,4 @@
-"""The audience tables (``domain/audience_sql.TABLES``) as rows, from the stack's own data: the
+"""The audience tables (``domain/audience_schema.TABLES``) as rows, from the stack's own data: the
 customers table (profiles, consent, step), the event log (orders, behaviour, mail feedback,
 migrations) and the CLV read model.
 
@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from nudgeloop import clock
 from nudgeloop.dal import customer_store, event_log, insights
 from nudgeloop.domain.aggregates import OrderFact
-from nudgeloop.domain.audience_sql import TABLES
+from nudgeloop.domain.audience_schema import TABLES
 from nudgeloop.domain.events import Event
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
 

@@ -33,31 +33,13 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
     logger.set_correlation_id(correlation)
     last = state.last or {}
     if last.get("status") == "deferred" and (last.get("result") or {}).get("retry_at"):
-        # Over the frequency cap: back to the same send step, parked until the cap allows it
-        # (the sender found when; the deferral limit was applied there). Exits and the send
-        # window are checked again then; nothing is sent twice (the ledger reservation was given back).
-        deferred = state.model_copy(update={"last": None, "template": None, "reason": None})
-        return _parked(
-            deferred.advanced(
-                cursor=state.cursor - 1,
-                action="wait",
-                waiting=f"deferred:{state.step_id}",
-                wait_until=str(last["result"]["retry_at"]),
-            )
-        )
+        # Over the frequency cap: parked until the cap allows it (the sender found when; the
+        # deferral limit was applied there; the ledger reservation was given back).
+        return _back_to_send_step(state, "deferred", str(last["result"]["retry_at"]))
     if last.get("status") == "held":
-        # Marketing is paused (the reputation circuit breaker): back to the held send step, parked
-        # until marketing resumes (``reputation.resume`` releases it; no hourly polling, no
-        # history growing while paused). Exits are checked then as always; nothing is sent twice.
-        held = state.model_copy(update={"last": None, "template": None, "reason": None})
-        return _parked(
-            held.advanced(
-                cursor=state.cursor - 1,
-                action="wait",
-                waiting=f"held:{state.step_id}",
-                wait_until=clock.iso(clock.now() + timedelta(seconds=MAX_PARK_S)),
-            )
-        )
+        # Marketing is paused (the reputation circuit breaker): parked until marketing resumes
+        # (``reputation.resume`` releases it; no hourly polling, no history growing while paused).
+        return _back_to_send_step(state, "held", clock.iso(clock.now() + timedelta(seconds=MAX_PARK_S)))
     campaign = campaign_store.load_version(bucket, campaign_store.key_for(state.campaign_id), str(state.version_id))
     customer = customer_store.get_customer(state.customer_id)
     if customer is None:
@@ -97,6 +79,13 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
             consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days, priority=campaign.priority
         )
     return result
+
+
+def _back_to_send_step(state: JourneyState, why: str, until: str) -> JourneyState:
+    """Park on the send step just tried, until ``until``: exits and the send window are checked
+    again when it wakes, and nothing is sent twice."""
+    again = state.model_copy(update={"last": None, "template": None, "reason": None})
+    return _parked(again.advanced(cursor=state.cursor - 1, action="wait", waiting=f"{why}:{state.step_id}", wait_until=until))
 
 
 def _parked(result: JourneyState) -> JourneyState:
