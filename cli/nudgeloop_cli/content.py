@@ -29,11 +29,15 @@ def _template_files(directory: Path) -> dict[str, Path]:
 @templates_app.command("validate")
 def templates_validate(
     directory: Annotated[Path, typer.Argument(help="A templates folder (as in the bucket's templates/)")],
+    campaigns: Annotated[
+        Path | None, typer.Option("--campaigns", help="Campaign definitions: check each template against their triggers")
+    ] = None,
 ) -> None:
-    """Render every template and locale variant against every name a send provides; print the
+    """Render every template and locale variant against every name a send provides (with
+    --campaigns, against what each trigger of the campaigns that send it provides); print the
     problems by file and line; exit 1 if any template is invalid."""
     from nudgeloop.domain import mail
-    from nudgeloop.services import templates
+    from nudgeloop.services import campaign_store, templates
 
     files = _template_files(directory)
 
@@ -41,7 +45,10 @@ def templates_validate(
         found = files.get(path)
         return mail.Source(found.read_text(), "local") if found else None
 
-    reports = [r.as_dict() for r in templates.check_all(fetch, files)]
+    uses = None
+    if campaigns is not None:
+        uses = templates.uses_of(campaign_store.parse(p.read_bytes()) for p in definition_files([campaigns]))
+    reports = [r.as_dict() for r in templates.check_all(fetch, files, uses)]
     typer.echo(json.dumps(reports, indent=2))
     if not reports or any(r["status"] != "valid" for r in reports):
         raise typer.Exit(1)

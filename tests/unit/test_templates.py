@@ -91,3 +91,22 @@ def test_template_errors_are_recorded_without_the_customers_values() -> None:
     cleaned = redact(message, customer)
     assert "Lovelace" not in cleaned and "ada@example.com" not in cleaned and "Analytical" not in cleaned
     assert cleaned.startswith("UndefinedError: 'dict object' has no attribute '<redacted>'")
+
+
+def test_a_template_is_checked_against_what_the_triggers_of_its_campaigns_provide() -> None:
+    """A cart link in a mail a migration sends is an error (that trigger has no cart), though
+    some trigger provides the name; the cart reminder itself may use it unguarded."""
+    from nudgeloop.services.campaign_store import parse
+
+    files = {**GOOD, "t/body.txt": "{{ salutation }} {{ trigger.data.cart_url }}"}
+    welcome = parse("id: w\nname: w\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: s, type: send, template: t}]\n")
+    cart = parse("id: c\nname: c\ntrigger: {type: behaviour, event: cart.abandoned}\nsteps: [{id: s, type: send, template: t}]\n")
+    (superset,) = [r.as_dict() for r in templates.check_all(fetch_from(files), files)]
+    assert superset["status"] == "valid"  # no campaigns named: every name some trigger provides
+    (for_cart,) = [r.as_dict() for r in templates.check_all(fetch_from(files), files, templates.uses_of([cart]))]
+    assert for_cart["status"] == "valid"
+    (both,) = [r.as_dict() for r in templates.check_all(fetch_from(files), files, templates.uses_of([cart, welcome]))]
+    assert both["status"] == "invalid"
+    assert {(p["file"], p.get("trigger")) for p in both["problems"]} == {("t/body.txt", "segment_migrated")}
+    assert mail.sample_trigger("behaviour", "order.completed")["data"]["order_id"] == "o-1"
+    assert mail.sample_trigger("date_reached")["data"] == {} and "booking" in mail.sample_trigger("date_reached")

@@ -184,8 +184,9 @@ def context(
     }
 
 
-def sample_context(locale: str | None = None) -> dict[str, Any]:
-    """A context with every name filled in: what validation renders templates against."""
+def sample_context(locale: str | None = None, trigger: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A context with every name filled in: what validation renders templates against (with
+    ``trigger``, as one trigger type provides it: ``sample_trigger``)."""
     card = {"sku": "SKU-1", "name": "Sample product", "url": "https://shop.example/p/1", "image": "", "price": "9.90"}
     return context(
         customer={
@@ -209,8 +210,43 @@ def sample_context(locale: str | None = None) -> dict[str, Any]:
         step_id="sample",
         unsubscribe_url="https://api.example/v1/unsubscribe?token=sample",
         confirm_url="https://api.example/v1/consent/confirm?token=sample",
-        trigger=SAMPLE_TRIGGER,
+        trigger=SAMPLE_TRIGGER if trigger is None else trigger,
     )
+
+
+_EVENT_DATA: dict[str, tuple[str, ...]] = {  # the sample properties each behaviour event type has
+    "cart.": ("cart_id", "cart_url", "total", "currency", "items"),
+    "order.completed": ("order_id", "total", "currency", "channel", "items"),
+    "order.refunded": ("order_id",),
+    "signup": ("referral_code",),
+    "referral.created": ("code",),
+    "referral.converted": ("code", "order_id"),
+    "service.booked": (),
+    "page.viewed": (),
+}
+_TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {
+    "behaviour": ("event_type", "event_id", "occurred_at"),
+    "segment_migrated": ("from", "to"),
+    "date_reached": ("kind", "days", "on", "ref", "booking"),
+    "schedule": ("on",),
+}
+
+
+def sample_trigger(trigger_type: str, event_type: str | None = None) -> dict[str, Any]:
+    """``trigger`` as a journey of ``trigger_type`` (and, for behaviour, ``event_type``) gives it
+    to a template: only the names that trigger provides, so that a template used by it is
+    validated against what it will get. A ``custom.*`` event's properties are the shop's own:
+    the sample has them all."""
+    fields = {k: SAMPLE_TRIGGER[k] for k in _TRIGGER_FIELDS.get(trigger_type, ()) if k in SAMPLE_TRIGGER}
+    data: dict[str, Any] = {}
+    if trigger_type == "behaviour" and event_type is not None:
+        if event_type.startswith("custom."):
+            data = dict(SAMPLE_TRIGGER["data"])
+        else:
+            names = next((v for k, v in _EVENT_DATA.items() if event_type.startswith(k)), ())
+            data = {k: SAMPLE_TRIGGER["data"][k] for k in names}
+        fields["event_type"] = event_type
+    return {"type": trigger_type, **fields, "data": data}
 
 
 # What validation renders ``trigger`` with: every name some trigger provides (a template used by

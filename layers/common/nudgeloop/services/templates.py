@@ -19,6 +19,7 @@ from jinja2.exceptions import SecurityError, TemplateNotFound
 from nudgeloop import clock
 from nudgeloop.dal import deliverability
 from nudgeloop.domain import mail
+from nudgeloop.domain.campaigns import Campaign, SendStep
 
 
 @dataclass
@@ -67,9 +68,11 @@ def _problem(exc: Exception, fallback_file: str) -> dict[str, Any]:
     return {"file": fallback_file, "line": line, "error": kind, "message": str(exc)}
 
 
-def check(fetch: mail.Fetch, name: str, locales: list[str]) -> Report:
-    """Render every locale variant of ``name`` against the sample context."""
+def check(fetch: mail.Fetch, name: str, locales: list[str], triggers: Iterable[dict[str, Any]] | None = None) -> Report:
+    """Render every locale variant of ``name`` against the sample context: with every name some
+    trigger provides, or with each of ``triggers`` (what the campaigns that use it start on)."""
     report = Report(name, locales)
+    samples = list(triggers) if triggers is not None else [None]
     for locale in locales or [mail.DEFAULT_LOCALE]:
         try:
             paths = mail.resolve(fetch, name, locale or None)
@@ -79,19 +82,36 @@ def check(fetch: mail.Fetch, name: str, locales: list[str]) -> Report:
         for file, path in paths.items():
             html_env, text_env = mail.environments(fetch)
             env = html_env if file.endswith(".html") else text_env
-            try:
-                env.get_template(path).render(mail.sample_context(locale or None))
-            except TemplateError as exc:
-                problem = _problem(exc, path)
-                if problem not in report.problems:
-                    report.problems.append(problem)
+            for trigger in samples:
+                try:
+                    env.get_template(path).render(mail.sample_context(locale or None, trigger))
+                except TemplateError as exc:
+                    problem = _problem(exc, path)
+                    if trigger is not None:
+                        problem["trigger"] = trigger["type"] + (f":{trigger['event_type']}" if "event_type" in trigger else "")
+                    if problem not in report.problems:
+                        report.problems.append(problem)
             loader = env.loader
             report.versions.update(getattr(loader, "used", {}))
     return report
 
 
-def check_all(fetch: mail.Fetch, paths: Iterable[str]) -> list[Report]:
-    return [check(fetch, name, locales) for name, locales in templates_in(paths).items()]
+def check_all(fetch: mail.Fetch, paths: Iterable[str], uses: dict[str, list[dict[str, Any]]] | None = None) -> list[Report]:
+    """Check every template; with ``uses`` (template -> the triggers of the campaigns that send
+    it), each against what those triggers provide."""
+    return [check(fetch, name, locales, (uses or {}).get(name)) for name, locales in templates_in(paths).items()]
+
+
+def uses_of(campaigns: Iterable[Campaign]) -> dict[str, list[dict[str, Any]]]:
+    """For each template, the sample ``trigger`` of every campaign that sends it."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for campaign in campaigns:
+        trigger = campaign.trigger
+        sample = mail.sample_trigger(trigger.type, getattr(trigger, "event", None))
+        for step in campaign.steps:
+            if isinstance(step, SendStep) and sample not in found.setdefault(step.template, []):
+                found[step.template].append(sample)
+    return found
 
 
 def record(report: Report) -> None:
