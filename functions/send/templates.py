@@ -1,6 +1,8 @@
 """SQS consumer of S3 notifications for ``templates/``: checks the uploaded templates (every
 template, when a shared layout or partial changed) and records their status in the engine table
-(``nudgeloop templates status``; an invalid template also logs an error, which alarms).
+(``nudgeloop templates status``; an invalid template also logs an error, which alarms). A
+template the running campaigns send is rendered against what each of their triggers provides;
+any other against every name some trigger provides.
 
 The notifications of one batch (a folder pushed at once) are checked together: each affected
 template once, against the files as they are now. If the check fails, every message of the
@@ -19,7 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from nudgeloop.adapters.aws import client
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import sender, templates
+from nudgeloop.services import campaign_store, sender, templates
 
 settings = boot()
 ROOT = "templates/"
@@ -49,8 +51,10 @@ def check_uploads(keys: set[str]) -> None:
     # a shared file (layout, partial) can break any template; a template's own file, just it
     wanted = {n: named[n] for n in touched if n in named} if touched <= set(named) else named
     fetch = sender.template_fetch(settings.templates_bucket, cached=False)
+    # a template the running campaigns send is checked against what their triggers provide
+    uses = templates.uses_of(p.campaign for p in campaign_store.active(settings.campaigns_bucket))
     for name, locales in sorted(wanted.items()):
-        report = templates.check(fetch, name, locales)
+        report = templates.check(fetch, name, locales, uses.get(name))
         templates.record(report)
         if report.ok:
             logger.info("template valid", extra={"template": name, "locales": locales})

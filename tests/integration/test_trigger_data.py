@@ -105,3 +105,30 @@ def test_a_trigger_filter_compares_the_events_values(stack: Any) -> None:
     assert thanked == ["big", "edge"]
     confirmed = sorted(m["customer_id"] for m in stack.outbox() if m["campaign_id"] == "order-confirmation")
     assert confirmed == ["big", "edge", "small"]
+
+
+MIGRATED = """
+id: moved-up
+name: Moved up
+consent_purpose: newsletter
+trigger: {type: segment_migrated, to: [active]}
+steps:
+  - {id: note, type: send, template: moved-up}
+"""
+
+
+def test_the_upload_check_renders_a_template_against_what_its_campaigns_triggers_provide(stack: Any) -> None:
+    stack.put_campaign("moved-up.yaml", MIGRATED.encode())
+    stack.settle()
+    stack.put_template("moved-up/subject.txt", b"Hi {{ customer.first_name }}")
+    stack.put_template("moved-up/body.txt", b"Back to your cart: {{ trigger.data.cart_url }}")  # no cart in a migration
+    stack.put_template("moved-up/body.html", b"<p>{{ salutation }}</p>")
+    stack.put_template("lonely/subject.txt", b"Hi")  # sent by no campaign: every name some trigger provides
+    stack.put_template("lonely/body.txt", b"{{ trigger.data.cart_url }}")
+    stack.put_template("lonely/body.html", b"<p>x</p>")
+    stack.settle()
+    status = stack.template_status("moved-up")
+    assert status["status"] == "invalid"
+    assert [(p["file"], p.get("trigger")) for p in status["problems"]] == [("moved-up/body.txt", "segment_migrated")]
+    assert stack.template_status("lonely")["status"] == "valid"
+    assert stack.template_status("cart-reminder")["status"] == "valid"  # the shipped ones fit their triggers

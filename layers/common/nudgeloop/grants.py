@@ -95,6 +95,10 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "journey_park": (_table("engine", "read_write"),),  # reads the execution's earlier timer to replace it
     "journey_wake": (_table("engine", "read_write"), Grant("state_machine", "journey", "task_response")),
     "send_confirmation": _SENDING,
-    "templates_check": (_bucket("templates"), _table("engine", "read_write")),
+    "templates_check": (
+        _bucket("templates"),
+        _bucket("campaigns"),  # which triggers send each template
+        _table("engine", "read_write"),
+    ),
     "send": _SENDING,
 }

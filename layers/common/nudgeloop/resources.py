@@ -313,7 +313,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
             description="Checks templates uploaded to S3 against every name a send provides; records their status",
             timeout_s=60,
             queue_key="templates",
-            env=(*common, "engine_table", "templates_bucket"),
+            env=(*common, "engine_table", "templates_bucket", "campaigns_bucket"),
         ),
         FunctionSpec(
             key="send",
