@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from nudgeloop import clock
+from nudgeloop.domain.events import MIGRATION
 from nudgeloop.domain.staircase import STEPS
 
 from . import report as pages
@@ -236,9 +237,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     from nudgeloop.dal.models import CustomerModel, EventModel
 
     segments = Counter(c.step for c in CustomerModel.scan())
-    migrations = Counter(
-        f"{e.properties['from']} -> {e.properties['to']}" for e in EventModel.scan(EventModel.type == "segment.migrated")
-    )
+    migrations = Counter(f"{e.properties['from']} -> {e.properties['to']}" for e in EventModel.scan(EventModel.type == MIGRATION))
     outbox = stack.outbox()
     mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
     journeys = journey_statuses(stack)

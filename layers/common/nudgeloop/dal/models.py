@@ -15,6 +15,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProject
 from pynamodb.models import Model
 
 from nudgeloop.config import Settings
+from nudgeloop.domain.customer import FIRST_STEP
 from nudgeloop.layout import REVIEW_ATTRIBUTES
 
 
@@ -54,7 +55,7 @@ class CustomerModel(Model):
     consents = JSONAttribute(null=True)
     referral_code = UnicodeAttribute(null=True)
     # the staircase step: stored under its older name (the glossary, docs/architecture.md)
-    step = UnicodeAttribute(default="prospect", attr_name="segment")
+    step = UnicodeAttribute(default=FIRST_STEP, attr_name="segment")
     step_since = UnicodeAttribute(null=True, attr_name="segment_since")
     staircase_version = UnicodeAttribute(null=True)
     review_shard = UnicodeAttribute(null=True)

@@ -11,6 +11,7 @@ from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, 
 from nudgeloop.domain import contact_policy
 from nudgeloop.domain.dates import DateKind, DateRule
 from nudgeloop.domain.matches import Match
+from nudgeloop.domain.vouchers import DEFAULT_VALID_DAYS
 from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -125,7 +126,7 @@ class SendStep(_Strict):
     # a unique voucher code per recipient and journey (``PREFIX-7F3K9QXM4T``) as ``voucher`` in
     # the template, stored when the mail goes and valid ``voucher_days`` (``voucher_expires_on``)
     voucher_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
-    voucher_days: int = Field(default=30, ge=1, le=366)
+    voucher_days: int = Field(default=DEFAULT_VALID_DAYS, ge=1, le=366)
 
 
 class Until(_Strict):
@@ -261,7 +262,7 @@ class Campaign(_Strict):
     # when its mails may go out, in the customer's time (else the stack's global window, if any)
     send_window: SendWindow | None = None
     # 1-10: the frequency cap of a campaign's mail counts only earlier mails at least as important
-    priority: int = Field(default=5, ge=1, le=10)
+    priority: int = Field(default=contact_policy.DEFAULT_PRIORITY, ge=1, le=10)
     # a marketing mail over the frequency cap waits up to this many days for the cap to allow
     # it, then is skipped as capped (0: skipped at once)
     cap_deferral_days: int = Field(default=7, ge=0, le=30)

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-FIRST_STEP = "prospect"
+from nudgeloop.domain.step_counts import ENTRY_STEP
+
+FIRST_STEP = ENTRY_STEP  # a new customer's step (one home: domain/step_counts)
 
 
 @dataclass

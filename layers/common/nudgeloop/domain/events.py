@@ -226,6 +226,7 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
 ORDER_TYPES = ("order.completed", "order.refunded")
 # Produced by Nudgeloop itself (SES feedback); never accepted from clients.
 VOUCHER_REDEEMED = "voucher.redeemed"
+MIGRATION = "segment.migrated"  # a move on the staircase in the customer's history (its wire name: the glossary)
 INTERNAL_TYPES = ses_events.FEEDBACK_TYPES | {VOUCHER_REDEEMED}
 
 

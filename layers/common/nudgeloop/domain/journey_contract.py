@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nudgeloop.domain.contact_policy import DEFAULT_PRIORITY
+from nudgeloop.domain.vouchers import DEFAULT_VALID_DAYS
+
 Action = Literal["send", "wait", "end"]
 
 
@@ -28,10 +31,10 @@ class SendRequest(BaseModel):
     execution: str = Field(min_length=1)  # the journey (its execution name): with the step, the ledger key
     consent_purpose: str = "newsletter"  # the purpose whose consent the mail needs; decides the mail kind
     voucher_prefix: str | None = None  # a personal voucher code with this prefix, or none
-    voucher_days: int = Field(default=30, ge=1, le=366)  # how long the voucher is valid
+    voucher_days: int = Field(default=DEFAULT_VALID_DAYS, ge=1, le=366)  # how long the voucher is valid
     # how many days a capped marketing mail may wait for the frequency cap (0: capped at once)
     cap_deferral_days: int = Field(default=0, ge=0, le=30)
-    priority: int = Field(default=5, ge=1, le=10)  # the campaign's: which earlier mails count against its cap
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=1, le=10)  # the campaign's: which earlier mails count against its cap
     correlation_id: str | None = None  # carried from the event that started the journey, for the logs
     # what started the journey (its type and the ids it names: the event, the migration, the
     # date); the template reads the rest (the event's properties) through ``trigger``
@@ -80,10 +83,10 @@ class JourneyState(BaseModel):
     step_id: str | None = None  # the send step
     template: str | None = None
     voucher_prefix: str | None = None
-    voucher_days: int = 30
+    voucher_days: int = DEFAULT_VALID_DAYS
     consent_purpose: str = "newsletter"
     cap_deferral_days: int = 0
-    priority: int = 5
+    priority: int = DEFAULT_PRIORITY
     last: dict[str, Any] | None = None  # the Send task's result ({"status": ..., "result": {...}})
 
     def wire(self) -> dict[str, Any]:

@@ -19,11 +19,10 @@ from nudgeloop import clock
 from nudgeloop.dal import customer_store, event_log, insights
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.audience_schema import TABLES
-from nudgeloop.domain.events import Event
+from nudgeloop.domain.events import MIGRATION, Event
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
 
 Rows = dict[str, list[tuple[Any, ...]]]
-MIGRATION_TYPE = "segment.migrated"  # the history's name for a move on the staircase (the glossary)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -106,7 +105,7 @@ def _event_rows(rows: Rows, events: Iterable[Event]) -> None:
             message = e.properties.get("message_id")
             if message:
                 rows["mails"].append((e.customer_id, str(message), e.type.removeprefix("email."), at))
-        elif e.type == MIGRATION_TYPE:
+        elif e.type == MIGRATION:
             moves[e.customer_id].append(e)
         props = json.dumps(e.properties, separators=(",", ":"), default=str)  # every type, orders too
         rows["events"].append((e.customer_id, e.event_id, e.type, at, at.date().isoformat(), props))

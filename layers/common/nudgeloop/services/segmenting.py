@@ -13,7 +13,7 @@ from nudgeloop.domain import dates, idempotency
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
 from nudgeloop.domain.campaigns import BehaviourTrigger
 from nudgeloop.domain.customer import Customer
-from nudgeloop.domain.events import Event
+from nudgeloop.domain.events import MIGRATION, Event
 from nudgeloop.domain.staircase import Staircase, place
 
 SOURCE = "nudgeloop.segment"
@@ -48,7 +48,7 @@ def history_event(migration: BusEvent) -> Event:
     d = migration.detail
     return Event(
         event_id=idempotency.migration_event_id(d["on"], d["from"], d["to"]),
-        type="segment.migrated",
+        type=MIGRATION,
         customer_id=d["customer_id"],
         occurred_at=clock.parse_iso(d["at"]),
         source=SOURCE,
