@@ -192,6 +192,24 @@ def test_requests_carry_the_same_user_agent_and_get_the_same_answers_as_shipped(
     assert all(signed for _, _, signed in shipped_sent)
 
 
+def test_listings_carry_the_same_timestamps_as_shipped(aws: dict[str, Any]) -> None:
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="listed", CreateBucketConfiguration={"LocationConstraint": REGION})
+    for key in ("a.yaml", "b.yaml", "c/d.yaml"):
+        s3.put_object(Bucket="listed", Key=key, Body=key.encode())
+
+    def listing() -> list[tuple[str, Any, str]]:
+        answer = s3.list_objects_v2(Bucket="listed")["Contents"]
+        head = s3.head_object(Bucket="listed", Key="a.yaml")["LastModified"]
+        return [(o["Key"], o["LastModified"], o["ETag"]) for o in answer] + [("head", head, "")]
+
+    ours, again = listing(), listing()  # the second from the converted timestamps
+    with moto_hot_paths.as_shipped():
+        shipped = listing()
+    assert ours == again == shipped
+    assert all(when.tzinfo is not None and when.year >= 2024 for _, when, _ in ours)
+
+
 def test_random_identifiers_keep_their_alphabet_length_and_seeding() -> None:
     import string
 

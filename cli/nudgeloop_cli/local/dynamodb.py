@@ -19,7 +19,9 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   ``FilterExpression`` (a lexer and parser in Python) on every request; most requests repeat
   the same few (``attribute_not_exists(pk)`` on every store-once write). The parsed
   expression is a tree of pure operations over the item, so one parse serves every request
-  with the same expression, names and values.
+  with the same expression, names and values. An ``UpdateExpression`` is parsed once too
+  (moto parses it twice per request): its tree is only read, and the validator copies it
+  before it resolves names and values in it.
 - **Transactions roll back what they touched.** moto deep-copies every table a transaction
   touches, before running it, to roll back on failure: O(table) per transaction. DynamoDB
   has no such cost. Here the items the transaction names (and the table's stream) are
@@ -324,6 +326,19 @@ def _conditions_parsed_once() -> None:
         return parsed(expression, *key)
 
     _replace(models, "get_filter_expression", get_filter_expression)
+
+    from moto.dynamodb import responses
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    parsed_update = functools.lru_cache(maxsize=2048)(UpdateExpressionParser.make)
+
+    class UpdateExpressionParsedOnce(UpdateExpressionParser):  # type: ignore[misc]
+        @classmethod
+        def make(cls, expression_str: str) -> Any:
+            return parsed_update(expression_str)
+
+    for module in (models, responses):
+        _replace(module, "UpdateExpressionParser", UpdateExpressionParsedOnce)
 
 
 # ---------------------------------------------------------------------------- transactions

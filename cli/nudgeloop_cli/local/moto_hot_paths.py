@@ -32,6 +32,11 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
   dozen sanitized components, twice per request (about a tenth again); it is built once per
   client state and set of request features (what it contains), and reused.
 
+- **A timestamp is converted once.** moto stores many timestamps as text (every S3 object's
+  last-modified time among them) and parses the text again with dateutil on every response
+  that holds it: each ListObjectsV2 parses one date per key. The conversion depends on the value
+  and the format alone, so each (value, format) is converted once.
+
 ``install()`` is idempotent; ``as_shipped()`` undoes it for the tests.
 """
 
@@ -58,6 +63,7 @@ def install() -> None:
         _random_strings_at_once,
         _dynamodb_requests_unsigned,
         _user_agent_once,
+        _timestamps_converted_once,
     )
 
 
@@ -186,3 +192,21 @@ def _user_agent_once() -> None:
         return held[1]
 
     _replace(UserAgentString, "to_string", to_string)
+
+
+def _timestamps_converted_once() -> None:
+    from moto.core.serialize import TimestampSerializer
+
+    shipped = TimestampSerializer._convert_timestamp_to_str
+
+    @functools.lru_cache(maxsize=8192)
+    def converted(serializer_class: type, value: Any, timestamp_format: str) -> Any:
+        return shipped(serializer_class.__new__(serializer_class), value, timestamp_format)
+
+    def convert(self: TimestampSerializer, value: Any, timestamp_format: str) -> Any:
+        try:
+            return converted(type(self), value, timestamp_format)
+        except TypeError:  # a value that cannot be a key (unhashable): converted for this use alone
+            return shipped(self, value, timestamp_format)
+
+    _replace(TimestampSerializer, "_convert_timestamp_to_str", convert)

@@ -109,28 +109,28 @@ class Scheduler:
                 )
 
     def expire_items(self) -> int:
-        """DynamoDB's TTL, which moto does not run: items whose TTL attribute has passed are
-        deleted (AWS does so within a few days; here once a simulated day). Returns how many."""
-        now = int(self.stack.clock.now().timestamp())
+        """DynamoDB's TTL, which moto does not run: items whose TTL attribute (a number) has passed
+        are deleted (AWS does so within a few days; here once a simulated day), each by a
+        DeleteItem so that streams and indexes see it as they see TTL's. Returns how many.
+
+        The sweep is DynamoDB's own background process, not a request: it looks at moto's
+        stored items in place (a Scan through the API would copy the whole table every day)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        now = self.stack.clock.now().timestamp()
         deleted = 0
         with self.stack.aws_lock:
+            tables = dynamodb_backends[ACCOUNT][REGION].tables
             dynamodb = aws.client("dynamodb")
             for spec in self.stack.catalog.tables:
-                if not spec.ttl_attribute:
+                table = tables.get(spec.name)
+                if not spec.ttl_attribute or table is None:
                     continue
-                keys = [spec.partition_key[0], *([spec.sort_key[0]] if spec.sort_key else [])]
-                paginator = dynamodb.get_paginator("scan")
-                pages = paginator.paginate(
-                    TableName=spec.name,
-                    FilterExpression="#ttl < :now",
-                    ExpressionAttributeNames={"#ttl": spec.ttl_attribute},
-                    ExpressionAttributeValues={":now": {"N": str(now)}},
-                    ProjectionExpression=", ".join(keys),
-                )
-                for page in pages:
-                    for item in page.get("Items", []):
-                        dynamodb.delete_item(TableName=spec.name, Key={k: item[k] for k in keys})
-                        deleted += 1
+                names = [spec.partition_key[0], *([spec.sort_key[0]] if spec.sort_key else [])]
+                expired = [item for item in _stored_items(table) if _expired(item.attrs.get(spec.ttl_attribute), now)]
+                for item in expired:
+                    dynamodb.delete_item(TableName=spec.name, Key={k: item.attrs[k].to_json() for k in names})
+                    deleted += 1
         return deleted
 
     def next_fire(self) -> tuple[datetime, str] | None:
@@ -170,3 +170,19 @@ class Scheduler:
                     self._last_fired[schedule.function_key] = now
                     self.fire(schedule.function_key)
             self.stack.settle()
+
+
+def _stored_items(table: Any) -> list[Any]:
+    """Every item of a moto table (a snapshot: the sweep deletes as it goes)."""
+    return [item for partition in list(table.items.values()) for item in (partition.values() if table.range_key_attr else [partition])]
+
+
+def _expired(value: Any, now: float) -> bool:
+    """TTL's rule: a Number attribute holding epoch seconds before now; any other type, or an
+    attribute missing, never expires."""
+    if value is None or value.type != "N":
+        return False
+    try:
+        return float(value.value) < now
+    except ValueError:
+        return False

@@ -269,3 +269,41 @@ def test_one_condition_with_other_values_or_names_is_judged_anew(ddb: Any) -> No
     assert ours == shipped
     failed, written = "ConditionalCheckFailedException", "written"
     assert ours == [failed, written, failed, failed, written, failed]
+
+
+def test_one_update_expression_with_other_values_names_and_items_applies_anew(ddb: Any) -> None:
+    def update(sk: str, expression: str, names: dict[str, str], values: dict[str, Any]) -> Any:
+        try:
+            return ddb.update_item(
+                TableName=TABLE,
+                Key={"pk": {"S": "u0"}, "sk": {"S": sk}},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
+                **({"ExpressionAttributeValues": values} if values else {}),
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        except ClientError as exc:
+            return exc.response["Error"]["Code"]
+
+    add = "SET #a = if_not_exists(#a, :zero) + :n, tags = list_append(if_not_exists(tags, :empty), :t)"
+    asked = [
+        ("s1", add, {"#a": "n"}, {":zero": {"N": "0"}, ":n": {"N": "2"}, ":empty": {"L": []}, ":t": {"L": [{"S": "x"}]}}),
+        ("s1", add, {"#a": "n"}, {":zero": {"N": "0"}, ":n": {"N": "5"}, ":empty": {"L": []}, ":t": {"L": [{"S": "y"}]}}),
+        ("s2", add, {"#a": "m"}, {":zero": {"N": "10"}, ":n": {"N": "1"}, ":empty": {"L": []}, ":t": {"L": []}}),
+        ("s1", "REMOVE #a", {"#a": "n"}, {}),
+        ("s1", "SET #a = :n", {"#a": "n"}, {":n": {"S": "text"}}),
+        ("s1", add, {"#a": "n"}, {":zero": {"N": "0"}, ":n": {"N": "1"}, ":empty": {"L": []}, ":t": {"L": []}}),  # text + 1
+        ("s1", "SET #a = :missing", {"#a": "n"}, {":n": {"N": "1"}}),  # a value the expression names but nobody gave
+    ]
+
+    def run() -> list[Any]:
+        for sk in ("s1", "s2"):
+            ddb.delete_item(TableName=TABLE, Key={"pk": {"S": "u0"}, "sk": {"S": sk}})
+        return [update(*a) for a in asked]
+
+    ours, shipped = both(run)
+    assert ours == shipped
+    assert ours[1]["n"] == {"N": "7"} and ours[1]["tags"] == {"L": [{"S": "x"}, {"S": "y"}]}
+    assert ours[2]["m"] == {"N": "11"}
+    assert "n" not in ours[3] and ours[4]["n"] == {"S": "text"}
+    assert ours[5] == ours[6] == "ValidationException"
