@@ -174,7 +174,10 @@ class Scheduler:
 
 def _stored_items(table: Any) -> list[Any]:
     """Every item of a moto table (a snapshot: the sweep deletes as it goes)."""
-    return [item for partition in list(table.items.values()) for item in (partition.values() if table.range_key_attr else [partition])]
+    partitions = list(table.items.values())
+    if not table.range_key_attr:
+        return partitions
+    return [item for partition in partitions for item in partition.values()]
 
 
 def _expired(value: Any, now: float) -> bool:
