@@ -10,7 +10,8 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   index only the items whose index key matches, before moto's own sorting, paging, key
   conditions, filters and projections run on them unchanged. A table Query without a
   projection does not deep-copy what it found (moto copies so that projecting cannot change
-  stored items; such a Query only reads them).
+  stored items; such a Query only reads them), nor does a Scan of a table without one (moto
+  deep-copies every item it reads, before the filter drops most of them).
 - **Attribute values are serialized as they are.** moto 5.2 serializes responses by walking
   the service model, trying ten union members with attribute pickers for every attribute
   value of every item. An ``AttributeValue`` is a union with exactly one member set, so only
@@ -182,15 +183,16 @@ def _key_tuple(hash_value: Any, range_value: Any) -> tuple[Any, ...]:
 
 
 class _QueryResultsUncopied:
-    """Stands in for ``copy`` in moto's table module: the results of a read-only Query (see
-    partition_query) are copied as a list, not item by item; every other copy is deep."""
+    """Stands in for ``copy`` in moto's table module: the results of a read-only Query or Scan
+    (see partition_query, read_only_scan) are copied as a list, not item by item; every other
+    copy is deep."""
 
     copy = staticmethod(copy.copy)
 
     @staticmethod
     def deepcopy(value: Any, memo: Any = None) -> Any:
-        if getattr(_candidates, "read_only", False) and isinstance(value, list):
-            return list(value)
+        if getattr(_candidates, "read_only", False):
+            return list(value) if isinstance(value, list) else value
         return copy.deepcopy(value, memo)
 
 
@@ -272,9 +274,21 @@ def _partition_queries() -> None:
             _candidates.items = previous
             _candidates.read_only = False
 
+    scan = Table.scan
+    scan_signature = inspect.signature(scan)
+
+    def read_only_scan(self: Table, *args: Any, **kwargs: Any) -> Any:
+        named = scan_signature.bind(self, *args, **kwargs).arguments
+        _candidates.read_only = not named.get("index_name") and not named.get("projection_expression")
+        try:
+            return scan(self, *args, **kwargs)
+        finally:
+            _candidates.read_only = False
+
     _replace(Table, "all_items", scoped_all_items)
     _replace(table_module, "copy", _QueryResultsUncopied)
     _replace(Table, "query", partition_query)
+    _replace(Table, "scan", read_only_scan)
 
 
 # ---------------------------------------------------------------------------- serialization
@@ -328,7 +342,7 @@ def _conditions_parsed_once() -> None:
     _replace(models, "get_filter_expression", get_filter_expression)
 
     from moto.dynamodb import responses
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 
     parsed_update = functools.lru_cache(maxsize=2048)(UpdateExpressionParser.make)
 

@@ -199,13 +199,17 @@ def _timestamps_converted_once() -> None:
 
     shipped = TimestampSerializer._convert_timestamp_to_str
 
+    converter = TimestampSerializer(TimestampSerializer.TIMESTAMP_FORMAT_ISO8601)  # the format is passed in
+
     @functools.lru_cache(maxsize=8192)
-    def converted(serializer_class: type, value: Any, timestamp_format: str) -> Any:
-        return shipped(serializer_class.__new__(serializer_class), value, timestamp_format)
+    def converted(value: Any, timestamp_format: str) -> Any:
+        return shipped(converter, value, timestamp_format)
 
     def convert(self: TimestampSerializer, value: Any, timestamp_format: str) -> Any:
+        if type(self) is not TimestampSerializer:  # a subclass may convert otherwise
+            return shipped(self, value, timestamp_format)
         try:
-            return converted(type(self), value, timestamp_format)
+            return converted(value, timestamp_format)
         except TypeError:  # a value that cannot be a key (unhashable): converted for this use alone
             return shipped(self, value, timestamp_format)
 
