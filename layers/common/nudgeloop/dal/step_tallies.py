@@ -99,9 +99,10 @@ def _open_tally() -> Tally:
     return total
 
 
-def segment_counts() -> dict[str, int]:
-    """Customers per step now: the folded counters plus the tallies not folded yet."""
-    counts = dict(_open_tally().counts)
+def segment_counts(open_tally: Tally | None = None) -> dict[str, int]:
+    """Customers per step now: the folded counters plus the tallies not folded yet (``open_tally``
+    when the caller has read them already)."""
+    counts = dict((open_tally or _open_tally()).counts)
     for item in EngineItem.query(keys.STEP_COUNT):
         counts[item.sk] = counts.get(item.sk, 0) + int(item.counter or 0)
     return counts
@@ -111,8 +112,9 @@ def segment_counts_at_end_of(day: date, today: date) -> dict[str, int]:
     """Customers per step at the end of ``day``: the counts now less every change since (the
     days after it, through ``today``), folded or not. A snapshot taken the next morning then
     describes its own day, not the hours after midnight too."""
-    counts = segment_counts()
-    open_days = _open_tally().day_counts
+    open_tally = _open_tally()  # read once: the counts now and the changes since both need it
+    counts = segment_counts(open_tally)
+    open_days = open_tally.day_counts
     later = day + timedelta(days=1)
     while later <= today:
         changes = dict(open_days.get(later.isoformat(), {}))
