@@ -10,7 +10,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -20,6 +20,7 @@ from .options import PrefixOption, UrlOption
 app = typer.Typer(help="Nudgeloop: closed-loop marketing automation on AWS.", no_args_is_help=True)
 local_app = typer.Typer(help="The embedded local runtime (moto).", no_args_is_help=True)
 app.add_typer(local_app, name="local")
+DEFAULT_STATE = Path(".nudgeloop/state")
 
 
 def _start_date(text: str) -> datetime:
@@ -33,17 +34,29 @@ def _start_date(text: str) -> datetime:
 def serve(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1")] = 8787,
     clock: Annotated[str, typer.Option("--clock", help="simulated or system")] = "simulated",
-    start: Annotated[str, typer.Option(help="Start of the simulated clock (UTC date)")] = "2026-01-01",
-    examples: Annotated[bool, typer.Option(help="Load the shipped templates and campaigns")] = True,
+    start: Annotated[str, typer.Option(help="Start of the simulated clock (UTC date) of a new stack")] = "2026-01-01",
+    examples: Annotated[bool, typer.Option(help="Load the shipped templates and campaigns into a new stack")] = True,
+    state: Annotated[Path, typer.Option(help="Where the stack's data is kept across restarts")] = DEFAULT_STATE,
+    fresh: Annotated[bool, typer.Option(help="Start empty: forget the state saved in --state")] = False,
+    keep: Annotated[bool, typer.Option("--keep/--no-keep", help="Load and save --state (--no-keep: a throwaway stack)")] = True,
 ) -> None:
-    """Run the whole stack locally until interrupted; prints `ready URL` when it accepts requests."""
+    """Run the whole stack locally until interrupted; prints `ready URL` when it accepts requests.
+
+    The stack's data is saved in --state when it stops and loaded from there when it starts
+    again (its clock goes on from where it stopped); --fresh starts empty."""
+    from nudgeloop_cli.local import state as local_state
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background
 
     if clock not in ("simulated", "system"):
         raise typer.BadParameter("--clock must be simulated or system")
     stack = LocalStack(clock_mode=clock, start=_start_date(start), public_base_url=f"http://127.0.0.1:{port}").start()
-    if examples:
+    if fresh:
+        local_state.clear(state)
+    if keep and local_state.saved(state):
+        local_state.restore(stack, state)
+        typer.echo(local_state.describe(state), err=True)
+    elif examples:
         stack.load_examples()
     background = Background(stack, port).start()
     print(f"ready {background.url}", flush=True)  # noqa: T201 - the documented readiness line
@@ -52,12 +65,36 @@ def serve(
     with contextlib.suppress(KeyboardInterrupt):
         stopped.wait()
     background.stop()
+    if keep:
+        _drain_and_save(stack, state)
     stack.stop()
     # Everything is stopped and answered; skip the interpreter's teardown of moto's and boto3's
     # modules (about a third of a second), so SIGTERM ends the process within a second.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)
+
+
+def _drain_and_save(stack: Any, directory: Path) -> None:
+    """What was accepted is finished (streams, queues, journeys to their next wait), then saved;
+    a second Ctrl-C or SIGTERM quits at once without saving (the state saved before stays)."""
+    from nudgeloop_cli.local import state as local_state
+    from nudgeloop_cli.local.base import LocalError
+
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        try:
+            stack.settle()
+        except LocalError as exc:  # a journey that does not settle is reported, the rest is kept
+            typer.echo(f"saving without a full drain: {exc}", err=True)
+        counts = local_state.save(stack, directory)
+    except KeyboardInterrupt:
+        typer.echo(f"stopped without saving: {directory} holds the state of an earlier stop", err=True)
+        return
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if counts.get("journeys_not_parked"):
+        typer.echo(f"{counts['journeys_not_parked']} journeys were between steps and are not kept", err=True)
 
 
 @local_app.command("advance")

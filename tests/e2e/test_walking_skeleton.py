@@ -99,26 +99,49 @@ def test_http_errors_are_json(http: Client) -> None:
     assert http.request("GET", "/v2/nothing")[0] in (403, 404)
 
 
-@pytest.mark.slow
-def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int) -> None:
+def _serve(port: int, *args: str) -> subprocess.Popen[str]:
+    """``nudgeloop local serve`` in a process of its own, once it printed its ready line."""
     exe = str(Path(sys.executable).parent / "nudgeloop")
     env = {**os.environ, "NUDGELOOP_API_KEY": "secret-local"}
     proc = subprocess.Popen(
-        [exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat()],
+        [exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat(), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 120
+    line = ""
+    while time.monotonic() < deadline and not line.startswith("ready"):
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+    assert re.fullmatch(rf"ready http://127\.0\.0\.1:{port}\n", line), proc.stderr.read() if proc.poll() is not None else line
+    return proc
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 0  # SIGTERM is a clean stop
+    assert proc.stderr is not None
+    errors = proc.stderr.read()
+    assert "Traceback" not in errors
+    return errors
+
+
+def _advance(url: str, days: int) -> str:
+    exe = str(Path(sys.executable).parent / "nudgeloop")
+    out = subprocess.run([exe, "local", "advance", "--days", str(days), "--url", url], capture_output=True, text=True, check=True)
+    return str(json.loads(out.stdout)["now"])
+
+
+@pytest.mark.slow
+def test_nudgeloop_local_serve_prints_ready_serves_and_keeps_its_state(tmp_path: Path, port: int) -> None:
+    state = str(tmp_path / "state")
+    proc = _serve(port, "--state", state)
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("ready"):
-            line = proc.stdout.readline()
-            if not line and proc.poll() is not None:
-                break
-        assert re.fullmatch(rf"ready http://127\.0\.0\.1:{port}\n", line), proc.stderr.read() if proc.poll() is not None else line
         client = Client(f"http://127.0.0.1:{port}", "secret-local")
         status, body = client.request("POST", "/v1/events", {"events": [upsert("p1")]})
         assert (status, body["accepted"]) == (202, 1)
@@ -126,15 +149,24 @@ def test_nudgeloop_local_serve_prints_ready_and_serves(tmp_path: Path, port: int
             Client(f"http://127.0.0.1:{port}", "local-dev-key").request("POST", "/v1/events", {"events": [upsert("p1")]})[0]
             == 403
         )
-        out = subprocess.run(
-            [exe, "local", "advance", "--days", "1", "--url", client.url], capture_output=True, text=True, check=True
-        )
-        assert json.loads(out.stdout)["now"].startswith("2026-01-02")
+        assert _advance(client.url, 1).startswith("2026-01-02")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-    assert proc.returncode == 0  # SIGTERM is a clean stop
-    assert proc.stderr is not None and "Traceback" not in proc.stderr.read()
+        _stop(proc)
+
+    proc = _serve(port, "--state", state)  # started again: the customer and the clock are kept
+    try:
+        assert client.request("GET", "/v1/customers/p1")[0] == 200
+        assert _advance(client.url, 0).startswith("2026-01-02")
+    finally:
+        errors = _stop(proc)
+    assert f"state from {state}" in errors
+
+    proc = _serve(port, "--state", state, "--fresh")  # --fresh: empty, the clock at --start
+    try:
+        assert client.request("GET", "/v1/customers/p1")[0] == 404
+        assert _advance(client.url, 0).startswith("2026-01-01")
+    finally:
+        _stop(proc)
 
 
 @pytest.mark.slow

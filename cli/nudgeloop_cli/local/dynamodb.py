@@ -37,7 +37,7 @@ from __future__ import annotations
 import copy
 import inspect
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .patching import Replacements
@@ -95,9 +95,13 @@ def _matches(item: Any, conditions: list[tuple[str, Any]]) -> bool:
     return True
 
 
-def _every_item(table: Any) -> Iterator[Any]:
-    for partition in table.items.values():
-        yield from (partition.values() if table.range_key_attr else [partition])
+def every_item(table: Any) -> list[Any]:
+    """Every item a moto table stores, in place (a snapshot of the list: callers may write as
+    they go): what DynamoDB's own background processes see (TTL, the local state's save)."""
+    partitions = list(table.items.values())
+    if not table.range_key_attr:
+        return partitions
+    return [item for partition in partitions for item in partition.values()]
 
 
 def _primary(item: Any) -> tuple[Any, ...]:
@@ -117,7 +121,7 @@ class _IndexEntries:
         self.built = _IndexEntries.generation
         _IndexEntries.serial += 1
         self.serial = _IndexEntries.serial
-        for item in _every_item(table):
+        for item in every_item(table):
             self.put(item)
 
     generation = 0  # moves when writes may have bypassed the entries (moto as shipped ran)
@@ -259,7 +263,7 @@ def _partition_queries() -> None:
             if all(value.type == "S" for _name, value in conditions):
                 found = _IndexEntries.of(self, index).matching(conditions)
             else:  # numbers and binaries compare by value: moto's comparison, item by item
-                found = [item for item in _every_item(self) if _matches(item, conditions)]
+                found = [item for item in every_item(self) if _matches(item, conditions)]
         elif hash_key is not None and hash_key.type == "S":
             partition = self.items.get(hash_key)
             found = [] if partition is None else list(partition.values()) if self.range_key_attr else [partition]

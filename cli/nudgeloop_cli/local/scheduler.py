@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from nudgeloop import clock
 from nudgeloop.adapters import aws
 
+from . import dynamodb
 from .base import REGION, LocalError
 from .provision import ACCOUNT
 
@@ -55,6 +56,13 @@ class Scheduler:
 
     def fired(self, key: str, moment: datetime) -> None:
         self._last_fired[key] = moment
+
+    def last_fired(self) -> dict[str, datetime]:
+        return dict(self._last_fired)
+
+    def restore(self, last_fired: dict[str, datetime]) -> None:
+        """A restarted stack's schedules go on from when they last fired (local state)."""
+        self._last_fired.update({k: v for k, v in last_fired.items() if k in self._last_fired})
 
     def scheduled_event(self, key: str) -> dict[str, Any]:
         spec = self.stack.catalog.function(key)
@@ -121,15 +129,15 @@ class Scheduler:
         deleted = 0
         with self.stack.aws_lock:
             tables = dynamodb_backends[ACCOUNT][REGION].tables
-            dynamodb = aws.client("dynamodb")
+            ddb = aws.client("dynamodb")
             for spec in self.stack.catalog.tables:
                 table = tables.get(spec.name)
                 if not spec.ttl_attribute or table is None:
                     continue
                 names = [spec.partition_key[0], *([spec.sort_key[0]] if spec.sort_key else [])]
-                expired = [item for item in _stored_items(table) if _expired(item.attrs.get(spec.ttl_attribute), now)]
+                expired = [item for item in dynamodb.every_item(table) if _expired(item.attrs.get(spec.ttl_attribute), now)]
                 for item in expired:
-                    dynamodb.delete_item(TableName=spec.name, Key={k: item.attrs[k].to_json() for k in names})
+                    ddb.delete_item(TableName=spec.name, Key={k: item.attrs[k].to_json() for k in names})
                     deleted += 1
         return deleted
 
@@ -170,14 +178,6 @@ class Scheduler:
                     self._last_fired[schedule.function_key] = now
                     self.fire(schedule.function_key)
             self.stack.settle()
-
-
-def _stored_items(table: Any) -> list[Any]:
-    """Every item of a moto table (a snapshot: the sweep deletes as it goes)."""
-    partitions = list(table.items.values())
-    if not table.range_key_attr:
-        return partitions
-    return [item for partition in partitions for item in partition.values()]
 
 
 def _expired(value: Any, now: float) -> bool:

@@ -69,5 +69,12 @@ def parked_executions() -> set[str]:
     return names
 
 
+def forget_execution(execution: str) -> None:
+    """Drop every timer of an execution (the local runtime's restart of a parked journey: the
+    token of the execution it replaces is gone)."""
+    for item in EngineItem.query(keys.timer(execution)):
+        item.delete()
+
+
 def delete_timer(timer: ParkedTimer) -> None:
     EngineItem(pk=keys.timer(timer.execution), sk=keys.timer_token(timer.token)).delete()
