@@ -7,8 +7,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
+from nudgeloop.adapters import aws
 from nudgeloop.journey_definition import PLACEHOLDERS, render
 from nudgeloop.resources import LAMBDA_PYTHON
 from nudgeloop.specs import Catalog
@@ -67,7 +66,7 @@ def _table_args(spec: Any) -> dict[str, Any]:
 
 def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     out = Provisioned(region=region)
-    ddb = boto3.client("dynamodb", region_name=region)
+    ddb = aws.client("dynamodb")
     for table in cat.tables:
         created = ddb.create_table(**_table_args(table))["TableDescription"]
         if table.stream_view:
@@ -77,13 +76,13 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
                 TableName=table.name,
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
             )
-    s3 = boto3.client("s3", region_name=region)
+    s3 = aws.client("s3")
     for key in cat.bucket_stems:
         name = cat.bucket_name(key, ACCOUNT, region)
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
         s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         out.buckets[key] = name
-    sqs = boto3.client("sqs", region_name=region)
+    sqs = aws.client("sqs")
     for stream in cat.streams:  # the event source mapping's on-failure destination
         out.dlq_urls[stream.dlq_name] = sqs.create_queue(
             QueueName=stream.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"}
@@ -107,7 +106,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         out.queue_urls[q.key] = url
         out.dlq_urls[q.dlq_name] = dlq_url
         out.queue_arns[q.key] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = boto3.client("events", region_name=region)
+    events = aws.client("events")
     events.create_event_bus(Name=cat.bus_name)
     for rule in cat.rules:
         events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
@@ -119,12 +118,12 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
             EventBusName=rule.bus,
             Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key], "DeadLetterConfig": {"Arn": dlq_arn}}],
         )
-    ses = boto3.client("sesv2", region_name=region)
+    ses = aws.client("sesv2")
     ses.create_email_identity(EmailIdentity=sender_domain)
     for configuration_set in (cat.configuration_set, cat.service_configuration_set):
         ses.create_configuration_set(ConfigurationSetName=configuration_set)
         ses.put_configuration_set_sending_options(ConfigurationSetName=configuration_set, SendingEnabled=True)
-    boto3.client("ses", region_name=region).verify_domain_identity(Domain=sender_domain)
+    aws.client("ses").verify_domain_identity(Domain=sender_domain)
     for notification in cat.notifications:  # S3 ObjectCreated -> queue, one configuration per suffix
         s3.put_bucket_notification_configuration(
             Bucket=out.buckets[notification.bucket_key],
@@ -146,12 +145,12 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
                 ]
             },
         )
-    manager = boto3.client("secretsmanager", region_name=region)
+    manager = aws.client("secretsmanager")
     for name, value in ((cat.signing_secret_name, secrets.token_urlsafe(48)), (cat.webhook_secret_name, LOCAL_WEBHOOK_SECRET)):
         out.secret_arns[name] = manager.create_secret(Name=name, SecretString=value)["ARN"]
-    iam = boto3.client("iam", region_name=region)
+    iam = aws.client("iam")
     role = iam.create_role(RoleName=f"{cat.prefix}-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    lam = boto3.client("lambda", region_name=region)
+    lam = aws.client("lambda")
     for fn in cat.functions:
         out.function_arns[fn.key] = lam.create_function(
             FunctionName=fn.name,
@@ -161,7 +160,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
             Code={"ZipFile": b"local"},
             Architectures=["arm64"],
         )["FunctionArn"]
-    sfn = boto3.client("stepfunctions", region_name=region)
+    sfn = aws.client("stepfunctions")
     definition = render({ph: out.function_arns[key] for ph, key in PLACEHOLDERS.items()})
     out.state_machine_arn = sfn.create_state_machine(
         name=cat.state_machine_name, definition=definition, roleArn=role, type="STANDARD"

@@ -4,6 +4,7 @@ a stream or queue holds something to deliver."""
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,7 @@ class Pumps:
         self._shards: dict[str, list[str]] = {}
 
     def streams_client(self) -> Any:
-        # moto serves DynamoDB Streams only on the regional endpoint, not the account-based one.
-        return boto3.client(
-            "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
-        )
+        return _streams_client()
 
     def pump_streams(self) -> int:
         """What the Lambda event source mapping does for a table stream: batches of records,
@@ -206,3 +204,10 @@ def _queue_holds_messages(queue_name: str) -> bool:
 
     queue = sqs_backends[ACCOUNT][REGION].queues.get(queue_name)
     return queue is None or bool(queue._messages)  # an unknown queue: let the receive say so
+
+
+@functools.cache
+def _streams_client() -> Any:
+    """The pollers' DynamoDB Streams client, kept from stack to stack as other clients are. moto
+    serves DynamoDB Streams only on the regional endpoint, not the account-based one."""
+    return boto3.client("dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com")
