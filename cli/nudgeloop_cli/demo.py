@@ -218,20 +218,6 @@ def simulate(
     return sent
 
 
-def journey_statuses(stack: LocalStack) -> Counter[str]:
-    """The journeys started so far, by status (every execution of the state machine)."""
-    from nudgeloop.adapters.aws import client
-
-    assert stack.res is not None
-    statuses: Counter[str] = Counter()
-    with stack.aws_lock:
-        for page in (
-            client("stepfunctions").get_paginator("list_executions").paginate(stateMachineArn=stack.res.state_machine_arn)
-        ):
-            statuses.update(e["status"] for e in page["executions"])
-    return statuses
-
-
 def collect(stack: LocalStack) -> dict[str, Any]:
     from nudgeloop.dal import campaign_stats
     from nudgeloop.dal.models import CustomerModel, EventModel
@@ -240,7 +226,7 @@ def collect(stack: LocalStack) -> dict[str, Any]:
     migrations = Counter(f"{e.properties['from']} -> {e.properties['to']}" for e in EventModel.scan(EventModel.type == MIGRATION))
     outbox = stack.outbox()
     mails = Counter(f"{m['campaign_id']}/{m['step_id']}" for m in outbox)
-    journeys = journey_statuses(stack)
+    journeys = stack.journey_statuses()
     feedback = campaign_stats.campaign_stats("welcome")
     dlq = stack.dlq_depths()
     problems = [f"{k} DLQ holds {v} messages" for k, v in dlq.items() if v]
@@ -286,7 +272,7 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
             task = progress.add_task("days", total=days, figures="")
 
             def on_day(day: int, traffic: dict[str, int]) -> None:
-                figures = f"events {traffic['events']} · journeys {journey_statuses(stack).total()} · mails {traffic['mails']}"
+                figures = f"events {traffic['events']} · journeys {stack.journey_statuses().total()} · mails {traffic['mails']}"
                 progress.update(task, completed=day, figures=figures)
 
             traffic = simulate(client, random.Random(seed), customers, days, on_day)

@@ -28,6 +28,7 @@ class Mailbox:
         self.stack = stack
         self.sent_with: dict[str, str] = {}  # SES message id -> the configuration set it was sent with
         self._accepted: list[str] = []  # mails SES accepted whose recipients' servers have not answered yet
+        self._read: dict[str, dict[str, Any]] = {}  # message id -> the outbox entry, once complete
 
     def answer_accepted(self) -> None:
         """Every mail SES accepted (journeys' and service mail) gets its answer."""
@@ -109,37 +110,46 @@ class Mailbox:
             return self._outbox(after)
 
     def _outbox(self, after: int = 0) -> list[dict[str, Any]]:
-        from nudgeloop.dal import ledger
-
         mails = []
         for message in list(self._ses_backend().sent_messages)[after:]:
-            raw = getattr(message, "raw_data", None)
-            if raw is None:
-                continue
-            parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
-            html = parsed.get_body(preferencelist=("html",))
-            text = parsed.get_body(preferencelist=("plain",))
-            record = ledger.message_record(message.id) or {}
-            sent_at = None
-            if record:
-                entry = next(
-                    (e for e in ledger.ledger(record["customer_id"]) if e.data.get("message_id") == message.id),
-                    None,
-                )
-                sent_at = entry.sent_at if entry else None
-            mails.append(
-                {
-                    "message_id": message.id,
-                    "to": parsed["To"],
-                    "from": parsed["From"],
-                    "subject": parsed["Subject"],
-                    "html": html.get_content() if html is not None else None,
-                    "text": text.get_content() if text is not None else None,
-                    "headers": {k: str(v) for k, v in parsed.items()},
-                    "campaign_id": record.get("campaign_id"),
-                    "step_id": record.get("step_id"),
-                    "customer_id": record.get("customer_id"),
-                    "sent_at": sent_at,
-                }
-            )
+            read = self._read.get(message.id)
+            if read is None:
+                read = self._entry(message)
+                if read is None:
+                    continue
+                if read["sent_at"] is not None:  # complete: the ledger has recorded the send
+                    self._read[message.id] = read
+            mails.append({**read, "headers": dict(read["headers"])})  # the caller's own copy
         return mails
+
+    def _entry(self, message: Any) -> dict[str, Any] | None:
+        """A sent mail as the outbox shows it (parsed, with what the ledger says it was for)."""
+        from nudgeloop.dal import ledger
+
+        raw = getattr(message, "raw_data", None)
+        if raw is None:
+            return None
+        parsed = BytesParser(policy=policy.default).parsebytes(raw.encode() if isinstance(raw, str) else raw)
+        html = parsed.get_body(preferencelist=("html",))
+        text = parsed.get_body(preferencelist=("plain",))
+        record = ledger.message_record(message.id) or {}
+        sent_at = None
+        if record:
+            entry = next(
+                (e for e in ledger.ledger(record["customer_id"]) if e.data.get("message_id") == message.id),
+                None,
+            )
+            sent_at = entry.sent_at if entry else None
+        return {
+            "message_id": message.id,
+            "to": parsed["To"],
+            "from": parsed["From"],
+            "subject": parsed["Subject"],
+            "html": html.get_content() if html is not None else None,
+            "text": text.get_content() if text is not None else None,
+            "headers": {k: str(v) for k, v in parsed.items()},
+            "campaign_id": record.get("campaign_id"),
+            "step_id": record.get("step_id"),
+            "customer_id": record.get("customer_id"),
+            "sent_at": sent_at,
+        }

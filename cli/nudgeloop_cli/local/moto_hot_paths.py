@@ -12,7 +12,9 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
 - **A state machine's definition is parsed once.** moto's Step Functions parses the definition
   (an ANTLR grammar, about 20 ms for the journey) again for every execution it starts. The
   parsed program holds no execution's state (each runs in its own environment), so each
-  definition is parsed once and its program shared.
+  definition is parsed once and its program shared; CreateStateMachine's validation of a
+  definition (a parse too, on every new stack) uses the same parse (an invalid definition is
+  parsed, and refused, every time).
 - **Step Functions keeps its clients.** moto's Step Functions creates a new boto3 client (about
   8 ms) for every task it runs (each Lambda invoke of a journey); here one client per region,
   service and endpoint is kept, as a service would (botocore clients are thread-safe).
@@ -94,16 +96,18 @@ def _retention_from_the_queue() -> None:
 
 
 def _parse_definitions_once() -> None:
+    from moto.stepfunctions.parser import models as parser_models
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
     from moto.stepfunctions.parser.backend import execution_worker
 
     shipped = AmazonStateLanguageParser.parse
     cached = functools.lru_cache(maxsize=64)(shipped)
 
-    class Parser(AmazonStateLanguageParser):  # what the execution worker parses with
+    class Parser(AmazonStateLanguageParser):  # what the execution worker and the validation parse with
         parse = staticmethod(cached)
 
     _replace(execution_worker, "AmazonStateLanguageParser", Parser)
+    _replace(parser_models, "AmazonStateLanguageParser", Parser)
 
 
 def _state_clients_kept() -> None:

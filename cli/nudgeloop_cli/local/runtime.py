@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -247,15 +248,23 @@ class LocalStack:
 
         return self.engine_view("next_timer", timers.next_timer_due, keys.TIMER_PARTITIONS)  # type: ignore[no-any-return]
 
-    def _running_executions(self) -> set[str]:
-        """The names of the journeys Step Functions runs (what ListExecutions with the RUNNING
-        filter answers), read from moto's backend: the driver asks on every step."""
+    def _executions(self) -> list[Any]:
+        """Every execution of the journey state machine, from moto's backend (what ListExecutions
+        answers, without a request: the driver asks on every step, the demo every day)."""
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
         assert self.res is not None
         backend = stepfunctions_parser_backends[ACCOUNT][REGION]
         machine = next((m for m in backend.state_machines if m.arn == self.res.state_machine_arn), None)
-        return {e.name for e in list(machine.executions) if e.status == "RUNNING"} if machine is not None else set()
+        return list(machine.executions) if machine is not None else []
+
+    def _running_executions(self) -> set[str]:
+        return {e.name for e in self._executions() if e.status == "RUNNING"}
+
+    def journey_statuses(self) -> Counter[str]:
+        """The journeys started so far, by status (RUNNING, SUCCEEDED, FAILED, ...)."""
+        with self.aws_lock:
+            return Counter(str(getattr(e.status, "value", e.status)) for e in self._executions())
 
     def _journeys_quiet(self) -> bool:
         from nudgeloop.dal import keys, timers
