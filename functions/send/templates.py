@@ -1,8 +1,10 @@
-"""SQS consumer of S3 notifications for ``templates/``: checks the uploaded templates (every
-template, when a shared layout or partial changed) and records their status in the engine table
-(``nudgeloop templates status``; an invalid template also logs an error, which alarms). A
-template the running campaigns send is rendered against what each of their triggers provides;
-any other against every name some trigger provides.
+"""SQS consumer of S3 notifications for ``templates/`` and ``campaigns/``: checks the uploaded
+templates (every template, when a shared layout or partial changed), and the templates an
+uploaded campaign sends, and records their status in the engine table (``nudgeloop templates
+status``; an invalid template also logs an error, which alarms). A template the running
+campaigns send is rendered against what each of their triggers provides; any other against
+every name some trigger provides. So a campaign whose new version starts on another trigger
+gets its templates checked against what that trigger provides.
 
 The notifications of one batch (a folder pushed at once) are checked together: each affected
 template once, against the files as they are now. If the check fails, every message of the
@@ -34,25 +36,32 @@ def _all_paths() -> list[str]:
     return paths
 
 
-def uploaded(body: str) -> list[str]:
-    """The template files an S3 notification names (none for S3's test event)."""
+def uploaded(body: str) -> list[tuple[str, str]]:
+    """The (bucket, key) of every object an S3 notification names as created (none for S3's
+    test event)."""
     return [
-        unquote_plus(r["s3"]["object"]["key"]).removeprefix(ROOT)
+        (str(r["s3"]["bucket"]["name"]), unquote_plus(r["s3"]["object"]["key"]))
         for r in json.loads(body).get("Records", [])
         if str(r.get("eventName", "")).startswith("ObjectCreated")
     ]
 
 
 @tracer.capture_method
-def check_uploads(keys: set[str]) -> None:
+def check_uploads(objects: set[tuple[str, str]]) -> None:
     paths = _all_paths()
     named = templates.templates_in(paths)
-    touched = {k.split("/", 1)[0] for k in keys}
+    entries = campaign_store.entries(settings.campaigns_bucket)
+    running = [p.campaign for p in campaign_store.active_in(entries)]
+    touched = {key.removeprefix(ROOT).split("/", 1)[0] for bucket, key in objects if bucket == settings.templates_bucket}
     # a shared file (layout, partial) can break any template; a template's own file, just it
     wanted = {n: named[n] for n in touched if n in named} if touched <= set(named) else named
-    fetch = sender.template_fetch(settings.templates_bucket, cached=False)
+    campaigns = {key for bucket, key in objects if bucket == settings.campaigns_bucket}
+    if campaigns:  # the templates the uploaded campaigns send (drafts too), as the versions that run
+        changed = [e.running.campaign for e in entries if e.key in campaigns and e.running is not None]
+        wanted |= {n: named[n] for n in templates.uses_of(changed) if n in named}
+    fetch = templates.snapshot(sender.template_fetch(settings.templates_bucket, cached=False))
     # a template the running campaigns send is checked against what their triggers provide
-    uses = templates.uses_of(p.campaign for p in campaign_store.active(settings.campaigns_bucket))
+    uses = templates.uses_of(running)
     for name, locales in sorted(wanted.items()):
         report = templates.check(fetch, name, locales, uses.get(name))
         templates.record(report)
@@ -68,12 +77,12 @@ def check_uploads(keys: set[str]) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     records = list(SQSEvent(event).records)
-    keys = {key for record in records for key in uploaded(record.body)}
-    if not keys:
+    objects = {found for record in records for found in uploaded(record.body)}
+    if not objects:
         return {"batchItemFailures": []}
     try:
-        check_uploads(keys)
+        check_uploads(objects)
     except Exception:  # every notification of the batch comes back (the check is idempotent)
-        logger.exception("template check failed", extra={"files": len(keys)})
+        logger.exception("template check failed", extra={"files": len(objects)})
         return {"batchItemFailures": [{"itemIdentifier": r.message_id} for r in records]}
     return {"batchItemFailures": []}

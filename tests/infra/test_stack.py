@@ -211,15 +211,17 @@ def test_the_staircase_definition_reaches_the_functions(template: dict[str, Any]
     assert {e["NL_STAIRCASE"] for e in envs if "NL_STAIRCASE" in e} == {"{}"}
 
 
-def test_import_files_and_uploaded_templates_notify_their_queues(template: dict[str, Any]) -> None:
+def test_import_files_and_uploaded_templates_and_campaigns_notify_their_queues(template: dict[str, Any]) -> None:
     notifications = resources(template, "Custom::S3BucketNotifications")
-    assert len(notifications) == 2  # the data bucket (imports) and the templates bucket
+    assert len(notifications) == 3  # the data bucket (imports), the templates and the campaigns bucket
     filters = sorted(
         tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"]))
         for n in notifications.values()
         for q in n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
     )
     assert filters == [
+        (("prefix", "campaigns/"), ("suffix", ".yaml")),
+        (("prefix", "campaigns/"), ("suffix", ".yml")),
         (("prefix", "imports/"), ("suffix", ".csv")),
         (("prefix", "imports/"), ("suffix", ".jsonl")),
         (("prefix", "templates/"), ("suffix", ".html")),

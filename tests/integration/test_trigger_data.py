@@ -132,3 +132,22 @@ def test_the_upload_check_renders_a_template_against_what_its_campaigns_triggers
     assert [(p["file"], p.get("trigger")) for p in status["problems"]] == [("moved-up/body.txt", "segment_migrated")]
     assert stack.template_status("lonely")["status"] == "valid"
     assert stack.template_status("cart-reminder")["status"] == "valid"  # the shipped ones fit their triggers
+
+
+def test_uploading_a_campaign_checks_the_templates_it_sends_against_its_trigger(stack: Any) -> None:
+    stack.put_template("moved-up/subject.txt", b"Hi {{ customer.first_name }}")
+    stack.put_template("moved-up/body.txt", b"Back to your cart: {{ trigger.data.cart_url }}")
+    stack.put_template("moved-up/body.html", b"<p>{{ salutation }}</p>")
+    stack.settle()
+    assert stack.template_status("moved-up")["status"] == "valid"  # sent by no campaign yet: any trigger's names
+
+    stack.put_campaign("moved-up.yaml", MIGRATED.encode())  # a migration carries no cart
+    stack.settle()
+    status = stack.template_status("moved-up")
+    assert status["status"] == "invalid"
+    assert [(p["file"], p.get("trigger")) for p in status["problems"]] == [("moved-up/body.txt", "segment_migrated")]
+
+    cart = MIGRATED.replace("{type: segment_migrated, to: [active]}", "{type: behaviour, event: cart.abandoned}")
+    stack.put_campaign("moved-up.yaml", cart.encode())  # its next version starts on an abandoned cart
+    stack.settle()
+    assert stack.template_status("moved-up")["status"] == "valid"

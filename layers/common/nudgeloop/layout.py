@@ -26,3 +26,6 @@ SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
 ANALYTICS_PREFIX = "analytics/"  # the daily export of campaign and staircase figures (JSON lines)
 TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
 TEMPLATE_SUFFIXES = (".html", ".txt")
+# in the campaigns bucket: every campaign definition; an upload re-checks the templates it sends
+CAMPAIGN_PREFIX = "campaigns/"
+CAMPAIGN_SUFFIXES = (".yaml", ".yml")

@@ -11,7 +11,15 @@ from dataclasses import replace
 
 from nudgeloop.domain import ses_events
 from nudgeloop.grants import GRANTS
-from nudgeloop.layout import IMPORT_PREFIX, IMPORT_SUFFIXES, REVIEW_ATTRIBUTES, TEMPLATE_PREFIX, TEMPLATE_SUFFIXES
+from nudgeloop.layout import (
+    CAMPAIGN_PREFIX,
+    CAMPAIGN_SUFFIXES,
+    IMPORT_PREFIX,
+    IMPORT_SUFFIXES,
+    REVIEW_ATTRIBUTES,
+    TEMPLATE_PREFIX,
+    TEMPLATE_SUFFIXES,
+)
 from nudgeloop.specs import (
     Catalog,
     FunctionSpec,
@@ -387,5 +395,7 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         notifications=(
             NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, queue_key="imports"),
             NotificationSpec(bucket_key="templates", prefix=TEMPLATE_PREFIX, suffixes=TEMPLATE_SUFFIXES, queue_key="templates"),
+            # a campaign's new version may start on another trigger: its templates are checked again
+            NotificationSpec(bucket_key="campaigns", prefix=CAMPAIGN_PREFIX, suffixes=CAMPAIGN_SUFFIXES, queue_key="templates"),
         ),
     )

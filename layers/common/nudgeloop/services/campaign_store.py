@@ -11,9 +11,10 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.domain import definitions
 from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign, DateTrigger, ScheduleTrigger
 from nudgeloop.domain.dates import ALWAYS, DateRule
+from nudgeloop.layout import CAMPAIGN_PREFIX, CAMPAIGN_SUFFIXES
 from nudgeloop.observability import logger
 
-PREFIX = "campaigns/"
+PREFIX = CAMPAIGN_PREFIX
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ def entries(bucket: str) -> list[Entry]:
     for page in paginator.paginate(Bucket=bucket, Prefix=PREFIX):
         for obj in page.get("Contents", []):
             key, etag = obj["Key"], obj["ETag"]
-            if not key.endswith((".yaml", ".yml")):
+            if not key.endswith(CAMPAIGN_SUFFIXES):
                 continue
             entry = _entries.get((bucket, key, etag))
             if entry is None:
@@ -116,8 +117,13 @@ def entries(bucket: str) -> list[Entry]:
 def active(bucket: str) -> list[Pinned]:
     """The campaigns that take entries now (enabled, not drafts, within their period), each in
     the version that runs (one List call; bodies fetched only when they change)."""
+    return active_in(entries(bucket))
+
+
+def active_in(found: list[Entry]) -> list[Pinned]:
+    """Of ``entries``, the versions that run and take entries now."""
     now = clock.now()
-    return [e.running for e in entries(bucket) if e.running is not None and e.running.campaign.takes_entries(now)]
+    return [e.running for e in found if e.running is not None and e.running.campaign.takes_entries(now)]
 
 
 def listing(bucket: str) -> list[dict[str, Any]]:

@@ -96,6 +96,20 @@ def check(fetch: mail.Fetch, name: str, locales: list[str], triggers: Iterable[d
     return report
 
 
+def snapshot(fetch: mail.Fetch) -> mail.Fetch:
+    """The files as one check finds them: each read once (a check renders every template's
+    files for every locale and trigger, and every one of them reads the shared layout and
+    partials), so a check also sees one consistent set of versions."""
+    read: dict[str, mail.Source | str | None] = {}
+
+    def fetched(name: str) -> mail.Source | str | None:
+        if name not in read:
+            read[name] = fetch(name)
+        return read[name]
+
+    return fetched
+
+
 def check_all(fetch: mail.Fetch, paths: Iterable[str], uses: dict[str, list[dict[str, Any]]] | None = None) -> list[Report]:
     """Check every template; with ``uses`` (template -> the triggers of the campaigns that send
     it), each against what those triggers provide."""
