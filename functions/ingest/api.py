@@ -182,6 +182,28 @@ def redeem_voucher(code: str) -> Response[Any]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=vouchers.view(done.voucher))
 
 
+@app.post("/v1/voucher-pools/<pool>/codes")
+@tracer.capture_method
+def upload_voucher_codes(pool: str) -> Response[Any]:
+    raw = ingest.parse_object(app.current_event.body)
+    if set(raw) - {"codes"}:
+        return _error(400, sorted(set(raw) - {"codes"})[0], "unknown field")
+    try:
+        done = vouchers.upload_pool(pool, raw)
+    except vouchers.PoolUploadError as exc:
+        return _error(400, exc.field, exc.reason)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=done)
+
+
+@app.get("/v1/voucher-pools/<pool>")
+@tracer.capture_method
+def voucher_pool(pool: str) -> Response[Any]:
+    found = vouchers.pool_status(pool)
+    if found is None:
+        return _error(404, "pool", "no such pool")
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
+
+
 @app.get("/v1/analytics/campaigns")
 @tracer.capture_method
 def campaigns_analytics() -> Response[Any]:

@@ -57,6 +57,16 @@ def test_marketing_journey_stops_when_consent_is_gone(welcome: Campaign) -> None
         ),
         ("id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\nsteps: [{id: a, type: wait}]", "days or hours"),
         ("id: [unclosed", "YAML"),
+        (
+            "id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\n"
+            "steps: [{id: a, type: send, template: t, voucher_prefix: SUN, voucher_pool: summer}]",
+            "exclude each other",
+        ),
+        (
+            "id: x\nname: x\ntrigger: {type: segment_migrated, to: [new]}\n"
+            "steps: [{id: a, type: send, template: t, voucher_pool: Summer_2026}]",
+            "voucher_pool",
+        ),
     ],
 )
 def test_invalid_campaigns_are_rejected_with_the_field(text: str, message: str) -> None:

@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from nudgeloop import __version__
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
+from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
 
 REF = "#/components/schemas/{model}"
 
@@ -81,6 +82,7 @@ def document() -> dict[str, Any]:
     customer_id = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
     token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
     voucher = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+    pool = {"name": "pool", "in": "path", "required": True, "schema": {"type": "string", "pattern": POOL_NAME}}
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
         "openapi": "3.1.0",
@@ -235,6 +237,54 @@ def document() -> dict[str, Any]:
                             "content": {"application/json": {"schema": {"type": "object"}}},
                         },
                         **_errors("400", "403", "404", "409"),
+                    },
+                }
+            },
+            "/v1/voucher-pools/{pool}/codes": {
+                "post": {
+                    "summary": "Add the shop's own voucher codes to a pool (send steps with voucher_pool take them), each once",
+                    "security": keyed,
+                    "parameters": [pool],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["codes"],
+                                    "properties": {
+                                        "codes": {
+                                            "type": "array",
+                                            "minItems": 1,
+                                            "maxItems": MAX_POOL_UPLOAD,
+                                            "items": {"type": "string", "pattern": CODE.pattern},
+                                        }
+                                    },
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "added, already_in_pool and available (codes left)",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors("400", "403"),
+                    },
+                }
+            },
+            "/v1/voucher-pools/{pool}": {
+                "get": {
+                    "summary": "How many codes of a pool are left",
+                    "security": keyed,
+                    "parameters": [pool],
+                    "responses": {
+                        "200": {
+                            "description": "pool and available",
+                            "content": {"application/json": {"schema": {"type": "object"}}},
+                        },
+                        **_errors("403", "404"),
                     },
                 }
             },

@@ -346,6 +346,8 @@ def catalog(prefix: str = DEFAULT_PREFIX, segment_schedule: str = DEFAULT_SEGMEN
         RouteSpec("GET", "/v1/campaigns/{campaign_id}/mails"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
+        RouteSpec("POST", "/v1/voucher-pools/{pool}/codes"),
+        RouteSpec("GET", "/v1/voucher-pools/{pool}"),
         RouteSpec("GET", "/v1/analytics/campaigns"),
         RouteSpec("GET", "/v1/analytics/campaigns/{campaign_id}"),
         RouteSpec("GET", "/v1/analytics/staircase"),

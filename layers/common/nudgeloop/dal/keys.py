@@ -115,6 +115,20 @@ def voucher(code: str) -> str:
     return f"VOUCHER#{code}"
 
 
+def voucher_pool(pool: str) -> str:
+    """A pool of codes the shop uploaded (sort key: the code). An available code is also in the
+    ``by_due`` index under this partition; a claimed one leaves it."""
+    return f"VPOOL#{pool}"
+
+
+POOL_CLAIM_SK = "CLAIM"
+
+
+def pool_claim(execution: str, step_id: str) -> str:
+    """Which pool code a journey's send step took (a retried send takes the same)."""
+    return f"VPCLAIM#{execution}#{step_id}"
+
+
 def message(message_id: str) -> str:
     """What an SES message id was sent for (feedback finds its campaign by it)."""
     return f"MSG#{message_id}"

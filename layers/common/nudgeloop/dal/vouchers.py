@@ -80,3 +80,84 @@ def redeem(voucher: Voucher, order_id: str, at: datetime) -> bool:
         count(tx, voucher.campaign_id, voucher.step_id, "redeemed")
 
     return once(write)
+
+
+# ---------------------------------------------------------------------------- pools
+
+
+def add_to_pool(pool: str, codes: list[str]) -> tuple[int, int]:
+    """Add codes to a pool, each once; returns (added, already in the pool)."""
+    added = 0
+    now = clock.iso(clock.now())
+    for code in codes:
+        item = EngineItem(
+            pk=keys.voucher_pool(pool),
+            sk=code,
+            status="available",
+            due_shard=keys.voucher_pool(pool),  # available codes are listed by the index
+            due_at=f"{now}#{code}",  # oldest upload first
+            created_at=now,
+        )
+        added += put_once(item, EngineItem.sk)
+    return added, len(codes) - added
+
+
+def pool_available(pool: str) -> int:
+    """How many codes of a pool are still available."""
+    return EngineItem.by_due.count(keys.voucher_pool(pool))
+
+
+def claimed(execution: str, step_id: str) -> Voucher | None:
+    """The voucher a journey's send step took from a pool already (a retried send)."""
+    try:
+        claim = EngineItem.get(keys.pool_claim(execution, step_id), keys.POOL_CLAIM_SK, consistent_read=True)
+    except EngineItem.DoesNotExist:
+        return None
+    return get(str((claim.data or {})["code"]))
+
+
+CANDIDATES = 10  # available codes read per attempt (another send may take the first)
+
+
+def claim(pool: str, voucher: Voucher, execution: str) -> Voucher | None:
+    """Take an available code of ``pool`` for ``voucher`` (its code ignored): the code leaves the
+    pool, the claim and the voucher are stored, in one transaction. A retried send gets the code
+    it took before; None when the pool has no code left."""
+    held = claimed(execution, voucher.step_id)
+    if held is not None:
+        return held
+    for _attempt in range(3):
+        candidates = list(EngineItem.by_due.query(keys.voucher_pool(pool), limit=CANDIDATES))
+        if not candidates:
+            return None
+        for candidate in candidates:
+            taken = Voucher(**{**voucher.__dict__, "code": candidate.sk})
+
+            def write(tx: TransactWrite, candidate: EngineItem = candidate, taken: Voucher = taken) -> None:
+                tx.update(
+                    candidate,
+                    actions=[
+                        EngineItem.status.set("issued"),
+                        EngineItem.due_shard.remove(),
+                        EngineItem.due_at.remove(),
+                        EngineItem.data.set({"customer_id": taken.customer_id, "campaign_id": taken.campaign_id}),
+                    ],
+                    condition=EngineItem.status == "available",
+                )
+                tx.save(
+                    EngineItem(
+                        pk=keys.pool_claim(execution, taken.step_id),
+                        sk=keys.POOL_CLAIM_SK,
+                        data={"code": taken.code, "pool": pool},
+                        created_at=clock.iso(clock.now()),
+                    ),
+                    condition=EngineItem.pk.does_not_exist(),
+                )
+                tx.save(_item(taken), condition=EngineItem.pk.does_not_exist())
+
+            if once(write):
+                return taken
+            held = claimed(execution, voucher.step_id)  # a concurrent retry of this send took one
+            if held is not None:
+                return held
+    return None

@@ -11,7 +11,7 @@ from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, 
 from nudgeloop.domain import contact_policy
 from nudgeloop.domain.dates import DateKind, DateRule
 from nudgeloop.domain.matches import Match
-from nudgeloop.domain.vouchers import DEFAULT_VALID_DAYS
+from nudgeloop.domain.vouchers import DEFAULT_VALID_DAYS, POOL_NAME
 from nudgeloop.domain.windows import SendWindow
 
 CampaignId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -126,7 +126,16 @@ class SendStep(_Strict):
     # a unique voucher code per recipient and journey (``PREFIX-7F3K9QXM4T``) as ``voucher`` in
     # the template, stored when the mail goes and valid ``voucher_days`` (``voucher_expires_on``)
     voucher_prefix: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,16}$")] | None = None
+    # or a code from a pool the shop uploaded (``POST /v1/voucher-pools/{pool}/codes``); with the
+    # pool empty, the mail is not sent (recorded failed, ``voucher_pool_empty``, an error logged)
+    voucher_pool: Annotated[str, StringConstraints(pattern=POOL_NAME)] | None = None
     voucher_days: int = Field(default=DEFAULT_VALID_DAYS, ge=1, le=366)
+
+    @model_validator(mode="after")
+    def _one_voucher_source(self) -> SendStep:
+        if self.voucher_prefix and self.voucher_pool:
+            raise ValueError("voucher_prefix and voucher_pool exclude each other: a mail carries one code")
+        return self
 
 
 class Until(_Strict):

@@ -31,6 +31,7 @@ class SendRequest(BaseModel):
     execution: str = Field(min_length=1)  # the journey (its execution name): with the step, the ledger key
     consent_purpose: str = "newsletter"  # the purpose whose consent the mail needs; decides the mail kind
     voucher_prefix: str | None = None  # a personal voucher code with this prefix, or none
+    voucher_pool: str | None = None  # or a code taken from this pool the shop uploaded
     voucher_days: int = Field(default=DEFAULT_VALID_DAYS, ge=1, le=366)  # how long the voucher is valid
     # how many days a capped marketing mail may wait for the frequency cap (0: capped at once)
     cap_deferral_days: int = Field(default=0, ge=0, le=30)
@@ -83,6 +84,7 @@ class JourneyState(BaseModel):
     step_id: str | None = None  # the send step
     template: str | None = None
     voucher_prefix: str | None = None
+    voucher_pool: str | None = None
     voucher_days: int = DEFAULT_VALID_DAYS
     consent_purpose: str = "newsletter"
     cap_deferral_days: int = 0

@@ -123,7 +123,9 @@ def next_action(
     ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
     here, so they cost no extra state transitions.
     """
-    new = state.model_copy(update={"action": None, "template": None, "reason": None, "last": None, "voucher_prefix": None})
+    new = state.model_copy(
+        update={"action": None, "template": None, "reason": None, "last": None, "voucher_prefix": None, "voucher_pool": None}
+    )
 
     def end(reason: str, **changes: Any) -> JourneyState:
         return new.advanced(action="end", reason=reason, **changes)
@@ -158,6 +160,7 @@ def next_action(
                 step_id=step.id,
                 template=step.template,
                 voucher_prefix=step.voucher_prefix,
+                voucher_pool=step.voucher_pool,
                 voucher_days=step.voucher_days,
             )
         if isinstance(step, WaitStep):

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 DEFAULT_VALID_DAYS = 30
+# A code the shop can present: the stack's own (``WELCOME-7F3K9QXM4T``) or one of a pool the shop
+# uploaded (upper-case letters, digits and dashes); anything else is not looked up.
+CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{3,31}$")
+POOL_NAME = r"^[a-z0-9][a-z0-9-]{0,39}$"  # a pool of codes the shop uploaded (``voucher_pool``)
+MAX_POOL_UPLOAD = 500  # codes per upload request
 
 
 def code(key: bytes, prefix: str, customer_id: str, campaign_id: str, step_id: str, execution: str) -> str:

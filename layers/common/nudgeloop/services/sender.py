@@ -314,6 +314,15 @@ def send_step(
     if prefix:  # stored before the mail goes: the shop can check and redeem what the mail says
         code = vouchers.code(signing_key, prefix, customer_id, campaign_id, step_id, request.execution)
         voucher = voucher_service.issue(code, customer_id, campaign_id, step_id, request.voucher_days)
+    elif request.voucher_pool:
+        voucher = voucher_service.claim(
+            request.voucher_pool, customer_id, campaign_id, step_id, request.execution, request.voucher_days
+        )
+        if voucher is None:  # a mail that promises a code goes with one, or not at all
+            reason = f"voucher_pool_empty: {request.voucher_pool}"
+            ledger.complete_send(reservation, "failed", {"reason": reason}, None)
+            logger.error("voucher pool empty: mail not sent", extra={"pool": request.voucher_pool, "campaign": campaign_id})
+            return {"status": "failed", "reason": reason}
     context = personal_context(customer, event_log.order_facts(customer_id), request, unsubscribe=unsub, voucher=voucher)
     try:
         status = deliverability.template_status(request.template) or {}

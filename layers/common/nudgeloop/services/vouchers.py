@@ -20,12 +20,9 @@ from nudgeloop.domain.vouchers import Voucher
 SOURCE = "nudgeloop.vouchers"
 
 
-CODE_PATTERN = re.compile(r"^[A-Z0-9]{2,16}-[0-9A-F]{8,12}$")
-
-
 def well_formed(code: str) -> bool:
-    """A code this stack could have issued (anything else is not looked up)."""
-    return bool(CODE_PATTERN.match(code))
+    """A code this stack could have issued or a pool could hold (anything else is not looked up)."""
+    return bool(rules.CODE.match(code))
 
 
 def get(code: str) -> Voucher | None:
@@ -36,6 +33,52 @@ def issue(code: str, customer_id: str, campaign_id: str, step_id: str, valid_day
     """The voucher a mail carries, stored before the mail goes (a retried send keeps the first)."""
     now = clock.now()
     return store.issue(Voucher(code, customer_id, campaign_id, step_id, now, now + timedelta(days=valid_days)))
+
+
+class PoolUploadError(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def upload_pool(pool: str, body: Any) -> dict[str, Any]:
+    """``POST /v1/voucher-pools/{pool}/codes`` with ``{"codes": [...]}``: the shop's codes join the
+    pool, each once (a repeated upload adds nothing twice)."""
+    if not re.match(rules.POOL_NAME, pool):
+        raise PoolUploadError("pool", "lower-case letters, digits and dashes, at most 40")
+    codes = body.get("codes") if isinstance(body, dict) else None
+    if not isinstance(codes, list) or not codes:
+        raise PoolUploadError("codes", "a non-empty list of codes")
+    if len(codes) > rules.MAX_POOL_UPLOAD:
+        raise PoolUploadError("codes", f"at most {rules.MAX_POOL_UPLOAD} codes per request")
+    for index, code in enumerate(codes):
+        if not isinstance(code, str) or not rules.CODE.match(code):
+            raise PoolUploadError(
+                f"codes[{index}]", "4 to 32 upper-case letters, digits and dashes, starting with a letter or digit"
+            )
+    unique = list(dict.fromkeys(codes))
+    added, present = store.add_to_pool(pool, unique)
+    return {
+        "pool": pool,
+        "added": added,
+        "already_in_pool": present + len(codes) - len(unique),
+        "available": store.pool_available(pool),
+    }
+
+
+def pool_status(pool: str) -> dict[str, Any] | None:
+    """``GET /v1/voucher-pools/{pool}``: how many codes are left (None: not a pool name)."""
+    if not re.match(rules.POOL_NAME, pool):
+        return None
+    return {"pool": pool, "available": store.pool_available(pool)}
+
+
+def claim(pool: str, customer_id: str, campaign_id: str, step_id: str, execution: str, valid_days: int) -> Voucher | None:
+    """A code of the shop's pool for this send, stored before the mail goes (a retried send gets
+    the same); None when the pool is empty."""
+    now = clock.now()
+    wanted = Voucher("", customer_id, campaign_id, step_id, now, now + timedelta(days=valid_days))
+    return store.claim(pool, wanted, execution)
 
 
 def view(voucher: Voucher) -> dict[str, Any]:
