@@ -45,6 +45,7 @@ def serve(
     The stack's data is saved in --state when it stops and loaded from there when it starts
     again (its clock goes on from where it stopped); --fresh starts empty."""
     from nudgeloop_cli.local import state as local_state
+    from nudgeloop_cli.local.base import LocalError
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background
 
@@ -54,7 +55,12 @@ def serve(
     if fresh:
         local_state.clear(state)
     if keep and local_state.saved(state):
-        local_state.restore(stack, state)
+        try:
+            local_state.restore(stack, state)
+        except LocalError as exc:  # another format or clock: said plainly, nothing changed on disk
+            stack.stop()
+            typer.echo(f"cannot load the saved state: {exc}", err=True)
+            raise typer.Exit(2) from exc
         typer.echo(local_state.describe(state), err=True)
     elif examples:
         stack.load_examples()

@@ -97,3 +97,18 @@ def test_fresh_forgets_and_a_foreign_state_is_refused(tmp_path: Path) -> None:
         stack.stop()
     state.clear(directory)
     assert not state.saved(directory)
+
+
+def test_local_serve_says_why_it_cannot_load_a_state_and_changes_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from nudgeloop_cli.main import app
+
+    directory = tmp_path / "state"
+    directory.mkdir()
+    saved = json.dumps({"format": 999})
+    (directory / state.META).write_text(saved)
+    result = CliRunner().invoke(app, ["local", "serve", "--port", "0", "--state", str(directory)])
+    assert result.exit_code == 2
+    assert "cannot load the saved state" in result.output and "--fresh" in result.output
+    assert (directory / state.META).read_text() == saved
