@@ -3,6 +3,7 @@ counted for the campaign step that sent them in the same transaction."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from pynamodb.transactions import TransactWrite
@@ -131,33 +132,39 @@ def claim(pool: str, voucher: Voucher, execution: str) -> Voucher | None:
         if not candidates:
             return None
         for candidate in candidates:
-            taken = Voucher(**{**voucher.__dict__, "code": candidate.sk})
-
-            def write(tx: TransactWrite, candidate: EngineItem = candidate, taken: Voucher = taken) -> None:
-                tx.update(
-                    candidate,
-                    actions=[
-                        EngineItem.status.set("issued"),
-                        EngineItem.due_shard.remove(),
-                        EngineItem.due_at.remove(),
-                        EngineItem.data.set({"customer_id": taken.customer_id, "campaign_id": taken.campaign_id}),
-                    ],
-                    condition=EngineItem.status == "available",
-                )
-                tx.save(
-                    EngineItem(
-                        pk=keys.pool_claim(execution, taken.step_id),
-                        sk=keys.POOL_CLAIM_SK,
-                        data={"code": taken.code, "pool": pool},
-                        created_at=clock.iso(clock.now()),
-                    ),
-                    condition=EngineItem.pk.does_not_exist(),
-                )
-                tx.save(_item(taken), condition=EngineItem.pk.does_not_exist())
-
-            if once(write):
+            taken = replace(voucher, code=candidate.sk)
+            if _take(pool, candidate, taken, execution):
                 return taken
             held = claimed(execution, voucher.step_id)  # a concurrent retry of this send took one
             if held is not None:
                 return held
     return None
+
+
+def _take(pool: str, candidate: EngineItem, taken: Voucher, execution: str) -> bool:
+    """One transaction: the code leaves the pool (if still available), the send's claim and the
+    voucher are stored (if neither exists). False when a condition failed: nothing written."""
+
+    def write(tx: TransactWrite) -> None:
+        tx.update(
+            candidate,
+            actions=[
+                EngineItem.status.set("issued"),
+                EngineItem.due_shard.remove(),
+                EngineItem.due_at.remove(),
+                EngineItem.data.set({"customer_id": taken.customer_id, "campaign_id": taken.campaign_id}),
+            ],
+            condition=EngineItem.status == "available",
+        )
+        tx.save(
+            EngineItem(
+                pk=keys.pool_claim(execution, taken.step_id),
+                sk=keys.POOL_CLAIM_SK,
+                data={"code": taken.code, "pool": pool},
+                created_at=clock.iso(clock.now()),
+            ),
+            condition=EngineItem.pk.does_not_exist(),
+        )
+        tx.save(_item(taken), condition=EngineItem.pk.does_not_exist())
+
+    return once(write)

@@ -16,6 +16,7 @@ from nudgeloop.domain import idempotency
 from nudgeloop.domain import vouchers as rules
 from nudgeloop.domain.events import VOUCHER_REDEEMED, Event
 from nudgeloop.domain.vouchers import Voucher
+from nudgeloop.services.ingest import BadRequest
 
 SOURCE = "nudgeloop.vouchers"
 
@@ -35,27 +36,22 @@ def issue(code: str, customer_id: str, campaign_id: str, step_id: str, valid_day
     return store.issue(Voucher(code, customer_id, campaign_id, step_id, now, now + timedelta(days=valid_days)))
 
 
-class PoolUploadError(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
-def upload_pool(pool: str, body: Any) -> dict[str, Any]:
+def upload_pool(pool: str, body: dict[str, Any]) -> dict[str, Any]:
     """``POST /v1/voucher-pools/{pool}/codes`` with ``{"codes": [...]}``: the shop's codes join the
-    pool, each once (a repeated upload adds nothing twice)."""
+    pool, each once (a repeated upload adds nothing twice). A bad request raises ``BadRequest``
+    naming the field."""
     if not re.match(rules.POOL_NAME, pool):
-        raise PoolUploadError("pool", "lower-case letters, digits and dashes, at most 40")
-    codes = body.get("codes") if isinstance(body, dict) else None
+        raise BadRequest("pool", "lower-case letters, digits and dashes, at most 40")
+    if set(body) - {"codes"}:
+        raise BadRequest(sorted(set(body) - {"codes"})[0], "unknown field")
+    codes = body.get("codes")
     if not isinstance(codes, list) or not codes:
-        raise PoolUploadError("codes", "a non-empty list of codes")
+        raise BadRequest("codes", "a non-empty list of codes")
     if len(codes) > rules.MAX_POOL_UPLOAD:
-        raise PoolUploadError("codes", f"at most {rules.MAX_POOL_UPLOAD} codes per request")
+        raise BadRequest("codes", f"at most {rules.MAX_POOL_UPLOAD} codes per request")
     for index, code in enumerate(codes):
         if not isinstance(code, str) or not rules.CODE.match(code):
-            raise PoolUploadError(
-                f"codes[{index}]", "4 to 32 upper-case letters, digits and dashes, starting with a letter or digit"
-            )
+            raise BadRequest(f"codes[{index}]", "4 to 32 upper-case letters, digits and dashes, starting with a letter or digit")
     unique = list(dict.fromkeys(codes))
     added, present = store.add_to_pool(pool, unique)
     return {
