@@ -65,6 +65,17 @@ def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": REF.format(model=ref)}}}
 
 
+def _object(description: str) -> dict[str, Any]:
+    """An answer that is a JSON object (described, not modelled)."""
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def _body(required: list[str], properties: dict[str, Any]) -> dict[str, Any]:
+    """A required JSON object body with these properties and no others."""
+    schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
 def _errors(*codes: str) -> dict[str, Any]:
     text = {
         "400": "invalid request; the body names the field",
@@ -113,7 +124,7 @@ def document() -> dict[str, Any]:
                     "security": keyed,
                     "parameters": [customer_id],
                     "responses": {
-                        "200": {"description": "the customer", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("the customer"),
                         **_errors("403", "404"),
                     },
                 },
@@ -147,7 +158,7 @@ def document() -> dict[str, Any]:
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                     ],
                     "responses": {
-                        "200": {"description": "a page", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("a page"),
                         **_errors("400", "403"),
                     },
                 }
@@ -157,7 +168,7 @@ def document() -> dict[str, Any]:
                     "summary": "The campaigns (id, name, enabled), for reports",
                     "security": keyed,
                     "responses": {
-                        "200": {"description": "the campaigns", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("the campaigns"),
                         **_errors(
                             "403",
                         ),
@@ -179,7 +190,7 @@ def document() -> dict[str, Any]:
                         }
                     ],
                     "responses": {
-                        "200": {"description": "the figures", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("the figures"),
                         **_errors("400", "403"),
                     },
                 }
@@ -194,10 +205,7 @@ def document() -> dict[str, Any]:
                         {"name": "cursor", "in": "query", "schema": {"type": "string"}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "one page: mails (message_id, sent_at, customer_id, step_id, archived) and next",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": _object("one page: mails (message_id, sent_at, customer_id, step_id, archived) and next"),
                         **_errors("400", "403"),
                     },
                 }
@@ -208,7 +216,7 @@ def document() -> dict[str, Any]:
                     "security": keyed,
                     "parameters": [voucher],
                     "responses": {
-                        "200": {"description": "the voucher", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("the voucher"),
                         **_errors("403", "404"),
                     },
                 }
@@ -218,24 +226,9 @@ def document() -> dict[str, Any]:
                     "summary": "Redeem a voucher for an order, once; the same order again gets the same answer",
                     "security": keyed,
                     "parameters": [voucher],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["order_id"],
-                                    "properties": {"order_id": {"type": "string", "minLength": 1, "maxLength": 128}},
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
-                    },
+                    "requestBody": _body(["order_id"], {"order_id": {"type": "string", "minLength": 1, "maxLength": 128}}),
                     "responses": {
-                        "200": {
-                            "description": "redeemed by this order (now or before)",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": _object("redeemed by this order (now or before)"),
                         **_errors("400", "403", "404", "409"),
                     },
                 }
@@ -245,31 +238,19 @@ def document() -> dict[str, Any]:
                     "summary": "Add the shop's own voucher codes to a pool (send steps with voucher_pool take them), each once",
                     "security": keyed,
                     "parameters": [pool],
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["codes"],
-                                    "properties": {
-                                        "codes": {
-                                            "type": "array",
-                                            "minItems": 1,
-                                            "maxItems": MAX_POOL_UPLOAD,
-                                            "items": {"type": "string", "pattern": CODE.pattern},
-                                        }
-                                    },
-                                    "additionalProperties": False,
-                                }
+                    "requestBody": _body(
+                        ["codes"],
+                        {
+                            "codes": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_POOL_UPLOAD,
+                                "items": {"type": "string", "pattern": CODE.pattern},
                             }
                         },
-                    },
+                    ),
                     "responses": {
-                        "200": {
-                            "description": "added, already_in_pool and available (codes left)",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": _object("added, already_in_pool and available (codes left)"),
                         **_errors("400", "403"),
                     },
                 }
@@ -280,10 +261,7 @@ def document() -> dict[str, Any]:
                     "security": keyed,
                     "parameters": [pool],
                     "responses": {
-                        "200": {
-                            "description": "pool and available",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": _object("pool and available"),
                         **_errors("403", "404"),
                     },
                 }
@@ -297,10 +275,7 @@ def document() -> dict[str, Any]:
                         {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
                     ],
                     "responses": {
-                        "200": {
-                            "description": "one row per day",
-                            "content": {"application/json": {"schema": {"type": "object"}}},
-                        },
+                        "200": _object("one row per day"),
                         **_errors("400", "403"),
                     },
                 }
@@ -311,7 +286,7 @@ def document() -> dict[str, Any]:
                     "breaker's thresholds, and whether marketing sending is paused (and why)",
                     "security": keyed,
                     "responses": {
-                        "200": {"description": "the figures", "content": {"application/json": {"schema": {"type": "object"}}}},
+                        "200": _object("the figures"),
                         **_errors(
                             "403",
                         ),
