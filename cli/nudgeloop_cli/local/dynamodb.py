@@ -16,14 +16,8 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   the service model, trying ten union members with attribute pickers for every attribute
   value of every item. An ``AttributeValue`` is a union with exactly one member set, so only
   that member is serialized, by moto's own serializer methods.
-- **A condition is parsed once.** moto parses every ``ConditionExpression`` and
-  ``FilterExpression`` (a lexer and parser in Python) on every request; most requests repeat
-  the same few (``attribute_not_exists(pk)`` on every store-once write). The parsed
-  expression is a tree of pure operations over the item, so one parse serves every request
-  with the same expression, names and values. An ``UpdateExpression`` is parsed once too
-  (moto parses it twice per request): its tree is only read, and the validator copies it
-  before it resolves names and values in it, here by unpickling the tree pickled when it was
-  parsed (a fifth of the time ``deepcopy`` takes, which was half of a transaction's).
+- **An expression is parsed once.** Condition, filter and update expressions are parsed once
+  per expression (``dynamodb_expressions.py``).
 - **Transactions roll back what they touched.** moto deep-copies every table a transaction
   touches, before running it, to roll back on failure: O(table) per transaction. DynamoDB
   has no such cost. Here the items the transaction names (and the table's stream) are
@@ -35,11 +29,13 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from . import dynamodb_expressions
 from .patching import Replacements
 
 _candidates = threading.local()  # the items moto's query may look at, set for one Query
@@ -58,8 +54,8 @@ def install() -> None:
     _replacements.install(
         _partition_queries,
         _attribute_values_as_they_are,
-        _conditions_parsed_once,
-        _update_expressions_parsed_once,
+        functools.partial(dynamodb_expressions.conditions_parsed_once, _replace),
+        functools.partial(dynamodb_expressions.update_expressions_parsed_once, _replace),
         _transactions_roll_back_what_they_touched,
     )
 
@@ -321,66 +317,6 @@ def _attribute_values_as_they_are() -> None:
         structure(self, serialized, value, shape, key)
 
     _replace(BaseJSONSerializer, "_serialize_type_structure", serialize_structure)
-
-
-# ---------------------------------------------------------------------------- conditions
-
-
-def _conditions_parsed_once() -> None:
-    import functools
-    import json
-
-    from moto.dynamodb import models
-
-    shipped = models.get_filter_expression  # type: ignore[attr-defined]
-
-    @functools.lru_cache(maxsize=2048)
-    def parsed(expression: str | None, names: str, values: str) -> Any:
-        return shipped(expression, json.loads(names), json.loads(values))
-
-    def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
-        try:
-            key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
-        except TypeError:  # a value JSON cannot hold (bytes): parsed for this request alone
-            return shipped(expression, names, values)
-        return parsed(expression, *key)
-
-    _replace(models, "get_filter_expression", get_filter_expression)
-
-
-def _update_expressions_parsed_once() -> None:
-    import functools
-    import pickle
-    import weakref
-
-    from moto.dynamodb import models, responses
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-
-    pickled: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()  # parsed trees, never changed
-
-    @functools.lru_cache(maxsize=2048)
-    def parsed_update(expression_str: str) -> Any:
-        tree = UpdateExpressionParser.make(expression_str)
-        pickled[tree] = pickle.dumps(tree, pickle.HIGHEST_PROTOCOL)
-        return tree
-
-    class UpdateExpressionParsedOnce(UpdateExpressionParser):  # type: ignore[misc]
-        @classmethod
-        def make(cls, expression_str: str) -> Any:
-            return parsed_update(expression_str)
-
-    def copied(value: Any, memo: Any = None) -> Any:  # the validators module's deepcopy
-        try:
-            blob = pickled.get(value)
-        except TypeError:  # not a tree (unhashable)
-            blob = None
-        # the bytes are our own pickle of a tree moto parsed in this process, never outside input
-        return pickle.loads(blob) if blob is not None else copy.deepcopy(value, memo)  # noqa: S301
-
-    _replace(validators, "deepcopy", copied)
-    for module in (models, responses):
-        _replace(module, "UpdateExpressionParser", UpdateExpressionParsedOnce)
 
 
 # ---------------------------------------------------------------------------- transactions

@@ -30,6 +30,19 @@ class Mailbox:
         self._accepted: list[str] = []  # mails SES accepted whose recipients' servers have not answered yet
         self._read: dict[str, dict[str, Any]] = {}  # message id -> the outbox entry, once complete
 
+    @staticmethod
+    def teach_moto_sending_options() -> None:
+        """SES v2 PutConfigurationSetSendingOptions, which moto lacks (the circuit breaker uses it):
+        stored on moto's configuration set, so GetConfigurationSet reports it."""
+        from moto.sesv2.responses import SESV2Response
+
+        def put_configuration_set_sending_options(self: Any) -> str:
+            found = self.sesv2_backend.get_configuration_set(self._get_param("ConfigurationSetName"))
+            found.enabled = bool(self._get_param("SendingEnabled"))
+            return json.dumps({})
+
+        SESV2Response.put_configuration_set_sending_options = put_configuration_set_sending_options  # type: ignore[attr-defined]
+
     def answer_accepted(self) -> None:
         """Every mail SES accepted (journeys' and service mail) gets its answer."""
         while self._accepted:

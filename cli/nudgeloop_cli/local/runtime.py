@@ -16,7 +16,6 @@ local runtime refuses what AWS refuses, and where moto is made as fast as AWS is
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -126,7 +125,7 @@ class LocalStack:
             return host.invoke_from_states(function_name, body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
-        _teach_moto_sending_options()
+        Mailbox.teach_moto_sending_options()
         dynamodb.install()  # moto's DynamoDB without its O(table) paths (dynamodb.py)
         moto_hot_paths.install()  # JSONPaths parsed once, SQS retention read from the queue
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
@@ -403,15 +402,3 @@ class LocalStack:
     def dlq_depths(self) -> dict[str, int]:
         return self.admin.dlq_depths()
 
-
-def _teach_moto_sending_options() -> None:
-    """SES v2 PutConfigurationSetSendingOptions, which moto lacks (the circuit breaker uses it):
-    stored on moto's configuration set, so GetConfigurationSet reports it."""
-    from moto.sesv2.responses import SESV2Response
-
-    def put_configuration_set_sending_options(self: Any) -> str:
-        found = self.sesv2_backend.get_configuration_set(self._get_param("ConfigurationSetName"))
-        found.enabled = bool(self._get_param("SendingEnabled"))
-        return json.dumps({})
-
-    SESV2Response.put_configuration_set_sending_options = put_configuration_set_sending_options  # type: ignore[attr-defined]

@@ -118,14 +118,14 @@ def restore(stack: LocalStack, directory: Path) -> dict[str, int]:
 # ---------------------------------------------------------------------------- DynamoDB
 
 
-def _tables(stack: LocalStack) -> dict[str, Any]:
+def _tables() -> dict[str, Any]:
     from moto.dynamodb.models import dynamodb_backends
 
     return dynamodb_backends[ACCOUNT][REGION].tables  # type: ignore[no-any-return]
 
 
 def _save_tables(stack: LocalStack, work: Path) -> int:
-    tables, written = _tables(stack), 0
+    tables, written = _tables(), 0
     (work / "dynamodb").mkdir()
     for spec in stack.catalog.tables:
         with (work / "dynamodb" / f"{spec.key}.jsonl").open("w") as out:
@@ -136,7 +136,7 @@ def _save_tables(stack: LocalStack, work: Path) -> int:
 
 
 def _restore_tables(stack: LocalStack, directory: Path) -> int:
-    tables, loaded = _tables(stack), 0
+    tables, loaded = _tables(), 0
     for spec in stack.catalog.tables:
         path = directory / "dynamodb" / f"{spec.key}.jsonl"
         if not path.is_file():
@@ -299,7 +299,7 @@ def describe(directory: Path) -> str:
     """One line for the console: what a saved state holds."""
     meta = json.loads((directory / META).read_text())
     counts = meta.get("counts", {})
-    when = datetime.fromisoformat(meta["now"].replace("Z", "+00:00")).astimezone(UTC)
+    when = clock.parse_iso(meta["now"]).astimezone(UTC)
     return (
         f"state from {directory}: {counts.get('items', 0)} items, {counts.get('objects', 0)} objects, "
         f"{counts.get('journeys', 0)} parked journeys, clock {when:%Y-%m-%d %H:%M} UTC"
