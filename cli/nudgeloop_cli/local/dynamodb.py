@@ -1,7 +1,7 @@
 """Where moto's DynamoDB is slow for reasons DynamoDB is not, answered as DynamoDB answers.
 
 Every change to moto's DynamoDB behaviour for speed lives here, each with a test in
-``tests/integration/test_emulator_dynamodb.py`` that compares its answers with moto's own
+``tests/integration/emulator_dynamodb/`` that compares its answers with moto's own
 (ordering, pagination, conditions, index projections, rollback):
 
 - **Queries read one partition.** moto's ``Table.query`` sorts every item of the table
