@@ -33,7 +33,7 @@ def main() -> None:
         loaded = time.perf_counter()
         stack.stop()
         runs.append({"start_s": round(started - began, 3), "examples_s": round(loaded - started, 3)})
-    print(json.dumps({"runs": runs}, indent=2))  # noqa: T201 - the bench's output
+    print(json.dumps({"runs": runs}, indent=2))
 
 
 if __name__ == "__main__":
