@@ -401,4 +401,3 @@ class LocalStack:
 
     def dlq_depths(self) -> dict[str, int]:
         return self.admin.dlq_depths()
-
