@@ -3,6 +3,7 @@ that keep failing go to the ingest DLQ through the event source mapping's on-fai
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -12,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from nudgeloop.adapters.bus import EventBridgePublisher
 from nudgeloop.dal import event_log
+from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, process
@@ -21,8 +23,18 @@ settings = boot()
 stairs = settings.stairs()
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-current = {"rules": Rules(stairs)}
+current: dict[str, Any] = {"rules": Rules(stairs), "customers": process.Prefetched()}
 outcomes = {"EventsApplied": 0, "EventsUnchanged": 0, "EventsFailed": 0}  # per invocation: one metric each, not one per record
+
+
+def _events(records: list[dict[str, Any]]) -> Iterator[Event]:
+    for raw in records:
+        try:
+            record = DynamoDBRecord(raw)
+            if record.dynamodb is not None and record.dynamodb.new_image is not None:
+                yield event_log.event_from_image(record.dynamodb.new_image)
+        except Exception:  # noqa: S112 - a malformed record fails on its own, in record_handler
+            continue
 
 
 @tracer.capture_method
@@ -31,7 +43,7 @@ def record_handler(record: DynamoDBRecord) -> None:
         return
     event = event_log.event_from_image(record.dynamodb.new_image)
     try:
-        changed = process.apply(event, publisher, current["rules"])
+        changed = process.apply(event, publisher, current["rules"], current["customers"])
     except Exception:  # logged with its exception and counted; the record is retried, then kept
         outcomes["EventsFailed"] += 1
         logger.exception("event not applied", extra={"event_id": event.event_id, "event_type": event.type})
@@ -48,6 +60,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     campaigns = campaign_store.active(settings.campaigns_bucket)
     current["rules"] = Rules(stairs, campaign_store.date_rules(campaigns), campaign_store.behaviour_triggers(campaigns))
     outcomes.update(dict.fromkeys(outcomes, 0))
+    # the batch's customers in one BatchGetItem (per 100), not one GetItem per event
+    current["customers"] = process.Prefetched.read(list(_events(event.get("Records", []))))
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:

@@ -26,22 +26,48 @@ Replace = Callable[[Any, str, Any], None]  # the DynamoDB replacements' ``replac
 
 
 def conditions_parsed_once(replace: Replace) -> None:
-    from moto.dynamodb import models
+    from moto.dynamodb import comparisons, models, responses
+    from moto.dynamodb.models import table
 
-    shipped = models.get_filter_expression  # type: ignore[attr-defined]
+    shipped = comparisons.create_condition_expression_parser
 
     @functools.lru_cache(maxsize=2048)
-    def parsed(expression: str | None, names: str, values: str) -> Any:
-        return shipped(expression, json.loads(names), json.loads(values))
+    def parsed(expression: str | None, names: str, values: str) -> tuple[Any, list[str], list[str]]:
+        parser = shipped(expression, json.loads(names), json.loads(values))
+        return parser.parse(), list(parser.expr_attr_names_found), list(parser.expr_attr_values_found)
+
+    class ParsedOnce:
+        """moto's parser as its callers use it: ``parse()``, then the names and values it found
+        (a failed parse raises as moto's does, every time: failures are not kept)."""
+
+        def __init__(self, expression: str | None, names: Any, values: Any) -> None:
+            self._args = expression, names, values
+            self.expr_attr_names_found: list[str] = []
+            self.expr_attr_values_found: list[str] = []
+
+        def parse(self) -> Any:
+            expression, names, values = self._args
+            try:
+                key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+            except TypeError:  # a value JSON cannot hold (bytes): parsed for this request alone
+                parser = shipped(expression, names, values)
+                op = parser.parse()
+                self.expr_attr_names_found, self.expr_attr_values_found = (
+                    parser.expr_attr_names_found,
+                    parser.expr_attr_values_found,
+                )
+                return op
+            op, found_names, found_values = parsed(expression, *key)
+            self.expr_attr_names_found, self.expr_attr_values_found = list(found_names), list(found_values)
+            return op
 
     def get_filter_expression(expression: str | None, names: Any, values: Any) -> Any:
-        try:
-            key = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
-        except TypeError:  # a value JSON cannot hold (bytes): parsed for this request alone
-            return shipped(expression, names, values)
-        return parsed(expression, *key)
+        return ParsedOnce(expression, names, values).parse()
 
-    replace(models, "get_filter_expression", get_filter_expression)
+    # the request handlers parse to validate (the names used), the models to evaluate
+    replace(responses, "create_condition_expression_parser", ParsedOnce)
+    for module in (models, table):
+        replace(module, "get_filter_expression", get_filter_expression)
 
 
 def update_expressions_parsed_once(replace: Replace) -> None:

@@ -4,6 +4,7 @@ index answers follow every kind of write, parsed conditions are judged anew for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -269,6 +270,49 @@ def test_one_condition_with_other_values_or_names_is_judged_anew(ddb: Any) -> No
     assert ours == shipped
     failed, written = "ConditionalCheckFailedException", "written"
     assert ours == [failed, written, failed, failed, written, failed]
+
+
+def test_a_refused_condition_or_filter_is_refused_every_time_as_shipped(ddb: Any) -> None:
+    """The validation the request handlers make with a parse (names used, syntax) answers as
+    moto's does, the second time too (a failed parse is not kept)."""
+
+    def answer(call: Callable[[], Any]) -> str:
+        try:
+            call()
+            return "ok"
+        except ClientError as exc:
+            return f"{exc.response['Error']['Code']}: {exc.response['Error']['Message']}"
+        except ValueError as exc:  # moto's answer to a syntax error (AWS: a ValidationException)
+            return f"ValueError: {exc}"
+
+    def put(condition: str, names: dict[str, str]) -> Callable[[], Any]:
+        item = {"pk": {"S": "p0"}, "sk": {"S": "s02"}}
+        return lambda: ddb.put_item(TableName=TABLE, Item=item, ConditionExpression=condition, ExpressionAttributeNames=names)
+
+    def query(filter_: str, names: dict[str, str]) -> Callable[[], Any]:
+        return lambda: ddb.query(
+            TableName=TABLE,
+            KeyConditionExpression="pk = :p",
+            FilterExpression=filter_,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":p": {"S": "p0"}},
+        )
+
+    asked = [
+        put("attribute_not_exists(#k)", {"#k": "pk", "#unused": "sk"}),  # a name it does not use
+        put("attribute_not_exists(#k) AND", {"#k": "pk"}),  # not an expression
+        put("attribute_not_exists(#k)", {"#k": "pk"}),
+        query("attribute_exists(#k)", {"#k": "sk", "#unused": "n"}),
+        query("attribute_exists(#k)", {"#k": "sk"}),
+    ]
+    ddb.delete_item(TableName=TABLE, Key={"pk": {"S": "p0"}, "sk": {"S": "s02"}})
+    ours = [answer(a) for a in asked + asked]
+    ddb.delete_item(TableName=TABLE, Key={"pk": {"S": "p0"}, "sk": {"S": "s02"}})
+    with dynamodb.as_shipped():
+        shipped = [answer(a) for a in asked + asked]
+    assert ours == shipped
+    assert [a.split(":")[0] for a in ours[:5]] == ["ValidationException", "ValueError", "ok", "ValidationException", "ok"]
+    assert ours[7].startswith("ConditionalCheckFailedException")  # the item written the first time
 
 
 def test_one_update_expression_with_other_values_names_and_items_applies_anew(ddb: Any) -> None:

@@ -8,6 +8,7 @@ from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import customer_store, event_log, referrals
 from nudgeloop.domain import consent, idempotency
+from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.campaigns import BehaviourTrigger
 from nudgeloop.domain.customer import FIRST_STEP, Customer
 from nudgeloop.domain.events import (
@@ -163,6 +164,15 @@ def _needs_placement(event: Event, created: bool) -> bool:
     return event.type == "customer.upserted" and bool(DATE_FIELDS & set(event.properties))
 
 
+def _orders(event: Event, created: bool) -> list[OrderFact]:
+    """The customer's orders from the log (one Query), except for a customer seen for the first
+    time by an event that is not an order: every order of theirs in the log is still to be applied
+    (an applied order creates the customer), and each places the customer when it is."""
+    if created and event.type not in ORDER_TYPES:
+        return []
+    return event_log.order_facts(event.customer_id)
+
+
 def _must_save(customer: Customer, held: tuple[str | None, str | None], migration: object) -> bool:
     """Whether placement changed anything the customer item must hold now: the step, the
     staircase version, or a review date that has to come sooner. A later review date can wait:
@@ -174,13 +184,44 @@ def _must_save(customer: Customer, held: tuple[str | None, str | None], migratio
     return customer.review_on is not None and (review is None or customer.review_on < review)
 
 
-def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
+class Prefetched:
+    """Customers read together for a batch of events (one BatchGetItem instead of a GetItem per
+    event). Each is handed out once, to the first event of its customer: a later event of the
+    same customer reads it again (the first may have saved it), and a save that finds it changed
+    by someone else reads it again too (optimistic locking decides, as without the prefetch)."""
+
+    def __init__(self, customers: dict[str, Customer | None] | None = None) -> None:
+        self._customers = dict(customers or {})
+
+    @classmethod
+    def read(cls, events: list[Event]) -> Prefetched:
+        ids = {e.customer_id for e in events if not _internal(e)}
+        if not ids:
+            return cls()
+        try:
+            return cls(customer_store.get_customers(ids))
+        except Exception:  # only a saving: each event then reads its customer itself
+            logger.warning("customers not read together: each event reads its own", exc_info=True)
+            return cls()
+
+    def take(self, customer_id: str) -> tuple[bool, Customer | None]:
+        """(whether it was read, the customer or None), once per customer."""
+        if customer_id in self._customers:
+            return True, self._customers.pop(customer_id)
+        return False, None
+
+
+def _internal(event: Event) -> bool:
+    return event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES
+
+
+def apply(event: Event, publisher: Publisher, rules: Rules, prefetched: Prefetched | None = None) -> bool:
     """Apply one stored event to the customer; returns whether the customer changed.
 
     A consent statement is applied even when the customer's full update fails (whatever else is
     wrong with the customer): then on its own, as a small update of the consents alone."""
     try:
-        return _apply(event, publisher, rules)
+        return _apply(event, publisher, rules, prefetched or Prefetched())
     except Exception:
         if event.type != "consent.changed":
             raise
@@ -193,14 +234,14 @@ def apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
         return applied
 
 
-def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
+def _apply(event: Event, publisher: Publisher, rules: Rules, prefetched: Prefetched) -> bool:
     """Apply one stored event to the customer; returns whether the customer changed.
 
     Safe to repeat (the stream delivers at least once): orders are read from the event log (one
     per ``order_id``), step and dates are recomputed from them, and consent keeps the latest
     statement by ``occurred_at``. A crash anywhere leaves the record to be retried.
     """
-    if event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES:
+    if _internal(event):
         return False  # history written by Nudgeloop itself (feedback, migrations)
     logger.set_correlation_id(event.event_id)  # the event's id follows it to the mail it causes
     now = clock.now()
@@ -209,7 +250,9 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
     if behaviour is not None:  # journeys start by event id: a redelivered record starts nothing new
         publisher.publish([behaviour])
     for _attempt in range(ATTEMPTS):
-        customer = customer_store.get_customer(event.customer_id)
+        read, customer = prefetched.take(event.customer_id)
+        if not read:
+            customer = customer_store.get_customer(event.customer_id)
         created = customer is None
         if customer is None:
             customer = customer_store.new_customer(event.customer_id)
@@ -222,7 +265,7 @@ def _apply(event: Event, publisher: Publisher, rules: Rules) -> bool:
                 customer,
                 rules,
                 event.type,
-                event_log.order_facts(event.customer_id),
+                _orders(event, created),
                 covered_until=now - timedelta(days=1),
                 not_before=now.date(),
             ).migration
