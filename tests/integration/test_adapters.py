@@ -319,10 +319,10 @@ def _fail_for(monkeypatch, customer: str) -> None:
 
     real = process.apply
 
-    def flaky(event, publisher, rules):
+    def flaky(event, publisher, rules, *prefetched):
         if event.customer_id == customer:
             raise RuntimeError(FAILURE)
-        return real(event, publisher, rules)
+        return real(event, publisher, rules, *prefetched)
 
     monkeypatch.setattr(process, "apply", flaky)
 

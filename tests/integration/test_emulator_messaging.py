@@ -230,3 +230,58 @@ def test_random_identifiers_keep_their_alphabet_length_and_seeding() -> None:
     with moto_hot_paths.as_shipped():
         shipped = mock_random.get_random_string(length=52)
     assert len(shipped) == 52 and set(shipped) <= set(string.ascii_letters + string.digits)
+
+
+def _environ(method: str, url: str, headers: list[tuple[str, Any]], body: Any) -> dict[str, Any]:
+    from botocore.awsrequest import HTTPHeaders
+    from moto.core.request import Request
+
+    held = HTTPHeaders()
+    for key, value in headers:
+        held[key] = value  # an HTTPHeaders keeps repeated names, as botocore sends them
+    request = Request.from_primitives(method, url, held, body)
+    data = request.get_data()
+    environ = {k: v for k, v in request.environ.items() if k not in ("werkzeug.request", "wsgi.input")}
+    return {**environ, "data": data, "headers": sorted(request.headers.items())}
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "headers", "body"),
+    [
+        (
+            "POST",
+            "https://dynamodb.eu-west-1.amazonaws.com/",
+            [
+                ("Content-Type", "application/x-amz-json-1.0"),
+                ("X-Amz-Target", "DynamoDB_20120810.GetItem"),
+                ("Content-Length", "99"),
+            ],
+            b'{"TableName": "t"}',
+        ),
+        (
+            "POST",
+            "https://sqs.eu-west-1.amazonaws.com/",
+            [("X-Amz-Target", b"AmazonSQS.SendMessage"), ("x-amz-meta-my_key", "v"), ("Accept", "a"), ("accept", "b")],
+            b"{}",
+        ),
+        ("POST", "https://events.eu-west-1.amazonaws.com/", [("Transfer-Encoding", "chunked"), ("Content-Type", "x")], b"{}"),
+        ("GET", "https://s3.eu-west-1.amazonaws.com/bucket/key?versionId=1", [("Range", "bytes=0-1")], None),  # as shipped
+        ("POST", "https://sqs.eu-west-1.amazonaws.com/", [], b""),  # no body: as shipped
+        ("POST", "http://localhost:5000/", [], b"{}"),  # another scheme and a port: as shipped
+    ],
+)
+def test_a_request_is_built_as_werkzeug_builds_it(
+    method: str, url: str, headers: list[tuple[str, Any]], body: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from werkzeug import test as werkzeug_test
+
+    moto_hot_paths.install()
+    built: list[str] = []
+    builder = werkzeug_test.EnvironBuilder.get_environ
+    monkeypatch.setattr(werkzeug_test.EnvironBuilder, "get_environ", lambda self: built.append(url) or builder(self))
+    ours = _environ(method, url, headers, body)
+    assert bool(built) == (not body or not url.startswith("https://") or "?" in url)  # the builder only as shipped
+    with moto_hot_paths.as_shipped():
+        shipped = _environ(method, url, headers, body)
+    assert ours == shipped
+    assert ours["data"] == (body or b"")

@@ -12,10 +12,7 @@ Every change to moto's DynamoDB behaviour for speed lives here, each with a test
   projection does not deep-copy what it found (moto copies so that projecting cannot change
   stored items; such a Query only reads them), nor does a Scan of a table without one (moto
   deep-copies every item it reads, before the filter drops most of them).
-- **Attribute values are serialized as they are.** moto 5.2 serializes responses by walking
-  the service model, trying ten union members with attribute pickers for every attribute
-  value of every item. An ``AttributeValue`` is a union with exactly one member set, so only
-  that member is serialized, by moto's own serializer methods.
+- **Attribute values are serialized as they are** (``dynamodb_values.py``).
 - **An expression is parsed once.** Condition, filter and update expressions are parsed once
   per expression (``dynamodb_expressions.py``).
 - **Transactions roll back what they touched.** moto deep-copies every table a transaction
@@ -35,7 +32,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from . import dynamodb_expressions
+from . import dynamodb_expressions, dynamodb_values
 from .patching import Replacements
 
 _candidates = threading.local()  # the items moto's query may look at, set for one Query
@@ -53,7 +50,7 @@ as_shipped = _replacements.as_shipped
 def install() -> None:
     _replacements.install(
         _partition_queries,
-        _attribute_values_as_they_are,
+        functools.partial(dynamodb_values.attribute_values_as_they_are, _replace),
         functools.partial(dynamodb_expressions.conditions_parsed_once, _replace),
         functools.partial(dynamodb_expressions.update_expressions_parsed_once, _replace),
         _transactions_roll_back_what_they_touched,
@@ -291,32 +288,6 @@ def _partition_queries() -> None:
     _replace(table_module, "copy", _QueryResultsUncopied)
     _replace(Table, "query", partition_query)
     _replace(Table, "scan", read_only_scan)
-
-
-# ---------------------------------------------------------------------------- serialization
-
-
-def _attribute_values_as_they_are() -> None:
-    from moto.core.serialize import BaseJSONSerializer
-
-    structure = BaseJSONSerializer._serialize_type_structure
-
-    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-        if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
-            ((member_key, member_value),) = value.items()
-            member_shape = shape.members.get(member_key)
-            if member_shape is not None and member_value is not None:
-                wrapper = self.MAP_TYPE()
-                member_shape.parent = shape
-                self._serialize(wrapper, member_value, member_shape, member_key)
-                if key:
-                    self._default_serialize(serialized, wrapper, shape, key)
-                else:
-                    serialized.update(wrapper)
-                return
-        structure(self, serialized, value, shape, key)
-
-    _replace(BaseJSONSerializer, "_serialize_type_structure", serialize_structure)
 
 
 # ---------------------------------------------------------------------------- transactions

@@ -4,9 +4,12 @@ a stream or queue holds something to deliver."""
 
 from __future__ import annotations
 
+import base64
+import calendar
 import functools
 import json
 import uuid
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -27,8 +30,6 @@ class Pumps:
         self.stack = stack
         self._stream_positions: dict[str, str] = {}  # consumer/shard -> last sequence number handled
         self._stream_attempts: dict[str, int] = {}
-        self._iterators: dict[str, str] = {}  # consumer/shard -> the iterator after what it handled
-        self._streams: Any = None  # the DynamoDB Streams client the pollers use
         self._shards: dict[str, list[str]] = {}
 
     def streams_client(self) -> Any:
@@ -37,43 +38,28 @@ class Pumps:
     def pump_streams(self) -> int:
         """What the Lambda event source mapping does for a table stream: batches of records,
         checkpoint after success, retry from the first failed record, and after the retries
-        are spent an on-failure message to the DLQ."""
+        are spent an on-failure message to the DLQ. The mapping is AWS's own poller, not a
+        call of the function's role: it reads moto's shard as GetRecords would answer it
+        (``polled_records``), without a request's serializing and parsing."""
         assert self.stack.res is not None
-        if self._streams is None:
-            self._streams = self.streams_client()
-        streams = self._streams
         handled = 0
         for spec in self.stack.catalog.streams:
             arn = self.stack.res.stream_arns[spec.table_key]
+            table_name = self.stack.catalog.table(spec.table_key).name
             if arn not in self._shards:  # a table's stream keeps its shard (moto has one per table)
+                streams = self.streams_client()
                 self._shards[arn] = [s["ShardId"] for s in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]]
             for shard_id in self._shards[arn]:
                 cursor = f"{spec.function_key}/{shard_id}"  # each consumer reads the stream on its own
                 position = self._stream_positions.get(cursor)
-                if not _stream_has_records_after(self.stack.catalog.table(spec.table_key).name, position):
-                    continue  # what the poller would find: nothing (no request made for it)
-                # As Lambda's poller does, the next batch is read with the iterator the last one
-                # returned; after a failure, from the checkpoint.
-                iterator = (
-                    self._iterators.pop(cursor, None)
-                    or streams.get_shard_iterator(
-                        StreamArn=arn,
-                        ShardId=shard_id,
-                        **(
-                            {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position}
-                            if position
-                            else {"ShardIteratorType": "TRIM_HORIZON"}
-                        ),
-                    )["ShardIterator"]
-                )
-                page = streams.get_records(ShardIterator=iterator, Limit=spec.batch_size)
-                fetched = page["Records"]
+                if not _stream_has_records_after(table_name, position):
+                    continue  # what the poller would find: nothing
+                fetched = polled_records(table_name, position, spec.batch_size)
                 if not fetched:
                     continue
                 records = [r for r in fetched if r["eventName"] in spec.event_names]
                 if not records:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
-                    self._iterators[cursor] = page["NextShardIterator"]
                     continue
                 handled += len(records)
                 event = {"Records": [lambda_record(r, arn, REGION) for r in records]}
@@ -87,7 +73,6 @@ class Pumps:
                     failed = [records[0]["dynamodb"]["SequenceNumber"]]
                 if not failed:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
-                    self._iterators[cursor] = page["NextShardIterator"]
                     continue
                 first = min(failed, key=int)
                 before = [r["dynamodb"]["SequenceNumber"] for r in fetched if int(r["dynamodb"]["SequenceNumber"]) < int(first)]
@@ -197,6 +182,53 @@ def _stream_has_records_after(table_name: str, position: str | None) -> bool:
     if position is None:
         return True
     return int(shard.items[-1].record["dynamodb"]["SequenceNumber"]) > int(position)
+
+
+def polled_records(table_name: str, position: str | None, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` records of a table's stream after ``position`` (None: from the start), as
+    GetRecords answers them through boto3: binary values as bytes (moto holds a top-level one
+    base64-encoded, a nested one as bytes), the creation time an aware UTC datetime. Compared
+    with GetRecords in ``tests/integration/emulator_dynamodb/test_reads.py``."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    shard = dynamodb_backends[ACCOUNT][REGION].tables[table_name].stream_shard
+    start = shard.starting_sequence_number if position is None else int(position) + 1
+    first = shard.starting_sequence_number
+    return [_as_answered(item.to_json()) for item in shard.items[max(start - first, 0) : max(start - first, 0) + limit]]
+
+
+def _as_answered(record: dict[str, Any]) -> dict[str, Any]:
+    held = record["dynamodb"]
+    dynamodb: dict[str, Any] = {}
+    for key, value in held.items():
+        if key in ("Keys", "NewImage", "OldImage"):
+            dynamodb[key] = {name: _value(v) for name, v in value.items()}
+        elif key == "ApproximateCreationDateTime":
+            # moto answers epoch seconds truncated to milliseconds (its naive UTC), botocore parses them
+            seconds = calendar.timegm(value.timetuple()) + (value.microsecond // 1000) / 1000.0
+            dynamodb[key] = datetime.fromtimestamp(seconds, tz=UTC)
+        else:
+            dynamodb[key] = value
+    return {**{k: v for k, v in record.items() if k != "dynamodb"}, "dynamodb": dynamodb}
+
+
+def _value(value: dict[str, Any]) -> dict[str, Any]:
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {kind: _bytes(inner)}
+    if kind == "BS":
+        return {kind: [_bytes(b) for b in inner]}
+    if kind == "M":
+        return {kind: {k: _value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {kind: [_value(v) for v in inner]}
+    if kind in ("SS", "NS"):
+        return {kind: list(inner)}
+    return {kind: inner}
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
 def _queue_holds_messages(queue_name: str) -> bool:

@@ -237,3 +237,41 @@ def test_what_a_scan_answered_does_not_follow_later_writes(ddb: Any) -> None:
     changed = next(i for i in after if i["sk"]["S"] == "s01")
     assert changed["n"] == {"N": "999"} and "lane" not in changed
     assert next(i for i in before if i["sk"]["S"] == "s01") != changed
+
+
+def test_only_a_value_without_binary_in_it_is_written_as_it_is() -> None:
+    from nudgeloop_cli.local.dynamodb_values import plain
+
+    written_as_is = ["s", "empty", "n", "ss", "ns", "null", "yes", "no", "map"]
+    assert [name for name, value in EVERY_TYPE.items() if plain(value)] == ["pk", "sk", *written_as_is]
+    assert not plain({"M": {"a": {"L": [{"B": b"\x01"}]}}})  # binary deep inside: serialized by moto
+    assert not plain({"S": 1}) and not plain({"S": "a", "N": "1"}) and not plain({})
+
+
+def test_the_pollers_read_a_stream_as_get_records_answers(ddb: Any) -> None:
+    """The local event source mappings read moto's shard directly: what they hand on is what
+    GetRecords answers through boto3 (every attribute type, old and new images, removals),
+    in the same batches after the same positions."""
+    from nudgeloop_cli.local import pumps
+
+    ddb.put_item(TableName=TABLE, Item=EVERY_TYPE)
+    ddb.put_item(TableName=TABLE, Item=EVERY_TYPE | {"s": {"S": "changed"}, "b": {"B": b"\x01"}})
+    ddb.delete_item(TableName=TABLE, Key={"pk": EVERY_TYPE["pk"], "sk": EVERY_TYPE["sk"]})
+    streams = stream_client()
+    arn = ddb.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+
+    def answered(position: str | None, limit: int) -> list[dict[str, Any]]:
+        where = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": position} if position else {}
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, **({"ShardIteratorType": "TRIM_HORIZON"} | where))
+        return streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=limit)["Records"]
+
+    every = answered(None, 1000)
+    assert len(every) == 6 * 12 + 3 and every[-1]["eventName"] == "REMOVE"
+    positions = [None, every[0]["dynamodb"]["SequenceNumber"], every[-4]["dynamodb"]["SequenceNumber"]]
+    for position in positions:
+        for limit in (1, 3, 1000):
+            assert pumps.polled_records(TABLE, position, limit) == answered(position, limit)
+    assert pumps.polled_records(TABLE, every[-1]["dynamodb"]["SequenceNumber"], 10) == []
+    modified = pumps.polled_records(TABLE, every[-3]["dynamodb"]["SequenceNumber"], 1)[0]["dynamodb"]
+    assert modified["OldImage"]["b"] == {"B": b"\x00\xffbinary"} and modified["NewImage"]["b"] == {"B": b"\x01"}
