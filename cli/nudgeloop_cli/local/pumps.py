@@ -192,6 +192,8 @@ def polled_records(table_name: str, position: str | None, limit: int) -> list[di
     from moto.dynamodb.models import dynamodb_backends
 
     shard = dynamodb_backends[ACCOUNT][REGION].tables[table_name].stream_shard
+    if shard is None:  # no stream on the table
+        return []
     start = shard.starting_sequence_number if position is None else int(position) + 1
     first = shard.starting_sequence_number
     return [_as_answered(item.to_json()) for item in shard.items[max(start - first, 0) : max(start - first, 0) + limit]]
