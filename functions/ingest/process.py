@@ -3,7 +3,6 @@ that keep failing go to the ingest DLQ through the event source mapping's on-fai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,25 +22,29 @@ settings = boot()
 stairs = settings.stairs()
 publisher = EventBridgePublisher(settings.bus_name)
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-current: dict[str, Any] = {"rules": Rules(stairs), "customers": process.Prefetched()}
+current: dict[str, Any] = {"rules": Rules(stairs), "customers": process.Prefetched(), "events": {}}
 outcomes = {"EventsApplied": 0, "EventsUnchanged": 0, "EventsFailed": 0}  # per invocation: one metric each, not one per record
 
 
-def _events(records: list[dict[str, Any]]) -> Iterator[Event]:
+def _events(records: list[dict[str, Any]]) -> dict[int, Event]:
+    """The batch's events by their record (the record's identity: this invocation's event holds
+    every record), each read from its image once."""
+    events: dict[int, Event] = {}
     for raw in records:
         try:
             record = DynamoDBRecord(raw)
             if record.dynamodb is not None and record.dynamodb.new_image is not None:
-                yield event_log.event_from_image(record.dynamodb.new_image)
+                events[id(raw)] = event_log.event_from_image(record.dynamodb.new_image)
         except Exception:  # noqa: S112 - a malformed record fails on its own, in record_handler
             continue
+    return events
 
 
 @tracer.capture_method
 def record_handler(record: DynamoDBRecord) -> None:
     if record.dynamodb is None or record.dynamodb.new_image is None:
         return
-    event = event_log.event_from_image(record.dynamodb.new_image)
+    event = current["events"].get(id(record.raw_event)) or event_log.event_from_image(record.dynamodb.new_image)
     try:
         changed = process.apply(event, publisher, current["rules"], current["customers"])
     except Exception:  # logged with its exception and counted; the record is retried, then kept
@@ -61,10 +64,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     current["rules"] = Rules(stairs, campaign_store.date_rules(campaigns), campaign_store.behaviour_triggers(campaigns))
     outcomes.update(dict.fromkeys(outcomes, 0))
     # the batch's customers in one BatchGetItem (per 100), not one GetItem per event
-    current["customers"] = process.Prefetched.read(list(_events(event.get("Records", []))))
+    current["events"] = _events(event.get("Records", []))
+    current["customers"] = process.Prefetched.read(list(current["events"].values()))
     try:
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:
+        current["events"] = {}  # the records' identities end with this invocation's event
         for name, count in outcomes.items():
             if count:
                 metrics.add_metric(name=name, unit="Count", value=count)

@@ -89,6 +89,41 @@ def test_receive_honours_the_retention_period_as_shipped(aws: dict[str, Any]) ->
         assert ours == shipped == (1 if age < 60 else 0)
 
 
+def test_sending_deduplicates_and_counts_as_shipped(aws: dict[str, Any]) -> None:
+    sqs = aws["sqs"]
+    fifo = {"FifoQueue": "true"}
+    queues = {
+        "plain": {},
+        "by-content.fifo": fifo | {"ContentBasedDeduplication": "true"},
+        "by-id.fifo": fifo | {"ContentBasedDeduplication": "false"},
+    }
+
+    def send_all(suffix: str) -> list[Any]:
+        seen = []
+        for name, attributes in queues.items():
+            base, dot, kind = name.partition(".")
+            url = sqs.create_queue(QueueName=f"{base}-{suffix}{dot}{kind}", Attributes=attributes)["QueueUrl"]
+            for body in ("a", "a", "b"):
+                extra = {"MessageGroupId": "g"} if kind else {}
+                if name == "by-id.fifo":
+                    extra["MessageDeduplicationId"] = body
+                try:
+                    sqs.send_message(QueueUrl=url, MessageBody=body, **extra)
+                    seen.append("sent")
+                except Exception as exc:  # noqa: BLE001 - the refusal is the answer compared
+                    seen.append(type(exc).__name__)
+            counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            seen.append({k: v for k, v in counts.items() if k not in ("QueueArn", "CreatedTimestamp", "LastModifiedTimestamp")})
+            seen.append(sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])))
+        return seen
+
+    ours = send_all("ours")
+    with moto_hot_paths.as_shipped():
+        shipped = send_all("shipped")
+    assert ours == shipped
+    assert ours[4] == ["a", "a", "b"] and ours[9] == ours[14] == ["a", "b"]  # the FIFO queues kept one "a"
+
+
 MACHINE = {
     "StartAt": "Shape",
     "States": {

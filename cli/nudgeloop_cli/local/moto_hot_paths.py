@@ -9,6 +9,9 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
 - **A message's retention is read from its queue.** moto's ReceiveMessage asks, for every
   message it considers, for the queue's attributes (computing all of them, counts of the whole
   queue included) to read one number, the retention period.
+- **A message's deduplication is read from its queue.** moto's SendMessage (on every message
+  an EventBridge rule delivers too) computes all of the queue's attributes, counts included,
+  to read one, ``ContentBasedDeduplication``: while it sends, that one is what it is given.
 - **A state machine's definition is parsed once.** moto's Step Functions parses the definition
   (an ANTLR grammar, about 20 ms for the journey) again for every execution it starts. The
   parsed program holds no execution's state (each runs in its own environment), so each
@@ -67,6 +70,7 @@ def install() -> None:
     _replacements.install(
         _parse_json_paths_once,
         _retention_from_the_queue,
+        _deduplication_from_the_queue,
         _parse_definitions_once,
         _state_clients_kept,
         _method_names_once,
@@ -102,6 +106,31 @@ def _retention_from_the_queue() -> None:
         return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
     _replace(SQSBackend, "is_message_valid_based_on_retention_period", is_message_valid_based_on_retention_period)
+
+
+def _deduplication_from_the_queue() -> None:
+    from moto.sqs.models import Queue, SQSBackend
+
+    sending = threading.local()
+    attributes = Queue.attributes
+    send_message = SQSBackend.send_message
+
+    def queue_attributes(queue: Any) -> dict[str, Any]:
+        if getattr(sending, "active", False):  # what SendMessage reads of them, and nothing more
+            return {"ContentBasedDeduplication": str(queue.content_based_deduplication).lower()} if queue.fifo_queue else {}
+        return attributes.fget(queue)  # type: ignore[no-any-return]
+
+    @functools.wraps(send_message)
+    def send(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        held = getattr(sending, "active", False)
+        sending.active = True
+        try:
+            return send_message(backend, *args, **kwargs)
+        finally:
+            sending.active = held
+
+    _replace(Queue, "attributes", property(queue_attributes))
+    _replace(SQSBackend, "send_message", send)
 
 
 def _parse_definitions_once() -> None:
