@@ -49,6 +49,13 @@ moto answers (DynamoDB's are in ``dynamodb.py``); each compared with moto as shi
   the same WSGI environ built directly; any other request (a path, a query, no body: S3's) is
   built as shipped.
 
+- **A response's member names are worked out once.** moto's serializer finds each member of a
+  response in the value it holds by trying aliases (the shape's name, its parent's prefix, the
+  class name, the model's serialization name, each also in snake case), worked out again for
+  every member of every response. For a plain dict they depend on the member, its shape and
+  the shape's parent alone, so they are worked out once per member and shape; the dict is
+  then searched for them in the same order.
+
 ``install()`` is idempotent; ``as_shipped()`` undoes it for the tests.
 """
 
@@ -79,6 +86,7 @@ def install() -> None:
         _user_agent_once,
         _timestamps_converted_once,
         _requests_built_directly,
+        _attribute_keys_once,
     )
 
 
@@ -309,3 +317,30 @@ def _requests_built_directly() -> None:
         return request
 
     _replace(cls, "from_primitives", classmethod(from_primitives))
+
+
+def _attribute_keys_once() -> None:
+    from moto.core import serialize
+
+    picker = serialize.AttributePicker
+    shipped_call = picker.__call__
+    keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
+    missing = serialize.MISSING
+
+    def call(self: Any, context: Any) -> Any:
+        obj = context.obj
+        if type(obj) is not dict or self.response_transformers:
+            return shipped_call(self, context)
+        shape = context.shape
+        cache_key = (type(self), tuple(self.alias_providers), context.key, shape, getattr(shape, "parent", None))
+        try:
+            possible = keys[cache_key]
+        except KeyError:
+            possible = keys[cache_key] = tuple(self.get_possible_keys(context))
+        for key in possible:
+            value = serialize.get_value(obj, key, missing)
+            if value is not missing:
+                return value
+        return None
+
+    _replace(picker, "__call__", call)
