@@ -93,3 +93,43 @@ def test_a_preview_refuses_a_wrong_definition_with_its_line_and_field(stack: Any
     assert status == 422 and body["error"]["line"] == 5 and "chanel" in body["error"]["field"]
     status, body = _preview(stack, "id: x\nname: x\nwhere: {age: {min: 1}}\n", limit=5000)
     assert status == 400 and body["error"]["field"] == "limit"
+
+
+def test_a_postal_address_is_stored_shown_and_selected_on(stack: Any) -> None:
+    from tests.conftest import get_customer
+
+    address = {"line1": "Hauptstraße 5", "postal_code": "10115", "city": "Berlin", "country": "DE"}
+    events = [
+        upsert("berlin", address=address),
+        upsert("hamburg", address={"line1": "Am Markt 1", "line2": "3. OG", "postal_code": "20095", "city": "Hamburg"}),
+        upsert("nowhere"),
+    ]
+    status, body = post_events(stack, events)
+    assert status == 202 and body["accepted"] == 3, body
+    moved = upsert("berlin", at="2026-01-01T08:00:00Z", address=address | {"line1": "Torstraße 9"})  # replaced whole
+    assert post_events(stack, [moved])[1]["accepted"] == 1
+    stack.settle()
+    assert get_customer(stack, "berlin")[1]["profile"]["address"] == address | {"line1": "Torstraße 9"}
+    assert "address" not in get_customer(stack, "nowhere")[1]["profile"]
+
+    def members(where: str) -> list[str]:
+        status, found = _preview(stack, f"id: x\nname: x\nwhere: {where}\n")
+        assert status == 200, found
+        return sorted(m["customer_id"] for m in found["sample"])
+
+    assert members("{profile: {field: city, eq: Berlin}}") == ["berlin"]
+    assert members("{profile: {field: postal_code, in: ['20095', '10115']}}") == ["berlin", "hamburg"]
+    assert members("{not: {profile: {field: postal_code, exists: true}}}") == ["nowhere"]
+
+
+def test_a_wrong_postal_address_is_refused_naming_its_field(stack: Any) -> None:
+    wrong = [
+        ({"line1": "Am Markt 1", "postal_code": "20095"}, "city"),  # no city
+        ({"line1": "Am Markt 1", "postal_code": "20095;DROP", "city": "Hamburg"}, "postal_code"),
+        ({"line1": "Am Markt 1", "postal_code": "20095", "city": "Hamburg", "country": "Germany"}, "country"),
+        ({"line1": "Am Markt 1", "postal_code": "20095", "city": "Hamburg", "floor": 3}, "floor"),
+    ]
+    status, body = post_events(stack, [upsert(f"w{n}", address=a) for n, (a, _field) in enumerate(wrong)])
+    assert status == 202 and body["accepted"] == 0, body
+    for rejection, (_address, field) in zip(body["rejected"], wrong, strict=True):
+        assert f"address.{field}" in json.dumps(rejection), rejection

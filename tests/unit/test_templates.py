@@ -86,10 +86,17 @@ def test_template_errors_are_recorded_without_the_customers_values() -> None:
 
     from nudgeloop.services.sender import redact
 
-    customer = SimpleNamespace(email="ada@example.com", first_name="Ada", last_name="Lovelace", attributes={"club": "Analytical"})
-    message = "UndefinedError: 'dict object' has no attribute 'Lovelace' (ada@example.com, Analytical Engine)"
+    customer = SimpleNamespace(
+        email="ada@example.com",
+        first_name="Ada",
+        last_name="Lovelace",
+        attributes={"club": "Analytical"},
+        address={"line1": "12 St James's Square", "postal_code": "SW1Y 4JH", "city": "London"},
+    )
+    message = "UndefinedError: 'dict object' has no attribute 'Lovelace' (ada@example.com, Analytical Engine, SW1Y 4JH)"
     cleaned = redact(message, customer)
     assert "Lovelace" not in cleaned and "ada@example.com" not in cleaned and "Analytical" not in cleaned
+    assert "SW1Y 4JH" not in cleaned  # the postal address is personal data too
     assert cleaned.startswith("UndefinedError: 'dict object' has no attribute '<redacted>'")
 
 

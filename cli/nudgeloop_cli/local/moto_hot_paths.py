@@ -64,6 +64,7 @@ from __future__ import annotations
 import functools
 import io
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from .patching import Replacements
@@ -120,13 +121,13 @@ def _deduplication_from_the_queue() -> None:
     from moto.sqs.models import Queue, SQSBackend
 
     sending = threading.local()
-    attributes = Queue.attributes
+    computed: Callable[[Any], dict[str, Any]] = Queue.__dict__["attributes"].fget
     send_message = SQSBackend.send_message
 
     def queue_attributes(queue: Any) -> dict[str, Any]:
         if getattr(sending, "active", False):  # what SendMessage reads of them, and nothing more
             return {"ContentBasedDeduplication": str(queue.content_based_deduplication).lower()} if queue.fifo_queue else {}
-        return attributes.fget(queue)  # type: ignore[no-any-return]
+        return computed(queue)
 
     @functools.wraps(send_message)
     def send(backend: Any, *args: Any, **kwargs: Any) -> Any:
@@ -321,11 +322,12 @@ def _requests_built_directly() -> None:
 
 def _attribute_keys_once() -> None:
     from moto.core import serialize
+    from moto.core.constants import MISSING
+    from moto.core.utils import get_value
 
     picker = serialize.AttributePicker
     shipped_call = picker.__call__
     keys: dict[tuple[Any, ...], tuple[str, ...]] = {}
-    missing = serialize.MISSING
 
     def call(self: Any, context: Any) -> Any:
         obj = context.obj
@@ -338,8 +340,8 @@ def _attribute_keys_once() -> None:
         except KeyError:
             possible = keys[cache_key] = tuple(self.get_possible_keys(context))
         for key in possible:
-            value = serialize.get_value(obj, key, missing)
-            if value is not missing:
+            value = get_value(obj, key, MISSING)
+            if value is not MISSING:
                 return value
         return None
 

@@ -34,6 +34,7 @@ def _value(item: CustomerModel) -> Customer:
     data["attributes"] = dict(data["attributes"] or {})
     data["bookings"] = list(data["bookings"] or [])
     data["consents"] = dict(data["consents"] or {})
+    data["address"] = dict(data["address"]) if data["address"] else None
     data["step"] = data["step"] or FIRST_STEP
     return Customer(**data)
 

@@ -46,6 +46,7 @@ class CustomerModel(Model):
     gender = UnicodeAttribute(null=True)
     country = UnicodeAttribute(null=True)
     birthday = UnicodeAttribute(null=True)
+    address = JSONAttribute(null=True)  # a postal address (events.PostalAddress)
     attributes = JSONAttribute(null=True)
     # booked services: booking_id, service, starts_at, ends_at
     bookings = JSONAttribute(null=True)

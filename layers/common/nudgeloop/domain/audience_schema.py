@@ -15,6 +15,9 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("timezone", "VARCHAR"),
         ("gender", "VARCHAR"),
         ("birthday", "VARCHAR"),  # YYYY-MM-DD or --MM-DD
+        ("postal_code", "VARCHAR"),  # of the postal address
+        ("city", "VARCHAR"),
+        ("address", "VARCHAR"),  # JSON object: the whole postal address, for print exports
         ("attributes", "VARCHAR"),  # JSON object
         ("step", "VARCHAR"),
         ("step_since", "VARCHAR"),  # YYYY-MM-DD

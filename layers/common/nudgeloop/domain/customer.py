@@ -28,6 +28,7 @@ class Customer:
     gender: str | None = None
     country: str | None = None
     birthday: str | None = None
+    address: dict[str, Any] | None = None  # PostalAddress fields: line1, line2, postal_code, city, region, country
     attributes: dict[str, Any] = field(default_factory=dict)
     # booked services: booking_id, service, starts_at, ends_at
     bookings: list[dict[str, Any]] = field(default_factory=list)

@@ -70,7 +70,20 @@ def bounded_attributes(attributes: dict[str, Any], keep: Iterable[str] = ()) -> 
 
 
 # The profile a customer.upserted event sets (and everything in it is personal data).
-PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country")
+PROFILE_FIELDS = ("email", "first_name", "last_name", "locale", "timezone", "birthday", "gender", "country", "address")
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]  # ISO 3166-1 alpha-2
+Line = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class PostalAddress(_Props):
+    """A postal address, for print and cross-media exports; replaced whole by a newer one."""
+
+    line1: Line
+    line2: Line | None = None
+    postal_code: Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[A-Za-z0-9][A-Za-z0-9 \-]*$")]
+    city: Line
+    region: Line | None = None  # state, province or county, where the post needs one
+    country: Country | None = None  # the customer's ``country`` when absent
 
 
 class CustomerUpserted(_Props):
@@ -81,7 +94,8 @@ class CustomerUpserted(_Props):
     timezone: Text | None = None
     birthday: str | None = None
     gender: Literal["female", "male", "other"] | None = None
-    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Country | None = None
+    address: PostalAddress | None = None  # replaced whole by a newer one
     # a null value removes the attribute
     attributes: dict[AttributeKey, Text | int | float | bool | None] = Field(
         default_factory=dict, max_length=MAX_ATTRIBUTES_PER_EVENT

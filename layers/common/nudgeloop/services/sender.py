@@ -83,6 +83,7 @@ def redact(text: str, customer: Any) -> str:
     """``text`` without any of the customer's profile or attribute values (a template error may
     quote one, e.g. a missing key that is a last name): for logs and the ledger."""
     values = [getattr(customer, name, None) for name in PROFILE_FIELDS]
+    values += list((getattr(customer, "address", None) or {}).values())  # its lines, postal code, city
     values += list((getattr(customer, "attributes", None) or {}).values())
     for value in sorted({str(v) for v in values if isinstance(v, str | int | float) and len(str(v)) >= 2}, key=len, reverse=True):
         text = text.replace(value, "<redacted>")
