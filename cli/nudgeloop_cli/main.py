@@ -39,6 +39,13 @@ def serve(
     state: Annotated[Path, typer.Option(help="Where the stack's data is kept across restarts")] = DEFAULT_STATE,
     fresh: Annotated[bool, typer.Option(help="Start empty: forget the state saved in --state")] = False,
     keep: Annotated[bool, typer.Option("--keep/--no-keep", help="Load and save --state (--no-keep: a throwaway stack)")] = True,
+    faults: Annotated[
+        str | None,
+        typer.Option(help="Faults to inject, e.g. 'ingest_process:raise@3,dynamodb:throttle~0.05' (default: NUDGELOOP_FAULTS)"),
+    ] = None,
+    fault_seed: Annotated[
+        int | None, typer.Option(help="Seed of the faults drawn by chance (default: NUDGELOOP_FAULT_SEED or 0)")
+    ] = None,
 ) -> None:
     """Run the whole stack locally until interrupted; prints `ready URL` when it accepts requests.
 
@@ -51,7 +58,17 @@ def serve(
 
     if clock not in ("simulated", "system"):
         raise typer.BadParameter("--clock must be simulated or system")
-    stack = LocalStack(clock_mode=clock, start=_start_date(start), public_base_url=f"http://127.0.0.1:{port}").start()
+    try:
+        stack = LocalStack(
+            clock_mode=clock,
+            start=_start_date(start),
+            public_base_url=f"http://127.0.0.1:{port}",
+            faults=faults,
+            fault_seed=fault_seed,
+        ).start()
+    except LocalError as exc:  # a fault plan that is not one
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
     if fresh:
         local_state.clear(state)
     if keep and local_state.saved(state):

@@ -108,6 +108,7 @@ class LambdaHost:
             context = self._context(key)
             try:
                 with self.stack.enforcer.acting_as(key):
+                    self.stack.faults.on_invoke(key)  # a crash the fault plan asks for (faults.py)
                     result = self.handlers[key](event, context)
                 if time.monotonic() > context.deadline:
                     # Lambda would have ended it at its timeout (locally it ran on: what it did stays)

@@ -31,10 +31,11 @@ from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
 from nudgeloop.specs import Catalog
 
-from . import dynamodb, moto_hot_paths
+from . import dynamodb, faults, moto_hot_paths
 from .admin import Admin
 from .api_gateway import ApiGateway
 from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
+from .faults import Faults
 from .fidelity import Enforcer
 from .lambda_host import LambdaHost
 from .limits import StepFunctionsLimits
@@ -60,8 +61,15 @@ class LocalStack:
         public_base_url: str = "http://127.0.0.1:8787",
         sender: str = "Nudgeloop Demo Shop <news@shop.example>",
         prefix: str = "nudgeloop",
+        faults: str | None = None,
+        fault_seed: int | None = None,
     ) -> None:
         self.catalog: Catalog = catalog(prefix, os.environ.get("NUDGELOOP_SEGMENT_SCHEDULE", DEFAULT_SEGMENT_SCHEDULE))
+        self.faults = Faults.parse(  # what this run breaks on purpose (faults.py)
+            os.environ.get("NUDGELOOP_FAULTS", "") if faults is None else faults,
+            int(os.environ.get("NUDGELOOP_FAULT_SEED", "0")) if fault_seed is None else fault_seed,
+            tuple(f.key for f in self.catalog.functions),
+        )
         self.clock_mode = clock_mode
         if clock_mode == "simulated":
             self.clock: clock.Clock = clock.SimulatedClock(start or datetime(2026, 1, 1, tzinfo=UTC))
@@ -142,6 +150,7 @@ class LocalStack:
         reload()
         self.host.load()
         self.scheduler.start()
+        faults.activate(self.faults, lambda: self.enforcer.current if self.enforcer else None)
         return self
 
     @property
@@ -166,6 +175,7 @@ class LocalStack:
         # so nothing reaches for AWS once moto is gone
         locked = self.aws_lock.acquire(timeout=STOP_GRACE_S)
         try:
+            faults.activate(None)
             if self.enforcer is not None:
                 self.enforcer.uninstall()
             if self._mock is not None:

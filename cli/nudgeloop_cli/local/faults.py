@@ -1,0 +1,152 @@
+"""Faults the local runtime injects on purpose, to show what survives them (issue #20).
+
+A plan is a comma-separated list of rules, read from ``nudgeloop local serve --faults`` or
+``NUDGELOOP_FAULTS`` (seeded by ``--fault-seed`` / ``NUDGELOOP_FAULT_SEED``, so a failing run
+replays)::
+
+    ingest_process:raise@3        the function's 3rd invocation raises (as a crash would)
+    send:raise~0.1                each invocation of ``send`` raises with probability 0.1
+    dynamodb:throttle~0.05        a handler's DynamoDB request is throttled with probability 0.05
+    sfn.StartExecution:throttle@1 the first StartExecution a handler makes is throttled
+
+A ``raise`` names a function of the catalog; the invocation fails before the handler runs, and
+the caller sees what Lambda reports for a function error (the stream or queue mapping retries,
+API Gateway answers 502, Step Functions' task fails). A ``throttle`` names a service as botocore
+names it in its events (``dynamodb``, ``sfn``, ``sesv2``, ``eventbridge``, ``sqs``), optionally
+with an operation: each *attempt* of a
+matching request a handler makes gets the service's throttling answer, so botocore's retries
+(with backoff, as each client is configured: five attempts for the stack's boto3 clients, four
+for PynamoDB's) run as they do against AWS. The driver's own calls
+(provisioning, the event source mappings, schedules) are never throttled.
+
+Counts of what was injected are kept per rule (``Faults.injected``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from .base import LocalError
+
+_RULE = re.compile(
+    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|throttle)"
+    r"(?:@(?P<nth>[1-9][0-9]*)|~(?P<p>0(?:\.[0-9]+)?|1(?:\.0+)?))$"
+)
+# the answer each service gives a request it throttles: (HTTP status, error code)
+THROTTLED = {
+    "dynamodb": (400, "ProvisionedThroughputExceededException"),
+    "sfn": (400, "ThrottlingException"),
+    "eventbridge": (400, "ThrottlingException"),
+    "sqs": (400, "ThrottlingException"),
+    "sesv2": (429, "TooManyRequestsException"),
+}
+
+
+class InjectedFault(RuntimeError):
+    """A function invocation failed because the fault plan said so."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    target: str  # a function key, or a service (``service.Operation`` for one operation)
+    kind: str  # raise | throttle
+    nth: int | None = None  # the Nth matching invocation or request (1-based), once
+    p: float | None = None  # or each with this probability
+
+    def __str__(self) -> str:
+        return f"{self.target}:{self.kind}" + (f"@{self.nth}" if self.nth is not None else f"~{self.p}")
+
+
+class Faults:
+    def __init__(self, rules: tuple[Rule, ...] = (), seed: int = 0) -> None:
+        self.rules = rules
+        self.seed = seed
+        self._random = random.Random(seed)
+        self._seen: Counter[Rule] = Counter()
+        self.injected: Counter[str] = Counter()  # str(rule) -> faults injected
+        self._lock = threading.Lock()
+
+    @classmethod
+    def parse(cls, spec: str, seed: int = 0, functions: tuple[str, ...] = ()) -> Faults:
+        """A plan from its text; a rule that is not one (or names no function or service of the
+        stack) is refused with what is wrong."""
+        rules = []
+        for part in (p.strip() for p in spec.split(",")):
+            if not part:
+                continue
+            found = _RULE.match(part)
+            if found is None:
+                raise LocalError(f"fault {part!r}: not TARGET:raise|throttle@N or TARGET:raise|throttle~P")
+            target, kind = found["target"], found["kind"]
+            if kind == "raise" and functions and target not in functions:
+                raise LocalError(f"fault {part!r}: no function {target!r} (one of {', '.join(functions)})")
+            if kind == "throttle" and target.split(".")[0] not in THROTTLED:
+                raise LocalError(f"fault {part!r}: throttling is for {', '.join(THROTTLED)}")
+            nth = int(found["nth"]) if found["nth"] else None
+            rules.append(Rule(target, kind, nth, None if nth is not None else float(found["p"])))
+        return cls(tuple(rules), seed)
+
+    def _fires(self, rule: Rule) -> bool:
+        with self._lock:
+            self._seen[rule] += 1
+            fires = self._seen[rule] == rule.nth if rule.nth is not None else self._random.random() < (rule.p or 0.0)
+            if fires:
+                self.injected[str(rule)] += 1
+            return fires
+
+    def on_invoke(self, function_key: str) -> None:
+        """Raise if the plan fails this invocation of ``function_key``."""
+        for rule in self.rules:
+            if rule.kind == "raise" and rule.target == function_key and self._fires(rule):
+                raise InjectedFault(f"fault injected: {rule}")
+
+    def throttled(self, service: str, operation: str) -> bool:
+        """Whether the plan throttles this attempt of a handler's request."""
+        return any(
+            rule.kind == "throttle" and rule.target in (service, f"{service}.{operation}") and self._fires(rule)
+            for rule in self.rules
+        )
+
+
+_active: dict[str, Any] = {"faults": None, "acting": None}  # the running stack's plan and who acts
+
+
+def activate(faults: Faults | None, acting: Any = None) -> None:
+    """Make ``faults`` the plan of the running stack (``acting()`` says which function, if any,
+    is making a request); None: no faults."""
+    _active["faults"], _active["acting"] = faults, acting
+    if faults is not None and any(r.kind == "throttle" for r in faults.rules):
+        _install_throttling()
+
+
+_installed: list[bool] = []
+
+
+def _install_throttling() -> None:
+    """Answer a throttled attempt in place of moto (its before-send handler), as the service does."""
+    if _installed:
+        return
+    from botocore.awsrequest import AWSResponse
+    from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
+
+    shipped = BotocoreStubber.__call__
+
+    def call(self: Any, event_name: str, request: Any, **kwargs: Any) -> Any:
+        faults, acting = _active["faults"], _active["acting"]
+        if faults is not None and self.enabled and acting is not None and acting() is not None:
+            _before, service, operation = [*event_name.split("."), "", ""][:3]
+            if service in THROTTLED and faults.throttled(service, operation):
+                status, code = THROTTLED[service]
+                body = json.dumps({"__type": code, "message": "Rate exceeded (fault injected)"}).encode()
+                headers = {"x-amzn-ErrorType": code, "Content-Type": "application/x-amz-json-1.0"}
+                return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+        return shipped(self, event_name, request, **kwargs)
+
+    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
+    _installed.append(True)
