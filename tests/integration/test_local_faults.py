@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import START, get_customer, order, post_events, upsert
+from tests.conftest import START, consent, get_customer, order, post_events, upsert
 
 
 @contextmanager
-def _stack(faults: str, seed: int = 0) -> Iterator[Any]:
+def _stack(faults: str, seed: int = 0, examples: bool = False) -> Iterator[Any]:
     from nudgeloop_cli.local.runtime import LocalStack
 
     local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key", faults=faults, fault_seed=seed)
     local.start()
+    if examples:
+        local.load_examples()
     try:
         yield local
     finally:
@@ -90,4 +92,63 @@ def test_serve_refuses_a_wrong_plan_before_it_starts() -> None:
 
     result = CliRunner().invoke(app, ["local", "serve", "--no-keep", "--faults", "ingest_process:raise"])
     assert result.exit_code == 2
-    assert "not TARGET:raise|throttle@N" in result.output
+    assert "not TARGET:raise|timeout|throttle|crash-after=SERVICE.Operation@N or ~P" in result.output
+
+
+def test_an_invocation_reported_timed_out_after_its_work_is_retried_without_counting_twice() -> None:
+    with _stack("ingest_process:timeout@1") as stack:
+        post_events(stack, [upsert("o1"), order("o1", "o1")])
+        stack.settle()
+        assert stack.faults.injected == {"ingest_process:timeout@1": 1}
+        assert [f["error"] for f in stack.failures] == ["FunctionTimedOut"]
+        assert get_customer(stack, "o1")[1]["aggregates"]["orders"] == 1  # applied twice, counted once
+
+
+def test_a_crash_after_the_event_was_stored_loses_nothing_and_the_retry_stores_nothing_twice() -> None:
+    """The API stored the event, then died before answering: API Gateway answers 502, the shop
+    sends the batch again, and the event is applied once."""
+    with _stack("ingest_api:crash-after=dynamodb.PutItem@1") as stack:
+        status, body = post_events(stack, [order("c1", "o1")])
+        assert status == 502, body
+        assert stack.faults.injected == {"ingest_api:crash-after=dynamodb.PutItem@1": 1}
+        status, body = post_events(stack, [order("c1", "o1")])  # the shop's retry
+        assert status == 202 and body["accepted"] == 0, body  # stored already: not again
+        stack.settle()
+        assert get_customer(stack, "c1")[1]["aggregates"]["orders"] == 1
+
+
+def test_a_crash_is_not_caught_by_the_handler_it_ends() -> None:
+    from nudgeloop_cli.local.faults import Faults, InjectedCrash
+
+    plan = Faults.parse("send:crash-after=sesv2.SendEmail@2")
+    plan.after_call("send", "sesv2", "SendEmail")  # the first mail: nothing
+    plan.after_call("journey_plan", "sesv2", "SendEmail")  # another function: nothing
+    with pytest.raises(InjectedCrash):
+        try:
+            plan.after_call("send", "sesv2", "SendEmail")
+        except Exception:  # what a handler's own handling would catch: not this
+            pytest.fail("a crash was caught as an Exception")
+    assert plan.injected == {"send:crash-after=sesv2.SendEmail@2": 1}
+
+
+def test_a_crash_after_ses_accepted_a_mail_never_sends_it_twice() -> None:
+    """The send function died after SES took the welcome mail and before the ledger recorded it:
+    the journey's retry finds the reservation and sends nothing (the mail is reported in doubt
+    for the operator instead)."""
+    from datetime import timedelta
+
+    with _stack("send:crash-after=sesv2.SendEmail@1", examples=True) as stack:
+        post_events(stack, [upsert("w1"), consent("w1"), order("w1", "o1")])  # the first order: welcome
+        stack.settle()
+        stack.advance(timedelta(hours=1))
+        assert stack.faults.injected == {"send:crash-after=sesv2.SendEmail@1": 1}
+        mails = [m for m in stack.outbox() if "w1@" in str(m["to"])]
+        assert len(mails) == 1  # the one SES took before the crash, and no second
+        assert mails[0]["sent_at"] is None  # the ledger never recorded it: the crash came first
+        assert any(f["function"] == "send" and f["error"] == "InjectedFault" for f in stack.failures), stack.failures
+        from nudgeloop.dal import ledger
+
+        with stack.aws_lock:  # reported in doubt, for the operator to settle from SES's history
+            assert [(e.customer_id, e.key.split("#")[:2]) for e in ledger.in_doubt(stack.clock.now())] == [
+                ("w1", ["welcome", "welcome"])
+            ]

@@ -6,11 +6,17 @@ replays)::
 
     ingest_process:raise@3        the function's 3rd invocation raises (as a crash would)
     send:raise~0.1                each invocation of ``send`` raises with probability 0.1
+    segment_daily:timeout@1       its 1st invocation runs, then is reported timed out
+    send:crash-after=sesv2.SendEmail@1   crashes right after SES accepted its 1st mail
     dynamodb:throttle~0.05        a handler's DynamoDB request is throttled with probability 0.05
     sfn.StartExecution:throttle@1 the first StartExecution a handler makes is throttled
 
 A ``raise`` names a function of the catalog; the invocation fails before the handler runs, and
-the caller sees what Lambda reports for a function error (the stream or queue mapping retries,
+the caller sees what Lambda reports for a function error. A ``timeout`` lets the handler run,
+then reports the invocation timed out (Lambda kills a function at its timeout: what it did by
+then stays). A ``crash-after`` ends the invocation right after the named call returned, before
+anything else of the handler runs (no ``except`` in the handler sees it), as a process dying
+there would (the stream or queue mapping retries,
 API Gateway answers 502, Step Functions' task fails). A ``throttle`` names a service as botocore
 names it in its events (``dynamodb``, ``sfn``, ``sesv2``, ``eventbridge``, ``sqs``), optionally
 with an operation: each *attempt* of a
@@ -35,7 +41,7 @@ from typing import Any
 from .base import LocalError
 
 _RULE = re.compile(
-    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|throttle)"
+    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|throttle|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
     r"(?:@(?P<nth>[1-9][0-9]*)|~(?P<p>0(?:\.[0-9]+)?|1(?:\.0+)?))$"
 )
 # the answer each service gives a request it throttles: (HTTP status, error code)
@@ -48,8 +54,17 @@ THROTTLED = {
 }
 
 
+# botocore's service names to the ids its events carry (what a plan names)
+SERVICE_IDS = {"stepfunctions": "sfn", "events": "eventbridge"}
+
+
 class InjectedFault(RuntimeError):
     """A function invocation failed because the fault plan said so."""
+
+
+class InjectedCrash(BaseException):
+    """The process died here (the plan's ``crash-after``): not an ``Exception``, so no handler
+    code catches it; the host reports the invocation failed."""
 
 
 @dataclass(frozen=True)
@@ -82,9 +97,9 @@ class Faults:
                 continue
             found = _RULE.match(part)
             if found is None:
-                raise LocalError(f"fault {part!r}: not TARGET:raise|throttle@N or TARGET:raise|throttle~P")
+                raise LocalError(f"fault {part!r}: not TARGET:raise|timeout|throttle|crash-after=SERVICE.Operation@N or ~P")
             target, kind = found["target"], found["kind"]
-            if kind == "raise" and functions and target not in functions:
+            if kind != "throttle" and functions and target not in functions:
                 raise LocalError(f"fault {part!r}: no function {target!r} (one of {', '.join(functions)})")
             if kind == "throttle" and target.split(".")[0] not in THROTTLED:
                 raise LocalError(f"fault {part!r}: throttling is for {', '.join(THROTTLED)}")
@@ -105,6 +120,17 @@ class Faults:
         for rule in self.rules:
             if rule.kind == "raise" and rule.target == function_key and self._fires(rule):
                 raise InjectedFault(f"fault injected: {rule}")
+
+    def timed_out(self, function_key: str) -> bool:
+        """Whether the plan reports this (finished) invocation as timed out."""
+        return any(rule.kind == "timeout" and rule.target == function_key and self._fires(rule) for rule in self.rules)
+
+    def after_call(self, function_key: str | None, service: str, operation: str) -> None:
+        """End the invocation here if the plan crashes ``function_key`` after this call."""
+        call = f"{SERVICE_IDS.get(service, service)}.{operation}"
+        for rule in self.rules:
+            if rule.kind == f"crash-after={call}" and rule.target == function_key and self._fires(rule):
+                raise InjectedCrash(f"fault injected: {rule}")
 
     def throttled(self, service: str, operation: str) -> bool:
         """Whether the plan throttles this attempt of a handler's request."""

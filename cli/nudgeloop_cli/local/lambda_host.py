@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from nudgeloop.specs import FunctionSpec
 
 from .base import ROOT, LocalError
+from .faults import InjectedCrash, InjectedFault
 from .limits import state_output_too_large
 
 if TYPE_CHECKING:
@@ -109,8 +110,11 @@ class LambdaHost:
             try:
                 with self.stack.enforcer.acting_as(key):
                     self.stack.faults.on_invoke(key)  # a crash the fault plan asks for (faults.py)
-                    result = self.handlers[key](event, context)
-                if time.monotonic() > context.deadline:
+                    try:
+                        result = self.handlers[key](event, context)
+                    except InjectedCrash as crash:  # the process died there: a function error
+                        raise InjectedFault(str(crash)) from None
+                if time.monotonic() > context.deadline or self.stack.faults.timed_out(key):
                     # Lambda would have ended it at its timeout (locally it ran on: what it did stays)
                     timeout = self.stack.catalog.function(key).timeout_s
                     raise FunctionTimedOut(f"Task timed out after {timeout:.2f} seconds")

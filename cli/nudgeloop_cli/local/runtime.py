@@ -151,6 +151,8 @@ class LocalStack:
         self.host.load()
         self.scheduler.start()
         faults.activate(self.faults, lambda: self.enforcer.current if self.enforcer else None)
+        enforcer = self.enforcer
+        enforcer.observers.append(lambda service, op, _params, _result: self.faults.after_call(enforcer.current, service, op))
         return self
 
     @property
