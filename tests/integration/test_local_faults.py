@@ -92,7 +92,7 @@ def test_serve_refuses_a_wrong_plan_before_it_starts() -> None:
 
     result = CliRunner().invoke(app, ["local", "serve", "--no-keep", "--faults", "ingest_process:raise"])
     assert result.exit_code == 2
-    assert "not TARGET:raise|timeout|throttle|crash-after=SERVICE.Operation@N or ~P" in result.output
+    assert "'ingest_process:raise': not TARGET:raise|timeout|duplicate|" in result.output
 
 
 def test_an_invocation_reported_timed_out_after_its_work_is_retried_without_counting_twice() -> None:
@@ -152,3 +152,33 @@ def test_a_crash_after_ses_accepted_a_mail_never_sends_it_twice() -> None:
             assert [(e.customer_id, e.key.split("#")[:2]) for e in ledger.in_doubt(stack.clock.now())] == [
                 ("w1", ["welcome", "welcome"])
             ]
+
+
+def test_batches_delivered_twice_change_nothing_twice() -> None:
+    """Every stream and queue batch of the consumers that count, move and start journeys comes
+    twice: one order counted, one journey, one welcome."""
+    from datetime import timedelta
+
+    plan = "ingest_process:duplicate~1,segment_counts:duplicate~1,trigger_start:duplicate~1"
+    with _stack(plan, examples=True) as stack:
+        post_events(stack, [upsert("d1"), consent("d1"), order("d1", "o1")])
+        stack.settle()
+        stack.advance(timedelta(hours=1))
+        assert {rule: n > 0 for rule, n in stack.faults.injected.items()} == dict.fromkeys(
+            plan.replace("~1", "~1.0").split(","), True
+        )
+        assert stack.failures == []
+        assert get_customer(stack, "d1")[1]["aggregates"]["orders"] == 1
+        assert [m["step_id"] for m in stack.outbox() if m["customer_id"] == "d1"] == ["welcome"]
+        assert sum(stack.journey_statuses().values()) == 1  # the repeated trigger started no second journey
+
+
+def test_put_events_with_every_entry_failed_is_retried_by_the_publisher() -> None:
+    from datetime import timedelta
+
+    with _stack("eventbridge.PutEvents:fail-entries@1", examples=True) as stack:
+        post_events(stack, [upsert("e1"), consent("e1"), order("e1", "o1")])  # the migration is published
+        stack.settle()
+        stack.advance(timedelta(hours=1))
+        assert stack.faults.injected == {"eventbridge.PutEvents:fail-entries@1": 1}
+        assert [m["step_id"] for m in stack.outbox() if m["customer_id"] == "e1"] == ["welcome"]

@@ -8,22 +8,28 @@ replays)::
     send:raise~0.1                each invocation of ``send`` raises with probability 0.1
     segment_daily:timeout@1       its 1st invocation runs, then is reported timed out
     send:crash-after=sesv2.SendEmail@1   crashes right after SES accepted its 1st mail
+    trigger_start:duplicate~0.2   a batch its queue mapping delivered comes again (at least once)
+    eventbridge.PutEvents:fail-entries@1  a handler's 1st PutEvents has every entry failed
     dynamodb:throttle~0.05        a handler's DynamoDB request is throttled with probability 0.05
     sfn.StartExecution:throttle@1 the first StartExecution a handler makes is throttled
 
-A ``raise`` names a function of the catalog; the invocation fails before the handler runs, and
-the caller sees what Lambda reports for a function error. A ``timeout`` lets the handler run,
-then reports the invocation timed out (Lambda kills a function at its timeout: what it did by
-then stays). A ``crash-after`` ends the invocation right after the named call returned, before
+A ``raise`` names a function of the catalog: the invocation fails before the handler runs, and
+the caller sees what Lambda reports for a function error (the stream or queue mapping retries,
+API Gateway answers 502, Step Functions' task fails). A ``timeout`` lets the handler run, then
+reports the invocation timed out (Lambda kills a function at its timeout: what it did by then
+stays). A ``crash-after`` ends the invocation right after the named call returned, before
 anything else of the handler runs (no ``except`` in the handler sees it), as a process dying
-there would (the stream or queue mapping retries,
-API Gateway answers 502, Step Functions' task fails). A ``throttle`` names a service as botocore
-names it in its events (``dynamodb``, ``sfn``, ``sesv2``, ``eventbridge``, ``sqs``), optionally
-with an operation: each *attempt* of a
-matching request a handler makes gets the service's throttling answer, so botocore's retries
-(with backoff, as each client is configured: five attempts for the stack's boto3 clients, four
-for PynamoDB's) run as they do against AWS. The driver's own calls
-(provisioning, the event source mappings, schedules) are never throttled.
+there would. A ``duplicate`` delivers a batch that an event source mapping (stream or queue)
+handed the function successfully once more, as at-least-once delivery may; the second answer
+is the one the mapping goes by.
+
+A ``throttle`` names a service as botocore names it in its events (``dynamodb``, ``sfn``,
+``sesv2``, ``eventbridge``, ``sqs``), optionally with an operation: each *attempt* of a matching
+request a handler makes gets the service's throttling answer, so botocore's retries (with
+backoff, as each client is configured: five attempts for the stack's boto3 clients, four for
+PynamoDB's) run as they do against AWS. ``fail-entries`` answers a PutEvents attempt with every
+entry failed (``FailedEntryCount``, ``InternalFailure``) and delivers none, as EventBridge may.
+The driver's own calls (provisioning, the event source mappings, schedules) are never faulted.
 
 Counts of what was injected are kept per rule (``Faults.injected``).
 """
@@ -41,7 +47,7 @@ from typing import Any
 from .base import LocalError
 
 _RULE = re.compile(
-    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|throttle|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
+    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|duplicate|throttle|fail-entries|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
     r"(?:@(?P<nth>[1-9][0-9]*)|~(?P<p>0(?:\.[0-9]+)?|1(?:\.0+)?))$"
 )
 # the answer each service gives a request it throttles: (HTTP status, error code)
@@ -54,6 +60,7 @@ THROTTLED = {
 }
 
 
+KINDS = ("raise", "timeout", "duplicate", "crash-after=SERVICE.Operation", "throttle", "fail-entries")
 # botocore's service names to the ids its events carry (what a plan names)
 SERVICE_IDS = {"stepfunctions": "sfn", "events": "eventbridge"}
 
@@ -97,9 +104,11 @@ class Faults:
                 continue
             found = _RULE.match(part)
             if found is None:
-                raise LocalError(f"fault {part!r}: not TARGET:raise|timeout|throttle|crash-after=SERVICE.Operation@N or ~P")
+                raise LocalError(f"fault {part!r}: not TARGET:{'|'.join(KINDS)}@N or ~P")
             target, kind = found["target"], found["kind"]
-            if kind != "throttle" and functions and target not in functions:
+            if kind == "fail-entries" and target != "eventbridge.PutEvents":
+                raise LocalError(f"fault {part!r}: fail-entries is for eventbridge.PutEvents")
+            if kind not in ("throttle", "fail-entries") and functions and target not in functions:
                 raise LocalError(f"fault {part!r}: no function {target!r} (one of {', '.join(functions)})")
             if kind == "throttle" and target.split(".")[0] not in THROTTLED:
                 raise LocalError(f"fault {part!r}: throttling is for {', '.join(THROTTLED)}")
@@ -120,6 +129,14 @@ class Faults:
         for rule in self.rules:
             if rule.kind == "raise" and rule.target == function_key and self._fires(rule):
                 raise InjectedFault(f"fault injected: {rule}")
+
+    def duplicated(self, function_key: str) -> bool:
+        """Whether the plan delivers this (successful) batch of ``function_key`` once more."""
+        return any(rule.kind == "duplicate" and rule.target == function_key and self._fires(rule) for rule in self.rules)
+
+    def entries_failed(self) -> bool:
+        """Whether the plan fails every entry of this PutEvents attempt."""
+        return any(rule.kind == "fail-entries" and self._fires(rule) for rule in self.rules)
 
     def timed_out(self, function_key: str) -> bool:
         """Whether the plan reports this (finished) invocation as timed out."""
@@ -147,7 +164,7 @@ def activate(faults: Faults | None, acting: Any = None) -> None:
     """Make ``faults`` the plan of the running stack (``acting()`` says which function, if any,
     is making a request); None: no faults."""
     _active["faults"], _active["acting"] = faults, acting
-    if faults is not None and any(r.kind == "throttle" for r in faults.rules):
+    if faults is not None and any(r.kind in ("throttle", "fail-entries") for r in faults.rules):
         _install_throttling()
 
 
@@ -167,6 +184,11 @@ def _install_throttling() -> None:
         faults, acting = _active["faults"], _active["acting"]
         if faults is not None and self.enabled and acting is not None and acting() is not None:
             _before, service, operation = [*event_name.split("."), "", ""][:3]
+            if (service, operation) == ("eventbridge", "PutEvents") and faults.entries_failed():
+                entries = len(json.loads(request.body or b"{}").get("Entries", []))
+                failed = {"ErrorCode": "InternalFailure", "ErrorMessage": "fault injected"}
+                body = json.dumps({"FailedEntryCount": entries, "Entries": [failed] * entries}).encode()
+                return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.1"}, MockRawResponse(body))  # type: ignore[arg-type]
             if service in THROTTLED and faults.throttled(service, operation):
                 status, code = THROTTLED[service]
                 body = json.dumps({"__type": code, "message": "Rate exceeded (fault injected)"}).encode()
