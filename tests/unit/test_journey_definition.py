@@ -81,3 +81,12 @@ def test_the_journey_state_travels_whole_so_every_path_the_state_machine_reads_e
     assert wire["park_timeout_s"] is None and wire["cursor"] == 0
     old = JourneyState.model_validate({**wire, "retired_field": 1, "cursor": "2"})
     assert old.cursor == 2 and "retired_field" not in old.wire()
+
+
+def test_a_crashed_plan_or_send_is_tried_again_a_few_times_before_the_journey_fails() -> None:
+    states = definition()["States"]
+    for name in ("Plan", "Send"):
+        retriers = states[name]["Retry"]
+        crash = retriers[-1]  # after the specific ones: the first retrier that matches applies
+        assert crash["ErrorEquals"] == ["States.TaskFailed"] and 1 <= crash["MaxAttempts"] <= 3, name
+    assert all("States.TaskFailed" not in r["ErrorEquals"] for r in states["Park"]["Retry"])  # a new token each try

@@ -44,6 +44,19 @@ _LAMBDA_RETRY = {
     "MaxDelaySeconds": 120,
     "JitterStrategy": "FULL",
 }
+# A crashed or timed-out invocation of Plan or Send (an unhandled error, the runtime exiting,
+# Lambda's timeout): a few tries more before the journey fails. Both are safe to repeat: Plan
+# decides from the journey's state alone, and Send's ledger reservation sends a mail at most once
+# (a send that crashed after SES took the mail is found reserved and reported in doubt).
+# Found by bench/chaos.py: without it, every crashed task ended its customer's journey.
+_CRASH_RETRY = {
+    "ErrorEquals": ["States.TaskFailed"],  # any error of the task but States.Timeout
+    "IntervalSeconds": 5,
+    "MaxAttempts": 3,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 60,
+    "JitterStrategy": "FULL",
+}
 
 
 def definition() -> dict[str, Any]:
@@ -56,7 +69,7 @@ def definition() -> dict[str, Any]:
                 "Resource": "arn:aws:states:::lambda:invoke",
                 "Parameters": {"FunctionName": "${PlanFunctionArn}", "Payload.$": "$"},
                 "OutputPath": "$.Payload",
-                "Retry": [_LAMBDA_RETRY],
+                "Retry": [_LAMBDA_RETRY, _CRASH_RETRY],
                 "Next": "Route",
             },
             "Route": {
@@ -88,6 +101,7 @@ def definition() -> dict[str, Any]:
                         "JitterStrategy": "FULL",
                     },
                     _LAMBDA_RETRY,
+                    _CRASH_RETRY,
                 ],
                 "Next": "Plan",
             },
