@@ -49,7 +49,7 @@ $(ASL_VALIDATOR):
 lint: dev $(ASL_VALIDATOR)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy layers/common/nudgeloop cli/nudgeloop_cli infra
+	$(BIN)/mypy layers/common/nudgeloop cli/nudgeloop_cli infra bench
 	for fn in functions/*/; do $(BIN)/mypy $$fn || exit 1; done
 	$(BIN)/python -m nudgeloop_infra.lint --asl-validator $(ASL_VALIDATOR)
 

@@ -1,6 +1,6 @@
 """Real data through the local stack: the CDNOW sample over the HTTP API. Prints its figures.
 
-    .venv/bin/python bench/cdnow.py [--customers N] [--profile FILE]
+    .venv/bin/python bench/cdnow.py [--customers N] [--profile FILE] [--calls]
 
 The CDNOW sample (2,357 customers who first bought in the first quarter of 1997, their 6,919
 orders up to June 1998; the data the `lifetimes` package ships and the BG/NBD papers use) is
@@ -18,7 +18,9 @@ Then the checks a marketer would make of the result, through the local HTTP API:
 
 ``--customers N`` takes the first N customers (a quicker look); ``--profile FILE`` writes a
 cProfile of the whole run (every thread's calls land in the pump's and server's threads, so the
-profile is of the pump thread, where the processing runs).
+profile is of the pump thread, where the processing runs); ``--calls`` prints every AWS call by
+function, service, operation and table, per event, and each handler's CPU time (the counting
+slows the run: its timings are not the benchmark's).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from baseline import batch_write_seconds
+from calls import Counts
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -187,8 +190,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=None)
     parser.add_argument("--profile", default=None)
+    parser.add_argument("--calls", action="store_true")
     args = parser.parse_args()
-    print(json.dumps(run(args.customers, args.profile), indent=2))
+    counts = Counts().install() if args.calls else None
+    result = run(args.customers, args.profile)
+    print(json.dumps(result, indent=2))
+    if counts is not None:
+        print(counts.report(40, per=("event", result["events"])))
 
 
 if __name__ == "__main__":

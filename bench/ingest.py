@@ -46,7 +46,7 @@ def _stack() -> Any:
 
 
 def _order(customer: str, n: int, at: datetime, rng: random.Random) -> dict[str, Any]:
-    items = [
+    items: list[dict[str, Any]] = [
         {"sku": f"SKU-{rng.randint(1, 300)}", "name": "Tea", "category": "tea", "quantity": rng.randint(1, 3), "price": "4.50"}
         for _ in range(rng.choice([1, 1, 2, 3]))
     ]
@@ -152,7 +152,7 @@ def _segment(customer_id: str) -> str | None:
     from nudgeloop.dal import customer_store
 
     found = customer_store.get_customer(customer_id)
-    return found.segment if found else None
+    return found.step if found else None
 
 
 def _migrations(stack: Any) -> int:
@@ -173,11 +173,12 @@ def _events(n: int, seed: int = 5) -> list[dict[str, Any]]:
         if kind == "order.completed":
             out.append({**_order(c, k, START - timedelta(minutes=k), rng), "event_id": f"e{k}"})
             continue
-        props: dict[str, Any] = {
+        by_kind: dict[str, dict[str, Any]] = {
             "page.viewed": {"url": f"https://shop.example/p/{k % 300}", "sku": f"SKU-{k % 300}", "seconds": 30},
             "cart.updated": {"cart_id": f"k{c}", "items": [{"sku": f"SKU-{k % 300}", "quantity": 1, "price": "4.50"}]},
             "customer.upserted": {"email": f"{c}@customers.example", "first_name": "Ada"},
-        }[kind]
+        }
+        props = by_kind[kind]
         out.append({"event_id": f"e{k}", "type": kind, "customer_id": c, "occurred_at": at, "properties": props})
     return out
 

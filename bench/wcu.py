@@ -152,8 +152,8 @@ class WriteMeter:
         DynamoDBBackend.put_item = put_item  # type: ignore[method-assign]
         DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
         DynamoDBBackend.delete_item = delete_item  # type: ignore[method-assign]
-        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-        DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign]
+        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]
+        DynamoHandler.batch_write_item = batch_write_item  # type: ignore[method-assign,assignment]
         try:
             yield self
         finally:
