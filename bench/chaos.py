@@ -132,9 +132,9 @@ def _invariants(stack: Any, accepted: set[str], answers: Counter[str]) -> dict[s
     }
     by_key: Counter[str] = Counter()
     unrecorded = 0
-    for message in stack.mailbox._ses_backend().sent_messages:
-        if message.id in key_of:
-            by_key[key_of[message.id]] += 1
+    for message_id in stack.mailbox.accepted_ids():
+        if message_id in key_of:
+            by_key[key_of[message_id]] += 1
         else:
             unrecorded += 1
     twice = sum(1 for n in by_key.values() if n > 1)

@@ -55,6 +55,41 @@ def test_a_seeded_plan_replays_the_same_faults() -> None:
     assert 30 < sum(run(7)) < 90  # about 0.3 of 200
 
 
+def test_each_rule_draws_apart_so_another_rules_traffic_does_not_move_its_faults() -> None:
+    from nudgeloop_cli.local.faults import Faults
+
+    def sends(interleaved: int) -> list[bool]:  # send's draws, with other functions' in between
+        plan = Faults.parse("send:raise~0.3,ingest_process:raise~0.3", 7)
+        drawn = []
+        for _ in range(100):
+            for _other in range(interleaved):
+                try:
+                    plan.on_invoke("ingest_process")
+                except RuntimeError:
+                    pass
+            try:
+                plan.on_invoke("send")
+                drawn.append(False)
+            except RuntimeError:
+                drawn.append(True)
+        return drawn
+
+    assert sends(0) == sends(1) == sends(3)
+    assert 10 < sum(sends(0)) < 50
+
+
+def test_the_throttling_answer_is_a_replacement_moto_as_shipped_can_be_brought_back_from() -> None:
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    from nudgeloop_cli.local import faults
+
+    with _stack("dynamodb.GetItem:throttle@1"):
+        ours = BotocoreStubber.__call__
+        with faults.as_shipped():
+            assert BotocoreStubber.__call__ is not ours
+        assert BotocoreStubber.__call__ is ours
+
+
 def test_a_crashed_invocation_is_retried_by_the_stream_mapping_and_nothing_is_lost() -> None:
     with _stack("ingest_process:raise@1") as stack:
         status, body = post_events(stack, [upsert("f1"), order("f1", "o1")])
@@ -100,7 +135,7 @@ def test_an_invocation_reported_timed_out_after_its_work_is_retried_without_coun
         post_events(stack, [upsert("o1"), order("o1", "o1")])
         stack.settle()
         assert stack.faults.injected == {"ingest_process:timeout@1": 1}
-        assert [f["error"] for f in stack.failures] == ["FunctionTimedOut"]
+        assert [f["error"] for f in stack.failures] == ["Sandbox.Timedout"]  # as Lambda reports it
         assert get_customer(stack, "o1")[1]["aggregates"]["orders"] == 1  # applied twice, counted once
 
 
@@ -145,7 +180,7 @@ def test_a_crash_after_ses_accepted_a_mail_never_sends_it_twice() -> None:
         mails = [m for m in stack.outbox() if "w1@" in str(m["to"])]
         assert len(mails) == 1  # the one SES took before the crash, and no second
         assert mails[0]["sent_at"] is None  # the ledger never recorded it: the crash came first
-        assert any(f["function"] == "send" and f["error"] == "InjectedFault" for f in stack.failures), stack.failures
+        assert any(f["function"] == "send" and f["error"] == "Runtime.ExitError" for f in stack.failures), stack.failures
         from nudgeloop.dal import ledger
 
         with stack.aws_lock:  # reported in doubt, for the operator to settle from SES's history

@@ -9,6 +9,8 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .base import error_type
+
 if TYPE_CHECKING:
     from .runtime import LocalStack
 
@@ -59,7 +61,7 @@ class ApiGateway:
         try:
             response = self.stack.call("ingest_api", event)
         except Exception as exc:  # a function error: API Gateway's answer to a failed proxy integration
-            self.stack.failed("ingest_api", type(exc).__name__, str(exc))
+            self.stack.failed("ingest_api", error_type(exc), str(exc))
             return 502, {"content-type": "application/json"}, json.dumps({"message": "Internal server error"})
         out_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
         for name, values in (response.get("multiValueHeaders") or {}).items():

@@ -13,3 +13,10 @@ STOP_GRACE_S = 5.0  # how long stop() waits for a handler still running
 
 class LocalError(RuntimeError):
     pass
+
+
+def error_type(exc: BaseException) -> str:
+    """The errorType Lambda reports for an invocation that ended with ``exc``: the exception's
+    class name for an unhandled error, or the runtime's own (``Sandbox.Timedout``,
+    ``Runtime.ExitError``) for the errors the host raises in its place."""
+    return str(getattr(exc, "error_type", type(exc).__name__))

@@ -31,20 +31,36 @@ PynamoDB's) run as they do against AWS. ``fail-entries`` answers a PutEvents att
 entry failed (``FailedEntryCount``, ``InternalFailure``) and delivers none, as EventBridge may.
 The driver's own calls (provisioning, the event source mappings, schedules) are never faulted.
 
-Counts of what was injected are kept per rule (``Faults.injected``).
+Counts of what was injected are kept per rule (``Faults.injected``). Each rule draws from its
+own generator, seeded from the plan's seed and the rule: a replay with the same seed and plan
+makes the same draws for a rule as long as the rule's matching invocations (or requests) come in
+the same order. Function rules match one function's invocations, which its event source mapping
+delivers one at a time; a service rule matches every handler's requests, and journeys' tasks run
+in threads, so their interleaving (and hence which request a draw falls on) may differ.
+
+A function a ``raise`` fails reports its exception (``InjectedFault``), as an unhandled error
+does; a ``crash-after`` reports what Lambda reports for a process that exited
+(``Runtime.ExitError``); a ``timeout``, ``Sandbox.Timedout`` (lambda_host.FunctionTimedOut).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import re
 import threading
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import LocalError
+from .patching import Replacements
+
+if TYPE_CHECKING:
+    from .runtime import LocalStack
 
 _RULE = re.compile(
     r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|duplicate|throttle|fail-entries|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
@@ -71,7 +87,13 @@ class InjectedFault(RuntimeError):
 
 class InjectedCrash(BaseException):
     """The process died here (the plan's ``crash-after``): not an ``Exception``, so no handler
-    code catches it; the host reports the invocation failed."""
+    code catches it; the host reports the invocation failed (``ProcessExited``)."""
+
+
+class ProcessExited(InjectedFault):
+    """How the host reports an invocation whose process died (an ``InjectedCrash``)."""
+
+    error_type = "Runtime.ExitError"  # what Lambda (and so Step Functions) reports
 
 
 @dataclass(frozen=True)
@@ -89,10 +111,20 @@ class Faults:
     def __init__(self, rules: tuple[Rule, ...] = (), seed: int = 0) -> None:
         self.rules = rules
         self.seed = seed
-        self._random = random.Random(seed)
-        self._seen: Counter[Rule] = Counter()
+        self._random = [random.Random(f"{seed}/{n}/{rule}") for n, rule in enumerate(rules)]  # one per rule
+        self._seen: Counter[int] = Counter()  # rule's index -> matching invocations or requests
         self.injected: Counter[str] = Counter()  # str(rule) -> faults injected
         self._lock = threading.Lock()
+
+    @classmethod
+    def configured(cls, spec: str | None, seed: int | None, functions: tuple[str, ...]) -> Faults:
+        """The plan given to the stack, else the environment's (``NUDGELOOP_FAULTS``, seeded by
+        ``NUDGELOOP_FAULT_SEED``)."""
+        return cls.parse(
+            os.environ.get("NUDGELOOP_FAULTS", "") if spec is None else spec,
+            int(os.environ.get("NUDGELOOP_FAULT_SEED", "0")) if seed is None else seed,
+            functions,
+        )
 
     @classmethod
     def parse(cls, spec: str, seed: int = 0, functions: tuple[str, ...] = ()) -> Faults:
@@ -116,65 +148,76 @@ class Faults:
             rules.append(Rule(target, kind, nth, None if nth is not None else float(found["p"])))
         return cls(tuple(rules), seed)
 
-    def _fires(self, rule: Rule) -> bool:
+    def _fires(self, n: int) -> bool:
+        rule = self.rules[n]
         with self._lock:
-            self._seen[rule] += 1
-            fires = self._seen[rule] == rule.nth if rule.nth is not None else self._random.random() < (rule.p or 0.0)
+            self._seen[n] += 1
+            fires = self._seen[n] == rule.nth if rule.nth is not None else self._random[n].random() < (rule.p or 0.0)
             if fires:
                 self.injected[str(rule)] += 1
             return fires
 
+    def _matching(self, kind: str, *targets: str | None) -> Iterator[int]:
+        return (n for n, rule in enumerate(self.rules) if rule.kind == kind and rule.target in targets)
+
     def on_invoke(self, function_key: str) -> None:
         """Raise if the plan fails this invocation of ``function_key``."""
-        for rule in self.rules:
-            if rule.kind == "raise" and rule.target == function_key and self._fires(rule):
-                raise InjectedFault(f"fault injected: {rule}")
+        for n in self._matching("raise", function_key):
+            if self._fires(n):
+                raise InjectedFault(f"fault injected: {self.rules[n]}")
 
     def duplicated(self, function_key: str) -> bool:
         """Whether the plan delivers this (successful) batch of ``function_key`` once more."""
-        return any(rule.kind == "duplicate" and rule.target == function_key and self._fires(rule) for rule in self.rules)
+        return any(self._fires(n) for n in self._matching("duplicate", function_key))
 
     def entries_failed(self) -> bool:
         """Whether the plan fails every entry of this PutEvents attempt."""
-        return any(rule.kind == "fail-entries" and self._fires(rule) for rule in self.rules)
+        return any(self._fires(n) for n in self._matching("fail-entries", "eventbridge.PutEvents"))
 
     def timed_out(self, function_key: str) -> bool:
         """Whether the plan reports this (finished) invocation as timed out."""
-        return any(rule.kind == "timeout" and rule.target == function_key and self._fires(rule) for rule in self.rules)
+        return any(self._fires(n) for n in self._matching("timeout", function_key))
 
     def after_call(self, function_key: str | None, service: str, operation: str) -> None:
         """End the invocation here if the plan crashes ``function_key`` after this call."""
         call = f"{SERVICE_IDS.get(service, service)}.{operation}"
-        for rule in self.rules:
-            if rule.kind == f"crash-after={call}" and rule.target == function_key and self._fires(rule):
-                raise InjectedCrash(f"fault injected: {rule}")
+        for n in self._matching(f"crash-after={call}", function_key):
+            if self._fires(n):
+                raise InjectedCrash(f"fault injected: {self.rules[n]}")
 
     def throttled(self, service: str, operation: str) -> bool:
         """Whether the plan throttles this attempt of a handler's request."""
-        return any(
-            rule.kind == "throttle" and rule.target in (service, f"{service}.{operation}") and self._fires(rule)
-            for rule in self.rules
-        )
+        return any(self._fires(n) for n in self._matching("throttle", service, f"{service}.{operation}"))
 
 
 _active: dict[str, Any] = {"faults": None, "acting": None}  # the running stack's plan and who acts
+_replacements = Replacements()
 
 
-def activate(faults: Faults | None, acting: Any = None) -> None:
-    """Make ``faults`` the plan of the running stack (``acting()`` says which function, if any,
-    is making a request); None: no faults."""
-    _active["faults"], _active["acting"] = faults, acting
-    if faults is not None and any(r.kind in ("throttle", "fail-entries") for r in faults.rules):
-        _install_throttling()
+def attach(stack: LocalStack) -> None:
+    """Make the stack's plan the running one: its functions' invocations and requests are
+    faulted from here on (the driver's never: ``acting`` is None for them)."""
+    enforcer = stack.enforcer
+    assert enforcer is not None
+    plan = stack.faults
+    _active["faults"], _active["acting"] = plan, lambda: enforcer.current
+    if any(r.kind in ("throttle", "fail-entries") for r in plan.rules):
+        _replacements.install(_answer_in_place_of_moto)
+    enforcer.observers.append(lambda service, op, _params, _result: plan.after_call(enforcer.current, service, op))
 
 
-_installed: list[bool] = []
+def detach() -> None:
+    """No plan runs (the stack stopped)."""
+    _active["faults"], _active["acting"] = None, None
 
 
-def _install_throttling() -> None:
+def as_shipped() -> AbstractContextManager[None]:
+    """moto's stubber as it ships (for tests that compare answers)."""
+    return _replacements.as_shipped()
+
+
+def _answer_in_place_of_moto() -> None:
     """Answer a throttled attempt in place of moto (its before-send handler), as the service does."""
-    if _installed:
-        return
     from botocore.awsrequest import AWSResponse
     from moto.core.botocore_stubber import BotocoreStubber, MockRawResponse
 
@@ -196,5 +239,4 @@ def _install_throttling() -> None:
                 return AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
         return shipped(self, event_name, request, **kwargs)
 
-    BotocoreStubber.__call__ = call  # type: ignore[method-assign]
-    _installed.append(True)
+    _replacements.replace(BotocoreStubber, "__call__", call)

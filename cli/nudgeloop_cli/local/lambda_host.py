@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from nudgeloop.specs import FunctionSpec
 
-from .base import ROOT, LocalError
-from .faults import InjectedCrash, InjectedFault
+from .base import ROOT, LocalError, error_type
+from .faults import InjectedCrash, ProcessExited
 from .limits import state_output_too_large
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class LambdaHost:
                     try:
                         result = self.handlers[key](event, context)
                     except InjectedCrash as crash:  # the process died there: a function error
-                        raise InjectedFault(str(crash)) from None
+                        raise ProcessExited(str(crash)) from None
                 if time.monotonic() > context.deadline or self.stack.faults.timed_out(key):
                     # Lambda would have ended it at its timeout (locally it ran on: what it did stays)
                     timeout = self.stack.catalog.function(key).timeout_s
@@ -146,9 +146,8 @@ class LambdaHost:
             return json.dumps(result).encode()
         except Exception as exc:  # Lambda reports an unhandled error as a function error
             response_headers["x-amz-function-error"] = "Unhandled"
-            self.stack.failed(spec.key, type(exc).__name__, str(exc))
-            error_type = getattr(exc, "error_type", type(exc).__name__)
-            return json.dumps({"errorType": error_type, "errorMessage": str(exc)}).encode()
+            self.stack.failed(spec.key, error_type(exc), str(exc))
+            return json.dumps({"errorType": error_type(exc), "errorMessage": str(exc)}).encode()
         finally:
             with self._inflight_lock:
                 self._inflight -= 1

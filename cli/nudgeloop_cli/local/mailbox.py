@@ -117,6 +117,11 @@ class Mailbox:
     def _raw_message(self, message_id: str) -> Any:
         return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
 
+    def accepted_ids(self) -> list[str]:
+        """The SES message id of every mail SES accepted, in order (recorded by the ledger or not)."""
+        with self.stack.aws_lock:
+            return [m.id for m in self._ses_backend().sent_messages]
+
     def outbox(self, after: int = 0) -> list[dict[str, Any]]:
         """The mails SES accepted, in order (those after the first ``after``)."""
         with self.stack.aws_lock:

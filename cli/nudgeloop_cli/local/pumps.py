@@ -18,7 +18,7 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 from nudgeloop.services.redrive import lambda_record
 
-from .base import REGION, LocalError
+from .base import REGION, LocalError, error_type
 from .provision import ACCOUNT
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ class Pumps:
                     if failed:
                         self.stack.failed(spec.function_key, "BatchItemFailure", ", ".join(failed))
                 except Exception as exc:  # the whole batch failed
-                    self.stack.failed(spec.function_key, type(exc).__name__, str(exc))
+                    self.stack.failed(spec.function_key, error_type(exc), str(exc))
                     failed = [records[0]["dynamodb"]["SequenceNumber"]]
                 if not failed:
                     self._stream_positions[cursor] = fetched[-1]["dynamodb"]["SequenceNumber"]
@@ -161,7 +161,7 @@ class Pumps:
                 if failed:
                     self.stack.failed(fn.key, "BatchItemFailure", ", ".join(sorted(failed)))
             except Exception as exc:  # Lambda failed the whole batch: every message comes back
-                self.stack.failed(fn.key, type(exc).__name__, str(exc))
+                self.stack.failed(fn.key, error_type(exc), str(exc))
                 failed = {m["MessageId"] for m in messages}
             for m in messages:
                 if m["MessageId"] in failed:

@@ -65,11 +65,8 @@ class LocalStack:
         fault_seed: int | None = None,
     ) -> None:
         self.catalog: Catalog = catalog(prefix, os.environ.get("NUDGELOOP_SEGMENT_SCHEDULE", DEFAULT_SEGMENT_SCHEDULE))
-        self.faults = Faults.parse(  # what this run breaks on purpose (faults.py)
-            os.environ.get("NUDGELOOP_FAULTS", "") if faults is None else faults,
-            int(os.environ.get("NUDGELOOP_FAULT_SEED", "0")) if fault_seed is None else fault_seed,
-            tuple(f.key for f in self.catalog.functions),
-        )
+        # what this run breaks on purpose (faults.py)
+        self.faults = Faults.configured(faults, fault_seed, tuple(f.key for f in self.catalog.functions))
         self.clock_mode = clock_mode
         if clock_mode == "simulated":
             self.clock: clock.Clock = clock.SimulatedClock(start or datetime(2026, 1, 1, tzinfo=UTC))
@@ -150,9 +147,7 @@ class LocalStack:
         reload()
         self.host.load()
         self.scheduler.start()
-        faults.activate(self.faults, lambda: self.enforcer.current if self.enforcer else None)
-        enforcer = self.enforcer
-        enforcer.observers.append(lambda service, op, _params, _result: self.faults.after_call(enforcer.current, service, op))
+        faults.attach(self)
         return self
 
     @property
@@ -177,7 +172,7 @@ class LocalStack:
         # so nothing reaches for AWS once moto is gone
         locked = self.aws_lock.acquire(timeout=STOP_GRACE_S)
         try:
-            faults.activate(None)
+            faults.detach()
             if self.enforcer is not None:
                 self.enforcer.uninstall()
             if self._mock is not None:

@@ -15,7 +15,7 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 
 from . import dynamodb
-from .base import REGION, LocalError
+from .base import REGION, LocalError, error_type
 from .provision import ACCOUNT
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class Scheduler:
                 self.stack.call(key, event)
                 return
             except Exception as exc:
-                self.stack.failed(key, type(exc).__name__, str(exc))
+                self.stack.failed(key, error_type(exc), str(exc))
                 error = exc
         assert self.stack.res is not None
         failures = self.stack.catalog.failure_queue(spec)
