@@ -338,7 +338,8 @@ def test_a_handler_running_past_its_timeout_fails_as_lambda_ends_it(stack) -> No
     fast = tuple(replace(f, timeout_s=0) if f.key == "trigger_start" else f for f in stack.catalog.functions)
     stack.catalog = replace(stack.catalog, functions=fast)
     _welcome(stack)
-    assert {f["error"] for f in stack.failures if f["function"] == "trigger_start"} == {"Sandbox.Timedout"}  # as Lambda reports it
+    # as Lambda reports a timeout
+    assert {f["error"] for f in stack.failures if f["function"] == "trigger_start"} == {"Sandbox.Timedout"}
     assert stack.dlq_depths()["nudgeloop-trigger-dlq"] == 1  # each try "timed out": retried, then kept
     # locally the first try's work happened before it was declared timed out; its retries found
     # the journey claimed and started: one journey, one mail
