@@ -32,8 +32,12 @@ def park_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
 @metrics.log_metrics
 def wake_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     woken = journey.wake()
-    metrics.add_metric(name="JourneysWoken", unit="Count", value=woken)
+    # Published only when not zero: a custom metric is billed for every hour it is published in,
+    # and this sweep runs all the time (a period without data leaves the alarms not breaching).
+    if woken:
+        metrics.add_metric(name="JourneysWoken", unit="Count", value=woken)
     # Reservations SES may or may not have sent: never retried, reported (the alarm) until settled.
     doubtful = journey.sends_in_doubt()
-    metrics.add_metric(name="SendsInDoubt", unit="Count", value=doubtful)
+    if doubtful:
+        metrics.add_metric(name="SendsInDoubt", unit="Count", value=doubtful)
     return {"woken": woken, "sends_in_doubt": doubtful}
