@@ -51,3 +51,20 @@ def acknowledge_grant_wildcards(stack: cdk.Stack, catalog: Catalog, functions: I
             "Versions and aliases of this stack's own function (Step Functions invokes qualified ARNs)."
         )
     acknowledge(stack, reasons)
+
+
+# cfn-lint-serverless wants X-Ray on every function (WS1000), API stage (WS2002) and state
+# machine (WS5000). Tracing is a setting (context tracing=true), off by default: X-Ray bills every
+# recorded trace (docs/costs.md). Without it, the untraced resources are exempt, each on itself.
+UNTRACED_CHECKS = {
+    "AWS::Lambda::Function": "WS1000",
+    "AWS::ApiGateway::Stage": "WS2002",
+    "AWS::StepFunctions::StateMachine": "WS5000",
+}
+
+
+def untraced(construct: IConstruct) -> None:
+    """Exempt ``construct``'s resource from cfn-lint-serverless's tracing check (tracing is off)."""
+    resource = construct.node.default_child
+    assert isinstance(resource, cdk.CfnResource)
+    resource.add_metadata("cfn-lint", {"config": {"ignore_checks": [UNTRACED_CHECKS[resource.cfn_resource_type]]}})

@@ -9,14 +9,14 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.config import TUNABLES, tunable_values
-from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, LAMBDA_PYTHON, catalog
+from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, DEFAULT_SWEEP_SCHEDULE, LAMBDA_PYTHON, catalog
 
 from .constructs.analytics import Analytics
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
 from .constructs.ingest_api import IngestApi
-from .constructs.observability import Observability
+from .constructs.observability import MONITORING_LEVELS, Observability
 from .constructs.segmentation import Segmentation
 from .constructs.sending import Sending
 from .nag import acknowledge, acknowledge_grant_wildcards
@@ -35,6 +35,9 @@ class StackConfig:
     science_layer_dir: str = str(ROOT / "build" / "layer-science")
     alarm_email: str = ""
     segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE
+    sweep_schedule: str = DEFAULT_SWEEP_SCHEDULE
+    monitoring: str = "minimal"  # minimal | full: which alarms and dashboards ship (docs/costs.md)
+    tracing: bool = False  # X-Ray on the API, the functions and the journeys
     settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
 
     @property
@@ -50,6 +53,12 @@ class StackConfig:
             return str(value) if value is not None else default
 
         base = cls()
+        monitoring = ctx("monitoring", base.monitoring)
+        if monitoring not in MONITORING_LEVELS:
+            raise ValueError(f"context monitoring={monitoring!r}: one of {', '.join(MONITORING_LEVELS)}")
+        tracing = ctx("tracing", str(base.tracing).lower()).lower()
+        if tracing not in ("true", "false"):
+            raise ValueError(f"context tracing={tracing!r}: true or false")
         return cls(
             prefix=ctx("prefix", base.prefix),
             public_base_url=ctx("public_base_url", base.public_base_url),
@@ -57,6 +66,9 @@ class StackConfig:
             science_layer_dir=ctx("science_layer_dir", base.science_layer_dir),
             alarm_email=ctx("alarm_email", base.alarm_email),
             segment_schedule=ctx("segment_schedule", base.segment_schedule),
+            sweep_schedule=ctx("sweep_schedule", base.sweep_schedule),
+            monitoring=monitoring,
+            tracing=tracing == "true",
             # an invalid value fails the synth, never a Lambda
             settings=tunable_values({name: node.try_get_context(name) for name in TUNABLES}),
         )
@@ -68,7 +80,7 @@ class NudgeloopStack(cdk.Stack):
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
-        cat = catalog(config.prefix, config.segment_schedule)
+        cat = catalog(config.prefix, config.segment_schedule, config.sweep_schedule)
         data = Data(self, "Data", catalog=cat)
         functions = FunctionFactory(
             self,
@@ -77,6 +89,7 @@ class NudgeloopStack(cdk.Stack):
             layer_dirs={"common": config.layer_dir, "science": config.science_layer_dir},
             data=data,
             settings=config.settings,
+            tracing=config.tracing,
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
@@ -106,6 +119,7 @@ class NudgeloopStack(cdk.Stack):
             functions=functions,
             alarm_email=config.alarm_email,
             state_machine=campaigns.state_machine,
+            level=config.monitoring,
         )
         acknowledge_grant_wildcards(self, cat, functions.functions.values())
         acknowledge(

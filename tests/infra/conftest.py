@@ -31,3 +31,15 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def template(synth: dict[str, Any]) -> dict[str, Any]:
     assert synth["returncode"] == 0, synth["stderr"][-4000:]
     return synth["template"]
+
+
+@pytest.fixture(scope="session")
+def full_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The stack with every alarm and the dashboard, and X-Ray on (``-c monitoring=full -c tracing=true``)."""
+    from nudgeloop_infra import lint
+
+    work = tmp_path_factory.mktemp("synth-full")
+    proc = lint.synthesize(work, {"monitoring": "full", "tracing": "true"})
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found: dict[str, Any] = json.loads(lint.template_path(work).read_text())
+    return found

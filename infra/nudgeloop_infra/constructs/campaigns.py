@@ -13,6 +13,7 @@ from constructs import Construct
 
 from nudgeloop.journey_definition import PLACEHOLDERS, definition
 from nudgeloop.specs import Catalog
+from nudgeloop_infra.nag import acknowledge, untraced
 
 from .data import Data
 from .functions import FunctionFactory
@@ -50,9 +51,18 @@ class Campaigns(Construct):
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_string(json.dumps(definition())),
             definition_substitutions={ph: functions.functions[key].function_arn for ph, key in PLACEHOLDERS.items()},
-            tracing_enabled=True,
+            tracing_enabled=functions.tracing,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
+        if not functions.tracing:
+            untraced(self.state_machine)
+            acknowledge(
+                self.state_machine,
+                {
+                    "AwsSolutions-SF2": "X-Ray tracing is a setting (context tracing=true), off by default: "
+                    "traces are billed per recorded trace (docs/costs.md)."
+                },
+            )
         for fn in (plan_fn, park_fn, send_function):
             fn.grant_invoke(self.state_machine)
 

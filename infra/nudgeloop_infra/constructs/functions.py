@@ -19,7 +19,7 @@ from nudgeloop.config import declared_defaults, env_name
 from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import LAMBDA_PYTHON
 from nudgeloop.specs import Catalog
-from nudgeloop_infra.nag import acknowledge
+from nudgeloop_infra.nag import acknowledge, untraced
 
 from .data import Data
 
@@ -40,9 +40,11 @@ class FunctionFactory(Construct):
         layer_dirs: dict[str, str],
         data: Data,
         settings: dict[str, str] | None = None,
+        tracing: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings or {}
+        self.tracing = tracing  # X-Ray for every function, and for the API and journeys built with them
         self.catalog = catalog
         self.data = data
         self.layer_dirs = layer_dirs
@@ -187,13 +189,17 @@ class FunctionFactory(Construct):
             reserved_concurrent_executions=spec.reserved_concurrency,
             role=role,
             log_group=log_group,
-            tracing=lambda_.Tracing.ACTIVE,
+            tracing=lambda_.Tracing.ACTIVE if self.tracing else lambda_.Tracing.DISABLED,
             environment={
                 **{env_name(name): values[name] for name in spec.env},
                 "POWERTOOLS_SERVICE_NAME": "nudgeloop",
                 "POWERTOOLS_METRICS_NAMESPACE": "Nudgeloop",
+                # without tracing, Powertools' tracer records nothing (and warns of no segment)
+                **({} if self.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
             },
         )
+        if not self.tracing:
+            untraced(fn)
         if spec.queue_key:
             queue = self.queue(spec.queue_key)
             queue_spec = self.catalog.queue(spec.queue_key)

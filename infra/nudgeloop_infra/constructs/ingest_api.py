@@ -11,7 +11,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from nudgeloop.specs import Catalog
-from nudgeloop_infra.nag import acknowledge
+from nudgeloop_infra.nag import acknowledge, untraced
 
 from .data import Data
 from .functions import FunctionFactory
@@ -59,7 +59,7 @@ class IngestApi(Construct):
             cloud_watch_role=True,
             deploy_options=apigw.StageOptions(
                 stage_name="prod",
-                tracing_enabled=True,
+                tracing_enabled=functions.tracing,
                 logging_level=apigw.MethodLoggingLevel.ERROR,
                 access_log_destination=apigw.LogGroupLogDestination(access_logs),
                 access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
@@ -85,6 +85,8 @@ class IngestApi(Construct):
                 },
             ),
         )
+        if not functions.tracing:
+            untraced(self.api.deployment_stage)
         integration = apigw.LambdaIntegration(api_fn)
         for route in catalog.routes:
             resource = self.api.root.resource_for_path(route.path)

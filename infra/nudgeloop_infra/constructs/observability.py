@@ -1,7 +1,13 @@
-"""Alarms and the dashboard of the loop: dead-letter queues, handler errors, mails in doubt, the
-reputation circuit breaker and SES's own reputation rates, sudden drops or spikes of ingested
-events and sent mails against their usual level (anomaly detection), and one dashboard for events
-in, migrations, journeys, mails, feedback and errors."""
+"""Alarms and the dashboard of the loop, at one of two levels (context ``monitoring``; each alarm
+metric is billed every month whether or not anything happens: docs/costs.md):
+
+- ``minimal`` (the default): what must never go unnoticed: messages in any dead-letter queue,
+  stored events that could not be applied, mails in doubt, marketing paused by the reputation
+  circuit breaker, failed journeys;
+- ``full``: also each function's errors, journeys timed out or throttled, SES's own reputation
+  rates, sudden drops or spikes of ingested events and sent mails against their usual level
+  (anomaly detection), and one dashboard for events in, migrations, journeys, mails, feedback and
+  errors."""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from constructs import Construct
 
 from .functions import FunctionFactory
 
+MONITORING_LEVELS = ("minimal", "full")
+
 
 class Observability(Construct):
     def __init__(
@@ -25,8 +33,12 @@ class Observability(Construct):
         functions: FunctionFactory,
         alarm_email: str,
         state_machine: sfn.IStateMachine | None = None,
+        level: str = "minimal",
     ) -> None:
         super().__init__(scope, construct_id)
+        if level not in MONITORING_LEVELS:
+            raise ValueError(f"monitoring {level!r}: one of {', '.join(MONITORING_LEVELS)}")
+        full = level == "full"
         self.topic = sns.Topic(self, "Alarms", enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))
@@ -38,14 +50,20 @@ class Observability(Construct):
                 f"Messages in {key} dead-letter queue: fix the cause, then redrive (docs/operations.md)",
                 dlq.metric_approximate_number_of_messages_visible(period=cdk.Duration.minutes(1)),
             )
-        for key, fn in functions.functions.items():
+        for key, fn in functions.functions.items() if full else ():
             self._above_zero(f"{key}Errors", f"{key} raised errors", fn.metric_errors(period=cdk.Duration.minutes(5)))
         if state_machine is not None:  # journeys that failed, ran out of time or were throttled
             minute5 = cdk.Duration.minutes(5)
             for name, metric in (
                 ("JourneysFailed", state_machine.metric_failed(period=minute5)),
-                ("JourneysTimedOut", state_machine.metric_timed_out(period=minute5)),
-                ("JourneysThrottled", state_machine.metric_throttled(period=minute5)),
+                *(
+                    (
+                        ("JourneysTimedOut", state_machine.metric_timed_out(period=minute5)),
+                        ("JourneysThrottled", state_machine.metric_throttled(period=minute5)),
+                    )
+                    if full
+                    else ()
+                ),
             ):
                 self._above_zero(f"{name}Alarm", f"{name}: journeys that ended without finishing (docs/operations.md)", metric)
         self._above_zero(
@@ -66,6 +84,12 @@ class Observability(Construct):
             "24 h): find the cause, then `nudgeloop sends resume-marketing` (docs/operations.md)",
             _metric("MarketingPaused", "Sum", cdk.Duration.minutes(5)),
         )
+        self.dashboard: cw.Dashboard | None = None
+        if full:
+            self._full(functions)
+
+    def _full(self, functions: FunctionFactory) -> None:
+        """What only the ``full`` level ships: SES's reputation rates, anomaly bands, the dashboard."""
         for name, threshold, what in (
             ("Reputation.BounceRate", 0.025, "bounce rate"),
             ("Reputation.ComplaintRate", 0.0005, "complaint rate"),
