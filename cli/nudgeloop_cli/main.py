@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from . import audiences, content
+from .costs import command as cost_command
 from .options import PrefixOption, UrlOption
 
 app = typer.Typer(help="Nudgeloop: closed-loop marketing automation on AWS.", no_args_is_help=True)
@@ -320,6 +321,9 @@ def report(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"report written to {pages.write(data, out)}")
+
+
+app.command("cost")(cost_command.cost)
 
 
 @app.command("openapi")

@@ -33,9 +33,10 @@ IGNORED = {
 }
 
 
-def synthesize(work: Path) -> subprocess.CompletedProcess[str]:
+def synthesize(work: Path, context: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Synthesize the app into ``work/cdk.out`` with a stub layer (just our package), as `make
-    synth` does but with no wheels: what `make lint` and the infra tests check."""
+    synth` does but with no wheels: what `make lint` and the infra tests check. ``context``
+    adds CDK context values (as ``cdk synth -c key=value`` would)."""
     layer = work / "layer" / "python"
     shutil.copytree(ROOT / "layers/common/nudgeloop", layer / "nudgeloop", dirs_exist_ok=True)
     (work / "science" / "python" / "numpy").mkdir(parents=True, exist_ok=True)
@@ -45,7 +46,12 @@ def synthesize(work: Path) -> subprocess.CompletedProcess[str]:
         "CDK_OUTDIR": str(out),
         "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
         "CDK_CONTEXT_JSON": json.dumps(
-            {"layer_dir": str(work / "layer"), "science_layer_dir": str(work / "science"), "sender": SENDER}
+            {
+                "layer_dir": str(work / "layer"),
+                "science_layer_dir": str(work / "science"),
+                "sender": SENDER,
+                **(context or {}),
+            }
         ),
     }
     return subprocess.run(
