@@ -97,7 +97,7 @@ def platform(pair: tuple[str, str], spec: Any) -> bool:
     streams = [s for s in cat.streams if s.function_key == spec.key]
     if any(resource == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{cat.table(s.table_key).name}/stream/*" for s in streams):
         return action.startswith("dynamodb:") and action.endswith(("Stream", "Streams", "Records", "ShardIterator"))
-    failure_queues = {s.dlq_name for s in streams} | {f"{spec.name}-failures"}
+    failure_queues = {s.dlq_name for s in streams} | {cat.failures_queue}
     if resource in {f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}" for name in failure_queues}:
         return action in ("sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
     return action == "dynamodb:ListStreams" and resource == "*"

@@ -180,8 +180,9 @@ def test_dlq_alarms_exist_for_every_queue(template: dict[str, Any]) -> None:
         for k, v in template["Resources"].items()
         if v["Type"] == "AWS::SQS::Queue" and v["Properties"].get("QueueName", "").endswith(("dlq", "-failures"))
     }
-    cat = catalog()  # one per queue, table stream, bus rule and schedule; an on-failure queue per schedule
-    assert len(dlqs) == len(cat.queues) + len(cat.streams) + len(cat.rules) + 2 * sum(1 for f in cat.functions if f.schedule)
+    # one per queue and table stream; one shared by schedules, async invocations and bus rules
+    cat = catalog()
+    assert len(dlqs) == len(cat.queues) + len(cat.streams) + 1
     assert {json.dumps({"Fn::GetAtt": [d, "QueueName"]}) for d in dlqs} == alarmed
     assert all(a["Threshold"] == 0 and a["ComparisonOperator"] == "GreaterThanThreshold" for a in dlq_alarms)
 
@@ -282,11 +283,21 @@ def test_async_invocations_end_in_an_alarmed_failure_queue_with_deliberate_retri
     for config in resources(template, "AWS::Lambda::EventInvokeConfig").values():
         props = config["Properties"]
         by_queue[queues[props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]]] = props
+    functions = {
+        k: v["Properties"]["FunctionName"]
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if "FunctionName" in v["Properties"]
+    }
+    configs = {
+        functions[c["Properties"]["FunctionName"]["Ref"]]: c["Properties"]
+        for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+    }
+    assert set(by_queue) == {"nudgeloop-failures"}  # every one ends in the shared failures queue
     for spec in (f for f in cat.functions if f.schedule):
-        props = by_queue[f"{spec.name}-failures"]
+        props = configs[spec.name]
         assert props["MaximumRetryAttempts"] == spec.async_retries
         assert props["MaximumEventAgeInSeconds"] == spec.async_max_age_s
-    assert by_queue["nudgeloop-journey-wake-failures"]["MaximumRetryAttempts"] == 0  # the next minute's sweep
+    assert configs["nudgeloop-journey-wake"]["MaximumRetryAttempts"] == 0  # the next sweep takes over
 
 
 def test_queues_outlast_six_times_their_consumers_timeout_and_consumers_are_bounded(template: dict[str, Any]) -> None:

@@ -355,13 +355,14 @@ def test_a_scheduled_job_that_keeps_failing_is_retried_once_then_kept_in_its_fai
     monkeypatch.setitem(stack.handlers, "analytics", broken)
     stack.advance(timedelta(days=1))  # its schedule fires once (04:45)
     assert [f["error"] for f in stack.failures if f["function"] == "analytics"] == ["RuntimeError"] * 2
-    assert stack.dlq_depths()["nudgeloop-analytics-failures"] == 1
+    assert stack.dlq_depths()["nudgeloop-failures"] == 1  # the one failures queue (specs.Catalog.failures_queue)
     from nudgeloop.adapters.aws import client
 
     with stack.aws_lock:
-        url = stack.res.dlq_urls["nudgeloop-analytics-failures"]
+        url = stack.res.dlq_urls["nudgeloop-failures"]
         record = json.loads(client("sqs").receive_message(QueueUrl=url)["Messages"][0]["Body"])
     assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["functionArn"].split(":")[6] == "nudgeloop-analytics"  # it names the function
     assert record["requestPayload"]["detail-type"] == "Scheduled Event"
     assert record["responsePayload"]["errorMessage"] == "the analytics job is broken"
 

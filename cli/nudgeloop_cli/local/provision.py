@@ -110,8 +110,9 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     events.create_event_bus(Name=cat.bus_name)
     for rule in cat.rules:
         events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-        dlq_url = sqs.create_queue(QueueName=rule.dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-        out.dlq_urls[rule.dlq_name] = dlq_url
+        dlq_name = cat.rule_dlq(rule)
+        dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+        out.dlq_urls[dlq_name] = dlq_url
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_targets(
             Rule=rule.name,

@@ -111,7 +111,7 @@ class Scheduler:
                             },
                             "requestPayload": event,
                             "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                            "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)[:500]},
+                            "responsePayload": {"errorType": error_type(error), "errorMessage": str(error)[:500]},
                         }
                     ),
                 )

@@ -53,6 +53,7 @@ class FunctionFactory(Construct):
         self.queues: dict[str, sqs.Queue] = {}
         self.dlqs: dict[str, sqs.Queue] = {}
         self.log_groups: dict[str, logs.LogGroup] = {}
+        self._by_name: dict[str, sqs.Queue] = {}  # the dead-letter queues by name
 
     def env(self, extra: dict[str, str]) -> dict[str, str]:
         c, d = self.catalog, self.data
@@ -94,6 +95,9 @@ class FunctionFactory(Construct):
         return self.layers[key]
 
     def dead_letter_queue(self, key: str, name: str) -> sqs.Queue:
+        """The dead-letter queue ``name`` (created once: the failures queue is shared), alarmed."""
+        if name in self._by_name:
+            return self._by_name[name]
         dlq = sqs.Queue(
             self,
             f"{key.capitalize()}Dlq",
@@ -108,6 +112,7 @@ class FunctionFactory(Construct):
         assert isinstance(cfn, cdk.CfnResource)
         cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["ES6000"]}})
         self.dlqs[key] = dlq
+        self._by_name[name] = dlq
         return dlq
 
     def stream_source(self, function_key: str) -> None:
@@ -215,7 +220,7 @@ class FunctionFactory(Construct):
         failure_queue = self.catalog.failure_queue(spec)
         if failure_queue:  # asynchronous invocations that still fail after their retries are kept
             fn.configure_async_invoke(
-                on_failure=destinations.SqsDestination(self.dead_letter_queue(f"{spec.key}Failures", failure_queue)),
+                on_failure=destinations.SqsDestination(self.dead_letter_queue("failures", failure_queue)),
                 retry_attempts=spec.async_retries,
                 max_event_age=cdk.Duration.seconds(spec.async_max_age_s),
             )
@@ -228,7 +233,7 @@ class FunctionFactory(Construct):
                 targets=[
                     targets.LambdaFunction(
                         fn,
-                        dead_letter_queue=self.dead_letter_queue(f"{spec.key}Schedule", f"{spec.name}-schedule-dlq"),
+                        dead_letter_queue=self.dead_letter_queue("failures", self.catalog.failures_queue),
                         retry_attempts=4,
                     )
                 ],
@@ -250,7 +255,7 @@ class FunctionFactory(Construct):
             targets=[
                 targets.SqsQueue(
                     self.queue(spec.queue_key),
-                    dead_letter_queue=self.dead_letter_queue(f"{rule_key}Rule", spec.dlq_name),
+                    dead_letter_queue=self.dead_letter_queue("failures", self.catalog.rule_dlq(spec)),
                 )
             ],
         )

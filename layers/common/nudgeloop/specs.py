@@ -51,11 +51,6 @@ class RuleSpec:
     pattern: dict[str, Any]
     queue_key: str
 
-    @property
-    def dlq_name(self) -> str:
-        """Where EventBridge puts what it could not deliver to the queue."""
-        return f"{self.name}-dlq"
-
 
 @dataclass(frozen=True)
 class Grant:
@@ -162,10 +157,23 @@ class Catalog:
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
 
+    @property
+    def failures_queue(self) -> str:
+        """The one queue for what failed outside a queue or stream (each alarmed queue is billed
+        every month: docs/costs.md): asynchronous invocations whose retries are spent (Lambda's
+        on-failure record names the function), schedule events EventBridge could not deliver to
+        their function, and bus events it could not deliver to a rule's queue (both with
+        EventBridge's RULE_ARN, TARGET_ARN and ERROR_CODE message attributes)."""
+        return f"{self.prefix}-failures"
+
     def failure_queue(self, spec: FunctionSpec) -> str | None:
         """The on-failure destination of a function invoked asynchronously (by its schedule, and
         the daily run's fan-out to itself): where an invocation goes once its retries are spent."""
-        return f"{spec.name}-failures" if spec.schedule else None
+        return self.failures_queue if spec.schedule else None
+
+    def rule_dlq(self, rule: RuleSpec) -> str:
+        """Where EventBridge puts what it could not deliver to a rule's queue."""
+        return self.failures_queue
 
     def bucket_name(self, key: str, account: str, region: str) -> str:
         """Bucket names are global: the stem plus account and region keeps them unique."""
