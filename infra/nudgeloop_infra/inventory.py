@@ -15,8 +15,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from nudgeloop.observability import MONITORING_LEVELS
 from nudgeloop_infra import lint
-from nudgeloop_infra.constructs.observability import MONITORING_LEVELS
 
 OUT = lint.ROOT / "cli" / "nudgeloop_cli" / "costs" / "inventory.json"
 

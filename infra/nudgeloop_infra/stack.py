@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from nudgeloop.config import TUNABLES, tunable_values
+from nudgeloop.observability import MONITORING_LEVELS
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, DEFAULT_SWEEP_SCHEDULE, LAMBDA_PYTHON, catalog
 
 from .constructs.analytics import Analytics
@@ -16,7 +17,7 @@ from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
 from .constructs.ingest_api import IngestApi
-from .constructs.observability import MONITORING_LEVELS, Observability
+from .constructs.observability import Observability
 from .constructs.segmentation import Segmentation
 from .constructs.sending import Sending
 from .nag import acknowledge, acknowledge_grant_wildcards
@@ -90,6 +91,7 @@ class NudgeloopStack(cdk.Stack):
             data=data,
             settings=config.settings,
             tracing=config.tracing,
+            monitoring=config.monitoring,
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
@@ -119,7 +121,6 @@ class NudgeloopStack(cdk.Stack):
             functions=functions,
             alarm_email=config.alarm_email,
             state_machine=campaigns.state_machine,
-            level=config.monitoring,
         )
         acknowledge_grant_wildcards(self, cat, functions.functions.values())
         acknowledge(

@@ -79,3 +79,18 @@ def test_tracing_is_a_setting_that_reaches_the_api_functions_and_journeys(full_t
 def test_every_log_group_of_ours_keeps_logs_for_a_stated_time(template: dict[str, Any]) -> None:
     groups = [g["Properties"] for g in resources(template, "AWS::Logs::LogGroup").values()]
     assert groups and all(g["RetentionInDays"] in (30, 90) for g in groups)
+
+
+def test_functions_publish_what_their_monitoring_level_alarms_on(template: dict[str, Any], full_template: dict[str, Any]) -> None:
+    from nudgeloop.observability import ALARMED_METRICS, MONITORING_ENV
+
+    for of, level in ((template, "minimal"), (full_template, "full")):
+        found = resources(of, "AWS::Lambda::Function").values()
+        functions = [f["Properties"] for f in found if "FunctionName" in f["Properties"]]
+        assert all(f["Environment"]["Variables"][MONITORING_ENV] == level for f in functions)
+    ours = [
+        a["Properties"]["MetricName"]
+        for a in resources(template, "AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("Namespace") == "Nudgeloop"
+    ]
+    assert ours and set(ours) <= ALARMED_METRICS  # minimal publishes only these: each alarm still sees its metric

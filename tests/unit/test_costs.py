@@ -113,3 +113,25 @@ def test_the_command_prints_the_lines_and_their_total() -> None:
     assert "total a month" in table.output and f"{body['total_usd']:.2f}" in table.output
     wrong = CliRunner().invoke(app, [*args, "--monitoring", "loud"])
     assert wrong.exit_code == 2 and "minimal" in wrong.output
+
+
+def test_minimal_monitoring_publishes_only_the_alarmed_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nudgeloop.observability import ALARMED_METRICS, MONITORING_ENV, LevelledMetrics
+
+    for level, kept in (("minimal", {"EventsFailed"}), ("full", {"EventsFailed", "EventsAccepted"})):
+        monkeypatch.setenv(MONITORING_ENV, level)
+        metrics = LevelledMetrics(namespace="Test", service="test")
+        metrics.add_metric(name="EventsFailed", unit="Count", value=1)
+        metrics.add_metric(name="EventsAccepted", unit="Count", value=1)
+        assert set(metrics.metric_set) == kept
+        metrics.clear_metrics()
+    assert "EventsFailed" in ALARMED_METRICS and "EventsAccepted" not in ALARMED_METRICS
+
+
+def test_minimal_monitoring_bills_fewer_metric_hours_than_full() -> None:
+    from nudgeloop_cli.costs.model import Usage, estimate
+
+    minimal = [x for x in estimate(Usage(5000, 200, 10_000)) if x.item.startswith("custom metrics")]
+    full = _line(estimate(Usage(5000, 200, 10_000, monitoring="full")), "CloudWatch", "custom metrics")
+    assert full.quantity > 10  # every metric published in most hours
+    assert sum(x.quantity for x in minimal) < full.quantity / 10  # the alarmed ones only appear on failures

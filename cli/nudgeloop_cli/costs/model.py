@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nudgeloop.observability import MONITORING_LEVELS, published
+
 DATA = Path(__file__).resolve().parent
 PUT_CLASS = ("PutObject", "ListObjectsV2", "CopyObject", "DeleteObject", "DeleteObjects")
 GB = 1024**3
-MONITORING = ("minimal", "full")
+MONITORING = MONITORING_LEVELS  # the stack's monitoring levels (nudgeloop.observability)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,8 @@ def estimate(
                 m.add("Secrets Manager", "API calls", "calls", "secretsmanager_per_10k_api_calls", c)
         log_bytes += f["log_bytes"] * n
         for metric, rate in f.get("metrics", {}).items():
-            publications[metric] += rate * n
+            if published(metric, usage.monitoring):
+                publications[metric] += rate * n
 
     m.add("SQS", "deletes (a batch each)", "requests", "sqs_standard_per_million_requests", sqs_batches)
     m.add(
@@ -194,7 +197,8 @@ def estimate(
     m.add("DynamoDB", "read request units", "RRU", "dynamodb_per_million_read_units", sweeps * sweep["read_units"])
     log_bytes += sweeps * sweep["log_bytes"]
     for metric in sweep.get("metrics", []):
-        publications[metric] += sweeps
+        if published(metric, usage.monitoring):
+            publications[metric] += sweeps
     for cron in (s for s in fixed["schedules"] if s.startswith("cron(")):  # the jobs' runs, whatever the customers
         invoked("scheduled job", _per_month(cron, hours), 0.0, 128)
 

@@ -16,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from nudgeloop.config import declared_defaults, env_name
+from nudgeloop.observability import MONITORING_ENV, MONITORING_LEVELS
 from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import LAMBDA_PYTHON
 from nudgeloop.specs import Catalog
@@ -41,10 +42,14 @@ class FunctionFactory(Construct):
         data: Data,
         settings: dict[str, str] | None = None,
         tracing: bool = False,
+        monitoring: str = "minimal",
     ) -> None:
         super().__init__(scope, construct_id)
         self.settings = settings or {}
         self.tracing = tracing  # X-Ray for every function, and for the API and journeys built with them
+        if monitoring not in MONITORING_LEVELS:
+            raise ValueError(f"monitoring {monitoring!r}: one of {', '.join(MONITORING_LEVELS)}")
+        self.monitoring = monitoring  # what the functions publish and the alarms watch (Observability)
         self.catalog = catalog
         self.data = data
         self.layer_dirs = layer_dirs
@@ -199,6 +204,7 @@ class FunctionFactory(Construct):
                 **{env_name(name): values[name] for name in spec.env},
                 "POWERTOOLS_SERVICE_NAME": "nudgeloop",
                 "POWERTOOLS_METRICS_NAMESPACE": "Nudgeloop",
+                MONITORING_ENV: self.monitoring,
                 # without tracing, Powertools' tracer records nothing (and warns of no segment)
                 **({} if self.tracing else {"POWERTOOLS_TRACE_DISABLED": "true"}),
             },

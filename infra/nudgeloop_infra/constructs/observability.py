@@ -21,8 +21,6 @@ from constructs import Construct
 
 from .functions import FunctionFactory
 
-MONITORING_LEVELS = ("minimal", "full")
-
 
 class Observability(Construct):
     def __init__(
@@ -33,12 +31,9 @@ class Observability(Construct):
         functions: FunctionFactory,
         alarm_email: str,
         state_machine: sfn.IStateMachine | None = None,
-        level: str = "minimal",
     ) -> None:
         super().__init__(scope, construct_id)
-        if level not in MONITORING_LEVELS:
-            raise ValueError(f"monitoring {level!r}: one of {', '.join(MONITORING_LEVELS)}")
-        full = level == "full"
+        full = functions.monitoring == "full"  # the functions publish what this level alarms on
         self.topic = sns.Topic(self, "Alarms", enforce_ssl=True)
         if alarm_email:
             self.topic.add_subscription(subs.EmailSubscription(alarm_email))

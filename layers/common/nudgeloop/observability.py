@@ -7,6 +7,7 @@ extra keys and exception texts alike (an SES error, say, can quote the recipient
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -30,4 +31,26 @@ class RedactingFormatter(LambdaPowertoolsFormatter):
 
 logger = Logger(service=SERVICE, logger_formatter=RedactingFormatter())
 tracer = Tracer(service=SERVICE)
-metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
+# Monitoring levels (the stack's context ``monitoring``, passed to every function in this
+# variable). "minimal" publishes only the metrics its alarms watch: CloudWatch bills a custom
+# metric for every hour it is published in (docs/costs.md); "full" publishes all of them, for the
+# dashboard and the anomaly bands.
+MONITORING_LEVELS = ("minimal", "full")
+MONITORING_ENV = "NUDGELOOP_MONITORING"
+ALARMED_METRICS = frozenset({"EventsFailed", "SendsInDoubt", "MarketingPaused"})
+
+
+def published(name: str, level: str) -> bool:
+    """Whether a custom metric is published at a monitoring level."""
+    return level != "minimal" or name in ALARMED_METRICS
+
+
+class LevelledMetrics(Metrics):
+    """Powertools' metrics, publishing what the stack's monitoring level keeps."""
+
+    def add_metric(self, name: str, unit: Any, value: float, resolution: Any = 60) -> None:
+        if published(name, os.environ.get(MONITORING_ENV, "full")):
+            super().add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
+
+metrics = LevelledMetrics(namespace=NAMESPACE, service=SERVICE)
