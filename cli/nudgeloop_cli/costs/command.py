@@ -27,6 +27,7 @@ def cost(
     tracing: Annotated[bool, typer.Option("--tracing/--no-tracing", help="X-Ray on (context tracing=true)")] = False,
     history_months: Annotated[float, typer.Option("--history-months", help="History held (storage)", min=0)] = 12.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the lines as JSON")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the lines as a Markdown table")] = False,
 ) -> None:
     """The monthly cost at list prices, per service, from the benches' measured units
     (cli/nudgeloop_cli/costs/units.json), the synthesized stack's inventory and the price file."""
@@ -61,6 +62,14 @@ def cost(
         )
         return
     services = by_service(lines)
+    if markdown:
+        typer.echo("| service | item | quantity | USD |\n|---|---|---:|---:|")
+        for service in services:
+            for line in (x for x in lines if x.service == service):
+                quantity = f"{line.quantity:,.0f}" if line.quantity >= 100 else f"{line.quantity:.3g}"
+                typer.echo(f"| {service} | {line.item} | {quantity} {line.unit} | {line.usd:,.2f} |")
+        typer.echo(f"| **total a month** | | | **{total(lines):,.2f}** |")
+        return
     typer.echo(f"{'service':<16} {'item':<62} {'quantity':>14} {'unit':<14} {'USD':>9}")
     for service in services:
         for line in (x for x in lines if x.service == service):
