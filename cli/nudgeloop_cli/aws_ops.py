@@ -9,7 +9,7 @@ import boto3
 
 from nudgeloop.resources import catalog
 from nudgeloop.services import redrive as service
-from nudgeloop.specs import QueueSpec
+from nudgeloop.specs import QueueSpec, StreamSourceSpec
 
 
 def bind_engine(prefix: str) -> None:
@@ -32,9 +32,16 @@ def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
     if isinstance(spec, QueueSpec):
         source_url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
         return service.move_back(sqs, dlq_url, source_url).as_dict()
+    lam = session.client("lambda")
+    if spec == service.FAILURES:
+
+        def invoke_async(name: str, event: dict[str, Any]) -> None:
+            lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
+
+        return service.invoke_again(sqs, dlq_url, invoke_async).as_dict()
+    assert isinstance(spec, StreamSourceSpec)
     function_name = cat.function(spec.function_key).name
     account = session.client("sts").get_caller_identity()["Account"]
-    lam = session.client("lambda")
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
         answer = lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())

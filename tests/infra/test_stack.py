@@ -124,20 +124,16 @@ def test_events_stream_feeds_the_processor_with_retries_and_a_dlq(template: dict
 
 def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
     queues = {v["Properties"].get("QueueName"): v["Properties"] for v in resources(template, "AWS::SQS::Queue").values()}
-    for name in (
-        "nudgeloop-feedback",
-        "nudgeloop-trigger",
-        "nudgeloop-imports",
-        "nudgeloop-templates",
-        "nudgeloop-confirmations",
-    ):
+    for name in ("nudgeloop-feedback", "nudgeloop-trigger", "nudgeloop-templates"):
         assert queues[name]["RedrivePolicy"]["maxReceiveCount"] == 5
         assert queues[name]["SqsManagedSseEnabled"] is True
+    # imports and confirmations invoke their functions directly (no idle polling)
+    assert not {"nudgeloop-imports", "nudgeloop-confirmations"} & set(queues)
     mappings = resources(template, "AWS::Lambda::EventSourceMapping")
-    # five queues, the events stream's two consumers (process, archive), the customers stream's one
-    assert len(mappings) == 8
+    # three queues, the events stream's two consumers (process, archive), the customers stream's one
+    assert len(mappings) == 6
     assert all(m["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings.values())
-    assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-imports-dlq", "nudgeloop-counts-dlq"} <= set(queues)
+    assert {"nudgeloop-ingest-dlq", "nudgeloop-archive-dlq", "nudgeloop-failures", "nudgeloop-counts-dlq"} <= set(queues)
     # The step counts skip a retried batch by its first record: a split batch would be counted twice.
     bisect = {
         m["Properties"]["FunctionName"]["Ref"]: m["Properties"].get("BisectBatchOnFunctionError") for m in mappings.values()
@@ -214,13 +210,17 @@ def test_the_staircase_definition_reaches_the_functions(template: dict[str, Any]
     assert {e["NL_STAIRCASE"] for e in envs if "NL_STAIRCASE" in e} == {"{}"}
 
 
-def test_import_files_and_uploaded_templates_and_campaigns_notify_their_queues(template: dict[str, Any]) -> None:
+def test_import_files_invoke_their_function_and_uploaded_templates_and_campaigns_notify_their_queue(
+    template: dict[str, Any],
+) -> None:
     notifications = resources(template, "Custom::S3BucketNotifications")
     assert len(notifications) == 3  # the data bucket (imports), the templates and the campaigns bucket
+    kinds = ("LambdaFunctionConfigurations", "QueueConfigurations")
     filters = sorted(
         tuple(sorted((r["Name"].lower(), r["Value"]) for r in q["Filter"]["Key"]["FilterRules"]))
         for n in notifications.values()
-        for q in n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+        for kind in kinds
+        for q in n["Properties"]["NotificationConfiguration"].get(kind, [])
     )
     assert filters == [
         (("prefix", "campaigns/"), ("suffix", ".yaml")),
@@ -230,9 +230,15 @@ def test_import_files_and_uploaded_templates_and_campaigns_notify_their_queues(t
         (("prefix", "templates/"), ("suffix", ".html")),
         (("prefix", "templates/"), ("suffix", ".txt")),
     ]
+    functions = {k: v["Properties"].get("FunctionName") for k, v in resources(template, "AWS::Lambda::Function").items()}
     for n in notifications.values():
-        queues = n["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
-        assert all(q["Events"] == ["s3:ObjectCreated:*"] for q in queues)
+        found = n["Properties"]["NotificationConfiguration"]
+        assert all(q["Events"] == ["s3:ObjectCreated:*"] for kind in kinds for q in found.get(kind, []))
+        targets = {functions[q["LambdaFunctionArn"]["Fn::GetAtt"][0]] for q in found.get(kinds[0], [])}
+        assert targets <= {"nudgeloop-ingest-import"}
+    configs = {c["Properties"]["FunctionName"]["Ref"] for c in resources(template, "AWS::Lambda::EventInvokeConfig").values()}
+    for key in ("ingest_import", "send_confirmation"):  # retried, then kept
+        assert any(functions[c] == catalog().function(key).name for c in configs), key
 
 
 def test_the_webhook_route_needs_no_api_key_but_its_secret_exists(template: dict[str, Any]) -> None:

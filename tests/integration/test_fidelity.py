@@ -211,7 +211,7 @@ def test_requests_at_the_limits_pass(stack) -> None:
     client("events").put_events(
         Entries=[{"Source": "s", "DetailType": "d", "Detail": "{}", "EventBusName": "nudgeloop-bus"}] * 10
     )
-    client("sqs").send_message(QueueUrl=stack.res.queue_urls["imports"], MessageBody="x" * (256 * 1024 + 1))
+    client("sqs").send_message(QueueUrl=stack.res.queue_urls["trigger"], MessageBody="x" * (256 * 1024 + 1))
 
 
 # ---------------------------------------------------------------- Step Functions Standard's limits

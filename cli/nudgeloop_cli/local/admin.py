@@ -15,7 +15,7 @@ from nudgeloop.adapters import aws
 from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.domain.vouchers import Voucher
 from nudgeloop.services import redrive
-from nudgeloop.specs import QueueSpec
+from nudgeloop.specs import QueueSpec, StreamSourceSpec
 
 from .base import REGION, ROOT, LocalError
 
@@ -229,7 +229,10 @@ class Admin:
                 raise LocalError(f"no such dead-letter queue: {dlq_name}; known: {sorted(self.stack.res.dlq_urls)}")
             if isinstance(source, QueueSpec):
                 outcome = redrive.move_back(sqs, url, self.stack.res.queue_urls[source.key])
+            elif source == redrive.FAILURES:
+                outcome = redrive.invoke_again(sqs, url, self.stack.invocations.submit_to)
             else:
+                assert isinstance(source, StreamSourceSpec)
                 spec = source
 
                 def invoke(event: dict[str, Any]) -> dict[str, Any]:

@@ -106,49 +106,6 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         out.queue_urls[q.key] = url
         out.dlq_urls[q.dlq_name] = dlq_url
         out.queue_arns[q.key] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events = aws.client("events")
-    events.create_event_bus(Name=cat.bus_name)
-    for rule in cat.rules:
-        events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-        dlq_name = cat.rule_dlq(rule)
-        dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
-        out.dlq_urls[dlq_name] = dlq_url
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        events.put_targets(
-            Rule=rule.name,
-            EventBusName=rule.bus,
-            Targets=[{"Id": rule.queue_key, "Arn": out.queue_arns[rule.queue_key], "DeadLetterConfig": {"Arn": dlq_arn}}],
-        )
-    ses = aws.client("sesv2")
-    ses.create_email_identity(EmailIdentity=sender_domain)
-    for configuration_set in (cat.configuration_set, cat.service_configuration_set):
-        ses.create_configuration_set(ConfigurationSetName=configuration_set)
-        ses.put_configuration_set_sending_options(ConfigurationSetName=configuration_set, SendingEnabled=True)
-    aws.client("ses").verify_domain_identity(Domain=sender_domain)
-    for notification in cat.notifications:  # S3 ObjectCreated -> queue, one configuration per suffix
-        s3.put_bucket_notification_configuration(
-            Bucket=out.buckets[notification.bucket_key],
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "QueueArn": out.queue_arns[notification.queue_key],
-                        "Events": ["s3:ObjectCreated:*"],
-                        "Filter": {
-                            "Key": {
-                                "FilterRules": [
-                                    {"Name": "prefix", "Value": notification.prefix},
-                                    {"Name": "suffix", "Value": suffix},
-                                ]
-                            }
-                        },
-                    }
-                    for suffix in notification.suffixes
-                ]
-            },
-        )
-    manager = aws.client("secretsmanager")
-    for name, value in ((cat.signing_secret_name, secrets.token_urlsafe(48)), (cat.webhook_secret_name, LOCAL_WEBHOOK_SECRET)):
-        out.secret_arns[name] = manager.create_secret(Name=name, SecretString=value)["ARN"]
     iam = aws.client("iam")
     role = iam.create_role(RoleName=f"{cat.prefix}-local", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lam = aws.client("lambda")
@@ -161,6 +118,52 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
             Code={"ZipFile": b"local"},
             Architectures=["arm64"],
         )["FunctionArn"]
+    events = aws.client("events")
+    events.create_event_bus(Name=cat.bus_name)
+    for rule in cat.rules:
+        events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
+        dlq_name = cat.rule_dlq(rule)
+        dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
+        out.dlq_urls[dlq_name] = dlq_url
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        target = out.queue_arns[rule.queue_key] if rule.queue_key else out.function_arns[str(rule.function_key)]
+        events.put_targets(
+            Rule=rule.name,
+            EventBusName=rule.bus,
+            Targets=[{"Id": rule.key, "Arn": target, "DeadLetterConfig": {"Arn": dlq_arn}}],
+        )
+    ses = aws.client("sesv2")
+    ses.create_email_identity(EmailIdentity=sender_domain)
+    for configuration_set in (cat.configuration_set, cat.service_configuration_set):
+        ses.create_configuration_set(ConfigurationSetName=configuration_set)
+        ses.put_configuration_set_sending_options(ConfigurationSetName=configuration_set, SendingEnabled=True)
+    aws.client("ses").verify_domain_identity(Domain=sender_domain)
+    configurations: dict[str, dict[str, list[dict[str, Any]]]] = {}  # a bucket's configuration is set whole
+    for notification in cat.notifications:  # S3 ObjectCreated -> queue or function, one configuration per suffix
+        if notification.function_key is not None:
+            kind, target = ("LambdaFunctionConfigurations", "LambdaFunctionArn"), out.function_arns[notification.function_key]
+        else:
+            kind, target = ("QueueConfigurations", "QueueArn"), out.queue_arns[str(notification.queue_key)]
+        configurations.setdefault(notification.bucket_key, {}).setdefault(kind[0], []).extend(
+            {
+                kind[1]: target,
+                "Events": ["s3:ObjectCreated:*"],
+                "Filter": {
+                    "Key": {
+                        "FilterRules": [
+                            {"Name": "prefix", "Value": notification.prefix},
+                            {"Name": "suffix", "Value": suffix},
+                        ]
+                    }
+                },
+            }
+            for suffix in notification.suffixes
+        )
+    for bucket_key, found in configurations.items():
+        s3.put_bucket_notification_configuration(Bucket=out.buckets[bucket_key], NotificationConfiguration=found)
+    manager = aws.client("secretsmanager")
+    for name, value in ((cat.signing_secret_name, secrets.token_urlsafe(48)), (cat.webhook_secret_name, LOCAL_WEBHOOK_SECRET)):
+        out.secret_arns[name] = manager.create_secret(Name=name, SecretString=value)["ARN"]
     sfn = aws.client("stepfunctions")
     definition = render({ph: out.function_arns[key] for ph, key in PLACEHOLDERS.items()})
     out.state_machine_arn = sfn.create_state_machine(

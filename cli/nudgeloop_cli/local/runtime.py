@@ -16,6 +16,7 @@ local runtime refuses what AWS refuses, and where moto is made as fast as AWS is
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -31,9 +32,10 @@ from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
 from nudgeloop.specs import Catalog
 
-from . import dynamodb, faults, moto_hot_paths
+from . import async_invoke, dynamodb, faults, moto_hot_paths
 from .admin import Admin
 from .api_gateway import ApiGateway
+from .async_invoke import AsyncInvocations
 from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
 from .faults import Faults
 from .fidelity import Enforcer
@@ -93,6 +95,7 @@ class LocalStack:
         self.gateway = ApiGateway(self)
         self.api = self.gateway.api  # what API Gateway does in front of the ingest function
         self.pumps = Pumps(self)
+        self.invocations = AsyncInvocations(self)  # asynchronous invocations (async_invoke.py)
         self.scheduler = Scheduler(self)
         self.mailbox = Mailbox(self)
         self.admin = Admin(self)
@@ -126,7 +129,12 @@ class LocalStack:
         self._previous_clock = clock.use(self.clock)
         host = self.host
 
+        invocations = self.invocations
+
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
+            if headers.get("X-Amz-Invocation-Type") == "Event":  # queued; Lambda answers 202
+                invocations.submit_to(function_name, json.loads(body or b"{}"))
+                return b""
             return host.invoke_from_states(function_name, body, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
@@ -148,6 +156,7 @@ class LocalStack:
         self.host.load()
         self.scheduler.start()
         faults.attach(self)
+        async_invoke.attach(self.invocations)
         return self
 
     @property
@@ -173,6 +182,7 @@ class LocalStack:
         locked = self.aws_lock.acquire(timeout=STOP_GRACE_S)
         try:
             faults.detach()
+            async_invoke.attach(None)
             if self.enforcer is not None:
                 self.enforcer.uninstall()
             if self._mock is not None:
@@ -219,7 +229,6 @@ class LocalStack:
             "signing_secret_name": c.signing_secret_name,
             "webhook_secret_name": c.webhook_secret_name,
             "data_bucket": self.res.buckets["data"],
-            "imports_queue_url": self.res.queue_urls["imports"],
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}
@@ -234,7 +243,7 @@ class LocalStack:
         """Deliver up to one batch from every stream and queue to its consumer; returns records handled."""
         with self.aws_lock:
             self.mailbox.answer_accepted()
-            return self.pumps.pump_streams() + self.pumps.pump_queues()
+            return self.pumps.pump_streams() + self.pumps.pump_queues() + self.invocations.pump()
 
     def engine_view(self, name: str, read: Callable[[], Any], partitions: tuple[str, ...], *also: object) -> Any:
         """What the driver reads of the engine table's ``by_due`` index (parked and due timers,

@@ -4,7 +4,6 @@ asynchronously: retried, then sent to the function's on-failure queue), expired 
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from nudgeloop import clock
 from nudgeloop.adapters import aws
 
 from . import dynamodb
-from .base import REGION, LocalError, error_type
+from .base import REGION, LocalError
 from .provision import ACCOUNT
 
 if TYPE_CHECKING:
@@ -80,41 +79,10 @@ class Scheduler:
 
     def fire(self, key: str) -> None:
         """A schedule invokes asynchronously: as Lambda does, a failed invocation is retried
-        ``async_retries`` times, then sent to the function's on-failure queue."""
+        ``async_retries`` times, then sent to the function's on-failure queue (async_invoke.py)."""
         if key == "segment_daily":
             self.expire_items()
-        event = self.scheduled_event(key)
-        spec = self.stack.catalog.function(key)
-        invocations = spec.async_retries + 1
-        for _ in range(invocations):
-            try:
-                self.stack.call(key, event)
-                return
-            except Exception as exc:
-                self.stack.failed(key, error_type(exc), str(exc))
-                error = exc
-        assert self.stack.res is not None
-        failures = self.stack.catalog.failure_queue(spec)
-        if failures:
-            with self.stack.aws_lock:
-                aws.client("sqs").send_message(
-                    QueueUrl=self.stack.res.dlq_urls[failures],
-                    MessageBody=json.dumps(
-                        {  # what Lambda sends to an on-failure destination
-                            "version": "1.0",
-                            "timestamp": clock.iso(self.stack.clock.now()),
-                            "requestContext": {
-                                "requestId": str(uuid.uuid4()),
-                                "functionArn": f"{self.stack.res.function_arns[key]}:$LATEST",
-                                "condition": "RetriesExhausted",
-                                "approximateInvokeCount": invocations,
-                            },
-                            "requestPayload": event,
-                            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
-                            "responsePayload": {"errorType": error_type(error), "errorMessage": str(error)[:500]},
-                        }
-                    ),
-                )
+        self.stack.invocations.invoke(key, self.scheduled_event(key))
 
     def expire_items(self) -> int:
         """DynamoDB's TTL, which moto does not run: items whose TTL attribute (a number) has passed

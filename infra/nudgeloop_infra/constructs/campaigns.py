@@ -67,7 +67,7 @@ class Campaigns(Construct):
             fn.grant_invoke(self.state_machine)
 
         functions.function("trigger_start", {"state_machine_arn": self.state_machine.state_machine_arn})
-        functions.rule_to_queue(self, "JourneyTriggersRule", "journey_triggers", bus)
+        functions.rule(self, "JourneyTriggersRule", "journey_triggers", bus)
 
         functions.function("journey_wake")
         cdk.Tags.of(self).add("nudgeloop:concern", "campaigns")

@@ -12,6 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -230,6 +232,17 @@ class FunctionFactory(Construct):
                 retry_attempts=spec.async_retries,
                 max_event_age=cdk.Duration.seconds(spec.async_max_age_s),
             )
+        for notification in self.catalog.notifications:  # to its queue, or invoking it asynchronously
+            if notification.function_key == key:
+                destination: s3.IBucketNotificationDestination = s3n.LambdaDestination(fn)
+            elif spec.queue_key is not None and notification.queue_key == spec.queue_key:
+                destination = s3n.SqsDestination(self.queue(spec.queue_key))
+            else:
+                continue
+            for suffix in notification.suffixes:
+                self.data.buckets[notification.bucket_key].add_event_notification(
+                    s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=notification.prefix, suffix=suffix)
+                )
         if spec.schedule:
             events.Rule(
                 self,
@@ -248,22 +261,24 @@ class FunctionFactory(Construct):
         self.log_groups[key] = log_group
         return fn
 
-    def rule_to_queue(self, scope: Construct, construct_id: str, rule_key: str, bus: events.IEventBus) -> events.Rule:
-        """The catalog's EventBridge rule ``rule_key`` on ``bus``, delivering to its SQS queue."""
+    def rule(self, scope: Construct, construct_id: str, rule_key: str, bus: events.IEventBus) -> events.Rule:
+        """The catalog's EventBridge rule ``rule_key`` on ``bus``, delivering to its SQS queue or
+        invoking its function asynchronously (the function must be built already)."""
         spec = next(r for r in self.catalog.rules if r.key == rule_key)
+        # what EventBridge could not deliver (after its own retries) is kept too
+        dlq = self.dead_letter_queue("failures", self.catalog.rule_dlq(spec))
+        if spec.function_key is not None:
+            target: events.IRuleTarget = targets.LambdaFunction(self.functions[spec.function_key], dead_letter_queue=dlq)
+        else:
+            assert spec.queue_key is not None
+            target = targets.SqsQueue(self.queue(spec.queue_key), dead_letter_queue=dlq)
         return events.Rule(
             scope,
             construct_id,
             rule_name=spec.name,
             event_bus=bus,
             event_pattern=event_pattern(spec.pattern),
-            # what EventBridge could not deliver to the queue (after its own retries) is kept too
-            targets=[
-                targets.SqsQueue(
-                    self.queue(spec.queue_key),
-                    dead_letter_queue=self.dead_letter_queue("failures", self.catalog.rule_dlq(spec)),
-                )
-            ],
+            targets=[target],
         )
 
 

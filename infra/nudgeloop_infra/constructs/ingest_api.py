@@ -6,8 +6,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
-from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from nudgeloop.specs import Catalog
@@ -35,20 +33,10 @@ class IngestApi(Construct):
         functions.stream_source("ingest_process")
         functions.function("ingest_archive")
         functions.stream_source("ingest_archive")
-        imports = functions.queue("imports")
-        functions.function("ingest_import", {"imports_queue_url": imports.queue_url})
-        for notification in catalog.notifications:
-            for suffix in notification.suffixes:
-                data.buckets[notification.bucket_key].add_event_notification(
-                    s3.EventType.OBJECT_CREATED,
-                    s3n.SqsDestination(functions.queue(notification.queue_key)),
-                    s3.NotificationKeyFilter(prefix=notification.prefix, suffix=suffix),
-                )
+        functions.function("ingest_import")  # with its S3 notifications (FunctionFactory.function)
 
         functions.function("ingest_feedback")
-        functions.rule_to_queue(
-            self, "SesEventsRule", "ses_events", events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
-        )
+        functions.rule(self, "SesEventsRule", "ses_events", events.EventBus.from_event_bus_name(self, "DefaultBus", "default"))
 
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)
         self.api = apigw.RestApi(

@@ -78,5 +78,5 @@ class Sending(Construct):
         functions.function("templates_check")
         # Double opt-in: pending sign-ups (bus) -> confirmations queue -> one confirmation mail.
         functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
-        functions.rule_to_queue(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
+        functions.rule(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
         self.function = fn

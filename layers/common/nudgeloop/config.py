@@ -56,7 +56,6 @@ class Settings(BaseModel):
     signing_secret_name: str = ""
     webhook_secret_name: str = ""
     data_bucket: str = ""
-    imports_queue_url: str = ""
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")

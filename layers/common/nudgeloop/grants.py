@@ -44,7 +44,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),
         _bucket("data", "put", IMPORT_PREFIX),  # the import's report
-        Grant("queue", "imports", "send"),  # continuation of files longer than one run
+        Grant("function", "ingest_import", "invoke"),  # continues a file longer than one run
         _table("events", "put"),
         _table("customers"),  # what a customer holds already (attributes, bookings) bounds what is accepted
         _table("engine", "read_write"),  # checkpoints

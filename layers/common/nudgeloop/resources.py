@@ -120,13 +120,13 @@ def catalog(
         QueueSpec(key="feedback", name=f"{p}-feedback", dlq_name=f"{p}-feedback-dlq", max_concurrency=5),
         # journeys start here: bounded so that a burst of triggers cannot starve the ingest API
         QueueSpec(key="trigger", name=f"{p}-trigger", dlq_name=f"{p}-trigger-dlq", max_concurrency=5),
-        # one message per import file; a file is read in one go or continued from a checkpoint
-        QueueSpec(key="imports", name=f"{p}-imports", dlq_name=f"{p}-imports-dlq", batch_size=1),
-        # double opt-in: one confirmation mail per pending sign-up
-        QueueSpec(key="confirmations", name=f"{p}-confirmations", dlq_name=f"{p}-confirmations-dlq"),
         # uploaded templates: the notifications of a batch (a folder pushed at once) are checked
-        # together, each affected template once
+        # together, each affected template once (a queue is worth its idle polling here: without
+        # it, each file of a push would check its templates on its own)
         QueueSpec(key="templates", name=f"{p}-templates", dlq_name=f"{p}-templates-dlq", batching_window_s=5),
+        # Imports and confirmation requests reach their functions directly (asynchronous
+        # invocation): a queue a function consumes is polled all the time, and billed for it,
+        # however rarely anything arrives (docs/costs.md).
     )
     bus = f"{p}-bus"
     rules = (
@@ -145,7 +145,7 @@ def catalog(
             name=f"{p}-consent-confirmations",
             bus=bus,
             pattern={"source": ["nudgeloop.consent"], "detail-type": ["ConsentConfirmationRequested"]},
-            queue_key="confirmations",
+            function_key="send_confirmation",
         ),
         RuleSpec(
             key="ses_events",
@@ -188,8 +188,8 @@ def catalog(
             description="Bulk import: streams CSV/JSON-lines files from S3 through the event path, writes a report",
             timeout_s=900,
             memory_mb=512,
-            queue_key="imports",
-            env=common + _DATA + ("data_bucket", "imports_queue_url", "max_future_skew_s"),
+            env=common + _DATA + ("data_bucket", "max_future_skew_s"),
+            async_retries=2,
         ),
         FunctionSpec(
             key="ingest_archive",
@@ -318,7 +318,7 @@ def catalog(
             code_dir="send",
             handler="confirm.handler",
             description="Double opt-in: sends the confirmation mail for a pending sign-up, once",
-            queue_key="confirmations",
+            async_retries=2,
             env=(*common, *_SEND),
         ),
         FunctionSpec(
@@ -403,7 +403,7 @@ def catalog(
         webhook_secret_name=f"{p}/shopify-webhook-secret",
         bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns", "data": f"{p}-data"},
         notifications=(
-            NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, queue_key="imports"),
+            NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, function_key="ingest_import"),
             NotificationSpec(bucket_key="templates", prefix=TEMPLATE_PREFIX, suffixes=TEMPLATE_SUFFIXES, queue_key="templates"),
             # a campaign's new version may start on another trigger: its templates are checked again
             NotificationSpec(bucket_key="campaigns", prefix=CAMPAIGN_PREFIX, suffixes=CAMPAIGN_SUFFIXES, queue_key="templates"),

@@ -45,11 +45,15 @@ class QueueSpec:
 
 @dataclass(frozen=True)
 class RuleSpec:
+    """An EventBridge rule: to a queue (a consumer that takes batches), or to a function
+    invoked asynchronously (one event each, nothing polled while idle: docs/costs.md)."""
+
     key: str
     name: str
     bus: str  # "default" for the account's default bus (SES events arrive there)
     pattern: dict[str, Any]
-    queue_key: str
+    queue_key: str | None = None
+    function_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,14 @@ class StreamSourceSpec:
 
 @dataclass(frozen=True)
 class NotificationSpec:
-    """S3 ObjectCreated notifications of a bucket prefix to a queue (one per suffix)."""
+    """S3 ObjectCreated notifications of a bucket prefix (one configuration per suffix) to a
+    queue, or to a function invoked asynchronously."""
 
     bucket_key: str
     prefix: str
     suffixes: tuple[str, ...]
-    queue_key: str
+    queue_key: str | None = None
+    function_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,10 +172,19 @@ class Catalog:
         EventBridge's RULE_ARN, TARGET_ARN and ERROR_CODE message attributes)."""
         return f"{self.prefix}-failures"
 
+    def invoked_asynchronously(self, spec: FunctionSpec) -> bool:
+        """Whether something invokes the function asynchronously: its schedule (and the daily
+        run's fan-out to itself), an S3 notification or a bus rule."""
+        return bool(
+            spec.schedule
+            or any(n.function_key == spec.key for n in self.notifications)
+            or any(r.function_key == spec.key for r in self.rules)
+        )
+
     def failure_queue(self, spec: FunctionSpec) -> str | None:
-        """The on-failure destination of a function invoked asynchronously (by its schedule, and
-        the daily run's fan-out to itself): where an invocation goes once its retries are spent."""
-        return self.failures_queue if spec.schedule else None
+        """The on-failure destination of a function invoked asynchronously: where an invocation
+        goes once its retries are spent."""
+        return self.failures_queue if self.invoked_asynchronously(spec) else None
 
     def rule_dlq(self, rule: RuleSpec) -> str:
         """Where EventBridge puts what it could not deliver to a rule's queue."""

@@ -100,9 +100,8 @@ class Progress:
             self.rejections.append({"line": line, "field": field_name, "reason": reason})
 
 
-def files_in(message_body: str) -> list[ImportFile]:
-    """The import files an SQS message names: an S3 notification, or our own continuation."""
-    body = json.loads(message_body)
+def files_in(body: dict[str, Any]) -> list[ImportFile]:
+    """The import files an invocation names: an S3 notification, or our own continuation."""
     if "continue" in body:
         c = body["continue"]
         return [ImportFile(c["bucket"], c["key"], c["etag"], c.get("version_id"), int(c.get("size", 0)))]
@@ -317,16 +316,14 @@ def _version_arg(file: ImportFile) -> dict[str, str]:
     return {"IfMatch": file.etag} if file.etag else {}
 
 
-def continuation(file: ImportFile) -> str:
-    """The message that asks for the next part of a file."""
-    return json.dumps(
-        {
-            "continue": {
-                "bucket": file.bucket,
-                "key": file.key,
-                "etag": file.etag,
-                "version_id": file.version_id,
-                "size": file.size,
-            }
+def continuation(file: ImportFile) -> dict[str, Any]:
+    """The event that asks for the next part of a file (the function invokes itself with it)."""
+    return {
+        "continue": {
+            "bucket": file.bucket,
+            "key": file.key,
+            "etag": file.etag,
+            "version_id": file.version_id,
+            "size": file.size,
         }
-    )
+    }

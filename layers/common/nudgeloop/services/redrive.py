@@ -1,6 +1,10 @@
 """Redriving dead letters, the same way locally and against AWS.
 
-- Queue DLQs (feedback, trigger, imports): messages move back to their source queue.
+- Queue DLQs (feedback, trigger, templates): messages move back to their source queue.
+- The failures queue (``nudgeloop-failures``): an asynchronous invocation Lambda gave up on
+  (its on-failure record names the function and holds the event: an import, a confirmation
+  mail, a scheduled job) is invoked again, asynchronously, and deleted; what
+  EventBridge could not deliver is left for the operator (the message says which rule).
 - Stream DLQs (ingest-process, archive, segment-counts): Lambda's on-failure record names the failed batch
   (shard and sequence numbers), not its contents. The records are read back from the stream
   (kept 24 hours) or, for the events table, after that from the S3 archive (every stored event
@@ -44,11 +48,51 @@ def _receive(sqs: Any, url: str) -> list[dict[str, Any]]:
     )
 
 
-def source_of(cat: Catalog, dlq_name: str) -> QueueSpec | StreamSourceSpec | None:
-    """What feeds a dead-letter queue: a queue (redrive = move back) or a stream consumer."""
+FAILURES = "failures"  # source_of's answer for the failures queue
+
+
+def source_of(cat: Catalog, dlq_name: str) -> QueueSpec | StreamSourceSpec | str | None:
+    """What feeds a dead-letter queue: a queue (redrive = move back), a stream consumer, or
+    asynchronous invocations (``FAILURES``)."""
+    if dlq_name == cat.failures_queue:
+        return FAILURES
     return next((q for q in cat.queues if q.dlq_name == dlq_name), None) or next(
         (s for s in cat.streams if s.dlq_name == dlq_name), None
     )
+
+
+def invoke_again(sqs: Any, url: str, invoke_async: Callable[[str, dict[str, Any]], None]) -> Outcome:
+    """The failures queue: each of Lambda's on-failure records is invoked again (the function
+    named by ``requestContext.functionArn``, with ``requestPayload``), asynchronously, then
+    deleted; a retry that fails again comes back with a new record. Any other message (an event
+    EventBridge could not deliver) is left where it is and reported."""
+    outcome = Outcome()
+    seen: set[str] = set()
+    while True:
+        got = _receive(sqs, url)
+        received = [m for m in got if m["MessageId"] not in seen]
+        for again in (m for m in got if m["MessageId"] in seen):
+            _release(sqs, url, again)  # already looked at in this run: leave it for the next
+        if not received:
+            break
+        for message in received:
+            seen.add(message["MessageId"])
+            try:
+                body = json.loads(message["Body"])
+            except ValueError:
+                body = {}
+            arn = str((body.get("requestContext") or {}).get("functionArn", "")) if isinstance(body, dict) else ""
+            if not arn or "requestPayload" not in body:
+                _release(sqs, url, message)
+                outcome.failed += 1
+                outcome.details.append(f"{message['MessageId']}: not an invocation record (an undelivered event): left")
+                continue
+            name = arn.split(":")[6]
+            invoke_async(name, body["requestPayload"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            outcome.redriven += 1
+            outcome.details.append(f"{message['MessageId']}: {name} invoked again")
+    return outcome
 
 
 def _release(sqs: Any, url: str, message: dict[str, Any]) -> None:
