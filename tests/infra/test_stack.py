@@ -241,9 +241,15 @@ def test_import_files_invoke_their_function_and_uploaded_templates_and_campaigns
         assert any(functions[c] == catalog().function(key).name for c in configs), key
 
 
-def test_the_webhook_route_needs_no_api_key_but_its_secret_exists(template: dict[str, Any]) -> None:
+def test_the_webhook_secret_is_a_parameter_only_the_api_may_read(template: dict[str, Any]) -> None:
     secrets = [s["Properties"]["Name"] for s in resources(template, "AWS::SecretsManager::Secret").values()]
-    assert "nudgeloop/shopify-webhook-secret" in secrets
+    assert secrets == ["nudgeloop/signing-key"]  # the Shopify secret is an SSM SecureString the operator sets
+    readers = [
+        json.dumps(p["Properties"]["PolicyDocument"])
+        for p in resources(template, "AWS::IAM::Policy").values()
+        if "ssm:GetParameter" in json.dumps(p["Properties"]["PolicyDocument"])
+    ]
+    assert len(readers) == 1 and ":parameter/nudgeloop/shopify-webhook-secret" in readers[0]
 
 
 def test_marketing_and_service_mail_have_their_own_configuration_sets_and_only_marketing_can_be_paused(

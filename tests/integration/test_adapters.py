@@ -114,6 +114,16 @@ def test_shopify_bad_requests_are_4xx_naming_the_field(stack, kwargs, payload, s
     assert get_customer(stack, "shopify-115310627314723954")[0] == 404  # nothing stored
 
 
+def test_before_the_operator_sets_the_shops_secret_every_webhook_is_refused(stack) -> None:
+    from nudgeloop.adapters.aws import client
+
+    with stack.aws_lock:  # the stack as deployed, before the SecureString parameter is created
+        client("ssm").delete_parameter(Name=stack.catalog.webhook_secret_name)
+    status, body = post_shopify(stack, shopify_order())
+    assert status == 401 and "not configured" in json.dumps(body)  # Shopify retries it later
+    assert get_customer(stack, "shopify-1")[0] == 404
+
+
 def test_a_tampered_body_fails_the_signature(stack) -> None:
     raw = json.dumps(shopify_order())
     signature = base64.b64encode(hmac.new(SECRET, raw.encode(), hashlib.sha256).digest()).decode()

@@ -307,6 +307,12 @@ class Enforcer:
         secret = str(p.get("SecretId", ""))
         return [(f"secretsmanager:{op}", self.secret_arns.get(secret, secret))]
 
+    def _ssm(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
+        if op in ("GetParameter", "GetParameters"):
+            names = [p["Name"]] if op == "GetParameter" else list(p.get("Names", []))
+            return [(f"ssm:{op}", tuple(self.arns.parameter_named(str(n)) for n in names))]
+        return None
+
     def _lambda(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
         if op not in ("Invoke", "InvokeAsync"):
             return None

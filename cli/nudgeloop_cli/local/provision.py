@@ -162,8 +162,11 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     for bucket_key, found in configurations.items():
         s3.put_bucket_notification_configuration(Bucket=out.buckets[bucket_key], NotificationConfiguration=found)
     manager = aws.client("secretsmanager")
-    for name, value in ((cat.signing_secret_name, secrets.token_urlsafe(48)), (cat.webhook_secret_name, LOCAL_WEBHOOK_SECRET)):
-        out.secret_arns[name] = manager.create_secret(Name=name, SecretString=value)["ARN"]
+    out.secret_arns[cat.signing_secret_name] = manager.create_secret(
+        Name=cat.signing_secret_name, SecretString=secrets.token_urlsafe(48)
+    )["ARN"]
+    # the operator's step after deploying (docs/operations.md, "Shopify"), done for the local stack
+    aws.client("ssm").put_parameter(Name=cat.webhook_secret_name, Value=LOCAL_WEBHOOK_SECRET, Type="SecureString")
     sfn = aws.client("stepfunctions")
     definition = render({ph: out.function_arns[key] for ph, key in PLACEHOLDERS.items()})
     out.state_machine_arn = sfn.create_state_machine(

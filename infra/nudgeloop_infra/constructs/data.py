@@ -100,21 +100,9 @@ class Data(Construct):
             description="HMAC key for unsubscribe and consent-confirmation links",
             generate_secret_string=secrets.SecretStringGenerator(password_length=64, exclude_punctuation=True),
         )
-        self.webhook_secret = secrets.Secret(
-            self,
-            "ShopifyWebhookSecret",
-            secret_name=catalog.webhook_secret_name,
-            description="Shopify app client secret: verifies X-Shopify-Hmac-Sha256 on /v1/webhooks/shopify "
-            "(set it to the app's secret after deploying)",
-            generate_secret_string=secrets.SecretStringGenerator(password_length=64, exclude_punctuation=True),
-        )
-        acknowledge(
-            self.webhook_secret,
-            {
-                "AwsSolutions-SMG4": "The value is issued by Shopify (the app's client secret); it is rotated in "
-                "Shopify and copied here, which Secrets Manager rotation cannot do.",
-            },
-        )
+        # The Shopify app's client secret is an SSM SecureString parameter the operator creates
+        # (catalog.webhook_secret_name; docs/operations.md, "Shopify"): CloudFormation cannot
+        # create SecureString parameters, and a Secrets Manager secret would cost $0.40 a month.
         acknowledge(
             self.signing_secret,
             {

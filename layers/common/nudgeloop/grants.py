@@ -39,7 +39,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("campaigns"),  # which campaigns exist (analytics)
         _bucket("data", "read", SENT_PREFIX),  # the links to a campaign's archived mails are signed by this role
         Grant("secret", "signing", "read"),
-        Grant("secret", "webhook", "read"),
+        Grant("parameter", "webhook", "read"),  # the Shopify app's secret (SSM SecureString)
     ),
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),

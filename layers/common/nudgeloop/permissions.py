@@ -39,6 +39,7 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("queue", "send"): ("sqs:SendMessage",),
     ("bus", "put_events"): ("events:PutEvents",),
     ("secret", "read"): ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
+    ("parameter", "read"): ("ssm:GetParameter",),
     ("state_machine", "start"): ("states:StartExecution",),
     ("state_machine", "task_response"): ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
     ("function", "invoke"): ("lambda:InvokeFunction",),
@@ -108,8 +109,14 @@ class Arns:
         return self.bus_named(self.catalog.bus_name if target == "custom" else "default")
 
     def secret(self, target: str) -> str:
-        name = {"signing": self.catalog.signing_secret_name, "webhook": self.catalog.webhook_secret_name}[target]
+        name = {"signing": self.catalog.signing_secret_name}[target]
         return self._arn("secretsmanager", f"secret:{name}-??????")  # Secrets Manager adds six characters
+
+    def parameter(self, target: str) -> str:
+        return self.parameter_named({"webhook": self.catalog.webhook_secret_name}[target])
+
+    def parameter_named(self, name: str) -> str:
+        return self._arn("ssm", f"parameter/{name.lstrip('/')}")
 
     def state_machine(self) -> str:
         return self._arn("states", f"stateMachine:{self.catalog.state_machine_name}")
@@ -139,6 +146,8 @@ def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:
         return (arns.bus(grant.target),)
     if grant.kind == "secret":
         return (arns.secret(grant.target),)
+    if grant.kind == "parameter":
+        return (arns.parameter(grant.target),)
     if grant.kind == "state_machine":
         return (arns.state_machine(),)
     if grant.kind == "function":

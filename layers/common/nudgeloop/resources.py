@@ -400,7 +400,9 @@ def catalog(
         configuration_set=f"{p}-mail",
         service_configuration_set=f"{p}-service",
         signing_secret_name=f"{p}/signing-key",
-        webhook_secret_name=f"{p}/shopify-webhook-secret",
+        # an SSM SecureString parameter the operator creates (standard parameters cost nothing; a
+        # Secrets Manager secret costs $0.40 a month, docs/costs.md): CloudFormation cannot create one
+        webhook_secret_name=f"/{p}/shopify-webhook-secret",
         bucket_stems={"templates": f"{p}-templates", "campaigns": f"{p}-campaigns", "data": f"{p}-data"},
         notifications=(
             NotificationSpec(bucket_key="data", prefix=IMPORT_PREFIX, suffixes=IMPORT_SUFFIXES, function_key="ingest_import"),

@@ -64,7 +64,8 @@ class Grant:
 
     ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only), ``bucket``
     read|put (objects under ``prefix``), ``queue`` send, ``bus`` put_events (``target`` "custom"
-    or "default"), ``secret`` read ("signing" or "webhook"), ``state_machine``
+    or "default"), ``secret`` read ("signing"), ``parameter`` read ("webhook": an SSM
+    SecureString), ``state_machine``
     start|task_response, ``function`` invoke, ``ses`` send (the sender's identities, both
     configuration sets) | sending_options (``target`` "marketing" or "service").
     """
