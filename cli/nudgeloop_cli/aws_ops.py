@@ -9,7 +9,7 @@ import boto3
 
 from nudgeloop.resources import catalog
 from nudgeloop.services import redrive as service
-from nudgeloop.specs import QueueSpec, StreamSourceSpec
+from nudgeloop.specs import QueueSpec
 
 
 def bind_engine(prefix: str) -> None:
@@ -33,22 +33,22 @@ def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:
         source_url = sqs.get_queue_url(QueueName=spec.name)["QueueUrl"]
         return service.move_back(sqs, dlq_url, source_url).as_dict()
     lam = session.client("lambda")
-    if spec == service.FAILURES:
 
-        def invoke_async(name: str, event: dict[str, Any]) -> None:
-            lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
+    def invoke_async(name: str, event: dict[str, Any]) -> None:
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode())
 
-        return service.invoke_again(sqs, dlq_url, invoke_async).as_dict()
-    assert isinstance(spec, StreamSourceSpec)
-    function_name = cat.function(spec.function_key).name
+    def invoke(function_key: str) -> service.Invoke:
+        def call(event: dict[str, Any]) -> dict[str, Any]:
+            answer = lam.invoke(FunctionName=cat.function(function_key).name, Payload=json.dumps(event).encode())
+            payload = json.loads(answer["Payload"].read() or b"{}")
+            if answer.get("FunctionError"):
+                return {"errorType": payload.get("errorType", "FunctionError")}
+            return payload if isinstance(payload, dict) else {}
+
+        return call
+
     account = session.client("sts").get_caller_identity()["Account"]
-
-    def invoke(event: dict[str, Any]) -> dict[str, Any]:
-        answer = lam.invoke(FunctionName=function_name, Payload=json.dumps(event).encode())
-        payload = json.loads(answer["Payload"].read() or b"{}")
-        if answer.get("FunctionError"):
-            return {"errorType": payload.get("errorType", "FunctionError")}
-        return payload if isinstance(payload, dict) else {}
-
-    archive = service.archive_bucket_for(cat, spec, cat.bucket_name("data", account, region))
-    return service.redrive_stream(sqs, session.client("dynamodbstreams"), dlq_url, archive, region, invoke).as_dict()
+    streams = service.StreamRedrive(
+        cat, session.client("dynamodbstreams"), region, invoke, cat.bucket_name("data", account, region)
+    )
+    return service.invoke_again(sqs, dlq_url, invoke_async, streams).as_dict()

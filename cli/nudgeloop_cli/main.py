@@ -173,7 +173,7 @@ app.add_typer(dlq_app, name="dlq")
 
 @dlq_app.command("redrive")
 def dlq_redrive(
-    name: Annotated[str, typer.Argument(help="The DLQ's name, e.g. nudgeloop-ingest-dlq")],
+    name: Annotated[str, typer.Argument(help="The DLQ's name, e.g. nudgeloop-failures")],
     aws: Annotated[bool, typer.Option("--aws", help="Redrive in the deployed stack (default credentials)")] = False,
     prefix: Annotated[str, typer.Option(help="The stack's resource prefix (with --aws)")] = "nudgeloop",
     url: UrlOption = None,

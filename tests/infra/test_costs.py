@@ -42,13 +42,13 @@ def test_the_idle_configuration_ships_without_the_optional_alarms_or_a_dashboard
     minimal, full = alarmed(template), alarmed(full_template)
     assert minimal == {
         "AWS/SQS/ApproximateNumberOfMessagesVisible",  # every dead-letter queue
-        "Nudgeloop/EventsFailed",
         "Nudgeloop/SendsInDoubt",
         "Nudgeloop/MarketingPaused",
         "AWS/States/ExecutionsFailed",
     }
     assert full - minimal == {
         "AWS/Lambda/Errors/fn",
+        "Nudgeloop/EventsFailed",
         "AWS/States/ExecutionsTimedOut",
         "AWS/States/ExecutionThrottled",
         "AWS/SES/Reputation.BounceRate",

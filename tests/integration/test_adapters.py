@@ -341,17 +341,17 @@ def test_stream_dead_letters_are_redriven_after_the_fix(stack, monkeypatch) -> N
     _fail_for(monkeypatch, "d1")
     post_events(stack, [upsert("d1"), upsert("d2")])
     stack.settle()
-    assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
+    assert stack.dlq_depths()["nudgeloop-failures"] == 1
     assert get_customer(stack, "d1")[0] == 404
     assert get_customer(stack, "d2")[0] == 200
-    outcome = stack.redrive("nudgeloop-ingest-dlq")  # the bug is still there: stays in the DLQ, and says why
+    outcome = stack.redrive("nudgeloop-failures")  # the bug is still there: stays in the DLQ, and says why
     assert (outcome["redriven"], outcome["failed"]) == (0, 1)
     assert "failed again (stream): " in outcome["details"][0] and FAILURE in outcome["details"][0], outcome
     monkeypatch.undo()  # the fix is deployed
-    outcome = stack.redrive("nudgeloop-ingest-dlq")
+    outcome = stack.redrive("nudgeloop-failures")
     assert outcome["redriven"] == 1, outcome
     assert "from the stream" in outcome["details"][0]
-    assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 0
+    assert stack.dlq_depths()["nudgeloop-failures"] == 0
     assert get_customer(stack, "d1")[1]["profile"]["first_name"] == "Ada"
 
 
@@ -363,7 +363,7 @@ def test_after_the_stream_let_go_the_archive_serves_the_redrive(stack, monkeypat
     stack.settle()
     monkeypatch.undo()
     monkeypatch.setattr(redrive, "_from_stream", lambda streams, info: None)  # more than 24 hours later
-    outcome = stack.redrive("nudgeloop-ingest-dlq")
+    outcome = stack.redrive("nudgeloop-failures")
     assert outcome["redriven"] == 1, outcome
     assert "from the archive" in outcome["details"][0]
     assert get_customer(stack, "d3")[1]["aggregates"]["orders"] == 1

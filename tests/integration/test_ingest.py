@@ -183,7 +183,7 @@ def test_an_event_that_keeps_failing_ends_in_the_dlq_and_others_go_on(stack) -> 
     )
     post_events(stack, [upsert("c1")])
     stack.settle()
-    assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
+    assert stack.dlq_depths()["nudgeloop-failures"] == 1
     assert get_customer(stack, "c1")[0] == 200
     assert any(f["function"] == "ingest_process" for f in stack.failures)
 

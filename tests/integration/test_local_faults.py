@@ -97,7 +97,7 @@ def test_a_crashed_invocation_is_retried_by_the_stream_mapping_and_nothing_is_lo
         assert stack.faults.injected == {"ingest_process:raise@1": 1}
         assert [f["error"] for f in stack.failures if f["function"] == "ingest_process"] == ["InjectedFault"]
         assert get_customer(stack, "f1")[1]["aggregates"]["orders"] == 1  # the batch came again
-        assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 0
+        assert stack.dlq_depths()["nudgeloop-failures"] == 0
 
 
 def test_a_throttled_request_is_retried_by_botocore_as_against_aws() -> None:

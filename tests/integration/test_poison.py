@@ -125,7 +125,7 @@ def test_moments_later_code_could_overflow_on_are_refused(stack, event, field) -
     status, body = post_events(stack, [{"customer_id": "c1", **event}])
     assert status == 202 and body["rejected"][0]["field"] == field, body
     stack.settle()
-    assert stack.dlq_depths()["nudgeloop-ingest-dlq"] == 0
+    assert stack.dlq_depths()["nudgeloop-failures"] == 0
 
 
 def test_a_failing_event_is_logged_counted_and_kept_and_the_customers_later_consent_still_applies(stack, monkeypatch) -> None:
@@ -143,7 +143,7 @@ def test_a_failing_event_is_logged_counted_and_kept_and_the_customers_later_cons
     stack.settle()
     assert newsletter(stack) == "opt_out"
     failed = [f for f in stack.failures if f["function"] == "ingest_process"]
-    assert failed and stack.dlq_depths()["nudgeloop-ingest-dlq"] == 1
+    assert failed and stack.dlq_depths()["nudgeloop-failures"] == 1
 
 
 def _post(stack, body: str | bytes, path: str = "/v1/events", headers: dict | None = None) -> tuple[int, dict]:

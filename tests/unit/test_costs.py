@@ -118,14 +118,14 @@ def test_the_command_prints_the_lines_and_their_total() -> None:
 def test_minimal_monitoring_publishes_only_the_alarmed_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     from nudgeloop.observability import ALARMED_METRICS, MONITORING_ENV, LevelledMetrics
 
-    for level, kept in (("minimal", {"EventsFailed"}), ("full", {"EventsFailed", "EventsAccepted"})):
+    for level, kept in (("minimal", {"SendsInDoubt"}), ("full", {"SendsInDoubt", "EventsAccepted"})):
         monkeypatch.setenv(MONITORING_ENV, level)
         metrics = LevelledMetrics(namespace="Test", service="test")
-        metrics.add_metric(name="EventsFailed", unit="Count", value=1)
+        metrics.add_metric(name="SendsInDoubt", unit="Count", value=1)
         metrics.add_metric(name="EventsAccepted", unit="Count", value=1)
         assert set(metrics.metric_set) == kept
         metrics.clear_metrics()
-    assert "EventsFailed" in ALARMED_METRICS and "EventsAccepted" not in ALARMED_METRICS
+    assert "SendsInDoubt" in ALARMED_METRICS and "EventsAccepted" not in ALARMED_METRICS
 
 
 def test_minimal_monitoring_bills_fewer_metric_hours_than_full() -> None:

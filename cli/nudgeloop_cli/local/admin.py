@@ -15,7 +15,7 @@ from nudgeloop.adapters import aws
 from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.domain.vouchers import Voucher
 from nudgeloop.services import redrive
-from nudgeloop.specs import QueueSpec, StreamSourceSpec
+from nudgeloop.specs import QueueSpec
 
 from .base import REGION, ROOT, LocalError
 
@@ -218,8 +218,9 @@ class Admin:
             }
 
     def redrive(self, dlq_name: str) -> dict[str, Any]:
-        """What `nudgeloop dlq redrive` does in AWS: queue DLQs move back to their queue; stream
-        DLQs re-invoke their function with the failed records (from the stream or the archive)."""
+        """What `nudgeloop dlq redrive` does in AWS: queue DLQs move back to their queue; the
+        failures queue re-invokes each function with its failed stream records (from the stream
+        or the archive) or its asynchronous invocation's event."""
         assert self.stack.res is not None
         with self.stack.lock, self.stack.aws_lock:
             sqs = aws.client("sqs")
@@ -229,20 +230,21 @@ class Admin:
                 raise LocalError(f"no such dead-letter queue: {dlq_name}; known: {sorted(self.stack.res.dlq_urls)}")
             if isinstance(source, QueueSpec):
                 outcome = redrive.move_back(sqs, url, self.stack.res.queue_urls[source.key])
-            elif source == redrive.FAILURES:
-                outcome = redrive.invoke_again(sqs, url, self.stack.invocations.submit_to)
             else:
-                assert isinstance(source, StreamSourceSpec)
-                spec = source
 
-                def invoke(event: dict[str, Any]) -> dict[str, Any]:
-                    try:
-                        return self.stack.call(spec.function_key, event) or {}
-                    except Exception as exc:
-                        return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+                def invoke(function_key: str) -> redrive.Invoke:
+                    def call(event: dict[str, Any]) -> dict[str, Any]:
+                        try:
+                            return self.stack.call(function_key, event) or {}
+                        except Exception as exc:
+                            return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
-                archive = redrive.archive_bucket_for(self.stack.catalog, spec, self.stack.res.buckets["data"])
-                outcome = redrive.redrive_stream(sqs, self.stack.pumps.streams_client(), url, archive, REGION, invoke)
+                    return call
+
+                streams = redrive.StreamRedrive(
+                    self.stack.catalog, self.stack.pumps.streams_client(), REGION, invoke, self.stack.res.buckets["data"]
+                )
+                outcome = redrive.invoke_again(sqs, url, self.stack.invocations.submit_to, streams)
         self.stack.settle()
         return outcome.as_dict()
 

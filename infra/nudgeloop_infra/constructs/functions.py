@@ -103,6 +103,8 @@ class FunctionFactory(Construct):
 
     def dead_letter_queue(self, key: str, name: str) -> sqs.Queue:
         """The dead-letter queue ``name`` (created once: the failures queue is shared), alarmed."""
+        if name == self.catalog.failures_queue:
+            key = "failures"
         if name in self._by_name:
             return self._by_name[name]
         dlq = sqs.Queue(

@@ -1,10 +1,10 @@
 """Alarms and the dashboard of the loop, at one of two levels (context ``monitoring``; each alarm
 metric is billed every month whether or not anything happens: docs/costs.md):
 
-- ``minimal`` (the default): what must never go unnoticed: messages in any dead-letter queue,
-  stored events that could not be applied, mails in doubt, marketing paused by the reputation
-  circuit breaker, failed journeys;
-- ``full``: also each function's errors, journeys timed out or throttled, SES's own reputation
+- ``minimal`` (the default): what must never go unnoticed: messages in any dead-letter queue
+  (stored events that could not be applied end there after their retries), mails in doubt,
+  marketing paused by the reputation circuit breaker, failed journeys;
+- ``full``: also each function's errors, events failing at their first try, journeys timed out or throttled, SES's own reputation
   rates, sudden drops or spikes of ingested events and sent mails against their usual level
   (anomaly detection), and one dashboard for events in, migrations, journeys, mails, feedback and
   errors."""
@@ -62,12 +62,6 @@ class Observability(Construct):
             ):
                 self._above_zero(f"{name}Alarm", f"{name}: journeys that ended without finishing (docs/operations.md)", metric)
         self._above_zero(
-            "EventsFailedAlarm",
-            "Stored events that could not be applied (logged with their exception; retried, then in "
-            "nudgeloop-ingest-dlq): a batch's partial failures do not count as function errors",
-            _metric("EventsFailed", "Sum", cdk.Duration.minutes(5)),
-        )
-        self._above_zero(
             "SendsInDoubtAlarm",
             "Mail reservations SES may or may not have sent (never retried): settle them (docs/operations.md)",
             _metric("SendsInDoubt", "Maximum", cdk.Duration.minutes(5)),
@@ -84,7 +78,15 @@ class Observability(Construct):
             self._full(functions)
 
     def _full(self, functions: FunctionFactory) -> None:
-        """What only the ``full`` level ships: SES's reputation rates, anomaly bands, the dashboard."""
+        """What only the ``full`` level ships: events that failed to apply at their first try (at
+        ``minimal``, those whose retries ran out are in the failures queue, alarmed), SES's
+        reputation rates, anomaly bands, the dashboard."""
+        self._above_zero(
+            "EventsFailedAlarm",
+            "Stored events that could not be applied (logged with their exception; retried, then in "
+            "nudgeloop-failures): a batch's partial failures do not count as function errors",
+            _metric("EventsFailed", "Sum", cdk.Duration.minutes(5)),
+        )
         for name, threshold, what in (
             ("Reputation.BounceRate", 0.025, "bounce rate"),
             ("Reputation.ComplaintRate", 0.0005, "complaint rate"),

@@ -37,7 +37,7 @@ tracer = Tracer(service=SERVICE)
 # dashboard and the anomaly bands.
 MONITORING_LEVELS = ("minimal", "full")
 MONITORING_ENV = "NUDGELOOP_MONITORING"
-ALARMED_METRICS = frozenset({"EventsFailed", "SendsInDoubt", "MarketingPaused"})
+ALARMED_METRICS = frozenset({"SendsInDoubt", "MarketingPaused"})
 
 
 def published(name: str, level: str) -> bool:

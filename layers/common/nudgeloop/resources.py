@@ -30,6 +30,7 @@ from nudgeloop.specs import (
     RuleSpec,
     StreamSourceSpec,
     TableSpec,
+    failures_queue_name,
 )
 
 DEFAULT_PREFIX = "nudgeloop"
@@ -367,12 +368,13 @@ def catalog(
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False, rate_limit=50, burst_limit=100),
         RouteSpec("GET", "/v1/consent/confirm", api_key_required=False, rate_limit=20, burst_limit=40),
     )
+    failures = failures_queue_name(p)  # the streams' on-failure destination, shared (specs.py)
     streams = (
-        StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=f"{p}-ingest-dlq"),
+        StreamSourceSpec(table_key="events", function_key="ingest_process", dlq_name=failures),
         StreamSourceSpec(
             table_key="customers",
             function_key="segment_counts",
-            dlq_name=f"{p}-counts-dlq",
+            dlq_name=failures,
             # counts may lag two minutes; in exchange a busy minute's moves cost one write
             batch_size=1000,
             max_batching_window_s=120,
@@ -382,7 +384,7 @@ def catalog(
         StreamSourceSpec(
             table_key="events",
             function_key="ingest_archive",
-            dlq_name=f"{p}-archive-dlq",
+            dlq_name=failures,
             batch_size=1000,
             max_batching_window_s=60,
         ),

@@ -137,6 +137,16 @@ class RouteSpec:
     burst_limit: int | None = None
 
 
+def failures_queue_name(prefix: str) -> str:
+    """The one queue for what failed outside a queue (each alarmed queue is billed every month:
+    docs/costs.md): the table streams' batches whose retries are spent and asynchronous
+    invocations whose retries are spent (Lambda's on-failure records: each names the function,
+    a stream's its batch), schedule events EventBridge could not deliver to their function, and
+    bus events it could not deliver to a rule's target (both with EventBridge's RULE_ARN,
+    TARGET_ARN and ERROR_CODE message attributes)."""
+    return f"{prefix}-failures"
+
+
 @dataclass(frozen=True)
 class Catalog:
     prefix: str
@@ -166,12 +176,7 @@ class Catalog:
 
     @property
     def failures_queue(self) -> str:
-        """The one queue for what failed outside a queue or stream (each alarmed queue is billed
-        every month: docs/costs.md): asynchronous invocations whose retries are spent (Lambda's
-        on-failure record names the function), schedule events EventBridge could not deliver to
-        their function, and bus events it could not deliver to a rule's queue (both with
-        EventBridge's RULE_ARN, TARGET_ARN and ERROR_CODE message attributes)."""
-        return f"{self.prefix}-failures"
+        return failures_queue_name(self.prefix)
 
     def invoked_asynchronously(self, spec: FunctionSpec) -> bool:
         """Whether something invokes the function asynchronously: its schedule (and the daily

@@ -1,16 +1,11 @@
 """Redriving dead letters, the same way locally and against AWS.
 
 - Queue DLQs (feedback, trigger, templates): messages move back to their source queue.
-- The failures queue (``nudgeloop-failures``): an asynchronous invocation Lambda gave up on
-  (its on-failure record names the function and holds the event: an import, a confirmation
-  mail, a scheduled job) is invoked again, asynchronously, and deleted; what
-  EventBridge could not deliver is left for the operator (the message says which rule).
-- Stream DLQs (ingest-process, archive, segment-counts): Lambda's on-failure record names the failed batch
-  (shard and sequence numbers), not its contents. The records are read back from the stream
-  (kept 24 hours) or, for the events table, after that from the S3 archive (every stored event
-  carries its stream sequence number there), and the function is invoked with them again. Processing is
-  idempotent, so a redrive never double-counts. A message is deleted only after its records
-  went through without failures.
+- The failures queue (``nudgeloop-failures``, ``invoke_again``): a table stream's batch whose
+  retries are spent (ingest-process, ingest-archive, segment-counts) goes through its function
+  again, read back from the stream or the archive; an asynchronous invocation Lambda gave up on
+  (an import, a confirmation mail, a scheduled job) is invoked again; what EventBridge could not
+  deliver is left for the operator (the message says which rule).
 """
 
 from __future__ import annotations
@@ -61,8 +56,13 @@ def source_of(cat: Catalog, dlq_name: str) -> QueueSpec | StreamSourceSpec | str
     )
 
 
-def invoke_again(sqs: Any, url: str, invoke_async: Callable[[str, dict[str, Any]], None]) -> Outcome:
-    """The failures queue: each of Lambda's on-failure records is invoked again (the function
+def invoke_again(sqs: Any, url: str, invoke_async: Callable[[str, dict[str, Any]], None], streams: StreamRedrive) -> Outcome:
+    """The failures queue. A stream's on-failure record names the failed batch (shard and
+    sequence numbers), not its contents: the records are read back from the stream (kept 24
+    hours) or, for the events table, after that from the S3 archive (every stored event carries
+    its stream sequence number there), and the function is invoked with them again; processing
+    is idempotent, so a redrive never double-counts, and the message is deleted only after its
+    records went through. An asynchronous invocation's record is invoked again (the function
     named by ``requestContext.functionArn``, with ``requestPayload``), asynchronously, then
     deleted; a retry that fails again comes back with a new record. Any other message (an event
     EventBridge could not deliver) is left where it is and reported."""
@@ -82,6 +82,10 @@ def invoke_again(sqs: Any, url: str, invoke_async: Callable[[str, dict[str, Any]
             except ValueError:
                 body = {}
             arn = str((body.get("requestContext") or {}).get("functionArn", "")) if isinstance(body, dict) else ""
+            spec = streams.spec_of(arn) if arn and "DDBStreamBatchInfo" in body else None
+            if spec is not None:
+                _redrive_batch(sqs, url, message, spec, streams, outcome)
+                continue
             if not arn or "requestPayload" not in body:
                 _release(sqs, url, message)
                 outcome.failed += 1
@@ -205,38 +209,46 @@ def why(result: dict[str, Any]) -> str:
     return f"records {', '.join(failed)} not applied (the function's log has each exception: 'event not applied')"
 
 
-def redrive_stream(sqs: Any, streams: Any, dlq_url: str, archive_bucket: str | None, region: str, invoke: Invoke) -> Outcome:
-    """Stream DLQ: re-invoke the function with each failed batch's records (from the stream, or
-    from the archive when the table has one)."""
-    outcome = Outcome()
-    seen: set[str] = set()
-    while True:
-        received = _receive(sqs, dlq_url)
-        messages = [m for m in received if m["MessageId"] not in seen]
-        for again in (m for m in received if m["MessageId"] in seen):
-            _release(sqs, dlq_url, again)  # already tried in this run: leave it for the next
-        if not messages:
-            break
-        for message in messages:
-            seen.add(message["MessageId"])
-            info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
-            records = _from_stream(streams, info) if info else None
-            source = "stream"
-            if records is None and info and archive_bucket:
-                records, source = _from_archive(archive_bucket, info), "archive"
-            if not records:
-                _release(sqs, dlq_url, message)
-                outcome.lost += 1
-                outcome.details.append(f"{message['MessageId']}: records {info.get('startSequenceNumber')}.. not found")
-                continue
-            event = {"Records": [lambda_record(r, info["streamArn"], region) for r in records]}
-            result = invoke(event) or {}
-            if result.get("errorType") or result.get("batchItemFailures"):
-                _release(sqs, dlq_url, message)
-                outcome.failed += 1
-                outcome.details.append(f"{message['MessageId']}: failed again ({source}): {why(result)}")
-                continue
-            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
-            outcome.redriven += 1
-            outcome.details.append(f"{message['MessageId']}: {len(records)} record(s) from the {source}")
-    return outcome
+@dataclass(frozen=True)
+class StreamRedrive:
+    """What re-invoking a table stream's consumer needs: the streams client, the region, each
+    function's synchronous invoke (by function key) and the archive bucket of its table."""
+
+    catalog: Catalog
+    streams: Any
+    region: str
+    invoke: Callable[[str], Invoke]
+    data_bucket: str
+
+    def spec_of(self, function_arn: str) -> StreamSourceSpec | None:
+        name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+        key = next((f.key for f in self.catalog.functions if f.name == name), None)
+        return next((s for s in self.catalog.streams if s.function_key == key), None)
+
+
+def _redrive_batch(
+    sqs: Any, url: str, message: dict[str, Any], spec: StreamSourceSpec, how: StreamRedrive, outcome: Outcome
+) -> None:
+    """One stream on-failure record: the batch's records from the stream, or from the archive
+    when the table has one, through the function again; deleted once they went through."""
+    info = json.loads(message["Body"]).get("DDBStreamBatchInfo") or {}
+    records = _from_stream(how.streams, info) if info else None
+    source = "stream"
+    archive_bucket = archive_bucket_for(how.catalog, spec, how.data_bucket)
+    if records is None and info and archive_bucket:
+        records, source = _from_archive(archive_bucket, info), "archive"
+    if not records:
+        _release(sqs, url, message)
+        outcome.lost += 1
+        outcome.details.append(f"{message['MessageId']}: records {info.get('startSequenceNumber')}.. not found")
+        return
+    event = {"Records": [lambda_record(r, info["streamArn"], how.region) for r in records]}
+    result = how.invoke(spec.function_key)(event) or {}
+    if result.get("errorType") or result.get("batchItemFailures"):
+        _release(sqs, url, message)
+        outcome.failed += 1
+        outcome.details.append(f"{message['MessageId']}: failed again ({source}): {why(result)}")
+        return
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    outcome.redriven += 1
+    outcome.details.append(f"{message['MessageId']}: {len(records)} record(s) of {spec.function_key} from the {source}")
