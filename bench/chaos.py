@@ -2,7 +2,7 @@
 the product's promises checked against the run's own record. Prints its figures; exits 1 when
 an invariant is violated.
 
-    .venv/bin/python bench/chaos.py [--days 30] [--customers 40] [--seed 7] [--rate 0.05] [--throttle-rate R]
+    .venv/bin/python bench/chaos.py [--days 30] [--customers 40] [--seed 7] [--rate 0.05] [--throttle-rate R] [--restarts 1]
 
 The fault plan (``cli/nudgeloop_cli/local/faults.py``) gives every kind the rate as its
 probability: crashed and timed-out invocations of the API, the events consumer, the journey
@@ -10,7 +10,10 @@ functions and the send function; a crash right after SES accepted a mail; batche
 twice; PutEvents with every entry failed; throttled DynamoDB, Step Functions, SES and
 EventBridge requests. A crash after the API stored an event is drawn per stored event, so it
 gets a hundredth of the rate (a batch of 100 would otherwise almost always crash). The shop's
-client retries an answer of 5xx, as the API asks it to.
+client retries an answer of 5xx, as the API asks it to. And the whole stack is stopped and
+started again ``--restarts`` times, on evenly spaced days, as ``nudgeloop local serve --state``
+does it: what it accepted is finished, its data saved, a new stack (with the same plan) loads
+it and the shop goes on against the same address.
 
 Invariants (first version; issue #20 lists the rest):
 - every event the API accepted is stored (none lost);
@@ -19,7 +22,11 @@ Invariants (first version; issue #20 lists the rest):
 - every 5xx the shop saw was retried to a 202;
 - no journey ended by a fault (FAILED). The first run found 22 of 102 journeys ended by crashed
   Plan and Send tasks (the state machine retried Lambda's service errors only); both tasks are
-  now tried again on any task failure (``journey_definition._CRASH_RETRY``).
+  now tried again on any task failure (``journey_definition._CRASH_RETRY``);
+- no journey was lost at a restart (each was parked on a wait or done when the state was saved).
+
+Injected faults are counted over every stack of the run; the mails are the last stack's SES
+outbox, which the saved state carries over (with the ledger that names each).
 """
 
 from __future__ import annotations
@@ -61,21 +68,58 @@ def plan(rate: float, throttle_rate: float | None = None) -> str:
     return ",".join(rules)
 
 
-def run(days: int, customers: int, seed: int, rate: float, throttle_rate: float | None = None) -> dict[str, Any]:
+class _Earlier:
+    """What the stacks stopped so far saw (a plain class: the suite loads this file by path)."""
+
+    def __init__(self) -> None:
+        self.faults: Counter[str] = Counter()
+        self.not_parked = 0  # journeys between steps when their stack's state was saved
+        self.restarts = 0
+
+
+def run(
+    days: int, customers: int, seed: int, rate: float, throttle_rate: float | None = None, restarts: int = 1
+) -> dict[str, Any]:
+    import tempfile
+
     from nudgeloop_cli.client import Client
     from nudgeloop_cli.demo import simulate
+    from nudgeloop_cli.local import state as local_state
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background, free_port
 
     port = free_port()
-    stack = LocalStack(
-        clock_mode="simulated", public_base_url=f"http://127.0.0.1:{port}", faults=plan(rate, throttle_rate), fault_seed=seed
-    )
-    stack.start()
+    faults = plan(rate, throttle_rate)
+
+    def new_stack(n: int) -> Any:
+        return LocalStack(
+            clock_mode="simulated", public_base_url=f"http://127.0.0.1:{port}", faults=faults, fault_seed=seed + n
+        ).start()
+
+    stack = new_stack(0)
     stack.load_examples()
     background = Background(stack, port).start()
     accepted: set[str] = set()
     answers: Counter[str] = Counter()
+    earlier = _Earlier()  # what the stacks stopped so far saw
+    restart_days = {(k + 1) * days // (restarts + 1) for k in range(restarts)} - {0, days}
+    saved = Path(tempfile.mkdtemp(prefix="nudgeloop-chaos-"))
+
+    def on_day(day: int, _traffic: dict[str, int]) -> None:
+        """After the day: maybe stop the stack as `local serve` stops, and start it again."""
+        nonlocal stack, background
+        if day not in restart_days:
+            return
+        background.stop()
+        stack.settle()
+        counts = local_state.save(stack, saved)
+        earlier.faults.update(stack.faults.injected)
+        earlier.not_parked += counts.get("journeys_not_parked", 0)
+        earlier.restarts += 1
+        stack.stop()
+        stack = new_stack(earlier.restarts)
+        local_state.restore(stack, saved)
+        background = Background(stack, port).start()
 
     class Shop(Client):
         """The shop's client: a 5xx is retried (the API's answer asks for it), what was accepted
@@ -94,16 +138,23 @@ def run(days: int, customers: int, seed: int, rate: float, throttle_rate: float 
             return dict(body)
 
     try:
-        traffic = simulate(Shop(background.url, stack.api_key), random.Random(seed), customers, days)
+        traffic = simulate(Shop(background.url, stack.api_key), random.Random(seed), customers, days, on_day)
         stack.settle()
+        injected = earlier.faults + stack.faults.injected
         with stack.aws_lock:
-            checks = _invariants(stack, accepted, answers)
+            checks = _invariants(stack, accepted, answers, stack.mailbox.accepted_ids(), injected)
             dlqs = {name: depth for name, depth in stack.dlq_depths().items() if depth}
             journeys = dict(stack.journey_statuses())
             checks["no journey ended by a fault"] = {"held": journeys.get("FAILED", 0) == 0, "count": sum(journeys.values())}
+            checks["no journey lost at a restart"] = {
+                "held": earlier.not_parked == 0,
+                "count": earlier.restarts,
+                "not_parked": earlier.not_parked,
+            }
     finally:
         background.stop()
         stack.stop()
+        local_state.clear(saved)
     return {
         "days": days,
         "customers": customers,
@@ -112,14 +163,17 @@ def run(days: int, customers: int, seed: int, rate: float, throttle_rate: float 
         "throttle_rate": rate if throttle_rate is None else throttle_rate,
         "traffic": traffic,
         "answers": dict(answers),
-        "faults_injected": dict(sorted(stack.faults.injected.items())),
+        "faults_injected": dict(sorted(injected.items())),
+        "restarts": earlier.restarts,
         "dlq_depths": dlqs,
         "journeys": journeys,
         "invariants": checks,
     }
 
 
-def _invariants(stack: Any, accepted: set[str], answers: Counter[str]) -> dict[str, dict[str, Any]]:
+def _invariants(
+    stack: Any, accepted: set[str], answers: Counter[str], mails: list[str], injected: Counter[str]
+) -> dict[str, dict[str, Any]]:
     from nudgeloop.dal import customer_store, event_log, ledger
 
     stored = {e.event_id for e in event_log.all_events()}
@@ -132,13 +186,13 @@ def _invariants(stack: Any, accepted: set[str], answers: Counter[str]) -> dict[s
     }
     by_key: Counter[str] = Counter()
     unrecorded = 0
-    for message_id in stack.mailbox.accepted_ids():
+    for message_id in mails:  # every mail SES accepted, kept across the restarts
         if message_id in key_of:
             by_key[key_of[message_id]] += 1
         else:
             unrecorded += 1
     twice = sum(1 for n in by_key.values() if n > 1)
-    crashes_after_ses = sum(n for rule, n in stack.faults.injected.items() if "crash-after=sesv2.SendEmail" in rule)
+    crashes_after_ses = sum(n for rule, n in injected.items() if "crash-after=sesv2.SendEmail" in rule)
     server_errors = sum(n for status, n in answers.items() if status.startswith("5"))
     return {
         "every accepted event stored": {"held": not lost, "count": len(accepted), "lost": lost[:10]},
@@ -159,8 +213,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--rate", type=float, default=0.05)
     parser.add_argument("--throttle-rate", type=float, default=None, help="default: --rate")
+    parser.add_argument("--restarts", type=int, default=1, help="times the whole stack stops and starts again")
     args = parser.parse_args()
-    result = run(args.days, args.customers, args.seed, args.rate, args.throttle_rate)
+    result = run(args.days, args.customers, args.seed, args.rate, args.throttle_rate, args.restarts)
     print(json.dumps({k: v for k, v in result.items() if k != "invariants"}, indent=2))
     for name, check in result["invariants"].items():
         details = ", ".join(f"{k} {v}" for k, v in check.items() if k != "held")

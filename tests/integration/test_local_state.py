@@ -63,12 +63,20 @@ def test_a_restarted_stack_keeps_its_data_history_clock_and_parked_journeys(tmp_
         assert get_customer(second, "c1")[1] == customer
         assert second.admin.campaign_history("welcome") == history  # the same versions, ids and uploaders
         assert _dlq_bodies(second, "feedback") == ['{"left": "here"}']
-        assert second.outbox() == []  # the SES outbox is not kept (the ledger is)
+        kept = second.outbox()  # SES's history of accepted mails is kept too
+        assert [(m["message_id"], m["step_id"], m["sent_at"]) for m in kept] == [
+            (m["message_id"], m["step_id"], m["sent_at"]) for m in welcome
+        ]
 
         second.advance(timedelta(days=3))
-        assert [m["step_id"] for m in second.outbox()] == ["followup"]  # once, not the welcome again
+        assert [m["step_id"] for m in second.outbox()] == ["welcome", "followup"]  # once, not the welcome again
         second.advance(timedelta(days=10))
-        assert [m["step_id"] for m in second.outbox()] == ["followup"]
+        assert [m["step_id"] for m in second.outbox()] == ["welcome", "followup"]
+        # a mail of before the restart can still be opened, and its open is the customer's
+        second.mailbox.emit_ses_event(welcome[0]["message_id"], "Open")
+        second.settle()
+        _status, _h, events = second.api("GET", "/v1/customers/c1/events", headers=KEY)
+        assert "email.opened" in events
 
         # links in mails sent before the restart still verify
         status, _headers, _body = second.api("POST", "/v1/unsubscribe", query={"token": unsubscribe})

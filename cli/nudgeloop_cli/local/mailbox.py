@@ -117,6 +117,33 @@ class Mailbox:
     def _raw_message(self, message_id: str) -> Any:
         return next((m for m in self._ses_backend().sent_messages if m.id == message_id), None)
 
+    def sent_for_state(self) -> list[dict[str, Any]]:
+        """Every mail SES accepted, as the local state keeps it (state.py)."""
+        out = []
+        for m in self._ses_backend().sent_messages:
+            raw = getattr(m, "raw_data", None)
+            if raw is None:
+                continue  # only raw mails are sent (the send path builds whole MIME messages)
+            out.append(
+                {
+                    "id": m.id,
+                    "source": m.source,
+                    "destinations": list(m.destinations),
+                    "raw_data": raw if isinstance(raw, str) else raw.decode("utf-8", "surrogateescape"),
+                    "configuration_set": self.sent_with.get(m.id),
+                }
+            )
+        return out
+
+    def restore_sent(self, mails: list[dict[str, Any]]) -> None:
+        """Put the mails a saved state holds back into SES's history, before any new one."""
+        from moto.ses.models import RawMessage
+
+        backend = self._ses_backend()
+        held = list(backend.sent_messages)
+        backend.sent_messages[:] = [RawMessage(m["id"], m["source"], m["destinations"], m["raw_data"]) for m in mails] + held
+        self.sent_with.update({m["id"]: m["configuration_set"] for m in mails if m.get("configuration_set")})
+
     def accepted_ids(self) -> list[str]:
         """The SES message id of every mail SES accepted, in order (recorded by the ledger or not)."""
         with self.stack.aws_lock:

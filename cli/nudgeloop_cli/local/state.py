@@ -15,9 +15,11 @@ finished what it accepted) and reads back when it starts:
 - **The clock and the schedules**: the simulated time and when each schedule last fired.
 - **The local signing secret**, so that unsubscribe and preference links in earlier mails
   still verify.
+- **The SES outbox** of ``/_local/outbox``: every mail SES accepted, in order, with the
+  configuration set it was sent with (what SES's own history would tell), so the mails of
+  before a restart can still be opened, clicked or bounced.
 
-Not kept (``docs/operations.md``): the SES outbox of ``/_local/outbox`` (the ledger and the
-archived copies are), the names of closed executions (re-entry is refused by the journey
+Not kept (``docs/operations.md``): the names of closed executions (re-entry is refused by the journey
 entry claims in DynamoDB all the same), and an execution's age (a restored journey's year
 starts again).
 
@@ -78,6 +80,7 @@ def save(stack: LocalStack, directory: Path) -> dict[str, int]:
             "now": clock.iso(stack.clock.now()),
             "last_fired": {key: clock.iso(moment) for key, moment in stack.scheduler.last_fired().items()},
             "signing_secret": secrets.get_secret_value(SecretId=stack.catalog.signing_secret_name)["SecretString"],
+            "outbox": stack.mailbox.sent_for_state(),
             "journeys": journeys,
             "counts": counts,
         }
@@ -111,6 +114,7 @@ def restore(stack: LocalStack, directory: Path) -> dict[str, int]:
             "messages": _restore_queues(stack, directory),
         }
         counts["journeys"] = _restart_journeys(stack, meta["journeys"])
+        stack.mailbox.restore_sent(meta.get("outbox", []))
     stack.settle()  # the restarted journeys park again (or go on, if their wait is over)
     return counts
 
