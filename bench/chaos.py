@@ -23,7 +23,9 @@ Invariants (first version; issue #20 lists the rest):
 - no journey ended by a fault (FAILED). The first run found 22 of 102 journeys ended by crashed
   Plan and Send tasks (the state machine retried Lambda's service errors only); both tasks are
   now tried again on any task failure (``journey_definition._CRASH_RETRY``);
-- no journey was lost at a restart (each was parked on a wait or done when the state was saved).
+- no journey was lost at a restart (each was parked on a wait or done when the state was saved);
+- every dead letter left is explained by a fault (it names a function a fault was injected into,
+  or services were throttled, which any function's retries can run out on).
 
 Injected faults are counted over every stack of the run; the mails are the last stack's SES
 outbox, which the saved state carries over (with the ledger that names each).
@@ -144,6 +146,12 @@ def run(
         with stack.aws_lock:
             checks = _invariants(stack, accepted, answers, stack.mailbox.accepted_ids(), injected)
             dlqs = {name: depth for name, depth in stack.dlq_depths().items() if depth}
+            letters, unexplained = _dead_letters(stack, injected)
+            checks["every dead letter explained by a fault"] = {
+                "held": not unexplained,
+                "count": letters,
+                "unexplained": unexplained[:5],
+            }
             journeys = dict(stack.journey_statuses())
             checks["no journey ended by a fault"] = {"held": journeys.get("FAILED", 0) == 0, "count": sum(journeys.values())}
             checks["no journey lost at a restart"] = {
@@ -204,6 +212,32 @@ def _invariants(
         },
         "every 5xx retried to a 202": {"held": True, "count": server_errors},  # else events() raised
     }
+
+
+def _dead_letters(stack: Any, injected: Counter[str]) -> tuple[int, list[str]]:
+    """(dead letters left, those no injected fault explains): a letter names its function (a
+    queue's consumer, or the function of Lambda's on-failure record); a fault of that function,
+    or throttling of a service (which any function's retries can run out on), explains it."""
+    from nudgeloop.adapters.aws import client
+
+    sqs = client("sqs")
+    faulted = {rule.split(":", 1)[0] for rule, n in injected.items() if n}
+    throttled = any(":throttle" in rule or ":fail-entries" in rule for rule, n in injected.items() if n)
+    consumer = {q.dlq_name: next(f.key for f in stack.catalog.functions if f.queue_key == q.key) for q in stack.catalog.queues}
+    names = {f.name: f.key for f in stack.catalog.functions}
+    letters, unexplained = 0, []
+    for dlq, url in stack.res.dlq_urls.items():
+        found = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        for message in found:  # a peek (visibility 0): at most ten a queue, enough to judge
+            letters += 1
+            try:
+                arn = json.loads(message["Body"]).get("requestContext", {}).get("functionArn", "")
+            except (ValueError, AttributeError):
+                arn = ""
+            function = names.get(arn.split(":")[6], "") if arn.count(":") >= 6 else consumer.get(dlq, "")
+            if not (function in faulted or throttled):
+                unexplained.append(f"{dlq}: {function or 'an undelivered event'}")
+    return letters, unexplained
 
 
 def main() -> None:

@@ -22,3 +22,22 @@ def test_a_short_chaos_run_keeps_the_promises() -> None:
     assert result["restarts"] == 1 and result["invariants"]["no journey lost at a restart"]["held"]
     assert {name: check["held"] for name, check in result["invariants"].items()} == dict.fromkeys(result["invariants"], True)
     assert result["invariants"]["every accepted event stored"]["count"] == result["traffic"]["events"]
+
+
+def test_a_dead_letter_is_explained_only_by_a_fault_of_the_function_it_names(stack) -> None:
+    import json
+    from collections import Counter
+
+    from nudgeloop.adapters.aws import client
+
+    spec = importlib.util.spec_from_file_location("chaos", ROOT / "bench" / "chaos.py")
+    assert spec is not None and spec.loader is not None
+    chaos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chaos)
+    record = {"requestContext": {"functionArn": f"{stack.res.function_arns['analytics']}:$LATEST"}, "requestPayload": {}}
+    with stack.aws_lock:
+        client("sqs").send_message(QueueUrl=stack.res.dlq_urls["nudgeloop-failures"], MessageBody=json.dumps(record))
+        assert chaos._dead_letters(stack, Counter()) == (1, ["nudgeloop-failures: analytics"])
+        assert chaos._dead_letters(stack, Counter({"send:raise~0.1": 3})) == (1, ["nudgeloop-failures: analytics"])
+        assert chaos._dead_letters(stack, Counter({"analytics:raise@1": 1})) == (1, [])
+        assert chaos._dead_letters(stack, Counter({"dynamodb:throttle~0.05": 9})) == (1, [])  # retries ran out
