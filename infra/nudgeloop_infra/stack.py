@@ -41,6 +41,10 @@ class StackConfig:
     tracing: bool = False  # X-Ray on the API, the functions and the journeys
     settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
 
+    def __post_init__(self) -> None:
+        if self.monitoring not in MONITORING_LEVELS:
+            raise ValueError(f"context monitoring={self.monitoring!r}: one of {', '.join(MONITORING_LEVELS)}")
+
     @property
     def sender(self) -> str:
         return self.settings["sender"]
@@ -54,9 +58,6 @@ class StackConfig:
             return str(value) if value is not None else default
 
         base = cls()
-        monitoring = ctx("monitoring", base.monitoring)
-        if monitoring not in MONITORING_LEVELS:
-            raise ValueError(f"context monitoring={monitoring!r}: one of {', '.join(MONITORING_LEVELS)}")
         tracing = ctx("tracing", str(base.tracing).lower()).lower()
         if tracing not in ("true", "false"):
             raise ValueError(f"context tracing={tracing!r}: true or false")
@@ -68,7 +69,7 @@ class StackConfig:
             alarm_email=ctx("alarm_email", base.alarm_email),
             segment_schedule=ctx("segment_schedule", base.segment_schedule),
             sweep_schedule=ctx("sweep_schedule", base.sweep_schedule),
-            monitoring=monitoring,
+            monitoring=ctx("monitoring", base.monitoring),  # checked by __post_init__
             tracing=tracing == "true",
             # an invalid value fails the synth, never a Lambda
             settings=tunable_values({name: node.try_get_context(name) for name in TUNABLES}),

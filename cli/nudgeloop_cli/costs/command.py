@@ -31,19 +31,20 @@ def cost(
 ) -> None:
     """The monthly cost at list prices, per service, from the benches' measured units
     (cli/nudgeloop_cli/costs/units.json), the synthesized stack's inventory and the price file."""
-    if monitoring not in MONITORING:
-        raise typer.BadParameter(f"one of {', '.join(MONITORING)}", param_hint="--monitoring")
-    usage = Usage(
-        customers=customers,
-        events_per_day=events_per_day,
-        mails_per_month=mails_per_month,
-        journeys_per_month=journeys_per_month,
-        audience_runs_per_day=audience_runs_per_day,
-        events_per_request=events_per_request,
-        monitoring=monitoring,
-        tracing=tracing,
-        history_months=history_months,
-    )
+    try:
+        usage = Usage(
+            customers=customers,
+            events_per_day=events_per_day,
+            mails_per_month=mails_per_month,
+            journeys_per_month=journeys_per_month,
+            audience_runs_per_day=audience_runs_per_day,
+            events_per_request=events_per_request,
+            monitoring=monitoring,
+            tracing=tracing,
+            history_months=history_months,
+        )
+    except ValueError as exc:  # Usage says what is wrong (the monitoring level)
+        raise typer.BadParameter(str(exc), param_hint="--monitoring") from exc
     lines = estimate(usage)
     prices, units = load("prices.json"), load("units.json")
     if as_json:

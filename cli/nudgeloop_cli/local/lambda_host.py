@@ -124,6 +124,15 @@ class LambdaHost:
                 # disabled metrics in memory and prints them once 100 accumulate: drop them.
                 metrics.clear_metrics()
 
+    def answer_invoke(self, function_arn: str, body: Any, headers: Any, response_headers: dict[str, str]) -> bytes:
+        """moto Lambda's Invoke, answered by the handlers: ``InvocationType=Event`` is queued for
+        the stack's asynchronous invocations (async_invoke.py; Lambda answers 202), any other runs
+        now."""
+        if headers.get("X-Amz-Invocation-Type") == "Event":
+            self.stack.invocations.submit_to(function_arn, json.loads(body or b"{}"))
+            return b""
+        return self.invoke_from_states(function_arn, body, response_headers)
+
     def invoke_from_states(self, function_arn: str, body: Any, response_headers: dict[str, str]) -> bytes:
         if not self.stack.started:  # an execution thread outliving its stack: never reach real AWS
             response_headers["x-amz-function-error"] = "Unhandled"

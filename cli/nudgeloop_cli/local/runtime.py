@@ -16,7 +16,6 @@ local runtime refuses what AWS refuses, and where moto is made as fast as AWS is
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -129,13 +128,8 @@ class LocalStack:
         self._previous_clock = clock.use(self.clock)
         host = self.host
 
-        invocations = self.invocations
-
         def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response_headers: Any) -> bytes:
-            if headers.get("X-Amz-Invocation-Type") == "Event":  # queued; Lambda answers 202
-                invocations.submit_to(function_name, json.loads(body or b"{}"))
-                return b""
-            return host.invoke_from_states(function_name, body, response_headers)
+            return host.answer_invoke(function_name, body, headers, response_headers)
 
         LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign,assignment]
         Mailbox.teach_moto_sending_options()

@@ -18,7 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from nudgeloop.config import declared_defaults, env_name
-from nudgeloop.observability import MONITORING_ENV, MONITORING_LEVELS
+from nudgeloop.observability import MONITORING_ENV
 from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import LAMBDA_PYTHON
 from nudgeloop.specs import Catalog
@@ -49,8 +49,6 @@ class FunctionFactory(Construct):
         super().__init__(scope, construct_id)
         self.settings = settings or {}
         self.tracing = tracing  # X-Ray for every function, and for the API and journeys built with them
-        if monitoring not in MONITORING_LEVELS:
-            raise ValueError(f"monitoring {monitoring!r}: one of {', '.join(MONITORING_LEVELS)}")
         self.monitoring = monitoring  # what the functions publish and the alarms watch (Observability)
         self.catalog = catalog
         self.data = data
