@@ -45,12 +45,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wcu import WriteMeter
+from wcu import WriteMeter, read_meter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "cli"))
 OUT = ROOT / "cli" / "nudgeloop_cli" / "costs" / "units.json"
-KB4 = 4096
 
 # the unit each function's use grows with (docs/costs.md, "Units"); what no unit drives
 # (template checks, bulk imports) is listed apart and not modelled
@@ -100,7 +99,6 @@ class _Meters:
 def _install(meters: _Meters, writes: WriteMeter) -> Callable[[], None]:
     """Put the meters in place; returns what takes them out again."""
     from botocore.client import BaseClient
-    from moto.dynamodb.models import DynamoDBBackend
 
     from nudgeloop_cli.local import fidelity, lambda_host
 
@@ -109,9 +107,6 @@ def _install(meters: _Meters, writes: WriteMeter) -> Callable[[], None]:
         for owner, name in (
             (fidelity.Enforcer, "install"),
             (lambda_host.LambdaHost, "call"),
-            (DynamoDBBackend, "get_item"),
-            (DynamoDBBackend, "query"),
-            (DynamoDBBackend, "scan"),
         )
     ]
 
@@ -172,9 +167,14 @@ def _install(meters: _Meters, writes: WriteMeter) -> Callable[[], None]:
         meters.write_units[meters.current()] += writes.total() - total
 
     writes.charge = charged  # type: ignore[method-assign]
-    _meter_reads(meters)
+
+    def read(units: float) -> None:
+        meters.read_units[meters.current()] += units
+
+    reads_restored = read_meter(read)
 
     def restore() -> None:
+        reads_restored()
         for owner, name, original in replaced:
             setattr(owner, name, original)
 
@@ -191,44 +191,6 @@ def _emf(meters: _Meters, function: str) -> None:
         meters.metric_names |= set(metrics.metric_set)
         for name in metrics.metric_set:
             meters.metric_pubs[(function, name)] += 1
-
-
-def _meter_reads(meters: _Meters) -> None:
-    from moto.dynamodb.models import DynamoDBBackend
-    from wcu import _size
-
-    get_item, query, scan = DynamoDBBackend.get_item, DynamoDBBackend.query, DynamoDBBackend.scan
-
-    def metered_get(backend: Any, table_name: str, keys: Any, projection_expressions: Any = None) -> Any:
-        item = get_item(backend, table_name, keys, projection_expressions)
-        whole = get_item(backend, table_name, keys) if item is not None else None  # charged whole, projected or not
-        size = _size(whole.attrs) if whole is not None else 0
-        meters.read_units[meters.current()] += max(1, -(-size // KB4))
-        return item
-
-    def evaluated(run: Any, kwargs: dict[str, Any], consistent: bool) -> None:
-        unfiltered = {**kwargs, "filter_expression": None}
-        items, _count, _last = run(**unfiltered)
-        size = sum(_size(i.attrs) for i in items)
-        meters.read_units[meters.current()] += max(1, -(-size // KB4)) * (1 if consistent else 0.5)
-
-    def metered(read: Any, projection: str) -> Any:
-        """A Query or Scan of the backend, charged for every item it evaluates (before its filter)."""
-        names = read.__code__.co_varnames[1 : read.__code__.co_argcount]
-
-        def run(backend: Any, *args: Any, **kwargs: Any) -> Any:
-            bound = {**dict(zip(names, args, strict=False)), **kwargs}
-            result = read(backend, **bound)
-            evaluated(lambda **kw: read(backend, **kw), {**bound, projection: None}, bool(bound.get("consistent_read")))
-            return result
-
-        return run
-
-    metered_query, metered_scan = metered(query, "projection_expressions"), metered(scan, "projection_expression")
-
-    DynamoDBBackend.get_item = metered_get  # type: ignore[method-assign,assignment]
-    DynamoDBBackend.query = metered_query  # type: ignore[method-assign,assignment]
-    DynamoDBBackend.scan = metered_scan  # type: ignore[method-assign,assignment]
 
 
 class _LogBytes(io.TextIOBase):

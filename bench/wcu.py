@@ -1,4 +1,5 @@
-"""Write-unit meter for the local runtime: counts the DynamoDB write units our requests cost.
+"""Capacity meters for the local runtime: the DynamoDB write units our requests cost
+(``WriteMeter``) and the read units (``read_meter``).
 
 Installed on moto's DynamoDB backend, so it sees every write whichever client made it (boto3,
 PynamoDB). Charged as DynamoDB charges on-demand writes:
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -160,3 +162,44 @@ class WriteMeter:
             for name, original in originals.items():
                 setattr(DynamoDBBackend, name, original)
             DynamoHandler.batch_write_item = original_batch  # type: ignore[method-assign]
+
+
+KB4 = 4 * KB
+
+
+def read_meter(charge: Callable[[float], None]) -> Callable[[], None]:
+    """Charge every read of moto's DynamoDB backend as on-demand bills it, to ``charge``: a
+    Query or Scan for every item it evaluates (before its filter), per call in 4 KB, half for an
+    eventually consistent one; GetItem (BatchGetItem's too) per item, strongly consistent (the
+    backend is not told: an upper bound). Returns what takes the meter out again."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    get_item, query, scan = DynamoDBBackend.get_item, DynamoDBBackend.query, DynamoDBBackend.scan
+
+    def metered_get(backend: Any, table_name: str, keys: Any, projection_expressions: Any = None) -> Any:
+        item = get_item(backend, table_name, keys, projection_expressions)
+        whole = get_item(backend, table_name, keys) if item is not None else None  # charged whole, projected or not
+        charge(max(1, -(-(_size(whole.attrs) if whole is not None else 0) // KB4)))
+        return item
+
+    def metered(read: Any, projection: str) -> Any:
+        names = read.__code__.co_varnames[1 : read.__code__.co_argcount]
+
+        def run(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            bound = {**dict(zip(names, args, strict=False)), **kwargs}
+            result = read(backend, **bound)
+            items, _count, _last = read(backend, **{**bound, projection: None, "filter_expression": None})
+            size = sum(_size(i.attrs) for i in items)
+            charge(max(1, -(-size // KB4)) * (1 if bound.get("consistent_read") else 0.5))
+            return result
+
+        return run
+
+    DynamoDBBackend.get_item = metered_get  # type: ignore[method-assign,assignment]
+    DynamoDBBackend.query = metered(query, "projection_expressions")  # type: ignore[method-assign]
+    DynamoDBBackend.scan = metered(scan, "projection_expression")  # type: ignore[method-assign]
+
+    def restore() -> None:
+        DynamoDBBackend.get_item, DynamoDBBackend.query, DynamoDBBackend.scan = get_item, query, scan  # type: ignore[method-assign]
+
+    return restore
