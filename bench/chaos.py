@@ -219,6 +219,7 @@ def _dead_letters(stack: Any, injected: Counter[str]) -> tuple[int, list[str]]:
     queue's consumer, or the function of Lambda's on-failure record); a fault of that function,
     or throttling of a service (which any function's retries can run out on), explains it."""
     from nudgeloop.adapters.aws import client
+    from nudgeloop.permissions import function_name
 
     sqs = client("sqs")
     faulted = {rule.split(":", 1)[0] for rule, n in injected.items() if n}
@@ -234,7 +235,7 @@ def _dead_letters(stack: Any, injected: Counter[str]) -> tuple[int, list[str]]:
                 arn = json.loads(message["Body"]).get("requestContext", {}).get("functionArn", "")
             except (ValueError, AttributeError):
                 arn = ""
-            function = names.get(arn.split(":")[6], "") if arn.count(":") >= 6 else consumer.get(dlq, "")
+            function = names.get(function_name(arn), "") if arn else consumer.get(dlq, "")
             if not (function in faulted or throttled):
                 unexplained.append(f"{dlq}: {function or 'an undelivered event'}")
     return letters, unexplained

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
+from nudgeloop.permissions import function_name
 
 from .base import error_type
 from .patching import Replacements
@@ -49,7 +50,7 @@ class AsyncInvocations:
         self.submit(self.function_key(function_arn), event)
 
     def function_key(self, function_arn: str) -> str:
-        name = function_arn.split(":")[6] if function_arn.startswith("arn:") else function_arn
+        name = function_name(function_arn)
         spec = next((f for f in self.stack.catalog.functions if f.name == name), None)
         if spec is None:
             raise LookupError(f"no function {function_arn}")

@@ -31,7 +31,7 @@ from urllib.parse import unquote
 from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 
-from nudgeloop.permissions import Arns, sender_identities, statements
+from nudgeloop.permissions import Arns, function_name, sender_identities, statements
 from nudgeloop.specs import Catalog, FunctionSpec
 
 from .limits import aws_error, check_limits, correct_moto_item_size
@@ -316,7 +316,4 @@ class Enforcer:
     def _lambda(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
         if op not in ("Invoke", "InvokeAsync"):
             return None
-        name = str(p.get("FunctionName", ""))
-        if name.startswith("arn:"):
-            name = name.split(":")[6]
-        return [("lambda:InvokeFunction", self.arns.function_named(name))]
+        return [("lambda:InvokeFunction", self.arns.function_named(function_name(str(p.get("FunctionName", "")))))]

@@ -54,6 +54,11 @@ class Statement:
     resources: tuple[str, ...]
 
 
+def function_name(name_or_arn: str) -> str:
+    """A function's name from its name or ARN (qualified or not: ``...:function:NAME[:QUALIFIER]``)."""
+    return name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn
+
+
 def sender_identities(sender: str) -> tuple[str, ...]:
     """The SES identities a From address may send as: its domain, and the address itself
     (``Shop <news@shop.example>`` -> ``shop.example``, ``news@shop.example``)."""

@@ -20,6 +20,7 @@ from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import ClientError
 
 from nudgeloop import clock
+from nudgeloop.permissions import function_name
 from nudgeloop.services import archive
 from nudgeloop.specs import Catalog, QueueSpec, StreamSourceSpec
 
@@ -91,7 +92,7 @@ def invoke_again(sqs: Any, url: str, invoke_async: Callable[[str, dict[str, Any]
                 outcome.failed += 1
                 outcome.details.append(f"{message['MessageId']}: not an invocation record (an undelivered event): left")
                 continue
-            name = arn.split(":")[6]
+            name = function_name(arn)
             invoke_async(name, body["requestPayload"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             outcome.redriven += 1
@@ -221,7 +222,7 @@ class StreamRedrive:
     data_bucket: str
 
     def spec_of(self, function_arn: str) -> StreamSourceSpec | None:
-        name = function_arn.split(":")[6] if function_arn.count(":") >= 6 else function_arn
+        name = function_name(function_arn)
         key = next((f.key for f in self.catalog.functions if f.name == name), None)
         return next((s for s in self.catalog.streams if s.function_key == key), None)
 
