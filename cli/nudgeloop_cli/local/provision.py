@@ -122,7 +122,7 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     events.create_event_bus(Name=cat.bus_name)
     for rule in cat.rules:
         events.put_rule(Name=rule.name, EventBusName=rule.bus, EventPattern=json.dumps(rule.pattern), State="ENABLED")
-        dlq_name = cat.rule_dlq(rule)
+        dlq_name = cat.failures_queue  # what EventBridge could not deliver
         dlq_url = sqs.create_queue(QueueName=dlq_name, Attributes={"MessageRetentionPeriod": "1209600"})["QueueUrl"]
         out.dlq_urls[dlq_name] = dlq_url
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -266,7 +266,7 @@ class FunctionFactory(Construct):
         invoking its function asynchronously (the function must be built already)."""
         spec = next(r for r in self.catalog.rules if r.key == rule_key)
         # what EventBridge could not deliver (after its own retries) is kept too
-        dlq = self.dead_letter_queue("failures", self.catalog.rule_dlq(spec))
+        dlq = self.dead_letter_queue("failures", self.catalog.failures_queue)
         if spec.function_key is not None:
             target: events.IRuleTarget = targets.LambdaFunction(self.functions[spec.function_key], dead_letter_queue=dlq)
         else:

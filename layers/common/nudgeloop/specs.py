@@ -192,10 +192,6 @@ class Catalog:
         goes once its retries are spent."""
         return self.failures_queue if self.invoked_asynchronously(spec) else None
 
-    def rule_dlq(self, rule: RuleSpec) -> str:
-        """Where EventBridge puts what it could not deliver to a rule's queue."""
-        return self.failures_queue
-
     def bucket_name(self, key: str, account: str, region: str) -> str:
         """Bucket names are global: the stem plus account and region keeps them unique."""
         return f"{self.bucket_stems[key]}-{account}-{region}"
