@@ -1,5 +1,6 @@
 """Events-table stream consumer: applies each stored event (partial batch failures; records
-that keep failing go to the ingest DLQ through the event source mapping's on-failure destination)."""
+that keep failing go to the failures queue through the event source mapping's on-failure
+destination), and publishes the migrations saved in customers' histories."""
 
 from __future__ import annotations
 
@@ -65,8 +66,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     outcomes.update(dict.fromkeys(outcomes, 0))
     # the batch's customers in one BatchGetItem (per 100), not one GetItem per event
     current["events"] = _events(event.get("Records", []))
-    current["customers"] = process.Prefetched.read(list(current["events"].values()))
     try:
+        # the migrations saved since (their history entries): published before anything else
+        # of the batch is applied; a failure fails the batch, which the stream delivers again
+        process.publish_migrations(list(current["events"].values()), publisher)
+        current["customers"] = process.Prefetched.read(list(current["events"].values()))
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:
         current["events"] = {}  # the records' identities end with this invocation's event

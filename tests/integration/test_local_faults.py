@@ -216,3 +216,24 @@ def test_put_events_with_every_entry_failed_is_retried_by_the_publisher() -> Non
         stack.advance(timedelta(hours=1))
         assert stack.faults.injected == {"eventbridge.PutEvents:fail-entries@1": 1}
         assert [m["step_id"] for m in stack.outbox() if m["customer_id"] == "e1"] == ["welcome"]
+
+
+def test_a_crash_right_after_the_migrating_save_still_publishes_the_migration_once() -> None:
+    """The consumer died after the transaction that saved the first order's move and its history
+    entry: the retried record finds nothing left to move, and the entry the stream brings back is
+    published all the same (with the order that caused it): one welcome, sent once."""
+    from datetime import timedelta
+
+    with _stack("ingest_process:crash-after=dynamodb.TransactWriteItems@1", examples=True) as stack:
+        post_events(stack, [upsert("m1"), consent("m1"), order("m1", "o1")])
+        stack.settle()
+        stack.advance(timedelta(hours=1))
+        assert stack.faults.injected == {"ingest_process:crash-after=dynamodb.TransactWriteItems@1": 1}
+        assert any(f["function"] == "ingest_process" for f in stack.failures)
+        assert get_customer(stack, "m1")[1]["segment"] == "new"
+        assert [m["step_id"] for m in stack.outbox() if m["customer_id"] == "m1"] == ["welcome"]
+        from nudgeloop.dal import event_log
+
+        with stack.aws_lock:
+            moves = [e.properties for e in event_log.customer_events("m1") if e.type == "segment.migrated"]
+        assert [(m["from"], m["to"], m["correlation_id"]) for m in moves] == [("prospect", "new", "ord-m1-o1")]

@@ -43,6 +43,19 @@ class Pumps:
     def streams_client(self) -> Any:
         return _streams_client()
 
+    def skip_streams(self) -> None:
+        """Every consumer reads on after the records its table's stream holds now, as an event
+        source mapping created with ``StartingPosition: LATEST`` does (for data loaded as
+        history that its consumers are taken to have applied long ago, as benches load it)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        assert self.stack.res is not None
+        for spec in self.stack.catalog.streams:
+            table = dynamodb_backends[ACCOUNT][REGION].tables[self.stack.catalog.table(spec.table_key).name]
+            shard = getattr(table, "stream_shard", None)
+            if shard is not None and shard.items:
+                self._stream_positions[f"{spec.function_key}/{shard.id}"] = shard.items[-1].record["dynamodb"]["SequenceNumber"]
+
     def pump_streams(self) -> int:
         """What the Lambda event source mapping does for a table stream: batches of records,
         checkpoint after success, retry from the first failed record, and after the retries

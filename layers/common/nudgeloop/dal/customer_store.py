@@ -6,12 +6,13 @@ item (``models.CustomerModel``) stays in this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
 from nudgeloop.domain import consent
@@ -22,7 +23,9 @@ from nudgeloop.observability import logger
 
 from . import keys
 from .models import CustomerModel
-from .writes import conditional_failed, update_if
+from .writes import conditional_failed, transaction, update_if
+
+Recording = Callable[[TransactWrite], None]  # adds what a save records, to the save's transaction
 
 _FIELDS = tuple(f for f in Customer.__dataclass_fields__)
 _STORED_ONLY = ("review_shard",)  # the index's partition: derived from review_on, never a domain fact
@@ -70,18 +73,25 @@ def new_customer(customer_id: str) -> Customer:
     return Customer(customer_id=customer_id, created_at=clock.iso(clock.now()))
 
 
-def save_customer(customer: Customer) -> bool:
+def save_customer(customer: Customer, recording: Recording | None = None) -> bool:
     """Save with optimistic locking; False when someone else saved first (reload and retry).
     On success the value carries the new version (it may be saved again).
 
-    One plain write: the per-step counts and flows are tallied from the table's stream
-    (``step_tallies``), not written here.
+    One plain write, or with ``recording`` one transaction that also writes what it adds (the
+    history of the change: a migration's entry, which the events stream then publishes). The
+    per-step counts and flows are tallied from the table's stream (``step_tallies``), not
+    written here.
     """
     customer.updated_at = clock.iso(clock.now())
     item = _item(customer)
     try:
-        item.save()
-    except PutError as exc:
+        if recording is None:
+            item.save()
+        else:
+            with transaction() as tx:
+                tx.save(item)
+                recording(tx)
+    except (PutError, TransactWriteError) as exc:
         if conditional_failed(exc):
             return False
         raise
@@ -134,9 +144,10 @@ def due_for_review(until: date) -> Iterator[Customer]:
             yield _value(item)
 
 
-def save_placement(customer: Customer) -> bool:
+def save_placement(customer: Customer, recording: Recording | None = None) -> bool:
     """Write only what placement changes (step, review date, staircase version), conditional on
-    the version read. False on a conflict; on success the value carries the new version."""
+    the version read, with ``recording`` in the same transaction (as :func:`save_customer`).
+    False on a conflict; on success the value carries the new version."""
     customer.updated_at = clock.iso(clock.now())
     item = _item(customer)
     actions: list[Action] = [
@@ -151,8 +162,19 @@ def save_placement(customer: Customer) -> bool:
     ):
         actions.append(attribute.set(value) if value is not None else attribute.remove())
     # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
-    if not update_if(item, actions, CustomerModel.customer_id.exists()):
-        return False
+    exists = CustomerModel.customer_id.exists()
+    if recording is None:
+        if not update_if(item, actions, exists):
+            return False
+    else:
+        try:
+            with transaction() as tx:
+                tx.update(item, actions=actions, condition=exists)
+                recording(tx)
+        except TransactWriteError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
     customer.version = item.version
     return True
 

@@ -8,6 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from pynamodb.transactions import TransactWrite
+
 from nudgeloop import clock
 from nudgeloop.domain.aggregates import OrderFact, OrderLine
 from nudgeloop.domain.events import ORDER_TYPES, Event
@@ -16,9 +18,8 @@ from .models import EventModel
 from .writes import put_once
 
 
-def store_event(event: Event) -> bool:
-    """Store an event once; returns False when an event with that id is already stored."""
-    item = EventModel(
+def _model(event: Event) -> EventModel:
+    return EventModel(
         customer_id=event.customer_id,
         event_id=event.event_id,
         type=event.type,
@@ -27,7 +28,18 @@ def store_event(event: Event) -> bool:
         source=event.source,
         properties=event.properties,
     )
-    return put_once(item, EventModel.event_id)
+
+
+def store_event(event: Event) -> bool:
+    """Store an event once; returns False when an event with that id is already stored."""
+    return put_once(_model(event), EventModel.event_id)
+
+
+def store_in(tx: TransactWrite, event: Event) -> None:
+    """Store an event in a transaction (the history Nudgeloop writes together with the change it
+    records). Unconditional: the same id written again (the same move on the same day, made a
+    second time) replaces its entry, and the stream says so once more."""
+    tx.save(_model(event))
 
 
 def event_from_image(image: dict[str, Any]) -> Event:

@@ -89,8 +89,8 @@ def run(
 def _place_chunk(
     customers: list[Customer], rules: Rules, publisher: Publisher, previous: datetime, result: RunResult
 ) -> list[str]:
-    """Place up to 10 customers, publish their events in one call, save each; returns the ids
-    that changed meanwhile (to retry)."""
+    """Place up to 10 customers, publish their date events in one call, save each (with its
+    migration's history entry); returns the ids that changed meanwhile (to retry)."""
     now = clock.now()
     placed: list[tuple[Customer, BusEvent | None, list[dates.Occurrence]]] = []
     for customer in customers:
@@ -107,8 +107,8 @@ def _place_chunk(
         found = dates.occurrences(placed_now.dates, rules.dates, previous, now)
         fresh = [o for o in found if not jobs.occasion_fired(customer_id, o.key())]
         placed.append((customer, migration, fresh))
-    events = [m for _, m, _ in placed if m is not None]
-    events += [segmenting.date_reached(c.customer_id, o) for c, _, occ in placed for o in occ]
+    # migrations are written with the saves, in the customers' histories, and published from there
+    events = [segmenting.date_reached(c.customer_id, o) for c, _, occ in placed for o in occ]
     if events:
         publisher.publish(events)
     retry = []
@@ -116,8 +116,7 @@ def _place_chunk(
         for occurrence in fresh:
             jobs.mark_occasion(customer.customer_id, occurrence.key(), now)
         result.occasions += len(fresh)
-        if customer_store.save_placement(customer):
-            segmenting.record(migration)
+        if customer_store.save_placement(customer, segmenting.recording(migration)):
             result.examined += 1
             result.migrated += migration is not None
         else:

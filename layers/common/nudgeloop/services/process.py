@@ -211,6 +211,17 @@ class Prefetched:
         return False, None
 
 
+def publish_migrations(events: list[Event], publisher: Publisher) -> int:
+    """Publish the migrations among a stream batch's events: the history entries saved with
+    their customers (``segmenting.recording``), 10 to a PutEvents. Repeated when the batch is
+    delivered again (the journeys they start are named by them, so nothing starts twice).
+    Returns how many were published."""
+    migrations = [m for m in map(segmenting.published, events) if m is not None]
+    if migrations:
+        publisher.publish(migrations)
+    return len(migrations)
+
+
 def _internal(event: Event) -> bool:
     return event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES
 
@@ -274,12 +285,11 @@ def _apply(event: Event, publisher: Publisher, rules: Rules, prefetched: Prefetc
             return False
         if migration is not None:
             migration.detail["correlation_id"] = event.event_id
-        outgoing = [migration] if migration is not None else []
-        outgoing += _confirmation_requests(event)
+        outgoing = _confirmation_requests(event)
         if outgoing:  # before the save: a crash may repeat an event, never lose one
             publisher.publish(outgoing)
-        if customer_store.save_customer(customer):
-            segmenting.record(migration)
+        # a migration is written with the save, in its history, and published from there
+        if customer_store.save_customer(customer, segmenting.recording(migration)):
             if migration is not None and migration.detail["from"] == FIRST_STEP:
                 _reward_referrer(customer, event)
             if migration is not None:

@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent
-from nudgeloop.dal import event_log
+from nudgeloop.dal import customer_store, event_log
 from nudgeloop.domain import dates, idempotency
 from nudgeloop.domain.aggregates import Aggregates, OrderFact, aggregate, counted
 from nudgeloop.domain.campaigns import BehaviourTrigger
@@ -43,6 +43,9 @@ def date_facts(customer: Customer, agg: Aggregates) -> dates.DateFacts:
     return dates.DateFacts(customer.timezone, customer.birthday, first, last, bookings)
 
 
+HISTORY_FIELDS = ("from", "to", "on", "reason", "staircase_version", "correlation_id")
+
+
 def history_event(migration: BusEvent) -> Event:
     """The migration as an entry in the customer's event history (segment history)."""
     d = migration.detail
@@ -52,15 +55,29 @@ def history_event(migration: BusEvent) -> Event:
         customer_id=d["customer_id"],
         occurred_at=clock.parse_iso(d["at"]),
         source=SOURCE,
-        properties={k: d[k] for k in ("from", "to", "on", "reason", "staircase_version")},
+        properties={k: d[k] for k in HISTORY_FIELDS if k in d},
         received_at=clock.now(),
     )
 
 
-def record(migration: BusEvent | None) -> None:
-    """Keep a saved migration in the customer's history (idempotent by id)."""
-    if migration is not None:
-        event_log.store_event(history_event(migration))
+def recording(migration: BusEvent | None) -> customer_store.Recording | None:
+    """What the customer's save writes with it when they migrate: the migration's entry in their
+    history, in the same transaction. The events stream publishes it from there
+    (:func:`published`): the history is the migration's outbox, so a migration is published
+    once saved, and a crash after the save repeats the publication instead of losing it."""
+    if migration is None:
+        return None
+    entry = history_event(migration)
+    return lambda tx: event_log.store_in(tx, entry)
+
+
+def published(entry: Event) -> BusEvent | None:
+    """The bus event of a migration's history entry, as the stream delivers it; None for any
+    other event."""
+    if entry.type != MIGRATION or entry.source != SOURCE:
+        return None
+    detail = {"customer_id": entry.customer_id, "at": entry.occurred_iso(), **entry.properties}
+    return BusEvent(source=SOURCE, detail_type="SegmentMigrated", detail=detail)
 
 
 @dataclass(frozen=True)
