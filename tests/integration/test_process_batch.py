@@ -87,3 +87,41 @@ def test_a_profile_applied_before_its_stored_orders_is_placed_by_them(stack, mon
     assert get_customer(stack, "p1")[1]["aggregates"]["orders"] == 1
     moves = [(e.properties["from"], e.properties["to"]) for e in event_log.customer_events("p1") if e.type == "segment.migrated"]
     assert moves == [("prospect", "new")]
+
+
+def test_migrations_are_saved_with_their_customers_and_published_ten_to_a_call(stack, monkeypatch) -> None:
+    """Each first order moves its customer with one transaction (customer and history entry);
+    the entries come back on the stream and are published together, ten to a PutEvents."""
+    from nudgeloop.dal import event_log
+
+    from nudgeloop.domain import idempotency
+
+    post_events(stack, [upsert(f"m{n}") for n in range(12)])
+    stack.settle()
+    post_events(stack, [order(f"m{n}", "o1") for n in range(12)])
+    counts = _counting(monkeypatch)
+    orders = [_record(stack, f"m{n}", f"ord-m{n}-o1") for n in range(12)]
+    assert stack.call("ingest_process", {"Records": orders}) == {"batchItemFailures": []}
+    assert (counts.get("TransactWriteItems"), counts.get("PutEvents", 0)) == (12, 0)  # saved, not yet published
+    entry = idempotency.migration_event_id(stack.clock.now().date().isoformat(), "prospect", "new")
+    counts.clear()
+    assert stack.call("ingest_process", {"Records": [_record(stack, f"m{n}", entry) for n in range(12)]}) == {
+        "batchItemFailures": []
+    }
+    assert counts.get("PutEvents") == 2  # 12 migrations, ten to a call
+    for n in range(12):
+        moves = [e.properties for e in event_log.customer_events(f"m{n}") if e.type == "segment.migrated"]
+        assert [(m["from"], m["to"], m["correlation_id"]) for m in moves] == [("prospect", "new", f"ord-m{n}-o1")]
+
+
+def test_a_stream_skipped_to_its_end_delivers_only_what_is_written_after(stack) -> None:
+    """``Pumps.skip_streams``: every consumer starts after the records held now, as a mapping
+    created with StartingPosition LATEST (for history a bench loads as long applied)."""
+    post_events(stack, [upsert("s1"), order("s1", "o1")])
+    stack.pumps.skip_streams()
+    stack.settle()
+    assert get_customer(stack, "s1")[0] == 404
+    post_events(stack, [upsert("s2")])
+    stack.settle()
+    assert get_customer(stack, "s2")[0] == 200
+    assert get_customer(stack, "s1")[0] == 404

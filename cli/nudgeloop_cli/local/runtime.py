@@ -8,6 +8,7 @@ drives the deployed handlers through its parts, one module each:
 - ``pumps``: table streams and SQS queues polled into their consumers;
 - ``scheduler``: EventBridge schedules and DynamoDB's TTL on the stack's clock;
 - ``mailbox``: SES's outbox and what recipients' servers answer;
+- ``engine_watch``: what the driver reads of the journey engine to know when it is quiet;
 - ``admin``: the product's local admin routes (operator commands, done by the same services).
 
 Everything else is the deployed code; ``fidelity``, ``limits`` and ``dynamodb`` are where the
@@ -21,7 +22,6 @@ import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from .admin import Admin
 from .api_gateway import ApiGateway
 from .async_invoke import AsyncInvocations
 from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
+from .engine_watch import EngineWatch
 from .faults import Faults
 from .fidelity import Enforcer
 from .lambda_host import LambdaHost
@@ -98,7 +99,7 @@ class LocalStack:
         self.scheduler = Scheduler(self)
         self.mailbox = Mailbox(self)
         self.admin = Admin(self)
-        self._engine_views: dict[str, tuple[tuple[object, ...], Any]] = {}
+        self.watch = EngineWatch(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -239,53 +240,16 @@ class LocalStack:
             self.mailbox.answer_accepted()
             return self.pumps.pump_streams() + self.pumps.pump_queues() + self.invocations.pump()
 
-    def engine_view(self, name: str, read: Callable[[], Any], partitions: tuple[str, ...], *also: object) -> Any:
-        """What the driver reads of the engine table's ``by_due`` index (parked and due timers,
-        reservations in doubt), read again only when an item entered, left or changed in one of
-        the index ``partitions`` the read covers (or ``also`` changed): the driver polls these on
-        every step, and most steps change none of them."""
-        table = self.catalog.table("engine").name
-        stamp = (dynamodb.index_writes(table, "by_due", partitions, ACCOUNT, REGION), *also)
-        held = self._engine_views.get(name)
-        if held is None or held[0] != stamp:
-            held = self._engine_views[name] = (stamp, read())
-        return held[1]
-
-    def next_timer_due(self) -> datetime | None:
-        """The earliest parked journey timer (the wake sweep's work), as the driver sees it."""
-        from nudgeloop.dal import keys, timers
-
-        return self.engine_view("next_timer", timers.next_timer_due, keys.TIMER_PARTITIONS)  # type: ignore[no-any-return]
-
-    def _executions(self) -> list[Any]:
-        """Every execution of the journey state machine, from moto's backend (what ListExecutions
-        answers, without a request: the driver asks on every step, the demo every day)."""
-        from moto.stepfunctions.parser.models import stepfunctions_parser_backends
-
-        assert self.res is not None
-        backend = stepfunctions_parser_backends[ACCOUNT][REGION]
-        machine = next((m for m in backend.state_machines if m.arn == self.res.state_machine_arn), None)
-        return list(machine.executions) if machine is not None else []
-
-    def _running_executions(self) -> set[str]:
-        return {e.name for e in self._executions() if e.status == "RUNNING"}
-
     def journey_statuses(self) -> Counter[str]:
         """The journeys started so far, by status (RUNNING, SUCCEEDED, FAILED, ...)."""
         with self.aws_lock:
-            return Counter(str(getattr(e.status, "value", e.status)) for e in self._executions())
+            return self.watch.journey_statuses()
 
     def _journeys_quiet(self) -> bool:
-        from nudgeloop.dal import keys, timers
-
         if self.host.busy():
             return False
         with self.aws_lock:
-            running = self._running_executions()
-            if not running:
-                return True
-            parked = self.engine_view("parked", timers.parked_executions, (*keys.TIMER_PARTITIONS, keys.HELD_SHARD))
-            return running <= parked  # type: ignore[no-any-return]
+            return self.watch.quiet()
 
     def settle(self, timeout_s: float = SETTLE_TIMEOUT_S) -> None:
         """Run queues and journeys until nothing moves: every journey ended or parked on a wait."""
@@ -302,7 +266,7 @@ class LocalStack:
                     self.host.progress.wait(JOURNEY_POLL_S)
                     continue
                 with self.aws_lock:
-                    due = self.next_timer_due()
+                    due = self.watch.next_timer_due()
                 if due is not None and due <= self.clock.now():
                     self.call("journey_wake", self.scheduler.scheduled_event("journey_wake"))
                     continue

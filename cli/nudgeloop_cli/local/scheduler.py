@@ -122,10 +122,10 @@ class Scheduler:
                 # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
                 # timer, or the moment a reservation falls into doubt (the sweep reports those).
                 last = self._last_fired[schedule.function_key]
-                doubt = self.stack.engine_view(
+                doubt = self.stack.watch.engine_view(
                     "doubt", functools.partial(ledger.next_in_doubt_at, last), (keys.IN_DOUBT_SHARD,), last
                 )
-                dues = [d for d in (self.stack.next_timer_due(), doubt) if d is not None]
+                dues = [d for d in (self.stack.watch.next_timer_due(), doubt) if d is not None]
                 due = min(dues) if dues else None
                 if due is not None:
                     fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
