@@ -18,7 +18,8 @@ meters on every request a handler makes:
 - PutEvents entries, SQS messages and batch sizes of the queue consumers, Step Functions state
   transitions per journey (each ``*StateEntered`` history event), SES sends, bytes stored in S3
   and DynamoDB, and the audience tables' size as Parquet (what Athena would scan);
-- an empty journey sweep (nothing due) measured on its own: the stack's only wake-up when idle.
+- an empty run of each sweep (the journey sweep, the webhook retries; nothing due), measured on
+  its own: the stack's only wake-ups when idle.
 
 Each function's figures are divided by the unit that drives it (docs/costs.md): events
 accepted by the API, mails sent, journeys started, or customers per daily or weekly job run.
@@ -253,10 +254,32 @@ def _parquet_bytes(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     return out
 
 
+SWEEPS = ("journey_wake", "webhook_deliver")  # the functions on the sweep schedule: the idle wake-ups
+
+
+def _empty_sweep(stack: Any, meters: Any, key: str) -> dict[str, Any]:
+    """What one run of a sweep that finds nothing to do costs (the stack's only work when idle)."""
+    before = {k: meters.__dict__[k].copy() for k in ("cpu", "sdk_cpu", "log_bytes", "read_units")}
+    calls_before, pubs_before = meters.calls.copy(), meters.metric_pubs.copy()
+    stack.host.call(key, stack.scheduler.scheduled_event(key))
+    return {
+        "memory_mb": stack.catalog.function(key).memory_mb,
+        "cpu_s": meters.cpu[key] - before["cpu"][key],
+        "sdk_cpu_s": meters.sdk_cpu[key] - before["sdk_cpu"][key],
+        "log_bytes": meters.log_bytes[key] - before["log_bytes"][key],
+        "read_units": meters.read_units[key] - before["read_units"][key],
+        "calls": {
+            f"{s}.{o}": n - calls_before[(f, s, o)]
+            for (f, s, o), n in meters.calls.items()
+            if f == key and n > calls_before[(f, s, o)]
+        },
+        "metrics": sorted(m for (f, m), n in meters.metric_pubs.items() if f == key and n > pubs_before[(f, m)]),
+    }
+
+
 def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
     import random
 
-    from nudgeloop import clock
     from nudgeloop_cli.client import Client
     from nudgeloop_cli.demo import simulate
     from nudgeloop_cli.local.runtime import LocalStack
@@ -282,24 +305,8 @@ def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
                 from nudgeloop.services import audience_tables
 
                 parquet = _parquet_bytes(audience_tables.snapshot())
-            wake_before = {k: meters.__dict__[k].copy() for k in ("cpu", "sdk_cpu", "log_bytes", "read_units")}
-            calls_before, pubs_before = meters.calls.copy(), meters.metric_pubs.copy()
-            stack.advance(timedelta(minutes=1))  # nothing is due a minute later: an empty sweep
-            stack.host.call("journey_wake", {"source": "aws.events", "time": clock.iso(stack.clock.now())})
-            empty_sweep = {
-                "cpu_s": meters.cpu["journey_wake"] - wake_before["cpu"]["journey_wake"],
-                "sdk_cpu_s": meters.sdk_cpu["journey_wake"] - wake_before["sdk_cpu"]["journey_wake"],
-                "log_bytes": meters.log_bytes["journey_wake"] - wake_before["log_bytes"]["journey_wake"],
-                "read_units": meters.read_units["journey_wake"] - wake_before["read_units"]["journey_wake"],
-                "calls": {
-                    f"{s}.{o}": n - calls_before[(f, s, o)]
-                    for (f, s, o), n in meters.calls.items()
-                    if f == "journey_wake" and n > calls_before[(f, s, o)]
-                },
-                "metrics": sorted(
-                    m for (f, m), n in meters.metric_pubs.items() if f == "journey_wake" and n > pubs_before[(f, m)]
-                ),
-            }
+            stack.advance(timedelta(minutes=1))  # nothing is due a minute later: empty sweeps
+            empty_sweeps = {key: _empty_sweep(stack, meters, key) for key in SWEEPS}
     finally:
         background.stop()
         stack.stop()
@@ -346,7 +353,7 @@ def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
         "functions": functions,
         "not_modelled": not_modelled,
         "journey": {"transitions": round(transitions / max(1, executions), 2), "mails": round(sends / max(1, executions), 3)},
-        "empty_sweep": empty_sweep,
+        "empty_sweeps": empty_sweeps,
         "custom_metrics": sorted(meters.metric_names),
         "stored_bytes": {
             "per_event": {k: round(stored[k] / drivers["event"], 1) for k in ("table:events", "s3:archive/events/")},

@@ -1,6 +1,6 @@
 """Events-table stream consumer: applies each stored event (partial batch failures; records
 that keep failing go to the failures queue through the event source mapping's on-failure
-destination), and publishes the migrations saved in customers' histories."""
+destination), and publishes what was written into histories to be published (services/outbox)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from nudgeloop.dal import event_log
 from nudgeloop.domain.events import Event
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
-from nudgeloop.services import campaign_store, process
+from nudgeloop.services import campaign_store, outbox, process
 from nudgeloop.services.segmenting import Rules
 
 settings = boot()
@@ -67,9 +67,10 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     # the batch's customers in one BatchGetItem (per 100), not one GetItem per event
     current["events"] = _events(event.get("Records", []))
     try:
-        # the migrations saved since (their history entries): published before anything else
-        # of the batch is applied; a failure fails the batch, which the stream delivers again
-        process.publish_migrations(list(current["events"].values()), publisher)
+        # the history entries written to be published (migrations, points granted): published
+        # before anything else of the batch is applied; a failure fails the batch, which the
+        # stream delivers again
+        outbox.publish(list(current["events"].values()), publisher)
         current["customers"] = process.Prefetched.read(list(current["events"].values()))
         return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
     finally:

@@ -93,7 +93,6 @@ def test_migrations_are_saved_with_their_customers_and_published_ten_to_a_call(s
     """Each first order moves its customer with one transaction (customer and history entry);
     the entries come back on the stream and are published together, ten to a PutEvents."""
     from nudgeloop.dal import event_log
-
     from nudgeloop.domain import idempotency
 
     post_events(stack, [upsert(f"m{n}") for n in range(12)])

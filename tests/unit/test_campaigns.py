@@ -311,3 +311,31 @@ def test_a_campaign_takes_entries_only_enabled_not_drafted_and_within_its_period
         parse(base + "starts_at: 2026-06-02T00:00:00Z\nends_at: 2026-06-01T00:00:00Z\n")
     with pytest.raises(InvalidCampaign, match="timezone"):
         parse(base + "starts_at: 2026-06-02T00:00:00\n")  # an instant needs its offset
+
+
+POINTS = """
+id: loyal
+name: Points
+mail_kind: service
+consent_purpose: service
+trigger: {type: segment_migrated, to: [vip]}
+steps:
+  - {id: welcome-points, type: points, points: 50}
+  - {id: thanks, type: send, template: welcome}
+  - {id: later, type: wait, days: 30}
+  - {id: anniversary, type: points, points: 20, reason: anniversary}
+"""
+
+
+def test_points_steps_are_listed_for_the_plan_that_passes_them_and_only_for_it() -> None:
+    campaign = parse(POINTS)
+    first = next_action(campaign, JourneyState(cursor=0), facts(), NOW)
+    assert (first.action, first.step_id) == ("send", "thanks")
+    assert first.grants == [{"step_id": "welcome-points", "points": 50, "reason": "campaign"}]
+    assert next_action(campaign, JourneyState(cursor=0), facts(), NOW) == first  # a retried Plan: the same grant
+    wait = next_action(campaign, first, facts(), NOW)
+    assert (wait.action, wait.grants) == ("wait", [])  # passed before: not again
+    done = next_action(campaign, wait, facts(), NOW + timedelta(days=30))
+    assert (done.action, done.grants) == ("end", [{"step_id": "anniversary", "points": 20, "reason": "anniversary"}])
+    with pytest.raises(InvalidCampaign, match="points"):
+        parse(POINTS.replace("points: 50", "points: 0"))

@@ -21,13 +21,13 @@ def test_the_window_is_the_last_24_hourly_buckets() -> None:
 
 def test_the_ses_vocabulary_is_one_table_every_place_reads() -> None:
     from nudgeloop.domain import ses_events
-    from nudgeloop.domain.events import INTERNAL_TYPES, VOUCHER_REDEEMED
+    from nudgeloop.domain.events import INTERNAL_TYPES, POINTS_GRANTED, VOUCHER_REDEEMED
     from nudgeloop.resources import catalog
 
     rule = next(r for r in catalog().rules if "detail-type" in r.pattern and "Email Bounced" in r.pattern["detail-type"])
     assert rule.pattern["detail-type"] == list(ses_events.DETAIL_TYPES)
-    # the feedback types, and the voucher redemptions: what only Nudgeloop writes
-    assert {f"email.{t.kind}" for t in ses_events.VOCABULARY if t.kind} == INTERNAL_TYPES - {VOUCHER_REDEEMED}
+    # the feedback types, the voucher redemptions and the points granted: what only Nudgeloop writes
+    assert {f"email.{t.kind}" for t in ses_events.VOCABULARY if t.kind} == INTERNAL_TYPES - {VOUCHER_REDEEMED, POINTS_GRANTED}
     bounce = ses_events.by_event_type("Bounce")
     assert bounce is not None and (bounce.detail_type, bounce.detail_key, bounce.kind) == ("Email Bounced", "bounce", "bounced")
     assert ses_events.by_event_type("RenderingFailure") == ses_events.by_event_type("Rendering Failure")

@@ -186,19 +186,19 @@ def estimate(
         transitions,
     )
 
-    # the journey sweep runs whether or not anything is due: its empty runs are the idle wake-ups
-    sweep = units["empty_sweep"]
-    schedule = next(s for s in fixed["schedules"] if s.startswith("rate("))
+    # the sweeps run whether or not anything is due: their empty runs are the idle wake-ups
+    schedule = next(s for s in fixed["schedules"] if s.startswith("rate("))  # the sweep schedule, shared
     sweeps = _per_month(schedule, hours)
-    sweep_ms = (sweep["cpu_s"] - sweep["sdk_cpu_s"]) * 1000 + sum(
-        n * m.latency_ms(k.split(".")[0]) for k, n in sweep["calls"].items()
-    )
-    invoked("journey_wake", sweeps, sweeps * sweep_ms, int(units["functions"]["journey_wake"]["memory_mb"]))
-    m.add("DynamoDB", "read request units", "RRU", "dynamodb_per_million_read_units", sweeps * sweep["read_units"])
-    log_bytes += sweeps * sweep["log_bytes"]
-    for metric in sweep.get("metrics", []):
-        if published(metric, usage.monitoring):
-            publications[metric] += sweeps
+    for function, sweep in units["empty_sweeps"].items():
+        sweep_ms = (sweep["cpu_s"] - sweep["sdk_cpu_s"]) * 1000 + sum(
+            n * m.latency_ms(k.split(".")[0]) for k, n in sweep["calls"].items()
+        )
+        invoked(function, sweeps, sweeps * sweep_ms, int(sweep["memory_mb"]))
+        m.add("DynamoDB", "read request units", "RRU", "dynamodb_per_million_read_units", sweeps * sweep["read_units"])
+        log_bytes += sweeps * sweep["log_bytes"]
+        for metric in sweep.get("metrics", []):
+            if published(metric, usage.monitoring):
+                publications[metric] += sweeps
     for cron in (s for s in fixed["schedules"] if s.startswith("cron(")):  # the jobs' runs, whatever the customers
         invoked("scheduled job", _per_month(cron, hours), 0.0, 128)
 

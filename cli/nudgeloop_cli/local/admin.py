@@ -143,6 +143,21 @@ class Admin:
         with self.stack.aws_lock:
             return campaign_store.history(self.stack.res.buckets["campaigns"], campaign_id)
 
+    def webhook_secret(self, endpoint_id: str) -> dict[str, str]:
+        from nudgeloop.services import webhooks
+
+        with self.stack.aws_lock:
+            return {
+                "endpoint": endpoint_id,
+                "secret": webhooks.endpoint_secret(self.stack.catalog.signing_secret_name, endpoint_id),
+            }
+
+    def webhook_deliveries(self, endpoint_id: str, limit: int) -> list[dict[str, Any]]:
+        from nudgeloop.services import webhooks
+
+        with self.stack.aws_lock:
+            return webhooks.delivery_report(endpoint_id, limit)
+
     def campaigns(self) -> list[dict[str, Any]]:
         from nudgeloop.services import campaign_store
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -49,6 +50,12 @@ class Scheduler:
         self.stack = stack
         self.schedules = [Schedule(f.key, f.schedule) for f in stack.catalog.functions if f.schedule]
         self._last_fired: dict[str, datetime] = {}
+        # sweeps fired only when they have work (by the simulated clock; by the system clock the
+        # journey sweep is settle's, the others fire on their schedule)
+        self._sweeps: dict[str, Callable[[], datetime | None]] = {
+            "journey_wake": self._wake_due,
+            "webhook_deliver": self._webhooks_due,
+        }
 
     def start(self) -> None:
         self._last_fired = {s.function_key: self.stack.clock.now() for s in self.schedules}
@@ -114,25 +121,37 @@ class Scheduler:
             return self._next_fire_locked()
 
     def _next_fire_locked(self) -> tuple[datetime, str] | None:
-        from nudgeloop.dal import keys, ledger
-
         candidates: list[tuple[datetime, str]] = []
         for schedule in self.schedules:
-            if schedule.function_key == "journey_wake":
-                # A once-a-minute sweep that has nothing to do is skipped: jump to the next due
-                # timer, or the moment a reservation falls into doubt (the sweep reports those).
-                last = self._last_fired[schedule.function_key]
-                doubt = self.stack.watch.engine_view(
-                    "doubt", functools.partial(ledger.next_in_doubt_at, last), (keys.IN_DOUBT_SHARD,), last
-                )
-                dues = [d for d in (self.stack.watch.next_timer_due(), doubt) if d is not None]
-                due = min(dues) if dues else None
+            sweep = self._sweeps.get(schedule.function_key)
+            if sweep is not None:
+                # A frequent sweep that has nothing to do is skipped: jump to the first moment
+                # it would find work (what it does then is what it would have done at that tick).
+                due = sweep()
                 if due is not None:
                     fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
                     candidates.append((fire, schedule.function_key))
                 continue
             candidates.append((schedule.next_after(self._last_fired[schedule.function_key]), schedule.function_key))
         return min(candidates) if candidates else None
+
+    def _wake_due(self) -> datetime | None:
+        """The journey sweep's next work: the next due timer, or the moment a reservation falls
+        into doubt (the sweep reports those)."""
+        from nudgeloop.dal import keys, ledger
+
+        last = self._last_fired["journey_wake"]
+        doubt = self.stack.watch.engine_view(
+            "doubt", functools.partial(ledger.next_in_doubt_at, last), (keys.IN_DOUBT_SHARD,), last
+        )
+        dues = [d for d in (self.stack.watch.next_timer_due(), doubt) if d is not None]
+        return min(dues) if dues else None
+
+    def _webhooks_due(self) -> datetime | None:
+        """The webhook sweep's next work: the next delivery to try again."""
+        from nudgeloop.dal import keys, webhook_deliveries
+
+        return self.stack.watch.engine_view("webhooks", webhook_deliveries.next_due, (keys.WEBHOOK_SHARD,))  # type: ignore[no-any-return]
 
     def fire_due(self) -> None:
         """System-clock mode: fire every schedule whose time has come (called periodically)."""

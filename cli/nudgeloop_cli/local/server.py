@@ -97,6 +97,12 @@ def control(
         by = dict(parse_qsl(query_string)).get("by")
         stack.admin.put_campaign(found.group(1), body.encode(), by=by)
         return _json(201, {"stored": found.group(1)})
+    found = re.fullmatch(r"/_local/webhooks/([a-z0-9][a-z0-9-]*)/(secret|deliveries)", path)
+    if method == "GET" and found:
+        if found.group(2) == "secret":
+            return _json(200, stack.admin.webhook_secret(found.group(1)))
+        limit = int(dict(parse_qsl(query_string)).get("limit", "100") or 100)
+        return _json(200, stack.admin.webhook_deliveries(found.group(1), max(1, min(limit, 1000))))
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*)/history", path)
     if method == "GET" and found:
         return _json(200, stack.admin.campaign_history(found.group(1)))

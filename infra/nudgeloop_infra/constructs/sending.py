@@ -79,4 +79,7 @@ class Sending(Construct):
         # Double opt-in: pending sign-ups (bus) -> confirmations queue -> one confirmation mail.
         functions.function("send_confirmation", {"sender": sender, "public_base_url": public_base_url})
         functions.rule(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
+        # Outbound webhooks: events for the shop's systems (bus) -> signed POSTs; retried on the sweep.
+        functions.function("webhook_deliver")
+        functions.rule(self, "OutboundWebhooksRule", "outbound_webhooks", bus)
         self.function = fn

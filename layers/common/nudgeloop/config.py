@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from nudgeloop.domain import webhooks as outbound
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
 
@@ -86,6 +87,11 @@ class Settings(BaseModel):
     reputation_min_sends: int = tunable(
         200, "the circuit breaker judges the last 24 hours' bounce and complaint rates once this many mails went out", ge=1
     )
+    webhooks: str = tunable(
+        "[]",
+        'JSON: outbound webhook endpoints, [{"id": "loyalty", "url": "https://...", "events": ["loyalty.points_granted"]}] '
+        "(signed, retried; docs/webhooks.md)",
+    )
 
     @field_validator("staircase")
     @classmethod
@@ -99,6 +105,16 @@ class Settings(BaseModel):
         if value:
             SendWindow.model_validate_json(value)
         return value
+
+    @field_validator("webhooks")
+    @classmethod
+    def _webhooks(cls, value: str) -> str:
+        outbound.parse_endpoints(value)  # raises ValueError naming the endpoint and field
+        return value
+
+    def endpoints(self) -> tuple[outbound.Endpoint, ...]:
+        """The outbound webhook endpoints the ``webhooks`` setting lists."""
+        return outbound.parse_endpoints(self.webhooks)
 
     def stairs(self) -> Staircase:
         """The staircase the ``staircase`` setting describes (validated when the settings were read)."""

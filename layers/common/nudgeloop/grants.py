@@ -90,6 +90,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
     "journey_plan": (
         _bucket("campaigns"),
         *_READ_DATA,
+        _table("events", "put"),  # loyalty points granted, into the customer's history once
         _table("engine", "read_write"),  # the journey's entry, recorded once
     ),
     "journey_park": (_table("engine", "read_write"),),  # reads the execution's earlier timer to replace it
@@ -101,4 +102,6 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("engine", "read_write"),
     ),
     "send": _SENDING,
+    # deliveries and their report; each endpoint's secret is derived from the signing key
+    "webhook_deliver": (_table("engine", "read_write"), Grant("secret", "signing", "read")),
 }

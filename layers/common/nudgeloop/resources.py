@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from nudgeloop.domain import ses_events
+from nudgeloop.domain import ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
     CAMPAIGN_PREFIX,
@@ -147,6 +147,13 @@ def catalog(
             bus=bus,
             pattern={"source": ["nudgeloop.consent"], "detail-type": ["ConsentConfirmationRequested"]},
             function_key="send_confirmation",
+        ),
+        RuleSpec(
+            key="outbound_webhooks",
+            name=f"{p}-outbound-webhooks",
+            bus=bus,
+            pattern={"source": [webhooks.BUS_SOURCE], "detail-type": [webhooks.BUS_DETAIL_TYPE]},
+            function_key="webhook_deliver",
         ),
         RuleSpec(
             key="ses_events",
@@ -321,6 +328,17 @@ def catalog(
             description="Double opt-in: sends the confirmation mail for a pending sign-up, once",
             async_retries=2,
             env=(*common, *_SEND),
+        ),
+        FunctionSpec(
+            key="webhook_deliver",
+            name=f"{p}-webhook-deliver",
+            code_dir="send",
+            handler="webhooks.handler",
+            description="Outbound webhooks: POSTs events to the shop's endpoints, signed; retries on the sweep",
+            timeout_s=120,
+            schedule=sweep_schedule,
+            async_retries=2,
+            env=(*common, "engine_table", "signing_secret_name", "webhooks"),
         ),
         FunctionSpec(
             key="templates_check",

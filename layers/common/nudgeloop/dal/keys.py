@@ -24,6 +24,7 @@ def shard(key: str, shards: int) -> str:
 IN_DOUBT_SHARD = "DOUBT"  # send reservations until they are completed
 HELD_SHARD = "HELD"  # timers of journeys held by a marketing pause: woken by resume, not by time
 UPLIFT_SHARD = "UPLIFT"  # journey entries until their attribution window closes
+WEBHOOK_SHARD = "WEBHOOK"  # outbound webhook deliveries until they are taken or given up
 TIMER_PARTITIONS = tuple(str(s) for s in range(TIMER_SHARDS))  # parked journey timers
 
 
@@ -132,6 +133,18 @@ def pool_claim(execution: str, step_id: str) -> str:
 def message(message_id: str) -> str:
     """What an SES message id was sent for (feedback finds its campaign by it)."""
     return f"MSG#{message_id}"
+
+
+# ---------------------------------------------------------------- outbound webhooks
+
+
+def webhook_deliveries(endpoint_id: str) -> str:
+    """An endpoint's deliveries; sort key: the event's id (the ``webhook-id`` header)."""
+    return f"WEBHOOK#{endpoint_id}"
+
+
+def webhook_endpoint_of(partition: str) -> str:
+    return partition.removeprefix("WEBHOOK#")
 
 
 # ---------------------------------------------------------------- deliverability

@@ -138,6 +138,17 @@ class SendStep(_Strict):
         return self
 
 
+class PointsStep(_Strict):
+    """Grant loyalty points: ``loyalty.points_granted`` in the customer's history, sent on to the
+    shop's loyalty system by the outbound webhooks (docs/webhooks.md). Once per journey and step;
+    it sends no mail and costs no state transition of its own."""
+
+    id: StepId
+    type: Literal["points"]
+    points: int = Field(ge=1, le=1_000_000)
+    reason: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] = "campaign"
+
+
 class Until(_Strict):
     """Wait until a moment that depends on the customer (or a fixed date), in their own time.
 
@@ -231,7 +242,7 @@ class SplitStep(_Strict):
         return self.variants[-1].to
 
 
-Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep | SplitStep, Field(discriminator="type")]
+Step = Annotated[SendStep | WaitStep | BranchStep | ExitStep | SplitStep | PointsStep, Field(discriminator="type")]
 
 
 class Audience(_Strict):

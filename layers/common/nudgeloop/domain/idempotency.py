@@ -54,6 +54,12 @@ def referral_converted_event_id(referee_customer_id: str) -> str:
     return "referral-" + _digest(referee_customer_id, 32)
 
 
+def points_granted_event_id(execution: str, step_id: str) -> str:
+    """Loyalty points a journey's points step granted: once per journey and step (a retried
+    Plan grants nothing twice); also the ``webhook-id`` the shop's loyalty system sees."""
+    return "points-" + _digest(f"{execution}|{step_id}", 32)
+
+
 def voucher_redeemed_event_id(code: str) -> str:
     """A voucher's redemption in the customer's history: one per code (it is redeemed once)."""
     return "voucher-" + _digest(code, 32)

@@ -90,6 +90,8 @@ class JourneyState(BaseModel):
     cap_deferral_days: int = 0
     priority: int = DEFAULT_PRIORITY
     last: dict[str, Any] | None = None  # the Send task's result ({"status": ..., "result": {...}})
+    # points steps passed by this Plan ({"step_id", "points", "reason"}): granted by it, once each
+    grants: list[dict[str, Any]] = Field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

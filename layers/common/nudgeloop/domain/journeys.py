@@ -17,6 +17,7 @@ from nudgeloop.domain.campaigns import (
     BranchStep,
     Campaign,
     Condition,
+    PointsStep,
     SendStep,
     SplitStep,
     Until,
@@ -120,11 +121,20 @@ def next_action(
     """Advance a journey from ``state`` to its next outward action.
 
     Returns a new state whose ``action`` is ``send`` (with ``step_id`` and ``template``),
-    ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches and exits are resolved
-    here, so they cost no extra state transitions.
+    ``wait`` (with ``wait_until``) or ``end`` (with ``reason``). Branches, exits and points steps
+    are resolved here, so they cost no extra state transitions (the points passed are listed in
+    ``grants``, for the caller to grant).
     """
     new = state.model_copy(
-        update={"action": None, "template": None, "reason": None, "last": None, "voucher_prefix": None, "voucher_pool": None}
+        update={
+            "action": None,
+            "template": None,
+            "reason": None,
+            "last": None,
+            "voucher_prefix": None,
+            "voucher_pool": None,
+            "grants": [],
+        }
     )
 
     def end(reason: str, **changes: Any) -> JourneyState:
@@ -183,6 +193,10 @@ def next_action(
                 if past_budget(state, datetime.fromisoformat(until)):
                     return end(f"time_limit:{step.id}", cursor=finished)
             return new.advanced(cursor=cursor, action="wait", waiting=step.id, wait_until=until)
+        if isinstance(step, PointsStep):  # granted by the Plan that passes it (services/journey)
+            new = new.advanced(grants=[*new.grants, {"step_id": step.id, "points": step.points, "reason": step.reason}])
+            cursor += 1
+            continue
         if isinstance(step, BranchStep | SplitStep):
             if isinstance(step, SplitStep):
                 target = step.pick(campaign.id, state.customer_id)

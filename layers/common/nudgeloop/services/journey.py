@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
 from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, timers
-from nudgeloop.domain import consent
+from nudgeloop.domain import consent, idempotency
+from nudgeloop.domain.events import JOURNEY_SOURCE, POINTS_GRANTED, Event
 from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
@@ -71,6 +72,8 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
         now = clock.now()
         closes = clock.iso(now + timedelta(days=attribution_days))  # then compared with the holdout group
         campaign_stats.record_entry(campaign.id, state.execution, result.entry, clock.iso(now), customer.customer_id, closes)
+    for grant in result.grants:  # before the state moves on: a retried Plan grants the same, once
+        _grant_points(result, grant)
     result = result.advanced(correlation_id=correlation)  # always present: the Send task passes it on
     if result.action == "wait":
         result = _parked(result)
@@ -79,6 +82,29 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
             consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days, priority=campaign.priority
         )
     return result
+
+
+def _grant_points(state: JourneyState, grant: dict[str, Any]) -> None:
+    """``loyalty.points_granted`` in the customer's history, once per journey and step; the
+    events stream publishes it for the outbound webhooks (``services/outbox``)."""
+    now = clock.now()
+    event_log.store_event(
+        Event(
+            event_id=idempotency.points_granted_event_id(state.execution, str(grant["step_id"])),
+            type=POINTS_GRANTED,
+            customer_id=state.customer_id,
+            occurred_at=now,
+            source=JOURNEY_SOURCE,
+            properties={
+                "points": int(grant["points"]),
+                "reason": str(grant["reason"]),
+                "campaign_id": state.campaign_id,
+                "step_id": str(grant["step_id"]),
+                "journey": state.execution,
+            },
+            received_at=now,
+        )
+    )
 
 
 def _back_to_send_step(state: JourneyState, why: str, until: str) -> JourneyState:

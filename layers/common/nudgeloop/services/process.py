@@ -211,17 +211,6 @@ class Prefetched:
         return False, None
 
 
-def publish_migrations(events: list[Event], publisher: Publisher) -> int:
-    """Publish the migrations among a stream batch's events: the history entries saved with
-    their customers (``segmenting.recording``), 10 to a PutEvents. Repeated when the batch is
-    delivered again (the journeys they start are named by them, so nothing starts twice).
-    Returns how many were published."""
-    migrations = [m for m in map(segmenting.published, events) if m is not None]
-    if migrations:
-        publisher.publish(migrations)
-    return len(migrations)
-
-
 def _internal(event: Event) -> bool:
     return event.type in INTERNAL_TYPES or event.source in INTERNAL_SOURCES
 
