@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import START, consent, order, post_events, upsert
+from tests.conftest import consent, order, post_events, upsert
 
 
 class Receiver:
@@ -48,18 +48,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def loyalty_stack(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from nudgeloop_cli.local.runtime import LocalStack
-
+def loyalty_endpoint(receiver: Receiver, monkeypatch: pytest.MonkeyPatch) -> None:
     endpoint = {"id": "loyalty", "url": receiver.url, "events": ["loyalty.points_granted"]}
     monkeypatch.setenv("NUDGELOOP_WEBHOOKS", json.dumps([endpoint]))
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key")
-    local.start()
-    local.load_examples()
-    try:
-        yield local
-    finally:
-        local.stop()
+
+
+@pytest.fixture
+def loyalty_stack(loyalty_endpoint: None, stack: Any) -> Any:
+    """The shipped stack (conftest's), started with the loyalty endpoint configured."""
+    return stack
 
 
 def _referral(stack: Any) -> None:

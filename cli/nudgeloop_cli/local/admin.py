@@ -193,16 +193,17 @@ class Admin:
 
     def preview_audience(self, text: str, limit: int) -> dict[str, Any]:
         """Evaluate an audience definition against this stack's data now (``audiences preview``):
-        the audience tables snapshotted from the tables, the compiled query run by the embedded
-        engine that stands in for Athena. Raises ``InvalidAudience`` for a definition that would
-        be rejected on upload."""
-        from nudgeloop.services import audience_tables, audiences
-        from nudgeloop_cli.local.audience_engine import DuckDBEngine
+        the audience tables derived from the archive and DynamoDB's exports as in AWS, the
+        compiled query run by the embedded engine that stands in for Athena. Raises
+        ``InvalidAudience`` for a definition that would be rejected on upload."""
+        import tempfile
+
+        from nudgeloop.services import audiences
+        from nudgeloop_cli.local.audience_engine import from_stack
 
         audience = audiences.parse(text)
-        with self.stack.aws_lock:
-            rows = audience_tables.snapshot()
-        engine = DuckDBEngine(rows)
+        with tempfile.TemporaryDirectory(prefix="nudgeloop-audience-") as workdir:
+            engine = from_stack(self.stack, Path(workdir))
         try:
             found = audiences.evaluate(audience, engine)
         finally:

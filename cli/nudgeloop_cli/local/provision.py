@@ -71,6 +71,8 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
         created = ddb.create_table(**_table_args(table))["TableDescription"]
         if table.stream_view:
             out.stream_arns[table.key] = created["LatestStreamArn"]
+        # as the stack deploys every table: point-in-time recovery on (DynamoDB's exports need it)
+        ddb.update_continuous_backups(TableName=table.name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
         if table.ttl_attribute:
             ddb.update_time_to_live(
                 TableName=table.name,
