@@ -11,7 +11,7 @@ import typer
 from .content import definition_files
 from .options import UrlOption, ask_local, validate_definitions
 
-audiences_app = typer.Typer(help="Audience definitions: check, preview, schema.", no_args_is_help=True)
+audiences_app = typer.Typer(help="Audience definitions: check, save, list, preview, schema.", no_args_is_help=True)
 
 
 @audiences_app.command("validate")
@@ -42,3 +42,55 @@ def audiences_schema() -> None:
     from nudgeloop.services.audiences import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@audiences_app.command("push")
+def audiences_push(
+    paths: Annotated[list[Path], typer.Argument(help="Audience YAML/JSON files or folders")],
+    by: Annotated[str | None, typer.Option("--by", help="Who uploads (kept with the version)")] = None,
+    url: UrlOption = None,
+) -> None:
+    """Save definitions through the API (``PUT /v1/audiences/{id}``) of the local stack or a
+    deployed one (``--url``, ``NUDGELOOP_API_KEY``): each stored as its audience's newest version,
+    or refused with line and field; exit 1 if any was refused."""
+    from nudgeloop.services.audiences import InvalidAudience, parse
+    from nudgeloop_cli.client import Client
+
+    client = Client(url)
+    refused = 0
+    for path in definition_files(paths, (".yaml", ".yml", ".json")):
+        text = path.read_text()
+        try:
+            audience_id = parse(text).id
+        except InvalidAudience as exc:  # checked here first: the same answer the API would give
+            typer.echo(json.dumps({"file": str(path), "line": exc.line, "field": exc.field, "reason": exc.reason}))
+            refused += 1
+            continue
+        status, body = client.request(
+            "PUT", f"/v1/audiences/{audience_id}", raw=text.encode(), headers={"x-uploaded-by": by} if by else None
+        )
+        typer.echo(json.dumps({"file": str(path), "status": status, **(body if isinstance(body, dict) else {"body": body})}))
+        refused += status != 200
+    if refused:
+        raise typer.Exit(1)
+
+
+@audiences_app.command("list")
+def audiences_list(url: UrlOption = None) -> None:
+    """The saved audiences (``GET /v1/audiences``)."""
+    _api(url, "/v1/audiences")
+
+
+@audiences_app.command("show")
+def audiences_show(audience_id: Annotated[str, typer.Argument(help="The audience's id")], url: UrlOption = None) -> None:
+    """A saved audience: its newest definition and every version (``GET /v1/audiences/{id}``)."""
+    _api(url, f"/v1/audiences/{audience_id}")
+
+
+def _api(url: str | None, path: str) -> None:
+    from nudgeloop_cli.client import Client
+
+    status, body = Client(url).request("GET", path)
+    typer.echo(json.dumps(body, indent=2))
+    if status != 200:
+        raise typer.Exit(1)

@@ -1,4 +1,5 @@
-"""A small HTTP client for a running local stack (``--url`` / ``NUDGELOOP_URL``)."""
+"""A small HTTP client for a running local stack or a deployed API (``--url`` / ``NUDGELOOP_URL``,
+``NUDGELOOP_API_KEY``)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,20 @@ class Client:
         self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or "local-dev-key"
 
     def request(
-        self, method: str, path: str, payload: Any = None, *, key: bool = True, raw: bytes | None = None
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        key: bool = True,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         data = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - local URL
         req.add_header("content-type", "application/json")
+        for name, value in (headers or {}).items():
+            req.add_header(name, value)
         if key:
             req.add_header("x-api-key", self.api_key)
         try:

@@ -23,6 +23,7 @@ from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
 from nudgeloop.services import (
     analytics,
+    audience_store,
     campaign_mails,
     cursors,
     customers,
@@ -32,10 +33,12 @@ from nudgeloop.services import (
     shopify,
     vouchers,
 )
+from nudgeloop.services.audiences import InvalidAudience
 
 settings = boot()
 app = APIGatewayRestResolver()
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+AUDIENCE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # as domain/audiences.AudienceId
 OPENAPI = document()
 
 
@@ -129,6 +132,45 @@ def put_customer(customer_id: str) -> Response[Any]:
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
+
+
+@app.put("/v1/audiences/<audience_id>")
+@tracer.capture_method
+def put_audience(audience_id: str) -> Response[Any]:
+    """A saved audience's definition (YAML or JSON), stored as its newest version when valid."""
+    if not AUDIENCE_ID.fullmatch(audience_id):
+        return _error(400, "audience_id", "audience ids are a-z, 0-9 and -, at most 64, starting with a letter or digit")
+    body = app.current_event.decoded_body or ""
+    if not body.strip():
+        return _error(400, "body", "request body is empty: send the audience definition (YAML or JSON)")
+    try:
+        stored = audience_store.put(
+            settings.campaigns_bucket, audience_id, body, app.current_event.headers.get("x-uploaded-by")
+        )
+    except InvalidAudience as exc:
+        return Response(
+            status_code=400,
+            content_type=content_types.APPLICATION_JSON,
+            body={"error": {"field": exc.field, "reason": exc.reason, "line": exc.line}},
+        )
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=stored)
+
+
+@app.get("/v1/audiences")
+@tracer.capture_method
+def list_audiences() -> Response[Any]:
+    body = {"audiences": audience_store.listing(settings.campaigns_bucket)}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+@app.get("/v1/audiences/<audience_id>")
+@tracer.capture_method
+def get_audience(audience_id: str) -> Response[Any]:
+    found = audience_store.get(settings.campaigns_bucket, audience_id) if AUDIENCE_ID.fullmatch(audience_id) else None
+    if found is None:
+        return _error(404, "audience_id", "no such audience")
+    found["versions"] = audience_store.versions(settings.campaigns_bucket, audience_id)
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
 @app.get("/v1/campaigns/<campaign_id>/mails")

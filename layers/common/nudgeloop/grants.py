@@ -5,7 +5,7 @@ the local runtime enforces it on every AWS call a handler makes, and
 
 from __future__ import annotations
 
-from nudgeloop.layout import ANALYTICS_PREFIX, ARCHIVE_PREFIX, IMPORT_PREFIX, SENT_PREFIX
+from nudgeloop.layout import ANALYTICS_PREFIX, ARCHIVE_PREFIX, AUDIENCE_PREFIX, IMPORT_PREFIX, SENT_PREFIX
 from nudgeloop.specs import Grant
 
 
@@ -36,7 +36,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("customers"),
         _table("engine", "read_write"),  # unsubscribe and confirmation counters
         _table("recs"),
-        _bucket("campaigns"),  # which campaigns exist (analytics)
+        _bucket("campaigns"),  # which campaigns exist (analytics); saved audiences
+        _bucket("campaigns", "put", AUDIENCE_PREFIX),  # PUT /v1/audiences/{id}
         _bucket("data", "read", SENT_PREFIX),  # the links to a campaign's archived mails are signed by this role
         Grant("secret", "signing", "read"),
         Grant("parameter", "webhook", "read"),  # the Shopify app's secret (SSM SecureString)

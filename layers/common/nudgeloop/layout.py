@@ -28,4 +28,5 @@ TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are che
 TEMPLATE_SUFFIXES = (".html", ".txt")
 # in the campaigns bucket: every campaign definition; an upload re-checks the templates it sends
 CAMPAIGN_PREFIX = "campaigns/"
+AUDIENCE_PREFIX = "audiences/"  # in the campaigns bucket (versioned): saved audience definitions, <id>.yaml
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")

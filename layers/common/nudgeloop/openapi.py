@@ -94,6 +94,12 @@ def document() -> dict[str, Any]:
     token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
     voucher = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
     pool = {"name": "pool", "in": "path", "required": True, "schema": {"type": "string", "pattern": POOL_NAME}}
+    audience = {
+        "name": "audience_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+    }
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {
         "openapi": "3.1.0",
@@ -209,6 +215,35 @@ def document() -> dict[str, Any]:
                         **_errors("400", "403"),
                     },
                 }
+            },
+            "/v1/audiences": {
+                "get": {
+                    "summary": "The saved audiences: id and when the newest version was uploaded",
+                    "security": keyed,
+                    "responses": {"200": _object("audiences"), **_errors("403")},
+                }
+            },
+            "/v1/audiences/{audience_id}": {
+                "put": {
+                    "summary": "Save an audience definition (YAML or JSON, docs/audience.schema.json) as its newest "
+                    "version; refused with the line and field when it would not evaluate",
+                    "security": keyed,
+                    "parameters": [audience, {"name": "x-uploaded-by", "in": "header", "schema": {"type": "string"}}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/yaml": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"$ref": "https://nudgeloop.dev/audience.schema.json"}},
+                        },
+                    },
+                    "responses": {"200": _object("id, name, version and stored_at"), **_errors("400", "403")},
+                },
+                "get": {
+                    "summary": "A saved audience: its newest definition (as uploaded and as read) and every version",
+                    "security": keyed,
+                    "parameters": [audience],
+                    "responses": {"200": _object("the audience"), **_errors("403", "404")},
+                },
             },
             "/v1/vouchers/{code}": {
                 "get": {

@@ -47,6 +47,11 @@ def line_of(text: str | bytes, loc: tuple[int | str, ...]) -> int | None:
 def parse(text: str | bytes, model: type[M], error: type[InvalidDefinition] = InvalidDefinition) -> M:
     """``text`` (YAML, of which JSON is a part) as a ``model``; ``error`` says where it is wrong."""
     try:
+        # aliases refused: a few lines of them expand to a structure too large to validate
+        alias = next((e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None)
+        if alias is not None:
+            mark = alias.start_mark
+            raise error("YAML aliases (*name) are not accepted: write the value out", mark.line + 1 if mark else None)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -55,5 +60,7 @@ def parse(text: str | bytes, model: type[M], error: type[InvalidDefinition] = In
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "(root)"
+        # a tagged union repeats its key as the tag (``where.orders.orders.total``): said once
+        parts = [str(p) for i, p in enumerate(err["loc"]) if i == 0 or str(p) != str(err["loc"][i - 1])]
+        field = ".".join(parts) or "(root)"
         raise error(err["msg"], line_of(text, tuple(err["loc"])), field) from exc
