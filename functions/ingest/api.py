@@ -144,9 +144,7 @@ def put_audience(audience_id: str) -> Response[Any]:
     if not body.strip():
         return _error(400, "body", "request body is empty: send the audience definition (YAML or JSON)")
     try:
-        stored = audience_store.put(
-            settings.campaigns_bucket, audience_id, body, app.current_event.headers.get("x-uploaded-by")
-        )
+        stored = audience_store.put(settings.campaigns_bucket, audience_id, body, app.current_event.headers.get("x-uploaded-by"))
     except InvalidAudience as exc:
         return Response(
             status_code=400,
