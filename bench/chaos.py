@@ -15,7 +15,7 @@ started again ``--restarts`` times, on evenly spaced days, as ``nudgeloop local 
 does it: what it accepted is finished, its data saved, a new stack (with the same plan) loads
 it and the shop goes on against the same address.
 
-Invariants (first version; issue #20 lists the rest):
+Invariants:
 - every event the API accepted is stored (none lost);
 - no mail was sent twice for one ledger key (journey, step, occurrence), and every mail SES took
   without a ledger record is one a crash after SES's answer explains;
@@ -25,7 +25,10 @@ Invariants (first version; issue #20 lists the rest):
   now tried again on any task failure (``journey_definition._CRASH_RETRY``);
 - no journey was lost at a restart (each was parked on a wait or done when the state was saved);
 - every dead letter left is explained by a fault (it names a function a fault was injected into,
-  or services were throttled, which any function's retries can run out on).
+  or services were throttled, which any function's retries can run out on);
+- every customer is on the step the staircase gives for their orders as stored (a pure
+  recomputation from the event log, ``staircase.place``);
+- no journey is running without a timer (every running execution is parked on a wait).
 
 Injected faults are counted over every stack of the run; the mails are the last stack's SES
 outbox, which the saved state carries over (with the ledger that names each).
@@ -38,6 +41,7 @@ import json
 import random
 import sys
 from collections import Counter
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +204,11 @@ def _invariants(
         else:
             unrecorded += 1
     twice = sum(1 for n in by_key.values() if n > 1)
+    misplaced = _misplaced(stack)
+    running = {e.name for e in stack.watch.executions() if str(getattr(e.status, "value", e.status)) == "RUNNING"}
+    from nudgeloop.dal import timers
+
+    stuck = sorted(running - timers.parked_executions())
     crashes_after_ses = sum(n for rule, n in injected.items() if "crash-after=sesv2.SendEmail" in rule)
     server_errors = sum(n for status, n in answers.items() if status.startswith("5"))
     return {
@@ -211,7 +220,38 @@ def _invariants(
             "crashes_after_ses": crashes_after_ses,
         },
         "every 5xx retried to a 202": {"held": True, "count": server_errors},  # else events() raised
+        "every customer on the step their stored orders give": {
+            "held": not misplaced,
+            "count": len(list(customer_store.all_customers())),
+            "misplaced": misplaced[:5],
+        },
+        "no journey running without a timer": {"held": not stuck, "count": len(running), "stuck": stuck[:5]},
     }
+
+
+def _misplaced(stack: Any) -> list[str]:
+    """Customers whose step is not what the staircase gives for their orders as stored in the
+    event log (a pure recomputation: ``domain/staircase.place``): today's, or for a customer due
+    for review whom the daily run has not reached yet, the day before they fell due."""
+    from nudgeloop.config import env_name
+    from nudgeloop.dal import customer_store, event_log
+    from nudgeloop.domain.aggregates import counted
+    from nudgeloop.domain.staircase import Staircase, place
+
+    stairs = Staircase.from_json(stack.settings_env()[env_name("staircase")])
+    today = stack.clock.now().date()
+    last_run = stack.scheduler.last_fired()["segment_daily"].date()
+    wrong = []
+    for customer in customer_store.all_customers():
+        orders = counted(event_log.order_facts(customer.customer_id))
+        as_of = today
+        due = date.fromisoformat(customer.review_on) if customer.review_on else None
+        if due is not None and due <= today and last_run < due:
+            as_of = due - timedelta(days=1)  # due: the next daily run moves them (its time has not come)
+        expected = place([(o.occurred_at.date(), o.total) for o in orders], as_of, stairs).step
+        if customer.step != expected:
+            wrong.append(f"{customer.customer_id}: {customer.step}, orders give {expected}")
+    return wrong
 
 
 def _dead_letters(stack: Any, injected: Counter[str]) -> tuple[int, list[str]]:

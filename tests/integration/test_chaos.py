@@ -41,3 +41,21 @@ def test_a_dead_letter_is_explained_only_by_a_fault_of_the_function_it_names(sta
         assert chaos._dead_letters(stack, Counter({"send:raise~0.1": 3})) == (1, ["nudgeloop-failures: analytics"])
         assert chaos._dead_letters(stack, Counter({"analytics:raise@1": 1})) == (1, [])
         assert chaos._dead_letters(stack, Counter({"dynamodb:throttle~0.05": 9})) == (1, [])  # retries ran out
+
+
+def test_a_customer_off_the_step_their_orders_give_is_reported(stack) -> None:
+    from nudgeloop.dal import customer_store
+    from tests.conftest import order, post_events, upsert
+
+    spec = importlib.util.spec_from_file_location("chaos", ROOT / "bench" / "chaos.py")
+    assert spec is not None and spec.loader is not None
+    chaos = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(chaos)
+    post_events(stack, [upsert("m1"), order("m1", "o1"), upsert("m2")])
+    stack.settle()
+    with stack.aws_lock:
+        assert chaos._misplaced(stack) == []
+        moved = customer_store.get_customer("m2")
+        moved.step = "vip"  # what no order of theirs gives
+        assert customer_store.save_customer(moved)
+        assert chaos._misplaced(stack) == ["m2: vip, orders give prospect"]
