@@ -140,6 +140,10 @@ def test_queues_have_dlqs_and_encryption(template: dict[str, Any]) -> None:
     }
     assert [v for k, v in bisect.items() if k.startswith("Functionssegmentcounts")] == [False]
     assert [v for k, v in bisect.items() if k.startswith("Functionsingestprocess")] == [True]
+    # the events' consumer takes four batches of a shard at once (each customer's records in order)
+    parallel = {m["Properties"]["FunctionName"]["Ref"]: m["Properties"].get("ParallelizationFactor") for m in mappings.values()}
+    assert [v for k, v in parallel.items() if k.startswith("Functionsingestprocess")] == [4]
+    assert {v for k, v in parallel.items() if not k.startswith("Functionsingestprocess")} <= {None, 1}
 
 
 def test_api_routes_require_keys_except_unsubscribe(template: dict[str, Any]) -> None:

@@ -136,6 +136,7 @@ class FunctionFactory(Construct):
                 batch_size=spec.batch_size,
                 max_batching_window=cdk.Duration.seconds(spec.max_batching_window_s),
                 bisect_batch_on_error=spec.bisect_on_error,
+                parallelization_factor=spec.parallelization_factor,
                 retry_attempts=spec.retry_attempts,
                 report_batch_item_failures=True,
                 on_failure=sources.SqsDlq(dlq),

@@ -112,6 +112,8 @@ class StreamSourceSpec:
     # Split a failing batch in halves to isolate a bad record. Off for a consumer whose
     # idempotency relies on a retry starting from the same first record (the step counts).
     bisect_on_error: bool = True
+    # concurrent batches per stream shard (1-10); records of one partition key stay in order
+    parallelization_factor: int = 1
 
 
 @dataclass(frozen=True)
