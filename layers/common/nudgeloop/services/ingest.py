@@ -201,11 +201,32 @@ def accept_batch(raw_events: list[Any], max_future_skew_s: int, *, all_or_nothin
         else:
             seen.add(key)
             unique.append(event)
-    if len(unique) > 1:
-        with ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(unique))) as pool:
-            stored = list(pool.map(event_log.store_event, unique))
-    else:
-        stored = [event_log.store_event(e) for e in unique]
+    stored = _store_in_order(unique)
     for event, fresh in zip(unique, stored, strict=True):
         (result.accepted if fresh else result.duplicates).append(event)
     return result
+
+
+def _store_in_order(events: list[Event]) -> list[bool]:
+    """Store each event once; returns whether each was new. Customers in parallel, each
+    customer's events one after the other in the request's order: the events stream then
+    delivers a customer's events in the order the shop sent them (it keeps the order of writes
+    per key), which the profile's rule needs (an older statement arriving after a newer one
+    changes nothing)."""
+    by_customer: dict[str, list[int]] = {}
+    for index, event in enumerate(events):
+        by_customer.setdefault(event.customer_id, []).append(index)
+    fresh = [False] * len(events)
+
+    def store(indexes: list[int]) -> None:
+        for index in indexes:
+            fresh[index] = event_log.store_event(events[index])
+
+    groups = list(by_customer.values())
+    if len(groups) > 1:
+        with ThreadPoolExecutor(max_workers=min(STORE_WORKERS, len(groups))) as pool:
+            list(pool.map(store, groups))
+    else:
+        for group in groups:
+            store(group)
+    return fresh
