@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
+from nudgeloop.domain import audiences as audience_rules
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import MAX_BODY_BYTES
 from nudgeloop.domain.reputation import Thresholds
@@ -38,7 +39,7 @@ from nudgeloop.services.audiences import InvalidAudience
 settings = boot()
 app = APIGatewayRestResolver()
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-AUDIENCE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")  # as domain/audiences.AudienceId
+AUDIENCE_ID = re.compile(audience_rules.AUDIENCE_ID)
 OPENAPI = document()
 
 

@@ -167,3 +167,5 @@ def test_the_operator_reads_the_endpoint_secret_and_the_delivery_report(loyalty_
     assert status == 200
     assert (delivery["status"], delivery["attempts"], delivery["last_status"]) == ("pending", 1, 500)
     assert delivery["next_attempt_at"] == "2026-01-01T09:01:00.000Z"  # a minute after the failure
+    status, _headers, body = control(loyalty_stack, "GET", "/_local/webhooks/loyalty/deliveries", "", "limit=lots")
+    assert status == 400 and json.loads(body)["error"]["field"] == "limit"

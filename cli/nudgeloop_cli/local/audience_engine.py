@@ -26,8 +26,11 @@ EXPORT_WAIT_S = 30.0
 class DuckDBEngine:
     """The audience tables in one in-memory DuckDB database."""
 
-    def __init__(self, rows: dict[str, list[tuple[Any, ...]]]) -> None:
+    def __init__(self, rows: dict[str, list[tuple[Any, ...]]] | None) -> None:
+        """The tables filled with ``rows``; with None, no tables (``from_raw`` derives them)."""
         self.db = duckdb.connect(":memory:")
+        if rows is None:
+            return
         for name, columns in TABLES.items():
             self.db.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns)})")
             found = rows.get(name, [])
@@ -48,10 +51,8 @@ def from_raw(files: dict[str, list[str]]) -> DuckDBEngine:
     files (the archive's objects, DynamoDB's export files)."""
     from nudgeloop.domain import audience_sources
 
-    engine = DuckDBEngine({})
+    engine = DuckDBEngine(None)
     db = engine.db
-    for name in TABLES:
-        db.execute(f"DROP TABLE {name}")
     for macro in audience_sources.JSON_MACROS:
         db.execute(macro)
     for raw in audience_sources.RAW_TABLES:

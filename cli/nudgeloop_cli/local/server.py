@@ -101,8 +101,10 @@ def control(
     if method == "GET" and found:
         if found.group(2) == "secret":
             return _json(200, stack.admin.webhook_secret(found.group(1)))
-        limit = int(dict(parse_qsl(query_string)).get("limit", "100") or 100)
-        return _json(200, stack.admin.webhook_deliveries(found.group(1), max(1, min(limit, 1000))))
+        limit = dict(parse_qsl(query_string)).get("limit", "100")
+        if not (limit.isascii() and limit.isdigit() and 1 <= int(limit) <= 1000):
+            return _json(400, {"error": {"field": "limit", "reason": "limit must be a whole number from 1 to 1000"}})
+        return _json(200, stack.admin.webhook_deliveries(found.group(1), int(limit)))
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*)/history", path)
     if method == "GET" and found:
         return _json(200, stack.admin.campaign_history(found.group(1)))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from nudgeloop import __version__
+from nudgeloop.domain.audiences import AUDIENCE_ID
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
 
@@ -98,7 +99,7 @@ def document() -> dict[str, Any]:
         "name": "audience_id",
         "in": "path",
         "required": True,
-        "schema": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+        "schema": {"type": "string", "pattern": AUDIENCE_ID},
     }
     keyed: list[dict[str, list[str]]] = [{"apiKey": []}]
     return {

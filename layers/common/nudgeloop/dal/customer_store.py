@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from pynamodb.exceptions import PutError, TransactWriteError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
@@ -23,7 +23,7 @@ from nudgeloop.observability import logger
 
 from . import keys
 from .models import CustomerModel
-from .writes import conditional_failed, transaction, update_if
+from .writes import conditional_failed, once, update_if
 
 Recording = Callable[[TransactWrite], None]  # adds what a save records, to the save's transaction
 
@@ -84,17 +84,21 @@ def save_customer(customer: Customer, recording: Recording | None = None) -> boo
     """
     customer.updated_at = clock.iso(clock.now())
     item = _item(customer)
-    try:
-        if recording is None:
-            item.save()
-        else:
-            with transaction() as tx:
-                tx.save(item)
-                recording(tx)
-    except (PutError, TransactWriteError) as exc:
-        if conditional_failed(exc):
+    if recording is not None:
+
+        def write(tx: TransactWrite) -> None:
+            tx.save(item)
+            recording(tx)
+
+        if not once(write):
             return False
-        raise
+    else:
+        try:
+            item.save()
+        except PutError as exc:
+            if conditional_failed(exc):
+                return False
+            raise
     customer.version = item.version
     return True
 
@@ -164,17 +168,16 @@ def save_placement(customer: Customer, recording: Recording | None = None) -> bo
     # PynamoDB adds the optimistic-lock condition (version as read) and the increment.
     exists = CustomerModel.customer_id.exists()
     if recording is None:
-        if not update_if(item, actions, exists):
-            return False
+        saved = update_if(item, actions, exists)
     else:
-        try:
-            with transaction() as tx:
-                tx.update(item, actions=actions, condition=exists)
-                recording(tx)
-        except TransactWriteError as exc:
-            if conditional_failed(exc):
-                return False
-            raise
+
+        def write(tx: TransactWrite) -> None:
+            tx.update(item, actions=actions, condition=exists)
+            recording(tx)
+
+        saved = once(write)
+    if not saved:
+        return False
     customer.version = item.version
     return True
 

@@ -48,8 +48,8 @@ def _delivery(item: EngineItem) -> Delivery:
     )
 
 
-def record(endpoint_id: str, message_id: str, event_type: str, payload: bytes, now: datetime) -> bool:
-    """A delivery to make, due now; False when this event was recorded for the endpoint before."""
+def record(endpoint_id: str, message_id: str, event_type: str, payload: bytes, now: datetime) -> Delivery | None:
+    """A delivery to make, due now; None when this event was recorded for the endpoint before."""
     item = EngineItem(
         pk=keys.webhook_deliveries(endpoint_id),
         sk=message_id,
@@ -59,14 +59,7 @@ def record(endpoint_id: str, message_id: str, event_type: str, payload: bytes, n
         data={"type": event_type, "payload": payload.decode(), "attempts": 0},
         created_at=clock.iso(now),
     )
-    return put_once(item, EngineItem.pk)
-
-
-def get(endpoint_id: str, message_id: str) -> Delivery | None:
-    try:
-        return _delivery(EngineItem.get(keys.webhook_deliveries(endpoint_id), message_id, consistent_read=True))
-    except EngineItem.DoesNotExist:
-        return None
+    return _delivery(item) if put_once(item, EngineItem.pk) else None
 
 
 def due(until: datetime) -> Iterator[Delivery]:
@@ -80,10 +73,11 @@ def next_due() -> datetime | None:
     return None
 
 
-def attempted(delivery: Delivery, status: int | None, error: str | None, now: datetime, next_at: datetime | None) -> None:
-    """Record an attempt: taken (``next_at`` None and a 2xx), to be tried again at ``next_at``,
-    or given up (``next_at`` None otherwise)."""
-    delivered = status is not None and 200 <= status < 300
+def attempted(
+    delivery: Delivery, status: int | None, error: str | None, now: datetime, *, delivered: bool, next_at: datetime | None
+) -> None:
+    """Record an attempt: ``delivered`` (the receiver took it), to be tried again at ``next_at``,
+    or given up (neither)."""
     data = {
         "type": delivery.event_type,
         "payload": delivery.payload,

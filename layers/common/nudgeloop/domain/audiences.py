@@ -23,7 +23,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstrai
 
 from nudgeloop.domain.matches import Match, Range
 
-AudienceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+AUDIENCE_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"  # also the API's path parameter (api.py, openapi.py)
+AudienceId = Annotated[str, StringConstraints(pattern=AUDIENCE_ID)]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")]
 Days = Annotated[int, Field(ge=1, le=3650)]
 

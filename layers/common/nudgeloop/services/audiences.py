@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 from nudgeloop import clock
 from nudgeloop.domain import definitions
-from nudgeloop.domain.audience_sql import Compiled, compile_audience
 from nudgeloop.domain.audiences import Audience
 
 
@@ -47,8 +46,10 @@ class Evaluation:
 
 def evaluate(audience: Audience, engine: Engine, now: datetime | None = None) -> Evaluation:
     """The audience's members at ``now`` (the clock's now by default), in customer id order."""
+    from nudgeloop.domain.audience_sql import compile_audience  # sqlglot: not on the API's cold start (audience_store)
+
     at = now or clock.now()
-    compiled: Compiled = compile_audience(audience, at)
+    compiled = compile_audience(audience, at)
     members = [
         Member(str(row[0]), {label: _plain(v) for label, v in zip(compiled.measures, row[1:], strict=True)})
         for row in engine.run(compiled.sql)

@@ -23,9 +23,7 @@ def accept(detail: dict[str, Any], endpoints: tuple[Endpoint, ...], signing_key:
     payload = webhooks.body(event_type, str(detail["at"]), dict(detail["data"]))
     taken = 0
     for endpoint in webhooks.subscribed(endpoints, event_type):
-        if not webhook_deliveries.record(endpoint.id, str(detail["event_id"]), event_type, payload, now):
-            continue
-        delivery = webhook_deliveries.get(endpoint.id, str(detail["event_id"]))
+        delivery = webhook_deliveries.record(endpoint.id, str(detail["event_id"]), event_type, payload, now)
         if delivery is not None:
             taken += _attempt(delivery, endpoint, signing_key, now, post)
     return taken
@@ -38,7 +36,7 @@ def retry_due(endpoints: tuple[Endpoint, ...], signing_key: bytes, now: datetime
     for delivery in list(webhook_deliveries.due(now)):
         endpoint = by_id.get(delivery.endpoint_id)
         if endpoint is None:  # the endpoint was removed from the configuration: nowhere to go
-            webhook_deliveries.attempted(delivery, None, "endpoint no longer configured", now, None)
+            webhook_deliveries.attempted(delivery, None, "endpoint no longer configured", now, delivered=False, next_at=None)
             counts["not_taken"] += 1
             continue
         ok = _attempt(delivery, endpoint, signing_key, now, post)
@@ -53,7 +51,7 @@ def _attempt(delivery: Delivery, endpoint: Endpoint, signing_key: bytes, now: da
     taken = status is not None and webhooks.taken(status)
     attempts = delivery.attempts + 1
     next_at = None if taken else webhooks.next_attempt(attempts, now)
-    webhook_deliveries.attempted(delivery, status, error, now, next_at)
+    webhook_deliveries.attempted(delivery, status, error, now, delivered=taken, next_at=next_at)
     if not taken:
         log = logger.warning if next_at is not None else logger.error
         log(
