@@ -254,7 +254,7 @@ def _parquet_bytes(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     return out
 
 
-SWEEPS = ("journey_wake", "webhook_deliver")  # the functions on the sweep schedule: the idle wake-ups
+SWEEPS = ("journey_wake", "webhook_deliver", "audience_snapshot")  # the functions on the sweep schedule: the idle wake-ups
 
 
 def _empty_sweep(stack: Any, meters: Any, key: str) -> dict[str, Any]:

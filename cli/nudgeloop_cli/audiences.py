@@ -11,7 +11,7 @@ import typer
 from .content import definition_files
 from .options import UrlOption, ask_local, validate_definitions
 
-audiences_app = typer.Typer(help="Audience definitions: check, save, list, preview, schema.", no_args_is_help=True)
+audiences_app = typer.Typer(help="Audience definitions: check, save, list, preview, members, schema.", no_args_is_help=True)
 
 
 @audiences_app.command("validate")
@@ -85,6 +85,44 @@ def audiences_list(url: UrlOption = None) -> None:
 def audiences_show(audience_id: Annotated[str, typer.Argument(help="The audience's id")], url: UrlOption = None) -> None:
     """A saved audience: its newest definition and every version (``GET /v1/audiences/{id}``)."""
     _api(url, f"/v1/audiences/{audience_id}")
+
+
+@audiences_app.command("members")
+def audiences_members(
+    audience_id: Annotated[str, typer.Argument(help="The audience's id")],
+    limit: Annotated[int, typer.Option("--limit", help="At most this many members (0: all)")] = 0,
+    refresh: Annotated[bool, typer.Option("--refresh", help="Evaluate anew, not the evaluation of this snapshot")] = False,
+    wait: Annotated[float, typer.Option("--wait", help="Seconds to wait for a running evaluation")] = 300.0,
+    url: UrlOption = None,
+) -> None:
+    """A saved audience's members (``GET /v1/audiences/{id}/members``), evaluated by Athena over
+    the current audience snapshot (locally, by the embedded engine): the count, when, how old the
+    state it read is, and the members with what qualified them, every page followed."""
+    import time
+    from urllib.parse import quote
+
+    from nudgeloop_cli.client import Client
+
+    client = Client(url)
+    deadline = time.monotonic() + wait
+    query = f"?limit=500{'&refresh=true' if refresh else ''}"
+    answer: dict[str, object] = {}
+    members: list[object] = []
+    while True:
+        status, body = client.request("GET", f"/v1/audiences/{audience_id}/members{query}")
+        if status == 202 and time.monotonic() < deadline:
+            time.sleep(min(5.0, max(0.0, deadline - time.monotonic())))
+            query = "?limit=500"  # the evaluation asked for is the one running
+            continue
+        if status != 200:
+            typer.echo(json.dumps(body, indent=2))
+            raise typer.Exit(1)
+        answer = answer or {k: v for k, v in body.items() if k not in ("members", "next")}
+        members += body["members"]
+        if not body.get("next") or (limit and len(members) >= limit):
+            break
+        query = f"?limit=500&cursor={quote(body['next'])}"
+    typer.echo(json.dumps({**answer, "members": members[: limit or None]}, indent=2))
 
 
 def _api(url: str | None, path: str) -> None:

@@ -24,6 +24,7 @@ from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
 from nudgeloop.services import (
     analytics,
+    audience_members,
     audience_store,
     campaign_mails,
     cursors,
@@ -170,6 +171,30 @@ def get_audience(audience_id: str) -> Response[Any]:
         return _error(404, "audience_id", "no such audience")
     found["versions"] = audience_store.versions(settings.campaigns_bucket, audience_id)
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
+
+
+@app.get("/v1/audiences/<audience_id>/members")
+@tracer.capture_method
+def get_audience_members(audience_id: str) -> Response[Any]:
+    """The members of a saved audience, evaluated by Athena over the current snapshot: 202 with
+    Retry-After while the evaluation runs, then pages of ``limit`` (1-500, default 100)."""
+    if not AUDIENCE_ID.fullmatch(audience_id):
+        return _error(404, "audience_id", "no such audience")
+    query = app.current_event.get_query_string_value
+    raw_limit = query("limit") or "100"
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 500:
+        return _error(400, "limit", "limit must be a whole number from 1 to 500")
+    refresh = (query("refresh") or "false").lower()
+    if refresh not in ("true", "false"):
+        return _error(400, "refresh", "refresh is true or false")
+    try:
+        answer = audience_members.members(
+            settings.campaigns_bucket, audience_id, int(raw_limit), query("cursor"), refresh == "true"
+        )
+    except cursors.BadCursor as exc:
+        return _error(400, "cursor", str(exc))
+    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s else None
+    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body, headers=headers)
 
 
 @app.get("/v1/campaigns/<campaign_id>/mails")

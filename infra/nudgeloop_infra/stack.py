@@ -13,6 +13,7 @@ from nudgeloop.observability import MONITORING_LEVELS
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, DEFAULT_SWEEP_SCHEDULE, LAMBDA_PYTHON, catalog
 
 from .constructs.analytics import Analytics
+from .constructs.audiences import Audiences
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
@@ -116,6 +117,7 @@ class NudgeloopStack(cdk.Stack):
             send_function=sending.function,
         )
         Analytics(self, "Analytics", functions=functions, data=data)
+        Audiences(self, "Audiences", catalog=cat, functions=functions, data=data)
         Observability(
             self,
             "Observability",

@@ -379,3 +379,29 @@ def test_every_function_is_deployed_with_what_its_cold_start_requires(template: 
             assert value not in (None, ""), (spec.name, name)
             checked += 1
     assert checked > 50
+
+
+def test_the_audience_tables_have_a_database_an_enforcing_workgroup_and_expiring_objects(template: dict[str, Any]) -> None:
+    cat = catalog()
+    databases = [r["Properties"]["DatabaseInput"]["Name"] for r in resources(template, "AWS::Glue::Database").values()]
+    assert databases == [cat.audience_database]
+    (group,) = [r["Properties"] for r in resources(template, "AWS::Athena::WorkGroup").values()]
+    config = group["WorkGroupConfiguration"]
+    assert group["Name"] == cat.audience_workgroup and config["EnforceWorkGroupConfiguration"] is True
+    assert config["BytesScannedCutoffPerQuery"] == 10**12
+    assert "athena-results/" in json.dumps(config["ResultConfiguration"]["OutputLocation"])
+    rules = {
+        rule["Prefix"]: rule
+        for bucket in resources(template, "AWS::S3::Bucket").values()
+        for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+        if "Prefix" in rule
+    }
+    for expiry in cat.expirations:
+        assert rules[expiry.prefix]["ExpirationInDays"] == expiry.days
+        assert rules[expiry.prefix]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    snapshot = next(
+        r["Properties"]
+        for r in resources(template, "AWS::Lambda::Function").values()
+        if r["Properties"].get("FunctionName") == "nudgeloop-audience-snapshot"
+    )
+    assert snapshot["Timeout"] == 900

@@ -241,13 +241,34 @@ def _storage(m: _Month, usage: Usage, units: dict[str, Any], count: dict[str, fl
     m.add("S3", f"storage ({months:g} months of history)", "GB-months", "s3_standard_per_gb_month", s3_bytes / GB)
 
 
+# The daily snapshot's CTAS read the JSON archive once and the Parquet they derive from it about
+# this many times over (order_statements, events, migrations and mails each read stored_events).
+SNAPSHOT_PARQUET_READS = 4
+
+
 def _audiences(m: _Month, usage: Usage, units: dict[str, Any], count: dict[str, float], days: float) -> None:
-    """Athena scanning the audience tables (Parquet) once per audience run."""
+    """The daily audience snapshot (DynamoDB's exports, Athena's CTAS over the whole archive), and
+    Athena scanning the audience tables (Parquet) once per audience run."""
+    parquet = units["audience_parquet_bytes"]
+    stored = units["stored_bytes"]
+    events_held = count["event"] * usage.history_months
+    snapshots = float(m.assume["days_per_month"])  # one a day, whatever the traffic
+    exported = sum(stored["per_customer"].values()) * usage.customers
+    m.add("DynamoDB", "exports to S3 (the daily audience snapshot)", "GB", "dynamodb_export_per_gb", snapshots * exported / GB)
+    floor = float(m.prices["athena_minimum_mb_per_query"]) * 1024**2
+    from nudgeloop.domain import audience_sources
+
+    ctas = len(audience_sources.order())  # each query is billed at least the minimum
+    snapshot_scan = max(
+        stored["per_event"]["s3:archive/events/"] * events_held
+        + SNAPSHOT_PARQUET_READS * parquet["per_event"] * events_held
+        + parquet["per_customer"] * usage.customers,
+        ctas * floor,
+    )
+    m.add("Athena", "data scanned by the daily audience snapshot", "TB", "athena_per_tb_scanned", snapshots * snapshot_scan / 1024**4)
     if not usage.audience_runs_per_day:
         return
-    parquet = units["audience_parquet_bytes"]
     scanned = parquet["per_customer"] * usage.customers + parquet["per_event"] * count["event"] * usage.history_months
-    floor = float(m.prices["athena_minimum_mb_per_query"]) * 1024**2
     per_run = max(scanned, floor)
     runs = usage.audience_runs_per_day * days
     m.add("Athena", "data scanned by audience runs", "TB", "athena_per_tb_scanned", runs * per_run / 1024**4)

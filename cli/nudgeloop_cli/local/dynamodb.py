@@ -29,6 +29,7 @@ import copy
 import functools
 import inspect
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,7 +55,28 @@ def install() -> None:
         functools.partial(dynamodb_expressions.conditions_parsed_once, _replace),
         functools.partial(dynamodb_expressions.update_expressions_parsed_once, _replace),
         _transactions_roll_back_what_they_touched,
+        _exports_named_as_aws_names_them,
     )
+
+
+def _exports_named_as_aws_names_them() -> None:
+    """An export's ARN is its table's plus ``/export/<id>`` (what IAM authorises DescribeExport
+    on); moto makes one of the table's ARN inside another, ending in ``/import/``. And an
+    export is written when it is started."""
+    import uuid
+
+    from moto.dynamodb.models.table_export import TableExport
+
+    shipped = TableExport.__init__
+
+    def named(export: Any, *args: Any, **kwargs: Any) -> None:
+        shipped(export, *args, **kwargs)
+        export.arn = f"{export.table.table_arn}/export/{int(time.time() * 1000):013d}-{uuid.uuid4().hex[:8]}"
+
+    _replace(TableExport, "__init__", named)
+    # written before the call returns, not on a thread of real time: the stack's clock may be
+    # simulated, and a sweep minutes later must find it done (in AWS an export takes minutes)
+    _replace(TableExport, "start", TableExport.run)
 
 
 def index_writes(table_name: str, index_name: str, partitions: tuple[str, ...], account: str, region: str) -> tuple[Any, ...]:

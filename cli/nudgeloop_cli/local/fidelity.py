@@ -229,6 +229,11 @@ class Enforcer:
                 for item in p.get("TransactItems", [])
                 for kind, body in item.items()
             ]
+        if op == "ExportTableToPointInTime":  # DynamoDB writes the export with the caller's rights
+            where = f"{self.arns.bucket_named(str(p.get('S3Bucket')))}/{p.get('S3Prefix', '')}/"
+            return [("dynamodb:ExportTableToPointInTime", p["TableArn"]), ("s3:PutObject", f"{where}AWSDynamoDB/data")]
+        if op == "DescribeExport":
+            return [("dynamodb:DescribeExport", p["ExportArn"])]
         if op == "TransactGetItems":
             return [("dynamodb:GetItem", self.arns.table_named(i["Get"]["TableName"])) for i in p.get("TransactItems", [])]
         return None
@@ -284,6 +289,26 @@ class Enforcer:
         if op in ("SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat"):
             return [(f"states:{op}", self.arns.state_machine())]  # the stack's one state machine issued the token
         return None
+
+    def _athena(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
+        if op == "StartQueryExecution":
+            return [("athena:StartQueryExecution", self.arns.workgroup_named(p.get("WorkGroup") or "primary"))]
+        if op in ("GetQueryExecution", "GetQueryResults", "StopQueryExecution"):
+            from moto.athena.models import athena_backends  # the execution's workgroup, as AWS knows it
+
+            execution = athena_backends[self.account][self.region].executions.get(p.get("QueryExecutionId", ""))
+            group = execution.workgroup.name if execution is not None and execution.workgroup is not None else "primary"
+            return [(f"athena:{op}", self.arns.workgroup_named(group))]
+        return None
+
+    def _glue(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
+        """Glue authorises a table call on the catalog, the database and the table."""
+        database = str(p.get("DatabaseName") or p.get("Name") or "")
+        found = [(f"glue:{op}", self.arns.glue_catalog()), (f"glue:{op}", self.arns.glue_database_named(database))]
+        table = p.get("TableInput", {}).get("Name") if "TableInput" in p else p.get("Name") if "DatabaseName" in p else None
+        if table:
+            found.append((f"glue:{op}", self.arns.glue_table_named(database, str(table))))
+        return found
 
     def _identities(self, source: str) -> tuple[str, ...]:
         return tuple(self.arns.identity_named(name) for name in sender_identities(source))

@@ -9,7 +9,7 @@ from typing import Any
 
 from nudgeloop.adapters import aws
 from nudgeloop.journey_definition import PLACEHOLDERS, render
-from nudgeloop.resources import LAMBDA_PYTHON
+from nudgeloop.resources import LAMBDA_PYTHON, audience_workgroup_configuration
 from nudgeloop.specs import Catalog
 
 ACCOUNT = "123456789012"  # moto's default (fake) account
@@ -169,6 +169,11 @@ def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:
     )["ARN"]
     # the operator's step after deploying (docs/operations.md, "Shopify"), done for the local stack
     aws.client("ssm").put_parameter(Name=cat.webhook_secret_name, Value=LOCAL_WEBHOOK_SECRET, Type="SecureString")
+    # the audience tables' catalog and the workgroup their queries run in (constructs/audiences.py)
+    aws.client("glue").create_database(DatabaseInput={"Name": cat.audience_database})
+    aws.client("athena").create_work_group(
+        Name=cat.audience_workgroup, Configuration=audience_workgroup_configuration(out.buckets["data"])
+    )
     sfn = aws.client("stepfunctions")
     definition = render({ph: out.function_arns[key] for ph, key in PLACEHOLDERS.items()})
     out.state_machine_arn = sfn.create_state_machine(

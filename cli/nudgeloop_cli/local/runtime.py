@@ -31,10 +31,11 @@ from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
 from nudgeloop.specs import Catalog
 
-from . import async_invoke, dynamodb, faults, moto_hot_paths
+from . import async_invoke, athena, dynamodb, faults, moto_hot_paths
 from .admin import Admin
 from .api_gateway import ApiGateway
 from .async_invoke import AsyncInvocations
+from .athena import LocalAthena
 from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
 from .engine_watch import EngineWatch
 from .faults import Faults
@@ -90,6 +91,7 @@ class LocalStack:
         self.res: Provisioned | None = None
         self.failures: list[dict[str, Any]] = []  # function errors, as the functions' metrics would count them
         self.enforcer: Enforcer | None = None
+        self.athena: LocalAthena | None = None  # the embedded Athena (athena.py), while started
         self.sfn_limits = StepFunctionsLimits(ACCOUNT, REGION)
         self.host = LambdaHost(self)
         self.gateway = ApiGateway(self)
@@ -152,6 +154,8 @@ class LocalStack:
         self.scheduler.start()
         faults.attach(self)
         async_invoke.attach(self.invocations)
+        self.athena = LocalAthena(self.enforcer)
+        athena.attach(self.athena)  # Athena's queries run on the embedded engine (athena.py)
         return self
 
     @property
@@ -178,6 +182,7 @@ class LocalStack:
         try:
             faults.detach()
             async_invoke.attach(None)
+            athena.attach(None)
             if self.enforcer is not None:
                 self.enforcer.uninstall()
             if self._mock is not None:
@@ -224,6 +229,8 @@ class LocalStack:
             "signing_secret_name": c.signing_secret_name,
             "webhook_secret_name": c.webhook_secret_name,
             "data_bucket": self.res.buckets["data"],
+            "audience_database": c.audience_database,
+            "audience_workgroup": c.audience_workgroup,
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}

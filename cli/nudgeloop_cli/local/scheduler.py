@@ -55,6 +55,7 @@ class Scheduler:
         self._sweeps: dict[str, Callable[[], datetime | None]] = {
             "journey_wake": self._wake_due,
             "webhook_deliver": self._webhooks_due,
+            "audience_snapshot": self._snapshot_due,
         }
 
     def start(self) -> None:
@@ -129,7 +130,10 @@ class Scheduler:
                 # it would find work (what it does then is what it would have done at that tick).
                 due = sweep()
                 if due is not None:
-                    fire = schedule.next_after(max(due, self.stack.clock.now()) - timedelta(microseconds=1))
+                    # the first tick at or after the work is due, and never the tick it last fired at
+                    # (work that stays due, a run under way, waits for the next tick as in AWS)
+                    at = max(due, self.stack.clock.now()) - timedelta(microseconds=1)
+                    fire = schedule.next_after(max(at, self._last_fired[schedule.function_key]))
                     candidates.append((fire, schedule.function_key))
                 continue
             candidates.append((schedule.next_after(self._last_fired[schedule.function_key]), schedule.function_key))
@@ -152,6 +156,28 @@ class Scheduler:
         from nudgeloop.dal import keys, webhook_deliveries
 
         return self.stack.watch.engine_view("webhooks", webhook_deliveries.next_due, (keys.WEBHOOK_SHARD,))  # type: ignore[no-any-return]
+
+    def _snapshot_due(self) -> datetime | None:
+        """The audience snapshot's next work: a run under way or asked for, else the day's run
+        (its state read from moto's table, without a request: the driver asks on every step)."""
+        import json
+
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        from nudgeloop.config import settings
+        from nudgeloop.dal import keys
+        from nudgeloop.services import audience_snapshot
+
+        table = dynamodb_backends[ACCOUNT][REGION].tables.get(self.stack.catalog.table("engine").name)
+        item = (
+            table.get_item(DynamoType({"S": keys.run(audience_snapshot.JOB)}), DynamoType({"S": keys.RUN_STATE}))
+            if table
+            else None
+        )
+        data = item.attrs.get("data") if item is not None else None
+        state = json.loads(data.value) if data is not None else None
+        return audience_snapshot.next_due(state, settings().audience_snapshot_at)
 
     def fire_due(self) -> None:
         """System-clock mode: fire every schedule whose time has come (called periodically)."""

@@ -92,6 +92,18 @@ class Data(Construct):
                 server_access_logs_bucket=self.access_logs,
                 server_access_logs_prefix=f"{key}/",
                 removal_policy=cdk.RemovalPolicy.RETAIN,
+                lifecycle_rules=[
+                    s3.LifecycleRule(
+                        id=f"expire-{e.prefix.strip('/')}",
+                        prefix=e.prefix,
+                        expiration=cdk.Duration.days(e.days),
+                        noncurrent_version_expiration=cdk.Duration.days(1),
+                        abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                    )
+                    for e in catalog.expirations
+                    if e.bucket_key == key
+                ]
+                or None,
             )
         self.signing_secret = secrets.Secret(
             self,

@@ -74,6 +74,8 @@ class FunctionFactory(Construct):
             "signing_secret_name": c.signing_secret_name,
             "webhook_secret_name": c.webhook_secret_name,
             "data_bucket": d.buckets["data"].bucket_name,
+            "audience_database": c.audience_database,
+            "audience_workgroup": c.audience_workgroup,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,

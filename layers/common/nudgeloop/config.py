@@ -57,6 +57,8 @@ class Settings(BaseModel):
     signing_secret_name: str = ""
     webhook_secret_name: str = ""
     data_bucket: str = ""
+    audience_database: str = ""
+    audience_workgroup: str = ""
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")
@@ -86,6 +88,12 @@ class Settings(BaseModel):
     )
     reputation_min_sends: int = tunable(
         200, "the circuit breaker judges the last 24 hours' bounce and complaint rates once this many mails went out", ge=1
+    )
+    audience_snapshot_at: str = tunable(
+        "02:00",
+        "UTC time of day (HH:MM) from which the daily audience snapshot runs (DynamoDB's exports, then Athena; "
+        "docs/audiences.md)",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
     )
     webhooks: str = tunable(
         "[]",

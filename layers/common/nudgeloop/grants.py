@@ -5,7 +5,16 @@ the local runtime enforces it on every AWS call a handler makes, and
 
 from __future__ import annotations
 
-from nudgeloop.layout import ANALYTICS_PREFIX, ARCHIVE_PREFIX, AUDIENCE_PREFIX, IMPORT_PREFIX, SENT_PREFIX
+from nudgeloop.layout import (
+    ANALYTICS_PREFIX,
+    ARCHIVE_PREFIX,
+    AUDIENCE_PREFIX,
+    AUDIENCE_TABLES_PREFIX,
+    EXPORTS_PREFIX,
+    IMPORT_PREFIX,
+    QUERY_RESULTS_PREFIX,
+    SENT_PREFIX,
+)
 from nudgeloop.specs import Grant
 
 
@@ -28,6 +37,15 @@ _SENDING = (
     Grant("ses", "", "send"),
 )
 
+# An audience query (Athena, with the caller's rights): the workgroup, the catalog, the Parquet
+# audience tables, and the results it writes and pages through.
+_AUDIENCE_QUERIES = (
+    Grant("athena", "audiences", "query"),
+    Grant("glue", "audiences", "read"),
+    _bucket("data", "read", AUDIENCE_TABLES_PREFIX),
+    _bucket("data", "query_output", QUERY_RESULTS_PREFIX),
+)
+
 # What each function's role may do: the one declaration of the stack's permissions.
 GRANTS: dict[str, tuple[Grant, ...]] = {
     "ingest_api": (
@@ -41,6 +59,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("data", "read", SENT_PREFIX),  # the links to a campaign's archived mails are signed by this role
         Grant("secret", "signing", "read"),
         Grant("parameter", "webhook", "read"),  # the Shopify app's secret (SSM SecureString)
+        *_AUDIENCE_QUERIES,  # GET /v1/audiences/{id}/members
     ),
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),
@@ -103,6 +122,17 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("engine", "read_write"),
     ),
     "send": _SENDING,
+    "audience_snapshot": (
+        _table("engine", "read_write"),  # the run's state
+        _table("customers", "export"),
+        _table("recs", "export"),
+        _bucket("data", "export", EXPORTS_PREFIX),
+        _bucket("data", "read", EXPORTS_PREFIX),  # where each export's data files are
+        _bucket("data", "read", ARCHIVE_PREFIX),  # Athena reads the archive for it
+        *_AUDIENCE_QUERIES,
+        _bucket("data", "query_output", AUDIENCE_TABLES_PREFIX),  # the CTAS tables
+        Grant("glue", "audiences", "write"),  # the raw tables, the CTAS tables, the current tables
+    ),
     # deliveries and their report; each endpoint's secret is derived from the signing key
     "webhook_deliver": (_table("engine", "read_write"), Grant("secret", "signing", "read")),
 }

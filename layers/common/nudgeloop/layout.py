@@ -30,3 +30,13 @@ TEMPLATE_SUFFIXES = (".html", ".txt")
 CAMPAIGN_PREFIX = "campaigns/"
 AUDIENCE_PREFIX = "audiences/"  # in the campaigns bucket (versioned): saved audience definitions, <id>.yaml
 CAMPAIGN_SUFFIXES = (".yaml", ".yml")
+# The data bucket, for the audience tables (docs/audiences.md): DynamoDB's exports of the state
+# the audiences read, the Parquet tables Athena derives from them and the archive (one folder per
+# snapshot run), and Athena's query results. Each expires (catalog.expirations): a snapshot is
+# replaced daily, a result is read within minutes.
+EXPORTS_PREFIX = "exports/"
+AUDIENCE_TABLES_PREFIX = "audience-tables/"
+QUERY_RESULTS_PREFIX = "athena-results/"
+# The audience workgroup refuses a query that would scan more (Athena: $5 per TB): 1 TB, the
+# archive of about 2 billion events read whole by the daily snapshot (docs/audiences.md, cost).
+AUDIENCE_SCAN_CUTOFF_BYTES = 10**12

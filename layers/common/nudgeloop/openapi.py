@@ -246,6 +246,27 @@ def document() -> dict[str, Any]:
                     "responses": {"200": _object("the audience"), **_errors("403", "404")},
                 },
             },
+            "/v1/audiences/{audience_id}/members": {
+                "get": {
+                    "summary": "A saved audience's members, evaluated by Athena over the current audience snapshot: "
+                    "the count, when it was evaluated, how old the state it read is, and a page of members each with "
+                    "the values that qualified them",
+                    "security": keyed,
+                    "parameters": [
+                        audience,
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                        {"name": "refresh", "in": "query", "schema": {"type": "boolean"}},
+                    ],
+                    "responses": {
+                        "200": _object("count, evaluated_at, state_as_of, version, members, next"),
+                        "202": _object("the evaluation is running; ask again after Retry-After seconds"),
+                        "410": _object("the cursor's evaluation was replaced by a newer one; start again"),
+                        "502": _object("the evaluation failed (the reason); the next request starts another"),
+                        **_errors("400", "403", "404", "503"),
+                    },
+                },
+            },
             "/v1/vouchers/{code}": {
                 "get": {
                     "summary": "A voucher a mail carried: its state (issued, redeemed, expired), owner, step and dates",

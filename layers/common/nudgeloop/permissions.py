@@ -34,8 +34,29 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
         "dynamodb:DescribeTable",
     ),
     ("table", "put"): ("dynamodb:PutItem",),
+    ("table", "export"): ("dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime", "dynamodb:DescribeExport"),
     ("bucket", "read"): ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"),
     ("bucket", "put"): ("s3:PutObject",),
+    # DynamoDB writes an export with the caller's rights
+    ("bucket", "export"): ("s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"),
+    # what Athena does with its caller's rights where it writes results and CTAS tables (its docs)
+    ("bucket", "query_output"): (
+        "s3:GetBucketLocation",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:ListBucketMultipartUploads",
+        "s3:ListMultipartUploadParts",
+        "s3:AbortMultipartUpload",
+        "s3:PutObject",
+    ),
+    ("athena", "query"): (
+        "athena:StartQueryExecution",
+        "athena:GetQueryExecution",
+        "athena:GetQueryResults",
+        "athena:StopQueryExecution",
+    ),
+    ("glue", "read"): ("glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"),
+    ("glue", "write"): ("glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable"),
     ("queue", "send"): ("sqs:SendMessage",),
     ("bus", "put_events"): ("events:PutEvents",),
     ("secret", "read"): ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
@@ -104,6 +125,18 @@ class Arns:
     def table(self, key: str) -> str:
         return self.table_named(self.catalog.table(key).name)
 
+    def workgroup_named(self, name: str) -> str:
+        return self._arn("athena", f"workgroup/{name}")
+
+    def glue_catalog(self) -> str:
+        return self._arn("glue", "catalog")
+
+    def glue_database_named(self, name: str) -> str:
+        return self._arn("glue", f"database/{name}")
+
+    def glue_table_named(self, database: str, name: str) -> str:
+        return self._arn("glue", f"table/{database}/{name}")
+
     def bucket(self, key: str) -> str:
         return self.bucket_named(self.catalog.bucket_name(key, self.account, self.region))
 
@@ -140,11 +173,18 @@ class Arns:
 def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:
     if grant.kind == "table":
         table = arns.table(grant.target)
+        if grant.access == "export":
+            return (table, f"{table}/export/*")
         return (table, f"{table}/index/*") if grant.access in ("read", "read_write") else (table,)
     if grant.kind == "bucket":
         bucket = arns.bucket(grant.target)
         objects = f"{bucket}/{grant.prefix}*"
-        return (bucket, objects) if grant.access == "read" else (objects,)
+        return (bucket, objects) if grant.access in ("read", "query_output") else (objects,)
+    if grant.kind == "athena":
+        return (arns.workgroup_named(arns.catalog.audience_workgroup),)
+    if grant.kind == "glue":
+        database = arns.catalog.audience_database
+        return (arns.glue_catalog(), arns.glue_database_named(database), arns.glue_table_named(database, "*"))
     if grant.kind == "queue":
         return (arns.queue(grant.target),)
     if grant.kind == "bus":

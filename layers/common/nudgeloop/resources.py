@@ -8,20 +8,26 @@ drift apart; ``tests/infra/test_parity.py`` proves it against the synthesized te
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from nudgeloop.domain import ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
+    AUDIENCE_SCAN_CUTOFF_BYTES,
+    AUDIENCE_TABLES_PREFIX,
     CAMPAIGN_PREFIX,
     CAMPAIGN_SUFFIXES,
+    EXPORTS_PREFIX,
     IMPORT_PREFIX,
     IMPORT_SUFFIXES,
+    QUERY_RESULTS_PREFIX,
     REVIEW_ATTRIBUTES,
     TEMPLATE_PREFIX,
     TEMPLATE_SUFFIXES,
 )
 from nudgeloop.specs import (
     Catalog,
+    ExpirySpec,
     FunctionSpec,
     IndexSpec,
     NotificationSpec,
@@ -56,11 +62,27 @@ _SEND = (
 )
 
 
+_AUDIENCES = ("audience_database", "audience_workgroup")  # where audience queries run (docs/audiences.md)
+
 DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
 # How often due journey waits are swept: a wait ends up to this much after its due time. Each
 # sweep is an invocation whether or not anything is due (the stack's only wake-up when idle):
 # every 5 minutes is 8,760 a month, every minute 43,800 (docs/costs.md).
 DEFAULT_SWEEP_SCHEDULE = "rate(5 minutes)"
+
+
+def audience_workgroup_configuration(data_bucket: str) -> dict[str, Any]:
+    """The audience workgroup's configuration, as the stack deploys it (infra: constructs/audiences.py; locally: provision.py)."""
+    return {
+        "ResultConfiguration": {
+            "OutputLocation": f"s3://{data_bucket}/{QUERY_RESULTS_PREFIX}",
+            "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+        },
+        "EnforceWorkGroupConfiguration": True,
+        "PublishCloudWatchMetricsEnabled": True,
+        "BytesScannedCutoffPerQuery": AUDIENCE_SCAN_CUTOFF_BYTES,
+        "EngineVersion": {"SelectedEngineVersion": "Athena engine version 3"},
+    }
 
 
 def catalog(
@@ -185,7 +207,8 @@ def catalog(
                 "max_future_skew_s",
                 "reputation_min_sends",
                 "campaigns_bucket",
-                "data_bucket",  # links to archived sent mails
+                "data_bucket",  # links to archived sent mails; audience query results
+                *_AUDIENCES,
             ),
         ),
         FunctionSpec(
@@ -341,6 +364,21 @@ def catalog(
             env=(*common, "engine_table", "signing_secret_name", "webhooks"),
         ),
         FunctionSpec(
+            key="audience_snapshot",
+            name=f"{p}-audience-snapshot",
+            code_dir="segment",
+            handler="audiences.snapshot_handler",
+            description="The audience tables: exports DynamoDB's state, has Athena derive them into Parquet (daily)",
+            timeout_s=900,
+            memory_mb=256,
+            # a run takes minutes (the exports) and continues on the next sweep; idle, one read
+            schedule=sweep_schedule,
+            env=(*common, "engine_table", "customers_table", "recs_table", "data_bucket", *_AUDIENCES, "audience_snapshot_at"),
+            reserved_concurrency=1,  # one run at a time
+            async_retries=0,  # the next sweep goes on where a failed one stopped
+            async_max_age_s=300,
+        ),
+        FunctionSpec(
             key="templates_check",
             name=f"{p}-templates-check",
             code_dir="send",
@@ -374,6 +412,7 @@ def catalog(
         RouteSpec("PUT", "/v1/audiences/{audience_id}"),
         RouteSpec("GET", "/v1/audiences"),
         RouteSpec("GET", "/v1/audiences/{audience_id}"),
+        RouteSpec("GET", "/v1/audiences/{audience_id}/members"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
         RouteSpec("POST", "/v1/voucher-pools/{pool}/codes"),
@@ -435,4 +474,12 @@ def catalog(
             # a campaign's new version may start on another trigger: its templates are checked again
             NotificationSpec(bucket_key="campaigns", prefix=CAMPAIGN_PREFIX, suffixes=CAMPAIGN_SUFFIXES, queue_key="templates"),
         ),
+        # a snapshot is replaced daily (the current one is at most a day old), a result read within minutes
+        expirations=(
+            ExpirySpec("data", EXPORTS_PREFIX, 3),
+            ExpirySpec("data", AUDIENCE_TABLES_PREFIX, 7),
+            ExpirySpec("data", QUERY_RESULTS_PREFIX, 2),
+        ),
+        audience_database=p.replace("-", "_") + "_audiences",  # Glue: lower case, digits and _
+        audience_workgroup=f"{p}-audiences",
     )

@@ -62,8 +62,11 @@ class Grant:
     policy from it (``nudgeloop.permissions``), the local runtime enforces it on every AWS call the
     handler makes, and ``tests/infra/test_permissions.py`` compares it with the synthesized role.
 
-    ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only), ``bucket``
-    read|put (objects under ``prefix``), ``queue`` send, ``bus`` put_events (``target`` "custom"
+    ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only)|export (to S3),
+    ``bucket`` read|put|export (what DynamoDB's export writes with the caller's
+    rights)|query_output (what Athena reads and writes there for its caller) (objects under
+    ``prefix``), ``athena`` query (the audience workgroup), ``glue`` read|write (the audience
+    database and its tables), ``queue`` send, ``bus`` put_events (``target`` "custom"
     or "default"), ``secret`` read ("signing"), ``parameter`` read ("webhook": an SSM
     SecureString), ``state_machine``
     start|task_response, ``function`` invoke, ``ses`` send (the sender's identities, both
@@ -129,6 +132,15 @@ class NotificationSpec:
 
 
 @dataclass(frozen=True)
+class ExpirySpec:
+    """A bucket prefix whose objects expire (an S3 lifecycle rule; noncurrent versions a day later)."""
+
+    bucket_key: str
+    prefix: str
+    days: int
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
@@ -166,6 +178,9 @@ class Catalog:
     webhook_secret_name: str
     bucket_stems: dict[str, str] = field(default_factory=dict)
     notifications: tuple[NotificationSpec, ...] = ()
+    expirations: tuple[ExpirySpec, ...] = ()
+    audience_database: str = ""  # the Glue database of the audience tables (docs/audiences.md)
+    audience_workgroup: str = ""  # the Athena workgroup every audience query runs in
 
     def table(self, key: str) -> TableSpec:
         return next(t for t in self.tables if t.key == key)

@@ -1,4 +1,5 @@
-"""What scheduled and bulk jobs keep between runs: the daily run's state, the date occasions it fired, import checkpoints."""
+"""What scheduled and bulk jobs keep between runs: the daily run's state, the date occasions it
+fired, import checkpoints, each audience's latest evaluation."""
 
 from __future__ import annotations
 
@@ -55,3 +56,27 @@ def save_import_state(file_key: str, version: str, status: str, data: dict[str, 
         created_at=clock.iso(now),
         expires_at=now + timedelta(days=90),
     ).save()
+
+
+def evaluation(audience_id: str) -> dict[str, Any] | None:
+    """An audience's latest evaluation (its query, when, of which definition and snapshot)."""
+    try:
+        return dict(EngineItem.get(keys.audience(audience_id), keys.AUDIENCE_EVALUATION, consistent_read=True).data or {})
+    except EngineItem.DoesNotExist:
+        return None
+
+
+def save_evaluation(audience_id: str, data: dict[str, Any]) -> None:
+    """Kept 2 days, as Athena's results are (catalog.expirations)."""
+    now = clock.now()
+    EngineItem(
+        pk=keys.audience(audience_id),
+        sk=keys.AUDIENCE_EVALUATION,
+        data=data,
+        created_at=clock.iso(now),
+        expires_at=now + timedelta(days=2),
+    ).save()
+
+
+def forget_evaluation(audience_id: str) -> None:
+    EngineItem(pk=keys.audience(audience_id), sk=keys.AUDIENCE_EVALUATION).delete()

@@ -80,6 +80,13 @@ def fired(customer_id: str) -> str:
     return f"FIRED#{customer_id}"
 
 
+AUDIENCE_EVALUATION = "EVALUATION"  # sort key: the audience's latest evaluation
+
+
+def audience(audience_id: str) -> str:
+    return f"AUDIENCE#{audience_id}"
+
+
 def import_file(file_key: str) -> str:
     """Checkpoints of an import file; sort key: the object version."""
     return f"IMPORT#{file_key}"

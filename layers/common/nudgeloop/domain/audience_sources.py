@@ -22,6 +22,7 @@ from __future__ import annotations
 from typing import get_args
 
 import sqlglot
+from sqlglot import exp
 
 from nudgeloop.domain.events import MIGRATION, ConsentChanged
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
@@ -152,13 +153,17 @@ WHERE json_extract_string(line, '$.Item.key.S') LIKE 'CLV#%' AND json_extract_st
 STEPS = ("stored_events", "order_statements")  # intermediate: not audience tables
 
 
-def derivation(table: str, dialect: str = "duckdb") -> str:
+def derivation(table: str, dialect: str = "duckdb", names: dict[str, str] | None = None) -> str:
     """The SELECT that derives ``table`` (an audience table or an intermediate step) from the ones
-    before it, in ``dialect`` (``duckdb`` as written, ``athena`` transpiled)."""
+    before it, in ``dialect`` (``duckdb`` as written, ``athena`` transpiled), the tables it reads
+    renamed by ``names`` (a snapshot run's tables: ``services/audience_snapshot.run_tables``)."""
     sql = " ".join(DERIVED[table].split())
-    if dialect == "duckdb":
+    if dialect == "duckdb" and not names:
         return sql
-    return str(sqlglot.transpile(sql, read="duckdb", write=dialect)[0])
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if names:
+        tree = exp.replace_tables(tree, names, copy=False)
+    return tree.sql(dialect=dialect)
 
 
 def order() -> tuple[str, ...]:

@@ -367,9 +367,13 @@ class Compiled:
     sql: str  # DuckDB's dialect: the embedded engine runs it as is
     measures: tuple[str, ...]  # the columns after customer_id: what qualified each member
 
-    def for_athena(self) -> str:
-        """The same query in Athena's dialect (Trino), transpiled, not written twice."""
-        return str(sqlglot.transpile(self.sql, read="duckdb", write="athena")[0])
+    def for_athena(self, names: dict[str, str] | None = None) -> str:
+        """The same query in Athena's dialect (Trino), transpiled, not written twice; the tables
+        it reads renamed by ``names`` (a snapshot run's: ``services/audience_snapshot.run_tables``)."""
+        tree = sqlglot.parse_one(self.sql, read="duckdb")
+        if names:
+            tree = sqlglot.exp.replace_tables(tree, names, copy=False)
+        return tree.sql(dialect="athena")
 
 
 def compile_audience(audience: a.Audience, now: datetime) -> Compiled:
