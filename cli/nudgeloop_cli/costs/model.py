@@ -265,7 +265,13 @@ def _audiences(m: _Month, usage: Usage, units: dict[str, Any], count: dict[str, 
         + parquet["per_customer"] * usage.customers,
         ctas * floor,
     )
-    m.add("Athena", "data scanned by the daily audience snapshot", "TB", "athena_per_tb_scanned", snapshots * snapshot_scan / 1024**4)
+    m.add(
+        "Athena",
+        "data scanned by the daily audience snapshot",
+        "TB",
+        "athena_per_tb_scanned",
+        snapshots * snapshot_scan / 1024**4,
+    )
     if not usage.audience_runs_per_day:
         return
     scanned = parquet["per_customer"] * usage.customers + parquet["per_event"] * count["event"] * usage.history_months
