@@ -31,6 +31,23 @@ class Client:
         raw: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
+        status, body = self.send(method, path, payload, key=key, raw=raw, headers=headers)
+        try:
+            return status, json.loads(body) if body else None
+        except json.JSONDecodeError:
+            return status, body.decode(errors="replace")
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        key: bool = True,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, bytes]:
+        """The answer's status and body as sent (a file, not JSON)."""
         data = raw if raw is not None else None if payload is None else json.dumps(payload).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - local URL
         req.add_header("content-type", "application/json")
@@ -44,10 +61,7 @@ class Client:
                 status = resp.status
         except urllib.error.HTTPError as err:
             body, status = err.read(), err.code
-        try:
-            return status, json.loads(body) if body else None
-        except json.JSONDecodeError:
-            return status, body.decode(errors="replace")
+        return status, body
 
     def events(self, events: list[dict[str, Any]]) -> dict[str, Any]:
         status, body = self.request("POST", "/v1/events", {"events": events})

@@ -24,6 +24,7 @@ from nudgeloop.openapi import document
 from nudgeloop.runtime import boot
 from nudgeloop.services import (
     analytics,
+    audience_exports,
     audience_members,
     audience_store,
     campaign_mails,
@@ -41,6 +42,7 @@ settings = boot()
 app = APIGatewayRestResolver()
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 AUDIENCE_ID = re.compile(audience_rules.AUDIENCE_ID)
+EXPORT_ID = re.compile(r"[0-9a-f]{16}")
 OPENAPI = document()
 
 
@@ -193,8 +195,38 @@ def get_audience_members(audience_id: str) -> Response[Any]:
         )
     except cursors.BadCursor as exc:
         return _error(400, "cursor", str(exc))
-    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s else None
-    return Response(status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body, headers=headers)
+    return _answer(answer)
+
+
+@app.post("/v1/audiences/<audience_id>/exports")
+@tracer.capture_method
+def post_audience_export(audience_id: str) -> Response[Any]:
+    """Start an export of a saved audience (format, columns): 202 with the export to poll."""
+    if not AUDIENCE_ID.fullmatch(audience_id):
+        return _error(404, "audience_id", "no such audience")
+    body = ingest.parse_object(app.current_event.body or "{}")
+    answer = audience_exports.request(settings.campaigns_bucket, audience_id, body)
+    return _answer(
+        answer, location=f"/v1/audiences/{audience_id}/exports/{answer.body['export_id']}" if answer.status == 202 else None
+    )
+
+
+@app.get("/v1/audiences/<audience_id>/exports/<export_id>")
+@tracer.capture_method
+def get_audience_export(audience_id: str, export_id: str) -> Response[Any]:
+    """An export: 202 while it runs, then its outcome and a time-limited download link."""
+    if not (AUDIENCE_ID.fullmatch(audience_id) and EXPORT_ID.fullmatch(export_id)):
+        return _error(404, "export_id", "no such export")
+    return _answer(audience_exports.status(settings.data_bucket, audience_id, export_id))
+
+
+def _answer(answer: audience_members.Answer, location: str | None = None) -> Response[Any]:
+    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s else {}
+    if location:
+        headers["Location"] = location
+    return Response(
+        status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body, headers=headers or None
+    )
 
 
 @app.get("/v1/campaigns/<campaign_id>/mails")

@@ -94,7 +94,16 @@ def test_audience_runs_cost_at_least_athenas_minimum_scan() -> None:
     _units, prices, _inventory = _data()
     lines = estimate(Usage(customers=10, events_per_day=1, mails_per_month=0, audience_runs_per_day=1))
     floor_tb = prices["prices"]["athena_minimum_mb_per_query"] / 1024**2
-    assert _line(lines, "Athena", "data").quantity == pytest.approx(floor_tb * prices["assumptions"]["days_per_month"])
+    assert _line(lines, "Athena", "data scanned by audience runs").quantity == pytest.approx(
+        floor_tb * prices["assumptions"]["days_per_month"]
+    )
+    # the daily snapshot's CTAS (one per audience table) are each billed at least the minimum too
+    from nudgeloop.domain import audience_sources
+
+    ctas = len(audience_sources.order())
+    assert ctas >= 5
+    snapshot = _line(lines, "Athena", "data scanned by the daily audience snapshot").quantity
+    assert snapshot == pytest.approx(ctas * floor_tb * prices["assumptions"]["days_per_month"])
 
 
 def test_the_command_prints_the_lines_and_their_total() -> None:

@@ -248,8 +248,12 @@ class Enforcer:
         versioned = "Version" if p.get("VersionId") else ""
         if op in ("GetObject", "HeadObject"):
             return [(f"s3:GetObject{versioned}", obj)]
-        if op == "PutObject":
-            return [("s3:PutObject", obj)]
+        if op in ("PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"):
+            return [("s3:PutObject", obj)]  # a multipart upload needs what a PutObject does (S3's docs)
+        if op == "AbortMultipartUpload":
+            return [("s3:AbortMultipartUpload", obj)]
+        if op == "ListParts":
+            return [("s3:ListMultipartUploadParts", obj)]
         if op == "DeleteObject":
             return [(f"s3:DeleteObject{versioned}", obj)]
         if op == "DeleteObjects":

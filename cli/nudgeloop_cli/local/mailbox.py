@@ -19,7 +19,7 @@ from .provision import ACCOUNT
 if TYPE_CHECKING:
     from .runtime import LocalStack
 
-SIMULATED = ("Delivery", "Open", "Click", "Bounce", "Complaint")  # what the local mailbox can answer with
+SIMULATED = ("Send", "Delivery", "Open", "Click", "Bounce", "Complaint")  # what the local mailbox can answer with
 SIMULATOR_DOMAIN = "simulator.amazonses.com"  # SES's mailbox simulator (see _mailbox_answers)
 
 
@@ -95,8 +95,10 @@ class Mailbox:
     def _mailbox_answers(self, message_id: str) -> None:
         """What the recipient's mail server answers, as SES's mailbox simulator does: mail to
         ``bounce[+label]@simulator.amazonses.com`` bounces (permanent), mail to
-        ``complaint[+label]@...`` is delivered and then reported as spam; all else is delivered."""
+        ``complaint[+label]@...`` is delivered and then reported as spam; all else is delivered.
+        Each is first reported sent, as SES reports every mail it accepted."""
         with self.stack.aws_lock:
+            self._emit_ses_event(message_id, "Send")
             message = self._raw_message(message_id)
             destinations = message.destinations if message is not None else []
             to = list(destinations.get("ToAddresses", []) if isinstance(destinations, dict) else destinations or [])

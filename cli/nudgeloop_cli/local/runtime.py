@@ -231,6 +231,7 @@ class LocalStack:
             "data_bucket": self.res.buckets["data"],
             "audience_database": c.audience_database,
             "audience_workgroup": c.audience_workgroup,
+            "audience_export_function": c.function("audience_export").name,
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}

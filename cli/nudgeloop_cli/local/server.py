@@ -29,6 +29,31 @@ def _json(status: int, payload: Any) -> tuple[int, dict[str, str], str]:
     return status, {"content-type": "application/json"}, json.dumps(payload, default=str)
 
 
+def _download(stack: LocalStack, body: str) -> tuple[int, dict[str, str], str]:
+    """A presigned link to one of the stack's buckets (an export's, an archived mail's), fetched
+    here: only this process's emulated S3 answers it (moto intercepts requests in process)."""
+    import requests
+
+    try:
+        url = str(json.loads(body or "{}").get("url", ""))
+    except (json.JSONDecodeError, AttributeError):
+        return _json(400, {"error": {"field": "body", "reason": "malformed JSON"}})
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    path_style = host.startswith("s3.") or host.startswith("s3-")
+    bucket = (
+        (parts.path.lstrip("/").split("/", 1)[0] if path_style else host.split(".", 1)[0])
+        if host.endswith(".amazonaws.com")
+        else ""
+    )
+    if parts.scheme != "https" or bucket not in (stack.res.buckets.values() if stack.res else ()):
+        return _json(400, {"error": {"field": "url", "reason": "not a link to one of the local stack's buckets"}})
+    with stack.aws_lock:
+        got = requests.get(url, timeout=30)
+    headers = {"content-type": got.headers.get("content-type", "application/octet-stream")}
+    return got.status_code, headers, got.content.decode("utf-8", errors="replace")
+
+
 def control(
     stack: LocalStack, method: str, path: str, body: str, query_string: str = "", data: bytes | None = None
 ) -> tuple[int, dict[str, str], str]:
@@ -92,6 +117,8 @@ def control(
         return _simulate(stack, body)
     if method == "POST" and path == "/_local/audiences/preview":
         return _audience_preview(stack, body)
+    if method == "POST" and path == "/_local/download":
+        return _download(stack, body)
     found = re.fullmatch(r"/_local/campaigns/([a-z0-9][a-z0-9-]*\.ya?ml)", path)
     if method == "PUT" and found:
         by = dict(parse_qsl(query_string)).get("by")

@@ -1,5 +1,5 @@
 """The audience tables' home in AWS (docs/audiences.md): the Glue database the snapshot job
-fills, the Athena workgroup every audience query runs in, and the snapshot function."""
+fills, the Athena workgroup every audience query runs in, the snapshot and the export functions."""
 
 from __future__ import annotations
 
@@ -54,3 +54,5 @@ class Audiences(Construct):
             ),
         )
         self.function = functions.function("audience_snapshot")  # its permissions: nudgeloop.grants.GRANTS
+        # invoked asynchronously for each export the API starts (its on-failure queue: the failures queue)
+        self.export_function = functions.function("audience_export")

@@ -76,6 +76,7 @@ class FunctionFactory(Construct):
             "data_bucket": d.buckets["data"].bucket_name,
             "audience_database": c.audience_database,
             "audience_workgroup": c.audience_workgroup,
+            "audience_export_function": c.function("audience_export").name,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,

@@ -59,6 +59,7 @@ class Settings(BaseModel):
     data_bucket: str = ""
     audience_database: str = ""
     audience_workgroup: str = ""
+    audience_export_function: str = ""  # invoked asynchronously for each export (services/audience_exports)
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")

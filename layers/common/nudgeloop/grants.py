@@ -8,6 +8,7 @@ from __future__ import annotations
 from nudgeloop.layout import (
     ANALYTICS_PREFIX,
     ARCHIVE_PREFIX,
+    AUDIENCE_EXPORTS_PREFIX,
     AUDIENCE_PREFIX,
     AUDIENCE_TABLES_PREFIX,
     EXPORTS_PREFIX,
@@ -59,7 +60,9 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("data", "read", SENT_PREFIX),  # the links to a campaign's archived mails are signed by this role
         Grant("secret", "signing", "read"),
         Grant("parameter", "webhook", "read"),  # the Shopify app's secret (SSM SecureString)
-        *_AUDIENCE_QUERIES,  # GET /v1/audiences/{id}/members
+        *_AUDIENCE_QUERIES,  # GET /v1/audiences/{id}/members, POST /v1/audiences/{id}/exports
+        Grant("function", "audience_export", "invoke"),  # each export is written by the export function
+        _bucket("data", "read", AUDIENCE_EXPORTS_PREFIX),  # the download links of exports are signed by this role
     ),
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),
@@ -132,6 +135,12 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         *_AUDIENCE_QUERIES,
         _bucket("data", "query_output", AUDIENCE_TABLES_PREFIX),  # the CTAS tables
         Grant("glue", "audiences", "write"),  # the raw tables, the CTAS tables, the current tables
+    ),
+    "audience_export": (
+        _table("engine", "read_write"),  # the export's record
+        *_AUDIENCE_QUERIES,  # Athena's result, read as the file is written
+        _bucket("data", "upload", AUDIENCE_EXPORTS_PREFIX),
+        Grant("function", "audience_export", "invoke"),  # continues while Athena's query runs
     ),
     # deliveries and their report; each endpoint's secret is derived from the signing key
     "webhook_deliver": (_table("engine", "read_write"), Grant("secret", "signing", "read")),

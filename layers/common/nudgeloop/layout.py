@@ -37,6 +37,9 @@ CAMPAIGN_SUFFIXES = (".yaml", ".yml")
 EXPORTS_PREFIX = "exports/"
 AUDIENCE_TABLES_PREFIX = "audience-tables/"
 QUERY_RESULTS_PREFIX = "athena-results/"
+# One-off audience exports (CSV or JSON lines), downloaded by a time-limited link; kept this long.
+AUDIENCE_EXPORTS_PREFIX = "audience-exports/"
+AUDIENCE_EXPORT_DAYS = 7
 # The audience workgroup refuses a query that would scan more (Athena: $5 per TB): 1 TB, the
 # archive of about 2 billion events read whole by the daily snapshot (docs/audiences.md, cost).
 AUDIENCE_SCAN_CUTOFF_BYTES = 10**12

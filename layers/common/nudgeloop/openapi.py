@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 
 from nudgeloop import __version__
+from nudgeloop.domain import audience_exports as export_rules
 from nudgeloop.domain.audiences import AUDIENCE_ID
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
@@ -264,6 +265,42 @@ def document() -> dict[str, Any]:
                         "410": _object("the cursor's evaluation was replaced by a newer one; start again"),
                         "502": _object("the evaluation failed (the reason); the next request starts another"),
                         **_errors("400", "403", "404", "503"),
+                    },
+                },
+            },
+            "/v1/audiences/{audience_id}/exports": {
+                "post": {
+                    "summary": "Export a saved audience's members with chosen columns (or groups of them) as CSV or JSON lines: "
+                    "Athena selects them over the current audience snapshot, the export function writes the file",
+                    "security": keyed,
+                    "parameters": [audience],
+                    "requestBody": _body(
+                        [],
+                        {
+                            "format": {"type": "string", "enum": list(export_rules.FORMATS), "default": "csv"},
+                            "columns": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": "string", "enum": [*export_rules.COLUMNS, *export_rules.GROUPS]},
+                                "default": list(export_rules.DEFAULT_COLUMNS),
+                            },
+                        },
+                    ),
+                    "responses": {
+                        "202": _object("the export, running; its Location to ask after Retry-After seconds"),
+                        **_errors("400", "403", "404", "503"),
+                    },
+                },
+            },
+            "/v1/audiences/{audience_id}/exports/{export_id}": {
+                "get": {
+                    "summary": "An export: running, failed (why) or succeeded (rows, bytes, a download link valid for an hour)",
+                    "security": keyed,
+                    "parameters": [audience, {"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": _object("the export, ended: status, rows, bytes, download.url, download.expires_at or reason"),
+                        "202": _object("the export is running; ask again after Retry-After seconds"),
+                        **_errors("403", "404"),
                     },
                 },
             },

@@ -37,6 +37,7 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("table", "export"): ("dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime", "dynamodb:DescribeExport"),
     ("bucket", "read"): ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"),
     ("bucket", "put"): ("s3:PutObject",),
+    ("bucket", "upload"): ("s3:PutObject", "s3:AbortMultipartUpload"),  # in parts (adapters/objects)
     # DynamoDB writes an export with the caller's rights
     ("bucket", "export"): ("s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"),
     # what Athena does with its caller's rights where it writes results and CTAS tables (its docs)

@@ -13,6 +13,8 @@ from typing import Any
 from nudgeloop.domain import ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
+    AUDIENCE_EXPORT_DAYS,
+    AUDIENCE_EXPORTS_PREFIX,
     AUDIENCE_SCAN_CUTOFF_BYTES,
     AUDIENCE_TABLES_PREFIX,
     CAMPAIGN_PREFIX,
@@ -207,8 +209,9 @@ def catalog(
                 "max_future_skew_s",
                 "reputation_min_sends",
                 "campaigns_bucket",
-                "data_bucket",  # links to archived sent mails; audience query results
+                "data_bucket",  # links to archived sent mails and audience exports; audience query results
                 *_AUDIENCES,
+                "audience_export_function",
             ),
         ),
         FunctionSpec(
@@ -379,6 +382,17 @@ def catalog(
             async_max_age_s=300,
         ),
         FunctionSpec(
+            key="audience_export",
+            name=f"{p}-audience-export",
+            code_dir="segment",
+            handler="audiences.export_handler",
+            description="Audience exports: waits for Athena's query, writes the CSV or JSON-lines file to S3",
+            timeout_s=900,
+            memory_mb=256,
+            env=(*common, "engine_table", "data_bucket", *_AUDIENCES),
+            async_retries=2,  # then the invocation is kept in the failures queue; the export reports failed
+        ),
+        FunctionSpec(
             key="templates_check",
             name=f"{p}-templates-check",
             code_dir="send",
@@ -413,6 +427,8 @@ def catalog(
         RouteSpec("GET", "/v1/audiences"),
         RouteSpec("GET", "/v1/audiences/{audience_id}"),
         RouteSpec("GET", "/v1/audiences/{audience_id}/members"),
+        RouteSpec("POST", "/v1/audiences/{audience_id}/exports"),
+        RouteSpec("GET", "/v1/audiences/{audience_id}/exports/{export_id}"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
         RouteSpec("POST", "/v1/voucher-pools/{pool}/codes"),
@@ -477,6 +493,7 @@ def catalog(
         # a snapshot is replaced daily (the current one is at most a day old), a result read within minutes
         expirations=(
             ExpirySpec("data", EXPORTS_PREFIX, 3),
+            ExpirySpec("data", AUDIENCE_EXPORTS_PREFIX, AUDIENCE_EXPORT_DAYS),
             ExpirySpec("data", AUDIENCE_TABLES_PREFIX, 7),
             ExpirySpec("data", QUERY_RESULTS_PREFIX, 2),
         ),

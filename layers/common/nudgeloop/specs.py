@@ -63,7 +63,7 @@ class Grant:
     handler makes, and ``tests/infra/test_permissions.py`` compares it with the synthesized role.
 
     ``kind`` / ``access``: ``table`` read|write|read_write|put (PutItem only)|export (to S3),
-    ``bucket`` read|put|export (what DynamoDB's export writes with the caller's
+    ``bucket`` read|put|upload (put, in parts)|export (what DynamoDB's export writes with the caller's
     rights)|query_output (what Athena reads and writes there for its caller) (objects under
     ``prefix``), ``athena`` query (the audience workgroup), ``glue`` read|write (the audience
     database and its tables), ``queue`` send, ``bus`` put_events (``target`` "custom"
@@ -196,12 +196,14 @@ class Catalog:
         return failures_queue_name(self.prefix)
 
     def invoked_asynchronously(self, spec: FunctionSpec) -> bool:
-        """Whether something invokes the function asynchronously: its schedule (and the daily
-        run's fan-out to itself), an S3 notification or a bus rule."""
+        """Whether something invokes the function asynchronously: its schedule, an S3
+        notification, a bus rule, or a function granted to invoke it (the daily run's fan-out to
+        itself, an import's continuation, an audience export requested by the API)."""
         return bool(
             spec.schedule
             or any(n.function_key == spec.key for n in self.notifications)
             or any(r.function_key == spec.key for r in self.rules)
+            or any(g == Grant("function", spec.key, "invoke") for f in self.functions for g in f.grants)
         )
 
     def failure_queue(self, spec: FunctionSpec) -> str | None:

@@ -19,6 +19,7 @@ class Status:
     state: str  # QUEUED | RUNNING | SUCCEEDED | FAILED | CANCELLED
     reason: str
     scanned_bytes: int
+    output: str = ""  # where Athena wrote the results: s3://bucket/key.csv
 
     @property
     def running(self) -> bool:
@@ -39,6 +40,7 @@ def status(execution_id: str) -> Status:
         state=found["Status"]["State"],
         reason=found["Status"].get("StateChangeReason", ""),
         scanned_bytes=int(found.get("Statistics", {}).get("DataScannedInBytes", 0)),
+        output=found.get("ResultConfiguration", {}).get("OutputLocation", ""),
     )
 
 

@@ -1,5 +1,5 @@
 """What scheduled and bulk jobs keep between runs: the daily run's state, the date occasions it
-fired, import checkpoints, each audience's latest evaluation."""
+fired, import checkpoints, each audience's latest evaluation and its exports."""
 
 from __future__ import annotations
 
@@ -80,3 +80,24 @@ def save_evaluation(audience_id: str, data: dict[str, Any]) -> None:
 
 def forget_evaluation(audience_id: str) -> None:
     EngineItem(pk=keys.audience(audience_id), sk=keys.AUDIENCE_EVALUATION).delete()
+
+
+def export(audience_id: str, export_id: str) -> dict[str, Any] | None:
+    """An export of the audience (its request, query and outcome: ``services/audience_exports``)."""
+    try:
+        item = EngineItem.get(keys.audience(audience_id), keys.AUDIENCE_EXPORT_PREFIX + export_id, consistent_read=True)
+    except EngineItem.DoesNotExist:
+        return None
+    return dict(item.data or {})
+
+
+def save_export(audience_id: str, export_id: str, data: dict[str, Any], keep: timedelta) -> None:
+    """Kept as long as the export's file (catalog.expirations)."""
+    now = clock.now()
+    EngineItem(
+        pk=keys.audience(audience_id),
+        sk=keys.AUDIENCE_EXPORT_PREFIX + export_id,
+        data=data,
+        created_at=clock.iso(now),
+        expires_at=now + keep,
+    ).save()

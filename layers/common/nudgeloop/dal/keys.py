@@ -81,6 +81,7 @@ def fired(customer_id: str) -> str:
 
 
 AUDIENCE_EVALUATION = "EVALUATION"  # sort key: the audience's latest evaluation
+AUDIENCE_EXPORT_PREFIX = "EXPORT#"  # sort key: an export of the audience, by its id
 
 
 def audience(audience_id: str) -> str:

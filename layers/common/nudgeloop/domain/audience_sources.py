@@ -21,9 +21,6 @@ from __future__ import annotations
 
 from typing import get_args
 
-import sqlglot
-from sqlglot import exp
-
 from nudgeloop.domain.events import MIGRATION, ConsentChanged
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
 
@@ -160,6 +157,9 @@ def derivation(table: str, dialect: str = "duckdb", names: dict[str, str] | None
     sql = " ".join(DERIVED[table].split())
     if dialect == "duckdb" and not names:
         return sql
+    import sqlglot  # here, not at import: the API reads the snapshot's state without it
+    from sqlglot import exp
+
     tree = sqlglot.parse_one(sql, read="duckdb")
     if names:
         tree = exp.replace_tables(tree, names, copy=False)

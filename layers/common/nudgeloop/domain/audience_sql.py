@@ -47,7 +47,7 @@ def lit(value: Any) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def _ts(moment: datetime) -> str:
+def ts_literal(moment: datetime) -> str:
     return f"TIMESTAMP '{moment.astimezone(ZoneInfo('UTC')).strftime('%Y-%m-%d %H:%M:%S')}'"
 
 
@@ -139,8 +139,8 @@ class _Plan:
         """(join, where) limiting ``alias``'s rows to the window."""
         join, where = "", []
         if w.within_days is not None:
-            where.append(f"{alias}.occurred_at > {_ts(self.now - timedelta(days=w.within_days))}")
-        where.append(f"{alias}.occurred_at <= {_ts(self.now)}")
+            where.append(f"{alias}.occurred_at > {ts_literal(self.now - timedelta(days=w.within_days))}")
+        where.append(f"{alias}.occurred_at <= {ts_literal(self.now)}")
         if w.after is not None:
             anchor = self.anchor(w.after)
             join = f" JOIN {anchor} ON {anchor}.customer_id = {alias}.customer_id AND {alias}.occurred_at > {anchor}.at"
@@ -169,7 +169,10 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
         return " AND ".join(parts)
     if isinstance(cond, a.MovedCondition):
         m = cond.moved
-        where = [f"occurred_at > {_ts(plan.now - timedelta(days=m.within_days))}", f"occurred_at <= {_ts(plan.now)}"]
+        where = [
+            f"occurred_at > {ts_literal(plan.now - timedelta(days=m.within_days))}",
+            f"occurred_at <= {ts_literal(plan.now)}",
+        ]
         if m.from_:
             where.append("from_step IN (" + ", ".join(lit(s) for s in m.from_) + ")")
         if m.to:
@@ -196,7 +199,7 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
         e = cond.engagement
         got = plan.cte(
             f"SELECT customer_id, COUNT(DISTINCT message_id) AS mails FROM mails WHERE kind = {lit(e.kind)} "
-            f"AND occurred_at > {_ts(plan.now - timedelta(days=e.within_days))} AND occurred_at <= {_ts(plan.now)} "
+            f"AND occurred_at > {ts_literal(plan.now - timedelta(days=e.within_days))} AND occurred_at <= {ts_literal(plan.now)} "
             "GROUP BY customer_id",
             label,
             {"mails": "0"},
@@ -207,9 +210,9 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
         got = plan.cte(
             "SELECT s.customer_id, COUNT(*) AS last_sent, COUNT(o.message_id) AS opened FROM ("
             "SELECT customer_id, message_id, ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY occurred_at DESC) AS rn "
-            f"FROM mails WHERE kind = 'sent' AND occurred_at <= {_ts(plan.now)}) AS s "
+            f"FROM mails WHERE kind = 'sent' AND occurred_at <= {ts_literal(plan.now)}) AS s "
             "LEFT JOIN (SELECT DISTINCT message_id FROM mails WHERE kind = 'opened' "
-            f"AND occurred_at <= {_ts(plan.now)}) AS o ON o.message_id = s.message_id "
+            f"AND occurred_at <= {ts_literal(plan.now)}) AS o ON o.message_id = s.message_id "
             f"WHERE s.rn <= {n} GROUP BY s.customer_id",
             label,
             {"last_sent": "0", "opened": "0"},
@@ -221,7 +224,7 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
     if isinstance(cond, a.OrderGapCondition):
         got = plan.cte(
             "SELECT customer_id, (MAX(occurred_s) - MIN(occurred_s)) / 86400.0 / (COUNT(*) - 1) AS gap_days "
-            f"FROM orders WHERE NOT refunded AND occurred_at <= {_ts(plan.now)} GROUP BY customer_id HAVING COUNT(*) >= 2",
+            f"FROM orders WHERE NOT refunded AND occurred_at <= {ts_literal(plan.now)} GROUP BY customer_id HAVING COUNT(*) >= 2",
             label,
             {"gap_days": ""},
         )
@@ -232,7 +235,7 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
         agg = "MIN" if cond.days_since.order == "first" else "MAX"
         got = plan.cte(
             f"SELECT customer_id, CAST({agg}(occurred_at) AS DATE) AS day FROM orders "
-            f"WHERE NOT refunded AND occurred_at <= {_ts(plan.now)} GROUP BY customer_id",
+            f"WHERE NOT refunded AND occurred_at <= {ts_literal(plan.now)} GROUP BY customer_id",
             label,
             {"day": ""},
         )
@@ -247,7 +250,7 @@ def _leaf(plan: _Plan, cond: Any, label: str) -> str:
         b = cond.booking
         service = f" AND service = {lit(b.service)}" if b.service else ""
         got = plan.cte(
-            f"SELECT customer_id, CAST(MIN(starts_at) AS DATE) AS day FROM bookings WHERE starts_at >= {_ts(plan.now)}"
+            f"SELECT customer_id, CAST(MIN(starts_at) AS DATE) AS day FROM bookings WHERE starts_at >= {ts_literal(plan.now)}"
             f"{service} GROUP BY customer_id",
             label,
             {"day": ""},

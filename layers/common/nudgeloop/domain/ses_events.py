@@ -32,6 +32,9 @@ ALIASES = {"RenderingFailure": "Rendering Failure"}  # SES spells this one both 
 
 DETAIL_TYPES = tuple(t.detail_type for t in VOCABULARY)  # what the feedback rule routes
 FEEDBACK_TYPES = frozenset(f"email.{t.kind}" for t in VOCABULARY if t.kind)  # never accepted from clients
+# Counted when the mail is sent (the ledger's send, in the transaction that records it): SES's
+# Send event is kept on the customer's timeline (audiences read it) but not counted again.
+COUNTED_AT_SEND = frozenset({"sent"})
 
 
 def by_event_type(event_type: str) -> SesEventType | None:

@@ -10,7 +10,6 @@ with a cursor naming the evaluation. A failed one is forgotten, so the next requ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from nudgeloop import clock
@@ -20,8 +19,6 @@ from nudgeloop.services import audience_snapshot, audience_store, audiences, cur
 
 COUNT_COLUMN = "member_count"
 RETRY_AFTER_S = 5
-# older than this, the snapshot's tables may be expiring (catalog.expirations: 7 days)
-MAX_SNAPSHOT_AGE = timedelta(days=6)
 
 
 @dataclass(frozen=True)
@@ -42,12 +39,9 @@ def members(bucket: str, audience_id: str, limit: int, cursor: str | None, refre
     saved = audience_store.get(bucket, audience_id)
     if saved is None:
         return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
-    snapshot = audience_snapshot.current()
-    if snapshot is None or clock.now() - clock.parse_iso(snapshot["built_at"]) > MAX_SNAPSHOT_AGE:
-        status = audience_snapshot.status()
-        reason = "no audience snapshot yet" if snapshot is None else "the audience snapshot is older than 6 days"
-        body = {"status": "waiting_for_snapshot", "reason": reason, "snapshot": status}
-        return Answer(503, body, retry_after_s=300)
+    snapshot, why_not = audience_snapshot.usable()
+    if snapshot is None:
+        return Answer(503, why_not, retry_after_s=300)
     if refresh or record is None or (record.get("version"), record.get("run")) != (saved["version"], snapshot["run"]):
         record = _start(audience_id, saved, snapshot)
     found = athena.status(record["query"])

@@ -125,6 +125,20 @@ def current() -> dict[str, Any] | None:
     return state.get("current")  # type: ignore[no-any-return]
 
 
+# older than this, the snapshot's tables may be expiring (catalog.expirations: 7 days)
+MAX_SNAPSHOT_AGE = timedelta(days=6)
+
+
+def usable() -> tuple[dict[str, Any] | None, dict[str, Any]]:
+    """The current run if audiences may read it, else None and why not (the 503 body of the
+    routes that read it: no snapshot yet, or one that is too old)."""
+    snapshot = current()
+    if snapshot is not None and clock.now() - clock.parse_iso(snapshot["built_at"]) <= MAX_SNAPSHOT_AGE:
+        return snapshot, {}
+    reason = "no audience snapshot yet" if snapshot is None else "the audience snapshot is older than 6 days"
+    return None, {"status": "waiting_for_snapshot", "reason": reason, "snapshot": status()}
+
+
 def run_tables(run: str) -> dict[str, str]:
     """Each raw, intermediate and audience table -> its name in ``run``."""
     names = {name: f"{name}_{run}" for name in (*audience_sources.order(), *EXPORTED)}

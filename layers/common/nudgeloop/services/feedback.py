@@ -45,6 +45,8 @@ def handle_ses_event(detail: dict[str, Any]) -> str:
         received_at=clock.now(),
     )
     event_log.store_event(event)
+    if kind in ses_events.COUNTED_AT_SEND:
+        return kind
     counted = campaign_stats.record_feedback(
         record["campaign_id"],
         record["step_id"],

@@ -1,0 +1,184 @@
+"""One-off audience exports: ``POST /v1/audiences/{id}/exports`` starts one, the export function
+finishes it, ``GET /v1/audiences/{id}/exports/{export_id}`` answers how it went and a
+time-limited link to the file.
+
+1. The request is checked (format, columns: ``domain/audience_exports``), the audience compiled
+   at this instant and wrapped in the export query, which Athena runs over the current snapshot's
+   tables; the record is saved and the export function invoked asynchronously.
+2. The function waits for the query (continuing in a new invocation when its own time runs out),
+   then streams Athena's CSV result into the file the marketer asked for, under
+   ``audience-exports/<audience>/<export id>.<csv|jsonl>``, in parts (``adapters/objects``).
+   Written twice (a retried invocation), the file is the same: the result is Athena's, kept.
+3. The record says ``running``, ``succeeded`` (rows, bytes, the link) or ``failed`` (why). One
+   that has been running for longer than ``STALE_AFTER`` is reported failed: its invocation gave
+   up (its event is in the failures queue).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from nudgeloop import clock
+from nudgeloop.adapters import athena, objects
+from nudgeloop.adapters.aws import client
+from nudgeloop.config import settings
+from nudgeloop.dal import jobs
+from nudgeloop.domain import audience_exports as rules
+from nudgeloop.layout import AUDIENCE_EXPORT_DAYS, AUDIENCE_EXPORTS_PREFIX
+from nudgeloop.services import audience_snapshot, audience_store, audiences
+from nudgeloop.services.audience_members import Answer
+
+LINK_SECONDS = 3600  # how long a download link works
+STALE_AFTER = timedelta(minutes=30)
+KEEP = timedelta(days=AUDIENCE_EXPORT_DAYS)
+RETRY_AFTER_S = 5
+MARGIN_S = 60  # of an invocation's time, left for writing the file's last part and the record
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
+
+
+def request(bucket: str, audience_id: str, body: dict[str, Any]) -> Answer:
+    """Start an export of the saved audience ``audience_id`` (202), or say why not."""
+    try:
+        asked = rules.parse_request(body)
+    except rules.InvalidExport as exc:
+        return Answer(400, {"error": {"field": exc.field, "reason": exc.reason}})
+    saved = audience_store.get(bucket, audience_id)
+    if saved is None:
+        return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
+    snapshot, why_not = audience_snapshot.usable()
+    if snapshot is None:
+        return Answer(503, why_not, retry_after_s=300)
+    from nudgeloop.domain.audience_sql import compile_audience  # sqlglot: off the API's cold start
+
+    at = clock.now()
+    members = compile_audience(audiences.parse(saved["text"]), at)
+    query = rules.export_query(members, asked.columns, at).for_athena(audience_snapshot.run_tables(snapshot["run"]))
+    export_id = uuid.uuid4().hex[:16]
+    record = {
+        "export_id": export_id,
+        "audience_id": audience_id,
+        "version": saved["version"],
+        "format": asked.format,
+        "columns": list(asked.columns),
+        "requested_at": clock.iso(at),
+        "evaluated_at": clock.iso(at),
+        "state_as_of": snapshot["exported_at"],
+        "status": "running",
+        "query": athena.start(query),
+    }
+    jobs.save_export(audience_id, export_id, record, KEEP)
+    invoke(settings().audience_export_function, {"audience_id": audience_id, "export_id": export_id})
+    return Answer(202, view(record), retry_after_s=RETRY_AFTER_S)
+
+
+def invoke(function: str, event: dict[str, Any]) -> None:
+    client("lambda").invoke(FunctionName=function, InvocationType="Event", Payload=json.dumps(event))
+
+
+def run(audience_id: str, export_id: str, deadline: float) -> str:
+    """Finish the export (the export function): returns its status, ``running`` if the query was
+    still running at ``deadline`` (``time.monotonic()``), to be continued."""
+    record = jobs.export(audience_id, export_id)
+    if record is None or record["status"] != "running":
+        return record["status"] if record else "gone"
+    found = athena.wait(record["query"], until=deadline - MARGIN_S)
+    if found.running:
+        return "running"
+    if found.state != "SUCCEEDED":
+        record.update(status="failed", reason=found.reason or found.state, finished_at=clock.iso(clock.now()))
+    else:
+        key = f"{AUDIENCE_EXPORTS_PREFIX}{audience_id}/{export_id}.{rules.FORMATS[record['format']][0]}"
+        rows, size = write(found.output, settings().data_bucket, key, record["format"], tuple(record["columns"]))
+        record.update(status="succeeded", key=key, rows=rows, bytes=size, finished_at=clock.iso(clock.now()))
+    jobs.save_export(audience_id, export_id, record, KEEP)
+    return str(record["status"])
+
+
+def write(result: str, bucket: str, key: str, kind: str, columns: tuple[str, ...]) -> tuple[int, int]:
+    """Athena's CSV result (``s3://bucket/key``) as the export's file; returns (rows, bytes)."""
+    source_bucket, _, source_key = result.removeprefix("s3://").partition("/")
+    types = rules.kinds(columns)
+    rows = objects.csv_rows(source_bucket, source_key)
+    header = next(rows, None)
+    if header is not None and tuple(header) != columns:  # pragma: no cover - the query names them
+        raise RuntimeError(f"the export query's columns are {header}, not {list(columns)}")
+    count = 0
+    with objects.ObjectWriter(bucket, key, rules.FORMATS[kind][1]) as out:
+        text = io.StringIO()
+        writer = csv.writer(text)
+        if kind == "csv":
+            writer.writerow(columns)
+        for row in rows:
+            if kind == "csv":
+                writer.writerow([_cell(v, t) for v, t in zip(row, types, strict=True)])
+            else:
+                text.write(json.dumps(dict(zip(columns, (_json(v, t) for v, t in zip(row, types, strict=True)), strict=True))))
+                text.write("\n")
+            count += 1
+            if text.tell() >= objects.PART_BYTES:
+                out.write(text.getvalue().encode())
+                text.seek(0)
+                text.truncate()
+        out.write(text.getvalue().encode())
+    return count, out.size
+
+
+def _cell(value: str, kind: str) -> str:
+    """A CSV cell; text that a spreadsheet would run as a formula is kept as text (OWASP)."""
+    return "'" + value if kind == "text" and value.startswith(FORMULA_STARTS) else value
+
+
+def _json(value: str, kind: str) -> Any:
+    """Athena writes NULL as an empty field: absent values are null in JSON lines."""
+    if value == "":
+        return None
+    if kind == "integer":
+        return int(value)
+    if kind == "number":
+        return float(value)
+    return value
+
+
+def status(data_bucket: str, audience_id: str, export_id: str) -> Answer:
+    record = jobs.export(audience_id, export_id)
+    if record is None:
+        return Answer(404, {"error": {"field": "export_id", "reason": "no such export (exports are kept 7 days)"}})
+    if record["status"] == "running" and clock.now() - clock.parse_iso(record["requested_at"]) > STALE_AFTER:
+        record.update(status="failed", reason="the export job did not finish (its invocation is in the failures queue)")
+    if record["status"] == "running":
+        return Answer(202, view(record), retry_after_s=RETRY_AFTER_S)
+    return Answer(200, view(record, data_bucket))
+
+
+def view(record: dict[str, Any], bucket: str = "") -> dict[str, Any]:
+    """What an answer says of an export (with a fresh download link once it has a file)."""
+    shown = {k: record[k] for k in ("export_id", "audience_id", "version", "format", "columns", "status", "requested_at")}
+    shown.update(evaluated_at=record["evaluated_at"], state_as_of=record["state_as_of"])
+    for optional in ("rows", "bytes", "finished_at", "reason"):
+        if optional in record:
+            shown[optional] = record[optional]
+    if record["status"] == "succeeded" and bucket:
+        expires = clock.now() + timedelta(seconds=LINK_SECONDS)
+        file_name = record["key"].rsplit("/", 1)[-1]
+        url = client("s3").generate_presigned_url(
+            "get_object",
+            Params={
+                "Bucket": bucket,
+                "Key": record["key"],
+                "ResponseContentDisposition": f'attachment; filename="{record["audience_id"]}-{file_name}"',
+            },
+            ExpiresIn=LINK_SECONDS,
+        )
+        shown["download"] = {"url": url, "expires_at": clock.iso(expires)}
+    return shown
+
+
+def remaining(context_ms: int) -> float:
+    """An invocation's deadline as ``time.monotonic()``."""
+    return time.monotonic() + context_ms / 1000
