@@ -13,6 +13,7 @@ from nudgeloop.layout import (
     AUDIENCE_TABLES_PREFIX,
     EXPORTS_PREFIX,
     IMPORT_PREFIX,
+    PUBLICATIONS_PREFIX,
     QUERY_RESULTS_PREFIX,
     SENT_PREFIX,
 )
@@ -135,12 +136,17 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         *_AUDIENCE_QUERIES,
         _bucket("data", "query_output", AUDIENCE_TABLES_PREFIX),  # the CTAS tables
         Grant("glue", "audiences", "write"),  # the raw tables, the CTAS tables, the current tables
+        _bucket("campaigns", "read", AUDIENCE_PREFIX),  # the saved audiences: their publications
+        Grant("function", "audience_export", "invoke"),  # each publication is written by the export function
     ),
     "audience_export": (
         _table("engine", "read_write"),  # the export's record
         *_AUDIENCE_QUERIES,  # Athena's result, read as the file is written
         _bucket("data", "upload", AUDIENCE_EXPORTS_PREFIX),
         Grant("function", "audience_export", "invoke"),  # continues while Athena's query runs
+        _bucket("data", "upload", PUBLICATIONS_PREFIX),  # a publication's day file, and its latest copy
+        _bucket("data", "read", PUBLICATIONS_PREFIX),  # the copy's source; the announcement's link
+        Grant("bus", "custom", "put_events"),  # audience.published, for the outbound webhooks
     ),
     # deliveries and their report; each endpoint's secret is derived from the signing key
     "webhook_deliver": (_table("engine", "read_write"), Grant("secret", "signing", "read")),

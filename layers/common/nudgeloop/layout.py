@@ -40,6 +40,9 @@ QUERY_RESULTS_PREFIX = "athena-results/"
 # One-off audience exports (CSV or JSON lines), downloaded by a time-limited link; kept this long.
 AUDIENCE_EXPORTS_PREFIX = "audience-exports/"
 AUDIENCE_EXPORT_DAYS = 7
+# Publications: each day's file of an audience and a latest copy, for other tools to pick up.
+PUBLICATIONS_PREFIX = "publications/"
+PUBLICATION_DAYS = 30
 # The audience workgroup refuses a query that would scan more (Athena: $5 per TB): 1 TB, the
 # archive of about 2 billion events read whole by the daily snapshot (docs/audiences.md, cost).
 AUDIENCE_SCAN_CUTOFF_BYTES = 10**12

@@ -22,6 +22,8 @@ from nudgeloop.layout import (
     EXPORTS_PREFIX,
     IMPORT_PREFIX,
     IMPORT_SUFFIXES,
+    PUBLICATION_DAYS,
+    PUBLICATIONS_PREFIX,
     QUERY_RESULTS_PREFIX,
     REVIEW_ATTRIBUTES,
     TEMPLATE_PREFIX,
@@ -376,7 +378,17 @@ def catalog(
             memory_mb=256,
             # a run takes minutes (the exports) and continues on the next sweep; idle, one read
             schedule=sweep_schedule,
-            env=(*common, "engine_table", "customers_table", "recs_table", "data_bucket", *_AUDIENCES, "audience_snapshot_at"),
+            env=(
+                *common,
+                "engine_table",
+                "customers_table",
+                "recs_table",
+                "data_bucket",
+                *_AUDIENCES,
+                "audience_snapshot_at",
+                "campaigns_bucket",  # the saved audiences, whose publications each run starts
+                "audience_export_function",
+            ),
             reserved_concurrency=1,  # one run at a time
             async_retries=0,  # the next sweep goes on where a failed one stopped
             async_max_age_s=300,
@@ -389,7 +401,7 @@ def catalog(
             description="Audience exports: waits for Athena's query, writes the CSV or JSON-lines file to S3",
             timeout_s=900,
             memory_mb=256,
-            env=(*common, "engine_table", "data_bucket", *_AUDIENCES),
+            env=(*common, "engine_table", "data_bucket", *_AUDIENCES, "bus_name"),  # the bus: publications announced
             async_retries=2,  # then the invocation is kept in the failures queue; the export reports failed
         ),
         FunctionSpec(
@@ -494,6 +506,7 @@ def catalog(
         expirations=(
             ExpirySpec("data", EXPORTS_PREFIX, 3),
             ExpirySpec("data", AUDIENCE_EXPORTS_PREFIX, AUDIENCE_EXPORT_DAYS),
+            ExpirySpec("data", PUBLICATIONS_PREFIX, PUBLICATION_DAYS),
             ExpirySpec("data", AUDIENCE_TABLES_PREFIX, 7),
             ExpirySpec("data", QUERY_RESULTS_PREFIX, 2),
         ),

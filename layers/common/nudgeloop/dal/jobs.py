@@ -8,7 +8,7 @@ from typing import Any
 
 from nudgeloop import clock
 
-from . import keys
+from . import keys, writes
 from .models import EngineItem
 
 
@@ -91,13 +91,18 @@ def export(audience_id: str, export_id: str) -> dict[str, Any] | None:
     return dict(item.data or {})
 
 
-def save_export(audience_id: str, export_id: str, data: dict[str, Any], keep: timedelta) -> None:
-    """Kept as long as the export's file (catalog.expirations)."""
+def save_export(audience_id: str, export_id: str, data: dict[str, Any], keep: timedelta, *, only_new: bool = False) -> bool:
+    """Kept as long as the export's file (catalog.expirations); with ``only_new``, saved only if
+    there is none of that id yet (returns whether it was saved)."""
     now = clock.now()
-    EngineItem(
+    item = EngineItem(
         pk=keys.audience(audience_id),
         sk=keys.AUDIENCE_EXPORT_PREFIX + export_id,
         data=data,
         created_at=clock.iso(now),
         expires_at=now + keep,
-    ).save()
+    )
+    if only_new:
+        return writes.put_once(item, EngineItem.pk)
+    item.save()
+    return True

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator
 
+from nudgeloop.domain.audience_exports import ExportRequest
 from nudgeloop.domain.matches import Match, Range
 
 AUDIENCE_ID = r"^[a-z0-9][a-z0-9-]{0,63}$"  # also the API's path parameter (api.py, openapi.py)
@@ -296,11 +297,28 @@ AnyOf.model_rebuild()
 NotOf.model_rebuild()
 
 
+class Publication(ExportRequest):
+    """A file of the audience's members written every day, after the day's snapshot, to
+    ``publications/<audience>/<id>/`` and announced to the webhooks subscribed to
+    ``audience.published`` (docs/audiences.md, publications)."""
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
+
+
 class Audience(_Strict):
     id: AudienceId
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     where: Condition
+    publish: tuple[Publication, ...] = Field(default=(), max_length=5)
+
+    @field_validator("publish")
+    @classmethod
+    def _distinct(cls, value: tuple[Publication, ...]) -> tuple[Publication, ...]:
+        ids = [p.id for p in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError("publication ids must be distinct")
+        return value
 
     def conditions(self) -> list[Any]:
         """Every leaf condition, depth first (what the compiler gives a measure each)."""

@@ -242,6 +242,7 @@ ORDER_TYPES = ("order.completed", "order.refunded")
 VOUCHER_REDEEMED = "voucher.redeemed"
 MIGRATION = "segment.migrated"  # a move on the staircase in the customer's history (its wire name: the glossary)
 POINTS_GRANTED = "loyalty.points_granted"  # loyalty points a journey granted (sent on to the shop by webhook)
+AUDIENCE_PUBLISHED = "audience.published"  # a publication's daily file written (announced by webhook)
 JOURNEY_SOURCE = "nudgeloop.journey"  # the source of what journeys write into customers' histories
 INTERNAL_TYPES = ses_events.FEEDBACK_TYPES | {VOUCHER_REDEEMED, POINTS_GRANTED}
 

@@ -21,11 +21,11 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError, field_validator
 
-from nudgeloop.domain.events import POINTS_GRANTED
+from nudgeloop.domain.events import AUDIENCE_PUBLISHED, POINTS_GRANTED
 
 BUS_SOURCE = "nudgeloop.outbound"  # the bus events the webhook function takes
 BUS_DETAIL_TYPE = "OutboundEvent"  # detail: event_id, type, customer_id, at, data
-OUTBOUND_TYPES = (POINTS_GRANTED,)  # what an endpoint may subscribe to
+OUTBOUND_TYPES = (POINTS_GRANTED, AUDIENCE_PUBLISHED)  # what an endpoint may subscribe to
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of a Standard Webhooks secret, not a secret
 TIMEOUT_S = 10  # a receiver that takes longer has failed this attempt
 # after the first attempt fails: again after each of these, then given up (about 2 days in all)

@@ -54,15 +54,29 @@ def request(bucket: str, audience_id: str, body: dict[str, Any]) -> Answer:
     snapshot, why_not = audience_snapshot.usable()
     if snapshot is None:
         return Answer(503, why_not, retry_after_s=300)
+    export_id = uuid.uuid4().hex[:16]
+    start(saved, snapshot, asked, export_id)
+    return Answer(202, view(jobs.export(audience_id, export_id) or {}), retry_after_s=RETRY_AFTER_S)
+
+
+def start(
+    saved: dict[str, Any],
+    snapshot: dict[str, Any],
+    asked: rules.ExportRequest,
+    export_id: str,
+    publication: dict[str, Any] | None = None,
+) -> bool:
+    """Start the export ``export_id`` of the saved audience over ``snapshot`` (its query in
+    Athena, its record, the export function invoked); False if that export exists already.
+    A ``publication`` (id, day, key) names where its file goes (``services/audience_publications``)."""
     from nudgeloop.domain.audience_sql import compile_audience  # sqlglot: off the API's cold start
 
     at = clock.now()
     members = compile_audience(audiences.parse(saved["text"]), at)
     query = rules.export_query(members, asked.columns, at).for_athena(audience_snapshot.run_tables(snapshot["run"]))
-    export_id = uuid.uuid4().hex[:16]
-    record = {
+    record: dict[str, Any] = {
         "export_id": export_id,
-        "audience_id": audience_id,
+        "audience_id": saved["id"],
         "version": saved["version"],
         "format": asked.format,
         "columns": list(asked.columns),
@@ -70,11 +84,16 @@ def request(bucket: str, audience_id: str, body: dict[str, Any]) -> Answer:
         "evaluated_at": clock.iso(at),
         "state_as_of": snapshot["exported_at"],
         "status": "running",
-        "query": athena.start(query),
     }
-    jobs.save_export(audience_id, export_id, record, KEEP)
-    invoke(settings().audience_export_function, {"audience_id": audience_id, "export_id": export_id})
-    return Answer(202, view(record), retry_after_s=RETRY_AFTER_S)
+    if publication is not None:
+        record["publication"] = publication
+    if jobs.export(saved["id"], export_id) is not None:
+        return False  # started before (a sweep that ran again): no second query
+    record["query"] = athena.start(query)
+    if not jobs.save_export(saved["id"], export_id, record, KEEP, only_new=True):
+        return False  # pragma: no cover - a concurrent start won between the read and the write
+    invoke(settings().audience_export_function, {"audience_id": saved["id"], "export_id": export_id})
+    return True
 
 
 def invoke(function: str, event: dict[str, Any]) -> None:
@@ -93,9 +112,14 @@ def run(audience_id: str, export_id: str, deadline: float) -> str:
     if found.state != "SUCCEEDED":
         record.update(status="failed", reason=found.reason or found.state, finished_at=clock.iso(clock.now()))
     else:
-        key = f"{AUDIENCE_EXPORTS_PREFIX}{audience_id}/{export_id}.{rules.FORMATS[record['format']][0]}"
+        publication = record.get("publication")
+        key = publication["key"] if publication else f"{AUDIENCE_EXPORTS_PREFIX}{audience_id}/{export_id}.{record['format']}"
         rows, size = write(found.output, settings().data_bucket, key, record["format"], tuple(record["columns"]))
         record.update(status="succeeded", key=key, rows=rows, bytes=size, finished_at=clock.iso(clock.now()))
+        if publication:  # copied to latest and announced before it is recorded done: a retry does both again
+            from nudgeloop.services import audience_publications
+
+            audience_publications.finish(record, settings().data_bucket)
     jobs.save_export(audience_id, export_id, record, KEEP)
     return str(record["status"])
 
@@ -163,20 +187,22 @@ def view(record: dict[str, Any], bucket: str = "") -> dict[str, Any]:
     for optional in ("rows", "bytes", "finished_at", "reason"):
         if optional in record:
             shown[optional] = record[optional]
+    if "publication" in record:
+        shown["publication"] = record["publication"]
     if record["status"] == "succeeded" and bucket:
-        expires = clock.now() + timedelta(seconds=LINK_SECONDS)
-        file_name = record["key"].rsplit("/", 1)[-1]
-        url = client("s3").generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": bucket,
-                "Key": record["key"],
-                "ResponseContentDisposition": f'attachment; filename="{record["audience_id"]}-{file_name}"',
-            },
-            ExpiresIn=LINK_SECONDS,
-        )
-        shown["download"] = {"url": url, "expires_at": clock.iso(expires)}
+        shown["download"] = link(bucket, record["key"], f"{record['audience_id']}-{record['key'].rsplit('/', 1)[-1]}")
     return shown
+
+
+def link(bucket: str, key: str, file_name: str) -> dict[str, str]:
+    """A download link to ``key`` for ``LINK_SECONDS``, saving it as ``file_name``."""
+    expires = clock.now() + timedelta(seconds=LINK_SECONDS)
+    url = client("s3").generate_presigned_url(
+        "get_object",
+        Params={"Bucket": bucket, "Key": key, "ResponseContentDisposition": f'attachment; filename="{file_name}"'},
+        ExpiresIn=LINK_SECONDS,
+    )
+    return {"url": url, "expires_at": clock.iso(expires)}
 
 
 def remaining(context_ms: int) -> float:
