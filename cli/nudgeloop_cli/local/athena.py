@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ class LocalAthena:
             return work()
 
     def _run(self, run: Run) -> None:
-        tree = sqlglot.parse_one(run.query, read="athena")
+        tree = _at_the_clocks_now(sqlglot.parse_one(run.query, read="athena"))
         if isinstance(tree, exp.Drop) and tree.args.get("kind") == "TABLE":
             run.statement_type = "DDL"
             table = tree.find(exp.Table)
@@ -342,6 +343,23 @@ def _engine() -> LocalAthena:
     if found is None:
         raise RuntimeError("no local stack is running")
     return found  # type: ignore[no-any-return]
+
+
+def _at_the_clocks_now(tree: Any) -> Any:
+    """``current_timestamp`` and ``current_date`` as of the stack's clock (Athena's session is UTC):
+    on a simulated clock, "the last 90 days" are the simulation's, as every handler's are."""
+    from nudgeloop import clock
+
+    now = clock.now().astimezone(UTC)
+
+    def replace(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.CurrentTimestamp):
+            return exp.cast(exp.Literal.string(now.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]), "TIMESTAMP")
+        if isinstance(node, exp.CurrentDate):
+            return exp.cast(exp.Literal.string(now.date().isoformat()), "DATE")
+        return node
+
+    return tree.transform(replace)
 
 
 def _run_queries() -> None:
