@@ -16,6 +16,7 @@ from nudgeloop.domain.staircase import STEPS
 
 from . import report as pages
 from .client import Client
+from .local.base import ROOT
 from .local.runtime import LocalStack
 from .local.server import Background, free_port
 
@@ -259,6 +260,10 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
     background.start()
     try:
         client = Client(background.url, stack.api_key)
+        for path in sorted((ROOT / "audiences" / "examples").glob("*.yaml")):  # as `audiences push` saves them
+            status, body = client.request("PUT", f"/v1/audiences/{path.stem}", raw=path.read_bytes())
+            if status != 200:
+                raise RuntimeError(f"PUT /v1/audiences/{path.stem} answered {status}: {body}")
         start = stack.clock.now()
         with Progress(
             TextColumn("[bold]simulated day"),

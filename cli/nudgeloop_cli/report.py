@@ -4,7 +4,7 @@ images from anywhere: inline SVG and CSS only), from the stack's analytics endpo
 Pictures: the staircase (customers per step as stairs, migrations of the period as arrows
 whose width follows their count), the staircase over time (one line per step), each campaign's
 funnel, the uplift of each campaign against its holdout group with its 95 % interval, and the
-deliverability figures.
+deliverability figures, and each saved audience's members over the current audience snapshot.
 """
 
 from __future__ import annotations
@@ -166,6 +166,31 @@ def uplift_svg(rows: list[tuple[str, dict[str, Any]]]) -> str:
     )
 
 
+AUDIENCE_COLOR = "#9333ea"
+
+
+def audiences_svg(audiences: list[dict[str, Any]]) -> str:
+    """A bar per saved audience: its members in the current snapshot."""
+    counted = [a for a in audiences if a.get("count") is not None]
+    if not counted:
+        return '<p class="empty">No audience has been evaluated over a snapshot yet.</p>'
+    width, row, left = 620, 24, 200
+    top = max([1, *(int(a["count"]) for a in counted)])
+    bars = []
+    for i, a in enumerate(counted):
+        w = int((width - left - 60) * int(a["count"]) / top)
+        y = 4 + i * row
+        bars.append(
+            f'<text x="{left - 8}" y="{y + 15}" text-anchor="end" font-size="12">{_e(a["id"])}</text>'
+            f'<rect class="audience" data-audience="{_e(a["id"])}" x="{left}" y="{y}" width="{max(w, 1)}" height="{row - 6}" '
+            f'fill="{AUDIENCE_COLOR}"/><text x="{left + w + 6}" y="{y + 15}" font-size="12">{int(a["count"])}</text>'
+        )
+    return (
+        f'<svg id="audiences" width="{width}" height="{4 + len(counted) * row}" role="img" aria-label="members per audience">'
+        f"{''.join(bars)}</svg>"
+    )
+
+
 def _table(headers: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in r) + "</tr>" for r in rows)
@@ -178,7 +203,8 @@ def _pct(value: Any) -> str:
 
 def render(report: dict[str, Any]) -> str:
     """The page; ``report`` holds ``staircase`` (the staircase endpoint's answer), ``campaigns``
-    (id -> the campaign endpoint's answer), ``deliverability`` and ``generated_at``."""
+    (id -> the campaign endpoint's answer), ``deliverability``, ``audiences`` (each saved one with
+    its count, ``gather``) and ``generated_at``."""
     stair = report["staircase"]
     period_flows: dict[str, int] = {}
     for day in stair["days"]:
@@ -226,6 +252,18 @@ def render(report: dict[str, Any]) -> str:
             [f"last {rep.get('window_hours', 24)} h: complaint rate", _pct(window.get("complaint_rate"))],
             ["marketing sending", "PAUSED: " + str(rep["paused"].get("reason")) if rep.get("paused") else "running"],
         ]
+    audiences = report.get("audiences") or []
+    audience_rows = [
+        [
+            a["id"],
+            a.get("name") or NONE,
+            NONE if a.get("count") is None else a["count"],
+            a.get("evaluated_at") or a.get("status") or NONE,
+            a.get("state_as_of") or NONE,
+            ", ".join(a.get("publications") or []) or NONE,
+        ]
+        for a in audiences
+    ]
     steps = _steps(report)
     css = (
         "body{font-family:system-ui,sans-serif;margin:24px;color:#0f172a;max-width:1100px}"
@@ -250,6 +288,9 @@ def render(report: dict[str, Any]) -> str:
         + _table(["campaign", "treated", "ordered", "holdout", "ordered", "uplift", "95 % interval"], uplift_rows)
         + "<h2>Deliverability</h2>"
         + _table(["figure", "value"], deliver_rows)
+        + "<h2>Audiences</h2>"
+        + audiences_svg(audiences)
+        + _table(["audience", "name", "members", "evaluated", "state as of", "publications"], audience_rows)
         + "".join(
             f"<h2>{_e(title)}</h2>" + _table(["what", "value"], [[k, v] for k, v in rows.items()])
             for title, rows in (report.get("tables") or {}).items()
@@ -259,7 +300,12 @@ def render(report: dict[str, Any]) -> str:
 
 
 def gather(
-    client: Any, *, first: str | None = None, last: str | None = None, campaigns: list[str] | None = None
+    client: Any,
+    *,
+    first: str | None = None,
+    last: str | None = None,
+    campaigns: list[str] | None = None,
+    wait_s: float = 60.0,
 ) -> dict[str, Any]:
     """What the page shows, through the stack's HTTP API (local or deployed): every campaign,
     or those named in ``campaigns``."""
@@ -278,7 +324,33 @@ def gather(
         "staircase": get("/v1/analytics/staircase" + (f"?{query}" if query else "")),
         "campaigns": {cid: get(f"/v1/analytics/campaigns/{cid}") for cid in ids},
         "deliverability": get("/v1/analytics/deliverability"),
+        "audiences": [_audience(client, get, row["id"], wait_s) for row in get("/v1/audiences")["audiences"]],
     }
+
+
+def _audience(client: Any, get: Any, audience_id: str, wait_s: float) -> dict[str, Any]:
+    """A saved audience, and its count over the current snapshot (evaluated by Athena; waited
+    for up to ``wait_s``, else reported as it stands)."""
+    import time
+
+    saved = get(f"/v1/audiences/{audience_id}")
+    found: dict[str, Any] = {
+        "id": audience_id,
+        "name": saved.get("name"),
+        "publications": [p["id"] for p in saved.get("definition", {}).get("publish", [])],
+    }
+    deadline = time.monotonic() + wait_s
+    while True:
+        status, body = client.request("GET", f"/v1/audiences/{audience_id}/members?limit=1")
+        if status == 202 and time.monotonic() < deadline:
+            time.sleep(2)
+            continue
+        break
+    if status == 200:
+        found.update(count=body["count"], evaluated_at=body["evaluated_at"], state_as_of=body["state_as_of"])
+    else:
+        found["status"] = (body or {}).get("status") or (body or {}).get("reason") or f"HTTP {status}"
+    return found
 
 
 def write(report: dict[str, Any], out: Any) -> Any:

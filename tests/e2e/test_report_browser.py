@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import consent, order, post_events, upsert
+from tests.conftest import KEY, consent, order, post_events, upsert
 
 pytestmark = pytest.mark.slow
 
@@ -79,13 +79,16 @@ def test_the_report_renders_in_headless_chromium_with_its_pictures(stack: Any, t
 
     from nudgeloop_cli import report
     from nudgeloop_cli.local.server import Background, free_port
-    from nudgeloop_cli.report import COLORS, FUNNEL_COLOR
+    from nudgeloop_cli.report import AUDIENCE_COLOR, COLORS, FUNNEL_COLOR
 
     browser = chromium()
     for cid in ("r1", "r2", "r3"):
         post_events(stack, [upsert(cid), consent(cid), order(cid, "o1")])
     post_events(stack, [upsert("r4"), order("r4", "o1", at="2025-09-20T10:00:00Z")])
     stack.settle()
+    for audience in ("newsletter-subscribers", "tea-buyers"):  # evaluated over the daily snapshot
+        text = (Path(__file__).resolve().parents[2] / "audiences" / "examples" / f"{audience}.yaml").read_text()
+        assert stack.api("PUT", f"/v1/audiences/{audience}", headers=KEY, body=text)[0] == 200
     stack.advance(timedelta(days=4))  # welcome follow-ups, daily snapshots
     port = free_port()
     background = Background(stack, port)
@@ -131,9 +134,16 @@ def test_the_report_renders_in_headless_chromium_with_its_pictures(stack: Any, t
     assert dom.count('class="step"') == 6
     assert 'data-flow="prospect&gt;new"' in dom and 'data-flow="prospect&gt;active"' in dom
     assert 'class="series" data-step="new"' in dom and 'class="funnel" data-campaign="welcome"' in dom
+    # the audiences: r1-r3 opted in to the newsletter; nobody bought tea
+    assert [(a["id"], a["count"], a["publications"]) for a in data["audiences"]] == [
+        ("newsletter-subscribers", 3, ["mail-tool"]),
+        ("tea-buyers", 0, []),
+    ]
+    assert 'class="audience" data-audience="newsletter-subscribers"' in dom
 
     image = pixels(shot.read_bytes())
     # the stairs are painted in their colours, big enough to see, and the welcome funnel's bars
     for step in ("prospect", "new", "active", "vip", "at_risk", "inactive"):
         assert count_color(image, COLORS[step]) > 500, step
     assert count_color(image, FUNNEL_COLOR) > 2000
+    assert count_color(image, AUDIENCE_COLOR) > 2000
