@@ -211,6 +211,15 @@ def post_audience_export(audience_id: str) -> Response[Any]:
     )
 
 
+@app.get("/v1/audiences/<audience_id>/exports")
+@tracer.capture_method
+def list_audience_exports(audience_id: str) -> Response[Any]:
+    """The audience's exports and daily publications, newest first (the delivery report)."""
+    if not AUDIENCE_ID.fullmatch(audience_id):
+        return _error(404, "audience_id", "no such audience")
+    return _page(lambda limit, cursor: audience_exports.listing(audience_id, limit, cursor))
+
+
 @app.get("/v1/audiences/<audience_id>/exports/<export_id>")
 @tracer.capture_method
 def get_audience_export(audience_id: str, export_id: str) -> Response[Any]:

@@ -113,6 +113,16 @@ def test_the_shipped_publication_writes_the_opt_ins_each_day_and_announces_it_si
     assert [r[0] for r in csv.reader(io.StringIO(files[PREFIX + "latest.csv"]))] == ["customer_id", "p1", "p3"]
     assert [r[0] for r in csv.reader(io.StringIO(files[PREFIX + "2026-01-01.csv"]))] == ["customer_id", "p1"]
     assert len(receiver.requests) == 2 and json.loads(receiver.requests[1]["body"])["data"]["day"] == "2026-01-02"
+    # the delivery report: the audience's exports, newest first, a page at a time
+    status, _h, raw = stack.api("GET", "/v1/audiences/newsletter-subscribers/exports", headers=KEY, query={"limit": "1"})
+    first = json.loads(raw)
+    assert status == 200 and [(e["publication"]["day"], e["status"], e["rows"]) for e in first["exports"]] == [
+        ("2026-01-02", "succeeded", 2)
+    ]
+    query = {"limit": "1", "cursor": first["next"]}
+    second = json.loads(stack.api("GET", "/v1/audiences/newsletter-subscribers/exports", headers=KEY, query=query)[2])
+    assert [e["publication"]["day"] for e in second["exports"]] == ["2026-01-01"] and second["next"] is None
+    assert "download" not in second["exports"][0]  # links are made by each export's own answer
 
 
 def test_a_publication_refused_by_the_schema_is_not_stored(stack: Any) -> None:

@@ -269,6 +269,17 @@ def document() -> dict[str, Any]:
                 },
             },
             "/v1/audiences/{audience_id}/exports": {
+                "get": {
+                    "summary": "The audience's exports and daily publications, newest first: each one's request, status, "
+                    "rows and (for a publication) its id and day; the download links are in each export's own answer",
+                    "security": keyed,
+                    "parameters": [
+                        audience,
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100}},
+                        {"name": "cursor", "in": "query", "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _object("exports, next"), **_errors("400", "403", "404")},
+                },
                 "post": {
                     "summary": "Export a saved audience's members with chosen columns (or groups of them) as CSV or JSON lines: "
                     "Athena selects them over the current audience snapshot, the export function writes the file",

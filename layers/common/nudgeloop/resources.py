@@ -440,6 +440,7 @@ def catalog(
         RouteSpec("GET", "/v1/audiences/{audience_id}"),
         RouteSpec("GET", "/v1/audiences/{audience_id}/members"),
         RouteSpec("POST", "/v1/audiences/{audience_id}/exports"),
+        RouteSpec("GET", "/v1/audiences/{audience_id}/exports"),
         RouteSpec("GET", "/v1/audiences/{audience_id}/exports/{export_id}"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),

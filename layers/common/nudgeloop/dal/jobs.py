@@ -106,3 +106,11 @@ def save_export(audience_id: str, export_id: str, data: dict[str, Any], keep: ti
         return writes.put_once(item, EngineItem.pk)
     item.save()
     return True
+
+
+def exports(audience_id: str) -> list[dict[str, Any]]:
+    """Every export of the audience still kept (7 days: a handful a day at most)."""
+    return [
+        dict(item.data or {})
+        for item in EngineItem.query(keys.audience(audience_id), EngineItem.sk.startswith(keys.AUDIENCE_EXPORT_PREFIX))
+    ]

@@ -169,12 +169,33 @@ def _json(value: str, kind: str) -> Any:
     return value
 
 
+def listing(audience_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
+    """The audience's exports and publications, newest first (what each was, how it went; the
+    links are in each export's own answer). Raises ``cursors.BadCursor``."""
+    from nudgeloop.services import cursors
+
+    name = f"audience-exports:{audience_id}"
+    after = cursors.decode(cursor, name)
+    rows = sorted(jobs.exports(audience_id), key=lambda r: (r["requested_at"], r["export_id"]), reverse=True)
+    if after is not None:
+        rows = [r for r in rows if (r["requested_at"], r["export_id"]) < after]
+    page = [_stale(r) for r in rows[:limit]]
+    last = (page[-1]["requested_at"], page[-1]["export_id"]) if len(rows) > limit else None
+    return {"exports": [view(r) for r in page], "next": cursors.encode(name, last)}
+
+
+def _stale(record: dict[str, Any]) -> dict[str, Any]:
+    """A record still running long after its request is reported failed (its invocation gave up)."""
+    if record["status"] == "running" and clock.now() - clock.parse_iso(record["requested_at"]) > STALE_AFTER:
+        record.update(status="failed", reason="the export job did not finish (its invocation is in the failures queue)")
+    return record
+
+
 def status(data_bucket: str, audience_id: str, export_id: str) -> Answer:
     record = jobs.export(audience_id, export_id)
     if record is None:
         return Answer(404, {"error": {"field": "export_id", "reason": "no such export (exports are kept 7 days)"}})
-    if record["status"] == "running" and clock.now() - clock.parse_iso(record["requested_at"]) > STALE_AFTER:
-        record.update(status="failed", reason="the export job did not finish (its invocation is in the failures queue)")
+    record = _stale(record)
     if record["status"] == "running":
         return Answer(202, view(record), retry_after_s=RETRY_AFTER_S)
     return Answer(200, view(record, data_bucket))
