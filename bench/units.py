@@ -254,7 +254,11 @@ def _parquet_bytes(rows: dict[str, list[tuple[Any, ...]]]) -> dict[str, int]:
     return out
 
 
-SWEEPS = ("journey_wake", "webhook_deliver", "audience_snapshot")  # the functions on the sweep schedule: the idle wake-ups
+def _sweeps() -> tuple[str, ...]:
+    """The functions on the sweep schedule: the idle wake-ups."""
+    from nudgeloop.resources import DEFAULT_SWEEP_SCHEDULE, catalog
+
+    return tuple(f.key for f in catalog("nudgeloop").functions if f.schedule == DEFAULT_SWEEP_SCHEDULE)
 
 
 def _empty_sweep(stack: Any, meters: Any, key: str) -> dict[str, Any]:
@@ -306,7 +310,7 @@ def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
 
                 parquet = _parquet_bytes(audience_tables.snapshot())
             stack.advance(timedelta(minutes=1))  # nothing is due a minute later: empty sweeps
-            empty_sweeps = {key: _empty_sweep(stack, meters, key) for key in SWEEPS}
+            empty_sweeps = {key: _empty_sweep(stack, meters, key) for key in _sweeps()}
     finally:
         background.stop()
         stack.stop()

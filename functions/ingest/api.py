@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
 from nudgeloop.domain import audiences as audience_rules
+from nudgeloop.domain import broadcasts as broadcast_rules
 from nudgeloop.domain import tokens
 from nudgeloop.domain.events import MAX_BODY_BYTES
 from nudgeloop.domain.reputation import Thresholds
@@ -27,6 +28,7 @@ from nudgeloop.services import (
     audience_exports,
     audience_members,
     audience_store,
+    broadcasts,
     campaign_mails,
     cursors,
     customers,
@@ -43,6 +45,7 @@ app = APIGatewayRestResolver()
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 AUDIENCE_ID = re.compile(audience_rules.AUDIENCE_ID)
 EXPORT_ID = re.compile(r"[0-9a-f]{16}")
+BROADCAST_ID = re.compile(broadcast_rules.BROADCAST_ID)
 OPENAPI = document()
 
 
@@ -236,6 +239,24 @@ def _answer(answer: audience_members.Answer, location: str | None = None) -> Res
     return Response(
         status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body, headers=headers or None
     )
+
+
+@app.post("/v1/broadcasts")
+@tracer.capture_method
+def post_broadcast() -> Response[Any]:
+    """A newsletter to a saved audience, now or at ``send_at``; ``broadcast_id`` is the
+    idempotency key. With ``test_to``, one test mail to that address instead."""
+    answer = broadcasts.request(ingest.parse_object(app.current_event.body))
+    location = f"/v1/broadcasts/{answer.body['broadcast_id']}" if answer.status == 202 else None
+    return _answer(answer, location=location)
+
+
+@app.get("/v1/broadcasts/<broadcast_id>")
+@tracer.capture_method
+def get_broadcast(broadcast_id: str) -> Response[Any]:
+    if not BROADCAST_ID.fullmatch(broadcast_id):
+        return _error(404, "broadcast_id", "no such broadcast")
+    return _answer(broadcasts.status(broadcast_id))
 
 
 @app.get("/v1/campaigns/<campaign_id>/mails")

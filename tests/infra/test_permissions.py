@@ -126,7 +126,8 @@ def test_the_api_may_only_insert_events_and_never_send_mail(template: dict[str, 
 
 
 def test_only_the_senders_may_send_and_only_as_the_configured_identity(template: dict[str, Any]) -> None:
-    for name in ("nudgeloop-send", "nudgeloop-send-confirmation"):
+    senders = ("send", "send_confirmation", "broadcast", "broadcast_send")  # broadcast: its test sends
+    for name in (f"nudgeloop-{key.replace('_', '-')}" for key in senders):
         sends = {r for a, r in role_pairs(template, name) if a == "ses:SendRawEmail"}
         assert sends == {
             f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/shop.example",
@@ -134,5 +135,5 @@ def test_only_the_senders_may_send_and_only_as_the_configured_identity(template:
             f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/nudgeloop-mail",
             f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/nudgeloop-service",
         }
-    others = [f.name for f in catalog().functions if f.key not in ("send", "send_confirmation")]
+    others = [f.name for f in catalog().functions if f.key not in senders]
     assert not any(a.startswith("ses:Send") for name in others for a, _ in role_pairs(template, name))

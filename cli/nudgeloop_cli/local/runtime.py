@@ -232,6 +232,8 @@ class LocalStack:
             "audience_database": c.audience_database,
             "audience_workgroup": c.audience_workgroup,
             "audience_export_function": c.function("audience_export").name,
+            "broadcast_function": c.function("broadcast").name,
+            "broadcast_send_function": c.function("broadcast_send").name,
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}

@@ -77,6 +77,8 @@ class FunctionFactory(Construct):
             "audience_database": c.audience_database,
             "audience_workgroup": c.audience_workgroup,
             "audience_export_function": c.function("audience_export").name,
+            "broadcast_function": c.function("broadcast").name,
+            "broadcast_send_function": c.function("broadcast_send").name,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,

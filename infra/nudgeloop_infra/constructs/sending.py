@@ -81,5 +81,8 @@ class Sending(Construct):
         functions.rule(self, "ConsentConfirmationsRule", "consent_confirmations", bus)
         # Outbound webhooks: events for the shop's systems (bus) -> signed POSTs; retried on the sweep.
         functions.function("webhook_deliver")
+        # broadcasts: the selection and release on the sweep, and the batches it invokes
+        functions.function("broadcast", {"sender": sender, "public_base_url": public_base_url})
+        functions.function("broadcast_send", {"sender": sender, "public_base_url": public_base_url})
         functions.rule(self, "OutboundWebhooksRule", "outbound_webhooks", bus)
         self.function = fn

@@ -63,6 +63,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("parameter", "webhook", "read"),  # the Shopify app's secret (SSM SecureString)
         *_AUDIENCE_QUERIES,  # GET /v1/audiences/{id}/members, POST /v1/audiences/{id}/exports
         Grant("function", "audience_export", "invoke"),  # each export is written by the export function
+        Grant("function", "broadcast", "invoke"),  # POST /v1/broadcasts: started, or a test send
         _bucket("data", "read", AUDIENCE_EXPORTS_PREFIX),  # the download links of exports are signed by this role
     ),
     "ingest_import": (
@@ -148,6 +149,13 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("data", "read", PUBLICATIONS_PREFIX),  # the copy's source; the announcement's link
         Grant("bus", "custom", "put_events"),  # audience.published, for the outbound webhooks
     ),
+    "broadcast": (
+        *_SENDING,  # the test send
+        *_AUDIENCE_QUERIES,  # the members, selected over the snapshot
+        _bucket("campaigns", "read", AUDIENCE_PREFIX),
+        Grant("function", "broadcast_send", "invoke"),  # each batch
+    ),
+    "broadcast_send": _SENDING,
     # deliveries and their report; each endpoint's secret is derived from the signing key
     "webhook_deliver": (_table("engine", "read_write"), Grant("secret", "signing", "read")),
 }

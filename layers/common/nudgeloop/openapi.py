@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from nudgeloop import __version__
 from nudgeloop.domain import audience_exports as export_rules
+from nudgeloop.domain import broadcasts as broadcast_rules
 from nudgeloop.domain.audiences import AUDIENCE_ID
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
@@ -313,6 +314,38 @@ def document() -> dict[str, Any]:
                         "202": _object("the export is running; ask again after Retry-After seconds"),
                         **_errors("403", "404"),
                     },
+                },
+            },
+            "/v1/broadcasts": {
+                "post": {
+                    "summary": "A newsletter to a saved audience's members, now or at send_at, each at most once "
+                    "(broadcast_id is the idempotency key); with test_to, one test mail to that address instead",
+                    "security": keyed,
+                    "requestBody": _body(
+                        ["broadcast_id", "audience_id", "template"],
+                        {
+                            "broadcast_id": {"type": "string", "pattern": broadcast_rules.BROADCAST_ID},
+                            "audience_id": {"type": "string", "pattern": AUDIENCE_ID},
+                            "template": {"type": "string"},
+                            "consent_purpose": {"type": "string", "enum": ["newsletter", "marketing", "service"]},
+                            "send_at": {"type": "string", "format": "date-time"},
+                            "test_to": {"type": "string", "format": "email"},
+                        },
+                    ),
+                    "responses": {
+                        "202": _object("the broadcast, recorded and started (or scheduled); its Location"),
+                        "200": _object("the same request again: the broadcast as it stands; or the test send"),
+                        **_errors("400", "403", "404", "409"),
+                    },
+                },
+            },
+            "/v1/broadcasts/{broadcast_id}": {
+                "get": {
+                    "summary": "A broadcast: scheduled, selecting, sending (batches by state) or done; members and the mails "
+                    "sent, skipped and capped so far",
+                    "security": keyed,
+                    "parameters": [{"name": "broadcast_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _object("the broadcast"), **_errors("403", "404")},
                 },
             },
             "/v1/vouchers/{code}": {

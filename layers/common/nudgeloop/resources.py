@@ -214,6 +214,7 @@ def catalog(
                 "data_bucket",  # links to archived sent mails and audience exports; audience query results
                 *_AUDIENCES,
                 "audience_export_function",
+                "broadcast_function",  # POST /v1/broadcasts
             ),
         ),
         FunctionSpec(
@@ -405,6 +406,31 @@ def catalog(
             async_retries=2,  # then the invocation is kept in the failures queue; the export reports failed
         ),
         FunctionSpec(
+            key="broadcast",
+            name=f"{p}-broadcast",
+            code_dir="send",
+            handler="broadcasts.handler",
+            description="Broadcasts: selects an audience's members (Athena), writes their batches, releases them at the SES rate",
+            timeout_s=900,
+            memory_mb=256,
+            schedule=sweep_schedule,  # scheduled broadcasts, batches to release; idle, one Query
+            env=(*common, *_SEND, *_AUDIENCES, "campaigns_bucket", "broadcast_send_function"),
+            reserved_concurrency=1,  # one selection and release at a time
+            async_retries=2,
+        ),
+        FunctionSpec(
+            key="broadcast_send",
+            name=f"{p}-broadcast-send",
+            code_dir="send",
+            handler="broadcasts.batch_handler",
+            description="Broadcasts: one batch of members, each mail at most once (the journeys' send path)",
+            timeout_s=900,
+            env=(*common, *_SEND, "send_window"),
+            reserved_concurrency=2,  # the SES rate bounds the throughput; the sweep paces the batches
+            async_retries=2,
+            async_max_age_s=6 * 3600,
+        ),
+        FunctionSpec(
             key="templates_check",
             name=f"{p}-templates-check",
             code_dir="send",
@@ -442,6 +468,8 @@ def catalog(
         RouteSpec("POST", "/v1/audiences/{audience_id}/exports"),
         RouteSpec("GET", "/v1/audiences/{audience_id}/exports"),
         RouteSpec("GET", "/v1/audiences/{audience_id}/exports/{export_id}"),
+        RouteSpec("POST", "/v1/broadcasts"),
+        RouteSpec("GET", "/v1/broadcasts/{broadcast_id}"),
         RouteSpec("GET", "/v1/vouchers/{code}"),
         RouteSpec("POST", "/v1/vouchers/{code}/redeem"),
         RouteSpec("POST", "/v1/voucher-pools/{pool}/codes"),

@@ -82,6 +82,9 @@ def fired(customer_id: str) -> str:
 
 AUDIENCE_EVALUATION = "EVALUATION"  # sort key: the audience's latest evaluation
 AUDIENCE_EXPORT_PREFIX = "EXPORT#"  # sort key: an export of the audience, by its id
+BROADCAST_PREFIX = "BROADCAST#"  # a broadcast (dal/broadcasts): the record and its batches
+BROADCAST_SK = "BROADCAST"
+BATCH_PREFIX = "BATCH#"  # sort key: a batch of a broadcast's members, by number
 
 
 def audience(audience_id: str) -> str:
