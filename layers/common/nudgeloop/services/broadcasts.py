@@ -181,10 +181,20 @@ def release(broadcast_id: str, record: dict[str, Any], now: datetime) -> dict[st
             dispatched += 1
         states[item.status] += 1
     if record["status"] == "sending" and set(states) <= {"done"}:
-        record.update(status="done", finished_at=clock.iso(now))
-        store.save(broadcast_id, record)
-        store.finished(broadcast_id)
+        _finish(broadcast_id, record, now)
     return dict(states)
+
+
+def _finish_if_done(broadcast_id: str, record: dict[str, Any]) -> None:
+    """The last batch done ends the broadcast (two that end together both find it so: the same end)."""
+    if record.get("status") == "sending" and all(i.status == "done" for i in store.batches(broadcast_id)):
+        _finish(broadcast_id, record, clock.now())
+
+
+def _finish(broadcast_id: str, record: dict[str, Any], now: datetime) -> None:
+    record.update(status="done", finished_at=clock.iso(now))
+    store.save(broadcast_id, record)
+    store.finished(broadcast_id)
 
 
 def sweep(deadline: float, now: datetime) -> dict[str, str]:
@@ -250,6 +260,7 @@ def send_batch(broadcast_id: str, number: int, s: Settings, signing: bytes) -> d
         store.update_batch(item, "parked", customers=later, not_before=clock.iso(not_before or clock.now()), dispatched_at=None)
     else:
         store.update_batch(item, "done")
+        _finish_if_done(broadcast_id, record)
     logger.info("broadcast batch", extra={"broadcast_id": broadcast_id, "batch": number, **outcomes})
     return dict(outcomes)
 
