@@ -109,6 +109,11 @@ def test_a_test_send_goes_to_the_address_only_and_records_nothing(stack: Any) ->
     assert stack.api("GET", "/v1/broadcasts/try", headers=KEY)[0] == 404
     status, _h, refused = _post(stack, **{**body, "test_to": "not an address"})
     assert status == 400 and refused["error"]["field"] == "test_to"
+    from nudgeloop_cli.local.faults import Faults
+
+    stack.faults = Faults.parse("broadcast:raise@1")  # the function fails: a 502 that says so, not a 500
+    status, _h, failed = _post(stack, **body)
+    assert status == 502 and failed["error"]["field"] == "test_to"
 
 
 def test_a_scheduled_broadcast_waits_for_its_time(stack: Any) -> None:

@@ -46,10 +46,20 @@ def request(body: dict[str, Any]) -> Answer:
     if saved is None:
         return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
     if asked.test_to is not None:
-        answer = client("lambda").invoke(
-            FunctionName=s.broadcast_function, Payload=json.dumps({"test": asked.model_dump(mode="json")})
-        )
+        from botocore.exceptions import ClientError
+
+        try:
+            answer = client("lambda").invoke(
+                FunctionName=s.broadcast_function, Payload=json.dumps({"test": asked.model_dump(mode="json")})
+            )
+        except ClientError as exc:  # its one instance is busy selecting a broadcast: Lambda throttles
+            if exc.response["Error"]["Code"] != "TooManyRequestsException":
+                raise
+            return Answer(503, {"error": {"field": "test_to", "reason": "the broadcast function is busy: try again"}}, 30)
         result = json.loads(answer["Payload"].read() or b"{}")
+        if answer.get("FunctionError"):
+            logger.error("test send failed", extra={"error": str(result.get("errorType"))})
+            return Answer(502, {"error": {"field": "test_to", "reason": "the test send failed (the broadcast function's logs)"}})
         if "error" in result:
             return Answer(400, {"error": {"field": result["error"]["field"], "reason": result["error"]["reason"]}})
         return Answer(200, result)
