@@ -59,6 +59,7 @@ def test_a_broadcast_mails_each_consenting_member_once_within_the_window(stack: 
     found = _get(stack, "jan-news")
     assert (found["status"], found["members"]) == ("sending", 5) and found["batches"] == {"parked": 1}
     assert found["progress"]["sent"] == 2
+    assert stack.scheduler.sweep_due("broadcast") == stack.clock.now()  # b5 parked: the sweep fires on every tick
     # the same request again: the same broadcast, nobody mailed twice; another under its id: refused
     status, _h, again = _post(stack, **request)
     assert status == 200 and again["broadcast_id"] == "jan-news"
@@ -69,6 +70,7 @@ def test_a_broadcast_mails_each_consenting_member_once_within_the_window(stack: 
     assert _mails(stack, "jan-news") == ["b1", "b2", "b5"]
     found = _get(stack, "jan-news")
     assert found["status"] == "done" and found["progress"]["sent"] == 3
+    assert stack.scheduler.sweep_due("broadcast") is None  # no broadcast active: the idle sweep is not fired
     stack.advance(timedelta(days=1))
     assert _mails(stack, "jan-news") == ["b1", "b2", "b5"]
 

@@ -27,11 +27,13 @@ What it does as Athena does (and what ``docs/operations.md`` lists as not done):
 from __future__ import annotations
 
 import base64
+import contextlib
 import csv
 import io
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC
 from pathlib import Path
@@ -87,6 +89,13 @@ class LocalAthena:
         self.runs: dict[str, Run] = {}
         self._held = False
         self._lock = threading.RLock()
+        self._duck: duckdb.DuckDBPyConnection | None = None  # one embedded database: opening one costs ~20 ms
+
+    def close(self) -> None:
+        with self._lock:
+            if self._duck is not None:
+                self._duck.close()
+                self._duck = None
 
     # ------------------------------------------------------------------ test controls
 
@@ -178,7 +187,7 @@ class LocalAthena:
         select = create.expression if create is not None else tree
         if not isinstance(select, exp.Query):
             raise QueryFailed(f"the local Athena runs SELECT, CREATE TABLE AS SELECT and DROP TABLE, not: {run.query[:80]}")
-        with tempfile.TemporaryDirectory(prefix="athena-") as work, duckdb.connect(":memory:") as db:
+        with tempfile.TemporaryDirectory(prefix="athena-") as work, self._session() as db:
             run.scanned = self._load_tables(db, select, run.database, Path(work))  # type: ignore[arg-type]
             sql = select.sql(dialect="duckdb")
             if create is None:
@@ -189,6 +198,22 @@ class LocalAthena:
                 return
             run.statement_type = "DDL"
             self._create_table_as(db, create, sql, run, Path(work))
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A connection of the embedded database for one query (queries run one at a time): the
+        views it made over the catalog tables it read are dropped when it ends, so no query sees
+        another's."""
+        if self._duck is None:
+            self._duck = duckdb.connect(":memory:")
+        db = self._duck.cursor()
+        try:
+            yield db
+        finally:
+            views = db.execute("SELECT schema_name, view_name FROM duckdb_views() WHERE NOT internal").fetchall()
+            for schema, view in views:
+                db.execute(f'DROP VIEW IF EXISTS "{schema}"."{view}"')
+            db.close()
 
     def _load_tables(self, db: duckdb.DuckDBPyConnection, select: exp.Expression, database: str, work: Path) -> int:
         """Each catalog table the query reads, as a DuckDB view over a copy of its objects."""

@@ -183,6 +183,8 @@ class LocalStack:
             faults.detach()
             async_invoke.attach(None)
             athena.attach(None)
+            if self.athena is not None:
+                self.athena.close()
             if self.enforcer is not None:
                 self.enforcer.uninstall()
             if self._mock is not None:

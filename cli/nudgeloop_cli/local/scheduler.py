@@ -56,6 +56,7 @@ class Scheduler:
             "journey_wake": self._wake_due,
             "webhook_deliver": self._webhooks_due,
             "audience_snapshot": self._snapshot_due,
+            "broadcast": self._broadcasts_due,
         }
 
     def start(self) -> None:
@@ -139,6 +140,11 @@ class Scheduler:
             candidates.append((schedule.next_after(self._last_fired[schedule.function_key]), schedule.function_key))
         return min(candidates) if candidates else None
 
+    def sweep_due(self, key: str) -> datetime | None:
+        """When the sweep ``key`` next has work (None: it is not fired until some appears)."""
+        with self.stack.aws_lock:
+            return self._sweeps[key]()
+
     def _wake_due(self) -> datetime | None:
         """The journey sweep's next work: the next due timer, or the moment a reservation falls
         into doubt (the sweep reports those)."""
@@ -178,6 +184,19 @@ class Scheduler:
         data = item.attrs.get("data") if item is not None else None
         state = json.loads(data.value) if data is not None else None
         return audience_snapshot.next_due(state, settings().audience_snapshot_at)
+
+    def _broadcasts_due(self) -> datetime | None:
+        """The broadcast sweep's work: every tick while a broadcast is scheduled or under way
+        (its ``ACTIVE#`` entries, read from moto's table without a request), none otherwise."""
+        from moto.dynamodb.models import dynamodb_backends
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        from nudgeloop.dal import broadcasts
+
+        table = dynamodb_backends[ACCOUNT][REGION].tables.get(self.stack.catalog.table("engine").name)
+        partition = table.items.get(DynamoType({"S": broadcasts.INDEX})) if table is not None else None
+        active = any(str(sk.value).startswith(broadcasts.ACTIVE) for sk in (partition or {}))
+        return self.stack.clock.now() if active else None
 
     def fire_due(self) -> None:
         """System-clock mode: fire every schedule whose time has come (called periodically)."""

@@ -12,6 +12,7 @@ from . import keys, writes
 from .models import EngineItem
 
 INDEX = "BROADCASTS"
+ACTIVE = "ACTIVE#"  # + the broadcast id: one scheduled or under way
 
 
 def _pk(broadcast_id: str) -> str:
@@ -30,7 +31,7 @@ def create(broadcast_id: str, data: dict[str, Any]) -> bool:
     item = EngineItem(pk=_pk(broadcast_id), sk=keys.BROADCAST_SK, data=data, created_at=clock.iso(clock.now()))
     if not writes.put_once(item, EngineItem.pk):
         return False
-    EngineItem(pk=INDEX, sk=f"ACTIVE#{broadcast_id}", data={"broadcast_id": broadcast_id}).save()
+    EngineItem(pk=INDEX, sk=f"{ACTIVE}{broadcast_id}", data={"broadcast_id": broadcast_id}).save()
     return True
 
 
@@ -40,11 +41,11 @@ def save(broadcast_id: str, data: dict[str, Any]) -> None:
 
 def active() -> list[str]:
     """The broadcasts scheduled or under way (the sweep's work)."""
-    return [str((i.data or {})["broadcast_id"]) for i in EngineItem.query(INDEX, EngineItem.sk.startswith("ACTIVE#"))]
+    return [str((i.data or {})["broadcast_id"]) for i in EngineItem.query(INDEX, EngineItem.sk.startswith(ACTIVE))]
 
 
 def finished(broadcast_id: str) -> None:
-    EngineItem(pk=INDEX, sk=f"ACTIVE#{broadcast_id}").delete()
+    EngineItem(pk=INDEX, sk=f"{ACTIVE}{broadcast_id}").delete()
 
 
 def put_batch(broadcast_id: str, number: int, customers: list[str]) -> None:

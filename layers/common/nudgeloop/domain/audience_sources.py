@@ -19,7 +19,8 @@ data says (``services/audience_tables``, the order rule of ``dal/event_log``):
 
 from __future__ import annotations
 
-from typing import get_args
+import functools
+from typing import Any, get_args
 
 from nudgeloop.domain.events import MIGRATION, ConsentChanged
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
@@ -154,16 +155,26 @@ def derivation(table: str, dialect: str = "duckdb", names: dict[str, str] | None
     """The SELECT that derives ``table`` (an audience table or an intermediate step) from the ones
     before it, in ``dialect`` (``duckdb`` as written, ``athena`` transpiled), the tables it reads
     renamed by ``names`` (a snapshot run's tables: ``services/audience_snapshot.run_tables``)."""
-    sql = " ".join(DERIVED[table].split())
     if dialect == "duckdb" and not names:
-        return sql
-    import sqlglot  # here, not at import: the API reads the snapshot's state without it
-    from sqlglot import exp
+        return _written(table)
+    from sqlglot import exp  # here, not at import: the API reads the snapshot's state without it
 
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = _parsed(table).copy()
     if names:
         tree = exp.replace_tables(tree, names, copy=False)
     return tree.sql(dialect=dialect)
+
+
+def _written(table: str) -> str:
+    return " ".join(DERIVED[table].split())
+
+
+@functools.cache
+def _parsed(table: str) -> Any:
+    """The derivation's syntax tree, parsed once (each snapshot run renames its tables in a copy)."""
+    import sqlglot
+
+    return sqlglot.parse_one(_written(table), read="duckdb")
 
 
 def order() -> tuple[str, ...]:
