@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,11 @@ import pytest
 import requests
 
 from tests.conftest import KEY, consent, post_events, upsert
+from tests.integration.conftest import Receiver
 from tests.integration.test_audience_snapshot import _snapshot
-from tests.integration.test_webhooks import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "publications/newsletter-subscribers/mail-tool/"
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    found = Receiver()
-    yield found
-    found.server.shutdown()
 
 
 @pytest.fixture

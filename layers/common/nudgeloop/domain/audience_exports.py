@@ -75,7 +75,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "clv": ("clv_expected_value_12m", "clv_p_alive", "clv_expected_purchases_90d"),
 }
 DEFAULT_COLUMNS = ("customer_id", "email")
-FORMATS = {"csv": ("csv", "text/csv; charset=utf-8"), "jsonl": ("jsonl", "application/x-ndjson")}
+FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}  # each its file extension, and its content type
 
 
 class ExportRequest(BaseModel):

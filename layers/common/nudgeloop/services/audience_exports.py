@@ -31,7 +31,7 @@ from nudgeloop.config import settings
 from nudgeloop.dal import jobs
 from nudgeloop.domain import audience_exports as rules
 from nudgeloop.layout import AUDIENCE_EXPORT_DAYS, AUDIENCE_EXPORTS_PREFIX
-from nudgeloop.services import audience_snapshot, audience_store, audiences
+from nudgeloop.services import audience_members, audience_snapshot, audiences
 from nudgeloop.services.audience_members import Answer
 
 LINK_SECONDS = 3600  # how long a download link works
@@ -48,15 +48,12 @@ def request(bucket: str, audience_id: str, body: dict[str, Any]) -> Answer:
         asked = rules.parse_request(body)
     except rules.InvalidExport as exc:
         return Answer(400, {"error": {"field": exc.field, "reason": exc.reason}})
-    saved = audience_store.get(bucket, audience_id)
-    if saved is None:
-        return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
-    snapshot, why_not = audience_snapshot.usable()
-    if snapshot is None:
-        return Answer(503, why_not, retry_after_s=300)
-    export_id = uuid.uuid4().hex[:16]
-    start(saved, snapshot, asked, export_id)
-    return Answer(202, view(jobs.export(audience_id, export_id) or {}), retry_after_s=RETRY_AFTER_S)
+    found = audience_members.evaluable(bucket, audience_id)
+    if isinstance(found, Answer):
+        return found
+    saved, snapshot = found
+    record = start(saved, snapshot, asked, uuid.uuid4().hex[:16])
+    return Answer(202, view(record or {}), retry_after_s=RETRY_AFTER_S)  # a fresh id: started
 
 
 def start(
@@ -65,9 +62,9 @@ def start(
     asked: rules.ExportRequest,
     export_id: str,
     publication: dict[str, Any] | None = None,
-) -> bool:
+) -> dict[str, Any] | None:
     """Start the export ``export_id`` of the saved audience over ``snapshot`` (its query in
-    Athena, its record, the export function invoked); False if that export exists already.
+    Athena, its record, the export function invoked): the record, None if that export exists already.
     A ``publication`` (id, day, key) names where its file goes (``services/audience_publications``)."""
     from nudgeloop.domain.audience_sql import compile_audience  # sqlglot: off the API's cold start
 
@@ -88,12 +85,12 @@ def start(
     if publication is not None:
         record["publication"] = publication
     if jobs.export(saved["id"], export_id) is not None:
-        return False  # started before (a sweep that ran again): no second query
+        return None  # started before (a sweep that ran again): no second query
     record["query"] = athena.start(query)
     if not jobs.save_export(saved["id"], export_id, record, KEEP, only_new=True):
-        return False  # pragma: no cover - a concurrent start won between the read and the write
+        return None  # pragma: no cover - a concurrent start won between the read and the write
     invoke(settings().audience_export_function, {"audience_id": saved["id"], "export_id": export_id})
-    return True
+    return record
 
 
 def invoke(function: str, event: dict[str, Any]) -> None:
@@ -133,7 +130,7 @@ def write(result: str, bucket: str, key: str, kind: str, columns: tuple[str, ...
     if header is not None and tuple(header) != columns:  # pragma: no cover - the query names them
         raise RuntimeError(f"the export query's columns are {header}, not {list(columns)}")
     count = 0
-    with objects.ObjectWriter(bucket, key, rules.FORMATS[kind][1]) as out:
+    with objects.ObjectWriter(bucket, key, rules.FORMATS[kind]) as out:
         text = io.StringIO()
         writer = csv.writer(text)
         if kind == "csv":

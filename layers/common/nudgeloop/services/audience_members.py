@@ -28,6 +28,21 @@ class Answer:
     retry_after_s: int | None = None
 
 
+NO_SUCH_AUDIENCE = Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
+
+
+def evaluable(bucket: str, audience_id: str) -> tuple[dict[str, Any], dict[str, Any]] | Answer:
+    """The saved audience and the snapshot it may be evaluated over, or the answer saying why
+    not: 404 (no such audience), 503 with Retry-After (no usable snapshot yet)."""
+    saved = audience_store.get(bucket, audience_id)
+    if saved is None:
+        return NO_SUCH_AUDIENCE
+    snapshot, why_not = audience_snapshot.usable()
+    if snapshot is None:
+        return Answer(503, why_not, retry_after_s=300)
+    return saved, snapshot
+
+
 def members(bucket: str, audience_id: str, limit: int, cursor: str | None, refresh: bool = False) -> Answer:
     listing = f"audience-members:{audience_id}"
     position = cursors.decode(cursor, listing)  # raises BadCursor
@@ -36,20 +51,18 @@ def members(bucket: str, audience_id: str, limit: int, cursor: str | None, refre
         if record is None or record.get("query") != position[0]:
             return Answer(410, {"error": {"field": "cursor", "reason": "the evaluation this cursor belongs to was replaced"}})
         return _page(record, listing, limit, position[1] or None)
-    saved = audience_store.get(bucket, audience_id)
-    if saved is None:
-        return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
-    snapshot, why_not = audience_snapshot.usable()
-    if snapshot is None:
-        return Answer(503, why_not, retry_after_s=300)
+    found = evaluable(bucket, audience_id)
+    if isinstance(found, Answer):
+        return found
+    saved, snapshot = found
     if refresh or record is None or (record.get("version"), record.get("run")) != (saved["version"], snapshot["run"]):
         record = _start(audience_id, saved, snapshot)
-    found = athena.status(record["query"])
-    if found.running:
+    query = athena.status(record["query"])
+    if query.running:
         return Answer(202, {"status": "running", **_about(record)}, retry_after_s=RETRY_AFTER_S)
-    if found.state != "SUCCEEDED":
+    if query.state != "SUCCEEDED":
         jobs.forget_evaluation(audience_id)
-        return Answer(502, {"status": "failed", "reason": found.reason or found.state, **_about(record)})
+        return Answer(502, {"status": "failed", "reason": query.reason or query.state, **_about(record)})
     return _page(record, listing, limit, None)
 
 

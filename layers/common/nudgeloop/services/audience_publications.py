@@ -48,7 +48,7 @@ def start_due(bucket: str, snapshot: dict[str, Any]) -> list[str]:
             the_id = export_id(saved["id"], publication.id, snapshot["run"])
             day = clock.parse_iso(snapshot["built_at"]).date().isoformat()
             where = {"id": publication.id, "day": day, "key": key(saved["id"], publication.id, day, publication.format)}
-            if audience_exports.start(saved, snapshot, publication, the_id, publication=where):
+            if audience_exports.start(saved, snapshot, publication, the_id, publication=where) is not None:
                 started.append(the_id)
     if started:
         logger.info("publications started", extra={"run": snapshot["run"], "started": len(started)})

@@ -22,11 +22,11 @@ from nudgeloop.adapters import athena, objects
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import Settings, settings
 from nudgeloop.dal import broadcasts as store
-from nudgeloop.dal import campaign_stats, customer_store
+from nudgeloop.dal import campaign_stats
 from nudgeloop.domain import broadcasts as rules
 from nudgeloop.observability import logger
 from nudgeloop.services import audience_snapshot, audience_store, audiences
-from nudgeloop.services.audience_members import Answer
+from nudgeloop.services.audience_members import NO_SUCH_AUDIENCE, Answer
 
 MARGIN_S = 60
 DONE = ("sent", "skipped", "duplicate", "capped", "failed")  # a member's send that is over, whatever its outcome
@@ -44,7 +44,7 @@ def request(body: dict[str, Any]) -> Answer:
     s = settings()
     saved = audience_store.get(s.campaigns_bucket, asked.audience_id)
     if saved is None:
-        return Answer(404, {"error": {"field": "audience_id", "reason": "no such audience"}})
+        return NO_SUCH_AUDIENCE
     if asked.test_to is not None:
         from botocore.exceptions import ClientError
 
@@ -241,14 +241,6 @@ def send_batch(broadcast_id: str, number: int, s: Settings, signing: bytes) -> d
     not_before: datetime | None = None
     for customer_id in (item.data or {})["customers"]:
         now = clock.now()
-        if window is not None:
-            customer = customer_store.get_customer(customer_id)
-            slot = window.next_slot(now, customer.timezone, customer.country) if customer else now
-            if slot > now:
-                later.append(customer_id)
-                not_before = min(not_before or slot, slot)
-                outcomes["outside_window"] += 1
-                continue
         request = {
             "customer_id": customer_id,
             "campaign_id": rules.campaign_id(broadcast_id),
@@ -259,9 +251,15 @@ def send_batch(broadcast_id: str, number: int, s: Settings, signing: bytes) -> d
             "trigger": {"type": "broadcast", "broadcast_id": broadcast_id, "audience_id": record["audience_id"]},
         }
         try:
-            result = sender.send_configured(request, s, signing)
+            result = sender.send_configured(request, s, signing, window)
         except sender.SendThrottled:
             result = {"status": "throttled"}
+        if result["status"] == "later":  # outside the send window in their time zone: when it opens
+            later.append(customer_id)
+            slot = clock.parse_iso(result["not_before"])
+            not_before = min(not_before or slot, slot)
+            outcomes["outside_window"] += 1
+            continue
         outcomes[result["status"]] += 1
         if result["status"] not in DONE:  # held by the reputation pause, or throttled: later
             later.append(customer_id)

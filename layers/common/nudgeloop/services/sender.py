@@ -20,6 +20,7 @@ from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import PROFILE_FIELDS
 from nudgeloop.domain.journey_contract import SendRequest
 from nudgeloop.domain.vouchers import Voucher
+from nudgeloop.domain.windows import SendWindow
 from nudgeloop.layout import SENT_PREFIX
 from nudgeloop.observability import logger
 from nudgeloop.services import preferences, recommend
@@ -210,7 +211,9 @@ def marketing_sends_since(customer_id: str, since: datetime, priority: int = con
     )
 
 
-def send_configured(request: dict[str, Any] | SendRequest, settings: Settings, signing_key: bytes) -> dict[str, Any]:
+def send_configured(
+    request: dict[str, Any] | SendRequest, settings: Settings, signing_key: bytes, window: SendWindow | None = None
+) -> dict[str, Any]:
     """:func:`send_step` with the stack's settings (both send handlers use this)."""
     return send_step(
         request,
@@ -224,6 +227,7 @@ def send_configured(request: dict[str, Any] | SendRequest, settings: Settings, s
         max_send_rate=settings.max_send_rate,
         frequency_cap=settings.frequency_cap_limit(),
         in_doubt_after_s=settings.in_doubt_after_s,
+        window=window,
     )
 
 
@@ -240,8 +244,12 @@ def send_step(
     frequency_cap: tuple[int, int] | None = None,
     service_configuration_set: str | None = None,
     in_doubt_after_s: int = 900,
+    window: SendWindow | None = None,
 ) -> dict[str, Any]:
     """Send at most once per (customer, campaign, step, journey).
+
+    With a send ``window`` (a broadcast's: journeys wait for it in the state machine), a customer
+    outside it in their time zone is not sent now: ``later``, with the moment it opens.
 
     Checked at send time: the address, the current consent for the step's purpose, the
     suppression list and whether the step was stopped. The ledger entry is reserved
@@ -255,6 +263,11 @@ def send_step(
     if request.correlation_id:
         logger.set_correlation_id(request.correlation_id)
     customer = customer_store.get_customer(customer_id)
+    if window is not None and customer is not None:
+        now = clock.now()
+        slot = window.next_slot(now, customer.timezone, customer.country)
+        if slot > now:
+            return {"status": "later", "not_before": clock.iso(slot)}
     purpose = request.consent_purpose
     marketing = contact_policy.is_marketing(purpose)
     email = customer.email if customer is not None else None
