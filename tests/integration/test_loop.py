@@ -195,7 +195,13 @@ def test_recommendations_are_aggregated_and_read_in_one_request(stack) -> None:
     welcome_customer(stack, "c1")  # bought SKU-1 (not in the catalogue)
     post_events(stack, [basket("c1", "o0", ["SKU-TEA-01"])])
     stack.settle()
+    from nudgeloop.dal import insights
+
+    with stack.aws_lock:  # last Sunday's CLV fit: the daily aggregation of the same table leaves it alone
+        insights.save_clv({"x1": {"expected_value_12m": 120.0}}, {"fitted_at": "2025-12-28T04:00:00Z"})
     assert stack.call("recommend", {})["written"] > 0
+    with stack.aws_lock:
+        assert insights.clv_of("x1") == {"expected_value_12m": 120.0}
     from nudgeloop.dal import customer_store, event_log
     from nudgeloop.dal.models import RecsItem
     from nudgeloop.domain.aggregates import recent_skus

@@ -40,10 +40,11 @@ def recs_get(keys: list[str]) -> dict[str, Any]:
     return {item.key: item.data for item in RecsItem.batch_get(unique)} if unique else {}
 
 
-def recs_replace(new: dict[str, Any]) -> tuple[int, int]:
-    """Write changed items and delete vanished ones (BatchWriteItem, 25 per request); returns
-    (written, deleted)."""
-    old = {item.key: item.data for item in RecsItem.scan()}
+def recs_replace(new: dict[str, Any], kinds: tuple[str, ...]) -> tuple[int, int]:
+    """Write changed items and delete vanished ones of the ``kinds`` (key prefixes) ``new`` holds
+    (BatchWriteItem, 25 per request); the table's other items (CLV values, audience memberships)
+    are not touched. Returns (written, deleted)."""
+    old = {item.key: item.data for item in RecsItem.scan() if item.key.startswith(kinds)}
     now = clock.iso(clock.now())
     changed = [k for k, v in new.items() if old.get(k) != v]
     gone = [k for k in old if k not in new]

@@ -93,6 +93,9 @@ def blocks(
     }
 
 
+KINDS = ("ALSO#", "RELATED#", "CURATED#")  # the key prefixes of the recommendation blocks (the recs table holds others)
+
+
 def items(co: dict[str, list[tuple[str, int]]], catalogue: dict[str, Product], curated: dict[str, list[str]]) -> dict[str, Any]:
     """The stored read model: one item per key, each self-contained (product cards included) so a
     send reads everything for one customer in one BatchGetItem."""

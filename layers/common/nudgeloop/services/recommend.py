@@ -42,7 +42,7 @@ def aggregate(bucket: str, top_n: int = recommend.TOP_N) -> AggregateResult:
         raise recommend.CatalogueError(f"{CURATED_KEY}: expected a mapping of step to SKUs")
     curated = {str(step): [str(s) for s in skus or []] for step, skus in curated_raw.items()}
     co = recommend.co_purchases(event_log.all_baskets(), top_n)
-    written, deleted = insights.recs_replace(recommend.items(co, catalogue, curated))
+    written, deleted = insights.recs_replace(recommend.items(co, catalogue, curated), recommend.KINDS)
     return AggregateResult(len(catalogue), written, deleted)
 
 
