@@ -14,7 +14,7 @@ from pydantic.json_schema import models_json_schema
 from nudgeloop import __version__
 from nudgeloop.domain import audience_exports as export_rules
 from nudgeloop.domain import broadcasts as broadcast_rules
-from nudgeloop.domain.audiences import AUDIENCE_ID
+from nudgeloop.domain.audiences import AUDIENCE_ID, Audience
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
 
@@ -39,7 +39,7 @@ class ErrorAnswer(BaseModel):
 
 def _schemas() -> dict[str, Any]:
     typed = sorted(set(PROPERTY_MODELS.values()), key=lambda m: m.__name__)
-    models: list[type[BaseModel]] = [EventIn, BatchAnswer, ErrorAnswer, *typed]
+    models: list[type[BaseModel]] = [EventIn, BatchAnswer, ErrorAnswer, Audience, *typed]
     _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     schemas: dict[str, Any] = top["$defs"]
     by_type = {t: m.__name__ for t, m in PROPERTY_MODELS.items()}
@@ -236,7 +236,7 @@ def document() -> dict[str, Any]:
                         "required": True,
                         "content": {
                             "application/yaml": {"schema": {"type": "string"}},
-                            "application/json": {"schema": {"$ref": "https://nudgeloop.dev/audience.schema.json"}},
+                            "application/json": {"schema": {"$ref": REF.format(model="Audience")}},
                         },
                     },
                     "responses": {"200": _object("id, name, version and stored_at"), **_errors("400", "403")},
