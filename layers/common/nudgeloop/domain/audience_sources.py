@@ -162,7 +162,7 @@ def derivation(table: str, dialect: str = "duckdb", names: dict[str, str] | None
     tree = _parsed(table).copy()
     if names:
         tree = exp.replace_tables(tree, names, copy=False)
-    return tree.sql(dialect=dialect)
+    return str(tree.sql(dialect=dialect))
 
 
 def _written(table: str) -> str:
