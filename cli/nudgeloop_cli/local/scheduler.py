@@ -168,14 +168,13 @@ class Scheduler:
         (its state read from moto's table, without a request: the driver asks on every step)."""
         import json
 
-        from moto.dynamodb.models import dynamodb_backends
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         from nudgeloop.config import settings
         from nudgeloop.dal import keys
         from nudgeloop.services import audience_snapshot
 
-        table = dynamodb_backends[ACCOUNT][REGION].tables.get(self.stack.catalog.table("engine").name)
+        table = self._engine_table()
         item = (
             table.get_item(DynamoType({"S": keys.run(audience_snapshot.JOB)}), DynamoType({"S": keys.RUN_STATE}))
             if table
@@ -188,15 +187,20 @@ class Scheduler:
     def _broadcasts_due(self) -> datetime | None:
         """The broadcast sweep's work: every tick while a broadcast is scheduled or under way
         (its ``ACTIVE#`` entries, read from moto's table without a request), none otherwise."""
-        from moto.dynamodb.models import dynamodb_backends
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         from nudgeloop.dal import broadcasts
 
-        table = dynamodb_backends[ACCOUNT][REGION].tables.get(self.stack.catalog.table("engine").name)
+        table = self._engine_table()
         partition = table.items.get(DynamoType({"S": broadcasts.INDEX})) if table is not None else None
         active = any(str(sk.value).startswith(broadcasts.ACTIVE) for sk in (partition or {}))
         return self.stack.clock.now() if active else None
+
+    def _engine_table(self) -> Any:
+        """moto's engine table, read in place (the driver asks on every step: no request)."""
+        from moto.dynamodb.models import dynamodb_backends
+
+        return dynamodb_backends[ACCOUNT][REGION].tables.get(self.stack.catalog.table("engine").name)
 
     def fire_due(self) -> None:
         """System-clock mode: fire every schedule whose time has come (called periodically)."""
