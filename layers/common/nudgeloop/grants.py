@@ -117,6 +117,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         *_READ_DATA,
         _table("events", "put"),  # loyalty points granted, into the customer's history once
         _table("engine", "read_write"),  # the journey's entry, recorded once
+        _table("recs"),  # the membership of a saved entry audience
     ),
     "journey_park": (_table("engine", "read_write"),),  # reads the execution's earlier timer to replace it
     "journey_wake": (_table("engine", "read_write"), Grant("state_machine", "journey", "task_response")),
@@ -137,8 +138,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         *_AUDIENCE_QUERIES,
         _bucket("data", "query_output", AUDIENCE_TABLES_PREFIX),  # the CTAS tables
         Grant("glue", "audiences", "write"),  # the raw tables, the CTAS tables, the current tables
-        _bucket("campaigns", "read", AUDIENCE_PREFIX),  # the saved audiences: their publications
-        Grant("function", "audience_export", "invoke"),  # each publication is written by the export function
+        _bucket("campaigns"),  # the saved audiences (their publications), the campaigns (the audiences they read)
+        Grant("function", "audience_export", "invoke"),  # each publication and membership job runs there
     ),
     "audience_export": (
         _table("engine", "read_write"),  # the export's record
@@ -147,7 +148,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("function", "audience_export", "invoke"),  # continues while Athena's query runs
         _bucket("data", "upload", PUBLICATIONS_PREFIX),  # a publication's day file, and its latest copy
         _bucket("data", "read", PUBLICATIONS_PREFIX),  # the copy's source; the announcement's link
-        Grant("bus", "custom", "put_events"),  # audience.published, for the outbound webhooks
+        Grant("bus", "custom", "put_events"),  # audience.published (outbound webhooks), AudienceEntered (triggers)
+        _table("recs", "read_write"),  # the memberships of the audiences campaigns read
     ),
     "broadcast": (
         *_SENDING,  # the test send

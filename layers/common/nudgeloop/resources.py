@@ -162,8 +162,8 @@ def catalog(
             name=f"{p}-journey-triggers",
             bus=bus,
             pattern={
-                "source": ["nudgeloop.segment", "nudgeloop.behaviour"],
-                "detail-type": ["SegmentMigrated", "DateReached", "BehaviourObserved", "ScheduleReached"],
+                "source": ["nudgeloop.segment", "nudgeloop.behaviour", "nudgeloop.audiences"],
+                "detail-type": ["SegmentMigrated", "DateReached", "BehaviourObserved", "ScheduleReached", "AudienceEntered"],
             },
             queue_key="trigger",
         ),
@@ -325,7 +325,7 @@ def catalog(
             code_dir="trigger",
             handler="journey.plan_handler",
             description="Journey interpreter: decides a journey's next action",
-            env=common + _DATA + ("campaigns_bucket", "send_window", "attribution_days"),
+            env=common + _DATA + ("campaigns_bucket", "send_window", "attribution_days", "recs_table"),
         ),
         FunctionSpec(
             key="journey_park",
@@ -402,7 +402,8 @@ def catalog(
             description="Audience exports: waits for Athena's query, writes the CSV or JSON-lines file to S3",
             timeout_s=900,
             memory_mb=256,
-            env=(*common, "engine_table", "data_bucket", *_AUDIENCES, "bus_name"),  # the bus: publications announced
+            # the bus: publications announced, audiences entered; the recs table: memberships
+            env=(*common, "engine_table", "data_bucket", *_AUDIENCES, "bus_name", "recs_table"),
             async_retries=2,  # then the invocation is kept in the failures queue; the export reports failed
         ),
         FunctionSpec(

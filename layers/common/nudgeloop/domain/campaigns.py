@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from nudgeloop.domain import contact_policy
+from nudgeloop.domain.audiences import AudienceId
 from nudgeloop.domain.dates import DateKind, DateRule
 from nudgeloop.domain.matches import Match
 from nudgeloop.domain.vouchers import DEFAULT_VALID_DAYS, POOL_NAME
@@ -116,7 +117,21 @@ class ScheduleTrigger(_Strict):
         return True  # the daily run addresses each ScheduleReached to its campaign
 
 
-Trigger = Annotated[MigrationTrigger | DateTrigger | BehaviourTrigger | ScheduleTrigger, Field(discriminator="type")]
+class AudienceTrigger(_Strict):
+    """A customer entering a saved audience (docs/audiences.md): found by the daily membership
+    evaluation after the audience snapshot, as the change from the memberships it stored the day
+    before. An audience's first evaluation is its baseline: its members then entered nothing."""
+
+    type: Literal["audience_entered"]
+    audience: AudienceId
+
+    def matches(self, detail: dict[str, Any]) -> bool:
+        return detail.get("audience_id") == self.audience
+
+
+Trigger = Annotated[
+    MigrationTrigger | DateTrigger | BehaviourTrigger | ScheduleTrigger | AudienceTrigger, Field(discriminator="type")
+]
 
 
 class SendStep(_Strict):
@@ -250,9 +265,14 @@ class Audience(_Strict):
 
     segment_in: list[str] | None = None
     attributes: dict[str, str | int | float | bool] | None = None  # each must equal the customer's
+    # a saved audience (docs/audiences.md) the customer is a member of, as of its latest daily
+    # membership evaluation
+    saved: AudienceId | None = None
 
-    def admits(self, segment: str, attributes: dict[str, Any]) -> bool:
+    def admits(self, segment: str, attributes: dict[str, Any], member_of: frozenset[str] = frozenset()) -> bool:
         if self.segment_in is not None and segment not in self.segment_in:
+            return False
+        if self.saved is not None and self.saved not in member_of:
             return False
         return all(attributes.get(k) == v for k, v in (self.attributes or {}).items())
 
@@ -287,6 +307,12 @@ class Campaign(_Strict):
     # it, then is skipped as capped (0: skipped at once)
     cap_deferral_days: int = Field(default=7, ge=0, le=30)
     steps: list[Step] = Field(min_length=1, max_length=50)
+
+    def saved_audiences(self) -> frozenset[str]:
+        """The saved audiences this campaign reads memberships of (entry or trigger)."""
+        named = {self.audience.saved if self.audience is not None else None}
+        named.add(self.trigger.audience if isinstance(self.trigger, AudienceTrigger) else None)
+        return frozenset(n for n in named if n is not None)
 
     @property
     def marketing(self) -> bool:

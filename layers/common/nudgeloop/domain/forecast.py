@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from nudgeloop.domain import contact_policy, dates
 from nudgeloop.domain.campaigns import (
+    AudienceTrigger,
     BehaviourTrigger,
     Campaign,
     DateTrigger,
@@ -37,6 +38,8 @@ ASSUMPTIONS = (
     "consent, addresses and suppressions stay as they are now",
     "behaviour triggers recur as they happened in the N days before now",
     "journeys already running for this campaign are not counted",
+    "saved audiences are not evaluated (Athena): an audience_entered trigger forecasts no entries, and an "
+    "entry audience {saved: ID} counts every entrant as not_in_audience",
 )
 
 
@@ -126,6 +129,8 @@ def entries(
         for at, kind, props in subject.behaviour:  # the last N days, replayed N days later
             if kind == trigger.event and wanted <= props and start - timedelta(days=days) < at <= start:
                 found.append((at + timedelta(days=days), f"{kind}@{at.isoformat()}"))
+    elif isinstance(trigger, AudienceTrigger):
+        pass  # who enters a saved audience is known only from its daily evaluation (Athena), not from a replay
     elif isinstance(trigger, ScheduleTrigger):
         for offset in range(days):
             day = first_day + timedelta(days=offset)

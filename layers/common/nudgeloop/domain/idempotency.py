@@ -83,13 +83,16 @@ def date_occurrence(kind: str, days: int, on: date, ref: str) -> str:
 
 def trigger_occurrence(detail_type: str, detail: dict[str, Any]) -> str:
     """What makes one trigger of a campaign for a customer distinct from another: the date
-    occasion, the behaviour's event, the scheduled send's day, or the migration (from, to, day)."""
+    occasion, the behaviour's event, the scheduled send's day, the audience evaluation that found
+    the customer entering, or the migration (from, to, day)."""
     if detail_type == "DateReached":
         return str(detail["occurrence"])
     if detail_type == "BehaviourObserved":
         return str(detail["event_id"])
     if detail_type == "ScheduleReached":
         return f"{detail['campaign_id']}@{detail['on']}"
+    if detail_type == "AudienceEntered":  # one entry per membership evaluation (snapshot run) that found it
+        return f"{detail['audience_id']}@{detail['run']}"
     return f"{detail.get('from')}>{detail.get('to')}@{detail.get('on')}"
 
 

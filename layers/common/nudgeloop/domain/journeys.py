@@ -51,6 +51,7 @@ class Facts(BaseModel):
     last_order_at: datetime | None = None
     average_gap_days: float | None = None  # between counted orders; None below two orders
     bookings: dict[str, tuple[datetime, datetime]] = Field(default_factory=dict)  # id -> (starts, ends)
+    member_of: frozenset[str] = frozenset()  # of the saved audiences the campaign's entry names
 
 
 def average_gap_days(order_times: list[datetime]) -> float | None:
@@ -71,7 +72,7 @@ def in_holdout(campaign_id: str, customer_id: str, percent: float) -> bool:
 
 def entry_outcome(campaign: Campaign, customer_id: str, facts: Facts) -> str:
     """How an entry ends up: ``entered``, ``not_in_audience`` or ``holdout`` (checked in that order)."""
-    if campaign.audience is not None and not campaign.audience.admits(facts.step, facts.attributes):
+    if campaign.audience is not None and not campaign.audience.admits(facts.step, facts.attributes, facts.member_of):
         return "not_in_audience"
     if in_holdout(campaign.id, customer_id, campaign.holdout_percent):
         return "holdout"

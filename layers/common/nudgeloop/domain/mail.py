@@ -229,6 +229,7 @@ _TRIGGER_FIELDS: dict[str, tuple[str, ...]] = {
     "segment_migrated": ("from", "to"),
     "date_reached": ("kind", "days", "on", "ref", "booking"),
     "schedule": ("on",),
+    "audience_entered": ("audience_id", "on"),
 }
 
 
@@ -262,6 +263,7 @@ SAMPLE_TRIGGER: dict[str, Any] = {
     "days": 0,
     "on": "2026-01-01",
     "ref": "b-1",
+    "audience_id": "tea-buyers",
     "booking": {
         "booking_id": "b-1",
         "service": "Inspection",

@@ -30,6 +30,7 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.config import settings
 from nudgeloop.dal import jobs
 from nudgeloop.domain import audience_exports as rules
+from nudgeloop.domain import audience_memberships as membership_rules
 from nudgeloop.layout import AUDIENCE_EXPORT_DAYS, AUDIENCE_EXPORTS_PREFIX
 from nudgeloop.services import audience_members, audience_snapshot, audiences
 from nudgeloop.services.audience_members import Answer
@@ -39,6 +40,7 @@ STALE_AFTER = timedelta(minutes=30)
 KEEP = timedelta(days=AUDIENCE_EXPORT_DAYS)
 RETRY_AFTER_S = 5
 MARGIN_S = 60  # of an invocation's time, left for writing the file's last part and the record
+MEMBERSHIP = rules.ExportRequest(format="csv", columns=("customer_id",))  # a membership job's: no file is written
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet would run as a formula
 
 
@@ -62,21 +64,27 @@ def start(
     asked: rules.ExportRequest,
     export_id: str,
     publication: dict[str, Any] | None = None,
+    membership: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """Start the export ``export_id`` of the saved audience over ``snapshot`` (its query in
     Athena, its record, the export function invoked): the record, None if that export exists already.
-    A ``publication`` (id, day, key) names where its file goes (``services/audience_publications``)."""
+    A ``publication`` (id, day, key) names where its file goes (``services/audience_publications``);
+    a ``membership`` job (run, baseline) applies the changes of the audience's memberships instead
+    of writing a file (``services/audience_memberships``)."""
     from nudgeloop.domain.audience_sql import compile_audience  # sqlglot: off the API's cold start
 
     at = clock.now()
     members = compile_audience(audiences.parse(saved["text"]), at)
-    query = rules.export_query(members, asked.columns, at).for_athena(audience_snapshot.run_tables(snapshot["run"]))
+    selected = (
+        membership_rules.changes_query(members, saved["id"]) if membership else rules.export_query(members, asked.columns, at)
+    )
+    query = selected.for_athena(audience_snapshot.run_tables(snapshot["run"]))
     record: dict[str, Any] = {
         "export_id": export_id,
         "audience_id": saved["id"],
         "version": saved["version"],
         "format": asked.format,
-        "columns": list(asked.columns),
+        "columns": list(membership_rules.COLUMNS if membership else asked.columns),
         "requested_at": clock.iso(at),
         "evaluated_at": clock.iso(at),
         "state_as_of": snapshot["exported_at"],
@@ -84,6 +92,8 @@ def start(
     }
     if publication is not None:
         record["publication"] = publication
+    if membership is not None:
+        record["membership"] = membership
     if jobs.export(saved["id"], export_id) is not None:
         return None  # started before (a sweep that ran again): no second query
     record["query"] = athena.start(query)
@@ -108,6 +118,13 @@ def run(audience_id: str, export_id: str, deadline: float) -> str:
         return "running"
     if found.state != "SUCCEEDED":
         record.update(status="failed", reason=found.reason or found.state, finished_at=clock.iso(clock.now()))
+    elif record.get("membership"):
+        from nudgeloop.services import audience_memberships
+
+        if not audience_memberships.apply(record, found.output, deadline - MARGIN_S):
+            jobs.save_export(audience_id, export_id, record, KEEP)  # the rows applied: the next invocation goes on
+            return "running"
+        record.update(status="succeeded", finished_at=clock.iso(clock.now()))
     else:
         publication = record.get("publication")
         key = publication["key"] if publication else f"{AUDIENCE_EXPORTS_PREFIX}{audience_id}/{export_id}.{record['format']}"
@@ -205,9 +222,10 @@ def view(record: dict[str, Any], bucket: str = "") -> dict[str, Any]:
     for optional in ("rows", "bytes", "finished_at", "reason"):
         if optional in record:
             shown[optional] = record[optional]
-    if "publication" in record:
-        shown["publication"] = record["publication"]
-    if record["status"] == "succeeded" and bucket:
+    for kind in ("publication", "membership"):
+        if kind in record:
+            shown[kind] = record[kind]
+    if record["status"] == "succeeded" and bucket and "key" in record:
         shown["download"] = link(bucket, record["key"], f"{record['audience_id']}-{record['key'].rsplit('/', 1)[-1]}")
     return shown
 

@@ -324,13 +324,15 @@ def _drop_table(database: str, name: str) -> None:
 
 def sweep(remaining_ms: int) -> tuple[dict[str, Any], bool]:
     """The handler's work: advance, leaving a minute of the invocation for saving; then, once per
-    current run, start the saved audiences' publications (``services/audience_publications``)."""
+    current run, start the saved audiences' publications (``services/audience_publications``) and
+    the membership evaluations of the audiences campaigns read (``services/audience_memberships``)."""
     state, built = advance(time.monotonic() + max(0.0, remaining_ms / 1000 - 60))
     current = state.get("current")
     if current and state.get("published") != current["run"]:
-        from nudgeloop.services import audience_publications
+        from nudgeloop.services import audience_memberships, audience_publications
 
         audience_publications.start_due(settings().campaigns_bucket, current)  # each once, whatever came before
+        audience_memberships.start_due(settings().campaigns_bucket, current)
         state["published"] = current["run"]
         jobs.save_run_state(JOB, state)
     return state, built

@@ -10,8 +10,9 @@ from botocore.exceptions import ClientError
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, timers
+from nudgeloop.dal import campaign_stats, customer_store, event_log, ledger, memberships, timers
 from nudgeloop.domain import consent, idempotency
+from nudgeloop.domain.customer import Customer
 from nudgeloop.domain.events import JOURNEY_SOURCE, POINTS_GRANTED, Event
 from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
@@ -66,6 +67,7 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
             str(b["booking_id"]): (clock.parse_iso(str(b["starts_at"])), clock.parse_iso(str(b["ends_at"])))
             for b in customer.bookings or []
         },
+        member_of=_member_of(campaign.audience.saved if campaign.audience and state.entry is None else None, customer),
     )
     result = next_action(campaign, state, facts, clock.now(), default_window)
     if state.entry is None and result.entry is not None:  # counted once per journey (a retried Plan finds it recorded)
@@ -82,6 +84,12 @@ def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, a
             consent_purpose=campaign.consent_purpose, cap_deferral_days=campaign.cap_deferral_days, priority=campaign.priority
         )
     return result
+
+
+def _member_of(audience_id: str | None, customer: Customer) -> frozenset[str]:
+    """The saved entry audience, if the customer is a member (read at entry only: one GetItem)."""
+    member = audience_id is not None and memberships.is_member(audience_id, customer.customer_id)
+    return frozenset({audience_id}) if member and audience_id else frozenset()
 
 
 def _grant_points(state: JourneyState, grant: dict[str, Any]) -> None:

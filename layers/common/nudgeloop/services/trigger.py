@@ -29,9 +29,10 @@ TRIGGER_TYPES = {
     "DateReached": "date_reached",
     "BehaviourObserved": "behaviour",
     "ScheduleReached": "schedule",
+    "AudienceEntered": "audience_entered",
 }
 # what a journey keeps of the event that started it (its templates and date waits read these)
-TRIGGER_DETAILS = ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id")
+TRIGGER_DETAILS = ("from", "to", "kind", "days", "on", "ref", "event_type", "event_id", "audience_id")
 
 
 def handle_bus_event(envelope: dict[str, Any], campaigns: list[Pinned], state_machine_arn: str) -> list[Started]:
