@@ -71,3 +71,12 @@ def test_holdout_audience_and_reentry_policy_shape_the_forecast() -> None:
     # 1 February and 1 March are due (1 April is past the horizon); after_days 45 turns the second away
     assert result["entries"] == {"entered": 3, "not_in_audience": 1, "reentry_too_soon": 4}
     assert result["steps"] == {"issue": {"sent": 3}}
+
+
+def test_a_saved_entry_audience_admits_its_members_as_of_their_latest_evaluation() -> None:
+    saved = parse(WINBACK.replace("reentry: every_occurrence", "reentry: every_occurrence\naudience: {saved: lapsed}"))
+    member = active("a", "2025-07-10", member_of=frozenset({"lapsed"}))
+    other = active("b", "2025-07-10", member_of=frozenset({"another"}))
+    result = simulate(saved, [member, other], Staircase.default(), START, 30).as_dict()
+    assert result["entries"] == {"entered": 1, "not_in_audience": 1}
+    assert result["steps"] == {"voucher": {"sent": 1}, "reminder": {"sent": 1}}

@@ -38,8 +38,8 @@ ASSUMPTIONS = (
     "consent, addresses and suppressions stay as they are now",
     "behaviour triggers recur as they happened in the N days before now",
     "journeys already running for this campaign are not counted",
-    "saved audiences are not evaluated (Athena): an audience_entered trigger forecasts no entries, and an "
-    "entry audience {saved: ID} counts every entrant as not_in_audience",
+    "saved audiences are not re-evaluated (Athena): an entry audience {saved: ID} admits its members as of "
+    "its latest daily evaluation, for the whole horizon, and an audience_entered trigger forecasts no entries",
 )
 
 
@@ -61,6 +61,7 @@ class Subject:
     bookings: tuple[dates.Booking, ...] = ()
     marketing_sent: tuple[datetime, ...] = ()  # marketing mails already sent (the cap's count)
     behaviour: tuple[tuple[datetime, str, frozenset[str]], ...] = ()  # (when, type, properties)
+    member_of: frozenset[str] = frozenset()  # saved audiences, as of their latest daily evaluation
 
 
 @dataclass
@@ -204,6 +205,7 @@ def _journey(
             last_order_at=subject.order_times[-1] if subject.order_times else None,
             average_gap_days=average_gap_days(list(subject.order_times)),
             bookings=bookings,
+            member_of=subject.member_of,
         )
         state = next_action(campaign, state, facts, now, window)
         if state.entry is not None and not counted:

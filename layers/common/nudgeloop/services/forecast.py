@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.dal import customer_store, deliverability, event_log
+from nudgeloop.dal import customer_store, deliverability, event_log, memberships
 from nudgeloop.domain import consent
 from nudgeloop.domain.aggregates import aggregate, counted
 from nudgeloop.domain.campaigns import BehaviourTrigger, Campaign
@@ -31,6 +31,7 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
                 continue
             props = frozenset(k for k, v in (event.properties or {}).items() if v not in (None, "", [], {}))
             behaviour[event.customer_id].append((event.occurred_at, event.type, props))
+    entry_audience = campaign.audience.saved if campaign.audience is not None else None
     found = []
     for customer in customer_store.all_customers():
         kept = counted(orders.get(customer.customer_id, []))
@@ -54,6 +55,11 @@ def subjects(campaign: Campaign, now: datetime, days: int, cap_days: int) -> lis
                     sender.marketing_sends_since(customer.customer_id, now - timedelta(days=cap_days), campaign.priority)
                 ),
                 behaviour=tuple(sorted(behaviour.get(customer.customer_id, []))),
+                member_of=(
+                    frozenset({entry_audience})
+                    if entry_audience and memberships.is_member(entry_audience, customer.customer_id)
+                    else frozenset()
+                ),
             )
         )
     return found
