@@ -43,7 +43,7 @@ from calls import Counts
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NOW = datetime(1998, 7, 1, 9, 0, tzinfo=UTC)
-KEY = "local-dev-key"
+KEY = "local-admin-key-for-development"
 PUBLISHED = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 
 

@@ -35,14 +35,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-KEY = {"x-api-key": "local-dev-key"}
+KEY = {"x-api-key": "local-admin-key-for-development"}
 
 
 def _stack() -> Any:
     from nudgeloop_cli.local.runtime import LocalStack
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    return LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key").start()
+    return LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development").start()
 
 
 def _order(customer: str, n: int, at: datetime, rng: random.Random) -> dict[str, Any]:
@@ -270,7 +270,7 @@ def http(events: int) -> dict[str, Any]:
             req = urllib.request.Request(  # noqa: S310 - loopback
                 f"{background.url}/v1/events", data=json.dumps({"events": batch[i : i + 100]}).encode(), method="POST"
             )
-            req.add_header("x-api-key", "local-dev-key")
+            req.add_header("x-api-key", "local-admin-key-for-development")
             req.add_header("content-type", "application/json")
             with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310
                 assert resp.status == 202

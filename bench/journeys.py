@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 PRICE_PER_TRANSITION = 0.025 / 1000  # USD, Step Functions Standard, us-east-1
 HISTORY_LIMIT = 25_000
-KEY = {"x-api-key": "local-dev-key"}
+KEY = {"x-api-key": "local-admin-key-for-development"}
 
 
 def _post(stack: Any, events: list[dict[str, Any]]) -> None:
@@ -70,7 +70,7 @@ def transitions(customers: int) -> dict[str, Any]:
     from nudgeloop_cli.local.runtime import LocalStack
     from tests.conftest import consent, order, upsert
 
-    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key").start()
+    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development").start()
     try:
         stack.load_examples()
         events: list[dict[str, Any]] = []
@@ -109,7 +109,7 @@ def transitions(customers: int) -> dict[str, Any]:
 def throughput(count: int) -> dict[str, Any]:
     from nudgeloop_cli.local.runtime import LocalStack
 
-    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key").start()
+    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development").start()
     try:
         stack.load_examples()
         records = [

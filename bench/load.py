@@ -59,7 +59,7 @@ def run(seconds: float, clients: int, batch: int, customers: int, seed: int = 5)
     from nudgeloop_cli.local.server import Background, free_port
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    stack = LocalStack(clock_mode="simulated", start=NOW, api_key="local-dev-key").start()
+    stack = LocalStack(clock_mode="simulated", start=NOW, api_key="local-admin-key-for-development").start()
     stack.load_examples()
     background = Background(stack, free_port()).start()
     latencies: list[float] = []

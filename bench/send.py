@@ -63,7 +63,7 @@ def ses(recipients: int) -> dict[str, Any]:
     from nudgeloop_cli.local.runtime import LocalStack
 
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
-    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key").start()
+    stack = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development").start()
     stack.load_examples()
     calls: dict[str, int] = {}
 
@@ -95,7 +95,10 @@ def ses(recipients: int) -> dict[str, Any]:
             )
         for k in range(0, len(events), 100):
             status, _h, body = stack.api(
-                "POST", "/v1/events", headers={"x-api-key": "local-dev-key"}, body=json.dumps({"events": events[k : k + 100]})
+                "POST",
+                "/v1/events",
+                headers={"x-api-key": "local-admin-key-for-development"},
+                body=json.dumps({"events": events[k : k + 100]}),
             )
             assert status == 202, body
         stack.settle()

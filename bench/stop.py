@@ -48,7 +48,7 @@ def _post(url: str, n: int, prefix: str) -> int:
         for i in range(n)
     ]
     req = urllib.request.Request(f"{url}/v1/events", data=json.dumps({"events": events}).encode(), method="POST")  # noqa: S310
-    req.add_header("x-api-key", "local-dev-key")
+    req.add_header("x-api-key", "local-admin-key-for-development")
     req.add_header("content-type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
@@ -66,7 +66,7 @@ def _start(port: int, state: Path | None) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "NUDGELOOP_API_KEY": "local-dev-key"},
+        env={**os.environ, "NUDGELOOP_API_KEY": "local-admin-key-for-development"},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()

@@ -14,7 +14,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION", "1")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
-KEY = {"x-api-key": "local-dev-key"}
+KEY = {"x-api-key": "local-admin-key-for-development"}
 
 
 @pytest.fixture
@@ -29,7 +29,9 @@ def stack(port: int) -> Iterator[Any]:
     """A fresh local stack (moto) with the shipped templates and campaigns, clock at START."""
     from nudgeloop_cli.local.runtime import LocalStack
 
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key", public_base_url=f"http://127.0.0.1:{port}")
+    local = LocalStack(
+        clock_mode="simulated", start=START, api_key="local-admin-key-for-development", public_base_url=f"http://127.0.0.1:{port}"
+    )
     local.start()
     local.load_examples()
     try:

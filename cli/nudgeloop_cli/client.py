@@ -19,7 +19,7 @@ def resolve_url(url: str | None) -> str:
 class Client:
     def __init__(self, url: str | None = None, api_key: str | None = None) -> None:
         self.url = resolve_url(url)
-        self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or "local-dev-key"
+        self.api_key = api_key or os.environ.get("NUDGELOOP_API_KEY") or "local-admin-key-for-development"
 
     def request(
         self,

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import audiences, broadcasts, content, webhooks
+from . import audiences, broadcasts, content, keys, webhooks
 from .costs import command as cost_command
 from .options import PrefixOption, UrlOption
 
@@ -197,6 +197,7 @@ app.add_typer(content.templates_app, name="templates")
 app.add_typer(content.campaigns_app, name="campaigns")
 app.add_typer(audiences.audiences_app, name="audiences")
 app.add_typer(broadcasts.broadcasts_app, name="broadcasts")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 

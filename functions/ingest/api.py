@@ -8,6 +8,9 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from access_routes import router as access_router  # the function's own modules: on Lambda's path with it
+from access_routes import scope_check
+from answers import error as _error
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -22,6 +25,7 @@ from nudgeloop.domain.events import MAX_BODY_BYTES
 from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
+from nudgeloop.resources import catalog
 from nudgeloop.runtime import boot
 from nudgeloop.services import (
     analytics,
@@ -42,19 +46,13 @@ from nudgeloop.services.audiences import InvalidAudience
 
 settings = boot()
 app = APIGatewayRestResolver()
+app.use(middlewares=[scope_check(catalog(settings.prefix).routes)])
+app.include_router(access_router)
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 AUDIENCE_ID = re.compile(audience_rules.AUDIENCE_ID)
 EXPORT_ID = re.compile(r"[0-9a-f]{16}")
 BROADCAST_ID = re.compile(broadcast_rules.BROADCAST_ID)
 OPENAPI = document()
-
-
-def _error(status: int, field: str, reason: str) -> Response[Any]:
-    return Response(
-        status_code=status,
-        content_type=content_types.APPLICATION_JSON,
-        body={"error": {"field": field, "reason": reason}},
-    )
 
 
 @app.exception_handler(ingest.BadRequest)

@@ -38,10 +38,15 @@ def acknowledge_grant_wildcards(stack: cdk.Stack, catalog: Catalog, functions: I
     for spec in catalog.functions:
         for grant in spec.grants:
             for resource in resources_of(grant, arns):
-                if not resource.endswith("*"):
+                if "*" not in resource:
                     continue
                 if grant.kind == "table":
                     why = f"Queries on the indexes of this stack's own {grant.target} table."
+                elif grant.kind == "api_keys":
+                    why = (
+                        "API keys have generated ids: the API reads a caller's key (its scope tag), and /v1/keys "
+                        "creates, tags, lists and revokes keys; it changes only keys tagged with this stack."
+                    )
                 else:
                     where = f"under {grant.prefix} " if grant.prefix else ""
                     why = f"Objects {where}of this stack's own {grant.target} bucket (one prefix per function's job)."

@@ -45,7 +45,7 @@ def base_url() -> Iterator[str]:
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_input_makes_the_api_fail(case: Any, base_url: str) -> None:
-    response = case.call(base_url=base_url, headers={"x-api-key": "local-dev-key"})
+    response = case.call(base_url=base_url, headers={"x-api-key": "local-admin-key-for-development"})
     case.validate_response(response, checks=(not_a_server_error,))
 
 
@@ -91,7 +91,11 @@ def test_hostile_input_is_a_client_error_naming_the_field(
 
     sent = {k: v.encode() if not v.isascii() else v for k, v in headers.items()}
     response = requests.request(
-        method, base_url + path, headers={"x-api-key": "local-dev-key", **sent}, data=body.encode() if body else None, timeout=60
+        method,
+        base_url + path,
+        headers={"x-api-key": "local-admin-key-for-development", **sent},
+        data=body.encode() if body else None,
+        timeout=60,
     )
     if response.status_code == 202:  # a batch: each bad event refused on its own, by field, nothing stored
         answer = response.json()

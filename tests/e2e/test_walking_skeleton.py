@@ -28,7 +28,7 @@ def http(stack: Any, port: int) -> Iterator[Client]:
     background = Background(stack, port)
     background.start()
     try:
-        yield Client(background.url, "local-dev-key")
+        yield Client(background.url, "local-admin-key-for-development")
     finally:
         background.stop()
 
@@ -102,7 +102,7 @@ def test_http_errors_are_json(http: Client) -> None:
 def _serve(port: int, *args: str) -> subprocess.Popen[str]:
     """``nudgeloop local serve`` in a process of its own, once it printed its ready line."""
     exe = str(Path(sys.executable).parent / "nudgeloop")
-    env = {**os.environ, "NUDGELOOP_API_KEY": "secret-local"}
+    env = {**os.environ, "NUDGELOOP_API_KEY": "secret-local-key-of-this-test"}
     proc = subprocess.Popen(
         [exe, "local", "serve", "--port", str(port), "--start", START.date().isoformat(), *args],
         stdout=subprocess.PIPE,
@@ -142,11 +142,13 @@ def test_nudgeloop_local_serve_prints_ready_serves_and_keeps_its_state(tmp_path:
     state = str(tmp_path / "state")
     proc = _serve(port, "--state", state)
     try:
-        client = Client(f"http://127.0.0.1:{port}", "secret-local")
+        client = Client(f"http://127.0.0.1:{port}", "secret-local-key-of-this-test")
         status, body = client.request("POST", "/v1/events", {"events": [upsert("p1")]})
         assert (status, body["accepted"]) == (202, 1)
         assert (
-            Client(f"http://127.0.0.1:{port}", "local-dev-key").request("POST", "/v1/events", {"events": [upsert("p1")]})[0]
+            Client(f"http://127.0.0.1:{port}", "local-admin-key-for-development").request(
+                "POST", "/v1/events", {"events": [upsert("p1")]}
+            )[0]
             == 403
         )
         assert _advance(client.url, 1).startswith("2026-01-02")

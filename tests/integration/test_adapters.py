@@ -67,7 +67,9 @@ def test_shopify_order_becomes_an_order_and_a_profile(stack) -> None:
     assert customer["aggregates"]["revenue"] == pytest.approx(199.65)
     assert customer["segment"] == "new"
     history = json.loads(
-        stack.api("GET", "/v1/customers/shopify-115310627314723954/events", headers={"x-api-key": "local-dev-key"})[2]
+        stack.api(
+            "GET", "/v1/customers/shopify-115310627314723954/events", headers={"x-api-key": "local-admin-key-for-development"}
+        )[2]
     )
     placed = next(e for e in history["events"] if e["type"] == "order.completed")
     assert placed["source"] == "shopify"

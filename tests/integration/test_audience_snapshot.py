@@ -214,7 +214,7 @@ def test_a_sweep_that_dies_after_starting_a_query_is_continued_by_the_next(tmp_p
     local = LocalStack(
         clock_mode="simulated",
         start=START,
-        api_key="local-dev-key",
+        api_key="local-admin-key-for-development",
         faults="audience_snapshot:crash-after=athena.StartQueryExecution@3",
     )
     local.start()

@@ -81,7 +81,7 @@ def test_a_batch_that_crashes_after_a_send_is_retried_and_sends_nobody_twice() -
     local = LocalStack(
         clock_mode="simulated",
         start=START,
-        api_key="local-dev-key",
+        api_key="local-admin-key-for-development",
         faults="broadcast_send:crash-after=sesv2.SendEmail@1",
     )
     local.start()

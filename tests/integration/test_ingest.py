@@ -30,7 +30,7 @@ def test_bad_requests_are_4xx_json_naming_the_field(stack) -> None:
         (json.dumps({"events": [{}] * 101}), 413, "events"),
         (json.dumps({"wrong": []}), 400, "events"),
     ]:
-        got, _h, raw = stack.api("POST", "/v1/events", headers={"x-api-key": "local-dev-key"}, body=body)
+        got, _h, raw = stack.api("POST", "/v1/events", headers={"x-api-key": "local-admin-key-for-development"}, body=body)
         assert got == status
         assert json.loads(raw)["error"]["field"] == field
 
@@ -195,7 +195,9 @@ def test_customer_history_is_paginated_newest_first(stack) -> None:
     seen, cursor = [], None
     for _ in range(10):
         query = {"limit": "2", **({"cursor": cursor} if cursor else {})}
-        status, _h, body = stack.api("GET", "/v1/customers/h1/events", headers={"x-api-key": "local-dev-key"}, query=query)
+        status, _h, body = stack.api(
+            "GET", "/v1/customers/h1/events", headers={"x-api-key": "local-admin-key-for-development"}, query=query
+        )
         assert status == 200
         page = json.loads(body)
         assert len(page["events"]) <= 2
@@ -208,12 +210,14 @@ def test_customer_history_is_paginated_newest_first(stack) -> None:
     assert sum(e["type"] == "order.completed" for e in seen) == 5
     assert len({e["event_id"] for e in seen}) == len(seen)
     for bad in ({"limit": "0"}, {"limit": "x"}, {"cursor": "garbage!"}):
-        status, _h, body = stack.api("GET", "/v1/customers/h1/events", headers={"x-api-key": "local-dev-key"}, query=bad)
+        status, _h, body = stack.api(
+            "GET", "/v1/customers/h1/events", headers={"x-api-key": "local-admin-key-for-development"}, query=bad
+        )
         assert status == 400 and json.loads(body)["error"]["field"] in ("limit", "cursor")
 
 
 def test_put_customer_updates_the_profile_through_the_event_path(stack) -> None:
-    headers = {"x-api-key": "local-dev-key"}
+    headers = {"x-api-key": "local-admin-key-for-development"}
     status, _h, body = stack.api(
         "PUT", "/v1/customers/p1", headers=headers, body=json.dumps({"first_name": "Grace", "email": "g@example.com"})
     )

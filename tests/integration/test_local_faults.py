@@ -17,7 +17,9 @@ from tests.conftest import START, consent, get_customer, order, post_events, ups
 def _stack(faults: str, seed: int = 0, examples: bool = False) -> Iterator[Any]:
     from nudgeloop_cli.local.runtime import LocalStack
 
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key", faults=faults, fault_seed=seed)
+    local = LocalStack(
+        clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=faults, fault_seed=seed
+    )
     local.start()
     if examples:
         local.load_examples()

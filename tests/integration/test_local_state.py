@@ -16,7 +16,7 @@ from ..conftest import KEY, START, consent, get_customer, order, post_events, up
 
 
 def _stack() -> LocalStack:
-    return LocalStack(clock_mode="simulated", start=START, api_key="local-dev-key").start()
+    return LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development").start()
 
 
 def _dlq_url(stack: LocalStack, queue_key: str) -> str:
@@ -48,6 +48,13 @@ def test_a_restarted_stack_keeps_its_data_history_clock_and_parked_journeys(tmp_
             from nudgeloop.adapters.aws import client
 
             client("sqs").send_message(QueueUrl=_dlq_url(first, "feedback"), MessageBody='{"left": "here"}')
+        # a key made through the API, and a shipped key revoked
+        status, _h, made = first.api("POST", "/v1/keys", headers=KEY, body=json.dumps({"name": "till", "scope": "ingest"}))
+        assert status == 201
+        till = {"x-api-key": json.loads(made)["value"]}
+        keys = json.loads(first.api("GET", "/v1/keys", headers=KEY)[2])["keys"]
+        read_key = next(k["key_id"] for k in keys if k["name"] == "local-read")
+        assert first.api("DELETE", f"/v1/keys/{read_key}", headers=KEY)[0] == 200
         now = first.clock.now()
         counts = state.save(first, directory)
     finally:
@@ -58,7 +65,9 @@ def test_a_restarted_stack_keeps_its_data_history_clock_and_parked_journeys(tmp_
     second = _stack()  # provisioned afresh: nothing of the first but what the directory holds
     try:
         restored = state.restore(second, directory)
-        assert restored == {k: counts[k] for k in ("items", "objects", "messages", "journeys")}
+        assert restored == {**{k: counts[k] for k in ("items", "objects", "messages", "journeys")}, "api_keys": 3}
+        assert second.api("POST", "/v1/events", headers=till, body=json.dumps({"events": [upsert("c9")]}))[0] == 202
+        assert second.api("GET", "/v1/customers/c1", headers={"x-api-key": "local-read-key-for-development"})[0] == 403
         assert second.clock.now() == now
         assert get_customer(second, "c1")[1] == customer
         assert second.admin.campaign_history("welcome") == history  # the same versions, ids and uploaders

@@ -37,7 +37,7 @@ def test_a_whole_loop_logs_no_email_addresses_or_names(stack, monkeypatch) -> No
         status, _h, _b = stack.api(
             "POST",
             "/v1/events",
-            headers={"x-api-key": "local-dev-key"},
+            headers={"x-api-key": "local-admin-key-for-development"},
             body=json.dumps({"events": [upsert("p2", email="ada.lovelace@customers.example")]}),
         )
         assert status == 502  # a function error (Errors metric), logged without the address

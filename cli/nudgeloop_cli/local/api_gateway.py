@@ -1,5 +1,6 @@
-"""API Gateway in front of the ingest function: routes of the catalog, the API key, the proxy
-event, and API Gateway's own answers (403 for an unknown route or a wrong key, 502 for a
+"""API Gateway in front of the ingest function: routes of the catalog, the API key (an enabled
+key of the stack's usage plan; its id handed to the function, which checks the key's scope), the
+proxy event, and API Gateway's own answers (403 for an unknown route or a wrong key, 502 for a
 function error)."""
 
 from __future__ import annotations
@@ -9,7 +10,10 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from .base import error_type
+from nudgeloop.specs import usage_plan_name
+
+from .base import REGION, error_type
+from .provision import ACCOUNT
 
 if TYPE_CHECKING:
     from .runtime import LocalStack
@@ -34,7 +38,8 @@ class ApiGateway:
         if route is None:  # what API Gateway answers for a path or method it does not have
             return 403, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})
         spec, params = route
-        if spec.api_key_required and headers.get("x-api-key") != self.stack.api_key:
+        key_id = self._key_id(headers.get("x-api-key")) if spec.api_key_required else None
+        if spec.api_key_required and key_id is None:
             return 403, {"content-type": "application/json"}, json.dumps({"message": "Forbidden"})
         event = {
             "resource": spec.path,
@@ -52,7 +57,7 @@ class ApiGateway:
                 "path": f"/prod{path}",
                 "stage": "prod",
                 "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key")},
+                "identity": {"sourceIp": "127.0.0.1", "apiKey": headers.get("x-api-key"), "apiKeyId": key_id},
                 "requestTimeEpoch": int(self.stack.clock.now().timestamp() * 1000),
             },
             "body": body,
@@ -67,6 +72,21 @@ class ApiGateway:
         for name, values in (response.get("multiValueHeaders") or {}).items():
             out_headers[name.lower()] = ", ".join(values)
         return int(response["statusCode"]), out_headers, response.get("body") or ""
+
+    def _key_id(self, value: str | None) -> str | None:
+        """The id of the enabled key of this value in the stack's usage plan, as API Gateway
+        checks it (moto holds the keys: the API's /v1/keys creates and deletes them there)."""
+        if not value:
+            return None
+        from moto.apigateway.models import apigateway_backends
+
+        backend = apigateway_backends[ACCOUNT][REGION]
+        plan_name = usage_plan_name(self.stack.catalog.prefix)
+        planned = {k for p in backend.usage_plans.values() if p.name == plan_name for k in backend.usage_plan_keys.get(p.id, {})}
+        for key in list(backend.keys.values()):
+            if key.value == value and key.enabled and key.id in planned:
+                return str(key.id)
+        return None
 
     def _match_route(self, method: str, path: str) -> tuple[Any, dict[str, str]] | None:
         for route in self.stack.catalog.routes:

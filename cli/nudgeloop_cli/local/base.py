@@ -6,7 +6,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "eu-west-1"
-DEFAULT_API_KEY = "local-dev-key"
+DEFAULT_API_KEY = "local-admin-key-for-development"  # API Gateway wants at least 20 characters
+# the shipped local stack's keys, one of each scope (domain/access.py); the admin key's value may
+# be set with NUDGELOOP_API_KEY
+LOCAL_KEYS = {"ingest": "local-ingest-key-for-development", "read": "local-read-key-for-development"}
 SETTLE_TIMEOUT_S = 120.0
 STOP_GRACE_S = 5.0  # how long stop() waits for a handler still running
 

@@ -45,6 +45,7 @@ _DENIED = {
     "ses": ("AccessDenied", 403),
     "sesv2": ("AccessDeniedException", 403),
     "lambda": ("AccessDeniedException", 403),
+    "apigateway": ("AccessDeniedException", 403),
 }
 
 
@@ -346,3 +347,24 @@ class Enforcer:
         if op not in ("Invoke", "InvokeAsync"):
             return None
         return [("lambda:InvokeFunction", self.arns.function_named(function_name(str(p.get("FunctionName", "")))))]
+
+    def _apigateway(self, op: str, p: dict[str, Any]) -> list[tuple[str, Any]] | None:
+        """API Gateway's management API: an HTTP verb on the resource's path (the key
+        operations the API function calls; anything else falls through to be refused)."""
+        key = str(p.get("apiKey", ""))
+        paths = {
+            "GetApiKeys": ("GET", "/apikeys"),
+            "GetApiKey": ("GET", f"/apikeys/{key}"),
+            "CreateApiKey": ("POST", "/apikeys"),
+            "DeleteApiKey": ("DELETE", f"/apikeys/{key}"),
+            "GetUsagePlans": ("GET", "/usageplans"),
+            "CreateUsagePlanKey": ("POST", f"/usageplans/{p.get('usagePlanId', '')}/keys"),
+            "TagResource": ("PUT", f"/tags/{p.get('resourceArn', '')}"),
+        }
+        if op not in paths:
+            return None
+        verb, path = paths[op]
+        wanted = [(f"apigateway:{verb}", self.arns.apigateway(path))]
+        if op == "CreateApiKey" and p.get("tags"):  # tagged on create: asked as tagging too (docs/operations.md)
+            wanted.append(("apigateway:PUT", self.arns.apigateway(f"/tags/{self.arns.apigateway('/apikeys/new')}")))
+        return wanted

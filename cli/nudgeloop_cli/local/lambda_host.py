@@ -9,6 +9,7 @@ import importlib.util
 import itertools
 import json
 import os
+import sys
 import threading
 import time
 import uuid
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from .runtime import LocalStack
 
 _module_ids = itertools.count()
+_loading = threading.RLock()  # sys.path and sys.modules are the process's: one cold start at a time
 
 
 class FunctionTimedOut(RuntimeError):
@@ -59,15 +61,25 @@ def load_handler(spec: FunctionSpec) -> Callable[[dict[str, Any], Any], Any]:
         raise LocalError(f"cannot load {path}")
     module: ModuleType = importlib.util.module_from_spec(module_spec)
     # the cold start runs as this function (``runtime.boot`` checks the settings its entry needs)
-    held = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
-    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.name
-    try:
-        module_spec.loader.exec_module(module)
-    finally:
-        if held is None:
-            os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
-        else:
-            os.environ["AWS_LAMBDA_FUNCTION_NAME"] = held
+    with _loading:
+        held = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.name
+        # the function's own modules (``import answers`` beside ``api.py``) are on its path, as in
+        # Lambda's /var/task; each load imports them afresh and forgets them after, so that two
+        # functions' same-named modules, or two stacks' loads of one function, share nothing
+        code_dir = str(path.parent)
+        sys.path.insert(0, code_dir)
+        try:
+            module_spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(code_dir)
+            for name, loaded in list(sys.modules.items()):
+                if os.path.dirname(getattr(loaded, "__file__", None) or "") == code_dir:
+                    del sys.modules[name]
+            if held is None:
+                os.environ.pop("AWS_LAMBDA_FUNCTION_NAME", None)
+            else:
+                os.environ["AWS_LAMBDA_FUNCTION_NAME"] = held
     return getattr(module, func)  # type: ignore[no-any-return]
 
 

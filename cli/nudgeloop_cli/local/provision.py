@@ -8,9 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nudgeloop.adapters import aws
+from nudgeloop.domain import access
 from nudgeloop.journey_definition import PLACEHOLDERS, render
 from nudgeloop.resources import LAMBDA_PYTHON, audience_workgroup_configuration
-from nudgeloop.specs import Catalog
+from nudgeloop.specs import Catalog, usage_plan_name
+
+from .base import LocalError
 
 ACCOUNT = "123456789012"  # moto's default (fake) account
 LOCAL_WEBHOOK_SECRET = "local-shopify-webhook-secret"  # noqa: S105 - a local stand-in, never a real secret
@@ -62,6 +65,24 @@ def _table_args(spec: Any) -> dict[str, Any]:
         args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": spec.stream_view}
     args["AttributeDefinitions"] = [{"AttributeName": k, "AttributeType": v} for k, v in attrs.items()]
     return args
+
+
+def provision_keys(cat: Catalog, keys: dict[str, str]) -> str:
+    """The usage plan API Gateway accepts keys of, and the shipped keys (scope -> value), tagged
+    as the stack tags its default key (constructs/ingest_api.py); returns the plan's id."""
+    gateway = aws.client("apigateway")
+    plan = str(gateway.create_usage_plan(name=usage_plan_name(cat.prefix))["id"])
+    for scope, value in keys.items():
+        if len(value) < 20:
+            raise LocalError(f"the {scope} API key must have at least 20 characters, as API Gateway requires")
+        key = gateway.create_api_key(
+            name=access.key_name(cat.prefix, f"local-{scope}"),
+            enabled=True,
+            value=value,
+            tags={access.SCOPE_TAG: scope, access.STACK_TAG: cat.prefix},
+        )
+        gateway.create_usage_plan_key(usagePlanId=plan, keyId=key["id"], keyType="API_KEY")
+    return plan
 
 
 def provision(cat: Catalog, region: str, sender_domain: str) -> Provisioned:

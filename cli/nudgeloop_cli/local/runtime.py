@@ -36,14 +36,14 @@ from .admin import Admin
 from .api_gateway import ApiGateway
 from .async_invoke import AsyncInvocations
 from .athena import LocalAthena
-from .base import DEFAULT_API_KEY, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
+from .base import DEFAULT_API_KEY, LOCAL_KEYS, REGION, SETTLE_TIMEOUT_S, STOP_GRACE_S, LocalError
 from .engine_watch import EngineWatch
 from .faults import Faults
 from .fidelity import Enforcer
 from .lambda_host import LambdaHost
 from .limits import StepFunctionsLimits
 from .mailbox import Mailbox
-from .provision import ACCOUNT, Provisioned, provision
+from .provision import ACCOUNT, Provisioned, provision, provision_keys
 from .pumps import Pumps
 from .scheduler import Schedule, Scheduler
 
@@ -140,6 +140,7 @@ class LocalStack:
         moto_hot_paths.install()  # JSONPaths parsed once, SQS retention read from the queue
         domain = self.sender.rsplit("@", 1)[1].rstrip(">")
         self.res = provision(self.catalog, REGION, domain)
+        provision_keys(self.catalog, {"admin": self.api_key, **LOCAL_KEYS})
         # From here on every handler's AWS calls are checked against its role (fidelity.py).
         self.enforcer = Enforcer(self.catalog, ACCOUNT, REGION, self.sender, self.res.secret_arns)
         self.enforcer.install()

@@ -13,6 +13,8 @@ finished what it accepted) and reads back when it starts:
   Step Functions execution to resume, so each starts again under its own name from that
   state: Plan parks it again until its wait is over (as after a Park timeout), then it goes on.
 - **The clock and the schedules**: the simulated time and when each schedule last fired.
+- **The API keys** of the stack's usage plan (their values, scopes and state): a key made with
+  ``POST /v1/keys`` still works after a restart, and a revoked one stays revoked.
 - **The local signing secret**, so that unsubscribe and preference links in earlier mails
   still verify.
 - **The SES outbox** of ``/_local/outbox``: every mail SES accepted, in order, with the
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from nudgeloop import clock
 from nudgeloop.adapters import aws
+from nudgeloop.specs import usage_plan_name
 
 from . import dynamodb
 from .base import REGION, LocalError
@@ -81,6 +84,7 @@ def save(stack: LocalStack, directory: Path) -> dict[str, int]:
             "last_fired": {key: clock.iso(moment) for key, moment in stack.scheduler.last_fired().items()},
             "signing_secret": secrets.get_secret_value(SecretId=stack.catalog.signing_secret_name)["SecretString"],
             "outbox": stack.mailbox.sent_for_state(),
+            "api_keys": _saved_keys(stack),
             "journeys": journeys,
             "counts": counts,
         }
@@ -115,8 +119,45 @@ def restore(stack: LocalStack, directory: Path) -> dict[str, int]:
         }
         counts["journeys"] = _restart_journeys(stack, meta["journeys"])
         stack.mailbox.restore_sent(meta.get("outbox", []))
+        if "api_keys" in meta:  # saved before keys were kept: the shipped keys as provisioned
+            counts["api_keys"] = _restore_keys(stack, meta["api_keys"])
     stack.settle()  # the restarted journeys park again (or go on, if their wait is over)
     return counts
+
+
+# ---------------------------------------------------------------------------- API keys
+
+
+def _stack_keys(stack: LocalStack) -> tuple[Any, list[Any]]:
+    """The stack's usage plan and its keys (moto's API Gateway)."""
+    gateway = aws.client("apigateway")
+    plan = next(p for p in gateway.get_usage_plans()["items"] if p["name"] == usage_plan_name(stack.catalog.prefix))
+    # moto keeps a deleted key in the plan (AWS removes it): only the keys that still exist
+    existing = {k["id"] for k in gateway.get_api_keys()["items"]}
+    keys = [k for k in gateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"] if k["id"] in existing]
+    return plan, [gateway.get_api_key(apiKey=k["id"], includeValue=True) for k in keys]
+
+
+def _saved_keys(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every key of the stack (the shipped ones and those made with ``POST /v1/keys``), values
+    included: a local stand-in's keys, kept so that a client's key works after a restart."""
+    return [
+        {"name": k["name"], "value": k["value"], "enabled": k["enabled"], "tags": k.get("tags") or {}}
+        for k in _stack_keys(stack)[1]
+    ]
+
+
+def _restore_keys(stack: LocalStack, saved: list[dict[str, Any]]) -> int:
+    """Replace the freshly provisioned keys with the saved ones (revoked keys stay revoked)."""
+    gateway = aws.client("apigateway")
+    plan, provisioned = _stack_keys(stack)
+    for key in provisioned:
+        gateway.delete_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"])
+        gateway.delete_api_key(apiKey=key["id"])
+    for key in saved:
+        made = gateway.create_api_key(name=key["name"], value=key["value"], enabled=key["enabled"], tags=key["tags"])
+        gateway.create_usage_plan_key(usagePlanId=plan["id"], keyId=made["id"], keyType="API_KEY")
+    return len(saved)
 
 
 # ---------------------------------------------------------------------------- DynamoDB

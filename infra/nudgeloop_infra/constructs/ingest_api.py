@@ -8,7 +8,8 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from nudgeloop.specs import Catalog
+from nudgeloop.domain import access
+from nudgeloop.specs import Catalog, usage_plan_name
 from nudgeloop_infra.nag import acknowledge, untraced
 
 from .data import Data
@@ -79,10 +80,13 @@ class IngestApi(Construct):
         for route in catalog.routes:
             resource = self.api.root.resource_for_path(route.path)
             resource.add_method(route.method, integration, api_key_required=route.api_key_required)
+        # the first admin key (its scope a tag of the key, domain/access.py); others: POST /v1/keys
         self.api_key = self.api.add_api_key("ApiKey", api_key_name=f"{catalog.prefix}-default")
+        cdk.Tags.of(self.api_key).add(access.SCOPE_TAG, access.ADMIN)
+        cdk.Tags.of(self.api_key).add(access.STACK_TAG, catalog.prefix)
         plan = self.api.add_usage_plan(
             "UsagePlan",
-            name=f"{catalog.prefix}-default",
+            name=usage_plan_name(catalog.prefix),
             throttle=apigw.ThrottleSettings(rate_limit=100, burst_limit=200),
         )
         plan.add_api_key(self.api_key)

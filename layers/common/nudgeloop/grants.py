@@ -65,6 +65,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("function", "audience_export", "invoke"),  # each export is written by the export function
         Grant("function", "broadcast", "invoke"),  # POST /v1/broadcasts: started, or a test send
         _bucket("data", "read", AUDIENCE_EXPORTS_PREFIX),  # the download links of exports are signed by this role
+        # a key's scope is read from the key (each request's, cached); /v1/keys creates, lists, revokes
+        *(Grant("api_keys", "", access) for access in ("read", "create", "tag", "delete")),
     ),
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),

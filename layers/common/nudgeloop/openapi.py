@@ -14,6 +14,7 @@ from pydantic.json_schema import models_json_schema
 from nudgeloop import __version__
 from nudgeloop.domain import audience_exports as export_rules
 from nudgeloop.domain import broadcasts as broadcast_rules
+from nudgeloop.domain.access import KEY_NAME, SCOPES, admitted
 from nudgeloop.domain.audiences import AUDIENCE_ID, Audience
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
@@ -83,7 +84,8 @@ def _errors(*codes: str) -> dict[str, Any]:
     text = {
         "400": "invalid request; the body names the field",
         "401": "the webhook signature is missing or does not match",
-        "403": "missing or wrong API key, or a forged token",
+        "403": "missing or wrong API key, a key whose scope does not admit the route (the body names the scopes "
+        "that do), or a forged token",
         "404": "not found",
         "409": "refused in the resource's state (the body says why)",
         "413": "too large",
@@ -93,6 +95,17 @@ def _errors(*codes: str) -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
+    """The document, each keyed operation with the key scopes that may call it (``x-scopes``)."""
+    from nudgeloop.resources import catalog  # the catalog renders this document's routes: imported when used
+
+    found = _document()
+    for route in catalog().routes:
+        if route.api_key_required:
+            found["paths"][route.path][route.method.lower()]["x-scopes"] = list(admitted(route.scopes))
+    return found
+
+
+def _document() -> dict[str, Any]:
     customer_id = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
     token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
     voucher = {"name": "code", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
@@ -430,6 +443,33 @@ def document() -> dict[str, Any]:
                         ),
                     },
                 }
+            },
+            "/v1/keys": {
+                "post": {
+                    "summary": "Create an API key of a scope (ingest, read or admin); its value is in this answer only",
+                    "security": keyed,
+                    "requestBody": _body(
+                        ["name", "scope"],
+                        {
+                            "name": {"type": "string", "pattern": KEY_NAME},
+                            "scope": {"type": "string", "enum": list(SCOPES)},
+                        },
+                    ),
+                    "responses": {"201": _object("the key: key_id, name, scope and its value"), **_errors("400", "403")},
+                },
+                "get": {
+                    "summary": "The stack's API keys: id, name, scope, enabled, created (never their values)",
+                    "security": keyed,
+                    "responses": {"200": _object("the keys"), **_errors("403")},
+                },
+            },
+            "/v1/keys/{key_id}": {
+                "delete": {
+                    "summary": "Revoke an API key (API Gateway refuses it from then on); a key cannot revoke itself",
+                    "security": keyed,
+                    "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": _object("the revoked key"), **_errors("403", "404", "409")},
+                },
             },
             "/v1/webhooks/shopify": {
                 "post": {

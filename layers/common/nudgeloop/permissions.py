@@ -67,6 +67,20 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("function", "invoke"): ("lambda:InvokeFunction",),
     ("ses", "send"): ("ses:SendEmail", "ses:SendRawEmail"),
     ("ses", "sending_options"): ("ses:PutConfigurationSetSendingOptions",),
+    # API Gateway's management API authorises HTTP verbs on resource paths (adapters/api_keys.py)
+    ("api_keys", "read"): ("apigateway:GET",),
+    ("api_keys", "create"): ("apigateway:POST",),
+    ("api_keys", "tag"): ("apigateway:PUT",),
+    ("api_keys", "delete"): ("apigateway:DELETE",),
+}
+
+# the paths each API key access reaches: reading keys and the usage plans (to find the stack's),
+# creating a key and adding it to the plan, tagging it (its scope), deleting it
+API_KEY_PATHS: dict[str, tuple[str, ...]] = {
+    "read": ("/apikeys", "/apikeys/*", "/usageplans"),
+    "create": ("/apikeys", "/usageplans/*/keys"),
+    "tag": ("/tags/*",),
+    "delete": ("/apikeys/*",),
 }
 
 
@@ -104,6 +118,10 @@ class Arns:
 
     def table_named(self, name: str) -> str:
         return name if name.startswith("arn:") else self._arn("dynamodb", f"table/{name}")
+
+    def apigateway(self, path: str) -> str:
+        """An API Gateway management resource (its ARNs name no account)."""
+        return f"arn:{self.partition}:apigateway:{self.region}::{path}"
 
     def bucket_named(self, name: str) -> str:
         return f"arn:{self.partition}:s3:::{name}"
@@ -198,6 +216,8 @@ def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:
         return (arns.state_machine(),)
     if grant.kind == "function":
         return (arns.function(grant.target),)
+    if grant.kind == "api_keys":
+        return tuple(arns.apigateway(path) for path in API_KEY_PATHS[grant.access])
     if grant.kind == "ses" and grant.access == "send":
         return (*arns.ses_identities(), arns.configuration_set("marketing"), arns.configuration_set("service"))
     if grant.kind == "ses":

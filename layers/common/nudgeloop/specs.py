@@ -70,7 +70,8 @@ class Grant:
     or "default"), ``secret`` read ("signing"), ``parameter`` read ("webhook": an SSM
     SecureString), ``state_machine``
     start|task_response, ``function`` invoke, ``ses`` send (the sender's identities, both
-    configuration sets) | sending_options (``target`` "marketing" or "service").
+    configuration sets) | sending_options (``target`` "marketing" or "service"), ``api_keys``
+    read|create|tag|delete (the stack's API keys and its usage plan, ``permissions.API_KEY_PATHS``).
     """
 
     kind: str
@@ -149,6 +150,13 @@ class RouteSpec:
     # usage plan, so without this a flood of it would use up the stage's limit for keyed callers
     rate_limit: int | None = None
     burst_limit: int | None = None
+    # the key scopes that may call it besides ``admin`` (``domain/access.py``); none: admin keys only
+    scopes: tuple[str, ...] = ()
+
+
+def usage_plan_name(prefix: str) -> str:
+    """The usage plan that holds the stack's API keys (API Gateway accepts only keys in it)."""
+    return f"{prefix}-default"
 
 
 def failures_queue_name(prefix: str) -> str:

@@ -1,0 +1,87 @@
+"""Scoped API keys on the HTTP API (``domain/access.py``): the scope check every keyed route
+passes, and ``/v1/keys`` (create, list, revoke; admin keys only)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from answers import error as _error  # the function's own modules: on Lambda's path with it
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.router import APIGatewayRouter
+from pydantic import ValidationError
+
+from nudgeloop.adapters import api_keys
+from nudgeloop.domain import access
+from nudgeloop.observability import logger
+from nudgeloop.specs import RouteSpec
+
+router = APIGatewayRouter()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
+
+
+def scope_check(routes: Iterable[RouteSpec]) -> Callable[[APIGatewayRestResolver, NextMiddleware], Response[Any]]:
+    """The middleware that lets a request through only if its key's scope admits the route
+    (keyless routes have their own verification); 403 naming the scope it lacks otherwise."""
+    keyed = {(r.method, r.path): r.scopes for r in routes if r.api_key_required}
+
+    def check(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
+        event = app.current_event
+        scopes = keyed.get((event.http_method, event.resource))
+        if scopes is None:
+            return next_middleware(app)
+        key_id = event.request_context.identity.api_key_id
+        scope = api_keys.scope_of(key_id) if key_id else None
+        logger.append_keys(api_key_id=key_id)  # who called (the audit trail's "who"), never the key itself
+        if not access.allows(scope, scopes):
+            body = {
+                "error": {"field": "x-api-key", "reason": access.refusal(scope, scopes)},
+                "needs": list(access.admitted(scopes)),
+            }
+            return Response(status_code=403, content_type=content_types.APPLICATION_JSON, body=body)
+        return next_middleware(app)
+
+    return check
+
+
+def _prefix() -> str:
+    from nudgeloop.config import settings
+
+    return settings().prefix
+
+
+@router.post("/v1/keys")
+def create_key() -> Response[Any]:
+    """A new key of a scope; its value is in this answer only."""
+    try:
+        raw = json.loads(router.current_event.body or "")
+    except ValueError:
+        return _error(400, "body", 'the body is a JSON object: {"name": ..., "scope": ...}')
+    try:
+        asked = access.KeyRequest.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "body"
+        return _error(400, field, first["msg"])
+    created = api_keys.create(_prefix(), asked)
+    logger.info("api key created", extra={"created_key_id": created["key_id"], "scope": created["scope"]})
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=created)
+
+
+@router.get("/v1/keys")
+def list_keys() -> Response[Any]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={"keys": api_keys.list_keys(_prefix())})
+
+
+@router.delete("/v1/keys/<key_id>")
+def revoke_key(key_id: str) -> Response[Any]:
+    if not (key_id.isascii() and key_id.isalnum() and len(key_id) <= 64):
+        return _error(404, "key_id", "no such key")
+    if key_id == router.current_event.request_context.identity.api_key_id:
+        return _error(409, "key_id", "a key cannot revoke itself: revoke it with another admin key")
+    revoked = api_keys.revoke(_prefix(), key_id)
+    if revoked is None:
+        return _error(404, "key_id", "no such key")
+    logger.info("api key revoked", extra={"revoked_key_id": key_id})
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={**revoked, "revoked": True})
