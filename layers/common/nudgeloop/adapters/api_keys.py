@@ -2,9 +2,11 @@
 
 API Gateway checks that a request's key exists, is enabled and is in the stack's usage plan,
 and hands the API function the key's id (``requestContext.identity.apiKeyId``); this module
-reads the key's scope (cached for a few minutes per container: a key's scope never changes, and
-a revoked key is refused by API Gateway before the function runs), and creates, lists and
-revokes keys for ``/v1/keys``.
+reads the key's scope once per container (a key's scope never changes and its id is never
+reused, and a revoked key is refused by API Gateway before the function runs; a key found without
+a scope is looked at again after a minute, in case an operator tags it), and creates, lists and
+revokes keys for ``/v1/keys``. API Gateway's management API is rate-limited per account: one
+``GetApiKey`` per key and container keeps it far below (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from nudgeloop.adapters.aws import client
 from nudgeloop.domain import access
 from nudgeloop.specs import usage_plan_name
 
-SCOPE_TTL_S = 300.0
-_scopes: dict[str, tuple[str | None, float]] = {}
+UNSCOPED_TTL_S = 60.0
+_scopes: dict[str, tuple[str | None, float]] = {}  # key id -> (scope, looked at again after)
 
 
 def scope_of(key_id: str) -> str | None:
@@ -35,7 +37,7 @@ def scope_of(key_id: str) -> str | None:
         key = {}
     scope = (key.get("tags") or {}).get(access.SCOPE_TAG)
     found = scope if scope in access.SCOPES else None
-    _scopes[key_id] = (found, time.monotonic() + SCOPE_TTL_S)
+    _scopes[key_id] = (found, float("inf") if found else time.monotonic() + UNSCOPED_TTL_S)
     return found
 
 
