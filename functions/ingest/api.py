@@ -37,6 +37,7 @@ from nudgeloop.services import (
     cursors,
     customers,
     ingest,
+    personal_data,
     preferences,
     reputation,
     shopify,
@@ -123,6 +124,17 @@ def get_customer(customer_id: str) -> Response[Any]:
 @tracer.capture_method
 def get_customer_events(customer_id: str) -> Response[Any]:
     return _page(lambda limit, cursor: customers.history(customer_id, limit, cursor))
+
+
+@app.get("/v1/customers/<customer_id>/export")
+@tracer.capture_method
+def get_customer_export(customer_id: str) -> Response[Any]:
+    """Everything held about one person, as one document (services/personal_data)."""
+    found = personal_data.export(customer_id, settings.data_bucket, settings.campaigns_bucket)
+    if found is None:
+        return _error(404, "customer_id", "nothing is held about this customer")
+    logger.info("personal data exported", extra={"customer_id": customer_id})
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
 @app.put("/v1/customers/<customer_id>")

@@ -166,6 +166,16 @@ def _document() -> dict[str, Any]:
                     },
                 },
             },
+            "/v1/customers/{customer_id}/export": {
+                "get": {
+                    "summary": "Everything held about one person (GDPR access and portability): profile, consents with "
+                    "their statements, step history, mails with links to the archived messages, vouchers, CLV, audiences, "
+                    "events (the first 1000; events_next pages the rest)",
+                    "security": keyed,
+                    "parameters": [customer_id],
+                    "responses": {"200": _object("the document"), **_errors("403", "404")},
+                }
+            },
             "/v1/customers/{customer_id}/events": {
                 "get": {
                     "summary": "The customer's history, newest first",

@@ -462,6 +462,7 @@ def catalog(
         RouteSpec("GET", "/v1/customers/{customer_id}", scopes=read),
         RouteSpec("PUT", "/v1/customers/{customer_id}", scopes=ingest),
         RouteSpec("GET", "/v1/customers/{customer_id}/events", scopes=read),
+        RouteSpec("GET", "/v1/customers/{customer_id}/export"),  # everything about one person: admin keys only
         RouteSpec("GET", "/v1/campaigns/{campaign_id}/mails", scopes=read),
         RouteSpec("PUT", "/v1/audiences/{audience_id}"),
         RouteSpec("GET", "/v1/audiences", scopes=read),

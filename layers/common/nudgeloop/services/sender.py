@@ -386,6 +386,8 @@ def send_step(
     done = {**meta, "message_id": message_id, "sent_at": clock.iso(now), "template_versions": rendered.versions}
     if archive_key:
         done["archive_key"] = archive_key
+    if voucher is not None:  # whose code it is, for the person's export (services/personal_data)
+        done["voucher"] = voucher.code
     ledger.complete_send(reservation, "sent", done, message_id, reputation=reputation.counts_sent())
     logger.info("mail sent", extra={"campaign_id": campaign_id, "step_id": step_id, "message_id": message_id})
     return {"status": "sent", "message_id": message_id}
