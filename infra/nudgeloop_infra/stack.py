@@ -11,6 +11,7 @@ from constructs import Construct
 from nudgeloop.config import TUNABLES, tunable_values
 from nudgeloop.observability import MONITORING_LEVELS
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, DEFAULT_SWEEP_SCHEDULE, LAMBDA_PYTHON, catalog
+from nudgeloop.specs import Retention
 
 from .constructs.analytics import Analytics
 from .constructs.audiences import Audiences
@@ -40,6 +41,7 @@ class StackConfig:
     sweep_schedule: str = DEFAULT_SWEEP_SCHEDULE
     monitoring: str = "minimal"  # minimal | full: which alarms and dashboards ship (docs/costs.md)
     tracing: bool = False  # X-Ray on the API, the functions and the journeys
+    retention: Retention = field(default_factory=Retention)  # of the raw archive and the sent mails (docs/privacy.md)
     settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
 
     def __post_init__(self) -> None:
@@ -72,9 +74,19 @@ class StackConfig:
             sweep_schedule=ctx("sweep_schedule", base.sweep_schedule),
             monitoring=ctx("monitoring", base.monitoring),  # checked by __post_init__
             tracing=tracing == "true",
+            retention=Retention(
+                raw_archive_days=_days(ctx("raw_archive_days", str(base.retention.raw_archive_days)), "raw_archive_days"),
+                sent_mail_days=_days(ctx("sent_mail_days", str(base.retention.sent_mail_days)), "sent_mail_days"),
+            ),
             # an invalid value fails the synth, never a Lambda
             settings=tunable_values({name: node.try_get_context(name) for name in TUNABLES}),
         )
+
+
+def _days(value: str, name: str) -> int:
+    if not value.strip().isdigit():
+        raise ValueError(f"context {name}={value!r}: a whole number of days (0: kept until deleted)")
+    return int(value)
 
 
 class NudgeloopStack(cdk.Stack):
@@ -83,7 +95,7 @@ class NudgeloopStack(cdk.Stack):
         for layer, marker in ((config.layer_dir, "nudgeloop"), (config.science_layer_dir, "numpy")):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
-        cat = catalog(config.prefix, config.segment_schedule, config.sweep_schedule)
+        cat = catalog(config.prefix, config.segment_schedule, config.sweep_schedule, config.retention)
         data = Data(self, "Data", catalog=cat)
         functions = FunctionFactory(
             self,

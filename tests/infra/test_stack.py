@@ -405,3 +405,26 @@ def test_the_audience_tables_have_a_database_an_enforcing_workgroup_and_expiring
         if r["Properties"].get("FunctionName") == "nudgeloop-audience-snapshot"
     )
     assert snapshot["Timeout"] == 900
+
+
+def _lifecycle(template: dict[str, Any]) -> dict[str, int]:
+    return {
+        rule["Prefix"]: rule["ExpirationInDays"]
+        for bucket in resources(template, "AWS::S3::Bucket").values()
+        for rule in bucket["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+        if "Prefix" in rule and "ExpirationInDays" in rule
+    }
+
+
+def test_retention_of_the_archives_is_configurable_with_documented_defaults(
+    template: dict[str, Any], full_template: dict[str, Any]
+) -> None:
+    from nudgeloop.layout import ARCHIVE_PREFIX, SENT_PREFIX
+    from nudgeloop.specs import Retention
+
+    default = _lifecycle(template)
+    assert default[SENT_PREFIX] == 400 and ARCHIVE_PREFIX not in default  # the raw archive: kept until deleted
+    chosen = _lifecycle(full_template)  # -c raw_archive_days=730 -c sent_mail_days=0
+    assert chosen[ARCHIVE_PREFIX] == 730 and SENT_PREFIX not in chosen
+    with pytest.raises(ValueError, match="raw_archive_days"):
+        Retention(raw_archive_days=-1)

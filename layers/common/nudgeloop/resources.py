@@ -13,6 +13,7 @@ from typing import Any
 from nudgeloop.domain import ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
+    ARCHIVE_PREFIX,
     AUDIENCE_EXPORT_DAYS,
     AUDIENCE_EXPORTS_PREFIX,
     AUDIENCE_SCAN_CUTOFF_BYTES,
@@ -26,6 +27,7 @@ from nudgeloop.layout import (
     PUBLICATIONS_PREFIX,
     QUERY_RESULTS_PREFIX,
     REVIEW_ATTRIBUTES,
+    SENT_PREFIX,
     TEMPLATE_PREFIX,
     TEMPLATE_SUFFIXES,
 )
@@ -36,6 +38,7 @@ from nudgeloop.specs import (
     IndexSpec,
     NotificationSpec,
     QueueSpec,
+    Retention,
     RouteSpec,
     RuleSpec,
     StreamSourceSpec,
@@ -89,13 +92,18 @@ def audience_workgroup_configuration(data_bucket: str) -> dict[str, Any]:
     }
 
 
+DEFAULT_RETENTION = Retention()
+
+
 def catalog(
     prefix: str = DEFAULT_PREFIX,
     segment_schedule: str = DEFAULT_SEGMENT_SCHEDULE,
     sweep_schedule: str = DEFAULT_SWEEP_SCHEDULE,
+    retention: Retention = DEFAULT_RETENTION,
 ) -> Catalog:
     """The stack's resources; ``segment_schedule`` (an EventBridge schedule expression) sets when
-    the daily re-segmentation runs, ``sweep_schedule`` how often due journey waits are resumed."""
+    the daily re-segmentation runs, ``sweep_schedule`` how often due journey waits are resumed,
+    ``retention`` how long the raw event archive and the sent mails are kept."""
     p = prefix
     tables = (
         TableSpec(
@@ -544,6 +552,8 @@ def catalog(
             ExpirySpec("data", PUBLICATIONS_PREFIX, PUBLICATION_DAYS),
             ExpirySpec("data", AUDIENCE_TABLES_PREFIX, 7),
             ExpirySpec("data", QUERY_RESULTS_PREFIX, 2),
+            *((ExpirySpec("data", ARCHIVE_PREFIX, retention.raw_archive_days),) if retention.raw_archive_days else ()),
+            *((ExpirySpec("data", SENT_PREFIX, retention.sent_mail_days),) if retention.sent_mail_days else ()),
         ),
         audience_database=p.replace("-", "_") + "_audiences",  # Glue: lower case, digits and _
         audience_workgroup=f"{p}-audiences",

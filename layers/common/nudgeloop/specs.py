@@ -142,6 +142,22 @@ class ExpirySpec:
 
 
 @dataclass(frozen=True)
+class Retention:
+    """How long the two archives without a natural end keep what they hold (docs/privacy.md);
+    0: until deleted. The raw event archive is also what audiences read behaviour from, so its
+    retention bounds how far back an audience sees."""
+
+    raw_archive_days: int = 0
+    sent_mail_days: int = 400  # as long as the campaign mail index lists them (dal/ledger.MAIL_INDEX_KEEP)
+
+    def __post_init__(self) -> None:
+        for name in ("raw_archive_days", "sent_mail_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value <= 36500:
+                raise ValueError(f"{name}={value!r}: a whole number of days, 0 (kept until deleted) to 36500")
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     method: str
     path: str
