@@ -46,8 +46,8 @@ def main() -> None:
     from nudgeloop_cli.local.runtime import LocalStack
 
     counts = Counts().install()
-    stack = LocalStack(clock_mode="simulated", api_key="bench-key").start()
-    key = {"x-api-key": "bench-key"}
+    stack = LocalStack(clock_mode="simulated", api_key="bench-admin-key-of-the-broadcast-bench").start()
+    key = {"x-api-key": "bench-admin-key-of-the-broadcast-bench"}
     try:
         stack.load_examples()
         for start in range(0, args.recipients, 50):

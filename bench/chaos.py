@@ -91,6 +91,7 @@ def run(
     from nudgeloop_cli.client import Client
     from nudgeloop_cli.demo import simulate
     from nudgeloop_cli.local import state as local_state
+    from nudgeloop_cli.local.base import LOCAL_KEYS
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background, free_port
 
@@ -144,7 +145,7 @@ def run(
             return dict(body)
 
     try:
-        traffic = simulate(Shop(background.url, stack.api_key), random.Random(seed), customers, days, on_day)
+        traffic = simulate(Shop(background.url, LOCAL_KEYS["ingest"]), random.Random(seed), customers, days, on_day)
         stack.settle()
         injected = earlier.faults + stack.faults.injected
         with stack.aws_lock:

@@ -286,6 +286,7 @@ def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
 
     from nudgeloop_cli.client import Client
     from nudgeloop_cli.demo import simulate
+    from nudgeloop_cli.local.base import LOCAL_KEYS
     from nudgeloop_cli.local.runtime import LocalStack
     from nudgeloop_cli.local.server import Background, free_port
 
@@ -301,7 +302,7 @@ def measure(customers: int, days: int, seed: int) -> dict[str, Any]:
     background = Background(stack, port).start()
     try:
         with writes.installed():
-            traffic = simulate(Client(background.url, stack.api_key), random.Random(seed), customers, days)
+            traffic = simulate(Client(background.url, LOCAL_KEYS["ingest"]), random.Random(seed), customers, days)  # a shop's key
             stack.settle()
             with stack.aws_lock:
                 executions, transitions = _transitions(stack)

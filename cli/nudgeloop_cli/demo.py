@@ -16,7 +16,7 @@ from nudgeloop.domain.staircase import STEPS
 
 from . import report as pages
 from .client import Client
-from .local.base import ROOT
+from .local.base import LOCAL_KEYS, ROOT
 from .local.runtime import LocalStack
 from .local.server import Background, free_port
 
@@ -280,7 +280,8 @@ def run_demo(*, customers: int, days: int, seed: int, out: Path) -> dict[str, An
                 figures = f"events {traffic['events']} · journeys {stack.journey_statuses().total()} · mails {traffic['mails']}"
                 progress.update(task, completed=day, figures=figures)
 
-            traffic = simulate(client, random.Random(seed), customers, days, on_day)
+            shop = Client(background.url, LOCAL_KEYS["ingest"])  # the webshop sends with an ingest key
+            traffic = simulate(shop, random.Random(seed), customers, days, on_day)
         with stack.aws_lock:  # the pump thread still runs: read moto as a handler would, one at a time
             figures = collect(stack)
         report = {**figures, "traffic": traffic, "customers": customers, "days": days, "seed": seed}

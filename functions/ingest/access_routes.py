@@ -1,5 +1,6 @@
-"""Scoped API keys on the HTTP API (``domain/access.py``): the scope check every keyed route
-passes, and ``/v1/keys`` (create, list, revoke; admin keys only)."""
+"""Who may do what on the HTTP API, and who did: the scope check every keyed route passes
+(``domain/access.py``), ``/v1/keys`` (create, list, revoke) and ``/v1/audit`` (the audit trail,
+``domain/audit.py``); admin keys only."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from aws_lambda_powertools.event_handler.router import APIGatewayRouter
 from pydantic import ValidationError
 
 from nudgeloop.adapters import api_keys
+from nudgeloop.dal import audit
 from nudgeloop.domain import access
+from nudgeloop.domain import audit as audit_rules
 from nudgeloop.observability import logger
+from nudgeloop.services import cursors
 from nudgeloop.specs import RouteSpec
 
 router = APIGatewayRouter()  # type: ignore[no-untyped-call]  # its __init__ is unannotated
@@ -45,6 +49,11 @@ def scope_check(routes: Iterable[RouteSpec]) -> Callable[[APIGatewayRestResolver
     return check
 
 
+def actor(app: APIGatewayRestResolver | APIGatewayRouter) -> str:
+    """Who makes the request: its API key's id (the audit trail's actor)."""
+    return audit_rules.key_actor(app.current_event.request_context.identity.api_key_id)
+
+
 def _prefix() -> str:
     from nudgeloop.config import settings
 
@@ -65,6 +74,7 @@ def create_key() -> Response[Any]:
         field = ".".join(str(part) for part in first["loc"]) or "body"
         return _error(400, field, first["msg"])
     created = api_keys.create(_prefix(), asked)
+    audit.record("key", created["key_id"], "created", actor(router), {"name": asked.name, "scope": asked.scope})
     logger.info("api key created", extra={"created_key_id": created["key_id"], "scope": created["scope"]})
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=created)
 
@@ -83,5 +93,34 @@ def revoke_key(key_id: str) -> Response[Any]:
     revoked = api_keys.revoke(_prefix(), key_id)
     if revoked is None:
         return _error(404, "key_id", "no such key")
+    audit.record("key", key_id, "revoked", actor(router), {"name": revoked["name"], "scope": revoked["scope"]})
     logger.info("api key revoked", extra={"revoked_key_id": key_id})
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body={**revoked, "revoked": True})
+
+
+@router.get("/v1/audit")
+def get_audit() -> Response[Any]:
+    """The changes to one object (``?object=audience:tea-buyers``) or concerning one customer
+    (``?customer=c1``), newest first, ``limit`` (1-100, default 50) a page."""
+    query = router.current_event.get_query_string_value
+    named, customer = query("object"), query("customer")
+    if (named is None) == (customer is None):
+        return _error(400, "object", "give either object (kind:id) or customer")
+    if named is not None and not audit_rules.OBJECT.fullmatch(named):
+        kinds = ", ".join(audit_rules.KINDS)
+        return _error(400, "object", f"object is kind:id, the kind one of {kinds}")
+    if customer is not None and not 0 < len(customer) <= 128:
+        return _error(400, "customer", "customer is a customer id")
+    raw_limit = query("limit") or "50"
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
+        return _error(400, "limit", "limit must be a whole number from 1 to 100")
+    listing = f"audit:{named or ''}:{customer or ''}"
+    try:
+        position = cursors.decode(query("cursor"), listing)
+    except cursors.BadCursor as exc:
+        return _error(400, "cursor", str(exc))
+    entries, last = audit.page(
+        object_name=named, customer_id=customer, limit=int(raw_limit), after=position[0] if position else None
+    )
+    body = {"entries": entries, "next": cursors.encode(listing, (last, "")) if last else None}
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)

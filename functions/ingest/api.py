@@ -8,8 +8,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from access_routes import actor, scope_check
 from access_routes import router as access_router  # the function's own modules: on Lambda's path with it
-from access_routes import scope_check
 from answers import error as _error
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
@@ -17,11 +17,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from nudgeloop import clock
+from nudgeloop.adapters import api_keys
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
+from nudgeloop.dal import audit
 from nudgeloop.domain import audiences as audience_rules
 from nudgeloop.domain import broadcasts as broadcast_rules
 from nudgeloop.domain import tokens
-from nudgeloop.domain.events import MAX_BODY_BYTES
+from nudgeloop.domain.access import ADMIN
+from nudgeloop.domain.events import MAX_BODY_BYTES, Event
 from nudgeloop.domain.reputation import Thresholds
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.openapi import document
@@ -105,10 +108,25 @@ def _failed(exc: Exception) -> Response[Any]:
 def post_events() -> Response[Any]:
     raw = ingest.parse_batch(app.current_event.body)
     result = ingest.accept_batch(raw, settings.max_future_skew_s)
+    _audit_consents(result.accepted)
     metrics.add_metric(name="EventsAccepted", unit="Count", value=len(result.accepted))
     metrics.add_metric(name="EventsRejected", unit="Count", value=len(result.rejected))
     metrics.add_metric(name="EventsDuplicate", unit="Count", value=len(result.duplicates))
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=result.summary())
+
+
+def _audit_consents(accepted: list[Event]) -> None:
+    """A consent statement made with an admin key overrides what the person said through the
+    shop: who made it is kept (a shop's own statements, with ingest keys, are proven by the
+    events table itself: source, time, event id)."""
+    key_id = app.current_event.request_context.identity.api_key_id
+    if not key_id or api_keys.scope_of(key_id) != ADMIN:
+        return
+    for event in accepted:
+        if event.type == "consent.changed":
+            props = event.properties or {}
+            details = {"event_id": event.event_id, "purpose": props.get("purpose"), "status": props.get("status")}
+            audit.record("customer", event.customer_id, "consent", actor(app), details, customer_id=event.customer_id)
 
 
 @app.get("/v1/customers/<customer_id>")
@@ -133,6 +151,7 @@ def get_customer_export(customer_id: str) -> Response[Any]:
     found = personal_data.export(customer_id, settings.data_bucket, settings.campaigns_bucket)
     if found is None:
         return _error(404, "customer_id", "nothing is held about this customer")
+    audit.record("customer", customer_id, "exported", actor(app), customer_id=customer_id)
     logger.info("personal data exported", extra={"customer_id": customer_id})
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
@@ -147,6 +166,7 @@ def put_customer(customer_id: str) -> Response[Any]:
     if result.rejected:
         rejection = result.rejected[0]
         return _error(400, rejection.field.replace("events[0].properties.", "").replace("events[0].", ""), rejection.reason)
+    _audit_consents(result.accepted)
     accepted = result.accepted or result.duplicates
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
 
@@ -161,13 +181,15 @@ def put_audience(audience_id: str) -> Response[Any]:
     if not body.strip():
         return _error(400, "body", "request body is empty: send the audience definition (YAML or JSON)")
     try:
-        stored = audience_store.put(settings.campaigns_bucket, audience_id, body, app.current_event.headers.get("x-uploaded-by"))
+        uploaded_by = app.current_event.headers.get("x-uploaded-by")
+        stored = audience_store.put(settings.campaigns_bucket, audience_id, body, uploaded_by)
     except InvalidAudience as exc:
         return Response(
             status_code=400,
             content_type=content_types.APPLICATION_JSON,
             body={"error": {"field": exc.field, "reason": exc.reason, "line": exc.line}},
         )
+    audit.record("audience", audience_id, "saved", actor(app), {"version": stored["version"], "uploaded_by": uploaded_by})
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=stored)
 
 

@@ -12,6 +12,7 @@ batch comes back (a check is idempotent)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 from urllib.parse import unquote_plus
@@ -20,7 +21,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from nudgeloop import clock
 from nudgeloop.adapters.aws import client
+from nudgeloop.dal import audit
+from nudgeloop.layout import CAMPAIGN_PREFIX
 from nudgeloop.observability import logger, metrics, tracer
 from nudgeloop.runtime import boot
 from nudgeloop.services import campaign_store, sender, templates
@@ -44,6 +48,23 @@ def uploaded(body: str) -> list[tuple[str, str]]:
         for r in json.loads(body).get("Records", [])
         if str(r.get("eventName", "")).startswith("ObjectCreated")
     ]
+
+
+def audit_uploads(body: str) -> None:
+    """Who uploaded each template and campaign file, and which version (the audit trail): S3
+    names the uploading principal and the version in its notification."""
+    for r in json.loads(body).get("Records", []):
+        if not str(r.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        bucket, key = str(r["s3"]["bucket"]["name"]), unquote_plus(r["s3"]["object"]["key"])
+        kind = "template" if bucket == settings.templates_bucket else "campaign"
+        name = key.removeprefix(ROOT) if kind == "template" else key.removeprefix(CAMPAIGN_PREFIX)
+        principal = (r.get("userIdentity") or {}).get("principalId")
+        details = {"key": key, "version_id": r["s3"]["object"].get("versionId"), "uploaded_at": r.get("eventTime")}
+        who = f"iam:{principal}" if principal else "s3:unknown"
+        when = clock.parse_iso(str(r["eventTime"])) if r.get("eventTime") else None
+        once = hashlib.sha256(f"{key}|{details['version_id']}|{r['s3']['object'].get('eTag')}".encode()).hexdigest()[:12]
+        audit.record(kind, name, "uploaded", who, details, at=when, entry_id=once)  # a redelivery: the same entry
 
 
 @tracer.capture_method
@@ -81,6 +102,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailure
     if not objects:
         return {"batchItemFailures": []}
     try:
+        for record in records:
+            audit_uploads(record.body)
         check_uploads(objects)
     except Exception:  # every notification of the batch comes back (the check is idempotent)
         logger.exception("template check failed", extra={"files": len(objects)})

@@ -222,6 +222,7 @@ class LocalStack:
             "events_table": c.table("events").name,
             "engine_table": c.table("engine").name,
             "recs_table": c.table("recs").name,
+            "audit_table": c.table("audit").name,
             "bus_name": c.bus_name,
             "campaigns_bucket": self.res.buckets["campaigns"],
             "templates_bucket": self.res.buckets["templates"],

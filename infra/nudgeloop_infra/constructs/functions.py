@@ -69,6 +69,7 @@ class FunctionFactory(Construct):
             "events_table": d.tables["events"].table_name,
             "engine_table": d.tables["engine"].table_name,
             "recs_table": d.tables["recs"].table_name,
+            "audit_table": d.tables["audit"].table_name,
             "campaigns_bucket": d.buckets["campaigns"].bucket_name,
             "templates_bucket": d.buckets["templates"].bucket_name,
             "signing_secret_name": c.signing_secret_name,

@@ -47,6 +47,7 @@ class Settings(BaseModel):
     events_table: str = ""
     engine_table: str = ""
     recs_table: str = ""
+    audit_table: str = ""
     bus_name: str = ""
     campaigns_bucket: str = ""
     templates_bucket: str = ""

@@ -65,6 +65,8 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("function", "audience_export", "invoke"),  # each export is written by the export function
         Grant("function", "broadcast", "invoke"),  # POST /v1/broadcasts: started, or a test send
         _bucket("data", "read", AUDIENCE_EXPORTS_PREFIX),  # the download links of exports are signed by this role
+        _table("audit"),  # GET /v1/audit
+        _table("audit", "put"),  # the changes made through the API, each once
         # a key's scope is read from the key (each request's, cached); /v1/keys creates, lists, revokes
         *(Grant("api_keys", "", access) for access in ("read", "create", "tag", "delete")),
     ),
@@ -128,6 +130,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _bucket("templates"),
         _bucket("campaigns"),  # which triggers send each template
         _table("engine", "read_write"),
+        _table("audit", "put"),  # who uploaded each template and campaign version
     ),
     "send": _SENDING,
     "audience_snapshot": (

@@ -16,6 +16,7 @@ from nudgeloop.domain import audience_exports as export_rules
 from nudgeloop.domain import broadcasts as broadcast_rules
 from nudgeloop.domain.access import KEY_NAME, SCOPES, admitted
 from nudgeloop.domain.audiences import AUDIENCE_ID, Audience
+from nudgeloop.domain.audit import OBJECT
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
 
@@ -480,6 +481,30 @@ def _document() -> dict[str, Any]:
                     "parameters": [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}],
                     "responses": {"200": _object("the revoked key"), **_errors("403", "404", "409")},
                 },
+            },
+            "/v1/audit": {
+                "get": {
+                    "summary": "The audit trail: changes to one object (object=kind:id) or concerning one customer "
+                    "(customer=id), newest first: who (the API key's id or the uploader), what, when",
+                    "security": keyed,
+                    "parameters": [
+                        {
+                            "name": "object",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": OBJECT.pattern},
+                        },
+                        {"name": "customer", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 128}},
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                        },
+                        {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"}},
+                    ],
+                    "responses": {"200": _object("entries and the next page's cursor"), **_errors("400", "403")},
+                }
             },
             "/v1/webhooks/shopify": {
                 "post": {

@@ -136,6 +136,15 @@ def catalog(
             name=f"{p}-recs",
             partition_key=("key", "S"),
         ),
+        # the audit trail (domain/audit.py), apart from the customer data: by object, by customer
+        TableSpec(
+            key="audit",
+            name=f"{p}-audit",
+            partition_key=("object", "S"),
+            sort_key=("at", "S"),
+            global_indexes=(IndexSpec(name="by_customer", partition_key=("customer_id", "S"), sort_key=("at", "S")),),
+            ttl_attribute="expires_at",
+        ),
         TableSpec(
             key="engine",
             name=f"{p}-engine",
@@ -214,6 +223,7 @@ def catalog(
             + _DATA
             + (
                 "recs_table",
+                "audit_table",
                 "signing_secret_name",
                 "webhook_secret_name",
                 "max_future_skew_s",
@@ -447,7 +457,7 @@ def catalog(
             description="Checks templates uploaded to S3 against every name a send provides; records their status",
             timeout_s=60,
             queue_key="templates",
-            env=(*common, "engine_table", "templates_bucket", "campaigns_bucket"),
+            env=(*common, "engine_table", "templates_bucket", "campaigns_bucket", "audit_table"),
         ),
         FunctionSpec(
             key="send",
@@ -492,6 +502,7 @@ def catalog(
         RouteSpec("POST", "/v1/keys"),
         RouteSpec("GET", "/v1/keys"),
         RouteSpec("DELETE", "/v1/keys/{key_id}"),
+        RouteSpec("GET", "/v1/audit"),
         # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
         RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False, rate_limit=50, burst_limit=100),
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False, rate_limit=5, burst_limit=10),

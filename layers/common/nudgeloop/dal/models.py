@@ -120,11 +120,38 @@ class RecsItem(Model):
     updated_at = UnicodeAttribute(null=True)
 
 
+class CustomerAuditIndex(GlobalSecondaryIndex["AuditItem"]):
+    class Meta:
+        index_name = "by_customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)
+
+
+class AuditItem(Model):
+    """The audit trail (``dal/audit.py``): an object's changes by moment; by customer on the index."""
+
+    class Meta(_Meta):
+        pass
+
+    object = UnicodeAttribute(hash_key=True)
+    at = UnicodeAttribute(range_key=True)
+    action = UnicodeAttribute()
+    actor = UnicodeAttribute()
+    details = JSONAttribute(null=True)
+    customer_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(null=True)
+
+    by_customer = CustomerAuditIndex()
+
+
 _BINDINGS: tuple[tuple[type[Model], str], ...] = (
     (CustomerModel, "customers_table"),
     (EventModel, "events_table"),
     (EngineItem, "engine_table"),
     (RecsItem, "recs_table"),
+    (AuditItem, "audit_table"),
 )
 
 
