@@ -46,3 +46,8 @@ PUBLICATION_DAYS = 30
 # The audience workgroup refuses a query that would scan more (Athena: $5 per TB): 1 TB, the
 # archive of about 2 billion events read whole by the daily snapshot (docs/audiences.md, cost).
 AUDIENCE_SCAN_CUTOFF_BYTES = 10**12
+
+# The recs table's CLV items: CLV#<customer> (the values of the latest fit) and the fit itself;
+# read by the API and mails (dal/insights) and by the audiences (domain/audience_sources).
+CLV_PREFIX = "CLV#"
+CLV_MODEL = "CLV#MODEL"

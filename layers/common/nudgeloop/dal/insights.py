@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nudgeloop import clock
+from nudgeloop.layout import CLV_MODEL, CLV_PREFIX
 
 from . import keys
 from .models import RecsItem
@@ -17,7 +18,7 @@ def save_clv(values: dict[str, dict[str, Any]], model: dict[str, Any]) -> None:
     with RecsItem.batch_write() as batch:
         for customer_id, data in values.items():
             batch.save(RecsItem(key=keys.clv(customer_id), data=data, updated_at=now))
-        batch.save(RecsItem(key=keys.CLV_MODEL, data=model, updated_at=now))
+        batch.save(RecsItem(key=CLV_MODEL, data=model, updated_at=now))
 
 
 def clv_of(customer_id: str) -> dict[str, Any] | None:
@@ -29,8 +30,8 @@ def clv_of(customer_id: str) -> dict[str, Any] | None:
 
 def all_clv() -> Iterator[tuple[str, dict[str, Any]]]:
     """Every customer's latest CLV values (a scan of the read model's CLV items)."""
-    for item in RecsItem.scan(RecsItem.key.startswith(keys.CLV_PREFIX)):
-        if item.key != keys.CLV_MODEL:
+    for item in RecsItem.scan(RecsItem.key.startswith(CLV_PREFIX)):
+        if item.key != CLV_MODEL:
             yield keys.customer_of_clv(item.key), dict(item.data or {})
 
 

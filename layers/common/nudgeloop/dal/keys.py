@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from nudgeloop.layout import COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
+from nudgeloop.layout import CLV_PREFIX, COUNT_SHARDS, REVIEW_SHARDS, TIMER_SHARDS
 
 
 def shard(key: str, shards: int) -> str:
@@ -281,8 +281,7 @@ def timer_token(token: str) -> str:
 
 # ---------------------------------------------------------------- the recommendations read model
 
-CLV_PREFIX = "CLV#"
-CLV_MODEL = "CLV#MODEL"
+# CLV_PREFIX and CLV_MODEL are decided in layout (the audiences read the CLV items too)
 
 
 def clv(customer_id: str) -> str:

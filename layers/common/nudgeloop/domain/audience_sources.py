@@ -24,6 +24,7 @@ from typing import Any, get_args
 
 from nudgeloop.domain.events import MIGRATION, ConsentChanged
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
+from nudgeloop.layout import CLV_MODEL, CLV_PREFIX
 
 RAW_TABLES = ("raw_events", "raw_customers", "raw_recs")
 # what the embedded engine defines so that the SQL below means there what it means on Athena
@@ -138,14 +139,15 @@ SELECT customer_id, json_extract_string(properties, '$.message_id') AS message_i
 FROM stored_events
 WHERE type IN ({_list(tuple(sorted(FEEDBACK_TYPES)))}) AND json_extract_string(properties, '$.message_id') IS NOT NULL
 """,
-    "clv": """
-SELECT SUBSTR(json_extract_string(line, '$.Item.key.S'), 5) AS customer_id,
+    "clv": f"""
+SELECT SUBSTR(json_extract_string(line, '$.Item.key.S'), {len(CLV_PREFIX) + 1}) AS customer_id,
   CAST(json_extract_string(json_extract_string(line, '$.Item.data.S'), '$.expected_value_12m') AS DOUBLE) AS expected_value_12m,
   CAST(json_extract_string(json_extract_string(line, '$.Item.data.S'), '$.p_alive') AS DOUBLE) AS p_alive,
   CAST(json_extract_string(json_extract_string(line, '$.Item.data.S'), '$.expected_purchases_90d') AS DOUBLE)
     AS expected_purchases_90d
 FROM raw_recs
-WHERE json_extract_string(line, '$.Item.key.S') LIKE 'CLV#%' AND json_extract_string(line, '$.Item.key.S') <> 'CLV#MODEL'
+WHERE json_extract_string(line, '$.Item.key.S') LIKE '{CLV_PREFIX}%'
+  AND json_extract_string(line, '$.Item.key.S') <> '{CLV_MODEL}'
 """,
 }
 STEPS = ("stored_events", "order_statements")  # intermediate: not audience tables
