@@ -6,7 +6,7 @@ mail, a test send goes to one address only, a scheduled one waits for its time."
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.conftest import KEY, START, consent, post_events, upsert
@@ -124,6 +124,8 @@ def test_a_scheduled_broadcast_waits_for_its_time(stack: Any) -> None:
     status, _h, body = _post(stack, broadcast_id="later", audience_id="everyone", template="newsletter", send_at=at)
     assert status == 202 and body["status"] == "scheduled"
     stack.settle()
+    # nothing for the sweep to do before its time (locally it is not fired until then)
+    assert stack.scheduler.sweep_due("broadcast") == datetime(2026, 1, 1, 12, tzinfo=UTC)
     stack.advance(timedelta(hours=2))  # 11:05: not yet
     assert _mails(stack, "later") == []
     stack.advance(timedelta(hours=1))  # the first sweep after 12:00

@@ -185,16 +185,24 @@ class Scheduler:
         return audience_snapshot.next_due(state, settings().audience_snapshot_at)
 
     def _broadcasts_due(self) -> datetime | None:
-        """The broadcast sweep's work: every tick while a broadcast is scheduled or under way
-        (its ``ACTIVE#`` entries, read from moto's table without a request), none otherwise."""
+        """The broadcast sweep's work: from the send time of the first broadcast scheduled, every
+        tick while one is under way (its ``ACTIVE#`` entries, read from moto's table without a
+        request), none otherwise."""
+        import json
+
         from moto.dynamodb.models.dynamo_type import DynamoType
 
         from nudgeloop.dal import broadcasts
 
         table = self._engine_table()
         partition = table.items.get(DynamoType({"S": broadcasts.INDEX})) if table is not None else None
-        active = any(str(sk.value).startswith(broadcasts.ACTIVE) for sk in (partition or {}))
-        return self.stack.clock.now() if active else None
+        now, due = self.stack.clock.now(), []
+        for sk, item in (partition or {}).items():
+            if str(sk.value).startswith(broadcasts.ACTIVE):
+                data = json.loads(str(item.attrs["data"].value)) if "data" in item.attrs else {}
+                send_at = data.get("send_at")
+                due.append(max(now, clock.parse_iso(send_at)) if send_at else now)
+        return min(due) if due else None
 
     def _engine_table(self) -> Any:
         """moto's engine table, read in place (the driver asks on every step: no request)."""

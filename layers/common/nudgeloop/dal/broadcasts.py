@@ -1,6 +1,6 @@
 """Broadcasts in the engine table: the broadcast (``BROADCAST#<id>`` / ``BROADCAST``), its batches
 (``BATCH#<n>``: customer ids and their state), and the index the sweep reads
-(``BROADCASTS`` / ``ACTIVE#<id>`` while one is scheduled or under way)."""
+(``BROADCASTS`` / ``ACTIVE#<id>`` while one is scheduled or under way, with its send time)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ def create(broadcast_id: str, data: dict[str, Any]) -> bool:
     item = EngineItem(pk=_pk(broadcast_id), sk=keys.BROADCAST_SK, data=data, created_at=clock.iso(clock.now()))
     if not writes.put_once(item, EngineItem.pk):
         return False
-    EngineItem(pk=INDEX, sk=f"{ACTIVE}{broadcast_id}", data={"broadcast_id": broadcast_id}).save()
+    # with its send time: a sweep before it has nothing to do for it (the local scheduler reads it)
+    EngineItem(pk=INDEX, sk=f"{ACTIVE}{broadcast_id}", data={"broadcast_id": broadcast_id, "send_at": data.get("send_at")}).save()
     return True
 
 
