@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from answers import error as _error  # the function's own modules: on Lambda's path with it
+from answers import whole
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.router import APIGatewayRouter
@@ -111,16 +112,14 @@ def get_audit() -> Response[Any]:
         return _error(400, "object", f"object is kind:id, the kind one of {kinds}")
     if customer is not None and not 0 < len(customer) <= 128:
         return _error(400, "customer", "customer is a customer id")
-    raw_limit = query("limit") or "50"
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
+    limit = whole(query("limit"), 50, 100)
+    if limit is None:
         return _error(400, "limit", "limit must be a whole number from 1 to 100")
     listing = f"audit:{named or ''}:{customer or ''}"
     try:
         position = cursors.decode(query("cursor"), listing)
     except cursors.BadCursor as exc:
         return _error(400, "cursor", str(exc))
-    entries, last = audit.page(
-        object_name=named, customer_id=customer, limit=int(raw_limit), after=position[0] if position else None
-    )
+    entries, last = audit.page(object_name=named, customer_id=customer, limit=limit, after=position[0] if position else None)
     body = {"entries": entries, "next": cursors.encode(listing, (last, "")) if last else None}
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
 from access_routes import actor, scope_check
 from access_routes import router as access_router  # the function's own modules: on Lambda's path with it
 from answers import error as _error
+from answers import page
+from audience_routes import router as audience_router
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -20,8 +21,6 @@ from nudgeloop import clock
 from nudgeloop.adapters import api_keys
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
 from nudgeloop.dal import audit
-from nudgeloop.domain import audiences as audience_rules
-from nudgeloop.domain import broadcasts as broadcast_rules
 from nudgeloop.domain import tokens
 from nudgeloop.domain.access import ADMIN
 from nudgeloop.domain.events import MAX_BODY_BYTES, Event
@@ -32,12 +31,7 @@ from nudgeloop.resources import catalog
 from nudgeloop.runtime import boot
 from nudgeloop.services import (
     analytics,
-    audience_exports,
-    audience_members,
-    audience_store,
-    broadcasts,
     campaign_mails,
-    cursors,
     customers,
     ingest,
     personal_data,
@@ -46,16 +40,13 @@ from nudgeloop.services import (
     shopify,
     vouchers,
 )
-from nudgeloop.services.audiences import InvalidAudience
 
 settings = boot()
 app = APIGatewayRestResolver()
 app.use(middlewares=[scope_check(catalog(settings.prefix).routes)])
 app.include_router(access_router)
+app.include_router(audience_router)
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-AUDIENCE_ID = re.compile(audience_rules.AUDIENCE_ID)
-EXPORT_ID = re.compile(r"[0-9a-f]{16}")
-BROADCAST_ID = re.compile(broadcast_rules.BROADCAST_ID)
 OPENAPI = document()
 
 
@@ -141,7 +132,8 @@ def get_customer(customer_id: str) -> Response[Any]:
 @app.get("/v1/customers/<customer_id>/events")
 @tracer.capture_method
 def get_customer_events(customer_id: str) -> Response[Any]:
-    return _page(lambda limit, cursor: customers.history(customer_id, limit, cursor))
+    query = app.current_event.get_query_string_value
+    return page(query, lambda limit, cursor: customers.history(customer_id, limit, cursor))
 
 
 @app.get("/v1/customers/<customer_id>/export")
@@ -171,144 +163,11 @@ def put_customer(customer_id: str) -> Response[Any]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body={"event_id": accepted[0].event_id})
 
 
-@app.put("/v1/audiences/<audience_id>")
-@tracer.capture_method
-def put_audience(audience_id: str) -> Response[Any]:
-    """A saved audience's definition (YAML or JSON), stored as its newest version when valid."""
-    if not AUDIENCE_ID.fullmatch(audience_id):
-        return _error(400, "audience_id", "audience ids are a-z, 0-9 and -, at most 64, starting with a letter or digit")
-    body = app.current_event.decoded_body or ""
-    if not body.strip():
-        return _error(400, "body", "request body is empty: send the audience definition (YAML or JSON)")
-    try:
-        uploaded_by = app.current_event.headers.get("x-uploaded-by")
-        stored = audience_store.put(settings.campaigns_bucket, audience_id, body, uploaded_by)
-    except InvalidAudience as exc:
-        return Response(
-            status_code=400,
-            content_type=content_types.APPLICATION_JSON,
-            body={"error": {"field": exc.field, "reason": exc.reason, "line": exc.line}},
-        )
-    audit.record("audience", audience_id, "saved", actor(app), {"version": stored["version"], "uploaded_by": uploaded_by})
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=stored)
-
-
-@app.get("/v1/audiences")
-@tracer.capture_method
-def list_audiences() -> Response[Any]:
-    body = {"audiences": audience_store.listing(settings.campaigns_bucket)}
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=body)
-
-
-@app.get("/v1/audiences/<audience_id>")
-@tracer.capture_method
-def get_audience(audience_id: str) -> Response[Any]:
-    found = audience_store.get(settings.campaigns_bucket, audience_id) if AUDIENCE_ID.fullmatch(audience_id) else None
-    if found is None:
-        return _error(404, "audience_id", "no such audience")
-    found["versions"] = audience_store.versions(settings.campaigns_bucket, audience_id)
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
-
-
-@app.get("/v1/audiences/<audience_id>/members")
-@tracer.capture_method
-def get_audience_members(audience_id: str) -> Response[Any]:
-    """The members of a saved audience, evaluated by Athena over the current snapshot: 202 with
-    Retry-After while the evaluation runs, then pages of ``limit`` (1-500, default 100)."""
-    if not AUDIENCE_ID.fullmatch(audience_id):
-        return _error(404, "audience_id", "no such audience")
-    query = app.current_event.get_query_string_value
-    raw_limit = query("limit") or "100"
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 500:
-        return _error(400, "limit", "limit must be a whole number from 1 to 500")
-    refresh = (query("refresh") or "false").lower()
-    if refresh not in ("true", "false"):
-        return _error(400, "refresh", "refresh is true or false")
-    try:
-        answer = audience_members.members(
-            settings.campaigns_bucket, audience_id, int(raw_limit), query("cursor"), refresh == "true"
-        )
-    except cursors.BadCursor as exc:
-        return _error(400, "cursor", str(exc))
-    return _answer(answer)
-
-
-@app.post("/v1/audiences/<audience_id>/exports")
-@tracer.capture_method
-def post_audience_export(audience_id: str) -> Response[Any]:
-    """Start an export of a saved audience (format, columns): 202 with the export to poll."""
-    if not AUDIENCE_ID.fullmatch(audience_id):
-        return _error(404, "audience_id", "no such audience")
-    body = ingest.parse_object(app.current_event.body or "{}")
-    answer = audience_exports.request(settings.campaigns_bucket, audience_id, body)
-    return _answer(
-        answer, location=f"/v1/audiences/{audience_id}/exports/{answer.body['export_id']}" if answer.status == 202 else None
-    )
-
-
-@app.get("/v1/audiences/<audience_id>/exports")
-@tracer.capture_method
-def list_audience_exports(audience_id: str) -> Response[Any]:
-    """The audience's exports and daily publications, newest first (the delivery report)."""
-    if not AUDIENCE_ID.fullmatch(audience_id):
-        return _error(404, "audience_id", "no such audience")
-    return _page(lambda limit, cursor: audience_exports.listing(audience_id, limit, cursor))
-
-
-@app.get("/v1/audiences/<audience_id>/exports/<export_id>")
-@tracer.capture_method
-def get_audience_export(audience_id: str, export_id: str) -> Response[Any]:
-    """An export: 202 while it runs, then its outcome and a time-limited download link."""
-    if not (AUDIENCE_ID.fullmatch(audience_id) and EXPORT_ID.fullmatch(export_id)):
-        return _error(404, "export_id", "no such export")
-    return _answer(audience_exports.status(settings.data_bucket, audience_id, export_id))
-
-
-def _answer(answer: audience_members.Answer, location: str | None = None) -> Response[Any]:
-    headers = {"Retry-After": str(answer.retry_after_s)} if answer.retry_after_s else {}
-    if location:
-        headers["Location"] = location
-    return Response(
-        status_code=answer.status, content_type=content_types.APPLICATION_JSON, body=answer.body, headers=headers or None
-    )
-
-
-@app.post("/v1/broadcasts")
-@tracer.capture_method
-def post_broadcast() -> Response[Any]:
-    """A newsletter to a saved audience, now or at ``send_at``; ``broadcast_id`` is the
-    idempotency key. With ``test_to``, one test mail to that address instead."""
-    answer = broadcasts.request(ingest.parse_object(app.current_event.body))
-    location = f"/v1/broadcasts/{answer.body['broadcast_id']}" if answer.status == 202 else None
-    return _answer(answer, location=location)
-
-
-@app.get("/v1/broadcasts/<broadcast_id>")
-@tracer.capture_method
-def get_broadcast(broadcast_id: str) -> Response[Any]:
-    if not BROADCAST_ID.fullmatch(broadcast_id):
-        return _error(404, "broadcast_id", "no such broadcast")
-    return _answer(broadcasts.status(broadcast_id))
-
-
 @app.get("/v1/campaigns/<campaign_id>/mails")
 @tracer.capture_method
 def get_campaign_mails(campaign_id: str) -> Response[Any]:
-    return _page(lambda limit, cursor: campaign_mails.page(campaign_id, limit, cursor, settings.data_bucket))
-
-
-def _page(read: Callable[[int, str | None], dict[str, Any]]) -> Response[Any]:
-    """A paged listing: ``limit`` (1-100, default 50) and ``cursor`` from the query, refused
-    with the field named."""
-    raw_limit = app.current_event.get_query_string_value("limit") or "50"
-    # ASCII digits only ("²".isdigit() is true), and short: int() of 5,000 digits is refused
-    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 100:
-        return _error(400, "limit", "limit must be a whole number from 1 to 100")
-    try:
-        found = read(int(raw_limit), app.current_event.get_query_string_value("cursor"))
-    except cursors.BadCursor as exc:
-        return _error(400, "cursor", str(exc))
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
+    query = app.current_event.get_query_string_value
+    return page(query, lambda limit, cursor: campaign_mails.page(campaign_id, limit, cursor, settings.data_bucket))
 
 
 @app.get("/v1/vouchers/<code>")
