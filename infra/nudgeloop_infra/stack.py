@@ -15,6 +15,7 @@ from nudgeloop.specs import Retention
 
 from .constructs.analytics import Analytics
 from .constructs.audiences import Audiences
+from .constructs.protection import Protection
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
@@ -41,6 +42,7 @@ class StackConfig:
     sweep_schedule: str = DEFAULT_SWEEP_SCHEDULE
     monitoring: str = "minimal"  # minimal | full: which alarms and dashboards ship (docs/costs.md)
     tracing: bool = False  # X-Ray on the API, the functions and the journeys
+    waf: bool = False  # an AWS WAF web ACL on the API (constructs/protection.py; docs/costs.md)
     retention: Retention = field(default_factory=Retention)  # of the raw archive and the sent mails (docs/privacy.md)
     settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
 
@@ -64,6 +66,9 @@ class StackConfig:
         tracing = ctx("tracing", str(base.tracing).lower()).lower()
         if tracing not in ("true", "false"):
             raise ValueError(f"context tracing={tracing!r}: true or false")
+        wants_waf = ctx("waf", str(base.waf).lower()).lower()
+        if wants_waf not in ("true", "false"):
+            raise ValueError(f"context waf={wants_waf!r}: true or false")
         return cls(
             prefix=ctx("prefix", base.prefix),
             public_base_url=ctx("public_base_url", base.public_base_url),
@@ -74,6 +79,7 @@ class StackConfig:
             sweep_schedule=ctx("sweep_schedule", base.sweep_schedule),
             monitoring=ctx("monitoring", base.monitoring),  # checked by __post_init__
             tracing=tracing == "true",
+            waf=wants_waf == "true",
             retention=Retention(
                 raw_archive_days=_days(ctx("raw_archive_days", str(base.retention.raw_archive_days)), "raw_archive_days"),
                 sent_mail_days=_days(ctx("sent_mail_days", str(base.retention.sent_mail_days)), "sent_mail_days"),
@@ -109,6 +115,8 @@ class NudgeloopStack(cdk.Stack):
         )
         segmentation = Segmentation(self, "Segmentation", catalog=cat, functions=functions, data=data)
         api = IngestApi(self, "IngestApi", catalog=cat, functions=functions, data=data, bus=segmentation.bus)
+        if config.waf:
+            Protection(self, "Protection", catalog=cat, stage=api.api.deployment_stage)
         sending = Sending(
             self,
             "Sending",

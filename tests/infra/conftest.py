@@ -35,12 +35,12 @@ def template(synth: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def full_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """The stack with every alarm and the dashboard, X-Ray on, and its own retention
-    (``-c monitoring=full -c tracing=true -c raw_archive_days=730 -c sent_mail_days=0``)."""
+    """The stack with every alarm and the dashboard, X-Ray on, its own retention and WAF
+    (``-c monitoring=full -c tracing=true -c raw_archive_days=730 -c sent_mail_days=0 -c waf=true``)."""
     from nudgeloop_infra import lint
 
     work = tmp_path_factory.mktemp("synth-full")
-    context = {"monitoring": "full", "tracing": "true", "raw_archive_days": "730", "sent_mail_days": "0"}
+    context = {"monitoring": "full", "tracing": "true", "raw_archive_days": "730", "sent_mail_days": "0", "waf": "true"}
     proc = lint.synthesize(work, context)
     assert proc.returncode == 0, proc.stderr[-4000:]
     found: dict[str, Any] = json.loads(lint.template_path(work).read_text())

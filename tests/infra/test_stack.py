@@ -428,3 +428,21 @@ def test_retention_of_the_archives_is_configurable_with_documented_defaults(
     assert chosen[ARCHIVE_PREFIX] == 730 and SENT_PREFIX not in chosen
     with pytest.raises(ValueError, match="raw_archive_days"):
         Retention(raw_archive_days=-1)
+
+
+def test_waf_is_optional_and_limits_each_client_more_tightly_on_the_keyless_routes(
+    template: dict[str, Any], full_template: dict[str, Any]
+) -> None:
+    from nudgeloop_infra.constructs.protection import ALL_PER_IP, KEYLESS_PER_IP
+
+    assert resources(template, "AWS::WAFv2::WebACL") == {}
+    (acl,) = [r["Properties"] for r in resources(full_template, "AWS::WAFv2::WebACL").values()]
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert set(rules) == {"ip-reputation", "keyless-per-ip", "all-per-ip"}
+    assert rules["all-per-ip"]["Statement"]["RateBasedStatement"]["Limit"] == ALL_PER_IP
+    keyless = rules["keyless-per-ip"]["Statement"]["RateBasedStatement"]
+    assert keyless["Limit"] == KEYLESS_PER_IP
+    paths = {s["ByteMatchStatement"]["SearchString"] for s in keyless["ScopeDownStatement"]["OrStatement"]["Statements"]}
+    assert paths == {r.path for r in catalog().routes if not r.api_key_required}
+    (association,) = [r["Properties"] for r in resources(full_template, "AWS::WAFv2::WebACLAssociation").values()]
+    assert "Stage" in json.dumps(association["ResourceArn"]) or "stages" in json.dumps(association["ResourceArn"])

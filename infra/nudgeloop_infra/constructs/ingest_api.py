@@ -95,8 +95,8 @@ class IngestApi(Construct):
             self.api,
             {
                 "AwsSolutions-APIG2": "Requests are validated by the handler's models so that every rejection names the field.",
-                "AwsSolutions-APIG3": "WAF is deployment-specific; attach a web ACL to the stage where needed "
-                "(docs/operations.md).",
+                "AwsSolutions-APIG3": "WAF is optional (context waf=true: constructs/protection.py, $8 a month "
+                "plus requests, docs/costs.md); without it each keyless route has its own throttling.",
                 "AwsSolutions-APIG4": "Webshops authenticate with API keys (usage plan); unsubscribe links "
                 "authenticate with signed tokens.",
                 "AwsSolutions-COG4": "No end-user pool: machine clients use API keys, recipients use signed tokens.",
