@@ -15,12 +15,12 @@ from nudgeloop.specs import Retention
 
 from .constructs.analytics import Analytics
 from .constructs.audiences import Audiences
-from .constructs.protection import Protection
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
 from .constructs.functions import FunctionFactory
 from .constructs.ingest_api import IngestApi
 from .constructs.observability import Observability
+from .constructs.protection import Protection
 from .constructs.segmentation import Segmentation
 from .constructs.sending import Sending
 from .nag import acknowledge, acknowledge_grant_wildcards

@@ -23,7 +23,9 @@ ALL_PER_IP = 6000  # 20 a second: a shop's servers post batches of up to 100 eve
 
 
 def _visibility(name: str) -> waf.CfnWebACL.VisibilityConfigProperty:
-    return waf.CfnWebACL.VisibilityConfigProperty(cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True)
+    return waf.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )
 
 
 class Protection(Construct):
