@@ -13,11 +13,12 @@ from nudgeloop.specs import QueueSpec
 
 
 def bind_engine(prefix: str) -> None:
-    """Point the data layer at the deployed stack's engine table (operator commands)."""
+    """Point the data layer at the deployed stack's engine and audit tables (operator commands)."""
     from nudgeloop.config import Settings
     from nudgeloop.dal.models import bind
 
-    bind(Settings(prefix=prefix, engine_table=catalog(prefix).table("engine").name))
+    cat = catalog(prefix)
+    bind(Settings(prefix=prefix, engine_table=cat.table("engine").name, audit_table=cat.table("audit").name))
 
 
 def redrive(dlq_name: str, prefix: str) -> dict[str, Any]:

@@ -298,10 +298,13 @@ def sends_resume_marketing(
         if status != 200:
             raise typer.Exit(1)
         return
+    import boto3
+
     from nudgeloop.services import reputation
 
     _bind_engine(prefix)
-    lifted = reputation.resume(f"{prefix}-mail")
+    operator = boto3.client("sts").get_caller_identity()["Arn"]  # who resumes, for the audit trail
+    lifted = reputation.resume(f"{prefix}-mail", f"iam:{operator}")
     typer.echo(json.dumps({"resumed": True, "was_paused_for": (lifted or {}).get("reason")}))
 
 

@@ -93,6 +93,10 @@ def test_bounces_pause_marketing_hold_journeys_spare_service_mail_and_resume_wit
     assert len(promos(stack, "h1")) == 1
     stack.advance(timedelta(hours=3))
     assert len(promos(stack, "h1")) == 1
+    # the pause and the resume are in the audit trail, with who did each
+    status, _h, body = stack.api("GET", "/v1/audit", headers=KEY, query={"object": "marketing:pause"})
+    trail = [(e["action"], e["actor"]) for e in json.loads(body)["entries"]]
+    assert trail == [("resumed", "local:operator"), ("paused", "system:reputation")]
 
 
 def test_a_long_pause_parks_held_journeys_until_resume_without_growing_their_history(stack) -> None:
@@ -126,6 +130,6 @@ def test_a_long_pause_parks_held_journeys_until_resume_without_growing_their_his
     assert history() == before and promos(stack, "h1") == []
     with stack.aws_lock:
         assert {t.status for t in models.EngineItem.by_due.query(keys.HELD_SHARD)} == {"held"}
-        reputation.resume(stack.catalog.configuration_set)
+        reputation.resume(stack.catalog.configuration_set, "local:operator")
     stack.advance(timedelta(minutes=2))
     assert len(promos(stack, "h1")) == 1

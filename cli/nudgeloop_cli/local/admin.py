@@ -170,7 +170,7 @@ class Admin:
         from nudgeloop.services import reputation
 
         with self.stack.aws_lock:
-            lifted = reputation.resume(self.stack.catalog.configuration_set)
+            lifted = reputation.resume(self.stack.catalog.configuration_set, "local:operator")
         return {"resumed": True, "was_paused_for": (lifted or {}).get("reason")}
 
     def simulate(self, text: str, days: int) -> dict[str, Any]:

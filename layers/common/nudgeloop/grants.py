@@ -92,6 +92,7 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("customers", "read_write"),
         # the reputation circuit breaker turns marketing mail's configuration set off
         Grant("ses", "marketing", "sending_options"),
+        _table("audit", "put"),  # and records that it did (the audit trail)
     ),
     "segment_counts": (_table("engine", "read_write"),),
     "segment_daily": (

@@ -271,7 +271,7 @@ def catalog(
             handler="feedback.handler",
             description="Stores SES delivery, open, click, bounce and complaint events; pauses marketing on bad reputation",
             queue_key="feedback",
-            env=common + _DATA + ("configuration_set", "reputation_min_sends"),
+            env=common + _DATA + ("configuration_set", "reputation_min_sends", "audit_table"),
         ),
         FunctionSpec(
             key="segment_counts",

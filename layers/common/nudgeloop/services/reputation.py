@@ -12,7 +12,7 @@ from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.adapters.aws import client
-from nudgeloop.dal import deliverability, timers
+from nudgeloop.dal import audit, deliverability, timers
 from nudgeloop.domain.reputation import Thresholds, Window, verdict, window_keys
 from nudgeloop.observability import logger
 
@@ -49,6 +49,9 @@ def figures(thresholds: Thresholds) -> dict[str, Any]:
     }
 
 
+PAUSE_OBJECT = "pause"  # the audit trail's object: marketing:pause
+
+
 def check(thresholds: Thresholds, configuration_set: str) -> str | None:
     """Pause marketing if the rates call for it; returns the reason when this call paused it."""
     current = window(thresholds)
@@ -62,14 +65,17 @@ def check(thresholds: Thresholds, configuration_set: str) -> str | None:
     }
     if not deliverability.pause_marketing(reason, rates):
         return None  # paused already
+    audit.record("marketing", PAUSE_OBJECT, "paused", "system:reputation", {"reason": reason, **rates})
     set_sending(configuration_set, enabled=False)
     logger.error("marketing sending paused: reputation", extra={"reason": reason, **rates})
     return reason
 
 
-def resume(configuration_set: str) -> dict[str, Any] | None:
-    """Turn marketing sending back on and measure afresh; returns the pause that was lifted."""
+def resume(configuration_set: str, actor: str) -> dict[str, Any] | None:
+    """Turn marketing sending back on and measure afresh; returns the pause that was lifted.
+    ``actor`` is who resumes (the audit trail's: an operator's IAM identity)."""
     lifted = deliverability.resume_marketing()
+    audit.record("marketing", PAUSE_OBJECT, "resumed", actor, {"was_paused_for": (lifted or {}).get("reason")})
     set_sending(configuration_set, enabled=True)
     released = timers.release_held_timers(clock.now())  # the held journeys go on at the next sweep
     logger.warning("marketing sending resumed", extra={"was": (lifted or {}).get("reason"), "journeys_released": released})
