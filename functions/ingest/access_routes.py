@@ -38,6 +38,7 @@ def scope_check(routes: Iterable[RouteSpec]) -> Callable[[APIGatewayRestResolver
             return next_middleware(app)
         key_id = event.request_context.identity.api_key_id
         scope = api_keys.scope_of(key_id) if key_id else None
+        app.context["key_scope"] = scope  # for what the route does by scope (api._audit_consents); cleared per request
         logger.append_keys(api_key_id=key_id)  # who called (the audit trail's "who"), never the key itself
         if not access.allows(scope, scopes):
             body = {

@@ -18,7 +18,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from nudgeloop import clock
-from nudgeloop.adapters import api_keys
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
 from nudgeloop.dal import audit
 from nudgeloop.domain import tokens
@@ -110,8 +109,7 @@ def _audit_consents(accepted: list[Event]) -> None:
     """A consent statement made with an admin key overrides what the person said through the
     shop: who made it is kept (a shop's own statements, with ingest keys, are proven by the
     events table itself: source, time, event id)."""
-    key_id = app.current_event.request_context.identity.api_key_id
-    if not key_id or api_keys.scope_of(key_id) != ADMIN:
+    if app.context.get("key_scope") != ADMIN:  # as the scope check read it (access_routes)
         return
     for event in accepted:
         if event.type == "consent.changed":

@@ -40,23 +40,25 @@ def _all_paths() -> list[str]:
     return paths
 
 
+def _created(body: str) -> list[dict[str, Any]]:
+    """The records of an S3 notification that name a created object (none for S3's test event)."""
+    return [r for r in json.loads(body).get("Records", []) if str(r.get("eventName", "")).startswith("ObjectCreated")]
+
+
+def _object(record: dict[str, Any]) -> tuple[str, str]:
+    return str(record["s3"]["bucket"]["name"]), unquote_plus(record["s3"]["object"]["key"])
+
+
 def uploaded(body: str) -> list[tuple[str, str]]:
-    """The (bucket, key) of every object an S3 notification names as created (none for S3's
-    test event)."""
-    return [
-        (str(r["s3"]["bucket"]["name"]), unquote_plus(r["s3"]["object"]["key"]))
-        for r in json.loads(body).get("Records", [])
-        if str(r.get("eventName", "")).startswith("ObjectCreated")
-    ]
+    """The (bucket, key) of every object an S3 notification names as created."""
+    return [_object(r) for r in _created(body)]
 
 
 def audit_uploads(body: str) -> None:
     """Who uploaded each template and campaign file, and which version (the audit trail): S3
     names the uploading principal and the version in its notification."""
-    for r in json.loads(body).get("Records", []):
-        if not str(r.get("eventName", "")).startswith("ObjectCreated"):
-            continue
-        bucket, key = str(r["s3"]["bucket"]["name"]), unquote_plus(r["s3"]["object"]["key"])
+    for r in _created(body):
+        bucket, key = _object(r)
         kind = "template" if bucket == settings.templates_bucket else "campaign"
         name = key.removeprefix(ROOT) if kind == "template" else key.removeprefix(CAMPAIGN_PREFIX)
         principal = (r.get("userIdentity") or {}).get("principalId")

@@ -359,7 +359,6 @@ class Enforcer:
             "DeleteApiKey": ("DELETE", f"/apikeys/{key}"),
             "GetUsagePlans": ("GET", "/usageplans"),
             "CreateUsagePlanKey": ("POST", f"/usageplans/{p.get('usagePlanId', '')}/keys"),
-            "TagResource": ("PUT", f"/tags/{p.get('resourceArn', '')}"),
         }
         if op not in paths:
             return None

@@ -28,6 +28,24 @@ def _visibility(name: str) -> waf.CfnWebACL.VisibilityConfigProperty:
     )
 
 
+def _per_ip(
+    prefix: str, name: str, priority: int, limit: int, only: waf.CfnWebACL.OrStatementProperty | None = None
+) -> waf.CfnWebACL.RuleProperty:
+    """Block a client IP past ``limit`` requests in 5 minutes (``only`` those requests, if given)."""
+    rate = waf.CfnWebACL.RateBasedStatementProperty(
+        limit=limit,
+        aggregate_key_type="IP",
+        scope_down_statement=waf.CfnWebACL.StatementProperty(or_statement=only) if only is not None else None,
+    )
+    return waf.CfnWebACL.RuleProperty(
+        name=name,
+        priority=priority,
+        action=waf.CfnWebACL.RuleActionProperty(block={}),
+        statement=waf.CfnWebACL.StatementProperty(rate_based_statement=rate),
+        visibility_config=_visibility(f"{prefix}-{name}"),
+    )
+
+
 class Protection(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, stage: apigw.Stage) -> None:
         super().__init__(scope, construct_id)
@@ -56,30 +74,8 @@ class Protection(Construct):
                 ),
                 visibility_config=_visibility(f"{catalog.prefix}-ip-reputation"),
             ),
-            waf.CfnWebACL.RuleProperty(
-                name="keyless-per-ip",
-                priority=1,
-                action=waf.CfnWebACL.RuleActionProperty(block={}),
-                statement=waf.CfnWebACL.StatementProperty(
-                    rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(
-                        limit=KEYLESS_PER_IP,
-                        aggregate_key_type="IP",
-                        scope_down_statement=waf.CfnWebACL.StatementProperty(
-                            or_statement=waf.CfnWebACL.OrStatementProperty(statements=matches)
-                        ),
-                    )
-                ),
-                visibility_config=_visibility(f"{catalog.prefix}-keyless-per-ip"),
-            ),
-            waf.CfnWebACL.RuleProperty(
-                name="all-per-ip",
-                priority=2,
-                action=waf.CfnWebACL.RuleActionProperty(block={}),
-                statement=waf.CfnWebACL.StatementProperty(
-                    rate_based_statement=waf.CfnWebACL.RateBasedStatementProperty(limit=ALL_PER_IP, aggregate_key_type="IP")
-                ),
-                visibility_config=_visibility(f"{catalog.prefix}-all-per-ip"),
-            ),
+            _per_ip(catalog.prefix, "keyless-per-ip", 1, KEYLESS_PER_IP, waf.CfnWebACL.OrStatementProperty(statements=matches)),
+            _per_ip(catalog.prefix, "all-per-ip", 2, ALL_PER_IP),
         ]
         self.web_acl = waf.CfnWebACL(
             self,

@@ -23,6 +23,9 @@ IMPORT_PREFIX = "imports/"
 IMPORT_SUFFIXES = (".csv", ".jsonl")
 ARCHIVE_PREFIX = "archive/events/"
 SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
+# how long a campaign's sent mails are listed (GET /v1/campaigns/{id}/mails), and the default of
+# how long the archive keeps them (the sent_mail_days setting, specs.Retention)
+SENT_MAIL_DAYS = 400
 ANALYTICS_PREFIX = "analytics/"  # the daily export of campaign and staircase figures (JSON lines)
 TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
 TEMPLATE_SUFFIXES = (".html", ".txt")

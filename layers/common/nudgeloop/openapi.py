@@ -19,6 +19,7 @@ from nudgeloop.domain.audiences import AUDIENCE_ID, Audience
 from nudgeloop.domain.audit import OBJECT
 from nudgeloop.domain.events import MAX_EVENTS_PER_BATCH, PROPERTY_MODELS, EventIn, Rejection
 from nudgeloop.domain.vouchers import CODE, MAX_POOL_UPLOAD, POOL_NAME
+from nudgeloop.services.personal_data import EVENTS_INLINE
 
 REF = "#/components/schemas/{model}"
 
@@ -171,7 +172,7 @@ def _document() -> dict[str, Any]:
                 "get": {
                     "summary": "Everything held about one person (GDPR access and portability): profile, consents with "
                     "their statements, step history, mails with links to the archived messages, vouchers, CLV, audiences, "
-                    "events (the first 1000; events_next pages the rest)",
+                    f"events (the first {EVENTS_INLINE}; events_next pages the rest)",
                     "security": keyed,
                     "parameters": [customer_id],
                     "responses": {"200": _object("the document"), **_errors("403", "404")},

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from nudgeloop.layout import SENT_MAIL_DAYS
+
 
 @dataclass(frozen=True)
 class IndexSpec:
@@ -148,7 +150,7 @@ class Retention:
     retention bounds how far back an audience sees."""
 
     raw_archive_days: int = 0
-    sent_mail_days: int = 400  # as long as the campaign mail index lists them (dal/ledger.MAIL_INDEX_KEEP)
+    sent_mail_days: int = SENT_MAIL_DAYS  # as long as the campaign mail index lists them
 
     def __post_init__(self) -> None:
         for name in ("raw_archive_days", "sent_mail_days"):

@@ -59,5 +59,4 @@ def page(
         found = list(AuditItem.query(object_name, **kwargs))
     else:
         found = list(AuditItem.by_customer.query(str(customer_id), **kwargs))
-    found = found[:limit]
     return [_view(i) for i in found], (found[-1].at if len(found) == limit else None)

@@ -11,6 +11,7 @@ from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
 from nudgeloop.domain.sends import LedgerEntry
+from nudgeloop.layout import SENT_MAIL_DAYS
 
 from . import keys
 from .campaign_stats import count
@@ -117,7 +118,7 @@ def complete_send(
             )
 
 
-MAIL_INDEX_KEEP = timedelta(days=400)
+MAIL_INDEX_KEEP = timedelta(days=SENT_MAIL_DAYS)
 
 
 def campaign_mails(

@@ -12,17 +12,17 @@ from nudgeloop.services import cursors
 LINK_SECONDS = 900  # how long an archived copy's link works
 
 
+def archived_link(data_bucket: str, key: str | None) -> str | None:
+    """A time-limited link to an archived message as it was sent (None without one)."""
+    if not key or not data_bucket:
+        return None
+    return str(
+        client("s3").generate_presigned_url("get_object", Params={"Bucket": data_bucket, "Key": key}, ExpiresIn=LINK_SECONDS)
+    )
+
+
 def page(campaign_id: str, limit: int, cursor: str | None, data_bucket: str) -> dict[str, Any]:
     listing = f"campaign:{campaign_id}"
     rows, last = ledger.campaign_mails(campaign_id, limit, cursors.decode(cursor, listing))
-    s3 = client("s3")
-    mails = []
-    for row in rows:
-        key = row.pop("archive_key", None)
-        link = (
-            s3.generate_presigned_url("get_object", Params={"Bucket": data_bucket, "Key": key}, ExpiresIn=LINK_SECONDS)
-            if key and data_bucket
-            else None
-        )
-        mails.append({**row, "archived": link})
+    mails = [{**row, "archived": archived_link(data_bucket, row.pop("archive_key", None))} for row in rows]
     return {"mails": mails, "next": cursors.encode(listing, last)}

@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.adapters.aws import client
 from nudgeloop.dal import ledger, memberships
 from nudgeloop.services import audience_store, customers, vouchers
-from nudgeloop.services.campaign_mails import LINK_SECONDS
+from nudgeloop.services.campaign_mails import LINK_SECONDS, archived_link
 
 EVENTS_INLINE = 1000
 CONSENT_TYPES = ("consent.changed",)
@@ -57,17 +56,11 @@ def export(customer_id: str, data_bucket: str, campaigns_bucket: str) -> dict[st
 def _mails(customer_id: str, data_bucket: str) -> tuple[list[dict[str, Any]], list[str]]:
     """The ledger's entries of the customer (sent, skipped, capped...), each sent one with a
     link to its archived message; and the voucher codes they carried."""
-    s3 = client("s3")
     found: list[dict[str, Any]] = []
     codes: list[str] = []
     for entry in ledger.ledger(customer_id):
         data = entry.data
-        key = data.get("archive_key")
-        link = (
-            s3.generate_presigned_url("get_object", Params={"Bucket": data_bucket, "Key": key}, ExpiresIn=LINK_SECONDS)
-            if key and data_bucket
-            else None
-        )
+        link = archived_link(data_bucket, data.get("archive_key"))
         shown: dict[str, Any] = {
             k: data[k] for k in ("campaign_id", "step_id", "purpose", "message_id", "sent_at", "voucher") if k in data
         }
