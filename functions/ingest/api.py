@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from rights_routes import router as rights_router
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
@@ -33,7 +34,6 @@ from nudgeloop.services import (
     campaign_mails,
     customers,
     ingest,
-    personal_data,
     preferences,
     reputation,
     shopify,
@@ -45,6 +45,7 @@ app = APIGatewayRestResolver()
 app.use(middlewares=[scope_check(catalog(settings.prefix).routes)])
 app.include_router(access_router)
 app.include_router(audience_router)
+app.include_router(rights_router)
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 OPENAPI = document()
 
@@ -132,18 +133,6 @@ def get_customer(customer_id: str) -> Response[Any]:
 def get_customer_events(customer_id: str) -> Response[Any]:
     query = app.current_event.get_query_string_value
     return page(query, lambda limit, cursor: customers.history(customer_id, limit, cursor))
-
-
-@app.get("/v1/customers/<customer_id>/export")
-@tracer.capture_method
-def get_customer_export(customer_id: str) -> Response[Any]:
-    """Everything held about one person, as one document (services/personal_data)."""
-    found = personal_data.export(customer_id, settings.data_bucket, settings.campaigns_bucket)
-    if found is None:
-        return _error(404, "customer_id", "nothing is held about this customer")
-    audit.record("customer", customer_id, "exported", actor(app), customer_id=customer_id)
-    logger.info("personal data exported", extra={"customer_id": customer_id})
-    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=found)
 
 
 @app.put("/v1/customers/<customer_id>")

@@ -163,6 +163,28 @@ class StepFunctionsLimits:
     def observe(self, service: str, operation: str, params: dict[str, Any], result: Any, now: float) -> None:
         if service == "stepfunctions" and operation == "StartExecution":
             self.started_at.setdefault(result["executionArn"], now)
+        if service == "stepfunctions" and operation == "StopExecution":
+            self._aborted(str(params.get("executionArn")))
+
+    def _aborted(self, arn: str) -> None:
+        """StopExecution ends an execution at once in AWS (``ABORTED``), also one waiting for a
+        task token. moto marks the stop but its worker waits on for the token (the journey
+        stays ``RUNNING`` without a timer): its waiting tasks are answered with a failure (no
+        Catch or Retry of the journey matches ``Nudgeloop.Stopped``, so no state runs after it) and, once the
+        worker has ended, the status is what AWS shows."""
+        from moto.stepfunctions.parser.api import ExecutionStatus
+        from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
+
+        for machine in self._backend().state_machines:
+            for execution in machine.executions:
+                if execution.execution_arn != arn or execution.exec_worker is None:
+                    continue
+                pool = execution.exec_worker.env.callback_pool_manager
+                for callback_id in list(pool._pool):
+                    pool.notify(callback_id, CallbackOutcomeFailure(callback_id, "Nudgeloop.Stopped", "stopped"))
+                _wait_until_closed(execution)
+                # the unhandled failure ends the worker's program as FAILED; AWS shows the stop
+                execution.exec_status = ExecutionStatus.ABORTED
 
     def _backend(self) -> Any:
         from moto.stepfunctions.parser.models import stepfunctions_parser_backends
@@ -198,18 +220,22 @@ class StepFunctionsLimits:
     def _end(self, execution: Any, status: str, error: str, cause: str) -> None:
         """Stop the execution as AWS would end it at the limit (moto only knows ABORTED for a stop)."""
         import datetime
-        import time
 
         from moto.stepfunctions.parser.api import ExecutionStatus
 
         execution.stop(stop_date=datetime.datetime.now(tz=datetime.UTC), error=error, cause=cause)
-        for _ in range(500):  # the worker thread reflects the stop; then the status AWS would show
-            if execution.status != "RUNNING":
-                break
-            time.sleep(0.01)
+        _wait_until_closed(execution)  # the worker thread reflects the stop; then the status AWS would show
         execution.exec_status = ExecutionStatus(status)
         execution.error, execution.cause = error, cause
         self.ended.append({"execution": execution.name, "status": status, "error": error})
+
+
+def _wait_until_closed(execution: Any, seconds: float = 5.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while execution.status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def _history_length(execution: Any) -> int:

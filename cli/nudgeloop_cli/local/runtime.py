@@ -238,6 +238,7 @@ class LocalStack:
             "audience_export_function": c.function("audience_export").name,
             "broadcast_function": c.function("broadcast").name,
             "broadcast_send_function": c.function("broadcast_send").name,
+            "erasure_function": c.function("erasure").name,
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}

@@ -80,6 +80,7 @@ class FunctionFactory(Construct):
             "audience_export_function": c.function("audience_export").name,
             "broadcast_function": c.function("broadcast").name,
             "broadcast_send_function": c.function("broadcast_send").name,
+            "erasure_function": c.function("erasure").name,
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,

@@ -1,4 +1,5 @@
-"""Response management: the HTTP API, the ingest queue and its processor, SES feedback intake."""
+"""Response management: the HTTP API, the ingest queue and its processor, SES feedback intake,
+a person's erasure."""
 
 from __future__ import annotations
 
@@ -37,6 +38,15 @@ class IngestApi(Construct):
         functions.function("ingest_import")  # with its S3 notifications (FunctionFactory.function)
 
         functions.function("ingest_feedback")
+        # a person's erasure stops their journeys: the state machine by its name (the journeys
+        # construct makes it; naming it keeps the two constructs free of a dependency cycle)
+        journeys = cdk.Stack.of(self).format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=catalog.state_machine_name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+        functions.function("erasure", {"state_machine_arn": journeys})
         functions.rule(self, "SesEventsRule", "ses_events", events.EventBus.from_event_bus_name(self, "DefaultBus", "default"))
 
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.THREE_MONTHS)

@@ -63,6 +63,7 @@ class Settings(BaseModel):
     audience_export_function: str = ""  # invoked asynchronously for each export (services/audience_exports)
     broadcast_function: str = ""  # a broadcast started, a test send (services/broadcasts)
     broadcast_send_function: str = ""  # a batch of a broadcast's members sent
+    erasure_function: str = ""  # an erasure's first pass (services/erasure)
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")

@@ -69,6 +69,19 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         _table("audit", "put"),  # the changes made through the API, each once
         # a key's scope is read from the key (each request's, cached); /v1/keys creates, lists, revokes
         *(Grant("api_keys", "", access) for access in ("read", "create", "tag", "delete")),
+        Grant("function", "erasure", "invoke"),  # DELETE /v1/customers/{id}: the erasure's passes run there
+    ),
+    "erasure": (
+        _table("customers", "read_write"),
+        _table("events", "read_write"),
+        _table("engine", "read_write"),
+        _table("recs", "read_write"),  # CLV, memberships
+        _table("audit", "read_write"),  # the entries about the person (by_customer) go
+        _bucket("campaigns"),  # which campaigns and saved audiences exist (the partitions to look in)
+        *(_bucket("data", "read", prefix) for prefix in (SENT_PREFIX, ARCHIVE_PREFIX, IMPORT_PREFIX)),
+        *(_bucket("data", "erase", prefix) for prefix in (SENT_PREFIX, ARCHIVE_PREFIX, IMPORT_PREFIX)),
+        Grant("state_machine", "journey", "stop"),
+        Grant("function", "erasure", "invoke"),  # continues a long pass (many arrival days)
     ),
     "ingest_import": (
         _bucket("data", "read", IMPORT_PREFIX),
@@ -146,6 +159,18 @@ GRANTS: dict[str, tuple[Grant, ...]] = {
         Grant("glue", "audiences", "write"),  # the raw tables, the CTAS tables, the current tables
         _bucket("campaigns"),  # the saved audiences (their publications), the campaigns (the audiences they read)
         Grant("function", "audience_export", "invoke"),  # each publication and membership job runs there
+        # an erasure's second pass: older runs, the erased rows of exports and publications, old results
+        *(
+            g
+            for prefix in (
+                AUDIENCE_TABLES_PREFIX,
+                EXPORTS_PREFIX,
+                AUDIENCE_EXPORTS_PREFIX,
+                PUBLICATIONS_PREFIX,
+                QUERY_RESULTS_PREFIX,
+            )
+            for g in (_bucket("data", "read", prefix), _bucket("data", "erase", prefix))
+        ),
     ),
     "audience_export": (
         _table("engine", "read_write"),  # the export's record

@@ -167,6 +167,29 @@ def _document() -> dict[str, Any]:
                         **_errors("400", "403", "413", "503"),
                     },
                 },
+                "delete": {
+                    "summary": "Erase the person (GDPR erasure): their addresses are suppressed (by hash) at once; their "
+                    "journeys are stopped and they are deleted from every table and S3 object of the stack in two passes "
+                    "(the second once the next audience snapshot is current). Asking again answers the erasure as it stands.",
+                    "security": keyed,
+                    "parameters": [customer_id],
+                    "responses": {
+                        "202": _object("the erasure: erasure_id, status, last_copy_gone_by (GET /v1/erasures/{erasure_id})"),
+                        "200": _object("an erasure of this id finished before, and nothing is held again"),
+                        **_errors("403", "404", "503"),
+                    },
+                },
+            },
+            "/v1/erasures/{erasure_id}": {
+                "get": {
+                    "summary": "Where an erasure stands: running, awaiting_snapshot, complete or failed; what was erased, "
+                    "and when the last copy out of reach of any API (backups, Step Functions history, logs) is gone",
+                    "security": keyed,
+                    "parameters": [
+                        {"name": "erasure_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 40}}
+                    ],
+                    "responses": {"200": _object("the erasure"), **_errors("403", "404")},
+                }
             },
             "/v1/customers/{customer_id}/export": {
                 "get": {

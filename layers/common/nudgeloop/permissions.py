@@ -37,6 +37,8 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("table", "export"): ("dynamodb:DescribeTable", "dynamodb:ExportTableToPointInTime", "dynamodb:DescribeExport"),
     ("bucket", "read"): ("s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"),
     ("bucket", "put"): ("s3:PutObject",),
+    # an erasure rewrites objects as their only version and deletes every version (services/erasure)
+    ("bucket", "erase"): ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"),
     ("bucket", "upload"): ("s3:PutObject", "s3:AbortMultipartUpload"),  # in parts (adapters/objects)
     # DynamoDB writes an export with the caller's rights
     ("bucket", "export"): ("s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"),
@@ -63,6 +65,8 @@ ACTIONS: dict[tuple[str, str], tuple[str, ...]] = {
     ("secret", "read"): ("secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"),
     ("parameter", "read"): ("ssm:GetParameter",),
     ("state_machine", "start"): ("states:StartExecution",),
+    # an erasure stops the person's running journeys: listed on the state machine, stopped by execution
+    ("state_machine", "stop"): ("states:ListExecutions", "states:StopExecution"),
     ("state_machine", "task_response"): ("states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"),
     ("function", "invoke"): ("lambda:InvokeFunction",),
     ("ses", "send"): ("ses:SendEmail", "ses:SendRawEmail"),
@@ -178,6 +182,10 @@ class Arns:
     def state_machine(self) -> str:
         return self._arn("states", f"stateMachine:{self.catalog.state_machine_name}")
 
+    def executions(self) -> str:
+        """Every execution of the stack's state machine (what StopExecution authorises on)."""
+        return self._arn("states", f"execution:{self.catalog.state_machine_name}:*")
+
     def function(self, key: str) -> str:
         return self.function_named(self.catalog.function(key).name)
 
@@ -212,6 +220,8 @@ def resources_of(grant: Grant, arns: Arns) -> tuple[str, ...]:
         return (arns.secret(grant.target),)
     if grant.kind == "parameter":
         return (arns.parameter(grant.target),)
+    if grant.kind == "state_machine" and grant.access == "stop":
+        return (arns.state_machine(), arns.executions())
     if grant.kind == "state_machine":
         return (arns.state_machine(),)
     if grant.kind == "function":

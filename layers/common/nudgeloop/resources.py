@@ -233,7 +233,19 @@ def catalog(
                 *_AUDIENCES,
                 "audience_export_function",
                 "broadcast_function",  # POST /v1/broadcasts
+                "erasure_function",  # DELETE /v1/customers/{id}
             ),
+        ),
+        FunctionSpec(
+            key="erasure",
+            name=f"{p}-erasure",
+            code_dir="ingest",
+            handler="erasure.handler",
+            description="Erasure of a person (GDPR Art. 17): stops their journeys, deletes them from tables and S3",
+            timeout_s=900,
+            memory_mb=512,
+            env=(*common, *_DATA, "recs_table", "audit_table", "data_bucket", "campaigns_bucket", "state_machine_arn"),
+            async_retries=2,  # then the invocation waits in the failures queue; the erasure reports failed
         ),
         FunctionSpec(
             key="ingest_import",
@@ -481,6 +493,8 @@ def catalog(
         RouteSpec("PUT", "/v1/customers/{customer_id}", scopes=ingest),
         RouteSpec("GET", "/v1/customers/{customer_id}/events", scopes=read),
         RouteSpec("GET", "/v1/customers/{customer_id}/export"),  # everything about one person: admin keys only
+        RouteSpec("DELETE", "/v1/customers/{customer_id}"),  # erasure (services/erasure): admin keys only
+        RouteSpec("GET", "/v1/erasures/{erasure_id}"),
         RouteSpec("GET", "/v1/campaigns/{campaign_id}/mails", scopes=read),
         RouteSpec("PUT", "/v1/audiences/{audience_id}"),
         RouteSpec("GET", "/v1/audiences", scopes=read),

@@ -67,3 +67,40 @@ def csv_rows(bucket: str, key: str) -> Iterator[list[str]]:
     body = client("s3").get_object(Bucket=bucket, Key=key)["Body"]
     lines = codecs.iterdecode(body.iter_lines(keepends=True), "utf-8")
     yield from csv.reader(lines)
+
+
+# ------------------------------------------------------------------ versions (the buckets are versioned)
+
+
+def versions(bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+    """Every version and delete marker under ``prefix``: ``Key``, ``VersionId``, ``IsLatest``,
+    ``LastModified`` (a delete marker has ``DeleteMarker``)."""
+    for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        yield from page.get("Versions", [])
+        for marker in page.get("DeleteMarkers", []):
+            yield {**marker, "DeleteMarker": True}
+
+
+def delete_versions(bucket: str, found: list[tuple[str, str]]) -> int:
+    """Delete these ``(key, version id)``: gone for good, not hidden behind a delete marker
+    (``DeleteObjects``, 1000 a request; a version that is gone already counts as deleted)."""
+    s3 = client("s3")
+    for start in range(0, len(found), 1000):
+        chunk = [{"Key": k, "VersionId": v} for k, v in found[start : start + 1000]]
+        answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True})
+        errors = [e for e in answer.get("Errors", []) if e.get("Code") != "NoSuchVersion"]
+        if errors:
+            raise RuntimeError(f"S3 did not delete {len(errors)} object versions: {errors[0].get('Code')}")
+    return len(found)
+
+
+def erase_object(bucket: str, key: str) -> int:
+    """Every version of one object (and its delete markers); how many there were."""
+    return delete_versions(bucket, [(v["Key"], v["VersionId"]) for v in versions(bucket, key) if v["Key"] == key])
+
+
+def replace_object(bucket: str, key: str, body: bytes, **put: Any) -> None:
+    """Write ``body`` as the object's only version: the new one is put, the older ones deleted."""
+    written = client("s3").put_object(Bucket=bucket, Key=key, Body=body, **put).get("VersionId")
+    older = [(v["Key"], v["VersionId"]) for v in versions(bucket, key) if v["Key"] == key and v["VersionId"] != written]
+    delete_versions(bucket, older)

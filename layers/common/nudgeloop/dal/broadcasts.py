@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from nudgeloop import clock
@@ -13,6 +14,9 @@ from .models import EngineItem
 
 INDEX = "BROADCASTS"
 ACTIVE = "ACTIVE#"  # + the broadcast id: one scheduled or under way
+# a batch (customer ids) is kept this long after it was written, then DynamoDB's TTL removes it:
+# a broadcast is sent within a day or two; an erasure takes the person out of active ones at once
+BATCH_KEEP = timedelta(days=30)
 
 
 def _pk(broadcast_id: str) -> str:
@@ -56,6 +60,7 @@ def put_batch(broadcast_id: str, number: int, customers: list[str]) -> None:
         sk=f"{keys.BATCH_PREFIX}{number:06d}",
         status="parked",
         data={"number": number, "customers": customers, "not_before": None, "dispatched_at": None},
+        expires_at=clock.now() + BATCH_KEEP,
     ).save()
 
 

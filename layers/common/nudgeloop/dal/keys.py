@@ -25,6 +25,7 @@ IN_DOUBT_SHARD = "DOUBT"  # send reservations until they are completed
 HELD_SHARD = "HELD"  # timers of journeys held by a marketing pause: woken by resume, not by time
 UPLIFT_SHARD = "UPLIFT"  # journey entries until their attribution window closes
 WEBHOOK_SHARD = "WEBHOOK"  # outbound webhook deliveries until they are taken or given up
+ERASURE_SHARD = "ERASURE"  # erasures until the audience snapshot's pass (services/erasure)
 TIMER_PARTITIONS = tuple(str(s) for s in range(TIMER_SHARDS))  # parked journey timers
 
 
@@ -94,6 +95,15 @@ def audience(audience_id: str) -> str:
 def import_file(file_key: str) -> str:
     """Checkpoints of an import file; sort key: the object version."""
     return f"IMPORT#{file_key}"
+
+
+def erasure(erasure_id: str) -> str:
+    """An erasure's record (``dal/erasure``), by the digest of the customer id it erased."""
+    return f"ERASURE#{erasure_id}"
+
+
+def erasure_of(partition: str) -> str:
+    return partition.removeprefix("ERASURE#")
 
 
 # ---------------------------------------------------------------- the send ledger

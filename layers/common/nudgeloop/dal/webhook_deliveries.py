@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nudgeloop import clock
@@ -48,6 +48,11 @@ def _delivery(item: EngineItem) -> Delivery:
     )
 
 
+# a delivery (its payload names the customer) is kept for the report this long after it was made,
+# then DynamoDB's TTL removes it (retries end within about two days: domain/webhooks.BACKOFF)
+DELIVERY_KEEP = timedelta(days=30)
+
+
 def record(endpoint_id: str, message_id: str, event_type: str, payload: bytes, now: datetime) -> Delivery | None:
     """A delivery to make, due now; None when this event was recorded for the endpoint before."""
     item = EngineItem(
@@ -58,6 +63,7 @@ def record(endpoint_id: str, message_id: str, event_type: str, payload: bytes, n
         due_at=clock.iso(now),
         data={"type": event_type, "payload": payload.decode(), "attempts": 0},
         created_at=clock.iso(now),
+        expires_at=now + DELIVERY_KEEP,
     )
     return _delivery(item) if put_once(item, EngineItem.pk) else None
 

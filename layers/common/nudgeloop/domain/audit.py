@@ -1,7 +1,8 @@
 """The audit trail: who changed what, and when (docs/privacy.md, "Audit trail").
 
 An entry names an *object* (``audience:tea-buyers``, ``campaign:welcome``,
-``template:welcome/en.html``, ``key:abc123``, ``customer:c1``, ``marketing:pause``), the action,
+``template:welcome/en.html``, ``key:abc123``, ``customer:c1``, ``marketing:pause``,
+``erasure:er-…``, which names no one), the action,
 the actor (an API key's id, the IAM principal that uploaded a file, or the stack itself, e.g.
 ``system:reputation``) and, where the change concerns a person, their customer id, so that the
 trail is queryable per object and per customer. It is kept in a table of its own, apart from the
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-KINDS = ("audience", "campaign", "template", "key", "customer", "marketing")
+KINDS = ("audience", "campaign", "template", "key", "customer", "marketing", "erasure")
 KEEP_DAYS = 730
 OBJECT = re.compile(r"^(?P<kind>" + "|".join(KINDS) + r"):(?P<id>[^\s]{1,512})$")
 

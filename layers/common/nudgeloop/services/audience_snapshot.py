@@ -325,7 +325,8 @@ def _drop_table(database: str, name: str) -> None:
 def sweep(remaining_ms: int) -> tuple[dict[str, Any], bool]:
     """The handler's work: advance, leaving a minute of the invocation for saving; then, once per
     current run, start the saved audiences' publications (``services/audience_publications``) and
-    the membership evaluations of the audiences campaigns read (``services/audience_memberships``)."""
+    the membership evaluations of the audiences campaigns read (``services/audience_memberships``);
+    and finish the erasures this run was exported after (``services/erasure.after_snapshot``)."""
     state, built = advance(time.monotonic() + max(0.0, remaining_ms / 1000 - 60))
     current = state.get("current")
     if current and state.get("published") != current["run"]:
@@ -335,4 +336,9 @@ def sweep(remaining_ms: int) -> tuple[dict[str, Any], bool]:
         audience_memberships.start_due(settings().campaigns_bucket, current)
         state["published"] = current["run"]
         jobs.save_run_state(JOB, state)
+    if current:
+        from nudgeloop.services import erasure
+
+        # erasures asked for before this snapshot was exported: their second pass (one Query when none)
+        erasure.after_snapshot(settings().data_bucket, current, (state.get("pending") or {}).get("run"))
     return state, built

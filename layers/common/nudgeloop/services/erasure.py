@@ -1,0 +1,335 @@
+"""Erasure of a person (``DELETE /v1/customers/{id}``, ``nudgeloop customers erase``; GDPR Art. 17).
+
+The request (the API) puts the person's addresses on the suppression list at once (by hash: from
+this moment nothing is mailed to them, and no later event with the address makes it mailable),
+records the erasure (``erasure_id``: a digest of the id) with who asked, and hands the work to
+the erasure function. Its **first pass** (:func:`run`) stops the person's running journeys,
+deletes by key what the tables keep of them (``dal/erasure``), every version of their sent
+mails, their lines of the raw event archive (the objects of each day their events arrived,
+rewritten, older versions deleted) and the import files that name them, and asks the audience
+snapshot for a new run. The **second pass** (:func:`after_snapshot`, run by the snapshot job
+once a snapshot exported after the request is current) deletes the older snapshots and exports
+and the person's rows of audience exports, publications and Athena's results.
+
+Counters keep their numbers (campaign statistics, entries, flows between steps, the days'
+step counts); the per-step count of today loses the person with their customer item. What no
+API deletes goes by itself by ``last_copy_gone_by`` (``domain/erasure.LAST_COPIES``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import time
+from typing import Any
+
+from nudgeloop import clock
+from nudgeloop.adapters import objects
+from nudgeloop.adapters.aws import client
+from nudgeloop.config import settings
+from nudgeloop.dal import audit, deliverability, event_log, ledger
+from nudgeloop.dal import customer_store as customers_table
+from nudgeloop.dal import erasure as tables
+from nudgeloop.domain import erasure as rules
+from nudgeloop.domain.events import ORDER_TYPES
+from nudgeloop.layout import (
+    ARCHIVE_PREFIX,
+    AUDIENCE_EXPORTS_PREFIX,
+    AUDIENCE_TABLES_PREFIX,
+    EXPORTS_PREFIX,
+    IMPORT_PREFIX,
+    IMPORT_SUFFIXES,
+    PUBLICATIONS_PREFIX,
+    QUERY_RESULTS_PREFIX,
+)
+from nudgeloop.services import audience_store, campaign_store
+
+MARGIN_S = 60  # of an invocation's time, left for saving and handing on
+ERASED = "erased"  # the suppression reason
+
+
+# ------------------------------------------------------------------ the request (API)
+
+
+def _held(customer_id: str) -> bool:
+    return customers_table.get_customer(customer_id) is not None or bool(event_log.customer_events(customer_id, limit=1))
+
+
+def request(customer_id: str, actor: str) -> tuple[dict[str, Any] | None, bool]:
+    """Start erasing ``customer_id``: (the erasure's view, whether this request started it).
+    An erasure under way is answered as it stands; one finished is answered again unless the
+    id has data again (the shop sent new events for it), which starts a new one. (None, False)
+    when nothing is held and nothing was erased."""
+    erasure_id = rules.erasure_id(customer_id)
+    held = tables.record(erasure_id)
+    if held is not None and held["status"] in ("running", "awaiting_snapshot"):
+        return view(erasure_id, held), False
+    if not _held(customer_id):
+        return (view(erasure_id, held), False) if held is not None else (None, False)
+    now = clock.now()
+    suppressed = _suppress(customer_id)
+    data: dict[str, Any] = {
+        "status": "running",
+        "requested_at": clock.iso(now),
+        "requested_by": actor,
+        "id_digest": rules.digest(customer_id),
+        "addresses_suppressed": suppressed,
+        "last_copy_gone_by": clock.iso(rules.last_copy_gone_by(now)),
+        "erased": {},
+    }
+    tables.save_record(erasure_id, data)
+    audit.record("erasure", erasure_id, "customer:erase", actor, {"addresses_suppressed": suppressed}, at=now)
+    invoke({"customer_id": customer_id, "erasure_id": erasure_id})
+    return view(erasure_id, data), True
+
+
+def invoke(event: dict[str, Any], function: str | None = None) -> None:
+    client("lambda").invoke(
+        FunctionName=function or settings().erasure_function, InvocationType="Event", Payload=json.dumps(event)
+    )
+
+
+def status(erasure_id: str) -> dict[str, Any] | None:
+    held = tables.record(erasure_id)
+    return view(erasure_id, held) if held is not None else None
+
+
+def view(erasure_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    moments = ("status", "requested_at", "requested_by", "first_pass_at", "completed_at")
+    shown: dict[str, Any] = {k: data[k] for k in moments if k in data}
+    return {
+        "erasure_id": erasure_id,
+        **shown,
+        "addresses_suppressed": data.get("addresses_suppressed", 0),
+        "erased": data.get("erased", {}),
+        "last_copy_gone_by": data.get("last_copy_gone_by"),
+        "remaining_copies": {name: f"{days} days" for name, days in rules.LAST_COPIES.items()},
+        **({"error": data["error"]} if data.get("error") else {}),
+    }
+
+
+def _addresses(customer_id: str) -> set[str]:
+    """Every address the person was known by: the profile's and any their events carried."""
+    found: set[str] = set()
+    customer = customers_table.get_customer(customer_id)
+    if customer is not None and customer.email:
+        found.add(customer.email.strip().lower())
+    for event in event_log.customer_events(customer_id, limit=10**9):
+        email = event.properties.get("email")
+        if isinstance(email, str) and "@" in email:
+            found.add(email.strip().lower())
+    return found
+
+
+def _suppress(customer_id: str) -> int:
+    at = clock.iso(clock.now())
+    addresses = _addresses(customer_id)
+    for address in addresses:
+        deliverability.suppress(address, ERASED, at)
+    return len(addresses)
+
+
+# ------------------------------------------------------------------ the first pass (the erasure function)
+
+
+def run(customer_id: str, erasure_id: str, deadline: float) -> str:
+    """The first pass, as far as it goes before ``deadline`` (``time.monotonic()``); returns the
+    status, ``running`` when it is to be continued (the record keeps which days are done)."""
+    data = tables.record(erasure_id)
+    if data is None or data["status"] != "running":
+        return str(data["status"]) if data else "gone"
+    s = settings()
+    erased: dict[str, int] = data.setdefault("erased", {})
+    try:
+        if not data.get("tables_done"):
+            data["addresses_suppressed"] = max(int(data.get("addresses_suppressed", 0)), _suppress(customer_id))
+            data["archive_days"] = _arrival_days(customer_id)
+            data["sent_mails"] = _sent_mails(customer_id)
+            _count(erased, _stop_journeys(customer_id, s.state_machine_arn))
+            _count(erased, _tables_pass(customer_id, s.campaigns_bucket))
+            data["tables_done"] = True
+            tables.save_record(erasure_id, data)
+        if not data.get("mails_done"):
+            _count(erased, {"sent_mail_versions": sum(objects.erase_object(s.data_bucket, k) for k in data["sent_mails"])})
+            data["mails_done"] = True
+            tables.save_record(erasure_id, data)
+        for day in list(data["archive_days"]):
+            if time.monotonic() > deadline - MARGIN_S:
+                return "running"
+            _count(erased, _archive_day(s.data_bucket, day, customer_id))
+            data["archive_days"].remove(day)
+            tables.save_record(erasure_id, data)
+        if not data.get("imports_done"):
+            _count(erased, _imports(s.data_bucket, customer_id))
+            data["imports_done"] = True
+        # what a journey task in flight wrote while the pass ran (a send completing its ledger entry)
+        _count(erased, _tables_pass(customer_id, s.campaigns_bucket))
+    except Exception as exc:
+        data.update(status="failed", error=type(exc).__name__)
+        tables.save_record(erasure_id, data)
+        raise
+    for key in ("archive_days", "sent_mails", "tables_done", "mails_done", "imports_done"):
+        data.pop(key, None)
+    data.update(status="awaiting_snapshot", first_pass_at=clock.iso(clock.now()))
+    tables.save_record(erasure_id, data, awaiting_snapshot=True)
+    from nudgeloop.services import audience_snapshot  # sqlglot stays off the API's cold start
+
+    audience_snapshot.request()
+    return "awaiting_snapshot"
+
+
+def _count(into: dict[str, int], found: dict[str, int]) -> None:
+    for name, n in found.items():
+        if n:
+            into[name] = into.get(name, 0) + n
+
+
+def _arrival_days(customer_id: str) -> list[str]:
+    """The days the person's events arrived: the archive's partitions holding their lines."""
+    return sorted({clock.iso(e.received_at)[:10] for e in event_log.customer_events(customer_id, limit=10**9)})
+
+
+def _sent_mails(customer_id: str) -> list[str]:
+    return sorted({str(e.data["archive_key"]) for e in ledger.ledger(customer_id) if e.data.get("archive_key")})
+
+
+def _stop_journeys(customer_id: str, state_machine_arn: str) -> dict[str, int]:
+    """Stop the person's running journeys (their execution names carry the id's digest)."""
+    sfn = client("stepfunctions")
+    mark = f"-{rules.digest(customer_id)[:20]}-"
+    stopped = 0
+    pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn, statusFilter="RUNNING")
+    for page in pages:
+        for execution in page.get("executions", []):
+            if mark in execution["name"]:
+                try:
+                    sfn.stop_execution(executionArn=execution["executionArn"], cause="the customer was erased")
+                    stopped += 1
+                except sfn.exceptions.ExecutionDoesNotExist:
+                    continue
+    return {"journeys_stopped": stopped}
+
+
+def _tables_pass(customer_id: str, campaigns_bucket: str) -> dict[str, int]:
+    entries = ledger.ledger(customer_id)
+    events = event_log.customer_events(customer_id, limit=10**9)
+    customer = customers_table.get_customer(customer_id)
+    campaigns = {str(r["id"]) for r in campaign_store.listing(campaigns_bucket) if r.get("id")}
+    campaigns |= {e.key.split("#", 1)[0] for e in entries}
+    orders = {str(e.properties["order_id"]) for e in events if e.type in ORDER_TYPES and e.properties.get("order_id")}
+    found, _executions, pool_codes = tables.engine_keys(customer_id, entries, campaigns, orders)
+    audiences = [str(a["id"]) for a in audience_store.listing(campaigns_bucket)]
+    return {
+        "engine_items": tables.delete_engine(found) if found else 0,
+        "pool_codes_unlinked": tables.forget_pool_codes(pool_codes),
+        "referral_codes": tables.forget_referral_code(customer.referral_code if customer else None),
+        "broadcast_batches": tables.remove_from_broadcasts(customer_id),
+        "recs_items": tables.delete_recs(customer_id, audiences),
+        "audit_entries": tables.delete_audit(customer_id),
+        "events": tables.delete_events(customer_id),
+        "customer": tables.delete_customer(customer_id),
+    }
+
+
+def _archive_day(bucket: str, day: str, customer_id: str) -> dict[str, int]:
+    """The day's archive objects without the person's lines (each rewritten as its only version,
+    or deleted with its versions when nothing else was in it)."""
+    rewritten = lines = 0
+    s3 = client("s3")
+    prefix = f"{ARCHIVE_PREFIX}dt={day}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
+            kept, removed = rules.without_customer(body, customer_id)
+            if not removed:
+                continue
+            lines += removed
+            rewritten += 1
+            if kept.strip():
+                objects.replace_object(
+                    bucket,
+                    obj["Key"],
+                    gzip.compress(kept, mtime=0),
+                    ContentType="application/x-ndjson",
+                    ContentEncoding="gzip",
+                )
+            else:
+                objects.erase_object(bucket, obj["Key"])
+    return {"archive_objects_rewritten": rewritten, "archive_lines": lines}
+
+
+def _imports(bucket: str, customer_id: str) -> dict[str, int]:
+    """Import files (kept under ``imports/`` with their reports) that name the person, deleted
+    with every version: the events they brought are erased, and a file cannot be rewritten in
+    place (a new version is a new import). Their reports stay (counts and line numbers)."""
+    s3 = client("s3")
+    name = re.compile(rb"(?<![\w.@-])" + re.escape(customer_id.encode()) + rb"(?![\w.@-])")
+    erased = 0
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=IMPORT_PREFIX):
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key.endswith(IMPORT_SUFFIXES) and name.search(s3.get_object(Bucket=bucket, Key=key)["Body"].read()):
+                objects.erase_object(bucket, key)
+                erased += 1
+    return {"import_files": erased}
+
+
+# ------------------------------------------------------------------ the second pass (the snapshot job)
+
+
+def after_snapshot(bucket: str, current: dict[str, Any], pending: str | None) -> int:
+    """Finish the erasures asked for before the ``current`` snapshot was exported: delete every
+    other snapshot run's objects and exports (not the one under way, ``pending``, exported after
+    them too) and the erased rows of audience exports, publications and Athena's results.
+    Returns how many erasures were completed."""
+    due = tables.awaiting_snapshot(clock.parse_iso(current["exported_at"]))
+    if not due:
+        return 0
+    keep = {current["run"], pending}
+    digests = frozenset(str(d["id_digest"]) for _, d in due)
+    found: dict[str, int] = {}
+    _count(found, _old_runs(bucket, keep))
+    for prefix in (AUDIENCE_EXPORTS_PREFIX, PUBLICATIONS_PREFIX, QUERY_RESULTS_PREFIX):
+        _count(found, _filter_files(bucket, prefix, digests))
+    for erasure_id, data in due:
+        data.update(status="complete", completed_at=clock.iso(clock.now()))
+        _count(data.setdefault("erased", {}), {f"snapshot_{k}": v for k, v in found.items()})
+        tables.save_record(erasure_id, data)
+    return len(due)
+
+
+def _run_of(key: str) -> str | None:
+    parts = key.split("/")
+    if key.startswith(AUDIENCE_TABLES_PREFIX):
+        return parts[1] if len(parts) > 2 else None
+    return parts[2] if len(parts) > 3 else None  # exports/<table>/<run>/...
+
+
+def _old_runs(bucket: str, keep: set[str | None]) -> dict[str, int]:
+    gone: list[tuple[str, str]] = []
+    for prefix in (AUDIENCE_TABLES_PREFIX, EXPORTS_PREFIX):
+        gone += [(v["Key"], v["VersionId"]) for v in objects.versions(bucket, prefix) if _run_of(v["Key"]) not in keep]
+    return {"run_object_versions": objects.delete_versions(bucket, gone)}
+
+
+def _filter_files(bucket: str, prefix: str, digests: frozenset[str]) -> dict[str, int]:
+    """The files without the erased rows (only those that held one are written again: the files
+    of the current snapshot hold none). No S3 time is compared with the stack's clock."""
+    s3 = client("s3")
+    files = rows = 0
+    for version in list(objects.versions(bucket, prefix)):
+        key = version["Key"]
+        kind = rules.export_kind(key)
+        if kind is None or version.get("DeleteMarker"):
+            continue
+        if not version.get("IsLatest"):
+            continue  # older versions go with the rewrite of the latest (replace_object)
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        kept, removed = rules.without_rows(body, kind, digests)
+        if removed:
+            head = s3.head_object(Bucket=bucket, Key=key)
+            objects.replace_object(bucket, key, kept, ContentType=head.get("ContentType", "text/plain"))
+            files += 1
+            rows += removed
+    return {"export_files_rewritten": files, "export_rows": rows}
