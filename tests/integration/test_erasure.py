@@ -160,3 +160,26 @@ def test_erasing_someone_unknown_is_404(stack: Any) -> None:
     assert status == 404 and json.loads(raw)["error"]["field"] == "customer_id"
     status, _h, raw = stack.api("GET", "/v1/erasures/er-0", headers=KEY)
     assert status == 404 and json.loads(raw)["error"]["field"] == "erasure_id"
+
+
+def test_a_pass_that_dies_between_rewriting_an_archive_object_and_deleting_its_old_version_finishes_on_retry() -> None:
+    from nudgeloop_cli.local.runtime import LocalStack
+    from tests.conftest import START
+
+    rule = "erasure:crash-after=s3.PutObject@1"
+    local = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=rule)
+    local.start()
+    try:
+        # one batch: both people's events in the same archive object, which is rewritten (not deleted)
+        post_events(local, [upsert(WHO, first_name=NAMES[0], last_name=NAMES[1]), consent(WHO), upsert("stays-1")])
+        local.settle()
+        status, _h, raw = local.api("DELETE", f"/v1/customers/{WHO}", headers=KEY)
+        assert status == 202, raw
+        local.settle()  # the pass dies right after the rewrite; Lambda runs it again
+        assert local.faults.injected == {rule: 1}
+        found = _erasure(local, json.loads(raw)["erasure_id"])
+        assert found["status"] == "awaiting_snapshot" and found["erased"]["archive_lines"] >= 2, found
+        assert _findings(local) == []
+        assert local.api("GET", "/v1/customers/stays-1", headers=KEY)[0] == 200
+    finally:
+        local.stop()

@@ -22,6 +22,8 @@ import gzip
 import json
 import re
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from nudgeloop import clock
@@ -166,7 +168,10 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
         # what a journey task in flight wrote while the pass ran (a send completing its ledger entry)
         _count(erased, _tables_pass(customer_id, s.campaigns_bucket))
     except Exception as exc:
-        data.update(status="failed", error=type(exc).__name__)
+        # Lambda runs the pass again (``async_retries``), from where the record says it was;
+        # after the last attempt the erasure is failed (asking again starts it over)
+        data["attempts"] = int(data.get("attempts", 0)) + 1
+        data.update(error=type(exc).__name__, status="failed" if data["attempts"] > _retries() else "running")
         tables.save_record(erasure_id, data)
         raise
     for key in ("archive_days", "sent_mails", "tables_done", "mails_done", "imports_done"):
@@ -177,6 +182,13 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
 
     audience_snapshot.request()
     return "awaiting_snapshot"
+
+
+def _retries() -> int:
+    """Lambda's retries of a failed pass (the erasure function's ``async_retries``)."""
+    from nudgeloop.resources import catalog
+
+    return catalog(settings().prefix).function("erasure").async_retries
 
 
 def _count(into: dict[str, int], found: dict[str, int]) -> None:
@@ -233,30 +245,45 @@ def _tables_pass(customer_id: str, campaigns_bucket: str) -> dict[str, int]:
 
 
 def _archive_day(bucket: str, day: str, customer_id: str) -> dict[str, int]:
-    """The day's archive objects without the person's lines (each rewritten as its only version,
-    or deleted with its versions when nothing else was in it)."""
-    rewritten = lines = 0
+    """The day's archive objects without the person's lines (see :func:`_scrub`)."""
+
+    def clean(body: bytes) -> tuple[bytes, int]:
+        kept, removed = rules.without_customer(gzip.decompress(body), customer_id)
+        return (gzip.compress(kept, mtime=0) if kept.strip() else b""), removed
+
+    files, lines = _scrub(bucket, f"{ARCHIVE_PREFIX}dt={day}/", lambda key, body: clean(body))
+    return {"archive_objects_rewritten": files, "archive_lines": lines}
+
+
+def _scrub(bucket: str, prefix: str, clean: Callable[[str, bytes], tuple[bytes, int]]) -> tuple[int, int]:
+    """Every object under ``prefix`` without what ``clean`` removes (it answers the new body, empty
+    for none, and how much went): an object that held some is written again as its only version
+    (its older versions deleted), or deleted with all its versions when nothing is left; an older
+    version that holds some (a retry after a crash between the write and the deletes) is deleted.
+    Returns the objects changed and what was removed."""
     s3 = client("s3")
-    prefix = f"{ARCHIVE_PREFIX}dt={day}/"
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            body = gzip.decompress(s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read())
-            kept, removed = rules.without_customer(body, customer_id)
-            if not removed:
+    by_key: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for version in objects.versions(bucket, prefix):
+        if not version.get("DeleteMarker"):
+            by_key[version["Key"]].append(version)
+    changed = removed = 0
+    for key, found in sorted(by_key.items()):
+        for version in sorted(found, key=lambda v: not v["IsLatest"]):  # the current one first
+            answer = s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])
+            kept, gone = clean(key, answer["Body"].read())
+            if not gone:
                 continue
-            lines += removed
-            rewritten += 1
-            if kept.strip():
-                objects.replace_object(
-                    bucket,
-                    obj["Key"],
-                    gzip.compress(kept, mtime=0),
-                    ContentType="application/x-ndjson",
-                    ContentEncoding="gzip",
-                )
+            changed, removed = changed + 1, removed + gone
+            if not version["IsLatest"]:
+                objects.delete_versions(bucket, [(key, version["VersionId"])])
+            elif not kept:
+                objects.erase_object(bucket, key)
+                break
             else:
-                objects.erase_object(bucket, obj["Key"])
-    return {"archive_objects_rewritten": rewritten, "archive_lines": lines}
+                put = {k: answer[k] for k in ("ContentType", "ContentEncoding") if answer.get(k)}
+                objects.replace_object(bucket, key, kept, **put)
+                break  # its older versions went with it
+    return changed, removed
 
 
 def _imports(bucket: str, customer_id: str) -> dict[str, int]:
@@ -269,10 +296,21 @@ def _imports(bucket: str, customer_id: str) -> dict[str, int]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=IMPORT_PREFIX):
         for obj in page.get("Contents", []):
             key = obj["Key"]
-            if key.endswith(IMPORT_SUFFIXES) and name.search(s3.get_object(Bucket=bucket, Key=key)["Body"].read()):
+            if key.endswith(IMPORT_SUFFIXES) and _names(s3.get_object(Bucket=bucket, Key=key)["Body"], name, len(customer_id)):
                 objects.erase_object(bucket, key)
                 erased += 1
     return {"import_files": erased}
+
+
+def _names(body: Any, name: re.Pattern[bytes], length: int) -> bool:
+    """Whether a streamed object names the id (read in 1 MiB chunks, never whole)."""
+    tail = b""
+    for chunk in body.iter_chunks(chunk_size=1 << 20):
+        window = tail + chunk
+        if name.search(window):
+            return True
+        tail = window[-(length + 2) :]
+    return False
 
 
 # ------------------------------------------------------------------ the second pass (the snapshot job)
@@ -316,20 +354,10 @@ def _old_runs(bucket: str, keep: set[str | None]) -> dict[str, int]:
 def _filter_files(bucket: str, prefix: str, digests: frozenset[str]) -> dict[str, int]:
     """The files without the erased rows (only those that held one are written again: the files
     of the current snapshot hold none). No S3 time is compared with the stack's clock."""
-    s3 = client("s3")
-    files = rows = 0
-    for version in list(objects.versions(bucket, prefix)):
-        key = version["Key"]
+
+    def clean(key: str, body: bytes) -> tuple[bytes, int]:
         kind = rules.export_kind(key)
-        if kind is None or version.get("DeleteMarker"):
-            continue
-        if not version.get("IsLatest"):
-            continue  # older versions go with the rewrite of the latest (replace_object)
-        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-        kept, removed = rules.without_rows(body, kind, digests)
-        if removed:
-            head = s3.head_object(Bucket=bucket, Key=key)
-            objects.replace_object(bucket, key, kept, ContentType=head.get("ContentType", "text/plain"))
-            files += 1
-            rows += removed
+        return rules.without_rows(body, kind, digests) if kind else (body, 0)
+
+    files, rows = _scrub(bucket, prefix, clean)
     return {"export_files_rewritten": files, "export_rows": rows}
