@@ -42,6 +42,8 @@ def acknowledge_grant_wildcards(stack: cdk.Stack, catalog: Catalog, functions: I
                     continue
                 if grant.kind == "table":
                     why = f"Queries on the indexes of this stack's own {grant.target} table."
+                elif grant.kind == "state_machine":
+                    why = "Executions of this stack's own journey state machine (their names are the journeys' idempotency keys)."
                 elif grant.kind == "api_keys":
                     why = (
                         "API keys have generated ids: the API reads a caller's key (its scope tag), and /v1/keys "

@@ -17,6 +17,7 @@ from .constructs.analytics import Analytics
 from .constructs.audiences import Audiences
 from .constructs.campaigns import Campaigns
 from .constructs.data import Data
+from .constructs.encryption import Encryption
 from .constructs.functions import FunctionFactory
 from .constructs.ingest_api import IngestApi
 from .constructs.observability import Observability
@@ -43,6 +44,7 @@ class StackConfig:
     monitoring: str = "minimal"  # minimal | full: which alarms and dashboards ship (docs/costs.md)
     tracing: bool = False  # X-Ray on the API, the functions and the journeys
     waf: bool = False  # an AWS WAF web ACL on the API (constructs/protection.py; docs/costs.md)
+    kms: bool = False  # a customer-managed KMS key for tables, buckets and queues (constructs/encryption.py)
     retention: Retention = field(default_factory=Retention)  # of the raw archive and the sent mails (docs/privacy.md)
     settings: dict[str, str] = field(default_factory=lambda: tunable_values({}))  # validated
 
@@ -66,9 +68,10 @@ class StackConfig:
         tracing = ctx("tracing", str(base.tracing).lower()).lower()
         if tracing not in ("true", "false"):
             raise ValueError(f"context tracing={tracing!r}: true or false")
-        wants_waf = ctx("waf", str(base.waf).lower()).lower()
-        if wants_waf not in ("true", "false"):
-            raise ValueError(f"context waf={wants_waf!r}: true or false")
+        switches = {name: ctx(name, str(getattr(base, name)).lower()).lower() for name in ("waf", "kms")}
+        for name, value in switches.items():
+            if value not in ("true", "false"):
+                raise ValueError(f"context {name}={value!r}: true or false")
         return cls(
             prefix=ctx("prefix", base.prefix),
             public_base_url=ctx("public_base_url", base.public_base_url),
@@ -79,10 +82,15 @@ class StackConfig:
             sweep_schedule=ctx("sweep_schedule", base.sweep_schedule),
             monitoring=ctx("monitoring", base.monitoring),  # checked by __post_init__
             tracing=tracing == "true",
-            waf=wants_waf == "true",
+            waf=switches["waf"] == "true",
+            kms=switches["kms"] == "true",
             retention=Retention(
                 raw_archive_days=_days(ctx("raw_archive_days", str(base.retention.raw_archive_days)), "raw_archive_days"),
                 sent_mail_days=_days(ctx("sent_mail_days", str(base.retention.sent_mail_days)), "sent_mail_days"),
+                audience_export_days=_days(
+                    ctx("audience_export_days", str(base.retention.audience_export_days)), "audience_export_days"
+                ),
+                publication_days=_days(ctx("publication_days", str(base.retention.publication_days)), "publication_days"),
             ),
             # an invalid value fails the synth, never a Lambda
             settings=tunable_values({name: node.try_get_context(name) for name in TUNABLES}),
@@ -102,7 +110,8 @@ class NudgeloopStack(cdk.Stack):
             if not (Path(layer) / "python" / marker).is_dir():
                 raise RuntimeError(f"layer not built at {layer}: run `make build` first")
         cat = catalog(config.prefix, config.segment_schedule, config.sweep_schedule, config.retention)
-        data = Data(self, "Data", catalog=cat)
+        key = Encryption(self, "Encryption", prefix=config.prefix).key if config.kms else None
+        data = Data(self, "Data", catalog=cat, kms_key=key)
         functions = FunctionFactory(
             self,
             "Functions",
@@ -146,6 +155,16 @@ class NudgeloopStack(cdk.Stack):
             state_machine=campaigns.state_machine,
         )
         acknowledge_grant_wildcards(self, cat, functions.functions.values())
+        if key is not None:
+            acknowledge(
+                self,
+                {
+                    f"AwsSolutions-IAM5[Action::{action}]": "CDK's grants of an encrypted queue (on-failure "
+                    "destinations, dead-letter queues, event sources) name KMS's actions by family; on the stack's "
+                    "own key only."
+                    for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*")
+                },
+            )
         acknowledge(
             self,
             {

@@ -36,12 +36,33 @@ def template(synth: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def full_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The stack with every alarm and the dashboard, X-Ray on, its own retention and WAF
-    (``-c monitoring=full -c tracing=true -c raw_archive_days=730 -c sent_mail_days=0 -c waf=true``)."""
+    (``-c monitoring=full -c tracing=true -c raw_archive_days=730 -c sent_mail_days=0 -c waf=true
+    -c audience_export_days=2 -c publication_days=14``)."""
     from nudgeloop_infra import lint
 
     work = tmp_path_factory.mktemp("synth-full")
-    context = {"monitoring": "full", "tracing": "true", "raw_archive_days": "730", "sent_mail_days": "0", "waf": "true"}
+    context = {
+        "monitoring": "full",
+        "tracing": "true",
+        "raw_archive_days": "730",
+        "sent_mail_days": "0",
+        "waf": "true",
+        "audience_export_days": "2",
+        "publication_days": "14",
+    }
     proc = lint.synthesize(work, context)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    found: dict[str, Any] = json.loads(lint.template_path(work).read_text())
+    return found
+
+
+@pytest.fixture(scope="session")
+def kms_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The stack with its own KMS key for the customer data (``-c kms=true``)."""
+    from nudgeloop_infra import lint
+
+    work = tmp_path_factory.mktemp("synth-kms")
+    proc = lint.synthesize(work, {"kms": "true"})
     assert proc.returncode == 0, proc.stderr[-4000:]
     found: dict[str, Any] = json.loads(lint.template_path(work).read_text())
     return found

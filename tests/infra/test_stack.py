@@ -419,15 +419,30 @@ def _lifecycle(template: dict[str, Any]) -> dict[str, int]:
 def test_retention_of_the_archives_is_configurable_with_documented_defaults(
     template: dict[str, Any], full_template: dict[str, Any]
 ) -> None:
-    from nudgeloop.layout import ARCHIVE_PREFIX, SENT_PREFIX
+    from nudgeloop.config import env_name
+    from nudgeloop.layout import ARCHIVE_PREFIX, AUDIENCE_EXPORTS_PREFIX, PUBLICATIONS_PREFIX, SENT_PREFIX
     from nudgeloop.specs import Retention
 
     default = _lifecycle(template)
     assert default[SENT_PREFIX] == 400 and ARCHIVE_PREFIX not in default  # the raw archive: kept until deleted
-    chosen = _lifecycle(full_template)  # -c raw_archive_days=730 -c sent_mail_days=0
+    assert (default[AUDIENCE_EXPORTS_PREFIX], default[PUBLICATIONS_PREFIX]) == (7, 30)
+    chosen = _lifecycle(full_template)  # -c raw_archive_days=730 -c sent_mail_days=0 -c audience_export_days=2 ...
     assert chosen[ARCHIVE_PREFIX] == 730 and SENT_PREFIX not in chosen
+    assert (chosen[AUDIENCE_EXPORTS_PREFIX], chosen[PUBLICATIONS_PREFIX]) == (2, 14)
+    # an export's record is kept as long as its file: the functions that write one are told
+    env = {
+        r["Properties"]["FunctionName"]: r["Properties"]["Environment"]["Variables"]
+        for r in resources(full_template, "AWS::Lambda::Function").values()
+        if "FunctionName" in r["Properties"]
+    }
+    days = {name: values.get(env_name("audience_export_days")) for name, values in env.items()}
+    assert {n: d for n, d in days.items() if d is not None} == {
+        f"nudgeloop-{n}": "2" for n in ("ingest-api", "audience-snapshot", "audience-export")
+    }
     with pytest.raises(ValueError, match="raw_archive_days"):
         Retention(raw_archive_days=-1)
+    with pytest.raises(ValueError, match="audience_export_days"):
+        Retention(audience_export_days=0)  # a copy always expires
 
 
 def test_waf_is_optional_and_limits_each_client_more_tightly_on_the_keyless_routes(
@@ -446,3 +461,43 @@ def test_waf_is_optional_and_limits_each_client_more_tightly_on_the_keyless_rout
     assert paths == {r.path for r in catalog().routes if not r.api_key_required}
     (association,) = [r["Properties"] for r in resources(full_template, "AWS::WAFv2::WebACLAssociation").values()]
     assert "Stage" in json.dumps(association["ResourceArn"]) or "stages" in json.dumps(association["ResourceArn"])
+
+
+def test_a_customer_managed_key_is_optional_and_encrypts_every_store_of_customer_data(
+    template: dict[str, Any], kms_template: dict[str, Any]
+) -> None:
+    assert resources(template, "AWS::KMS::Key") == {}
+    (key_id, key), *more = resources(kms_template, "AWS::KMS::Key").items()
+    assert not more and key["Properties"]["EnableKeyRotation"] is True and key["DeletionPolicy"] == "Retain"
+    arn = {"Fn::GetAtt": [key_id, "Arn"]}
+    tables = resources(kms_template, "AWS::DynamoDB::GlobalTable").values()
+    assert len(tables) == len(catalog().tables)
+    for table in tables:
+        props = table["Properties"]
+        assert props["SSESpecification"] == {"SSEEnabled": True, "SSEType": "KMS"}
+        assert [r["SSESpecification"] for r in props["Replicas"]] == [{"KMSMasterKeyId": arn}]
+    buckets = {k: v["Properties"] for k, v in resources(kms_template, "AWS::S3::Bucket").items()}
+    for name, props in buckets.items():
+        (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        if "AccessLogs" in name:  # S3 delivers server access logs only to an SSE-S3 bucket
+            assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+        else:
+            by_key = {"KMSMasterKeyID": arn, "SSEAlgorithm": "aws:kms"}
+            assert rule == {"BucketKeyEnabled": True, "ServerSideEncryptionByDefault": by_key}
+    queues = {v["Properties"]["QueueName"]: v["Properties"] for v in resources(kms_template, "AWS::SQS::Queue").values()}
+    notified = {catalog().queue(n.queue_key).name for n in catalog().notifications if n.queue_key}
+    for name, props in queues.items():
+        assert props.get("KmsMasterKeyId") == (None if name in notified else arn), name
+        assert (props.get("SqsManagedSseEnabled") is True) == (name in notified), name
+    (group,) = resources(kms_template, "AWS::Athena::WorkGroup").values()
+    encryption = group["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"]["EncryptionConfiguration"]
+    assert encryption == {"EncryptionOption": "SSE_KMS", "KmsKey": arn}
+    # every function's role may use the key: each reads or writes a table, an object or a message
+    policies = [p["Properties"] for p in resources(kms_template, "AWS::IAM::Policy").values()]
+    roles = resources(kms_template, "AWS::IAM::Role")
+    for spec in catalog().functions:
+        role = next(k for k in roles if k.startswith(f"Functions{spec.key.replace('_', '')}Role"))
+        statements = [s for p in policies if {"Ref": role} in p["Roles"] for s in p["PolicyDocument"]["Statement"]]
+        actions = [[s["Action"]] if isinstance(s["Action"], str) else s["Action"] for s in statements if s["Resource"] == arn]
+        on_key = {a for listed in actions for a in listed}
+        assert {"kms:Decrypt", "kms:GenerateDataKey"} <= on_key, spec.key  # CDK merges statements of one resource

@@ -28,6 +28,7 @@ from typing import Any
 
 from nudgeloop import clock, warm
 from nudgeloop.config import LOCAL_PREFIX, TUNABLES, declared_defaults, env_name, reload, tunable_values
+from nudgeloop.layout import AUDIENCE_EXPORTS_PREFIX
 from nudgeloop.resources import DEFAULT_SEGMENT_SCHEDULE, catalog
 from nudgeloop.specs import Catalog
 
@@ -239,6 +240,7 @@ class LocalStack:
             "broadcast_function": c.function("broadcast").name,
             "broadcast_send_function": c.function("broadcast_send").name,
             "erasure_function": c.function("erasure").name,
+            "audience_export_days": str(c.expiry_days(AUDIENCE_EXPORTS_PREFIX)),
             **tunable_values(overrides),
         }
         return {env_name(k): v for k, v in values.items()}

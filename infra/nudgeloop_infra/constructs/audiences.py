@@ -28,7 +28,7 @@ class Audiences(Construct):
             ),
         )
         config = audience_workgroup_configuration(  # as the local runtime provisions it
-            data.buckets["data"].bucket_name
+            data.buckets["data"].bucket_name, data.key.key_arn if data.key else None
         )
         result = config["ResultConfiguration"]
         self.workgroup = athena.CfnWorkGroup(
@@ -48,7 +48,8 @@ class Audiences(Construct):
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=result["OutputLocation"],
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option=result["EncryptionConfiguration"]["EncryptionOption"]
+                        encryption_option=result["EncryptionConfiguration"]["EncryptionOption"],
+                        kms_key=result["EncryptionConfiguration"].get("KmsKey"),
                     ),
                 ),
             ),

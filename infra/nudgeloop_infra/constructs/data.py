@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as ddb
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secrets
 from constructs import Construct
@@ -23,8 +24,9 @@ def _projection(ix: IndexSpec) -> ddb.ProjectionType:
 
 
 class Data(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, catalog: Catalog, kms_key: kms.IKey | None = None) -> None:
         super().__init__(scope, construct_id)
+        self.key = kms_key  # a customer-managed key (constructs/encryption.py), or AWS-managed encryption
         self.tables: dict[str, ddb.TableV2] = {}
         for spec in catalog.tables:
             table = ddb.TableV2(
@@ -34,7 +36,7 @@ class Data(Construct):
                 partition_key=_attr(spec.partition_key),
                 sort_key=_attr(spec.sort_key) if spec.sort_key else None,
                 billing=ddb.Billing.on_demand(),
-                encryption=ddb.TableEncryptionV2.aws_managed_key(),
+                encryption=ddb.TableEncryptionV2.aws_managed_key(),  # a customer-managed key: below
                 point_in_time_recovery_specification=ddb.PointInTimeRecoverySpecification(point_in_time_recovery_enabled=True),
                 time_to_live_attribute=spec.ttl_attribute,
                 dynamo_stream=ddb.StreamViewType(spec.stream_view) if spec.stream_view else None,
@@ -61,6 +63,13 @@ class Data(Construct):
                 ]
                 or None,
             )
+            if kms_key is not None:
+                # TableV2's customer_managed_key() cannot render a replica's key in a stack of no fixed
+                # region (this one): the key is set on the table's one replica, as CloudFormation takes it
+                cfn = table.node.default_child
+                assert isinstance(cfn, cdk.CfnResource)
+                cfn.add_property_override("SSESpecification", {"SSEEnabled": True, "SSEType": "KMS"})
+                cfn.add_property_override("Replicas.0.SSESpecification", {"KMSMasterKeyId": kms_key.key_arn})
             self.tables[spec.key] = table
 
         self.access_logs = s3.Bucket(
@@ -86,7 +95,9 @@ class Data(Construct):
                 f"{key.capitalize()}Bucket",
                 bucket_name=catalog.bucket_name(key, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION),
                 versioned=True,
-                encryption=s3.BucketEncryption.S3_MANAGED,
+                encryption=s3.BucketEncryption.KMS if kms_key else s3.BucketEncryption.S3_MANAGED,
+                encryption_key=kms_key,
+                bucket_key_enabled=True if kms_key else None,
                 block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
                 enforce_ssl=True,
                 server_access_logs_bucket=self.access_logs,

@@ -18,6 +18,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from nudgeloop.config import declared_defaults, env_name
+from nudgeloop.layout import AUDIENCE_EXPORTS_PREFIX
 from nudgeloop.observability import MONITORING_ENV
 from nudgeloop.permissions import Arns, statements
 from nudgeloop.resources import LAMBDA_PYTHON
@@ -25,6 +26,7 @@ from nudgeloop.specs import Catalog
 from nudgeloop_infra.nag import acknowledge, untraced
 
 from .data import Data
+from .encryption import USE as KEY_USE
 
 ROOT = Path(__file__).resolve().parents[3]
 RUNTIME = lambda_.Runtime(f"python{LAMBDA_PYTHON}", lambda_.RuntimeFamily.PYTHON)
@@ -81,6 +83,7 @@ class FunctionFactory(Construct):
             "broadcast_function": c.function("broadcast").name,
             "broadcast_send_function": c.function("broadcast_send").name,
             "erasure_function": c.function("erasure").name,
+            "audience_export_days": str(c.expiry_days(AUDIENCE_EXPORTS_PREFIX)),
             "bus_name": c.bus_name,
             "configuration_set": c.configuration_set,
             "service_configuration_set": c.service_configuration_set,
@@ -117,7 +120,8 @@ class FunctionFactory(Construct):
             f"{key.capitalize()}Dlq",
             queue_name=name,
             retention_period=cdk.Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS if self.data.key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=self.data.key,
             enforce_ssl=True,
         )
         acknowledge(dlq, {"AwsSolutions-SQS3": "This queue is itself a dead-letter queue."})
@@ -156,12 +160,18 @@ class FunctionFactory(Construct):
             return self.queues[key]
         spec = self.catalog.queue(key)
         dlq = self.dead_letter_queue(key, spec.dlq_name)
+        # a queue only S3 notifications feed holds object keys of templates and campaigns, no one's
+        # data: SQS-managed encryption (the key's policy naming the bucket would make a cycle with
+        # the bucket the key encrypts)
+        notified = key in {n.queue_key for n in self.catalog.notifications}
+        own_key = self.data.key if not notified else None
         queue = sqs.Queue(
             self,
             f"{key.capitalize()}Queue",
             queue_name=spec.name,
             visibility_timeout=cdk.Duration.seconds(spec.visibility_timeout_s),  # 6 x the consumer's timeout + window
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS if own_key else sqs.QueueEncryption.SQS_MANAGED,
+            encryption_master_key=own_key,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=spec.max_receive_count),
         )
@@ -194,6 +204,8 @@ class FunctionFactory(Construct):
         arns = Arns(self.catalog, cdk.Aws.ACCOUNT_ID, cdk.Aws.REGION, cdk.Aws.PARTITION, sender=values.get("sender", ""))
         for statement in statements(spec, arns):
             role.add_to_policy(iam.PolicyStatement(actions=list(statement.actions), resources=list(statement.resources)))
+        if self.data.key is not None:  # every function reads or writes a table, an object or a message
+            role.add_to_policy(iam.PolicyStatement(actions=list(KEY_USE), resources=[self.data.key.key_arn]))
         fn = lambda_.Function(
             self,
             spec.key,

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from nudgeloop.domain import webhooks as outbound
 from nudgeloop.domain.staircase import Staircase
 from nudgeloop.domain.windows import SendWindow
+from nudgeloop.layout import AUDIENCE_EXPORT_DAYS
 
 ENV_PREFIX = "NL_"
 LOCAL_PREFIX = "NUDGELOOP_"  # what sets a tunable setting for the local stack
@@ -64,6 +65,8 @@ class Settings(BaseModel):
     broadcast_function: str = ""  # a broadcast started, a test send (services/broadcasts)
     broadcast_send_function: str = ""  # a batch of a broadcast's members sent
     erasure_function: str = ""  # an erasure's first pass (services/erasure)
+    # how long an export's file (and its record) is kept: the stack's retention (specs.Retention)
+    audience_export_days: int = AUDIENCE_EXPORT_DAYS
     max_future_skew_s: int = 3600
     rescan_segments: int = 8
     staircase: str = tunable("{}", "JSON: threshold overrides or a whole ladder of steps (docs/staircase.md)")

@@ -14,7 +14,6 @@ from nudgeloop.domain import ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
     ARCHIVE_PREFIX,
-    AUDIENCE_EXPORT_DAYS,
     AUDIENCE_EXPORTS_PREFIX,
     AUDIENCE_SCAN_CUTOFF_BYTES,
     AUDIENCE_TABLES_PREFIX,
@@ -23,7 +22,6 @@ from nudgeloop.layout import (
     EXPORTS_PREFIX,
     IMPORT_PREFIX,
     IMPORT_SUFFIXES,
-    PUBLICATION_DAYS,
     PUBLICATIONS_PREFIX,
     QUERY_RESULTS_PREFIX,
     REVIEW_ATTRIBUTES,
@@ -78,12 +76,14 @@ DEFAULT_SEGMENT_SCHEDULE = "cron(0 3 * * ? *)"
 DEFAULT_SWEEP_SCHEDULE = "rate(5 minutes)"
 
 
-def audience_workgroup_configuration(data_bucket: str) -> dict[str, Any]:
-    """The audience workgroup's configuration, as the stack deploys it (infra: constructs/audiences.py; locally: provision.py)."""
+def audience_workgroup_configuration(data_bucket: str, kms_key: str | None = None) -> dict[str, Any]:
+    """The audience workgroup's configuration, as the stack deploys it (infra: constructs/audiences.py; locally: provision.py);
+    with ``kms_key`` (the stack's customer-managed key) Athena encrypts its results with it."""
+    encryption = {"EncryptionOption": "SSE_KMS", "KmsKey": kms_key} if kms_key else {"EncryptionOption": "SSE_S3"}
     return {
         "ResultConfiguration": {
             "OutputLocation": f"s3://{data_bucket}/{QUERY_RESULTS_PREFIX}",
-            "EncryptionConfiguration": {"EncryptionOption": "SSE_S3"},
+            "EncryptionConfiguration": encryption,
         },
         "EnforceWorkGroupConfiguration": True,
         "PublishCloudWatchMetricsEnabled": True,
@@ -234,6 +234,7 @@ def catalog(
                 "audience_export_function",
                 "broadcast_function",  # POST /v1/broadcasts
                 "erasure_function",  # DELETE /v1/customers/{id}
+                "audience_export_days",  # an export's record is kept as long as its file
             ),
         ),
         FunctionSpec(
@@ -419,6 +420,7 @@ def catalog(
                 "audience_snapshot_at",
                 "campaigns_bucket",  # the saved audiences, whose publications each run starts
                 "audience_export_function",
+                "audience_export_days",
             ),
             reserved_concurrency=1,  # one run at a time
             async_retries=0,  # the next sweep goes on where a failed one stopped
@@ -433,7 +435,7 @@ def catalog(
             timeout_s=900,
             memory_mb=256,
             # the bus: publications announced, audiences entered; the recs table: memberships
-            env=(*common, "engine_table", "data_bucket", *_AUDIENCES, "bus_name", "recs_table"),
+            env=(*common, "engine_table", "data_bucket", *_AUDIENCES, "bus_name", "recs_table", "audience_export_days"),
             async_retries=2,  # then the invocation is kept in the failures queue; the export reports failed
         ),
         FunctionSpec(
@@ -573,8 +575,8 @@ def catalog(
         # a snapshot is replaced daily (the current one is at most a day old), a result read within minutes
         expirations=(
             ExpirySpec("data", EXPORTS_PREFIX, 3),
-            ExpirySpec("data", AUDIENCE_EXPORTS_PREFIX, AUDIENCE_EXPORT_DAYS),
-            ExpirySpec("data", PUBLICATIONS_PREFIX, PUBLICATION_DAYS),
+            ExpirySpec("data", AUDIENCE_EXPORTS_PREFIX, retention.audience_export_days),
+            ExpirySpec("data", PUBLICATIONS_PREFIX, retention.publication_days),
             ExpirySpec("data", AUDIENCE_TABLES_PREFIX, 7),
             ExpirySpec("data", QUERY_RESULTS_PREFIX, 2),
             *((ExpirySpec("data", ARCHIVE_PREFIX, retention.raw_archive_days),) if retention.raw_archive_days else ()),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from nudgeloop.layout import SENT_MAIL_DAYS
+from nudgeloop.layout import AUDIENCE_EXPORT_DAYS, PUBLICATION_DAYS, SENT_MAIL_DAYS
 
 
 @dataclass(frozen=True)
@@ -147,16 +147,24 @@ class ExpirySpec:
 class Retention:
     """How long the two archives without a natural end keep what they hold (docs/privacy.md);
     0: until deleted. The raw event archive is also what audiences read behaviour from, so its
-    retention bounds how far back an audience sees."""
+    retention bounds how far back an audience sees. And how long the audience files made for
+    marketers and other tools are kept."""
 
     raw_archive_days: int = 0
     sent_mail_days: int = SENT_MAIL_DAYS  # as long as the campaign mail index lists them
+    # the files made for marketers and other tools: one-off audience exports, daily publications
+    audience_export_days: int = AUDIENCE_EXPORT_DAYS
+    publication_days: int = PUBLICATION_DAYS
 
     def __post_init__(self) -> None:
         for name in ("raw_archive_days", "sent_mail_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or not 0 <= value <= 36500:
                 raise ValueError(f"{name}={value!r}: a whole number of days, 0 (kept until deleted) to 36500")
+        for name in ("audience_export_days", "publication_days"):  # copies: they always expire
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 1 <= value <= 36500:
+                raise ValueError(f"{name}={value!r}: a whole number of days, 1 to 36500")
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,10 @@ class Catalog:
 
     def function(self, key: str) -> FunctionSpec:
         return next(f for f in self.functions if f.key == key)
+
+    def expiry_days(self, prefix: str) -> int | None:
+        """How many days objects under ``prefix`` are kept (None: until deleted)."""
+        return next((e.days for e in self.expirations if e.prefix == prefix), None)
 
     @property
     def failures_queue(self) -> str:

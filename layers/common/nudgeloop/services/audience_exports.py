@@ -31,13 +31,19 @@ from nudgeloop.config import settings
 from nudgeloop.dal import jobs
 from nudgeloop.domain import audience_exports as rules
 from nudgeloop.domain import audience_memberships as membership_rules
-from nudgeloop.layout import AUDIENCE_EXPORT_DAYS, AUDIENCE_EXPORTS_PREFIX
+from nudgeloop.layout import AUDIENCE_EXPORTS_PREFIX
 from nudgeloop.services import audience_members, audience_snapshot, audiences
 from nudgeloop.services.audience_members import Answer
 
 LINK_SECONDS = 3600  # how long a download link works
 STALE_AFTER = timedelta(minutes=30)
-KEEP = timedelta(days=AUDIENCE_EXPORT_DAYS)
+
+
+def _keep() -> timedelta:
+    """An export's record is kept as long as its file (the ``audience_export_days`` retention)."""
+    return timedelta(days=settings().audience_export_days)
+
+
 RETRY_AFTER_S = 5
 MARGIN_S = 60  # of an invocation's time, left for writing the file's last part and the record
 MEMBERSHIP = rules.ExportRequest(format="csv", columns=("customer_id",))  # a membership job's: no file is written
@@ -97,7 +103,7 @@ def start(
     if jobs.export(saved["id"], export_id) is not None:
         return None  # started before (a sweep that ran again): no second query
     record["query"] = athena.start(query)
-    if not jobs.save_export(saved["id"], export_id, record, KEEP, only_new=True):
+    if not jobs.save_export(saved["id"], export_id, record, _keep(), only_new=True):
         return None  # pragma: no cover - a concurrent start won between the read and the write
     invoke(settings().audience_export_function, {"audience_id": saved["id"], "export_id": export_id})
     return record
@@ -122,7 +128,7 @@ def run(audience_id: str, export_id: str, deadline: float) -> str:
         from nudgeloop.services import audience_memberships
 
         if not audience_memberships.apply(record, found.output, deadline - MARGIN_S):
-            jobs.save_export(audience_id, export_id, record, KEEP)  # the rows applied: the next invocation goes on
+            jobs.save_export(audience_id, export_id, record, _keep())  # the rows applied: the next invocation goes on
             return "running"
         record.update(status="succeeded", finished_at=clock.iso(clock.now()))
     else:
@@ -134,7 +140,7 @@ def run(audience_id: str, export_id: str, deadline: float) -> str:
             from nudgeloop.services import audience_publications
 
             audience_publications.finish(record, settings().data_bucket)
-    jobs.save_export(audience_id, export_id, record, KEEP)
+    jobs.save_export(audience_id, export_id, record, _keep())
     return str(record["status"])
 
 
