@@ -1,7 +1,8 @@
 """The erasure function (``services/erasure``): a person's first pass, invoked asynchronously by
 ``DELETE /v1/customers/{id}``; continued in a new invocation of itself when the archive days to
 rewrite take longer than one. A failed pass is retried by Lambda twice, then its invocation waits
-in the failures queue and the erasure reports ``failed`` (asking again starts it over)."""
+in the failures queue and the erasure reports ``failed`` (asking again goes on from where it
+stopped)."""
 
 from __future__ import annotations
 

@@ -183,3 +183,34 @@ def test_a_pass_that_dies_between_rewriting_an_archive_object_and_deleting_its_o
         assert local.api("GET", "/v1/customers/stays-1", headers=KEY)[0] == 200
     finally:
         local.stop()
+
+
+def test_an_erasure_whose_every_attempt_died_is_failed_and_asked_again_goes_on_from_where_it_stopped() -> None:
+    from nudgeloop_cli.local.runtime import LocalStack
+    from tests.conftest import START
+
+    # the first attempt dies right after its archive rewrite (no except runs), the two retries
+    # fail before the handler runs
+    rules = "erasure:crash-after=s3.PutObject@1,erasure:raise@2,erasure:raise@2"  # a rule counts what reaches it
+    local = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=rules)
+    local.start()
+    try:
+        post_events(local, [upsert(WHO, first_name=NAMES[0], last_name=NAMES[1]), consent(WHO), upsert("stays-1")])
+        local.settle()
+        status, _h, raw = local.api("DELETE", f"/v1/customers/{WHO}", headers=KEY)
+        assert status == 202, raw
+        erasure_id = json.loads(raw)["erasure_id"]
+        local.settle()
+        assert sum(local.faults.injected.values()) == 3, (local.faults.injected, _erasure(local, erasure_id))
+        assert _erasure(local, erasure_id)["status"] == "running"  # Lambda may still be trying
+        local.advance(timedelta(hours=6, minutes=16))  # longer than Lambda keeps an event, and a run
+        stopped = _erasure(local, erasure_id)
+        assert stopped["status"] == "failed" and "stopped" in stopped["error"], stopped
+        status, _h, raw = local.api("DELETE", f"/v1/customers/{WHO}", headers=KEY)
+        assert status == 202 and json.loads(raw)["status"] == "running", raw
+        local.settle()  # from where it stopped: the tables were done; the archive's day is finished now
+        done = _erasure(local, erasure_id)
+        assert done["status"] == "awaiting_snapshot" and done["erased"]["customer"] == 1, done
+        assert _findings(local) == []
+    finally:
+        local.stop()

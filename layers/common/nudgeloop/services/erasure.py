@@ -24,6 +24,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from nudgeloop import clock
@@ -46,6 +47,7 @@ from nudgeloop.layout import (
     QUERY_RESULTS_PREFIX,
 )
 from nudgeloop.services import audience_store, campaign_store
+from nudgeloop.specs import FunctionSpec
 
 MARGIN_S = 60  # of an invocation's time, left for saving and handing on
 ERASED = "erased"  # the suppression reason
@@ -60,13 +62,20 @@ def _held(customer_id: str) -> bool:
 
 def request(customer_id: str, actor: str) -> tuple[dict[str, Any] | None, bool]:
     """Start erasing ``customer_id``: (the erasure's view, whether this request started it).
-    An erasure under way is answered as it stands; one finished is answered again unless the
-    id has data again (the shop sent new events for it), which starts a new one. (None, False)
-    when nothing is held and nothing was erased."""
+    An erasure under way is answered as it stands; a failed one goes on from where it failed;
+    one complete is answered again unless the id has data again (the shop sent new events for
+    it), which starts a new one. (None, False) when nothing is held and nothing was erased."""
     erasure_id = rules.erasure_id(customer_id)
     held = tables.record(erasure_id)
-    if held is not None and held["status"] in ("running", "awaiting_snapshot"):
+    if held is not None and held["status"] in ("running", "awaiting_snapshot") and not _stopped(held):
         return view(erasure_id, held), False
+    if held is not None and held["status"] in ("failed", "running"):  # again from where it stopped (the record knows)
+        held.pop("error", None)
+        held.update(status="running", attempts=0, restarted_at=clock.iso(clock.now()), restarted_by=actor)
+        tables.save_record(erasure_id, held)
+        audit.record("erasure", erasure_id, "customer:erase", actor, {"restarted": True})
+        invoke({"customer_id": customer_id, "erasure_id": erasure_id})
+        return view(erasure_id, held), True
     if not _held(customer_id):
         return (view(erasure_id, held), False) if held is not None else (None, False)
     now = clock.now()
@@ -92,12 +101,29 @@ def invoke(event: dict[str, Any], function: str | None = None) -> None:
     )
 
 
+def _stopped(data: dict[str, Any]) -> bool:
+    """A pass that died without a word (a timeout, a crash: no ``except`` ran; or invocations that
+    failed before the handler ran): its last attempt began longer ago than the function may run,
+    and Lambda makes no more of them (every retry was made, or the event is older than Lambda
+    keeps one). It is failed."""
+    if data["status"] != "running":
+        return False
+    spec = _spec()
+    run_for = timedelta(seconds=spec.timeout_s)
+    last = max(clock.parse_iso(str(data[k])) for k in ("requested_at", "restarted_at", "attempt_at") if data.get(k))
+    if int(data.get("attempts", 0)) > spec.async_retries:
+        return clock.now() - last > run_for
+    return clock.now() - last > timedelta(seconds=spec.async_max_age_s) + run_for
+
+
 def status(erasure_id: str) -> dict[str, Any] | None:
     held = tables.record(erasure_id)
     return view(erasure_id, held) if held is not None else None
 
 
 def view(erasure_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    if _stopped(data):
+        data = {**data, "status": "failed", "error": data.get("error") or "the pass stopped (a timeout or a crash)"}
     moments = ("status", "requested_at", "requested_by", "first_pass_at", "completed_at")
     shown: dict[str, Any] = {k: data[k] for k in moments if k in data}
     return {
@@ -143,6 +169,9 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
         return str(data["status"]) if data else "gone"
     s = settings()
     erased: dict[str, int] = data.setdefault("erased", {})
+    # counted before the work: an attempt that dies without a word (a crash) is counted too
+    data.update(attempts=int(data.get("attempts", 0)) + 1, attempt_at=clock.iso(clock.now()))
+    tables.save_record(erasure_id, data)
     try:
         if not data.get("tables_done"):
             data["addresses_suppressed"] = max(int(data.get("addresses_suppressed", 0)), _suppress(customer_id))
@@ -157,7 +186,9 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
             data["mails_done"] = True
             tables.save_record(erasure_id, data)
         for day in list(data["archive_days"]):
-            if time.monotonic() > deadline - MARGIN_S:
+            if time.monotonic() > deadline - MARGIN_S:  # handed on to a new invocation: not a failed attempt
+                data["attempts"] = 0
+                tables.save_record(erasure_id, data)
                 return "running"
             _count(erased, _archive_day(s.data_bucket, day, customer_id))
             data["archive_days"].remove(day)
@@ -170,7 +201,6 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
     except Exception as exc:
         # Lambda runs the pass again (``async_retries``), from where the record says it was;
         # after the last attempt the erasure is failed (asking again starts it over)
-        data["attempts"] = int(data.get("attempts", 0)) + 1
         data.update(error=type(exc).__name__, status="failed" if data["attempts"] > _retries() else "running")
         tables.save_record(erasure_id, data)
         raise
@@ -184,11 +214,15 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
     return "awaiting_snapshot"
 
 
-def _retries() -> int:
-    """Lambda's retries of a failed pass (the erasure function's ``async_retries``)."""
+def _spec() -> FunctionSpec:
     from nudgeloop.resources import catalog
 
-    return catalog(settings().prefix).function("erasure").async_retries
+    return catalog(settings().prefix).function("erasure")
+
+
+def _retries() -> int:
+    """Lambda's retries of a failed pass (the erasure function's ``async_retries``)."""
+    return _spec().async_retries
 
 
 def _count(into: dict[str, int], found: dict[str, int]) -> None:
