@@ -13,12 +13,10 @@ about them (``by_customer``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 from pynamodb.models import Model
 
-from nudgeloop import clock
 from nudgeloop.domain import audience_memberships, ses_events
 from nudgeloop.domain.erasure import executions_prefix
 from nudgeloop.domain.sends import LedgerEntry
@@ -63,11 +61,11 @@ def save_record(erasure_id: str, data: dict[str, Any], *, awaiting_snapshot: boo
     ).save()
 
 
-def awaiting_snapshot(first_pass_by: datetime) -> list[tuple[str, dict[str, Any]]]:
-    """Erasures whose first pass ended by ``first_pass_by`` and whose second is still to be done
-    (a DynamoDB export started at or after the first pass ended does not hold the person)."""
-    items = EngineItem.by_due.query(keys.ERASURE_SHARD, EngineItem.due_at <= clock.iso(first_pass_by))
-    return [(keys.erasure_of(i.pk), dict(i.data or {})) for i in items]
+def awaiting_snapshot() -> list[tuple[str, str, dict[str, Any]]]:
+    """Erasures whose second pass is still to be done: (id, when the first pass ended, record).
+    A DynamoDB export started at or after that moment does not hold the person."""
+    items = EngineItem.by_due.query(keys.ERASURE_SHARD)
+    return [(keys.erasure_of(i.pk), str(i.due_at), dict(i.data or {})) for i in items]
 
 
 # ------------------------------------------------------------------ finding what is kept

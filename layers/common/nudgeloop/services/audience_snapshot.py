@@ -100,10 +100,13 @@ def next_due(state: dict[str, Any] | None, at: str) -> datetime:
     return due
 
 
-def request() -> dict[str, Any]:
-    """Ask for a run on the next sweep (``nudgeloop audiences snapshot``)."""
+def request(*, erasures: bool = False) -> dict[str, Any]:
+    """Ask for a run on the next sweep (``nudgeloop audiences snapshot``); ``erasures``: an
+    erasure's first pass is done and its second waits for the run (``services/erasure``)."""
     state = jobs.run_state(JOB) or {}
     state["requested"] = True
+    if erasures:
+        state["erasures"] = True
     jobs.save_run_state(JOB, state)
     return status()
 
@@ -336,9 +339,17 @@ def sweep(remaining_ms: int) -> tuple[dict[str, Any], bool]:
         audience_memberships.start_due(settings().campaigns_bucket, current)
         state["published"] = current["run"]
         jobs.save_run_state(JOB, state)
-    if current:
+    if current and state.get("erasures"):
         from nudgeloop.services import erasure
 
-        # erasures asked for before this snapshot was exported: their second pass (one Query when none)
-        erasure.after_snapshot(settings().data_bucket, current, (state.get("pending") or {}).get("run"))
+        # the second pass of the erasures whose first ended before this snapshot was exported
+        _done, waiting = erasure.after_snapshot(settings().data_bucket, current, (state.get("pending") or {}).get("run"))
+        if not waiting:
+            state = jobs.run_state(JOB) or {}  # as the first passes may have changed it meanwhile
+            state["erasures"] = False
+            jobs.save_run_state(JOB, state)
+            # a first pass that ended meanwhile saved its record before it set the flag: look again
+            if erasure.waiting():
+                state["erasures"] = True
+                jobs.save_run_state(JOB, state)
     return state, built

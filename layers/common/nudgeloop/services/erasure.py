@@ -210,7 +210,7 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
     tables.save_record(erasure_id, data, awaiting_snapshot=True)
     from nudgeloop.services import audience_snapshot  # sqlglot stays off the API's cold start
 
-    audience_snapshot.request()
+    audience_snapshot.request(erasures=True)
     return "awaiting_snapshot"
 
 
@@ -350,14 +350,20 @@ def _names(body: Any, name: re.Pattern[bytes], length: int) -> bool:
 # ------------------------------------------------------------------ the second pass (the snapshot job)
 
 
-def after_snapshot(bucket: str, current: dict[str, Any], pending: str | None) -> int:
-    """Finish the erasures asked for before the ``current`` snapshot was exported: delete every
-    other snapshot run's objects and exports (not the one under way, ``pending``, exported after
-    them too) and the erased rows of audience exports, publications and Athena's results.
-    Returns how many erasures were completed."""
-    due = tables.awaiting_snapshot(clock.parse_iso(current["exported_at"]))
+def waiting() -> int:
+    """How many erasures wait for their second pass."""
+    return len(tables.awaiting_snapshot())
+
+
+def after_snapshot(bucket: str, current: dict[str, Any], pending: str | None) -> tuple[int, int]:
+    """Finish the erasures whose first pass ended by the time the ``current`` snapshot was
+    exported: delete every other snapshot run's objects and exports (not the one under way,
+    ``pending``, exported after them too) and the erased rows of audience exports, publications
+    and Athena's results. Returns how many erasures were completed and how many still wait."""
+    waiting = tables.awaiting_snapshot()
+    due = [(eid, data) for eid, ended, data in waiting if ended <= current["exported_at"]]
     if not due:
-        return 0
+        return 0, len(waiting)
     keep = {current["run"], pending}
     digests = frozenset(str(d["id_digest"]) for _, d in due)
     found: dict[str, int] = {}
@@ -368,7 +374,7 @@ def after_snapshot(bucket: str, current: dict[str, Any], pending: str | None) ->
         data.update(status="complete", completed_at=clock.iso(clock.now()))
         _count(data.setdefault("erased", {}), {f"snapshot_{k}": v for k, v in found.items()})
         tables.save_record(erasure_id, data)
-    return len(due)
+    return len(due), len(waiting) - len(due)
 
 
 def _run_of(key: str) -> str | None:
