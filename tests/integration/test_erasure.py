@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,44 +164,41 @@ def test_erasing_someone_unknown_is_404(stack: Any) -> None:
     assert status == 404 and json.loads(raw)["error"]["field"] == "erasure_id"
 
 
-def test_a_pass_that_dies_between_rewriting_an_archive_object_and_deleting_its_old_version_finishes_on_retry() -> None:
+@contextmanager
+def _erasing_with(faults: str) -> Iterator[tuple[Any, str]]:
+    """A stack with the fault plan, the person and another customer in one batch (so in the same
+    archive object, which the erasure rewrites), and the erasure asked for: (stack, its id)."""
     from nudgeloop_cli.local.runtime import LocalStack
     from tests.conftest import START
 
-    rule = "erasure:crash-after=s3.PutObject@1"
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=rule)
+    local = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=faults)
     local.start()
     try:
-        # one batch: both people's events in the same archive object, which is rewritten (not deleted)
         post_events(local, [upsert(WHO, first_name=NAMES[0], last_name=NAMES[1]), consent(WHO), upsert("stays-1")])
         local.settle()
         status, _h, raw = local.api("DELETE", f"/v1/customers/{WHO}", headers=KEY)
         assert status == 202, raw
-        local.settle()  # the pass dies right after the rewrite; Lambda runs it again
-        assert local.faults.injected == {rule: 1}
-        found = _erasure(local, json.loads(raw)["erasure_id"])
-        assert found["status"] == "awaiting_snapshot" and found["erased"]["archive_lines"] >= 2, found
-        assert _findings(local) == []
-        assert local.api("GET", "/v1/customers/stays-1", headers=KEY)[0] == 200
+        yield local, json.loads(raw)["erasure_id"]
     finally:
         local.stop()
 
 
-def test_an_erasure_whose_every_attempt_died_is_failed_and_asked_again_goes_on_from_where_it_stopped() -> None:
-    from nudgeloop_cli.local.runtime import LocalStack
-    from tests.conftest import START
+def test_a_pass_that_dies_between_rewriting_an_archive_object_and_deleting_its_old_version_finishes_on_retry() -> None:
+    rule = "erasure:crash-after=s3.PutObject@1"
+    with _erasing_with(rule) as (local, erasure_id):
+        local.settle()  # the pass dies right after the rewrite; Lambda runs it again
+        assert local.faults.injected == {rule: 1}
+        found = _erasure(local, erasure_id)
+        assert found["status"] == "awaiting_snapshot" and found["erased"]["archive_lines"] >= 2, found
+        assert _findings(local) == []
+        assert local.api("GET", "/v1/customers/stays-1", headers=KEY)[0] == 200
 
+
+def test_an_erasure_whose_every_attempt_died_is_failed_and_asked_again_goes_on_from_where_it_stopped() -> None:
     # the first attempt dies right after its archive rewrite (no except runs), the two retries
     # fail before the handler runs
     rules = "erasure:crash-after=s3.PutObject@1,erasure:raise@2,erasure:raise@2"  # a rule counts what reaches it
-    local = LocalStack(clock_mode="simulated", start=START, api_key="local-admin-key-for-development", faults=rules)
-    local.start()
-    try:
-        post_events(local, [upsert(WHO, first_name=NAMES[0], last_name=NAMES[1]), consent(WHO), upsert("stays-1")])
-        local.settle()
-        status, _h, raw = local.api("DELETE", f"/v1/customers/{WHO}", headers=KEY)
-        assert status == 202, raw
-        erasure_id = json.loads(raw)["erasure_id"]
+    with _erasing_with(rules) as (local, erasure_id):
         local.settle()
         assert sum(local.faults.injected.values()) == 3, (local.faults.injected, _erasure(local, erasure_id))
         assert _erasure(local, erasure_id)["status"] == "running"  # Lambda may still be trying
@@ -212,5 +211,3 @@ def test_an_erasure_whose_every_attempt_died_is_failed_and_asked_again_goes_on_f
         done = _erasure(local, erasure_id)
         assert done["status"] == "awaiting_snapshot" and done["erased"]["customer"] == 1, done
         assert _findings(local) == []
-    finally:
-        local.stop()

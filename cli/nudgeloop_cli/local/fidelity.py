@@ -257,8 +257,9 @@ class Enforcer:
             return [("s3:ListMultipartUploadParts", obj)]
         if op == "DeleteObject":
             return [(f"s3:DeleteObject{versioned}", obj)]
-        if op == "DeleteObjects":
-            return [("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in p.get("Delete", {}).get("Objects", [])]
+        if op == "DeleteObjects":  # each key as its own DeleteObject would be: a version needs DeleteObjectVersion
+            objects = p.get("Delete", {}).get("Objects", [])
+            return [(f"s3:DeleteObject{'Version' if o.get('VersionId') else ''}", f"{bucket}/{o['Key']}") for o in objects]
         if op == "CopyObject":
             source = p.get("CopySource")
             text = f"{source['Bucket']}/{source['Key']}" if isinstance(source, dict) else unquote(str(source)).split("?")[0]

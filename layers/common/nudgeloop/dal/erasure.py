@@ -19,6 +19,7 @@ from pynamodb.models import Model
 
 from nudgeloop.domain import audience_memberships, ses_events
 from nudgeloop.domain.erasure import executions_prefix
+from nudgeloop.domain.idempotency import ledger_key_parts
 from nudgeloop.domain.sends import LedgerEntry
 
 from . import broadcasts, keys
@@ -73,15 +74,15 @@ def awaiting_snapshot() -> list[tuple[str, str, dict[str, Any]]]:
 
 def engine_keys(
     customer_id: str, ledger: list[LedgerEntry], campaigns: Iterable[str], orders: Iterable[str]
-) -> tuple[set[tuple[str, str]], set[str], list[tuple[str, str]]]:
-    """The engine table's items of the person, their journeys' execution names, and the pool codes
-    their mails took (``(pool, code)``: kept, as used codes, without whom they went to)."""
+) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
+    """The engine table's items of the person (their journeys' timers among them), and the pool
+    codes their mails took (``(pool, code)``: kept, as used codes, without whom they went to)."""
     found: set[tuple[str, str]] = {(keys.sends(customer_id), e.key) for e in ledger}
     executions: set[str] = set()
     pool_codes: list[tuple[str, str]] = []
     for entry in ledger:
         data = entry.data
-        campaign_id, step_id, execution = _ledger_parts(entry.key)
+        campaign_id, step_id, execution = ledger_key_parts(entry.key)
         if execution:
             executions.add(execution)
         message_id = data.get("message_id")
@@ -108,7 +109,7 @@ def engine_keys(
         for item in EngineItem.query(keys.timer(execution), attributes_to_get=["pk", "sk"]):
             found.add((item.pk, item.sk))
     for entry in ledger:
-        _, step_id, execution = _ledger_parts(entry.key)
+        _, step_id, execution = ledger_key_parts(entry.key)
         if not execution:
             continue
         claim_key = (keys.pool_claim(execution, step_id), keys.POOL_CLAIM_SK)
@@ -120,14 +121,7 @@ def engine_keys(
         pool_codes.append((str((claim.data or {}).get("pool")), str((claim.data or {}).get("code"))))
     for item in EngineItem.query(keys.fired(customer_id), attributes_to_get=["pk", "sk"]):
         found.add((item.pk, item.sk))
-    return found, executions, pool_codes
-
-
-def _ledger_parts(ledger_key: str) -> tuple[str, str, str]:
-    """(campaign, step, execution) of a ledger key (``idempotency.ledger_key``)."""
-    campaign_id, _, rest = ledger_key.partition("#")
-    step_id, _, execution = rest.partition("#")
-    return campaign_id, step_id, execution
+    return found, pool_codes
 
 
 # ------------------------------------------------------------------ deleting

@@ -30,8 +30,6 @@ LAST_COPIES: dict[str, int] = {
     "failures_queue": 14,  # a failed invocation of the erasure itself waits there with the id
 }
 
-STATUSES = ("running", "awaiting_snapshot", "complete", "failed")
-
 
 def digest(value: str) -> str:
     """The SHA-256 of an identifier (a customer id as given; an address lower-cased)."""

@@ -143,6 +143,13 @@ def ledger_key(campaign_id: str, step_id: str, execution: str) -> str:
     return f"{campaign_id}#{step_id}#{execution}"
 
 
+def ledger_key_parts(key: str) -> tuple[str, str, str]:
+    """(campaign, step, execution) of a ledger key (campaign and step ids hold no ``#``)."""
+    campaign_id, _, rest = key.partition("#")
+    step_id, _, execution = rest.partition("#")
+    return campaign_id, step_id, execution
+
+
 def confirmation(purpose: str, requested_at: str) -> str:
     """A double opt-in confirmation mail: one per sign-up statement (purpose and the moment it
     was requested); stands in for the execution in its ledger key."""

@@ -25,6 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 from typing import Any
 
 from nudgeloop import clock
@@ -36,6 +37,7 @@ from nudgeloop.dal import customer_store as customers_table
 from nudgeloop.dal import erasure as tables
 from nudgeloop.domain import erasure as rules
 from nudgeloop.domain.events import ORDER_TYPES
+from nudgeloop.domain.idempotency import ledger_key_parts
 from nudgeloop.layout import (
     ARCHIVE_PREFIX,
     AUDIENCE_EXPORTS_PREFIX,
@@ -215,9 +217,15 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
 
 
 def _spec() -> FunctionSpec:
+    return _erasure_spec(settings().prefix)
+
+
+@cache
+def _erasure_spec(prefix: str) -> FunctionSpec:
+    """The erasure function's spec (its timeout and retries), read once per container."""
     from nudgeloop.resources import catalog
 
-    return catalog(settings().prefix).function("erasure")
+    return catalog(prefix).function("erasure")
 
 
 def _retries() -> int:
@@ -262,9 +270,9 @@ def _tables_pass(customer_id: str, campaigns_bucket: str) -> dict[str, int]:
     events = event_log.customer_events(customer_id, limit=10**9)
     customer = customers_table.get_customer(customer_id)
     campaigns = {str(r["id"]) for r in campaign_store.listing(campaigns_bucket) if r.get("id")}
-    campaigns |= {e.key.split("#", 1)[0] for e in entries}
+    campaigns |= {ledger_key_parts(e.key)[0] for e in entries}
     orders = {str(e.properties["order_id"]) for e in events if e.type in ORDER_TYPES and e.properties.get("order_id")}
-    found, _executions, pool_codes = tables.engine_keys(customer_id, entries, campaigns, orders)
+    found, pool_codes = tables.engine_keys(customer_id, entries, campaigns, orders)
     audiences = [str(a["id"]) for a in audience_store.listing(campaigns_bucket)]
     return {
         "engine_items": tables.delete_engine(found) if found else 0,
