@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -28,11 +29,22 @@ def journeys(stack) -> list[dict]:
 
 
 def test_a_journey_planner_without_write_access_to_the_engine_table_fails_as_in_aws(stack) -> None:
+    from nudgeloop.adapters.aws import client
+    from nudgeloop.journey_definition import JOURNEY_FAILED, RECOVERY_DELAYS_S
+
     revoke(stack, "journey_plan", "table", "engine")
     post_events(stack, [upsert("c1"), consent("c1"), order("c1", "o1")])
     stack.settle()
     assert stack.outbox() == []
-    assert [e["status"] for e in journeys(stack)] == ["FAILED"]
+    # Plan fails every try: the journey cools down (journey_definition.RECOVERY_DELAYS_S), then fails
+    assert [e["status"] for e in journeys(stack)] == ["RUNNING"]
+    for delay in RECOVERY_DELAYS_S:
+        stack.advance(timedelta(seconds=delay + 60))
+    assert stack.outbox() == []
+    [journey] = journeys(stack)
+    ended = client("stepfunctions").describe_execution(executionArn=journey["executionArn"])
+    assert (ended["status"], ended["error"]) == ("FAILED", JOURNEY_FAILED)
+    assert "TransactWriteError" in ended["cause"]  # the denied write, as pynamodb raises it
     denied = [d for d in stack.enforcer.denials if d["function"] == "journey_plan"]
     assert denied and denied[0]["resource"].endswith(":table/nudgeloop-engine")
     assert denied[0]["action"] in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")

@@ -239,3 +239,56 @@ def test_a_crash_right_after_the_migrating_save_still_publishes_the_migration_on
         with stack.aws_lock:
             moves = [e.properties for e in event_log.customer_events("m1") if e.type == "segment.migrated"]
         assert [(m["from"], m["to"], m["correlation_id"]) for m in moves] == [("prospect", "new", "ord-m1-o1")]
+
+
+def _welcome_execution(stack: Any, customer_id: str) -> dict[str, Any]:
+    from nudgeloop.adapters.aws import client
+
+    with stack.aws_lock:
+        sfn = client("stepfunctions")
+        found = [e for e in stack.watch.executions() if e.name.startswith("welcome")]
+        assert len(found) == 1, [e.name for e in found]
+        return dict(sfn.describe_execution(executionArn=found[0].execution_arn))
+
+
+def test_a_send_that_fails_every_try_cools_down_and_the_journey_goes_on() -> None:
+    """Send fails on all four of its tries (the first and three retries): the journey is not
+    failed but parked for the first cool-down (ten minutes), then planned again, and the welcome
+    goes out once."""
+    from datetime import timedelta
+
+    from nudgeloop.dal import timers
+
+    with _stack(",".join(["send:raise@1"] * 4), examples=True) as stack:
+        post_events(stack, [upsert("w1"), consent("w1"), order("w1", "o1")])
+        stack.settle()
+        assert stack.faults.injected == {"send:raise@1": 4}
+        assert not [m for m in stack.outbox() if "w1@" in str(m["to"])]
+        assert _welcome_execution(stack, "w1")["status"] == "RUNNING"
+        with stack.aws_lock:
+            assert len(list(timers.due_timers(stack.clock.now() + timedelta(minutes=10)))) == 1
+            assert not list(timers.due_timers(stack.clock.now() + timedelta(minutes=9)))  # the first cool-down's ten minutes
+        stack.advance(timedelta(minutes=15))
+        assert len([m for m in stack.outbox() if "w1@" in str(m["to"])]) == 1
+        assert stack.journey_statuses()["FAILED"] == 0
+
+
+def test_a_journey_whose_plan_keeps_failing_fails_after_its_last_cool_down() -> None:
+    """Plan fails on every try: four cool-downs (10 min, 1 h, 6 h, 24 h), counted by the state
+    machine itself; then the journey fails, with the last error's cause."""
+    from datetime import timedelta
+
+    from nudgeloop.journey_definition import JOURNEY_FAILED, RECOVERY_DELAYS_S
+
+    with _stack("journey_plan:raise~1", examples=True) as stack:
+        post_events(stack, [upsert("w1"), consent("w1"), order("w1", "o1")])
+        stack.settle()
+        for delay in RECOVERY_DELAYS_S[:-1]:
+            assert _welcome_execution(stack, "w1")["status"] == "RUNNING"
+            stack.advance(timedelta(seconds=delay + 60))
+        assert _welcome_execution(stack, "w1")["status"] == "RUNNING"  # the last cool-down
+        stack.advance(timedelta(seconds=RECOVERY_DELAYS_S[-1] + 60))
+        ended = _welcome_execution(stack, "w1")
+        assert (ended["status"], ended["error"]) == ("FAILED", JOURNEY_FAILED)
+        assert "fault injected" in ended["cause"]
+        assert sum(stack.faults.injected.values()) == 4 * (len(RECOVERY_DELAYS_S) + 1)  # four tries a round

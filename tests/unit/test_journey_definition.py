@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from nudgeloop.journey_definition import MAX_PARK_S, definition
+from nudgeloop.journey_definition import (
+    JOURNEY_FAILED,
+    MAX_PARK_S,
+    RECOVERABLE,
+    RECOVERY_DELAYS_S,
+    RECOVERY_TIMEOUT_S,
+    definition,
+)
 
 
 def test_every_retrier_backs_off_with_full_jitter_and_a_ceiling() -> None:
@@ -24,7 +31,9 @@ def test_every_retrier_backs_off_with_full_jitter_and_a_ceiling() -> None:
 def test_a_park_that_times_out_goes_back_to_plan_and_never_outlives_a_month() -> None:
     park = definition()["States"]["Park"]
     assert park["TimeoutSecondsPath"] == "$.park_timeout_s" and "TimeoutSeconds" not in park
-    assert park["Catch"] == [{"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Plan"}]
+    timeout, spent = park["Catch"]  # the first catcher that matches applies
+    assert timeout == {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Plan"}
+    assert spent["ErrorEquals"] == ["States.ALL"] and spent["Next"] == "ParkFailed"
     assert MAX_PARK_S <= 30 * 86400  # far inside a Standard execution's year
 
 
@@ -83,10 +92,37 @@ def test_the_journey_state_travels_whole_so_every_path_the_state_machine_reads_e
     assert old.cursor == 2 and "retired_field" not in old.wire()
 
 
-def test_a_crashed_plan_or_send_is_tried_again_a_few_times_before_the_journey_fails() -> None:
+def test_a_crashed_plan_or_send_is_tried_again_a_few_times_before_it_cools_down() -> None:
     states = definition()["States"]
     for name in ("Plan", "Send"):
         retriers = states[name]["Retry"]
         crash = retriers[-1]  # after the specific ones: the first retrier that matches applies
         assert crash["ErrorEquals"] == ["States.TaskFailed"] and 1 <= crash["MaxAttempts"] <= 3, name
     assert all("States.TaskFailed" not in r["ErrorEquals"] for r in states["Park"]["Retry"])  # a new token each try
+
+
+def test_a_task_whose_tries_are_spent_cools_down_a_bounded_number_of_times_then_the_journey_fails() -> None:
+    states = definition()["States"]
+    for task in RECOVERABLE:
+        spent = states[task]["Catch"][-1]
+        assert spent == {"ErrorEquals": ["States.ALL"], "ResultPath": "$.fault", "Next": f"{task}Failed"}, task
+        assert states[f"{task}Failed"]["Result"] == task and states[f"{task}Failed"]["Next"] == "Recover"
+    recover = states["Recover"]
+    limit = [c for c in recover["Choices"] if "NumericGreaterThanEquals" in c]
+    assert limit == [{"Variable": "$.recovery.n", "NumericGreaterThanEquals": len(RECOVERY_DELAYS_S), "Next": "Failed"}]
+    assert recover["Default"] == "CountCooldown" and states["CountCooldown"]["Next"] == "Cooldown"
+    assert states["Failed"] == {"Type": "Fail", "Error": JOURNEY_FAILED, "CausePath": "$.fault.Cause"}
+    cooldown = states["Cooldown"]
+    assert cooldown["Parameters"]["Payload"]["cooldown"] is True and cooldown["TimeoutSeconds"] == RECOVERY_TIMEOUT_S
+    assert max(RECOVERY_DELAYS_S) < RECOVERY_TIMEOUT_S
+    # a failed cool-down is counted like any other failure, so no path loops without the count
+    assert [c["Next"] for c in cooldown["Catch"]] == ["Resume", "Recover"]
+    assert {c["Next"] for c in states["Resume"]["Choices"]} | {states["Resume"]["Default"]} == {"Park", "Plan"}
+
+
+def test_cool_downs_lengthen_and_a_later_one_waits_as_long_as_the_last() -> None:
+    from nudgeloop.services.journey import cooldown_s
+
+    delays = [cooldown_s(n) for n in range(1, len(RECOVERY_DELAYS_S) + 2)]
+    assert delays[:-1] == list(RECOVERY_DELAYS_S) and delays == sorted(delays) and delays[-1] == RECOVERY_DELAYS_S[-1]
+    assert cooldown_s(0) == RECOVERY_DELAYS_S[0]

@@ -169,9 +169,9 @@ class StepFunctionsLimits:
     def _aborted(self, arn: str) -> None:
         """StopExecution ends an execution at once in AWS (``ABORTED``), also one waiting for a
         task token. moto marks the stop but its worker waits on for the token (the journey
-        stays ``RUNNING`` without a timer): its waiting tasks are answered with a failure (no
-        Catch or Retry of the journey matches ``Nudgeloop.Stopped``, so no state runs after it) and, once the
-        worker has ended, the status is what AWS shows."""
+        stays ``RUNNING`` without a timer): its waiting tasks are answered with a failure (a Catch
+        may match ``Nudgeloop.Stopped``, but the stopped program runs no state after it) and, once
+        the worker has ended, the status is what AWS shows."""
         from moto.stepfunctions.parser.api import ExecutionStatus
         from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackOutcomeFailure
 

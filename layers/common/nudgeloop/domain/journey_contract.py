@@ -92,6 +92,12 @@ class JourneyState(BaseModel):
     last: dict[str, Any] | None = None  # the Send task's result ({"status": ..., "result": {...}})
     # points steps passed by this Plan ({"step_id", "points", "reason"}): granted by it, once each
     grants: list[dict[str, Any]] = Field(default_factory=list)
+    # cool-downs after a task failed every try: {"n": how many so far}, counted by the state
+    # machine (journey_definition.RECOVERY_DELAYS_S); the failure ({"Error", "Cause"}) and the task it
+    # ended, until Plan has logged them
+    recovery: dict[str, int] = Field(default_factory=lambda: {"n": 0})
+    fault: dict[str, Any] | None = None
+    failed_task: str | None = None  # which (journey_definition.RECOVERABLE)
 
     def wire(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -17,7 +17,7 @@ from nudgeloop.domain.events import JOURNEY_SOURCE, POINTS_GRANTED, Event
 from nudgeloop.domain.journey_contract import JourneyState
 from nudgeloop.domain.journeys import Facts, average_gap_days, next_action
 from nudgeloop.domain.windows import SendWindow
-from nudgeloop.journey_definition import MAX_PARK_S, PARK_GRACE_S
+from nudgeloop.journey_definition import MAX_PARK_S, PARK_GRACE_S, RECOVERY_DELAYS_S
 from nudgeloop.observability import logger
 from nudgeloop.services import campaign_store
 
@@ -33,6 +33,15 @@ def plan(
 def _plan(state: JourneyState, bucket: str, default_window: SendWindow | None, attribution_days: int) -> JourneyState:
     correlation = str(state.correlation_id or state.execution or "")
     logger.set_correlation_id(correlation)
+    if state.fault is not None:  # after a cool-down: a task had failed every try
+        failed = state.failed_task
+        logger.warning(
+            "journey planned again after a failed task",
+            extra={"task": failed, "error": str(state.fault.get("Error", "")), "cooldowns": int(state.recovery.get("n", 0))},
+        )
+        state = state.model_copy(update={"fault": None, "failed_task": None})
+        if failed == "Send" and state.action == "send":  # its step is planned again: exits, window, consent
+            state = _send_step_again(state)
     last = state.last or {}
     if last.get("status") == "deferred" and (last.get("result") or {}).get("retry_at"):
         # Over the frequency cap: parked until the cap allows it (the sender found when; the
@@ -118,8 +127,13 @@ def _grant_points(state: JourneyState, grant: dict[str, Any]) -> None:
 def _back_to_send_step(state: JourneyState, why: str, until: str) -> JourneyState:
     """Park on the send step just tried, until ``until``: exits and the send window are checked
     again when it wakes, and nothing is sent twice."""
-    again = state.model_copy(update={"last": None, "template": None, "reason": None})
-    return _parked(again.advanced(cursor=state.cursor - 1, action="wait", waiting=f"{why}:{state.step_id}", wait_until=until))
+    again = _send_step_again(state)
+    return _parked(again.advanced(action="wait", waiting=f"{why}:{state.step_id}", wait_until=until))
+
+
+def _send_step_again(state: JourneyState) -> JourneyState:
+    """The state before the send step just tried (Plan had moved the cursor past it)."""
+    return state.model_copy(update={"last": None, "template": None, "reason": None, "cursor": state.cursor - 1})
 
 
 def _parked(result: JourneyState) -> JourneyState:
@@ -131,12 +145,22 @@ def _parked(result: JourneyState) -> JourneyState:
 
 def park(event: dict[str, Any]) -> dict[str, Any]:
     """Store a waiting journey's task token until its ``wait_until`` (the wake sweep resumes it),
-    or, for a journey held by a marketing pause, until marketing resumes."""
+    or, for a journey held by a marketing pause, until marketing resumes; or, cooling down after a
+    task failed every try (``cooldown``), for the n-th cool-down's delay."""
     state = JourneyState.model_validate(event["state"])
+    if event.get("cooldown"):
+        due = clock.now() + timedelta(seconds=cooldown_s(int(state.recovery.get("n", 1))))
+        timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state.campaign_id})
+        return {"parked_until": clock.iso(due), "cooldown": int(state.recovery.get("n", 1))}
     due = clock.parse_iso(str(state.wait_until))
     held = (state.waiting or "").startswith("held:")
     timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state.campaign_id}, held=held)
     return {"parked_until": "resume" if held else clock.iso(due)}
+
+
+def cooldown_s(n: int) -> int:
+    """The n-th cool-down's delay (1-based; the last one for any later)."""
+    return RECOVERY_DELAYS_S[min(max(n, 1), len(RECOVERY_DELAYS_S)) - 1]
 
 
 def wake() -> int:
