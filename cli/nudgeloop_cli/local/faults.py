@@ -148,6 +148,12 @@ class Faults:
             rules.append(Rule(target, kind, nth, None if nth is not None else float(found["p"])))
         return cls(tuple(rules), seed)
 
+    def off(self) -> None:
+        """No rule fires from here on (the causes fixed, as before a redrive); what was injected
+        stays counted."""
+        with self._lock:
+            self.rules, self._random = (), []
+
     def _fires(self, n: int) -> bool:
         rule = self.rules[n]
         with self._lock:

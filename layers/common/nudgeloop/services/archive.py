@@ -6,7 +6,8 @@ Layout (Hive-style, so Athena or any BI tool can partition-prune)::
 
 One object per stream batch and arrival day. The key is derived from the stream sequence
 numbers, so a retried batch overwrites its own object; a batch split differently on retry can
-repeat a line in a second object (at-least-once): readers de-duplicate by ``event_id``.
+repeat a line in a second object (at-least-once): readers de-duplicate by ``customer_id`` and
+``event_id`` (an event id is unique within a customer's history only).
 """
 
 from __future__ import annotations
