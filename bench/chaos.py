@@ -7,8 +7,9 @@ an invariant is violated.
 The fault plan (``cli/nudgeloop_cli/local/faults.py``) gives every kind the rate as its
 probability: crashed and timed-out invocations of the API, the events consumer, the journey
 functions and the send function; a crash right after SES accepted a mail; batches delivered
-twice; PutEvents with every entry failed; throttled DynamoDB, Step Functions, SES and
-EventBridge requests. A crash after the API stored an event is drawn per stored event, so it
+twice, and batches with one record reported failed (a partial failure: delivered again from
+it); PutEvents with every entry failed; throttled DynamoDB, Step Functions, SES and EventBridge
+requests. A crash after the API stored an event is drawn per stored event, so it
 gets a hundredth of the rate (a batch of 100 would otherwise almost always crash). The shop's
 client retries an answer of 5xx, as the API asks it to. And the whole stack is stopped and
 started again ``--restarts`` times, on evenly spaced days, as ``nudgeloop local serve --state``
@@ -75,9 +76,12 @@ def plan(rate: float, throttle_rate: float | None = None) -> str:
         f"ingest_process:raise~{rate}",
         f"ingest_process:timeout~{rate}",
         f"ingest_process:duplicate~{rate}",
+        f"ingest_process:fail-record~{rate}",
         f"segment_counts:duplicate~{rate}",
+        f"segment_counts:fail-record~{rate}",
         f"trigger_start:raise~{rate}",
         f"trigger_start:duplicate~{rate}",
+        f"trigger_start:fail-record~{rate}",
         f"journey_plan:raise~{rate}",
         f"send:raise~{rate}",
         f"send:crash-after=sesv2.SendEmail~{rate}",

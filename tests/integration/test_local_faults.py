@@ -209,6 +209,27 @@ def test_batches_delivered_twice_change_nothing_twice() -> None:
         assert sum(stack.journey_statuses().values()) == 1  # the repeated trigger started no second journey
 
 
+def test_a_batch_with_one_record_reported_failed_is_delivered_again_from_it_and_nothing_counts_twice() -> None:
+    """A partial failure (one record of a handled batch reported failed, after its writes): the
+    stream mapping delivers the batch again from that record, the queue mapping that message;
+    the records delivered twice count one order, start one journey and send one welcome."""
+    from datetime import timedelta
+
+    plan = "ingest_process:fail-record@1,trigger_start:fail-record@1"
+    with _stack(plan, examples=True) as stack:
+        post_events(stack, [upsert("p1"), consent("p1"), order("p1", "o1"), order("p1", "o2", total="5.00")])
+        stack.settle()
+        stack.advance(timedelta(hours=1))
+        assert stack.faults.injected == {"ingest_process:fail-record@1": 1, "trigger_start:fail-record@1": 1}
+        partial = [(f["function"], f["error"]) for f in stack.failures]
+        assert partial == [("ingest_process", "BatchItemFailure"), ("trigger_start", "BatchItemFailure")]
+        aggregates = get_customer(stack, "p1")[1]["aggregates"]
+        assert (aggregates["orders"], aggregates["revenue"]) == (2, 30.0)
+        assert [m["step_id"] for m in stack.outbox() if m["customer_id"] == "p1"] == ["welcome"]
+        assert sum(stack.journey_statuses().values()) == 1
+        assert stack.dlq_depths() == dict.fromkeys(stack.dlq_depths(), 0)
+
+
 def test_put_events_with_every_entry_failed_is_retried_by_the_publisher() -> None:
     from datetime import timedelta
 

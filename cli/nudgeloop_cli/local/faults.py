@@ -9,6 +9,7 @@ replays)::
     segment_daily:timeout@1       its 1st invocation runs, then is reported timed out
     send:crash-after=sesv2.SendEmail@1   crashes right after SES accepted its 1st mail
     trigger_start:duplicate~0.2   a batch its queue mapping delivered comes again (at least once)
+    ingest_process:fail-record~0.1  a batch comes back with one record reported failed (a partial failure)
     eventbridge.PutEvents:fail-entries@1  a handler's 1st PutEvents has every entry failed
     dynamodb:throttle~0.05        a handler's DynamoDB request is throttled with probability 0.05
     sfn.StartExecution:throttle@1 the first StartExecution a handler makes is throttled
@@ -21,7 +22,10 @@ stays). A ``crash-after`` ends the invocation right after the named call returne
 anything else of the handler runs (no ``except`` in the handler sees it), as a process dying
 there would. A ``duplicate`` delivers a batch that an event source mapping (stream or queue)
 handed the function successfully once more, as at-least-once delivery may; the second answer
-is the one the mapping goes by.
+is the one the mapping goes by. A ``fail-record`` answers a batch the function handled with
+one of its records (drawn by the rule) reported failed (``batchItemFailures``), as a record
+failing after its writes: the stream mapping delivers the batch again from that record (the
+records after it a second time), the queue mapping that message.
 
 A ``throttle`` names a service as botocore names it in its events (``dynamodb``, ``sfn``,
 ``sesv2``, ``eventbridge``, ``sqs``), optionally with an operation: each *attempt* of a matching
@@ -63,7 +67,7 @@ if TYPE_CHECKING:
     from .runtime import LocalStack
 
 _RULE = re.compile(
-    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|duplicate|throttle|fail-entries|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
+    r"^(?P<target>[a-z][a-z0-9_]*(?:\.[A-Za-z]+)?):(?P<kind>raise|timeout|duplicate|fail-record|throttle|fail-entries|crash-after=(?P<call>[a-z0-9]+\.[A-Za-z]+))"
     r"(?:@(?P<nth>[1-9][0-9]*)|~(?P<p>0(?:\.[0-9]+)?|1(?:\.0+)?))$"
 )
 # the answer each service gives a request it throttles: (HTTP status, error code)
@@ -76,7 +80,7 @@ THROTTLED = {
 }
 
 
-KINDS = ("raise", "timeout", "duplicate", "crash-after=SERVICE.Operation", "throttle", "fail-entries")
+KINDS = ("raise", "timeout", "duplicate", "fail-record", "crash-after=SERVICE.Operation", "throttle", "fail-entries")
 # botocore's service names to the ids its events carry (what a plan names)
 SERVICE_IDS = {"stepfunctions": "sfn", "events": "eventbridge"}
 
@@ -175,6 +179,14 @@ class Faults:
     def duplicated(self, function_key: str) -> bool:
         """Whether the plan delivers this (successful) batch of ``function_key`` once more."""
         return any(self._fires(n) for n in self._matching("duplicate", function_key))
+
+    def failed_record(self, function_key: str, records: int) -> int | None:
+        """Which record of this (successful) batch of ``function_key`` the plan reports failed, if any."""
+        for n in self._matching("fail-record", function_key):
+            if records and self._fires(n):
+                with self._lock:
+                    return self._random[n].randrange(records)
+        return None
 
     def entries_failed(self) -> bool:
         """Whether the plan fails every entry of this PutEvents attempt."""

@@ -34,10 +34,17 @@ class Pumps:
 
     def _deliver(self, function_key: str, event: dict[str, Any]) -> dict[str, Any]:
         """Hand a batch to its function; the fault plan may deliver a successful one again (at
-        least once), and then the second answer is the one the mapping goes by."""
+        least once), and then the second answer is the one the mapping goes by, or report one of
+        its records failed (a partial failure)."""
         result = self.stack.call(function_key, event) or {}
         if not result.get("batchItemFailures") and self.stack.faults.duplicated(function_key):
             result = self.stack.call(function_key, event) or {}
+        if not result.get("batchItemFailures"):  # the plan may report one handled record failed
+            failed = self.stack.faults.failed_record(function_key, len(event["Records"]))
+            if failed is not None:
+                record = event["Records"][failed]
+                identifier = record["messageId"] if "messageId" in record else record["dynamodb"]["SequenceNumber"]
+                result = {"batchItemFailures": [{"itemIdentifier": identifier}]}
         return result  # type: ignore[no-any-return]
 
     def streams_client(self) -> Any:
