@@ -30,6 +30,13 @@ def _chaos():
     return chaos
 
 
+def _checks():
+    _chaos()  # puts bench/ on the path
+    import chaos_checks
+
+    return chaos_checks
+
+
 @pytest.mark.parametrize(
     ("faults", "dlq"),
     [("ingest_process:raise~1", "nudgeloop-failures"), ("trigger_start:raise~1", "nudgeloop-trigger-dlq")],
@@ -55,29 +62,29 @@ def test_a_dead_letter_is_explained_only_by_a_fault_of_the_function_it_names(sta
 
     from nudgeloop.adapters.aws import client
 
-    chaos = _chaos()
+    checks = _checks()
     record = {"requestContext": {"functionArn": f"{stack.res.function_arns['analytics']}:$LATEST"}, "requestPayload": {}}
     with stack.aws_lock:
         client("sqs").send_message(QueueUrl=stack.res.dlq_urls["nudgeloop-failures"], MessageBody=json.dumps(record))
-        assert chaos._dead_letters(stack, Counter()) == (1, ["nudgeloop-failures: analytics"])
-        assert chaos._dead_letters(stack, Counter({"send:raise~0.1": 3})) == (1, ["nudgeloop-failures: analytics"])
-        assert chaos._dead_letters(stack, Counter({"analytics:raise@1": 1})) == (1, [])
-        assert chaos._dead_letters(stack, Counter({"dynamodb:throttle~0.05": 9})) == (1, [])  # retries ran out
+        assert checks.dead_letters(stack, Counter()) == (1, ["nudgeloop-failures: analytics"])
+        assert checks.dead_letters(stack, Counter({"send:raise~0.1": 3})) == (1, ["nudgeloop-failures: analytics"])
+        assert checks.dead_letters(stack, Counter({"analytics:raise@1": 1})) == (1, [])
+        assert checks.dead_letters(stack, Counter({"dynamodb:throttle~0.05": 9})) == (1, [])  # retries ran out
 
 
 def test_a_customer_off_the_step_their_orders_give_is_reported(stack) -> None:
     from nudgeloop.dal import customer_store
     from tests.conftest import order, post_events, upsert
 
-    chaos = _chaos()
+    checks = _checks()
     post_events(stack, [upsert("m1"), order("m1", "o1"), upsert("m2")])
     stack.settle()
     with stack.aws_lock:
-        assert chaos._misplaced(stack) == []
+        assert checks.misplaced(stack) == []
         moved = customer_store.get_customer("m2")
         moved.step = "vip"  # what no order of theirs gives
         assert customer_store.save_customer(moved)
-        assert chaos._misplaced(stack) == ["m2: vip, orders give prospect"]
+        assert checks.misplaced(stack) == ["m2: vip, orders give prospect"]
 
 
 def test_totals_other_than_the_orders_sent_give_and_a_claim_without_its_journey_are_reported(stack) -> None:
@@ -86,24 +93,24 @@ def test_totals_other_than_the_orders_sent_give_and_a_claim_without_its_journey_
     from nudgeloop.domain import idempotency
     from tests.conftest import order, post_events, upsert
 
-    chaos = _chaos()
+    checks = _checks()
     sent = [upsert("t1"), order("t1", "o1", total="25.00"), order("t1", "o2", at="2026-01-01T09:00:00Z", total="5.00")]
     post_events(stack, sent)
     stack.settle()
     record = {e["event_id"]: e for e in sent}
     with stack.aws_lock:
-        assert chaos._aggregates_wrong(record) == []
+        assert checks.aggregates_wrong(record) == []
         # the shop's record of a third order the stack never stored, and a second statement of the first
         third = order("t1", "o3", total="7.00")
         restated = {**sent[1], "event_id": "ord-t1-o1-again", "properties": {**sent[1]["properties"], "total": "30.00"}}
-        [wrong] = chaos._aggregates_wrong({**record, third["event_id"]: third})
+        [wrong] = checks.aggregates_wrong({**record, third["event_id"]: third})
         assert wrong.startswith("t1: {'orders': 2, 'revenue': 30.0") and "'orders': 3, 'revenue': 37.0" in wrong
-        [wrong] = chaos._aggregates_wrong({**record, restated["event_id"]: restated})
+        [wrong] = checks.aggregates_wrong({**record, restated["event_id"]: restated})
         assert "'revenue': 35.0" in wrong  # its last statement counts
         ran = {e.name for e in stack.watch.executions()}
-        claims, without = chaos._claims_without_journey(ran)
+        claims, without = checks.claims_without_journey(ran)
         assert without == [] and claims == len(ran)
         claim = idempotency.entry_claim("once", None, clock.now())
         assert campaign_stats.claim_entry("lost-one", "t1", "lost-one-t1", clock.now(), claim)
-        assert chaos._claims_without_journey(ran) == (claims + 1, ["CAMPAIGN#lost-one: lost-one-t1"])
-        assert chaos._claims_without_journey(ran | {"lost-one-t1"}) == (claims + 1, [])
+        assert checks.claims_without_journey(ran) == (claims + 1, ["CAMPAIGN#lost-one: lost-one-t1"])
+        assert checks.claims_without_journey(ran | {"lost-one-t1"}) == (claims + 1, [])

@@ -149,9 +149,10 @@ def park(event: dict[str, Any]) -> dict[str, Any]:
     task failed every try (``cooldown``), for the n-th cool-down's delay."""
     state = JourneyState.model_validate(event["state"])
     if event.get("cooldown"):
-        due = clock.now() + timedelta(seconds=cooldown_s(int(state.recovery.get("n", 1))))
+        n = int(state.recovery.get("n", 1))
+        due = clock.now() + timedelta(seconds=cooldown_s(n))
         timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state.campaign_id})
-        return {"parked_until": clock.iso(due), "cooldown": int(state.recovery.get("n", 1))}
+        return {"parked_until": clock.iso(due), "cooldown": n}
     due = clock.parse_iso(str(state.wait_until))
     held = (state.waiting or "").startswith("held:")
     timers.park_timer(event["execution"], event["token"], due, {"campaign_id": state.campaign_id}, held=held)
