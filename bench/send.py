@@ -4,7 +4,7 @@
     .venv/bin/python bench/send.py ses [--recipients 1000]
     .venv/bin/python bench/send.py imports
 
-renders  Personalized mails per second on one core: the shipped welcome template (layout, HTML
+renders  Personalized mails per second on one core: the shipped welcome template (MJML, HTML
          autoescaped in the sandbox, CSS inlined, text part), a full context with three
          recommendation blocks, and the MIME message with its RFC 8058 headers, as bytes.
 ses      SES API calls per 1,000 recipients through the real send path (consent, suppression,

@@ -232,6 +232,7 @@ def test_import_files_invoke_their_function_and_uploaded_templates_and_campaigns
         (("prefix", "imports/"), ("suffix", ".csv")),
         (("prefix", "imports/"), ("suffix", ".jsonl")),
         (("prefix", "templates/"), ("suffix", ".html")),
+        (("prefix", "templates/"), ("suffix", ".mjml")),
         (("prefix", "templates/"), ("suffix", ".txt")),
     ]
     functions = {k: v["Properties"].get("FunctionName") for k, v in resources(template, "AWS::Lambda::Function").items()}

@@ -223,7 +223,7 @@ def test_sent_mails_are_archived_with_their_template_versions(stack) -> None:
     welcome_customer(stack)
     entry = next(e for e in ledger.ledger("c1") if e.status == "sent")
     data = dict(entry.data or {})
-    assert set(data["template_versions"]) >= {"welcome/subject.txt", "welcome/body.html", "welcome/body.txt", "layouts/base.html"}
+    assert set(data["template_versions"]) >= {"welcome/subject.txt", "welcome/body.mjml", "welcome/body.txt"}
     with stack.aws_lock:
         obj = boto3.client("s3").get_object(Bucket=stack.res.buckets["data"], Key=data["archive_key"])
     raw = BytesParser(policy=policy.default).parsebytes(obj["Body"].read())
@@ -298,7 +298,7 @@ def test_a_shared_layout_change_rechecks_every_template(stack) -> None:
     stack.settle()
     stack.put_template("layouts/base.html", b"{% block content %}{% endblock %}{{ unknown_footer }}")
     stack.settle()
-    assert {stack.template_status(n)["status"] for n in ("welcome", "welcome-followup", "birthday")} == {"invalid"}
+    assert {stack.template_status(n)["status"] for n in ("winback", "welcome-followup", "birthday")} == {"invalid"}
 
 
 def test_preview_renders_for_a_real_customer_in_their_language(stack) -> None:
@@ -308,7 +308,7 @@ def test_preview_renders_for_a_real_customer_in_their_language(stack) -> None:
     stack.settle()
     shown = stack.preview("welcome", "de1")
     assert shown["subject"] == "Liebe Ada, willkommen bei uns!"
-    assert "welcome/de/subject.txt" in shown["versions"] and "welcome/body.html" in shown["versions"]
+    assert "welcome/de/subject.txt" in shown["versions"] and "welcome/body.mjml" in shown["versions"]
     assert "Liebe Ada" in shown["html"] and "Bestellung" in shown["text"]
     with pytest.raises(LocalError):
         stack.preview("welcome", "nobody")
@@ -342,3 +342,23 @@ def test_a_template_upload_the_check_finds_invalid_is_not_used_its_last_valid_ve
     mails = stack.outbox()
     assert [m["step_id"] for m in mails] == ["welcome"]
     assert "{{" in subject and mails[0]["subject"].startswith("Hi Ada")  # rendered from the last valid version
+
+
+def test_a_file_added_since_the_last_valid_check_is_not_sent_while_the_template_is_invalid(stack) -> None:
+    from tests.conftest import order
+
+    stack.settle()
+    # a German body added next to the valid default, broken, marks the template invalid
+    stack.put_template("welcome/de/body.mjml", b"<mjml><mj-body><mj-section></mj-body></mjml>")
+    stack.settle()
+    status = stack.template_status("welcome")
+    assert status["status"] == "invalid" and {p["file"] for p in status["problems"]} == {"welcome/de/body.mjml"}
+    post_events(stack, [upsert("de1", locale="de-AT"), consent("de1"), order("de1", "o1")])
+    stack.settle()
+    from nudgeloop.dal import ledger
+
+    (mail,) = stack.outbox()
+    assert mail["subject"].startswith("Hallo Ada")  # the German subject, valid before, is still sent
+    (entry,) = [e for e in ledger.ledger("de1") if e.status == "sent"]
+    versions = dict(entry.data or {})["template_versions"]
+    assert "welcome/body.mjml" in versions and "welcome/de/body.mjml" not in versions  # the default body, not the new one

@@ -28,7 +28,7 @@ SENT_PREFIX = "sent/"  # every mail as sent (raw MIME), by day
 SENT_MAIL_DAYS = 400
 ANALYTICS_PREFIX = "analytics/"  # the daily export of campaign and staircase figures (JSON lines)
 TEMPLATE_PREFIX = "templates/"  # in the templates bucket; uploads there are checked
-TEMPLATE_SUFFIXES = (".html", ".txt")
+TEMPLATE_SUFFIXES = (".html", ".txt", ".mjml")
 # in the campaigns bucket: every campaign definition; an upload re-checks the templates it sends
 CAMPAIGN_PREFIX = "campaigns/"
 AUDIENCE_PREFIX = "audiences/"  # in the campaigns bucket (versioned): saved audience definitions, <id>.yaml

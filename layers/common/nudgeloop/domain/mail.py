@@ -19,6 +19,7 @@ from jinja2.loaders import BaseLoader
 from jinja2.sandbox import SandboxedEnvironment
 
 from nudgeloop import warm
+from nudgeloop.domain import mjml
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,9 @@ class Source:
 
 Fetch = Callable[[str], "Source | str | None"]
 FILES = ("subject.txt", "body.html", "body.txt")
+# a file of FILES may be written in another form, tried first in each variant: the HTML body in MJML
+FORMS: dict[str, tuple[str, ...]] = {"body.html": ("body.mjml", "body.html")}
+NAMES = frozenset(name for file in FILES for name in FORMS.get(file, (file,)))
 DEFAULT_LOCALE = ""  # the files directly under the template's folder
 
 
@@ -54,6 +58,8 @@ class _FetchLoader(BaseLoader):
             raise TemplateNotFound(template)
         self.used[template] = found.version
         version = found.version
+        # an MJML body: its compiled HTML is the Jinja2 template (compiled once per version)
+        text = mjml.compile_html(found.text) if template.endswith(".mjml") else found.text
 
         def uptodate() -> bool:
             now = _source(self.fetch(template))
@@ -62,7 +68,7 @@ class _FetchLoader(BaseLoader):
             self.used[template] = version
             return True
 
-        return found.text, template, uptodate
+        return text, template, uptodate
 
 
 class _Environment(SandboxedEnvironment):
@@ -110,13 +116,15 @@ def resolve(fetch: Fetch, name: str, locale: str | None) -> dict[str, str]:
     on its own: a German subject may share the default HTML body). Raises ``TemplateNotFound``."""
     chosen: dict[str, str] = {}
     for file in FILES:
-        for variant in locale_chain(locale):
-            path = f"{name}/{variant}/{file}" if variant else f"{name}/{file}"
-            if _source(fetch(path)) is not None:
-                chosen[file] = path
-                break
-        else:
+        candidates = [
+            f"{name}/{variant}/{form}" if variant else f"{name}/{form}"
+            for variant in locale_chain(locale)
+            for form in FORMS.get(file, (file,))
+        ]
+        found = next((path for path in candidates if _source(fetch(path)) is not None), None)
+        if found is None:
             raise TemplateNotFound(f"{name}/{file}")
+        chosen[file] = found
     return chosen
 
 
@@ -128,11 +136,15 @@ class Rendered:
     versions: dict[str, str]  # every file the render read (includes and layouts too) -> version
 
 
-def inline_css(html: str) -> str:
-    """Move <style> rules into style attributes (mail clients drop <style> blocks)."""
+def inline_css(html: str, keep_styles: bool = False) -> str:
+    """Move <style> rules into style attributes (mail clients drop <style> blocks). With
+    ``keep_styles`` (compiled MJML) the blocks stay too, for their media queries, and the font
+    links MJML adds are kept as they are, not fetched."""
     import css_inline  # only the send path needs it
 
-    return str(css_inline.inline(html))
+    if not keep_styles:
+        return str(css_inline.inline(html))
+    return str(css_inline.CSSInliner(keep_style_tags=True, keep_link_tags=True, load_remote_stylesheets=False).inline(html))
 
 
 def render(fetch: Fetch, name: str, context: dict[str, Any], locale: str | None = None, cache_key: str | None = None) -> Rendered:
@@ -141,7 +153,8 @@ def render(fetch: Fetch, name: str, context: dict[str, Any], locale: str | None 
     paths = resolve(fetch, name, locale)
     html_env, text_env = environments(fetch, cache_key)
     subject = text_env.get_template(paths["subject.txt"]).render(context).strip()
-    html = inline_css(html_env.get_template(paths["body.html"]).render(context))
+    html_path = paths["body.html"]
+    html = inline_css(html_env.get_template(html_path).render(context), keep_styles=html_path.endswith(".mjml"))
     text = text_env.get_template(paths["body.txt"]).render(context)
     loader = html_env.loader
     assert isinstance(loader, _FetchLoader)

@@ -56,9 +56,12 @@ TEMPLATE_TTL_S = 60.0
 def template_fetch(bucket: str, cached: bool = True, pinned: dict[str, str] | None = None) -> mail.Fetch:
     """Template files from S3 (``templates/<path>``), with their versions, cached a minute
     (uncached for checking a just uploaded template). ``pinned`` (path -> S3 version) reads those
-    files at those versions: the last versions the upload check found valid."""
+    files at those versions: the last versions the upload check found valid; a file that check
+    did not read (a body.mjml or locale variant added since) is absent, not read as it is now."""
 
     def fetch(name: str) -> mail.Source | None:
+        if pinned is not None and name not in pinned:
+            return None
         key = f"templates/{name}"
         version = (pinned or {}).get(name)
         cache = f"{key}@{version}" if version else key

@@ -1,6 +1,6 @@
 """Checking marketers' templates before a customer could ever see them.
 
-A template is a folder with ``subject.txt``, ``body.html`` and ``body.txt`` (locale variants in
+A template is a folder with ``subject.txt``, ``body.html`` (or ``body.mjml``) and ``body.txt`` (locale variants in
 subfolders such as ``de/`` or ``de-AT/``, each file falling back to the default on its own);
 other folders (``layouts/``, ``partials/``) hold shared files. Every variant is rendered against
 a context that has every name a send provides (``mail.sample_context``): syntax errors, unknown
@@ -9,16 +9,16 @@ templates, names a send does not provide and sandbox violations are reported by 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import TemplateError, TemplateSyntaxError, UndefinedError
+from jinja2 import Template, TemplateError, TemplateSyntaxError, UndefinedError
 from jinja2.exceptions import SecurityError, TemplateNotFound
 
 from nudgeloop import clock
 from nudgeloop.dal import deliverability
-from nudgeloop.domain import mail
+from nudgeloop.domain import mail, mjml
 from nudgeloop.domain.campaigns import Campaign, SendStep
 
 
@@ -49,7 +49,7 @@ def templates_in(paths: Iterable[str]) -> dict[str, list[str]]:
     found: dict[str, set[str]] = {}
     for path in paths:
         parts = path.strip("/").split("/")
-        if len(parts) in (2, 3) and parts[-1] in mail.FILES:
+        if len(parts) in (2, 3) and parts[-1] in mail.NAMES:
             found.setdefault(parts[0], set()).add(parts[1] if len(parts) == 3 else mail.DEFAULT_LOCALE)
     return {name: sorted(locales) for name, locales in sorted(found.items())}
 
@@ -82,9 +82,15 @@ def check(fetch: mail.Fetch, name: str, locales: list[str], triggers: Iterable[d
         for file, path in paths.items():
             html_env, text_env = mail.environments(fetch)
             env = html_env if file.endswith(".html") else text_env
+            if path.endswith(".mjml"):
+                found = _mjml_problems(fetch, path)
+                if found:
+                    report.problems += [p for p in found if p not in report.problems]
+                    continue
             for trigger in samples:
                 try:
-                    env.get_template(path).render(mail.sample_context(locale or None, trigger))
+                    for template in _renderings(env, fetch, path):
+                        template.render(mail.sample_context(locale or None, trigger))
                 except TemplateError as exc:
                     problem = _problem(exc, path)
                     if trigger is not None:
@@ -94,6 +100,29 @@ def check(fetch: mail.Fetch, name: str, locales: list[str], triggers: Iterable[d
             loader = env.loader
             report.versions.update(getattr(loader, "used", {}))
     return report
+
+
+def _mjml_problems(fetch: mail.Fetch, path: str) -> list[dict[str, Any]]:
+    """An MJML body's own problems (with lines in the MJML file), and a ``body.html`` beside it."""
+    source = mail.Source(found) if isinstance(found := fetch(path), str) else found
+    found_problems = [{"file": path, **p} for p in mjml.problems(source.text)] if source is not None else []
+    html_path = path.removesuffix(".mjml") + ".html"
+    if fetch(html_path) is not None:
+        found_problems.append(
+            {"file": html_path, "line": None, "error": "mjml", "message": f"{path} is sent, not this file: delete one"}
+        )
+    return found_problems
+
+
+def _renderings(env: Any, fetch: mail.Fetch, path: str) -> Iterator[Template]:
+    """What to render of ``path``: the template a send renders, and for an MJML body first its
+    source as Jinja2 (the compiled HTML's lines are not the marketer's: a syntax error or an
+    undefined name is reported at its line in the MJML file)."""
+    if path.endswith(".mjml"):
+        found = fetch(path)
+        text = found if isinstance(found, str) else found.text if found is not None else ""
+        yield env.template_class.from_code(env, env.compile(text, name=path, filename=path), env.make_globals(None), None)
+    yield env.get_template(path)
 
 
 def snapshot(fetch: mail.Fetch) -> mail.Fetch:
