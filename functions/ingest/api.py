@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from rights_routes import router as rights_router
+from tracking_routes import router as tracking_router
 
 from nudgeloop import clock
 from nudgeloop.adapters.secrets import parameter_bytes, signing_key
@@ -46,6 +47,7 @@ app.use(middlewares=[scope_check(catalog(settings.prefix).routes)])
 app.include_router(access_router)
 app.include_router(audience_router)
 app.include_router(rights_router)
+app.include_router(tracking_router)
 CAMPAIGN_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 OPENAPI = document()
 

@@ -5,9 +5,11 @@ function error)."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 import uuid
+import zlib
 from typing import TYPE_CHECKING, Any
 
 from nudgeloop.specs import usage_plan_name
@@ -17,6 +19,22 @@ from .provision import ACCOUNT
 
 if TYPE_CHECKING:
     from .runtime import LocalStack
+
+
+def decompressed(data: bytes, coding: str | None) -> bytes:
+    """A request body as API Gateway hands it on: gzip, deflate and identity are decoded
+    (docs: "Call an API method with a compressed payload"); ValueError for anything else."""
+    name = (coding or "identity").strip().lower()
+    try:
+        if name == "gzip":
+            return gzip.decompress(data)
+        if name == "deflate":
+            return zlib.decompress(data)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(f"not {name}-coded") from exc
+    if name == "identity":
+        return data
+    raise ValueError(f"unsupported content coding {name!r}")
 
 
 class ApiGateway:
@@ -31,9 +49,16 @@ class ApiGateway:
         headers: dict[str, str] | None = None,
         body: str | None = None,
         query: dict[str, str] | None = None,
+        data: bytes | None = None,
     ) -> tuple[int, dict[str, str], str]:
-        """What API Gateway does in front of the ingest function: route, API key, proxy event."""
+        """What API Gateway does in front of the ingest function: route, API key, proxy event.
+        ``data``: the body as sent (a compressed one is decompressed first, as API Gateway does)."""
         headers = {k.lower(): v for k, v in (headers or {}).items()}
+        if data is not None:
+            try:
+                body = decompressed(data, headers.get("content-encoding")).decode("utf-8", errors="replace") or None
+            except ValueError:  # API Gateway's answer to a coding it lacks or a body not so coded
+                return 415, {"content-type": "application/json"}, json.dumps({"message": "Unsupported Media Type"})
         route = self._match_route(method, path)
         if route is None:  # what API Gateway answers for a path or method it does not have
             return 403, {"content-type": "application/json"}, json.dumps({"message": "Missing Authentication Token"})

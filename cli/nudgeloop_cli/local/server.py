@@ -19,7 +19,7 @@ from nudgeloop import clock
 from .base import STOP_GRACE_S
 from .runtime import SETTLE_TIMEOUT_S, LocalError, LocalStack
 
-MAX_BODY = 2_000_000
+MAX_BODY = 10_485_760  # API Gateway's payload limit (the function's own limits apply after it)
 MAX_IMPORT_BODY = 256_000_000  # a file for /_local/imports (S3 itself takes up to 5 GB a PUT)
 _IMPORT_NAME = re.compile(r"(?:type=[A-Za-z0-9._-]+/)?[A-Za-z0-9][A-Za-z0-9_.-]*\.(?:csv|jsonl)")
 log = logging.getLogger("nudgeloop.local")
@@ -287,6 +287,7 @@ def make_server(stack: LocalStack, port: int, host: str = "127.0.0.1") -> LocalS
                             headers=dict(self.headers.items()),
                             body=raw or None,
                             query=dict(parse_qsl(parts.query)),
+                            data=data,
                         )
                 except Exception as exc:  # the emulator itself failed: say so, loudly
                     status, headers, body = _json(500, {"error": {"field": "local", "reason": f"{type(exc).__name__}: {exc}"}})

@@ -107,6 +107,61 @@ def document() -> dict[str, Any]:
     return found
 
 
+def _tracking() -> dict[str, Any]:
+    """The Segment-compatible tracking routes (docs/integrations.md): the write key in HTTP Basic."""
+    from nudgeloop.domain.segment import TYPES
+
+    basic: list[dict[str, list[str]]] = [{"writeKey": []}]
+    answer = {
+        "type": "object",
+        "properties": {
+            "success": {"const": True},
+            "accepted": {"type": "integer"},
+            "duplicates": {"type": "integer"},
+            "skipped": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    responses = {
+        "200": {
+            "description": "taken (messages that cannot be mapped are skipped and named)",
+            "content": {"application/json": {"schema": answer}},
+        },
+        **_errors("400", "401", "403", "413", "503"),
+    }
+    message = {"type": "object", "description": "a Segment message (https://segment.com/docs/connections/spec/)"}
+    paths = {
+        "/segment/v1/batch": {
+            "post": {
+                "summary": "Segment/RudderStack batch (up to 2,500 messages, 4.5 MB; gzip accepted)",
+                "security": basic,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["batch"],
+                                "properties": {"batch": {"type": "array", "items": message}},
+                            }
+                        }
+                    },
+                },
+                "responses": responses,
+            }
+        }
+    }
+    for kind in TYPES:
+        paths[f"/segment/v1/{kind}"] = {
+            "post": {
+                "summary": f"One Segment {kind} message",
+                "security": basic,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": message}}},
+                "responses": responses,
+            }
+        }
+    return paths
+
+
 def _document() -> dict[str, Any]:
     customer_id = {"name": "customer_id", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 128}}
     token = {"name": "token", "in": "query", "required": True, "schema": {"type": "string"}}
@@ -128,7 +183,10 @@ def _document() -> dict[str, Any]:
         },
         "components": {
             "schemas": _schemas(),
-            "securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}},
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "writeKey": {"type": "http", "scheme": "basic", "description": "an ingest key as the user name, no password"},
+            },
         },
         "paths": {
             "/v1/events": {
@@ -547,6 +605,7 @@ def _document() -> dict[str, Any]:
                     },
                 }
             },
+            **_tracking(),
             "/v1/unsubscribe": {
                 "get": {
                     "summary": "Preference page behind the unsubscribe link (changes nothing)",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from nudgeloop.domain import ses_events, webhooks
+from nudgeloop.domain import segment, ses_events, webhooks
 from nudgeloop.grants import GRANTS
 from nudgeloop.layout import (
     ARCHIVE_PREFIX,
@@ -521,6 +521,13 @@ def catalog(
         RouteSpec("GET", "/v1/audit"),
         # Shopify signs its webhooks (HMAC-SHA256 of the body); no API key on that route
         RouteSpec("POST", "/v1/webhooks/shopify", api_key_required=False, rate_limit=50, burst_limit=100),
+        # Segment's and RudderStack's clients send their write key in HTTP Basic, never x-api-key:
+        # the function verifies it as an ingest key (services/tracking)
+        RouteSpec("POST", "/segment/v1/batch", api_key_required=False, rate_limit=100, burst_limit=200, scopes=ingest),
+        *(
+            RouteSpec("POST", f"/segment/v1/{kind}", api_key_required=False, rate_limit=50, burst_limit=100, scopes=ingest)
+            for kind in segment.TYPES
+        ),
         RouteSpec("GET", "/v1/openapi.json", api_key_required=False, rate_limit=5, burst_limit=10),
         RouteSpec("GET", "/v1/unsubscribe", api_key_required=False, rate_limit=20, burst_limit=40),
         RouteSpec("POST", "/v1/unsubscribe", api_key_required=False, rate_limit=50, burst_limit=100),

@@ -11,11 +11,13 @@ revokes keys for ``/v1/keys``. API Gateway's management API is rate-limited per 
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from nudgeloop import warm
 from nudgeloop.adapters.aws import client
 from nudgeloop.domain import access
 from nudgeloop.specs import usage_plan_name
@@ -39,6 +41,54 @@ def scope_of(key_id: str) -> str | None:
     found = scope if scope in access.SCOPES else None
     _scopes[key_id] = (found, float("inf") if found else time.monotonic() + UNSCOPED_TTL_S)
     return found
+
+
+class NotYetKnown(LookupError):
+    """A key value not among the keys listed moments ago: asked again shortly, not refused."""
+
+
+VALUE_TTL_S = 300.0  # a write key is looked up again after five minutes (a revoked one then stops)
+RELIST_S = 5.0  # the keys are listed at most this often per container
+_values: dict[str, tuple[str, str | None, float]] = {}  # sha256 of a value -> (key id, scope, until)
+_listed: list[float] = [float("-inf")]
+
+
+def _forget_values() -> None:
+    _values.clear()
+    _listed[0] = float("-inf")
+
+
+warm.keeps(_forget_values)  # another local stack has other keys
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def scope_of_value(prefix: str, value: str) -> tuple[str, str | None] | None:
+    """(key id, scope) of the stack's enabled key with this value (a write key sent by a tracking
+    client, which API Gateway does not check: it reads keys from ``x-api-key`` only); None for a
+    value no key has. API Gateway's keys are listed with their values at most every RELIST_S
+    seconds per container and remembered by hash for VALUE_TTL_S; a value not found within
+    RELIST_S of the last listing raises ``NotYetKnown`` (a key created just now: ask again)."""
+    digest = _digest(value)
+    now = time.monotonic()
+    held = _values.get(digest)
+    if held is not None and held[2] > now:
+        return held[0], held[1]
+    if now - _listed[0] < RELIST_S:
+        raise NotYetKnown("keys were listed moments ago")
+    _listed[0] = now
+    fresh: dict[str, tuple[str, str | None, float]] = {}
+    for page in client("apigateway").get_paginator("get_api_keys").paginate(includeValues=True):
+        for key in page.get("items", []):
+            if _ours(key, prefix) and key.get("enabled") and key.get("value"):
+                scope = (key.get("tags") or {}).get(access.SCOPE_TAG)
+                fresh[_digest(str(key["value"]))] = (str(key["id"]), scope if scope in access.SCOPES else None, now + VALUE_TTL_S)
+    _values.clear()
+    _values.update(fresh)
+    found = _values.get(digest)
+    return (found[0], found[1]) if found else None
 
 
 def _view(key: dict[str, Any], prefix: str) -> dict[str, Any]:
@@ -103,4 +153,6 @@ def revoke(prefix: str, key_id: str) -> dict[str, Any] | None:
         return None
     gateway.delete_api_key(apiKey=key_id)
     _scopes.pop(key_id, None)
+    for digest in [d for d, held in _values.items() if held[0] == key_id]:
+        _values.pop(digest)
     return _view(key, prefix)

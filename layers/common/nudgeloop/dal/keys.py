@@ -129,6 +129,18 @@ def referral(code: str) -> str:
     return f"REFERRAL#{code}"
 
 
+IDENTITY_SK = "LINK"
+
+
+def identity(anonymous_customer: str) -> str:
+    """Which customer an anonymous visitor (``anon:<id>``) turned out to be (domain/identity.py)."""
+    return f"IDENTITY#{anonymous_customer}"
+
+
+def anonymous_of_identity(partition: str) -> str:
+    return partition.removeprefix("IDENTITY#")
+
+
 VOUCHER_SK = "VOUCHER"
 
 

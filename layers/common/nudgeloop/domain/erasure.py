@@ -53,12 +53,14 @@ def executions_prefix(campaign_id: str, customer_id: str) -> str:
 # ------------------------------------------------------------------ removing a person's lines
 
 
-def without_customer(lines: bytes, customer_id: str) -> tuple[bytes, int]:
-    """JSON lines (the raw archive's events) without the customer's; and how many were removed."""
+def without_customer(lines: bytes, customer_id: str | frozenset[str]) -> tuple[bytes, int]:
+    """JSON lines (the raw archive's events) without the customer's (or those of any of a set of
+    ids: the person and the visitor ids linked to them); and how many were removed."""
+    ids = frozenset({customer_id}) if isinstance(customer_id, str) else customer_id
     kept: list[bytes] = []
     removed = 0
     for line in lines.splitlines(keepends=True):
-        if line.strip() and _json_customer(line) == customer_id:
+        if line.strip() and _json_customer(line) in ids:
             removed += 1
         else:
             kept.append(line)

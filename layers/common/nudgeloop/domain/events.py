@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from nudgeloop import clock
-from nudgeloop.domain import addresses, dates, idempotency, ses_events
+from nudgeloop.domain import addresses, dates, idempotency, identity, ses_events
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -223,6 +223,12 @@ class ReferralCreated(_Props):
         return addresses.mailbox(value)
 
 
+class IdentityLinked(_Props):
+    """The event's customer is the visitor a tracker knew by ``anonymous_id`` (domain/identity.py)."""
+
+    anonymous_id: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
 PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "customer.upserted": CustomerUpserted,
     "consent.changed": ConsentChanged,
@@ -234,6 +240,7 @@ PROPERTY_MODELS: dict[str, type[BaseModel]] = {
     "signup": Signup,
     "service.booked": ServiceBooked,
     "referral.created": ReferralCreated,
+    identity.LINKED: IdentityLinked,
 }
 # ``custom.*`` events carry free-form properties (a JSON object, at most MAX_EVENT_BYTES).
 # The events that make up a customer's orders (read back from the event log).
@@ -313,6 +320,8 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
             field=f"{prefix}.occurred_at",
             reason="occurred_at lies in the future",
         )
+    if head.type == identity.LINKED and identity.is_anonymous(head.customer_id):
+        return Rejection(index=index, field=f"{prefix}.customer_id", reason="identity.linked names the customer, not a visitor")
     model = PROPERTY_MODELS.get(head.type)
     if model is None and not head.type.startswith("custom."):
         reason = "reserved for Nudgeloop" if head.type in INTERNAL_TYPES else "unknown event type"

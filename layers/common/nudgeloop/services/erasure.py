@@ -32,10 +32,11 @@ from nudgeloop import clock
 from nudgeloop.adapters import objects
 from nudgeloop.adapters.aws import client
 from nudgeloop.config import settings
-from nudgeloop.dal import audit, deliverability, event_log, ledger
+from nudgeloop.dal import audit, deliverability, event_log, identities, ledger
 from nudgeloop.dal import customer_store as customers_table
 from nudgeloop.dal import erasure as tables
 from nudgeloop.domain import erasure as rules
+from nudgeloop.domain import identity
 from nudgeloop.domain.events import ORDER_TYPES
 from nudgeloop.domain.idempotency import ledger_key_parts
 from nudgeloop.layout import (
@@ -177,9 +178,12 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
     try:
         if not data.get("tables_done"):
             data["addresses_suppressed"] = max(int(data.get("addresses_suppressed", 0)), _suppress(customer_id))
-            data["archive_days"] = _arrival_days(customer_id)
+            # the visitor ids linked to the person: their events are the person's (domain/identity)
+            data["visitors"] = sorted(set(data.get("visitors", [])) | _visitors(customer_id))
+            data["archive_days"] = sorted({d for who in (customer_id, *data["visitors"]) for d in _arrival_days(who)})
             data["sent_mails"] = _sent_mails(customer_id)
             _count(erased, _stop_journeys(customer_id, s.state_machine_arn))
+            _count(erased, _visitors_pass(data["visitors"]))
             _count(erased, _tables_pass(customer_id, s.campaigns_bucket))
             data["tables_done"] = True
             tables.save_record(erasure_id, data)
@@ -192,7 +196,7 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
                 data["attempts"] = 0
                 tables.save_record(erasure_id, data)
                 return "running"
-            _count(erased, _archive_day(s.data_bucket, day, customer_id))
+            _count(erased, _archive_day(s.data_bucket, day, frozenset({customer_id, *data.get("visitors", [])})))
             data["archive_days"].remove(day)
             tables.save_record(erasure_id, data)
         if not data.get("imports_done"):
@@ -206,7 +210,7 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
         data.update(error=type(exc).__name__, status="failed" if data["attempts"] > _retries() else "running")
         tables.save_record(erasure_id, data)
         raise
-    for key in ("archive_days", "sent_mails", "tables_done", "mails_done", "imports_done"):
+    for key in ("archive_days", "sent_mails", "tables_done", "mails_done", "imports_done", "visitors"):
         data.pop(key, None)
     data.update(status="awaiting_snapshot", first_pass_at=clock.iso(clock.now()))
     tables.save_record(erasure_id, data, awaiting_snapshot=True)
@@ -286,7 +290,20 @@ def _tables_pass(customer_id: str, campaigns_bucket: str) -> dict[str, int]:
     }
 
 
-def _archive_day(bucket: str, day: str, customer_id: str) -> dict[str, int]:
+def _visitors(customer_id: str) -> set[str]:
+    """The anonymous visitors linked to the person (their ``identity.linked`` events)."""
+    events = event_log.customer_events(customer_id, limit=10**9)
+    return {identity.anonymous_customer(str(e.properties["anonymous_id"])) for e in events if e.type == identity.LINKED}
+
+
+def _visitors_pass(visitors: list[str]) -> dict[str, int]:
+    """The events kept under the person's visitor ids, and the links that name the person."""
+    for visitor in visitors:
+        identities.forget(visitor)
+    return {"visitor_events": sum(tables.delete_events(v) for v in visitors), "identity_links": len(visitors)}
+
+
+def _archive_day(bucket: str, day: str, customer_id: str | frozenset[str]) -> dict[str, int]:
     """The day's archive objects without the person's lines (see :func:`_scrub`)."""
 
     def clean(body: bytes) -> tuple[bytes, int]:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from nudgeloop import clock
 from nudgeloop.adapters.bus import BusEvent, Publisher
 from nudgeloop.dal import customer_store, event_log, referrals
-from nudgeloop.domain import consent, idempotency
+from nudgeloop.domain import consent, idempotency, identity
 from nudgeloop.domain.aggregates import OrderFact
 from nudgeloop.domain.campaigns import BehaviourTrigger
 from nudgeloop.domain.customer import FIRST_STEP, Customer
@@ -21,7 +21,7 @@ from nudgeloop.domain.events import (
     bounded_attributes,
 )
 from nudgeloop.observability import logger
-from nudgeloop.services import segmenting
+from nudgeloop.services import identities, segmenting
 from nudgeloop.services.segmenting import Rules
 
 DATE_FIELDS = frozenset({"timezone", "birthday"})
@@ -219,7 +219,12 @@ def apply(event: Event, publisher: Publisher, rules: Rules, prefetched: Prefetch
     """Apply one stored event to the customer; returns whether the customer changed.
 
     A consent statement is applied even when the customer's full update fails (whatever else is
-    wrong with the customer): then on its own, as a small update of the consents alone."""
+    wrong with the customer): then on its own, as a small update of the consents alone.
+    A visitor's events (and the links that name the customer) are joined, never applied to a
+    customer of their own: they are applied as the customer's once linked (services/identities)."""
+    if event.type == identity.LINKED or identity.is_anonymous(event.customer_id):
+        identities.join(event)
+        return False
     try:
         return _apply(event, publisher, rules, prefetched or Prefetched())
     except Exception:
