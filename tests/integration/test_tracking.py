@@ -122,10 +122,10 @@ def test_erasing_a_customer_erases_the_visitor_history_linked_to_them(stack) -> 
             for spec in stack.catalog.tables:
                 for page in client("dynamodb").get_paginator("scan").paginate(TableName=spec.name):
                     found += [spec.name for item in page["Items"] if needle in json.dumps(item)]
-            archive = stack.res.buckets["data"]
-            for page in client("s3").get_paginator("list_object_versions").paginate(Bucket=archive, Prefix="archive/"):
+            s3, archive = client("s3"), stack.res.buckets["data"]
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=archive, Prefix="archive/"):
                 for version in page.get("Versions", []):
-                    body = client("s3").get_object(Bucket=archive, Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
+                    body = s3.get_object(Bucket=archive, Key=version["Key"], VersionId=version["VersionId"])["Body"].read()
                     found += [version["Key"]] if needle.encode() in gzip.decompress(body) else []
         return found
 
