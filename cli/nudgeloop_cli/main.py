@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from . import audiences, broadcasts, content, customers, keys, webhooks
+from . import audiences, broadcasts, content, customers, keys, migrate, webhooks
 from .costs import command as cost_command
 from .options import PrefixOption, UrlOption
 
@@ -200,6 +200,7 @@ app.add_typer(broadcasts.broadcasts_app, name="broadcasts")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(customers.customers_app, name="customers")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(migrate.migrate_app, name="migrate")
 
 
 @app.command("campaign-schema")
