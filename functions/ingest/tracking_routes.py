@@ -29,12 +29,8 @@ def _scopes(path: str) -> tuple[str, ...]:
     return next(r.scopes for r in catalog(settings().prefix).routes if r.path == path)
 
 
-def _take(kind: str) -> Response[Any]:
-    event = router.current_event
-    headers = dict(event.headers or {})
-    key = tracking.write_key(headers, None)
-    messages, sent_at, payload = tracking.read(event.body, kind)
-    key = key or tracking.write_key({}, payload)
+def _refusal(key: str | None) -> Response[Any] | None:
+    """Why the write key may not post (401, 403, or 503 for a key not seen yet), None if it may."""
     if key is None:
         return _error(401, _AUTH, "no write key: send it as the HTTP Basic user name (or writeKey in the body)")
     try:
@@ -48,8 +44,20 @@ def _take(kind: str) -> Response[Any]:
     key_id, scope = found
     logger.append_keys(api_key_id=key_id)
     scopes = _scopes(router.current_event.resource)
-    if not access.allows(scope, scopes):
-        return _error(403, _AUTH, access.refusal(scope, scopes))
+    return None if access.allows(scope, scopes) else _error(403, _AUTH, access.refusal(scope, scopes))
+
+
+def _take(kind: str) -> Response[Any]:
+    event = router.current_event
+    key = tracking.write_key(dict(event.headers or {}), None)
+    refused = _refusal(key) if key is not None else None  # a key in HTTP Basic: checked before the body is read
+    if refused is not None:
+        return refused
+    messages, sent_at, payload = tracking.read(event.body, kind)
+    if key is None:  # analytics.js sends it in the body
+        refused = _refusal(tracking.write_key({}, payload))
+        if refused is not None:
+            return refused
     answer = tracking.accept(messages, sent_at, settings().max_future_skew_s)
     metrics.add_metric(name="TrackingMessages", unit="Count", value=len(messages))
     if answer["skipped"]:

@@ -133,3 +133,20 @@ def test_erasing_a_customer_erases_the_visitor_history_linked_to_them(stack) -> 
     assert post(stack, "page", {**visit, "messageId": "p10"})[0] == 200  # the visitor again: kept, linked to no one
     stack.settle()
     assert get_customer(stack, "u9")[0] == 404
+
+
+def test_a_write_key_created_moments_ago_is_asked_for_again_not_refused(stack, monkeypatch) -> None:
+    import time
+
+    from nudgeloop.adapters import api_keys
+
+    track = {"userId": "u1", "event": "Signed Up", "messageId": "m1", "timestamp": AT}
+    assert post(stack, "track", track, headers=basic("no-such-key"))[0] == 401  # the keys were listed just now
+    status, _h, body = stack.api("POST", "/v1/keys", headers=KEY, body=json.dumps({"name": "tracker", "scope": "ingest"}))
+    assert status == 201
+    fresh = json.loads(body)["value"]
+    status, answer = post(stack, "track", track, headers=basic(fresh))
+    assert status == 503 and answer["error"]["field"] == "Authorization"  # the libraries retry a 5xx
+    later = time.monotonic() + api_keys.RELIST_S + 1
+    monkeypatch.setattr(api_keys.time, "monotonic", lambda: later)
+    assert post(stack, "track", track, headers=basic(fresh))[0] == 200
