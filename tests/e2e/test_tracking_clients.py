@@ -4,6 +4,7 @@ Segment's), their HTTP Basic write key; a visitor's views before login count for
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -75,3 +76,26 @@ def test_the_two_client_libraries_drive_customers_onto_the_staircase(served: tup
         seen = [e for e in json.loads(body)["events"] if e["type"] == "page.viewed"]
         assert len(seen) == 2, prefix  # the page and the product viewed before login, now the customer's
         assert {e.get("properties", {}).get("sku") for e in seen} == {None, "SKU-1"}
+
+
+def test_the_segment_library_retries_through_a_503_until_its_new_key_is_known(served: tuple[Any, str]) -> None:
+    """A write key created moments after the function listed the keys is answered 503 with
+    Retry-After: the library's own retries (and its reading of Retry-After) deliver the batch."""
+    from segment.analytics.client import Client as SegmentClient
+
+    stack, url = served
+    unknown = {"Authorization": "Basic " + base64.b64encode(b"no-such-key:").decode()}
+    assert stack.api("POST", "/segment/v1/track", headers=unknown, body="{}")[0] == 401  # the keys are listed now
+    status, _h, body = stack.api("POST", "/v1/keys", headers=KEY, body=json.dumps({"name": "tracker", "scope": "ingest"}))
+    assert status == 201
+    fresh = json.loads(body)["value"]
+    known = {"Authorization": "Basic " + base64.b64encode(f"{fresh}:".encode()).decode()}
+    assert stack.api("POST", "/segment/v1/track", headers=known, body="{}")[0] == 503  # not listed yet
+    failures: list[Any] = []
+    client = SegmentClient(fresh, host=f"{url}/segment", on_error=lambda e, b: failures.append(e), max_retries=6)
+    client.track(user_id="retry-user", event="Order Completed", timestamp=START - timedelta(hours=1),
+                 properties={"order_id": "r-1", "total": 9, "currency": "EUR"})  # fmt: skip
+    client.flush()
+    assert failures == []
+    stack.settle()
+    assert get_customer(stack, "retry-user")[1]["aggregates"]["orders"] == 1
