@@ -88,3 +88,12 @@ def test_timestamps_as_the_spec_says() -> None:
     skewed = mapped({"type": "page", "userId": "u1", "originalTimestamp": "2026-12-04T12:59:00Z"}, sent_at="2026-12-04T13:00:00Z")
     assert skewed.events[0]["occurred_at"] == "2026-12-04T11:59:00.000Z"
     assert mapped({"type": "page", "userId": "u1"}).events[0]["occurred_at"] == "2026-12-04T12:00:00.000Z"
+
+
+def test_a_visitor_cannot_make_a_statement_of_consent_or_link_itself() -> None:
+    from nudgeloop.domain.events import Rejection
+
+    for kind, props in (("consent.changed", {"purpose": "newsletter", "status": "opt_out"}), ("identity.linked", {"anonymous_id": "v"})):
+        raw = {"type": kind, "customer_id": "anon:v-1", "occurred_at": "2026-12-04T10:00:00Z", "properties": props}
+        refused = validate_event(raw, 0, NOW, timedelta(0))
+        assert isinstance(refused, Rejection) and refused.field == "events[0].customer_id", kind

@@ -320,8 +320,9 @@ def validate_event(raw: Any, index: int, received_at: datetime, max_future_skew:
             field=f"{prefix}.occurred_at",
             reason="occurred_at lies in the future",
         )
-    if head.type == identity.LINKED and identity.is_anonymous(head.customer_id):
-        return Rejection(index=index, field=f"{prefix}.customer_id", reason="identity.linked names the customer, not a visitor")
+    if head.type in (identity.LINKED, "consent.changed") and identity.is_anonymous(head.customer_id):
+        # a statement of consent is a person's, to be applied at once: a visitor's would be kept unapplied
+        return Rejection(index=index, field=f"{prefix}.customer_id", reason=f"{head.type} names a customer, not a visitor")
     model = PROPERTY_MODELS.get(head.type)
     if model is None and not head.type.startswith("custom."):
         reason = "reserved for Nudgeloop" if head.type in INTERNAL_TYPES else "unknown event type"
