@@ -93,7 +93,10 @@ def test_timestamps_as_the_spec_says() -> None:
 def test_a_visitor_cannot_make_a_statement_of_consent_or_link_itself() -> None:
     from nudgeloop.domain.events import Rejection
 
-    for kind, props in (("consent.changed", {"purpose": "newsletter", "status": "opt_out"}), ("identity.linked", {"anonymous_id": "v"})):
+    for kind, props in (
+        ("consent.changed", {"purpose": "newsletter", "status": "opt_out"}),
+        ("identity.linked", {"anonymous_id": "v"}),
+    ):
         raw = {"type": kind, "customer_id": "anon:v-1", "occurred_at": "2026-12-04T10:00:00Z", "properties": props}
         refused = validate_event(raw, 0, NOW, timedelta(0))
         assert isinstance(refused, Rejection) and refused.field == "events[0].customer_id", kind
