@@ -45,4 +45,6 @@ def join(event: Event) -> int:
             logger.info("anonymous events joined to the customer", extra={"events": copied})
         return copied
     linked = identities.linked_to(event.customer_id)
-    return int(_copy(event, linked)) if linked else 0
+    if not linked or event_log.get_event(linked, event.event_id) is not None:
+        return 0  # kept; or copied already by the link (a read costs a quarter of a refused write)
+    return int(_copy(event, linked))
