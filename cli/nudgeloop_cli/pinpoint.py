@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -68,9 +69,21 @@ def _first(values: Any) -> str | None:
     return None if values in (None, "") else str(values)[:512]
 
 
-def _response(path: Path, wrapper: str) -> dict[str, Any]:
-    raw = json.loads(path.read_text())
-    return raw.get(wrapper, raw) if isinstance(raw, dict) else {}
+def _responses(directory: Path, wrapper: str, name_key: str, kind: str, out: Migration) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(name, response) of each answer file in ``directory`` (bare or under ``wrapper``), counted;
+    a file that is not a JSON object is reported."""
+    for path in sorted(directory.glob("*.json")):
+        try:
+            raw = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            out.skip(kind, path.name, f"not JSON: {exc.msg}")
+            continue
+        response = raw.get(wrapper, raw) if isinstance(raw, dict) else None
+        if not isinstance(response, dict):
+            out.skip(kind, path.name, f"not a {wrapper}")
+            continue
+        out.count(f"{kind}s")
+        yield str(response.get(name_key) or path.stem), response
 
 
 def _lines(path: Path) -> list[str]:
@@ -252,10 +265,7 @@ def handlebars(text: str, defaults: dict[str, str], where: str) -> tuple[str, li
 def _templates(directory: Path, out: Migration) -> dict[str, str]:
     """Pinpoint template name -> Nudgeloop template name (only those converted)."""
     names: dict[str, str] = {}
-    for path in sorted(directory.glob("*.json")):
-        template = _response(path, "EmailTemplateResponse")
-        name = str(template.get("TemplateName") or path.stem)
-        out.count("templates")
+    for name, template in _responses(directory, "EmailTemplateResponse", "TemplateName", "template", out):
         try:
             defaults = json.loads(template.get("DefaultSubstitutions") or "{}")
         except json.JSONDecodeError:
@@ -334,10 +344,7 @@ def _dimension(dimensions: dict[str, Any], where: str, out: Migration) -> list[d
 def _segments(directory: Path, out: Migration) -> dict[str, str]:
     """Pinpoint segment id -> audience id."""
     ids: dict[str, str] = {}
-    for path in sorted(directory.glob("*.json")):
-        segment = _response(path, "SegmentResponse")
-        name = str(segment.get("Name") or path.stem)
-        out.count("segments")
+    for name, segment in _responses(directory, "SegmentResponse", "Name", "segment", out):
         if segment.get("SegmentType") == "IMPORT" or segment.get("ImportDefinition"):
             out.skip("segment", name, "an imported (static) segment is a list, not a definition: give its members an attribute")
             continue
@@ -599,10 +606,7 @@ def _trigger(
 
 
 def _journeys(directory: Path, out: Migration, templates: dict[str, str], segments: dict[str, str], purpose: str) -> None:
-    for path in sorted(directory.glob("*.json")):
-        journey = _response(path, "JourneyResponse")
-        name = str(journey.get("Name") or path.stem)
-        out.count("journeys")
+    for name, journey in _responses(directory, "JourneyResponse", "Name", "journey", out):
         trigger, audience, problem = _trigger(journey, segments)
         if problem:
             out.skip("journey", name, problem)
