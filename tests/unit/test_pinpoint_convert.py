@@ -130,3 +130,52 @@ def test_awkward_endpoints_users_segments_and_journeys_are_reported(tmp_path: Pa
     assert reasons[("endpoint", "part.json:3")].startswith("not JSON")
     assert "Metrics" in reasons[("segment", "Spenders")]
     assert reasons[("journey", "From segment")] == "its segment s1 was not converted"
+
+
+def test_a_multivariate_split_a_wait_until_and_a_later_holdout(tmp_path: Path) -> None:
+    journey = {
+        "Name": "Paths",
+        "State": "ACTIVE",
+        "StartActivity": "first",
+        "StartCondition": {"EventStartCondition": {"EventFilter": {"Dimensions": {"EventType": {"Values": ["_monetization.purchase"]}}}}},
+        "Activities": {
+            "first": {"EMAIL": {"TemplateName": "T", "NextActivity": "multi"}},
+            "multi": {"MultiCondition": {"EvaluationWaitTime": {"WaitFor": "P1D"}, "DefaultActivity": "hold", "Branches": [
+                {"Condition": {"EventCondition": {"Dimensions": {"EventType": {"Values": ["_email.click"]}}}}, "NextActivity": "until"},
+                {"Condition": {"EventCondition": {"Dimensions": {"EventType": {"Values": ["_email.open"]}}}}},
+            ]}},
+            "until": {"WAIT": {"WaitTime": {"WaitUntil": "2026-12-24T17:00:00Z"}, "NextActivity": "xmas"}},
+            "xmas": {"EMAIL": {"TemplateName": "T"}},
+            "hold": {"Holdout": {"Percentage": 20, "NextActivity": "again"}},
+            "again": {"EMAIL": {"TemplateName": "T"}},
+        },
+    }  # fmt: skip
+    _export(tmp_path, "templates", "t.json", {"TemplateName": "T", "Subject": "s", "HtmlPart": "<p>x</p>", "TextPart": "x"})
+    migration = pinpoint.convert(_export(tmp_path, "journeys", "j.json", journey))
+    assert migration.unmapped == []
+    campaign = yaml.safe_load(migration.campaigns["paths"])
+    assert campaign["trigger"] == {"type": "behaviour", "event": "order.completed"}
+    by_id = {s["id"]: s for s in campaign["steps"]}
+    assert by_id["multi-wait"] == {"id": "multi-wait", "type": "wait", "days": 1}
+    assert by_id["multi"] == {
+        "id": "multi",
+        "type": "branch",
+        "if": {"clicked_since_entry": True},
+        "then": "until",
+        "else": "multi-2",
+    }
+    assert by_id["multi-2"] == {
+        "id": "multi-2",
+        "type": "branch",
+        "if": {"opened_since_entry": True},
+        "then": "end",
+        "else": "hold",
+    }
+    assert by_id["until"]["until"] == {"anchor": "date", "day": "2026-12-24", "at_hour": 17}
+    assert by_id["hold"] == {
+        "id": "hold",
+        "type": "split",
+        "variants": [{"to": "end", "weight": 20}, {"to": "again", "weight": 80}],
+    }
+    assert "holdout_percent" not in campaign  # a holdout after the first mail is a split, not the control group
+    campaign_store.parse(migration.campaigns["paths"].encode())
