@@ -132,17 +132,22 @@ def test_awkward_endpoints_users_segments_and_journeys_are_reported(tmp_path: Pa
     assert reasons[("journey", "From segment")] == "its segment s1 was not converted"
 
 
+def _opened(kind: str) -> dict[str, Any]:
+    return {"EventCondition": {"Dimensions": {"EventType": {"Values": [kind]}}}}
+
+
 def test_a_multivariate_split_a_wait_until_and_a_later_holdout(tmp_path: Path) -> None:
+    purchase = {"EventFilter": {"Dimensions": {"EventType": {"Values": ["_monetization.purchase"]}}}}
     journey = {
         "Name": "Paths",
         "State": "ACTIVE",
         "StartActivity": "first",
-        "StartCondition": {"EventStartCondition": {"EventFilter": {"Dimensions": {"EventType": {"Values": ["_monetization.purchase"]}}}}},
+        "StartCondition": {"EventStartCondition": purchase},
         "Activities": {
             "first": {"EMAIL": {"TemplateName": "T", "NextActivity": "multi"}},
             "multi": {"MultiCondition": {"EvaluationWaitTime": {"WaitFor": "P1D"}, "DefaultActivity": "hold", "Branches": [
-                {"Condition": {"EventCondition": {"Dimensions": {"EventType": {"Values": ["_email.click"]}}}}, "NextActivity": "until"},
-                {"Condition": {"EventCondition": {"Dimensions": {"EventType": {"Values": ["_email.open"]}}}}},
+                {"Condition": _opened("_email.click"), "NextActivity": "until"},
+                {"Condition": _opened("_email.open")},
             ]}},
             "until": {"WAIT": {"WaitTime": {"WaitUntil": "2026-12-24T17:00:00Z"}, "NextActivity": "xmas"}},
             "xmas": {"EMAIL": {"TemplateName": "T"}},
