@@ -132,7 +132,7 @@ def test_awkward_endpoints_users_segments_and_journeys_are_reported(tmp_path: Pa
     assert reasons[("journey", "From segment")] == "its segment s1 was not converted"
 
 
-def _opened(kind: str) -> dict[str, Any]:
+def _on_event(kind: str) -> dict[str, Any]:
     return {"EventCondition": {"Dimensions": {"EventType": {"Values": [kind]}}}}
 
 
@@ -146,8 +146,8 @@ def test_a_multivariate_split_a_wait_until_and_a_later_holdout(tmp_path: Path) -
         "Activities": {
             "first": {"EMAIL": {"TemplateName": "T", "NextActivity": "multi"}},
             "multi": {"MultiCondition": {"EvaluationWaitTime": {"WaitFor": "P1D"}, "DefaultActivity": "hold", "Branches": [
-                {"Condition": _opened("_email.click"), "NextActivity": "until"},
-                {"Condition": _opened("_email.open")},
+                {"Condition": _on_event("_email.click"), "NextActivity": "until"},
+                {"Condition": _on_event("_email.open")},
             ]}},
             "until": {"WAIT": {"WaitTime": {"WaitUntil": "2026-12-24T17:00:00Z"}, "NextActivity": "xmas"}},
             "xmas": {"EMAIL": {"TemplateName": "T"}},
