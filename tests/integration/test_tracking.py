@@ -56,18 +56,21 @@ def test_a_gzip_batch_is_taken_and_a_bad_message_is_skipped_not_the_batch(stack)
              "properties": {"order_id": "o1", "total": 40, "currency": "EUR", "products": [{"sku": "SKU-1", "price": 40}]}},
             {"type": "track", "messageId": "m3", "userId": "u1", "event": "Order Completed", "timestamp": AT,
              "properties": {"order_id": "o2", "total": 10}},
-            {"type": "identify", "messageId": "m4", "userId": "u1", "timestamp": AT, "traits": {"email": "not an address"}},
+            {"type": "identify", "messageId": "m4", "userId": "u1", "timestamp": AT,
+             "traits": {"email": "not an address", "birthday": "01/05/1990", "lastName": "Lovelace"}},
         ],
         "sentAt": AT,
     }  # fmt: skip
     status, body = post(stack, "batch", batch, zipped=True)
-    assert status == 200 and body["accepted"] == 2 and body["duplicates"] == 0
-    assert [(s["index"], s["field"]) for s in body["skipped"]] == [(2, "properties.currency"), (3, "properties.email")]
-    assert post(stack, "batch", batch, zipped=True)[1]["duplicates"] == 2  # messageId is the de-duplication key
+    assert status == 200 and body["accepted"] == 3 and body["duplicates"] == 0
+    assert [(s["index"], s["field"]) for s in body["skipped"]] == [(2, "properties.currency")]
+    # a bad trait is taken out and named; the rest of the identify is kept
+    assert [(d["index"], d["field"]) for d in body["dropped"]] == [(3, "properties.email"), (3, "properties.birthday")]
+    assert post(stack, "batch", batch, zipped=True)[1]["duplicates"] == 3  # messageId is the de-duplication key
     stack.settle()
     status, customer = get_customer(stack, "u1")
     assert status == 200 and customer["aggregates"]["orders"] == 1 and customer["attributes"] == {"plan": "gold"}
-    assert customer["profile"]["email"] == "ada@customers.example"
+    assert customer["profile"]["email"] == "ada@customers.example" and customer["profile"]["last_name"] == "Lovelace"
 
 
 def test_a_body_that_is_not_gzip_coded_is_refused_as_api_gateway_does(stack) -> None:

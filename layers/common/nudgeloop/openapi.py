@@ -119,6 +119,7 @@ def _tracking() -> dict[str, Any]:
             "accepted": {"type": "integer"},
             "duplicates": {"type": "integer"},
             "skipped": {"type": "array", "items": {"type": "object"}},
+            "dropped": {"type": "array", "items": {"type": "object"}},
         },
     }
     responses = {

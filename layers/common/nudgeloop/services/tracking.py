@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime, timedelta
 from typing import Any
 
 from nudgeloop import clock
 from nudgeloop.domain import segment
+from nudgeloop.domain.events import Rejection, validate_event
 from nudgeloop.services import identities, ingest
 from nudgeloop.services.ingest import BadRequest
 
@@ -73,6 +75,11 @@ def accept(messages: list[Any], sent_at: Any, max_future_skew_s: int) -> dict[st
         raws += mapped.events
         origin += [index] * len(mapped.events)
     resolved = identities.resolve(raws)
+    dropped: list[dict[str, Any]] = []
+    for position, raw in enumerate(resolved):
+        if raw["type"] == "customer.upserted":
+            for field, reason in _without_bad_traits(raw, received, max_future_skew_s):
+                dropped.append(_skipped(origin[position], messages[origin[position]], field, reason, raw["type"]))
     result = ingest.accept_batch(resolved, max_future_skew_s) if resolved else ingest.BatchResult()
     for rejection in result.rejected:  # a mapped event our validation refuses: its message is named
         field = rejection.field.removeprefix(f"events[{rejection.index}]").lstrip(".")
@@ -84,7 +91,32 @@ def accept(messages: list[Any], sent_at: Any, max_future_skew_s: int) -> dict[st
         "accepted": len(result.accepted),
         "duplicates": len(result.duplicates),
         "skipped": skipped,
+        "dropped": dropped,
     }
+
+
+MAX_DROPPED_TRAITS = 10
+
+
+def _without_bad_traits(raw: dict[str, Any], received: datetime, max_future_skew_s: int) -> list[tuple[str, str]]:
+    """Take out of a mapped profile each trait our validation refuses (a birthday that is no
+    date, an address that is no mailbox), so that the rest of an identify is kept; what was
+    taken out, each (field, reason). A tracker sends whatever the page knew: one bad trait
+    should not lose the others (the answer names it under ``dropped``)."""
+    taken: list[tuple[str, str]] = []
+    while len(taken) < MAX_DROPPED_TRAITS:
+        outcome = validate_event(raw, 0, received, timedelta(seconds=max_future_skew_s))
+        if not isinstance(outcome, Rejection) or not outcome.field.startswith("events[0].properties."):
+            return taken
+        path = outcome.field.removeprefix("events[0].properties.").split(".")
+        props = raw["properties"]
+        holder = props.get("attributes") if path[0] == "attributes" and len(path) > 1 else props
+        key = path[1] if holder is not props else path[0]
+        if not isinstance(holder, dict) or key not in holder:
+            return taken
+        holder.pop(key)
+        taken.append((outcome.field.removeprefix("events[0]."), outcome.reason))
+    return taken
 
 
 def _skipped(index: int, message: Any, field: str, reason: str, mapped: str | None = None) -> dict[str, Any]:
