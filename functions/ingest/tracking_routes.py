@@ -60,11 +60,11 @@ def _take(kind: str) -> Response[Any]:
             return refused
     answer = tracking.accept(messages, sent_at, settings().max_future_skew_s)
     metrics.add_metric(name="TrackingMessages", unit="Count", value=len(messages))
-    for kind, metric in (("skipped", "TrackingSkipped"), ("dropped", "TrackingTraitsDropped")):
-        if answer[kind]:  # by index and field, never a value (a trait is personal data)
-            metrics.add_metric(name=metric, unit="Count", value=len(answer[kind]))
+    for part, metric in (("skipped", "TrackingSkipped"), ("dropped", "TrackingTraitsDropped")):
+        if answer[part]:  # by index and field, never a value (a trait is personal data)
+            metrics.add_metric(name=metric, unit="Count", value=len(answer[part]))
             logger.warning(
-                f"tracking messages {kind}", extra={kind: [{k: s[k] for k in ("index", "field")} for s in answer[kind]]}
+                f"tracking messages {part}", extra={part: [{k: s[k] for k in ("index", "field")} for s in answer[part]]}
             )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=answer)
 
