@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from nudgeloop.domain import identity, segment
 from nudgeloop.domain.events import Event, validate_event
 
@@ -100,3 +103,43 @@ def test_a_visitor_cannot_make_a_statement_of_consent_or_link_itself() -> None:
         raw = {"type": kind, "customer_id": "anon:v-1", "occurred_at": "2026-12-04T10:00:00Z", "properties": props}
         refused = validate_event(raw, 0, NOW, timedelta(0))
         assert isinstance(refused, Rejection) and refused.field == "events[0].customer_id", kind
+
+
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+_message = st.fixed_dictionaries(
+    {"type": st.sampled_from([*segment.TYPES, "nope"]), "messageId": st.text(min_size=1, max_size=140)},
+    optional={
+        "userId": st.one_of(st.text(max_size=140), st.integers(), _json),
+        "anonymousId": st.one_of(st.text(max_size=140), _json),
+        "previousId": _json,
+        "groupId": _json,
+        "event": st.one_of(
+            st.sampled_from([*segment.ORDER_EVENTS, *segment.CART_EVENTS, "Product Viewed"]), st.text(max_size=80)
+        ),
+        "name": _json,
+        "timestamp": st.one_of(st.datetimes().map(lambda d: d.isoformat()), _json),
+        "originalTimestamp": st.one_of(st.datetimes().map(lambda d: d.isoformat() + "Z"), _json),
+        "traits": st.dictionaries(st.sampled_from(["email", "firstName", "birthday", "gender", "address", "x y"]), _json),
+        "properties": st.dictionaries(
+            st.sampled_from(["order_id", "total", "currency", "products", "sku", "url", "cart_id"]), _json
+        ),
+        "context": st.dictionaries(st.sampled_from(["locale", "timezone", "traits", "page", "app"]), _json),
+    },
+)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True)
+@given(message=_message, sent_at=st.one_of(st.none(), _json))
+def test_no_message_makes_the_mapping_or_the_validation_fail(message: dict, sent_at: object) -> None:
+    out = segment.map_message(message, sent_at, NOW)
+    assert (out.reason is None) == bool(out.events) or (out.reason is None and message["type"] == "identify")
+    for event in out.events:
+        validate_event(event, 0, NOW, timedelta(hours=1))  # an Event or a Rejection, never an exception
