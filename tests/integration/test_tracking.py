@@ -153,3 +153,17 @@ def test_a_write_key_created_moments_ago_is_asked_for_again_not_refused(stack, m
     later = time.monotonic() + api_keys.RELIST_S + 1
     monkeypatch.setattr(api_keys.time, "monotonic", lambda: later)
     assert post(stack, "track", track, headers=basic(fresh))[0] == 200
+
+
+def test_the_audience_tables_hold_a_linked_visitors_events_once_as_the_customers(stack) -> None:
+    from tests.integration.test_audience_snapshot import _glue_rows, _snapshot
+
+    visit = {"type": "page", "messageId": "p5", "anonymousId": "visitor-5", "timestamp": AT, "properties": {"url": "/tea"}}
+    stray = {"type": "page", "messageId": "p6", "anonymousId": "visitor-6", "timestamp": AT, "properties": {"url": "/tea"}}
+    login = {"type": "identify", "messageId": "i5", "userId": "u5", "anonymousId": "visitor-5", "timestamp": AT,
+             "traits": {"email": "u5@customers.example"}}  # fmt: skip
+    assert post(stack, "batch", {"batch": [visit, stray, login]})[0] == 200
+    stack.settle()
+    _snapshot(stack)
+    views = [row for row in _glue_rows(stack, "events") if "p5" in row or "p6" in row]
+    assert [row[0] for row in views] == ["u5"]  # not also under anon:visitor-5; the unlinked visitor is no customer

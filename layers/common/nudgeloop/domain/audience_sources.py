@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 from typing import Any, get_args
 
+from nudgeloop.domain import identity
 from nudgeloop.domain.events import MIGRATION, ConsentChanged
 from nudgeloop.domain.ses_events import FEEDBACK_TYPES
 from nudgeloop.layout import CLV_MODEL, CLV_PREFIX
@@ -46,8 +47,9 @@ def _list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-# The archive's lines, once each (by customer and event id), with their fields.
-_EVENTS = """
+# The archive's lines, once each (by customer and event id), with their fields; a visitor's
+# events kept under ``anon:<id>`` are no customer's (their copies are, once linked: domain/identity).
+_EVENTS = f"""
 SELECT customer_id, event_id, type, occurred_at, received_at, properties FROM (
   SELECT json_extract_string(line, '$.customer_id') AS customer_id, json_extract_string(line, '$.event_id') AS event_id,
     json_extract_string(line, '$.type') AS type, json_extract_string(line, '$.occurred_at') AS occurred_at,
@@ -55,7 +57,7 @@ SELECT customer_id, event_id, type, occurred_at, received_at, properties FROM (
     row_number() OVER (PARTITION BY json_extract_string(line, '$.customer_id'), json_extract_string(line, '$.event_id')
       ORDER BY json_extract_string(line, '$.stream_sequence')) AS copy
   FROM raw_events) AS lines
-WHERE copy = 1
+WHERE copy = 1 AND customer_id NOT LIKE '{identity.PREFIX}%'
 """
 
 # An order's latest statement by arrival counts (ties by event id); a refund of it, whenever it
