@@ -167,3 +167,19 @@ def test_the_audience_tables_hold_a_linked_visitors_events_once_as_the_customers
     _snapshot(stack)
     views = [row for row in _glue_rows(stack, "events") if "p5" in row or "p6" in row]
     assert [row[0] for row in views] == ["u5"]  # not also under anon:visitor-5; the unlinked visitor is no customer
+
+
+def test_a_visitors_order_counts_for_no_customer_until_linked(stack) -> None:
+    from nudgeloop.dal import event_log
+
+    guest = {"type": "track", "messageId": "g1", "anonymousId": "visitor-7", "event": "Order Completed", "timestamp": AT,
+             "properties": {"order_id": "g-1", "total": 30, "currency": "EUR"}}  # fmt: skip
+    assert post(stack, "track", guest)[1]["accepted"] == 1
+    stack.settle()
+    with stack.aws_lock:
+        assert [c for c, _orders in event_log.orders_by_customer()] == []  # CLV, baskets, forecasts see no customer
+    post(stack, "alias", {"type": "alias", "messageId": "a7", "userId": "u7", "previousId": "visitor-7"})
+    stack.settle()
+    with stack.aws_lock:
+        assert [c for c, _orders in event_log.orders_by_customer()] == ["u7"]
+    assert get_customer(stack, "u7")[1]["aggregates"]["orders"] == 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from pynamodb.transactions import TransactWrite
 
 from nudgeloop import clock
+from nudgeloop.domain import identity
 from nudgeloop.domain.aggregates import OrderFact, OrderLine
 from nudgeloop.domain.events import ORDER_TYPES, Event
 
@@ -153,12 +154,19 @@ def order_facts(customer_id: str) -> list[OrderFact]:
     return _facts(list(EventModel.query(customer_id, filter_condition=EventModel.type.is_in(*ORDER_TYPES))))
 
 
+def _customers_items(items: Iterable[EventModel]) -> Iterator[EventModel]:
+    """The items of customers: a visitor's events kept under ``anon:<id>`` are no customer's
+    (their copies are, once linked: domain/identity), so the scans that stand for "every
+    customer" leave them out, as the audience tables do."""
+    return (item for item in items if not identity.is_anonymous(item.customer_id))
+
+
 def orders_by_customer() -> Iterator[tuple[str, list[OrderFact]]]:
     """Every customer's orders (a full scan for the aggregation jobs; a scan returns a
     partition's items together, so one pass groups them)."""
     current: str | None = None
     items: list[EventModel] = []
-    for item in EventModel.scan(filter_condition=EventModel.type.is_in(*ORDER_TYPES)):
+    for item in _customers_items(EventModel.scan(filter_condition=EventModel.type.is_in(*ORDER_TYPES))):
         if item.customer_id != current:
             if current is not None and (facts := _facts(items)):
                 yield current, facts
@@ -177,8 +185,8 @@ def all_baskets() -> Iterator[set[str]]:
 
 
 def all_events() -> Iterator[Event]:
-    """Every stored event (a full scan: for audience snapshots, never on a hot path)."""
-    for item in EventModel.scan():
+    """Every customer's stored event (a full scan: for audience snapshots, never on a hot path)."""
+    for item in _customers_items(EventModel.scan()):
         yield _event(item)
 
 
@@ -186,5 +194,7 @@ def events_of_types_since(types: tuple[str, ...], since: datetime) -> Iterator[E
     """Stored events of these types that occurred after ``since`` (a filtered full scan: for
     forecasts, never on a hot path)."""
     cutoff = clock.iso(since)
-    for item in EventModel.scan(filter_condition=EventModel.type.is_in(*types) & (EventModel.occurred_at > cutoff)):
+    for item in _customers_items(
+        EventModel.scan(filter_condition=EventModel.type.is_in(*types) & (EventModel.occurred_at > cutoff))
+    ):
         yield _event(item)
