@@ -183,3 +183,20 @@ def test_a_visitors_order_counts_for_no_customer_until_linked(stack) -> None:
     with stack.aws_lock:
         assert [c for c, _orders in event_log.orders_by_customer()] == ["u7"]
     assert get_customer(stack, "u7")[1]["aggregates"]["orders"] == 1
+
+
+def test_erasing_a_customer_leaves_a_visitor_linked_to_someone_else_first(stack) -> None:
+    visit = {"type": "page", "messageId": "p8", "anonymousId": "visitor-8", "timestamp": AT, "properties": {"url": "/tea"}}
+    first = {"type": "alias", "messageId": "a8", "userId": "u8a", "previousId": "visitor-8"}
+    second = {"type": "alias", "messageId": "b8", "userId": "u8b", "previousId": "visitor-8"}  # refused: the first stands
+    assert post(stack, "batch", {"batch": [visit, first]})[0] == 200
+    stack.settle()
+    assert post(stack, "alias", second)[0] == 200
+    stack.settle()
+    assert stack.api("DELETE", "/v1/customers/u8b", headers=KEY)[0] == 202
+    stack.settle()
+    assert {e["event_id"] for e in events_of(stack, "anon:visitor-8")} == {"p8"}  # u8a's visitor, kept
+    later = {**visit, "messageId": "p9"}
+    assert post(stack, "page", later)[0] == 200
+    stack.settle()
+    assert {"p8", "p9"} <= {e["event_id"] for e in events_of(stack, "u8a")}  # still linked to u8a

@@ -291,16 +291,20 @@ def _tables_pass(customer_id: str, campaigns_bucket: str) -> dict[str, int]:
 
 
 def _visitors(customer_id: str) -> set[str]:
-    """The anonymous visitors linked to the person (their ``identity.linked`` events)."""
+    """The anonymous visitors linked to the person: named by their ``identity.linked`` events and
+    linked to them (a visitor linked to someone else first is that person's, not erased here)."""
     events = event_log.customer_events(customer_id, limit=10**9)
-    return {identity.anonymous_customer(str(e.properties["anonymous_id"])) for e in events if e.type == identity.LINKED}
+    named = {identity.anonymous_customer(str(e.properties["anonymous_id"])) for e in events if e.type == identity.LINKED}
+    return {visitor for visitor, owner in identities.links(named).items() if owner == customer_id}
 
 
 def _visitors_pass(visitors: list[str]) -> dict[str, int]:
-    """The events kept under the person's visitor ids, and the links that name the person."""
+    """The events kept under the person's visitor ids, then the links that name the person (in
+    this order: a pass that dies between them finds the visitors again by their links)."""
+    deleted = sum(tables.delete_events(v) for v in visitors)
     for visitor in visitors:
         identities.forget(visitor)
-    return {"visitor_events": sum(tables.delete_events(v) for v in visitors), "identity_links": len(visitors)}
+    return {"visitor_events": deleted, "identity_links": len(visitors)}
 
 
 def _archive_day(bucket: str, day: str, customer_id: str | frozenset[str]) -> dict[str, int]:
