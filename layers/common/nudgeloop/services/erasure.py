@@ -180,8 +180,11 @@ def run(customer_id: str, erasure_id: str, deadline: float) -> str:
             data["addresses_suppressed"] = max(int(data.get("addresses_suppressed", 0)), _suppress(customer_id))
             # the visitor ids linked to the person: their events are the person's (domain/identity)
             data["visitors"] = sorted(set(data.get("visitors", [])) | _visitors(customer_id))
-            data["archive_days"] = sorted({d for who in (customer_id, *data["visitors"]) for d in _arrival_days(who)})
-            data["sent_mails"] = _sent_mails(customer_id)
+            days = {d for who in (customer_id, *data["visitors"]) for d in _arrival_days(who)}
+            data["archive_days"] = sorted(set(data.get("archive_days", [])) | days)
+            data["sent_mails"] = sorted(set(data.get("sent_mails", [])) | set(_sent_mails(customer_id)))
+            # kept before the passes below delete what these were found from: a retry after them still has them
+            tables.save_record(erasure_id, data)
             _count(erased, _stop_journeys(customer_id, s.state_machine_arn))
             _count(erased, _visitors_pass(data["visitors"]))
             _count(erased, _tables_pass(customer_id, s.campaigns_bucket))
