@@ -21,7 +21,7 @@ from pydantic import (
 )
 
 from nudgeloop import clock
-from nudgeloop.domain import addresses, dates, idempotency, identity, ses_events
+from nudgeloop.domain import addresses, dates, idempotency, identity, ids, ses_events
 
 MAX_EVENTS_PER_BATCH = 100
 MAX_BODY_BYTES = 1_000_000
@@ -51,10 +51,12 @@ def _bounded(value: datetime) -> datetime:
 
 
 Instant = Annotated[AwareDatetime, AfterValidator(_bounded)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@+\-]+$")]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=ids.MAX_ID, pattern=ids.ID_PATTERN)]
 MAX_TEXT = 512  # characters of a name, title or attribute value
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
-AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+AttributeKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=ids.MAX_ATTRIBUTE_KEY, pattern=ids.ATTRIBUTE_KEY_PATTERN)
+]
 
 
 class _Props(BaseModel):
@@ -90,7 +92,7 @@ class CustomerUpserted(_Props):
     email: Annotated[str, StringConstraints(max_length=254)] | None = None
     first_name: Text | None = None
     last_name: Text | None = None
-    locale: Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[A-Z]{2})?$")] | None = None
+    locale: Annotated[str, StringConstraints(pattern=ids.LOCALE_PATTERN)] | None = None
     timezone: Text | None = None
     birthday: str | None = None
     gender: Literal["female", "male", "other"] | None = None

@@ -11,12 +11,10 @@ and any that arrive under the anonymous id after it, are then stored again under
 
 from __future__ import annotations
 
-import hashlib
-import re
+from nudgeloop.domain import ids
 
 PREFIX = "anon:"
 LINKED = "identity.linked"  # the event that links an anonymous id (its property) to the event's customer
-_PLAIN = re.compile(r"^[A-Za-z0-9._:@+\-]{1,123}$")  # fits an Identifier after the prefix
 
 
 def anonymous_customer(anonymous_id: str) -> str:
@@ -24,9 +22,7 @@ def anonymous_customer(anonymous_id: str) -> str:
     Identifier, or too long, is hashed)."""
     if anonymous_id.startswith(PREFIX):
         anonymous_id = anonymous_id.removeprefix(PREFIX)
-    if _PLAIN.fullmatch(anonymous_id):
-        return PREFIX + anonymous_id
-    return PREFIX + "h-" + hashlib.sha256(anonymous_id.encode()).hexdigest()[:40]
+    return PREFIX + ids.id_or_hash(anonymous_id, "h-", room=ids.MAX_ID - len(PREFIX))
 
 
 def is_anonymous(customer_id: str) -> bool:

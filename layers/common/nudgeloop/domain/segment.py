@@ -8,7 +8,6 @@ taken (Segment's clients drop a whole batch that is answered with a 4xx).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,13 +15,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from nudgeloop import clock
-from nudgeloop.domain import identity
+from nudgeloop.domain import identity, ids
+from nudgeloop.domain.events import MAX_ATTRIBUTES_PER_EVENT, MAX_TEXT
 
 SOURCE = "segment"
 TYPES = ("identify", "track", "page", "screen", "alias", "group")
-_ID = re.compile(r"^[A-Za-z0-9._:@+\-]{1,128}$")
-_KEY = re.compile(r"[^A-Za-z0-9_.\-]")
-_LOCALE = re.compile(r"^([a-z]{2})(?:[-_]([A-Za-z]{2}))?$")
 # the e-commerce spec's events (https://segment.com/docs/connections/spec/ecommerce/v2/)
 ORDER_EVENTS = {"Order Completed": "order.completed", "Order Refunded": "order.refunded"}
 CART_EVENTS = ("Product Added", "Product Removed", "Cart Viewed", "Checkout Started")
@@ -79,18 +76,20 @@ def occurred_at(message: dict[str, Any], sent_at: Any, received_at: datetime) ->
     return original or received_at
 
 
-def event_id(message_id: str, part: str = "") -> str:
-    """Our event id for (a part of) a message: its ``messageId`` when that is a valid id."""
-    candidate = f"{message_id}{part}"
-    if _ID.fullmatch(candidate):
-        return candidate
-    return "seg-" + hashlib.sha256(candidate.encode()).hexdigest()[:40]
+def _id(raw: str) -> str:
+    """An id of ours (event, SKU, cart) from the message's: as sent when valid, else hashed."""
+    return ids.id_or_hash(raw, "seg-")
+
+
+def custom_type(name: str) -> str:
+    """The ``custom.*`` type of an event name of a tracker's (``Coupon Applied``: ``custom.coupon_applied``)."""
+    return "custom." + (re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:57] or "event")
 
 
 def _text(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
-    return str(value)[:512]
+    return str(value)[:MAX_TEXT]
 
 
 def _money(value: Any) -> str | None:
@@ -108,10 +107,10 @@ def _attributes(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     have no place in a flat attribute)."""
     out: dict[str, Any] = {}
     for key, value in values.items():
-        name = _KEY.sub("_", f"{prefix}{key}")[:64]
+        name = ids.attribute_key(f"{prefix}{key}")
         if not name or isinstance(value, dict | list):
             continue
-        out[name] = value[:512] if isinstance(value, str) else value
+        out[name] = value[:MAX_TEXT] if isinstance(value, str) else value
     return out
 
 
@@ -152,15 +151,15 @@ def _profile(traits: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
         props["address"] = address
         if "country" in address:
             props["country"] = address["country"]
-    locale = _LOCALE.fullmatch(str(context.get("locale") or ""))
+    locale = ids.locale_tag(context.get("locale"))
     if locale:
-        props["locale"] = locale.group(1) + (f"-{locale.group(2).upper()}" if locale.group(2) else "")
+        props["locale"] = locale
     if isinstance(context.get("timezone"), str):
         props["timezone"] = context["timezone"]
     free = {k: v for k, v in traits.items() if k not in PROFILE_TRAITS and k not in _DROPPED_TRAITS}
     attributes = _attributes(free)
     if attributes:
-        props["attributes"] = dict(list(attributes.items())[:50])
+        props["attributes"] = dict(list(attributes.items())[:MAX_ATTRIBUTES_PER_EVENT])
     return props
 
 
@@ -168,7 +167,7 @@ def _item(product: dict[str, Any], price_required: bool) -> dict[str, Any] | Non
     sku = product.get("sku") or product.get("product_id") or product.get("id")
     if sku is None or isinstance(sku, dict | list):
         return None
-    item: dict[str, Any] = {"sku": event_id(str(sku)) if not _ID.fullmatch(str(sku)) else str(sku)}
+    item: dict[str, Any] = {"sku": _id(str(sku))}
     for name in ("name", "category"):
         if _text(product.get(name)):
             item[name] = _text(product.get(name))
@@ -222,7 +221,7 @@ def _track(name: str, props: dict[str, Any], context: dict[str, Any], customer: 
     if name in CART_EVENTS:
         cart_id = props.get("cart_id") or props.get("checkout_id") or f"cart-{customer.removeprefix(identity.PREFIX)}"
         cart: dict[str, Any] = {
-            "cart_id": event_id(str(cart_id)),
+            "cart_id": _id(str(cart_id)),
             "items": [] if name == "Product Removed" else _items(props, False),
         }
         for key in ("total", "value"):
@@ -237,13 +236,12 @@ def _track(name: str, props: dict[str, Any], context: dict[str, Any], customer: 
         viewed: dict[str, Any] = {"url": _url(props, context)}
         sku = props.get("sku") or props.get("product_id")
         if sku is not None and not isinstance(sku, dict | list):
-            viewed["sku"] = event_id(str(sku))
+            viewed["sku"] = _id(str(sku))
         for key in ("name", "category"):
             if _text(props.get(key)):
                 viewed["title" if key == "name" else key] = _text(props.get(key))
         return "page.viewed", viewed
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:57] or "event"
-    return f"custom.{slug}", {**props, "event": name[:200]}
+    return custom_type(name), {**props, "event": name[:200]}
 
 
 def map_message(message: Any, sent_at: Any, received_at: datetime) -> Mapped:
@@ -259,7 +257,7 @@ def map_message(message: Any, sent_at: Any, received_at: datetime) -> Mapped:
     user_id, anonymous_id = message.get("userId"), message.get("anonymousId")
     user = str(user_id) if isinstance(user_id, str | int) and not isinstance(user_id, bool) and str(user_id) else None
     anonymous = str(anonymous_id) if isinstance(anonymous_id, str | int) and str(anonymous_id) else None
-    if user is not None and not _ID.fullmatch(user):
+    if user is not None and not ids.is_id(user):
         return _skip("userId", "userId must be 1-128 of A-Z a-z 0-9 . _ : @ + - (it is the customer id)")
     if user is not None and identity.is_anonymous(user):
         return _skip("userId", f"userId must not start with {identity.PREFIX}")
@@ -269,7 +267,7 @@ def map_message(message: Any, sent_at: Any, received_at: datetime) -> Mapped:
 
     def add(customer: str, type_: str, properties: dict[str, Any], part: str = "") -> None:
         out.events.append(
-            {"event_id": event_id(message_id, part), "type": type_, "customer_id": customer,
+            {"event_id": _id(f"{message_id}{part}"), "type": type_, "customer_id": customer,
              "occurred_at": when, "source": SOURCE, "properties": properties}
         )  # fmt: skip
 
@@ -302,7 +300,7 @@ def map_message(message: Any, sent_at: Any, received_at: datetime) -> Mapped:
         if not isinstance(group, str | int) or not str(group):
             return _skip("groupId", "group needs groupId")
         attributes = {"group_id": str(group), **_attributes(traits, "group_")}
-        add(customer, "customer.upserted", {"attributes": dict(list(attributes.items())[:50])})
+        add(customer, "customer.upserted", {"attributes": dict(list(attributes.items())[:MAX_ATTRIBUTES_PER_EVENT])})
     elif kind in ("page", "screen"):
         title = _text(props.get("title")) or _text(message.get("name"))
         slug = re.sub(r"[^A-Za-z0-9._~-]+", "-", str(message.get("name") or "screen")).strip("-") or "screen"
