@@ -12,6 +12,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import compat32
 from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateNotFound
@@ -36,6 +37,11 @@ FILES = ("subject.txt", "body.html", "body.txt")
 FORMS: dict[str, tuple[str, ...]] = {"body.html": ("body.mjml", "body.html")}
 NAMES = frozenset(name for file in FILES for name in FORMS.get(file, (file,)))
 DEFAULT_LOCALE = ""  # the files directly under the template's folder
+
+
+def read(fetch: Fetch, path: str) -> Source | None:
+    """The file ``path`` as ``fetch`` finds it (a plain string is a file without a version)."""
+    return _source(fetch(path))
 
 
 def _source(found: Source | str | None) -> Source | None:
@@ -121,7 +127,7 @@ def resolve(fetch: Fetch, name: str, locale: str | None) -> dict[str, str]:
             for variant in locale_chain(locale)
             for form in FORMS.get(file, (file,))
         ]
-        found = next((path for path in candidates if _source(fetch(path)) is not None), None)
+        found = next((path for path in candidates if read(fetch, path) is not None), None)
         if found is None:
             raise TemplateNotFound(f"{name}/{file}")
         chosen[file] = found
@@ -144,7 +150,15 @@ def inline_css(html: str, keep_styles: bool = False) -> str:
 
     if not keep_styles:
         return str(css_inline.inline(html))
-    return str(css_inline.CSSInliner(keep_style_tags=True, keep_link_tags=True, load_remote_stylesheets=False).inline(html))
+    return str(_keeping_inliner().inline(html))
+
+
+@cache
+def _keeping_inliner() -> Any:
+    """The inliner for compiled MJML, made once per container (not once per mail)."""
+    import css_inline
+
+    return css_inline.CSSInliner(keep_style_tags=True, keep_link_tags=True, load_remote_stylesheets=False)
 
 
 def render(fetch: Fetch, name: str, context: dict[str, Any], locale: str | None = None, cache_key: str | None = None) -> Rendered:

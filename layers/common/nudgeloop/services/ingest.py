@@ -48,13 +48,15 @@ class BatchResult:
         }
 
 
-def parse_object(body: str | bytes | None, what: str = "body", shape: str = "body must be a JSON object") -> dict[str, Any]:
-    """A JSON object body of at most ``MAX_BODY_BYTES``; ``what``/``shape`` name a non-object."""
+def parse_object(
+    body: str | bytes | None, what: str = "body", shape: str = "body must be a JSON object", limit: int = MAX_BODY_BYTES
+) -> dict[str, Any]:
+    """A JSON object body of at most ``limit`` bytes; ``what``/``shape`` name a non-object."""
     if not body:
         raise BadRequest("body", "request body is empty")
     raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
-    if len(raw) > MAX_BODY_BYTES:  # bytes, not characters
-        raise BadRequest("body", f"request body exceeds {MAX_BODY_BYTES} bytes", status=413)
+    if len(raw) > limit:  # bytes, not characters
+        raise BadRequest("body", f"request body exceeds {limit} bytes", status=413)
     payload = parse_json(raw)
     if not isinstance(payload, dict):
         raise BadRequest(what, shape)

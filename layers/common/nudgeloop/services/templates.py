@@ -104,10 +104,10 @@ def check(fetch: mail.Fetch, name: str, locales: list[str], triggers: Iterable[d
 
 def _mjml_problems(fetch: mail.Fetch, path: str) -> list[dict[str, Any]]:
     """An MJML body's own problems (with lines in the MJML file), and a ``body.html`` beside it."""
-    source = mail.Source(found) if isinstance(found := fetch(path), str) else found
+    source = mail.read(fetch, path)
     found_problems = [{"file": path, **p} for p in mjml.problems(source.text)] if source is not None else []
     html_path = path.removesuffix(".mjml") + ".html"
-    if fetch(html_path) is not None:
+    if mail.read(fetch, html_path) is not None:
         found_problems.append(
             {"file": html_path, "line": None, "error": "mjml", "message": f"{path} is sent, not this file: delete one"}
         )
@@ -119,8 +119,8 @@ def _renderings(env: Any, fetch: mail.Fetch, path: str) -> Iterator[Template]:
     source as Jinja2 (the compiled HTML's lines are not the marketer's: a syntax error or an
     undefined name is reported at its line in the MJML file)."""
     if path.endswith(".mjml"):
-        found = fetch(path)
-        text = found if isinstance(found, str) else found.text if found is not None else ""
+        source = mail.read(fetch, path)
+        text = source.text if source is not None else ""
         yield env.template_class.from_code(env, env.compile(text, name=path, filename=path), env.make_globals(None), None)
     yield env.get_template(path)
 

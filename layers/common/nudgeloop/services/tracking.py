@@ -43,14 +43,7 @@ def write_key(headers: dict[str, str], payload: dict[str, Any] | None) -> str | 
 def read(body: str | bytes | None, kind: str) -> tuple[list[Any], Any, dict[str, Any]]:
     """(messages, the batch's ``sentAt``, the payload) of a ``/v1/batch`` (``kind`` "batch")
     or single-message body (``kind`` its type)."""
-    if body and len(body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body) > MAX_BODY_BYTES:
-        raise BadRequest("body", f"request body exceeds {MAX_BODY_BYTES} bytes", status=413)
-    raw = body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
-    if not raw:
-        raise BadRequest("body", "request body is empty")
-    payload = ingest.parse_json(raw)
-    if not isinstance(payload, dict):
-        raise BadRequest("body", "body must be a JSON object")
+    payload = ingest.parse_object(body, limit=MAX_BODY_BYTES)
     if kind != "batch":
         return [{**payload, "type": payload.get("type") or kind}], payload.get("sentAt"), payload
     messages = payload.get("batch")
