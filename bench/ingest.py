@@ -5,7 +5,6 @@
     .venv/bin/python bench/ingest.py imports
     .venv/bin/python bench/ingest.py http [--events 10000]
     .venv/bin/python bench/ingest.py profile --events 1500
-    .venv/bin/python bench/ingest.py tracking [--customers 200] [--events 20]
 
 wcu      DynamoDB write units per ingested ``order.completed`` (HTTP API -> store once -> stream ->
          aggregates and staircase), counted from every write request our code makes with the
@@ -18,10 +17,6 @@ http     Throughput of the local HTTP path for N events (batches of 100, one cli
          straight into a table with BatchWriteItem; then the time the stream consumers take to
          process them.
 profile  Where the local processing time goes (cProfile around settling N posted events).
-tracking The Segment-compatible route (/segment/v1/batch, gzip, over HTTP): customers each view
-         N pages as anonymous visitors, then log in (identify with both ids) and order; messages
-         per second of the request path, the processing afterwards (the links copying the
-         visitors' events to the customers), and DynamoDB write units per message by table.
 """
 
 from __future__ import annotations
@@ -323,67 +318,9 @@ def profile(events: int) -> dict[str, Any]:
     return {"events": events, "settle_seconds": round(total, 1), "in_moto_table_query_seconds": round(query, 1)}
 
 
-def tracking(customers: int, views: int) -> dict[str, Any]:
-    """Visitors browsing, then logging in and ordering, through the tracking route over HTTP."""
-    import base64
-    import gzip
-    import urllib.request
-
-    from wcu import WriteMeter
-
-    from nudgeloop_cli.local.server import Background, free_port
-
-    stack = _stack()
-    background = Background(stack, free_port(), pump=False).start()
-    meter = WriteMeter()
-    at = (START - timedelta(hours=2)).isoformat().replace("+00:00", "Z")
-    messages: list[dict[str, Any]] = []
-    for c in range(customers):
-        visitor, user = f"v-{c:05d}", f"u-{c:05d}"
-        messages += [
-            {"type": "page", "messageId": f"p-{c}-{n}", "anonymousId": visitor, "timestamp": at,
-             "properties": {"url": f"https://shop.example/p/{n}"}}
-            for n in range(views)
-        ]  # fmt: skip
-        messages.append({"type": "identify", "messageId": f"i-{c}", "userId": user, "anonymousId": visitor, "timestamp": at,
-                         "traits": {"email": f"{user}@customers.example", "firstName": "Ada"}})  # fmt: skip
-        messages.append({"type": "track", "messageId": f"o-{c}", "userId": user, "event": "Order Completed", "timestamp": at,
-                         "properties": {"order_id": f"o-{c}", "total": 20, "currency": "EUR"}})  # fmt: skip
-    auth = "Basic " + base64.b64encode(b"local-ingest-key-for-development:").decode()
-    try:
-        with meter.installed():
-            began = time.perf_counter()
-            for i in range(0, len(messages), 100):
-                body = gzip.compress(json.dumps({"batch": messages[i : i + 100]}).encode())
-                req = urllib.request.Request(f"{background.url}/segment/v1/batch", data=body, method="POST")  # noqa: S310
-                for name, value in (("authorization", auth), ("content-type", "application/json"), ("content-encoding", "gzip")):
-                    req.add_header(name, value)
-                with urllib.request.urlopen(req, timeout=120) as resp:  # noqa: S310 - loopback
-                    assert json.loads(resp.read())["skipped"] == []
-            via_http = time.perf_counter() - began
-            began = time.perf_counter()
-            stack.settle()
-            processing = time.perf_counter() - began
-        new = sum(1 for c in range(customers) if _segment(f"u-{c:05d}") == "new")
-    finally:
-        background.stop()
-        stack.stop()
-    n = len(messages)
-    return {
-        "customers": customers,
-        "messages": n,
-        "http_seconds": round(via_http, 2),
-        "http_messages_per_second": round(n / via_http),
-        "processing_seconds_afterwards": round(processing, 2),
-        "customers_on_the_staircase": new,
-        "wcu_per_message": round(meter.total() / n, 3),
-        "wcu_by_table_per_message": {k: round(v / n, 3) for k, v in sorted(meter.units.items())},
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["wcu", "cpu", "imports", "http", "profile", "tracking"])
+    parser.add_argument("what", choices=["wcu", "cpu", "imports", "http", "profile"])
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--orders", type=int, default=2000)
     parser.add_argument("--events", type=int, default=10_000)
@@ -397,8 +334,6 @@ def main() -> None:
         result = imports()
     elif args.what == "profile":
         result = profile(args.events)
-    elif args.what == "tracking":
-        result = tracking(args.customers if args.customers != 500 else 200, args.events if args.events != 10_000 else 20)
     else:
         result = http(args.events)
     print(json.dumps(result, indent=2))
