@@ -51,17 +51,22 @@ class _Checker(HTMLParser):
     def _inside_ending(self) -> bool:
         return bool(self.stack) and self.stack[-1][0] in _ENDING
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+    def _in_attributes(self) -> bool:
+        """Inside mj-attributes, an element names the defaults of that element: any name, never closed."""
+        return bool(self.stack) and self.stack[-1][0] == "mj-attributes"
+
+    def _opens(self, tag: str) -> bool:
+        """Check an opening tag; whether it opens an MJML element that must be closed."""
         if self._inside_ending() and not tag.startswith("mj"):
-            return
+            return False
         if tag == "mj-include":
             self._problem("mj-include is not supported: put shared HTML in a partial and {% include %} it inside mj-raw")
-            return
+            return False
         if not (tag == "mjml" or tag.startswith("mj-")):
             if not self._inside_ending():
                 self._problem(f"<{tag}> outside an element that holds HTML (mj-text, mj-raw, mj-button, mj-table)")
-            return
-        if tag not in ELEMENTS and not (self.stack and self.stack[-1][0] == "mj-attributes"):
+            return False
+        if tag not in ELEMENTS and not self._in_attributes():
             self._problem(f"unknown element <{tag}>")
         if tag == "mjml":
             if self.seen_root or self.stack:
@@ -69,21 +74,19 @@ class _Checker(HTMLParser):
             self.seen_root = True
         elif not self.stack:
             self._problem(f"<{tag}> outside <mjml>")
-        if tag not in _VOID and not (self.stack and self.stack[-1][0] == "mj-attributes"):
+        return tag not in _VOID and not self._in_attributes()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._opens(tag):
             self.stack.append((tag, self.getpos()[0]))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._inside_ending() and not tag.startswith("mj"):
-            return
-        if tag == "mj-include":
-            self._problem("mj-include is not supported: put shared HTML in a partial and {% include %} it inside mj-raw")
-        elif tag.startswith("mj-") and tag not in ELEMENTS and not (self.stack and self.stack[-1][0] == "mj-attributes"):
-            self._problem(f"unknown element <{tag}>")
+        self._opens(tag)  # closed as it opens
 
     def handle_endtag(self, tag: str) -> None:
         if not (tag == "mjml" or tag.startswith("mj-")):
             return
-        if tag in _VOID or (self.stack and self.stack[-1][0] == "mj-attributes" and tag != "mj-attributes"):
+        if tag in _VOID or (self._in_attributes() and tag != "mj-attributes"):
             return
         if not self.stack:
             self._problem(f"</{tag}> closes nothing")
