@@ -83,6 +83,8 @@ def test_mjml_mistakes_are_reported_at_their_line() -> None:
     assert problems({**FILES, "t/body.mjml": unclosed})[0]["message"] == "<mjml> is never closed"
     html_in_column = BODY.replace("<mj-text>", "<p>").replace("</mj-text>", "</p>")
     assert problems({**FILES, "t/body.mjml": html_in_column})[0]["line"] == 5
+    self_closing = BODY.replace("      <mj-column>\n", "      <mj-column>\n<br/>\n")  # a self-closing tag is checked too
+    assert problems({**FILES, "t/body.mjml": self_closing})[0]["message"].startswith("<br> outside an element that holds HTML")
     extends = "{% extends 'layouts/base.html' %}\n" + BODY
     assert "cannot {% extends %}" in problems({**FILES, "t/body.mjml": extends})[0]["message"]
 
