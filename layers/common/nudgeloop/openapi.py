@@ -110,8 +110,10 @@ def document() -> dict[str, Any]:
 def _tracking() -> dict[str, Any]:
     """The Segment-compatible tracking routes (docs/integrations.md): the write key in HTTP Basic."""
     from nudgeloop.domain.segment import TYPES
+    from nudgeloop.services.tracking import MAX_BODY_BYTES, MAX_MESSAGES
 
     basic: list[dict[str, list[str]]] = [{"writeKey": []}]
+    limits = f"{MAX_MESSAGES:,} messages, {MAX_BODY_BYTES / 1e6:g} MB"
     answer = {
         "type": "object",
         "properties": {
@@ -133,7 +135,7 @@ def _tracking() -> dict[str, Any]:
     paths = {
         "/segment/v1/batch": {
             "post": {
-                "summary": "Segment/RudderStack batch (up to 2,500 messages, 4.5 MB; gzip accepted)",
+                "summary": f"Segment/RudderStack batch (up to {limits}; gzip accepted)",
                 "security": basic,
                 "requestBody": {
                     "required": True,
